@@ -1,0 +1,11 @@
+// Exit codes of `keyfleet`, the same for every command.
+#pragma once
+
+namespace keyfleet::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRefused = 1;      // the request (or some input line) was refused
+inline constexpr int kExitUsage = 2;        // bad flags or arguments
+inline constexpr int kExitUnreachable = 3;  // the controller could not be reached
+
+}  // namespace keyfleet::cli
