@@ -1,0 +1,148 @@
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "cli/check_authorized_keys_command.h"
+#include "cli/fingerprint_command.h"
+#include "common/tests/test_keys.h"
+#include "nlohmann/json.hpp"
+
+namespace keyfleet::cli {
+namespace {
+
+using ::keyfleet::testing::Vector;
+using ::testing::HasSubstr;
+
+CheckOptions FixedClock() {
+  CheckOptions o;
+  o.now = absl::FromCivil(absl::CivilDay(2026, 11, 21), absl::UTCTimeZone());
+  o.local_zone = absl::UTCTimeZone();
+  return o;
+}
+
+TEST(CheckAuthorizedKeysTest, EachLineGetsItsVerdict) {
+  const std::string content = absl::StrCat(
+      "# comment\n\n",                                                       // lines 1-2 skipped
+      Vector("ed25519").line, "\r\n",                                        // 3 accepted (CRLF)
+      "no-ptyy ", Vector("ed25519").line, "\n",                              // 4 rejected
+      Vector("rsa1024").line, "\n",                                          // 5 policy
+      "expiry-time=\"20260101Z\" ", Vector("ecdsa256").line, "\n",           // 6 expired
+      "expiry-time=\"20270101Z\" ", Vector("ecdsa256").line);                // 7 accepted, no EOL
+  const auto checks = CheckAuthorizedKeys(content, FixedClock());
+  ASSERT_EQ(checks.size(), 5u);
+  EXPECT_EQ(checks[0].line, 3u);
+  EXPECT_EQ(checks[0].verdict, LineVerdict::kAccepted);
+  EXPECT_EQ(checks[0].fingerprint, Vector("ed25519").sha256);
+  EXPECT_EQ(checks[1].verdict, LineVerdict::kRejected);
+  EXPECT_THAT(checks[1].reason, HasSubstr("unknown option \"no-ptyy\""));
+  EXPECT_EQ(checks[2].verdict, LineVerdict::kRefusedByPolicy);
+  EXPECT_THAT(checks[2].reason, HasSubstr("rule: rsa-floor"));
+  EXPECT_EQ(checks[3].verdict, LineVerdict::kExpired);
+  EXPECT_EQ(checks[4].verdict, LineVerdict::kAccepted);
+  EXPECT_EQ(checks[4].line, 7u);
+
+  CheckOptions no_policy = FixedClock();
+  no_policy.apply_policy = false;
+  EXPECT_EQ(CheckAuthorizedKeys(content, no_policy)[2].verdict, LineVerdict::kAccepted);
+}
+
+TEST(FingerprintKeysTest, BadLinesAreErrorsAndGoodLinesStillCount) {
+  const std::string content =
+      absl::StrCat(Vector("ed25519").line, "\nssh-ed25519 AAAA\n", Vector("u_ed-cert").line, "\n");
+  const auto result = FingerprintKeys(content, FingerprintHash::kSha256);
+  ASSERT_EQ(result.keys.size(), 2u);
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_EQ(result.errors[0].line, 2u);
+  EXPECT_THAT(result.errors[0].reason, HasSubstr("truncated"));
+  EXPECT_EQ(FormatFingerprintLines({result.keys[0]}),
+            absl::StrCat("256 ", Vector("ed25519").sha256, " ed25519@test (ED25519)\n"));
+}
+
+TEST(FingerprintKeysTest, PrivateKeyIsRefusedAsAWhole) {
+  const auto result =
+      FingerprintKeys("-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n", FingerprintHash::kSha256);
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_THAT(result.errors[0].reason, HasSubstr("private key"));
+  EXPECT_TRUE(result.keys.empty());
+}
+
+TEST(FingerprintKeysTest, CommentControlCharactersAreEscapedForTheTerminal) {
+  FingerprintEntry e;
+  e.bits = 256;
+  e.fingerprint = "SHA256:x";
+  e.comment = "evil\x1b[2J";
+  EXPECT_EQ(FormatFingerprintLines({e}), "256 SHA256:x evil\\033[2J (ED25519)\n");
+}
+
+// The binary: exit codes and formats.
+struct Result {
+  int exit_code;
+  std::string out;
+};
+Result RunCli(const std::string& args) {
+  Result r{-1, ""};
+  FILE* pipe = popen(absl::StrCat(KEYFLEET_CLI, " ", args, " 2>&1").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) r.out.append(buf, n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class CliBinaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/keyfleet-cli.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    good_ = dir_ + "/good.pub";
+    mixed_ = dir_ + "/mixed";
+    std::ofstream(good_) << Vector("ed25519").line << "\n";
+    std::ofstream(mixed_) << Vector("ed25519").line << "\nrestrict,\n";
+  }
+  void TearDown() override { std::system(absl::StrCat("rm -rf ", dir_).c_str()); }
+  std::string dir_, good_, mixed_;
+};
+
+TEST_F(CliBinaryTest, ExitCodesAndFormats) {
+  Result ok = RunCli("fingerprint " + good_);
+  EXPECT_EQ(ok.exit_code, 0);
+  EXPECT_EQ(ok.out, absl::StrCat("256 ", Vector("ed25519").sha256, " ed25519@test (ED25519)\n"));
+
+  Result json = RunCli("-o json fingerprint " + good_);
+  EXPECT_EQ(json.exit_code, 0);
+  const auto doc = nlohmann::json::parse(json.out);
+  EXPECT_EQ(doc[0]["fingerprint"], Vector("ed25519").sha256);
+  EXPECT_EQ(doc[0]["key_type"], "ssh-ed25519");
+
+  Result mixed = RunCli("fingerprint " + mixed_);
+  EXPECT_EQ(mixed.exit_code, 1);
+  EXPECT_THAT(mixed.out, HasSubstr(mixed_ + ":2: "));
+  EXPECT_THAT(mixed.out, HasSubstr(Vector("ed25519").sha256));
+
+  EXPECT_EQ(RunCli("fingerprint " + dir_ + "/missing").exit_code, 1);
+  EXPECT_EQ(RunCli("fingerprint -E sha1 " + good_).exit_code, 2);
+  EXPECT_EQ(RunCli("fingerprint").exit_code, 2);
+  EXPECT_EQ(RunCli("no-such-command").exit_code, 2);
+  EXPECT_EQ(RunCli("--help").exit_code, 0);
+  EXPECT_EQ(RunCli("fingerprint --help").exit_code, 0);
+
+  Result check_ok = RunCli("check-authorized-keys " + good_);
+  EXPECT_EQ(check_ok.exit_code, 0);
+  EXPECT_THAT(check_ok.out, HasSubstr("1 key lines: 1 accepted, 0 rejected"));
+  Result check_bad = RunCli("-o json check-authorized-keys " + mixed_);
+  EXPECT_EQ(check_bad.exit_code, 1);
+  const auto check_doc = nlohmann::json::parse(check_bad.out);
+  EXPECT_EQ(check_doc["lines"][1]["verdict"], "rejected");
+  EXPECT_THAT(check_doc["lines"][1]["reason"].get<std::string>(), HasSubstr("trailing comma"));
+}
+
+}  // namespace
+}  // namespace keyfleet::cli
