@@ -43,15 +43,14 @@ std::vector<LineCheck> CheckAuthorizedKeys(absl::string_view content, const Chec
     check.fingerprint = Fingerprint(parsed->key);
     check.comment = parsed->key.comment;
     const auto expiry = parsed->options.EarliestExpiry(options.local_zone);
-    absl::Status policy = options.apply_policy
-                              ? CheckKeyAgainstPolicy(parsed->key, options.policy)
-                              : absl::OkStatus();
+    absl::Status policy = options.apply_policy ? CheckKeyAgainstPolicy(parsed->key, options.policy)
+                                               : absl::OkStatus();
     if (expiry && *expiry <= options.now) {
       check.verdict = LineVerdict::kExpired;
-      check.reason = absl::StrCat("expiry-time passed at ",
-                                  absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", *expiry,
-                                                   absl::UTCTimeZone()),
-                                  "; sshd refuses this key");
+      check.reason =
+          absl::StrCat("expiry-time passed at ",
+                       absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", *expiry, absl::UTCTimeZone()),
+                       "; sshd refuses this key");
     } else if (!policy.ok()) {
       check.verdict = LineVerdict::kRefusedByPolicy;
       check.reason = std::string(policy.message());
@@ -103,15 +102,14 @@ void AddCheckAuthorizedKeysCommand(CLI::App& app, const GlobalOptions& globals, 
     bool no_policy = false;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* cmd = app.add_subcommand(
-      "check-authorized-keys", "Check each line of an authorized_keys file (offline)");
+  CLI::App* cmd = app.add_subcommand("check-authorized-keys",
+                                     "Check each line of an authorized_keys file (offline)");
   cmd->footer(
       "Reports each key line of an authorized_keys FILE as accepted, rejected (sshd would ignore "
       "it, or keyfleet refuses to write it, with the reason), refused-by-policy (the key breaks "
       "keyfleet's default key policy: no DSA, RSA >= 2048 bits) or expired (its expiry-time has "
       "passed). Exit code 0 when every key line is accepted, 1 otherwise.");
-  cmd->add_option("FILE", args->path, "authorized_keys file, or - for standard input")
-      ->required();
+  cmd->add_option("FILE", args->path, "authorized_keys file, or - for standard input")->required();
   cmd->add_flag("--no-policy", args->no_policy,
                 "Check only what sshd accepts; do not apply keyfleet's key policy");
   cmd->callback([args, &globals, &exit_code] {

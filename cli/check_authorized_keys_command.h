@@ -2,10 +2,10 @@
 #pragma once
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cli/global_options.h"
 #include "common/key_policy.h"

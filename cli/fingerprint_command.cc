@@ -69,8 +69,8 @@ void AddFingerprintCommand(CLI::App& app, const GlobalOptions& globals, int& exi
     std::string path;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* cmd = app.add_subcommand(
-      "fingerprint", "Print key fingerprints as `ssh-keygen -l` does (offline)");
+  CLI::App* cmd =
+      app.add_subcommand("fingerprint", "Print key fingerprints as `ssh-keygen -l` does (offline)");
   cmd->footer(
       "Prints the fingerprint of each public key in FILE, in the format of `ssh-keygen -l -f "
       "FILE`: BITS FINGERPRINT COMMENT (TYPE). FILE holds public keys or authorized_keys lines; "

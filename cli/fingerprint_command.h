@@ -2,10 +2,10 @@
 #pragma once
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/string_view.h"
 #include "cli/global_options.h"
 #include "common/fingerprint.h"
 

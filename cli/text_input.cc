@@ -28,7 +28,9 @@ absl::StatusOr<std::string> ReadTextInput(const std::string& path) {
   return ss.str();
 }
 
-std::string DisplayName(const std::string& path) { return path == "-" ? "(stdin)" : path; }
+std::string DisplayName(const std::string& path) {
+  return path == "-" ? "(stdin)" : path;
+}
 
 void ForEachLine(absl::string_view content,
                  const std::function<void(size_t, absl::string_view)>& fn) {
@@ -37,7 +39,8 @@ void ForEachLine(absl::string_view content,
     const size_t nl = content.find('\n');
     absl::string_view line = content.substr(0, nl);
     content = nl == absl::string_view::npos ? absl::string_view() : content.substr(nl + 1);
-    if (nl != absl::string_view::npos && !line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (nl != absl::string_view::npos && !line.empty() && line.back() == '\r')
+      line.remove_suffix(1);
     fn(++number, line);
   }
 }

@@ -7,7 +7,9 @@
 namespace keyfleet {
 namespace {
 
-bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+bool IsBlank(char c) {
+  return c == ' ' || c == '\t';
+}
 
 size_t SkipBlanks(absl::string_view s, size_t pos) {
   while (pos < s.size() && IsBlank(s[pos])) ++pos;
@@ -36,9 +38,11 @@ absl::StatusOr<AuthorizedKeysLine> ParseAuthorizedKeysLine(absl::string_view lin
   }
   const size_t bad = line.find_first_of(absl::string_view("\r\n\0", 3));
   if (bad != absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "line contains ", line[bad] == '\r' ? "a carriage return" : line[bad] == '\n' ? "a line feed" : "a NUL byte",
-        " at offset ", bad));
+    return absl::InvalidArgumentError(absl::StrCat("line contains ",
+                                                   line[bad] == '\r'   ? "a carriage return"
+                                                   : line[bad] == '\n' ? "a line feed"
+                                                                       : "a NUL byte",
+                                                   " at offset ", bad));
   }
   if (IsBlankOrCommentLine(line)) {
     return absl::InvalidArgumentError("line is blank or a comment, not a key");
@@ -51,9 +55,9 @@ absl::StatusOr<AuthorizedKeysLine> ParseAuthorizedKeysLine(absl::string_view lin
     auto options = ParseAuthorizedKeysOptionsPrefix(rest, &consumed);
     if (!options.ok()) {
       if (LooksLikeKeyType(first_field)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "unknown key type \"", first_field.substr(0, 64), "\" (or an unknown option): ",
-            options.status().message()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("unknown key type \"", first_field.substr(0, 64),
+                         "\" (or an unknown option): ", options.status().message()));
       }
       return options.status();
     }

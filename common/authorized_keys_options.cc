@@ -72,8 +72,8 @@ const OptionSpec* FindSpec(absl::string_view lower_name) {
 }
 
 absl::Status Invalid(absl::string_view option, absl::string_view value, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("invalid ", option, "=\"",
-                                                 absl::CEscape(value.substr(0, 80)), "\": ", why));
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid ", option, "=\"", absl::CEscape(value.substr(0, 80)), "\": ", why));
 }
 
 bool AllCharsIn(absl::string_view s, absl::string_view allowed_punct) {
@@ -127,7 +127,8 @@ absl::Status ValidateFrom(absl::string_view value) {
   return absl::OkStatus();
 }
 
-absl::Status ValidatePort(absl::string_view option, absl::string_view value, absl::string_view port) {
+absl::Status ValidatePort(absl::string_view option, absl::string_view value,
+                          absl::string_view port) {
   int n = 0;
   if (port == "*") return absl::OkStatus();
   if (port.empty() || port.size() > 5 || !AllCharsIn(port, "") || !absl::SimpleAtoi(port, &n) ||
@@ -184,8 +185,7 @@ absl::Status ValidateEnvironment(absl::string_view value, std::vector<std::strin
                    "expected NAME=VALUE with NAME made of letters, digits and _");
   }
   if (std::find(seen_names->begin(), seen_names->end(), name) != seen_names->end()) {
-    return Invalid("environment", value,
-                   absl::StrCat("variable ", name, " is set more than once"));
+    return Invalid("environment", value, absl::StrCat("variable ", name, " is set more than once"));
   }
   seen_names->emplace_back(name);
   return absl::OkStatus();
@@ -230,7 +230,9 @@ absl::Status ValidateValue(const OptionSpec& spec, absl::string_view value, Opti
   return absl::InternalError("unhandled option kind");
 }
 
-bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+bool IsBlank(char c) {
+  return c == ' ' || c == '\t';
+}
 
 std::string AllowedList() {
   std::vector<absl::string_view> names;
@@ -284,7 +286,8 @@ absl::StatusOr<AuthorizedKeysOptions> ParseAuthorizedKeysOptionsPrefix(absl::str
   if (text.empty() || IsBlank(text[0])) return absl::InvalidArgumentError("options are empty");
   while (true) {
     const size_t name_start = pos;
-    while (pos < text.size() && absl::string_view(",= \t\"").find(text[pos]) == absl::string_view::npos) {
+    while (pos < text.size() &&
+           absl::string_view(",= \t\"").find(text[pos]) == absl::string_view::npos) {
       ++pos;
     }
     const absl::string_view name = text.substr(name_start, pos - name_start);
@@ -336,10 +339,9 @@ absl::StatusOr<AuthorizedKeysOptions> ParseAuthorizedKeysOptionsPrefix(absl::str
     out.items.push_back(std::move(option));
     if (pos == text.size() || IsBlank(text[pos])) break;
     if (text[pos] != ',') {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected character '",
-                                                     absl::CEscape(text.substr(pos, 1)),
-                                                     "' after option ", lower,
-                                                     " (options are separated by commas)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected character '", absl::CEscape(text.substr(pos, 1)),
+                       "' after option ", lower, " (options are separated by commas)"));
     }
     ++pos;
     if (pos == text.size() || IsBlank(text[pos])) {

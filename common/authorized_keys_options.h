@@ -3,17 +3,17 @@
 
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace keyfleet {
 
-inline constexpr size_t kMaxEnvironmentOptions = 1024;  // SSH_AUTHOPT_ENV_MAX
-inline constexpr size_t kMaxPermitOptions = 4096;       // SSH_AUTHOPT_PERMIT_MAX, per option
-inline constexpr size_t kMaxPermitHostBytes = 1024;     // NI_MAXHOST - 1
+inline constexpr size_t kMaxEnvironmentOptions = 1024;    // SSH_AUTHOPT_ENV_MAX
+inline constexpr size_t kMaxPermitOptions = 4096;         // SSH_AUTHOPT_PERMIT_MAX, per option
+inline constexpr size_t kMaxPermitHostBytes = 1024;       // NI_MAXHOST - 1
 inline constexpr uint32_t kMaxTunnelId = 0x7fffffff - 2;  // SSH_TUNID_MAX
 
 struct AuthorizedKeysOption {

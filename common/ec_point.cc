@@ -92,8 +92,9 @@ absl::Status ValidateEcPublicPoint(EcCurve curve, absl::string_view point) {
   // scalar multiplication is skipped; it is kept for any curve where that does not hold.
   if (!c.cofactor_is_one) {
     std::unique_ptr<EC_POINT, PointDeleter> nq(EC_POINT_new(c.group));
-    if (!nq || EC_POINT_mul(c.group, nq.get(), nullptr, p.get(), EC_GROUP_get0_order(c.group),
-                            nullptr) != 1 ||
+    if (!nq ||
+        EC_POINT_mul(c.group, nq.get(), nullptr, p.get(), EC_GROUP_get0_order(c.group), nullptr) !=
+            1 ||
         EC_POINT_is_at_infinity(c.group, nq.get()) != 1) {
       return absl::InvalidArgumentError(absl::StrCat(name, " public point has the wrong order"));
     }

@@ -2,9 +2,8 @@
 // sshkey_ec_validate_public().
 #pragma once
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "common/ssh_key_type.h"
 
 namespace keyfleet {

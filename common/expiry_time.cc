@@ -16,8 +16,9 @@ int Digits(absl::string_view s, size_t pos, size_t n) {
 }  // namespace
 
 absl::StatusOr<ExpiryTime> ParseExpiryTime(absl::string_view text) {
-  constexpr char kAllowed[] = "allowed: YYYYMMDD, YYYYMMDDHHMM or YYYYMMDDHHMMSS, optionally "
-                              "followed by Z or UTC";
+  constexpr char kAllowed[] =
+      "allowed: YYYYMMDD, YYYYMMDDHHMM or YYYYMMDDHHMMSS, optionally "
+      "followed by Z or UTC";
   ExpiryTime out;
   absl::string_view digits = text;
   if (digits.size() > 1 && absl::EndsWithIgnoreCase(digits, "z")) {

@@ -2,9 +2,9 @@
 #pragma once
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/ssh_public_key.h"
 
 namespace keyfleet {

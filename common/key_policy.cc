@@ -9,14 +9,16 @@
 namespace keyfleet {
 namespace {
 
-bool IsDsa(KeyType type) { return KeyTypeFamily(type) == KeyFamily::kDsa; }
+bool IsDsa(KeyType type) {
+  return KeyTypeFamily(type) == KeyFamily::kDsa;
+}
 
 }  // namespace
 
 KeyPolicy KeyPolicy::Default() {
   KeyPolicy p;
-  p.allowed_types = {KeyType::kEd25519,   KeyType::kEcdsaP256,  KeyType::kEcdsaP384,
-                     KeyType::kEcdsaP521, KeyType::kSkEd25519,  KeyType::kSkEcdsaP256,
+  p.allowed_types = {KeyType::kEd25519,   KeyType::kEcdsaP256, KeyType::kEcdsaP384,
+                     KeyType::kEcdsaP521, KeyType::kSkEd25519, KeyType::kSkEcdsaP256,
                      KeyType::kRsa};
   return p;
 }
@@ -75,9 +77,8 @@ absl::StatusOr<std::vector<KeyType>> ParseKeyTypeList(absl::string_view text) {
     if (!type) {
       std::vector<absl::string_view> known;
       for (KeyType t : AllKeyTypes()) known.push_back(KeyTypeName(t));
-      return absl::InvalidArgumentError(absl::StrCat("unknown key type \"", name,
-                                                     "\" (known: ", absl::StrJoin(known, ", "),
-                                                     ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown key type \"", name, "\" (known: ", absl::StrJoin(known, ", "), ")"));
     }
     if (std::find(types.begin(), types.end(), *type) == types.end()) types.push_back(*type);
   }

@@ -38,15 +38,15 @@ absl::Status ParseCertificateBody(WireReader& r, absl::string_view whole_blob,
   KF_ASSIGN_OR_RETURN(absl::string_view signature, r.ReadString("certificate signature"));
 
   if (info->cert_type != kUserCertificate && info->cert_type != kHostCertificate) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "certificate type is ", info->cert_type, "; only 1 (user) and 2 (host) exist"));
+    return absl::InvalidArgumentError(absl::StrCat("certificate type is ", info->cert_type,
+                                                   "; only 1 (user) and 2 (host) exist"));
   }
   info->key_id = std::string(key_id);
   WireReader pr(principals);
   while (!pr.AtEnd()) {
     if (info->principals.size() >= kMaxCertificatePrincipals) {
-      return absl::InvalidArgumentError(absl::StrCat("certificate has more than ",
-                                                     kMaxCertificatePrincipals, " principals"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("certificate has more than ", kMaxCertificatePrincipals, " principals"));
     }
     KF_ASSIGN_OR_RETURN(absl::string_view principal, pr.ReadCString("certificate principal"));
     info->principals.emplace_back(principal);

@@ -1,9 +1,8 @@
 // The certificate part of *-cert-v01@openssh.com blobs (OpenSSH PROTOCOL.certkeys).
 #pragma once
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "common/ssh_public_key.h"
 #include "common/ssh_wire.h"
 

@@ -77,8 +77,7 @@ absl::Status ParseEcdsa(WireReader& r, EcCurve curve) {
   KF_ASSIGN_OR_RETURN(absl::string_view curve_name, r.ReadCString("ECDSA curve name"));
   if (curve_name != EcCurveName(curve)) {
     return absl::InvalidArgumentError(absl::StrCat("ECDSA curve in the blob is \"", curve_name,
-                                                   "\", the key type says ",
-                                                   EcCurveName(curve)));
+                                                   "\", the key type says ", EcCurveName(curve)));
   }
   KF_ASSIGN_OR_RETURN(absl::string_view point, r.ReadString("ECDSA public point"));
   return ValidateEcPublicPoint(curve, point);
@@ -86,9 +85,8 @@ absl::Status ParseEcdsa(WireReader& r, EcCurve curve) {
 
 absl::StatusOr<PublicKey> ParseBlob(absl::string_view blob, bool allow_certificate) {
   if (blob.size() > kSshMaxPublicKeyBlobBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("key blob is ", blob.size(),
-                                                   " bytes; at most ", kSshMaxPublicKeyBlobBytes,
-                                                   " allowed"));
+    return absl::InvalidArgumentError(absl::StrCat("key blob is ", blob.size(), " bytes; at most ",
+                                                   kSshMaxPublicKeyBlobBytes, " allowed"));
   }
   WireReader r(blob);
   KF_ASSIGN_OR_RETURN(absl::string_view type_name, r.ReadCString("key type"));

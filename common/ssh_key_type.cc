@@ -32,25 +32,27 @@ constexpr std::array<KeyTypeInfo, 16> kKeyTypes = {{
      EcCurve::kNone, 256, false, KeyType::kSkEd25519},
     {KeyType::kSkEcdsaP256, "sk-ecdsa-sha2-nistp256@openssh.com", "ECDSA-SK", KeyFamily::kSkEcdsa,
      EcCurve::kP256, 256, false, KeyType::kSkEcdsaP256},
-    {KeyType::kEd25519Cert, "ssh-ed25519-cert-v01@openssh.com", "ED25519-CERT",
-     KeyFamily::kEd25519, EcCurve::kNone, 256, true, KeyType::kEd25519},
+    {KeyType::kEd25519Cert, "ssh-ed25519-cert-v01@openssh.com", "ED25519-CERT", KeyFamily::kEd25519,
+     EcCurve::kNone, 256, true, KeyType::kEd25519},
     {KeyType::kEcdsaP256Cert, "ecdsa-sha2-nistp256-cert-v01@openssh.com", "ECDSA-CERT",
      KeyFamily::kEcdsa, EcCurve::kP256, 256, true, KeyType::kEcdsaP256},
     {KeyType::kEcdsaP384Cert, "ecdsa-sha2-nistp384-cert-v01@openssh.com", "ECDSA-CERT",
      KeyFamily::kEcdsa, EcCurve::kP384, 384, true, KeyType::kEcdsaP384},
     {KeyType::kEcdsaP521Cert, "ecdsa-sha2-nistp521-cert-v01@openssh.com", "ECDSA-CERT",
      KeyFamily::kEcdsa, EcCurve::kP521, 521, true, KeyType::kEcdsaP521},
-    {KeyType::kRsaCert, "ssh-rsa-cert-v01@openssh.com", "RSA-CERT", KeyFamily::kRsa,
-     EcCurve::kNone, 0, true, KeyType::kRsa},
-    {KeyType::kDsaCert, "ssh-dss-cert-v01@openssh.com", "DSA-CERT", KeyFamily::kDsa,
-     EcCurve::kNone, 0, true, KeyType::kDsa},
+    {KeyType::kRsaCert, "ssh-rsa-cert-v01@openssh.com", "RSA-CERT", KeyFamily::kRsa, EcCurve::kNone,
+     0, true, KeyType::kRsa},
+    {KeyType::kDsaCert, "ssh-dss-cert-v01@openssh.com", "DSA-CERT", KeyFamily::kDsa, EcCurve::kNone,
+     0, true, KeyType::kDsa},
     {KeyType::kSkEd25519Cert, "sk-ssh-ed25519-cert-v01@openssh.com", "ED25519-SK-CERT",
      KeyFamily::kSkEd25519, EcCurve::kNone, 256, true, KeyType::kSkEd25519},
     {KeyType::kSkEcdsaP256Cert, "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com", "ECDSA-SK-CERT",
      KeyFamily::kSkEcdsa, EcCurve::kP256, 256, true, KeyType::kSkEcdsaP256},
 }};
 
-const KeyTypeInfo& Info(KeyType type) { return kKeyTypes[static_cast<size_t>(type)]; }
+const KeyTypeInfo& Info(KeyType type) {
+  return kKeyTypes[static_cast<size_t>(type)];
+}
 
 }  // namespace
 
@@ -63,8 +65,12 @@ const std::vector<KeyType>& AllKeyTypes() {
   return all;
 }
 
-absl::string_view KeyTypeName(KeyType type) { return Info(type).name; }
-absl::string_view KeyTypeShortName(KeyType type) { return Info(type).short_name; }
+absl::string_view KeyTypeName(KeyType type) {
+  return Info(type).name;
+}
+absl::string_view KeyTypeShortName(KeyType type) {
+  return Info(type).short_name;
+}
 
 std::optional<KeyType> KeyTypeFromName(absl::string_view name) {
   for (const auto& info : kKeyTypes) {
@@ -73,11 +79,21 @@ std::optional<KeyType> KeyTypeFromName(absl::string_view name) {
   return std::nullopt;
 }
 
-bool IsCertificateType(KeyType type) { return Info(type).is_cert; }
-KeyType PlainKeyType(KeyType type) { return Info(type).plain; }
-KeyFamily KeyTypeFamily(KeyType type) { return Info(type).family; }
-EcCurve KeyTypeCurve(KeyType type) { return Info(type).curve; }
-uint32_t FixedKeyBits(KeyType type) { return Info(type).fixed_bits; }
+bool IsCertificateType(KeyType type) {
+  return Info(type).is_cert;
+}
+KeyType PlainKeyType(KeyType type) {
+  return Info(type).plain;
+}
+KeyFamily KeyTypeFamily(KeyType type) {
+  return Info(type).family;
+}
+EcCurve KeyTypeCurve(KeyType type) {
+  return Info(type).curve;
+}
+uint32_t FixedKeyBits(KeyType type) {
+  return Info(type).fixed_bits;
+}
 
 absl::string_view EcCurveName(EcCurve curve) {
   switch (curve) {

@@ -13,7 +13,9 @@ namespace {
 
 constexpr size_t kMaxBase64Bytes = (kSshMaxPublicKeyBlobBytes + 2) / 3 * 4;
 
-bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+bool IsBlank(char c) {
+  return c == ' ' || c == '\t';
+}
 
 size_t SkipBlanks(absl::string_view s, size_t pos) {
   while (pos < s.size() && IsBlank(s[pos])) ++pos;
@@ -31,8 +33,9 @@ std::string KnownTypes() {
 absl::Status CheckNoLineBreaks(absl::string_view text, absl::string_view what) {
   const size_t bad = text.find_first_of(absl::string_view("\r\n\0", 3));
   if (bad == absl::string_view::npos) return absl::OkStatus();
-  const char* name = text[bad] == '\r' ? "a carriage return" : text[bad] == '\n' ? "a line feed"
-                                                                                 : "a NUL byte";
+  const char* name = text[bad] == '\r'   ? "a carriage return"
+                     : text[bad] == '\n' ? "a line feed"
+                                         : "a NUL byte";
   return absl::InvalidArgumentError(absl::StrCat(what, " contains ", name, " at offset ", bad));
 }
 
@@ -48,8 +51,8 @@ absl::StatusOr<PublicKey> ParsePublicKeyPrefix(absl::string_view text, absl::str
                                                    absl::CEscape(type_name.substr(0, 64)),
                                                    "\" (known: ", KnownTypes(), ")"));
   }
-  const size_t data_start = type_end == absl::string_view::npos ? text.size()
-                                                               : SkipBlanks(text, type_end);
+  const size_t data_start =
+      type_end == absl::string_view::npos ? text.size() : SkipBlanks(text, type_end);
   if (data_start == text.size()) {
     return absl::InvalidArgumentError(absl::StrCat("no key data after key type ", type_name));
   }
@@ -57,9 +60,8 @@ absl::StatusOr<PublicKey> ParsePublicKeyPrefix(absl::string_view text, absl::str
   if (data_end == absl::string_view::npos) data_end = text.size();
   const absl::string_view data = text.substr(data_start, data_end - data_start);
   if (data.size() > kMaxBase64Bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("key data is ", data.size(),
-                                                   " characters; at most ", kMaxBase64Bytes,
-                                                   " allowed"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "key data is ", data.size(), " characters; at most ", kMaxBase64Bytes, " allowed"));
   }
   auto blob = Base64DecodeStrict(data);
   if (!blob.ok()) {
@@ -69,9 +71,8 @@ absl::StatusOr<PublicKey> ParsePublicKeyPrefix(absl::string_view text, absl::str
   auto key = ParsePublicKeyBlob(*blob);
   if (!key.ok()) return key.status();
   if (key->type != *type) {
-    return absl::InvalidArgumentError(absl::StrCat("key type on the line is ", type_name,
-                                                   " but the key data is ",
-                                                   KeyTypeName(key->type)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "key type on the line is ", type_name, " but the key data is ", KeyTypeName(key->type)));
   }
   *rest = text.substr(SkipBlanks(text, data_end));
   return key;

@@ -4,19 +4,20 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/ssh_key_type.h"
 
 namespace keyfleet {
 
 // Limits, as OpenSSH sets them where it has one.
-inline constexpr uint32_t kMinRsaModulusBits = 1024;    // SSH_RSA_MINIMUM_MODULUS_SIZE: sshd ignores smaller
-inline constexpr uint32_t kMaxRsaModulusBits = 16384;   // SSHBUF_MAX_BIGNUM
+inline constexpr uint32_t kMinRsaModulusBits =
+    1024;  // SSH_RSA_MINIMUM_MODULUS_SIZE: sshd ignores smaller
+inline constexpr uint32_t kMaxRsaModulusBits = 16384;  // SSHBUF_MAX_BIGNUM
 inline constexpr uint32_t kMinDsaModulusBits = 1024;
-inline constexpr size_t kEd25519PublicKeyBytes = 32;    // ED25519_PK_SZ
+inline constexpr size_t kEd25519PublicKeyBytes = 32;      // ED25519_PK_SZ
 inline constexpr size_t kMaxCertificatePrincipals = 256;  // SSHKEY_CERT_MAX_PRINCIPALS
 
 struct CertificateInfo {
@@ -32,10 +33,10 @@ struct CertificateInfo {
 
 struct PublicKey {
   KeyType type = KeyType::kEd25519;
-  uint32_t bits = 0;         // as `ssh-keygen -l` reports it
-  std::string blob;          // the decoded wire blob, exactly as given
-  std::string plain_blob;    // certificates only: the certified key's own blob
-  std::string comment;       // may be empty
+  uint32_t bits = 0;       // as `ssh-keygen -l` reports it
+  std::string blob;        // the decoded wire blob, exactly as given
+  std::string plain_blob;  // certificates only: the certified key's own blob
+  std::string comment;     // may be empty
   std::optional<CertificateInfo> certificate;
 
   // The blob OpenSSH fingerprints: the plain key, also for certificates.

@@ -88,9 +88,8 @@ absl::Status VerifyEd25519(WireReader& key, absl::string_view sig_type, absl::st
 absl::Status VerifyEcdsa(const PublicKey& signer, WireReader& key, absl::string_view sig_type,
                          absl::string_view sig, absl::string_view data) {
   if (sig_type != KeyTypeName(signer.type)) {
-    return absl::InvalidArgumentError(absl::StrCat("signature algorithm ", sig_type,
-                                                   " does not match a ",
-                                                   KeyTypeName(signer.type), " key"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "signature algorithm ", sig_type, " does not match a ", KeyTypeName(signer.type), " key"));
   }
   KF_RETURN_IF_ERROR(key.ReadCString("ECDSA curve name").status());
   KF_ASSIGN_OR_RETURN(absl::string_view point, key.ReadString("ECDSA public point"));
@@ -111,8 +110,8 @@ absl::Status VerifyEcdsa(const PublicKey& signer, WireReader& key, absl::string_
   }
   const OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(group), 0),
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-                                        const_cast<char*>(point.data()), point.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, const_cast<char*>(point.data()),
+                                        point.size()),
       OSSL_PARAM_construct_end()};
   KF_ASSIGN_OR_RETURN(Pkey pkey, PkeyFromParams("EC", params));
 
@@ -156,7 +155,8 @@ absl::Status VerifyRsa(WireReader& key, absl::string_view sig_type, absl::string
   padded.append(sig.data(), sig.size());
   Bn bn_n = ToBn(n), bn_e = ToBn(e);
   std::unique_ptr<OSSL_PARAM_BLD, ParamBldDeleter> bld(OSSL_PARAM_BLD_new());
-  if (!bn_n || !bn_e || !bld || !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) ||
+  if (!bn_n || !bn_e || !bld ||
+      !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) ||
       !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get())) {
     return absl::InternalError("OpenSSL could not build the RSA key");
   }
@@ -189,8 +189,8 @@ absl::Status VerifySshSignature(const PublicKey& signer, absl::string_view signa
     case KeyFamily::kSkEcdsa:
       break;
   }
-  return absl::UnimplementedError(absl::StrCat("signatures by ", KeyTypeName(signer.type),
-                                               " keys are not supported"));
+  return absl::UnimplementedError(
+      absl::StrCat("signatures by ", KeyTypeName(signer.type), " keys are not supported"));
 }
 
 }  // namespace keyfleet

@@ -1,9 +1,8 @@
 // Verification of SSH signatures (RFC 4253 section 6.6, RFC 8332, RFC 5656, RFC 8709).
 #pragma once
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "common/ssh_public_key.h"
 
 namespace keyfleet {

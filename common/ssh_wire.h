@@ -3,14 +3,14 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace keyfleet {
 
 // Caps, as OpenSSH sets them (sshbuf.h, sshkey.h).
-inline constexpr size_t kSshMaxBignumBytes = 16384 / 8;        // SSHBUF_MAX_BIGNUM
+inline constexpr size_t kSshMaxBignumBytes = 16384 / 8;         // SSHBUF_MAX_BIGNUM
 inline constexpr size_t kSshMaxPublicKeyBlobBytes = 16 * 1024;  // SSH_MAX_PUBKEY_BYTES
 
 // Reads fields from a byte buffer it does not own. Each Read* fails with INVALID_ARGUMENT naming

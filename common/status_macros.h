@@ -8,10 +8,10 @@
 #define KF_CONCAT_(a, b) KF_CONCAT_INNER_(a, b)
 
 // Evaluates `expr` (an absl::Status); returns it from the enclosing function when not OK.
-#define KF_RETURN_IF_ERROR(expr)                   \
-  do {                                             \
-    ::absl::Status kf_status_ = (expr);            \
-    if (!kf_status_.ok()) return kf_status_;       \
+#define KF_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status kf_status_ = (expr);      \
+    if (!kf_status_.ok()) return kf_status_; \
   } while (0)
 
 // `lhs = value of expr` when expr (an absl::StatusOr) is OK; otherwise returns its status.

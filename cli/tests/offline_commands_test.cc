@@ -1,17 +1,15 @@
-#include <sys/wait.h>
-
-#include <cstdio>
-#include <fstream>
-#include <string>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "cli/check_authorized_keys_command.h"
 #include "cli/fingerprint_command.h"
 #include "common/tests/test_keys.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/run_command.h"
 
 namespace keyfleet::cli {
 namespace {
@@ -27,13 +25,13 @@ CheckOptions FixedClock() {
 }
 
 TEST(CheckAuthorizedKeysTest, EachLineGetsItsVerdict) {
-  const std::string content = absl::StrCat(
-      "# comment\n\n",                                                       // lines 1-2 skipped
-      Vector("ed25519").line, "\r\n",                                        // 3 accepted (CRLF)
-      "no-ptyy ", Vector("ed25519").line, "\n",                              // 4 rejected
-      Vector("rsa1024").line, "\n",                                          // 5 policy
-      "expiry-time=\"20260101Z\" ", Vector("ecdsa256").line, "\n",           // 6 expired
-      "expiry-time=\"20270101Z\" ", Vector("ecdsa256").line);                // 7 accepted, no EOL
+  const std::string content =
+      absl::StrCat("# comment\n\n",                           // lines 1-2 skipped
+                   Vector("ed25519").line, "\r\n",            // 3 accepted (CRLF)
+                   "no-ptyy ", Vector("ed25519").line, "\n",  // 4 rejected
+                   Vector("rsa1024").line, "\n",              // 5 policy
+                   "expiry-time=\"20260101Z\" ", Vector("ecdsa256").line, "\n",  // 6 expired
+                   "expiry-time=\"20270101Z\" ", Vector("ecdsa256").line);  // 7 accepted, no EOL
   const auto checks = CheckAuthorizedKeys(content, FixedClock());
   ASSERT_EQ(checks.size(), 5u);
   EXPECT_EQ(checks[0].line, 3u);
@@ -81,19 +79,8 @@ TEST(FingerprintKeysTest, CommentControlCharactersAreEscapedForTheTerminal) {
 }
 
 // The binary: exit codes and formats.
-struct Result {
-  int exit_code;
-  std::string out;
-};
-Result RunCli(const std::string& args) {
-  Result r{-1, ""};
-  FILE* pipe = popen(absl::StrCat(KEYFLEET_CLI, " ", args, " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) r.out.append(buf, n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+::keyfleet::testing::CommandResult RunCli(const std::string& args) {
+  return ::keyfleet::testing::RunCommand(absl::StrCat(KEYFLEET_CLI, " ", args, " 2>&1"));
 }
 
 class CliBinaryTest : public ::testing::Test {
@@ -112,17 +99,17 @@ class CliBinaryTest : public ::testing::Test {
 };
 
 TEST_F(CliBinaryTest, ExitCodesAndFormats) {
-  Result ok = RunCli("fingerprint " + good_);
+  ::keyfleet::testing::CommandResult ok = RunCli("fingerprint " + good_);
   EXPECT_EQ(ok.exit_code, 0);
   EXPECT_EQ(ok.out, absl::StrCat("256 ", Vector("ed25519").sha256, " ed25519@test (ED25519)\n"));
 
-  Result json = RunCli("-o json fingerprint " + good_);
+  ::keyfleet::testing::CommandResult json = RunCli("-o json fingerprint " + good_);
   EXPECT_EQ(json.exit_code, 0);
   const auto doc = nlohmann::json::parse(json.out);
   EXPECT_EQ(doc[0]["fingerprint"], Vector("ed25519").sha256);
   EXPECT_EQ(doc[0]["key_type"], "ssh-ed25519");
 
-  Result mixed = RunCli("fingerprint " + mixed_);
+  ::keyfleet::testing::CommandResult mixed = RunCli("fingerprint " + mixed_);
   EXPECT_EQ(mixed.exit_code, 1);
   EXPECT_THAT(mixed.out, HasSubstr(mixed_ + ":2: "));
   EXPECT_THAT(mixed.out, HasSubstr(Vector("ed25519").sha256));
@@ -134,10 +121,10 @@ TEST_F(CliBinaryTest, ExitCodesAndFormats) {
   EXPECT_EQ(RunCli("--help").exit_code, 0);
   EXPECT_EQ(RunCli("fingerprint --help").exit_code, 0);
 
-  Result check_ok = RunCli("check-authorized-keys " + good_);
+  ::keyfleet::testing::CommandResult check_ok = RunCli("check-authorized-keys " + good_);
   EXPECT_EQ(check_ok.exit_code, 0);
   EXPECT_THAT(check_ok.out, HasSubstr("1 key lines: 1 accepted, 0 rejected"));
-  Result check_bad = RunCli("-o json check-authorized-keys " + mixed_);
+  ::keyfleet::testing::CommandResult check_bad = RunCli("-o json check-authorized-keys " + mixed_);
   EXPECT_EQ(check_bad.exit_code, 1);
   const auto check_doc = nlohmann::json::parse(check_bad.out);
   EXPECT_EQ(check_doc["lines"][1]["verdict"], "rejected");

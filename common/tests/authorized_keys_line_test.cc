@@ -33,8 +33,8 @@ TEST(AuthorizedKeysLineTest, GoodLinesParseAndRoundTrip) {
       {"restrict,command=\"echo a b\"\t" + key, "restrict,command=\"echo a b\"", ""},
       {"from=\"10.0.0.0/8\",expiry-time=\"203001010000Z\" " + key + " deploy key #3",
        "from=\"10.0.0.0/8\",expiry-time=\"203001010000Z\"", "deploy key #3"},
-      {"cert-authority,principals=\"ops\" " + Vector("ca_ed").line, "cert-authority,principals=\"ops\"",
-       "ca"},
+      {"cert-authority,principals=\"ops\" " + Vector("ca_ed").line,
+       "cert-authority,principals=\"ops\"", "ca"},
       {"no-pty " + Vector("u_ed-cert").line, "no-pty", "ed25519@test"},
       {"NO-PTY " + Vector("rsa2048").line, "no-pty", "rsa2048@test"},
   };
@@ -52,8 +52,7 @@ TEST(AuthorizedKeysLineTest, GoodLinesParseAndRoundTrip) {
 
 TEST(AuthorizedKeysLineTest, OptionsThatLookLikeAKeyTypeAreNotConfused) {
   // osquery's substring search gets this wrong: the real key is the second one.
-  const std::string line =
-      absl::StrCat("command=\"ssh-rsa x\" ", Vector("ed25519").line);
+  const std::string line = absl::StrCat("command=\"ssh-rsa x\" ", Vector("ed25519").line);
   auto parsed = ParseAuthorizedKeysLine(line);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->key.type, KeyType::kEd25519);
@@ -88,8 +87,10 @@ TEST(AuthorizedKeysLineTest, BadLinesAreRefusedWithTheirReason) {
       {"unknown option", "no-ptyy " + key, "unknown option \"no-ptyy\""},
       {"trailing comma", "restrict, " + key, "trailing comma"},
       {"unterminated quote", "command=\"ls " + key, "unterminated quote"},
-      {"bad expiry-time", "expiry-time=\"2030\" " + key, "expiry-time \"2030\" has the wrong length"},
-      {"unknown key type", "ssh-xmss@openssh.com AAAA", "unknown key type \"ssh-xmss@openssh.com\""},
+      {"bad expiry-time", "expiry-time=\"2030\" " + key,
+       "expiry-time \"2030\" has the wrong length"},
+      {"unknown key type", "ssh-xmss@openssh.com AAAA",
+       "unknown key type \"ssh-xmss@openssh.com\""},
       {"bad key after options", "restrict ssh-ed25519 AAAA", "truncated"},
       {"key type without data", "restrict ssh-ed25519", "no key data"},
       {"key and type mismatch", "ssh-rsa " + key.substr(12), "but the key data is ssh-ed25519"},

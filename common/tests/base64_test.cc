@@ -7,8 +7,11 @@ namespace keyfleet {
 namespace {
 
 TEST(Base64Test, GoodInputsDecodeAndReencode) {
-  const std::vector<std::pair<std::string, std::string>> rows = {
-      {"Zg==", "f"}, {"Zm8=", "fo"}, {"Zm9v", "foo"}, {"Zm9vYg==", "foob"}, {"+/+/", "\xfb\xff\xbf"}};
+  const std::vector<std::pair<std::string, std::string>> rows = {{"Zg==", "f"},
+                                                                 {"Zm8=", "fo"},
+                                                                 {"Zm9v", "foo"},
+                                                                 {"Zm9vYg==", "foob"},
+                                                                 {"+/+/", "\xfb\xff\xbf"}};
   for (const auto& [text, bytes] : rows) {
     SCOPED_TRACE(text);
     auto decoded = Base64DecodeStrict(text);

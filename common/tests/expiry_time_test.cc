@@ -30,16 +30,17 @@ TEST(ExpiryTimeTest, GoodFormsParse) {
 }
 
 TEST(ExpiryTimeTest, BadFormsAreRefused) {
-  for (const char* text : {"", "Z", "2030010", "203001021", "2030-01-02", "20290229",
-                           "20301301", "20300100", "203001022400", "203001021260",
-                           "20300102125960", "19700101Z", "+2030010", "20300102ZZ"}) {
+  for (const char* text :
+       {"", "Z", "2030010", "203001021", "2030-01-02", "20290229", "20301301", "20300100",
+        "203001022400", "203001021260", "20300102125960", "19700101Z", "+2030010", "20300102ZZ"}) {
     SCOPED_TRACE(text);
     EXPECT_FALSE(ParseExpiryTime(text).ok());
   }
 }
 
 TEST(ExpiryTimeTest, FormatRoundsDownToTheMinute) {
-  const absl::Time t = absl::FromCivil(absl::CivilSecond(2031, 5, 6, 7, 8, 59), absl::UTCTimeZone());
+  const absl::Time t =
+      absl::FromCivil(absl::CivilSecond(2031, 5, 6, 7, 8, 59), absl::UTCTimeZone());
   EXPECT_EQ(FormatExpiryTime(t), "203105060708Z");
   auto parsed = ParseExpiryTime(FormatExpiryTime(t));
   ASSERT_TRUE(parsed.ok());

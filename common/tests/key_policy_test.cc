@@ -11,7 +11,9 @@ namespace {
 using ::keyfleet::testing::Vector;
 using ::testing::HasSubstr;
 
-PublicKey Key(const char* name) { return *ParsePublicKey(Vector(name).line); }
+PublicKey Key(const char* name) {
+  return *ParsePublicKey(Vector(name).line);
+}
 
 TEST(KeyPolicyTest, DefaultPolicyDecisions) {
   const KeyPolicy policy = KeyPolicy::Default();
@@ -28,8 +30,9 @@ TEST(KeyPolicyTest, DefaultPolicyDecisions) {
       {"rsa2048", ""},
       {"rsa1024", "RSA keys below 2048 bits are never allowed (rule: rsa-floor)"},
       {"dsa", "key type ssh-dss is never allowed (rule: no-dsa)"},
-      {"u_ed-cert", "key type ssh-ed25519-cert-v01@openssh.com is not allowed by policy "
-                    "(rule: allowed-types; allowed: ssh-ed25519, ecdsa-sha2-nistp256"},
+      {"u_ed-cert",
+       "key type ssh-ed25519-cert-v01@openssh.com is not allowed by policy "
+       "(rule: allowed-types; allowed: ssh-ed25519, ecdsa-sha2-nistp256"},
   };
   for (const auto& row : rows) {
     SCOPED_TRACE(row.key);

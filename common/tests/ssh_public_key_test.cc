@@ -99,7 +99,8 @@ TEST(ParsePublicKeyTest, SecurityKeyTypes) {
 
 TEST(ParsePublicKeyTest, RsaModulusAtTheMinimumIsAccepted) {
   const std::string n = "\x80" + std::string(126, '\x5a') + "\x01";  // 1024 bits, odd
-  const std::string blob = WireWriter().String("ssh-rsa").Mpint(std::string("\x01\x00\x01", 3)).Mpint(n).Take();
+  const std::string blob =
+      WireWriter().String("ssh-rsa").Mpint(std::string("\x01\x00\x01", 3)).Mpint(n).Take();
   auto key = ParsePublicKey(Line("ssh-rsa", blob));
   ASSERT_TRUE(key.ok()) << key.status();
   EXPECT_EQ(key->bits, kMinRsaModulusBits);
@@ -152,12 +153,10 @@ std::vector<BadKey> BadKeys() {
        "unknown key type \"ssh-foo\""},
       {"truncated blob", Line("ssh-ed25519", ed_blob.substr(0, 20)), "truncated"},
       {"ed25519 31 bytes",
-       Line("ssh-ed25519",
-            WireWriter().String("ssh-ed25519").String(std::string(31, 'a')).Take()),
+       Line("ssh-ed25519", WireWriter().String("ssh-ed25519").String(std::string(31, 'a')).Take()),
        "31 bytes, expected 32"},
       {"ed25519 33 bytes",
-       Line("ssh-ed25519",
-            WireWriter().String("ssh-ed25519").String(std::string(33, 'a')).Take()),
+       Line("ssh-ed25519", WireWriter().String("ssh-ed25519").String(std::string(33, 'a')).Take()),
        "33 bytes, expected 32"},
       {"trailing bytes", Line("ssh-ed25519", ed_blob + "x"), "1 unexpected trailing bytes"},
       {"rsa even modulus",
@@ -167,14 +166,21 @@ std::vector<BadKey> BadKeys() {
        Line("ssh-rsa", WireWriter().String("ssh-rsa").Mpint("\x01").Mpint(rsa.n).Take()),
        "odd and at least 3"},
       {"rsa even exponent",
-       Line("ssh-rsa",
-            WireWriter().String("ssh-rsa").Mpint(std::string("\x01\x00\x00", 3)).Mpint(rsa.n).Take()),
+       Line("ssh-rsa", WireWriter()
+                           .String("ssh-rsa")
+                           .Mpint(std::string("\x01\x00\x00", 3))
+                           .Mpint(rsa.n)
+                           .Take()),
        "odd and at least 3"},
       {"rsa exponent not below modulus",
        Line("ssh-rsa", WireWriter().String("ssh-rsa").Mpint(rsa.n).Mpint(rsa.n).Take()),
        "not smaller than the modulus"},
       {"rsa 1023 bits",
-       Line("ssh-rsa", WireWriter().String("ssh-rsa").Mpint(std::string("\x01\x00\x01", 3)).Mpint(n1023).Take()),
+       Line("ssh-rsa", WireWriter()
+                           .String("ssh-rsa")
+                           .Mpint(std::string("\x01\x00\x01", 3))
+                           .Mpint(n1023)
+                           .Take()),
        "1023 bits; OpenSSH refuses keys below 1024"},
       {"rsa non-canonical mpint",
        Line("ssh-rsa", WireWriter()
@@ -233,12 +239,13 @@ std::vector<BadKey> BadKeys() {
                                                       .String("ssh:")
                                                       .Take()),
        "curve in the blob is \"nistp521\""},
-      {"certificate with a bad signature",
-       Line("ssh-ed25519-cert-v01@openssh.com", bad_sig_cert), "signature does not verify"},
+      {"certificate with a bad signature", Line("ssh-ed25519-cert-v01@openssh.com", bad_sig_cert),
+       "signature does not verify"},
       {"certificate with trailing bytes", Line("ssh-ed25519-cert-v01@openssh.com", cert + "x"),
        "trailing"},
       {"blob over the size limit",
-       Line("ssh-ed25519", WireWriter().String("ssh-ed25519").String(std::string(16400, 'a')).Take()),
+       Line("ssh-ed25519",
+            WireWriter().String("ssh-ed25519").String(std::string(16400, 'a')).Take()),
        "at most"},
   };
 }

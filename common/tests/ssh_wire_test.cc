@@ -28,7 +28,11 @@ TEST(WireReaderTest, MalformedFieldsAreRefused) {
   };
   const std::vector<Row> rows = {
       {"short length", std::string("\x00\x00", 2), "truncated in f"},
-      {"length past end", std::string("\x00\x00\x00\x05" "ab", 6), "truncated in f"},
+      {"length past end",
+       std::string("\x00\x00\x00\x05"
+                   "ab",
+                   6),
+       "truncated in f"},
       {"zero mpint", std::string("\x00\x00\x00\x00", 4), "f is zero"},
       {"negative mpint", std::string("\x00\x00\x00\x01\x80", 5), "f is negative"},
       {"padded mpint", std::string("\x00\x00\x00\x02\x00\x01", 6), "superfluous leading zero"},

@@ -59,8 +59,8 @@ int main(int argc, char** argv) {
       type = "ssh-rsa";
       w.String(type).Mpint(std::string("\x01\x00\x01", 3)).Mpint(modulus);
     }
-    out += type + " " + keyfleet::Base64Encode(w.bytes()) + " user" + std::to_string(i) +
-           "@bench\n";
+    out +=
+        type + " " + keyfleet::Base64Encode(w.bytes()) + " user" + std::to_string(i) + "@bench\n";
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;

@@ -14,7 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (text.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) std::abort();
     auto again = keyfleet::ParseAuthorizedKeysLine(text);
     if (!again.ok() || *again != *line) std::abort();
-    if (!keyfleet::ValidateAuthorizedKeysLine(*line).ok() && text.size() <= keyfleet::kMaxAuthorizedKeysLineBytes) {
+    if (!keyfleet::ValidateAuthorizedKeysLine(*line).ok() &&
+        text.size() <= keyfleet::kMaxAuthorizedKeysLineBytes) {
       std::abort();
     }
   }

@@ -1,41 +1,24 @@
 // Generates keys of every type ssh-keygen can make here (and certificates of them), then checks
 // that `keyfleet fingerprint` prints exactly what `ssh-keygen -l` prints, SHA256 and MD5.
-#include <sys/wait.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
-#include <gtest/gtest.h>
-
 #include "absl/strings/str_cat.h"
 #include "cli/fingerprint_command.h"
+#include "tests/support/run_command.h"
 
 namespace keyfleet {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string out;
-};
-
-CommandResult RunCommand(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) result.out.append(buf, n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using ::keyfleet::testing::CommandResult;
+using ::keyfleet::testing::RunCommand;
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path);
@@ -58,10 +41,9 @@ class SshKeygenCompatTest : public ::testing::Test {
   // Makes a key with ssh-keygen and returns the path of its .pub file.
   fs::path MakeKey(const std::string& name, const std::string& type, int bits) {
     const fs::path path = dir_ / name;
-    const std::string cmd = absl::StrCat("ssh-keygen -q -t ", type,
-                                         bits ? absl::StrCat(" -b ", bits) : std::string(),
-                                         " -N '' -C '", name, "@compat test' -f ", path.string(),
-                                         " </dev/null");
+    const std::string cmd =
+        absl::StrCat("ssh-keygen -q -t ", type, bits ? absl::StrCat(" -b ", bits) : std::string(),
+                     " -N '' -C '", name, "@compat test' -f ", path.string(), " </dev/null");
     EXPECT_EQ(RunCommand(cmd).exit_code, 0) << cmd;
     return path.string() + ".pub";
   }
@@ -75,7 +57,7 @@ TEST_F(SshKeygenCompatTest, FingerprintsMatchSshKeygenForEveryType) {
     const char* type;
     int bits;
   } kinds[] = {{"ed25519", "ed25519", 0},  {"ecdsa256", "ecdsa", 256}, {"ecdsa384", "ecdsa", 384},
-               {"ecdsa521", "ecdsa", 521}, {"rsa2048", "rsa", 2048},  {"rsa3072", "rsa", 3072},
+               {"ecdsa521", "ecdsa", 521}, {"rsa2048", "rsa", 2048},   {"rsa3072", "rsa", 3072},
                {"rsa4096", "rsa", 4096}};
   std::string all;
   for (const auto& k : kinds) all += ReadFile(MakeKey(k.name, k.type, k.bits));
@@ -86,8 +68,8 @@ TEST_F(SshKeygenCompatTest, FingerprintsMatchSshKeygenForEveryType) {
     MakeKey(ca.first, ca.second, 0);
     const fs::path copy = dir_ / absl::StrCat("user_", ca.first, ".pub");
     fs::copy_file(user, copy);
-    ASSERT_EQ(RunCommand(absl::StrCat("ssh-keygen -q -s ", (dir_ / ca.first).string(), " -I id -n alice ",
-                               copy.string()))
+    ASSERT_EQ(RunCommand(absl::StrCat("ssh-keygen -q -s ", (dir_ / ca.first).string(),
+                                      " -I id -n alice ", copy.string()))
                   .exit_code,
               0);
     all += ReadFile(dir_ / absl::StrCat("user_", ca.first, "-cert.pub"));
@@ -116,7 +98,8 @@ TEST_F(SshKeygenCompatTest, AuthorizedKeysLinesWithOptionsFingerprintTheirKey) {
   const fs::path file = dir_ / "authorized_keys";
   std::ofstream(file) << "# comment\n\nrestrict,command=\"echo a b\" " << key;
   const CommandResult ours = RunCommand(absl::StrCat(KEYFLEET_CLI, " fingerprint ", file.string()));
-  const CommandResult theirs = RunCommand(absl::StrCat("ssh-keygen -lf ", (dir_ / "ed.pub").string()));
+  const CommandResult theirs =
+      RunCommand(absl::StrCat("ssh-keygen -lf ", (dir_ / "ed.pub").string()));
   EXPECT_EQ(ours.exit_code, 0);
   EXPECT_EQ(ours.out, theirs.out);
 }
