@@ -2,19 +2,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/openssh_text.h"
 #include "common/status_macros.h"
 
 namespace keyfleet {
 namespace {
-
-bool IsBlank(char c) {
-  return c == ' ' || c == '\t';
-}
-
-size_t SkipBlanks(absl::string_view s, size_t pos) {
-  while (pos < s.size() && IsBlank(s[pos])) ++pos;
-  return pos;
-}
 
 // Whether an unknown first field looks like someone meant it as a key type.
 bool LooksLikeKeyType(absl::string_view field) {
@@ -27,7 +19,7 @@ bool LooksLikeKeyType(absl::string_view field) {
 }  // namespace
 
 bool IsBlankOrCommentLine(absl::string_view line) {
-  const size_t pos = SkipBlanks(line, 0);
+  const size_t pos = SkipFieldBlanks(line, 0);
   return pos == line.size() || line[pos] == '#';
 }
 
@@ -36,18 +28,11 @@ absl::StatusOr<AuthorizedKeysLine> ParseAuthorizedKeysLine(absl::string_view lin
     return absl::InvalidArgumentError(absl::StrCat("line is ", line.size(), " bytes; at most ",
                                                    kMaxAuthorizedKeysLineBytes, " allowed"));
   }
-  const size_t bad = line.find_first_of(absl::string_view("\r\n\0", 3));
-  if (bad != absl::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("line contains ",
-                                                   line[bad] == '\r'   ? "a carriage return"
-                                                   : line[bad] == '\n' ? "a line feed"
-                                                                       : "a NUL byte",
-                                                   " at offset ", bad));
-  }
+  KF_RETURN_IF_ERROR(CheckNoLineBreaks(line, "line"));
   if (IsBlankOrCommentLine(line)) {
     return absl::InvalidArgumentError("line is blank or a comment, not a key");
   }
-  absl::string_view rest = line.substr(SkipBlanks(line, 0));
+  absl::string_view rest = line.substr(SkipFieldBlanks(line, 0));
   AuthorizedKeysLine out;
   const absl::string_view first_field = rest.substr(0, rest.find_first_of(" \t"));
   if (!KeyTypeFromName(first_field)) {
@@ -62,7 +47,7 @@ absl::StatusOr<AuthorizedKeysLine> ParseAuthorizedKeysLine(absl::string_view lin
       return options.status();
     }
     out.options = *std::move(options);
-    rest = rest.substr(SkipBlanks(rest, consumed));
+    rest = rest.substr(SkipFieldBlanks(rest, consumed));
     if (rest.empty()) return absl::InvalidArgumentError("no key after the options");
   }
   absl::string_view comment;

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/expiry_time.h"
+#include "common/openssh_text.h"
 #include "common/status_macros.h"
 
 namespace keyfleet {
@@ -230,10 +231,6 @@ absl::Status ValidateValue(const OptionSpec& spec, absl::string_view value, Opti
   return absl::InternalError("unhandled option kind");
 }
 
-bool IsBlank(char c) {
-  return c == ' ' || c == '\t';
-}
-
 std::string AllowedList() {
   std::vector<absl::string_view> names;
   for (const auto& spec : kOptionSpecs) names.push_back(spec.name);
@@ -283,7 +280,7 @@ absl::StatusOr<AuthorizedKeysOptions> ParseAuthorizedKeysOptionsPrefix(absl::str
   AuthorizedKeysOptions out;
   OptionTally tally;
   size_t pos = 0;
-  if (text.empty() || IsBlank(text[0])) return absl::InvalidArgumentError("options are empty");
+  if (text.empty() || IsFieldBlank(text[0])) return absl::InvalidArgumentError("options are empty");
   while (true) {
     const size_t name_start = pos;
     while (pos < text.size() &&
@@ -337,14 +334,14 @@ absl::StatusOr<AuthorizedKeysOptions> ParseAuthorizedKeysOptionsPrefix(absl::str
       return absl::InvalidArgumentError(absl::StrCat("option ", lower, " is given more than once"));
     }
     out.items.push_back(std::move(option));
-    if (pos == text.size() || IsBlank(text[pos])) break;
+    if (pos == text.size() || IsFieldBlank(text[pos])) break;
     if (text[pos] != ',') {
       return absl::InvalidArgumentError(
           absl::StrCat("unexpected character '", absl::CEscape(text.substr(pos, 1)),
                        "' after option ", lower, " (options are separated by commas)"));
     }
     ++pos;
-    if (pos == text.size() || IsBlank(text[pos])) {
+    if (pos == text.size() || IsFieldBlank(text[pos])) {
       return absl::InvalidArgumentError(absl::StrCat("trailing comma after option ", lower));
     }
   }

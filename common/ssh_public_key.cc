@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/base64.h"
+#include "common/openssh_text.h"
 #include "common/ssh_wire.h"
 #include "common/status_macros.h"
 
@@ -13,30 +14,12 @@ namespace {
 
 constexpr size_t kMaxBase64Bytes = (kSshMaxPublicKeyBlobBytes + 2) / 3 * 4;
 
-bool IsBlank(char c) {
-  return c == ' ' || c == '\t';
-}
-
-size_t SkipBlanks(absl::string_view s, size_t pos) {
-  while (pos < s.size() && IsBlank(s[pos])) ++pos;
-  return pos;
-}
-
 std::string KnownTypes() {
   std::vector<absl::string_view> names;
   for (KeyType t : AllKeyTypes()) {
     if (!IsCertificateType(t)) names.push_back(KeyTypeName(t));
   }
   return absl::StrCat(absl::StrJoin(names, ", "), " and their -cert-v01@openssh.com forms");
-}
-
-absl::Status CheckNoLineBreaks(absl::string_view text, absl::string_view what) {
-  const size_t bad = text.find_first_of(absl::string_view("\r\n\0", 3));
-  if (bad == absl::string_view::npos) return absl::OkStatus();
-  const char* name = text[bad] == '\r'   ? "a carriage return"
-                     : text[bad] == '\n' ? "a line feed"
-                                         : "a NUL byte";
-  return absl::InvalidArgumentError(absl::StrCat(what, " contains ", name, " at offset ", bad));
 }
 
 }  // namespace
@@ -52,7 +35,7 @@ absl::StatusOr<PublicKey> ParsePublicKeyPrefix(absl::string_view text, absl::str
                                                    "\" (known: ", KnownTypes(), ")"));
   }
   const size_t data_start =
-      type_end == absl::string_view::npos ? text.size() : SkipBlanks(text, type_end);
+      type_end == absl::string_view::npos ? text.size() : SkipFieldBlanks(text, type_end);
   if (data_start == text.size()) {
     return absl::InvalidArgumentError(absl::StrCat("no key data after key type ", type_name));
   }
@@ -74,14 +57,14 @@ absl::StatusOr<PublicKey> ParsePublicKeyPrefix(absl::string_view text, absl::str
     return absl::InvalidArgumentError(absl::StrCat(
         "key type on the line is ", type_name, " but the key data is ", KeyTypeName(key->type)));
   }
-  *rest = text.substr(SkipBlanks(text, data_end));
+  *rest = text.substr(SkipFieldBlanks(text, data_end));
   return key;
 }
 
 absl::StatusOr<PublicKey> ParsePublicKey(absl::string_view text) {
   KF_RETURN_IF_ERROR(CheckNoLineBreaks(text, "public key"));
   if (text.empty()) return absl::InvalidArgumentError("public key is empty");
-  if (IsBlank(text[0])) return absl::InvalidArgumentError("public key starts with whitespace");
+  if (IsFieldBlank(text[0])) return absl::InvalidArgumentError("public key starts with whitespace");
   absl::string_view comment;
   KF_ASSIGN_OR_RETURN(PublicKey key, ParsePublicKeyPrefix(text, &comment));
   key.comment = std::string(comment);
@@ -96,7 +79,7 @@ std::string RenderPublicKey(const PublicKey& key) {
 
 absl::Status ValidateKeyComment(absl::string_view comment) {
   KF_RETURN_IF_ERROR(CheckNoLineBreaks(comment, "key comment"));
-  if (!comment.empty() && IsBlank(comment[0])) {
+  if (!comment.empty() && IsFieldBlank(comment[0])) {
     return absl::InvalidArgumentError("key comment starts with whitespace");
   }
   return absl::OkStatus();
