@@ -10,6 +10,7 @@
 #include "common/tests/test_keys.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/run_command.h"
+#include "tests/support/scoped_temp_dir.h"
 
 namespace keyfleet::cli {
 namespace {
@@ -86,15 +87,13 @@ TEST(FingerprintKeysTest, CommentControlCharactersAreEscapedForTheTerminal) {
 class CliBinaryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/keyfleet-cli.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    dir_ = temp_.path().string();
     good_ = dir_ + "/good.pub";
     mixed_ = dir_ + "/mixed";
     std::ofstream(good_) << Vector("ed25519").line << "\n";
     std::ofstream(mixed_) << Vector("ed25519").line << "\nrestrict,\n";
   }
-  void TearDown() override { std::system(absl::StrCat("rm -rf ", dir_).c_str()); }
+  ::keyfleet::testing::ScopedTempDir temp_{"keyfleet-cli"};
   std::string dir_, good_, mixed_;
 };
 

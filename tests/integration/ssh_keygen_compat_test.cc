@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/fingerprint_command.h"
 #include "tests/support/run_command.h"
+#include "tests/support/scoped_temp_dir.h"
 
 namespace keyfleet {
 namespace {
@@ -30,13 +31,9 @@ std::string ReadFile(const fs::path& path) {
 class SshKeygenCompatTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/keyfleet-compat.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     ASSERT_EQ(RunCommand("command -v ssh-keygen >/dev/null").exit_code, 0)
         << "ssh-keygen is required (package openssh-client)";
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Makes a key with ssh-keygen and returns the path of its .pub file.
   fs::path MakeKey(const std::string& name, const std::string& type, int bits) {
@@ -48,7 +45,8 @@ class SshKeygenCompatTest : public ::testing::Test {
     return path.string() + ".pub";
   }
 
-  fs::path dir_;
+  ::keyfleet::testing::ScopedTempDir temp_{"keyfleet-compat"};
+  const fs::path dir_ = temp_.path();
 };
 
 TEST_F(SshKeygenCompatTest, FingerprintsMatchSshKeygenForEveryType) {

@@ -1,0 +1,23 @@
+// A fresh directory under /tmp for one test, removed with everything in it when destroyed.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace keyfleet::testing {
+
+class ScopedTempDir {
+ public:
+  // Creates /tmp/<prefix>.XXXXXX; aborts the test binary if it cannot.
+  explicit ScopedTempDir(const std::string& prefix);
+  ~ScopedTempDir();
+  ScopedTempDir(const ScopedTempDir&) = delete;
+  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace keyfleet::testing
