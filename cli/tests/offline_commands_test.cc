@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/check_authorized_keys_command.h"
 #include "cli/fingerprint_command.h"
-#include "common/tests/test_keys.h"
+#include "tests/support/test_keys.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/run_command.h"
 #include "tests/support/scoped_temp_dir.h"

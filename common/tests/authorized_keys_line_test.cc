@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
-#include "common/tests/test_keys.h"
+#include "tests/support/test_keys.h"
 
 namespace keyfleet {
 namespace {

@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/tests/test_keys.h"
+#include "tests/support/test_keys.h"
 
 namespace keyfleet {
 namespace {

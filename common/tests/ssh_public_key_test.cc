@@ -8,7 +8,7 @@
 #include "common/base64.h"
 #include "common/fingerprint.h"
 #include "common/ssh_wire.h"
-#include "common/tests/test_keys.h"
+#include "tests/support/test_keys.h"
 
 namespace keyfleet {
 namespace {

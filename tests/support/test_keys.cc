@@ -1,6 +1,8 @@
 // Test vectors made with OpenSSH 9.2 ssh-keygen; fingerprints as `ssh-keygen -l [-E md5]` printed
 // them.
-#include "common/tests/test_keys.h"
+#include "tests/support/test_keys.h"
+
+#include "absl/strings/escaping.h"
 
 namespace keyfleet::testing {
 
@@ -141,6 +143,25 @@ const KeyVector& Vector(absl::string_view name) {
     if (v.name == name) return v;
   }
   std::abort();
+}
+
+}  // namespace keyfleet::testing
+
+namespace keyfleet::testing {
+
+std::string SyntheticEd25519Line(uint64_t n, const std::string& comment) {
+  std::string blob;
+  auto put_string = [&blob](const std::string& s) {
+    for (int shift = 24; shift >= 0; shift -= 8)
+      blob.push_back(static_cast<char>(s.size() >> shift));
+    blob += s;
+  };
+  std::string point(32, '\x5a');
+  for (int i = 0; i < 8; ++i) point[i] = static_cast<char>(n >> (8 * i));
+  put_string("ssh-ed25519");
+  put_string(point);
+  std::string line = "ssh-ed25519 " + absl::Base64Escape(blob);
+  return comment.empty() ? line : line + " " + comment;
 }
 
 }  // namespace keyfleet::testing

@@ -24,3 +24,12 @@ const std::vector<KeyVector>& KeyVectors();
 const KeyVector& Vector(absl::string_view name);
 
 }  // namespace keyfleet::testing
+
+namespace keyfleet::testing {
+
+// "ssh-ed25519 BASE64 COMMENT" for a well-formed ed25519 public key derived from `n`: distinct
+// for distinct n. Not a key anyone holds the private half of; for inventory tests that need
+// many keys.
+std::string SyntheticEd25519Line(uint64_t n, const std::string& comment = "synthetic");
+
+}  // namespace keyfleet::testing

@@ -1,0 +1,168 @@
+// The controller's records: what the store persists and the fleet view holds in memory.
+// Plain structs; the gRPC layer converts them to and from protos (service/proto_convert.h).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "common/key_policy.h"
+
+namespace keyfleet::controller {
+
+using Labels = std::map<std::string, std::string>;
+
+enum class PrincipalKind { kPerson, kService };
+
+struct PrincipalRecord {
+  std::string name;
+  PrincipalKind kind = PrincipalKind::kPerson;
+  std::string email;
+  bool disabled = false;
+  absl::Time created_at;
+
+  bool operator==(const PrincipalRecord& o) const;
+};
+
+// Stored states; "expired" is not stored, it is derived from expires_at and the clock.
+enum class KeyState { kActive, kSuperseded, kRevoked };
+enum class KeySource { kUploaded, kGenerated };
+
+struct KeyRecord {
+  std::string fingerprint;  // SHA256:…, unique across all principals
+  std::string principal;
+  std::string type;  // wire type name
+  uint32_t bits = 0;
+  std::string public_key;  // "TYPE BASE64", without comment
+  std::string comment;
+  std::string label;
+  absl::Time created_at;
+  absl::Time expires_at;
+  KeyState state = KeyState::kActive;
+  std::string successor_fingerprint;
+  KeySource source = KeySource::kUploaded;
+  std::string revocation_reason;
+  std::optional<absl::Time> revoked_at;
+
+  bool operator==(const KeyRecord& o) const;
+};
+
+struct RevokedFingerprint {
+  std::string fingerprint;
+  std::string reason;
+  absl::Time revoked_at;
+  std::string revoked_by;
+};
+
+struct HostSelector {
+  Labels labels;              // every one must match the host's
+  std::string hostname_glob;  // fnmatch(3) pattern; empty matches every host
+
+  bool operator==(const HostSelector& o) const {
+    return labels == o.labels && hostname_glob == o.hostname_glob;
+  }
+};
+
+struct GrantRecord {
+  int64_t id = 0;  // assigned by the store
+  // Exactly one of principal and key_fingerprint is set.
+  std::string principal;
+  std::string key_fingerprint;
+  HostSelector hosts;
+  std::string account;
+  std::string options;  // canonical authorized_keys options text, may be empty
+  std::optional<absl::Time> expires_at;
+  bool allow_root = false;
+  absl::Time created_at;
+
+  bool operator==(const GrantRecord& o) const;
+};
+
+struct HostRecord {
+  std::string hostname;
+  Labels labels;
+  absl::Time first_seen;
+  absl::Time last_seen;
+  uint64_t applied_generation = 0;
+  std::string applied_digest;
+  std::string drift_json = "[]";  // the last report's drift items, as JSON
+  std::vector<std::string> host_key_fingerprints;
+};
+
+// What agents do with authorized_keys lines keyfleet did not write.
+enum class UnmanagedKeysMode { kKeep, kReport, kRemove };
+
+struct PolicyRecord {
+  absl::Duration max_key_age = absl::Hours(24 * 365);
+  absl::Duration warning_window = absl::Hours(24 * 30);
+  absl::Duration rotation_overlap = absl::Hours(24 * 14);
+  KeyPolicy key_policy = KeyPolicy::Default();
+  UnmanagedKeysMode unmanaged_keys = UnmanagedKeysMode::kKeep;
+
+  bool operator==(const PolicyRecord& o) const;
+};
+
+// A host's agent report, written in batches (not a change: nothing desired depends on it).
+struct HostReport {
+  std::string hostname;
+  absl::Time at;
+  uint64_t applied_generation = 0;
+  std::string applied_digest;
+  std::string drift_json = "[]";
+  std::vector<std::string> host_key_fingerprints;
+};
+
+// One append-only, hash-chained audit event.
+struct AuditEvent {
+  uint64_t sequence = 0;
+  absl::Time at;
+  std::string actor;
+  std::string action;  // "key.add", "grant.remove", …
+  std::string target;
+  std::string before_json;  // "" when there was nothing before
+  std::string after_json;   // "" when nothing is left after
+  std::string prev_hash;    // hex; "" for the first event
+  std::string hash;         // hex SHA-256, see audit_chain.h
+};
+
+// One entry of the change feed: the entity's complete state after the change.
+enum class EntityKind { kPrincipal, kKey, kGrant, kHost, kPolicy };
+
+struct Change {
+  uint64_t sequence = 0;
+  EntityKind entity = EntityKind::kPrincipal;
+  std::string entity_key;  // principal name, key fingerprint, grant id, hostname, "policy"
+  std::string after_json;  // "" when the entity was deleted
+};
+
+// Everything the fleet view needs, consistent as of `sequence`.
+struct Snapshot {
+  uint64_t sequence = 0;
+  std::vector<PrincipalRecord> principals;
+  std::vector<KeyRecord> keys;
+  std::vector<GrantRecord> grants;
+  std::vector<HostRecord> hosts;
+  std::optional<PolicyRecord> policy;  // nullopt: never set, the configured defaults apply
+};
+
+// Who made a mutation and when; recorded in its audit event.
+struct MutationContext {
+  std::string actor;
+  absl::Time at;
+};
+
+const char* PrincipalKindName(PrincipalKind kind);  // "person" | "service"
+std::optional<PrincipalKind> ParsePrincipalKind(const std::string& name);
+const char* KeyStateName(KeyState state);  // "active" | "superseded" | "revoked"
+std::optional<KeyState> ParseKeyState(const std::string& name);
+const char* KeySourceName(KeySource source);  // "uploaded" | "generated"
+std::optional<KeySource> ParseKeySource(const std::string& name);
+const char* UnmanagedKeysModeName(UnmanagedKeysMode mode);  // "keep" | "report" | "remove"
+std::optional<UnmanagedKeysMode> ParseUnmanagedKeysMode(const std::string& name);
+const char* EntityKindName(EntityKind kind);  // "principal" | "key" | …
+std::optional<EntityKind> ParseEntityKind(const std::string& name);
+
+}  // namespace keyfleet::controller

@@ -1,0 +1,224 @@
+#include "controller/record_json.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/ssh_key_type.h"
+#include "common/status_macros.h"
+#include "nlohmann/json.hpp"
+
+namespace keyfleet::controller {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kTimeFormat[] = "%Y-%m-%d%ET%H:%M:%E6SZ";
+
+absl::Status Malformed(absl::string_view what, const std::exception& e) {
+  return absl::DataLossError(
+      absl::StrCat("stored ", what, " record is malformed (", e.what(),
+                   "); the database was written by a different keyfleet version"));
+}
+
+json OptionalTime(const std::optional<absl::Time>& t) {
+  return t ? json(FormatRecordTime(*t)) : json(nullptr);
+}
+
+absl::StatusOr<std::optional<absl::Time>> GetOptionalTime(const json& j, const char* field) {
+  const json& v = j.at(field);
+  if (v.is_null()) return std::optional<absl::Time>();
+  KF_ASSIGN_OR_RETURN(absl::Time t, ParseRecordTime(v.get<std::string>()));
+  return std::optional<absl::Time>(t);
+}
+
+absl::StatusOr<absl::Time> GetTime(const json& j, const char* field) {
+  return ParseRecordTime(j.at(field).get<std::string>());
+}
+
+template <typename T, typename Parse>
+absl::StatusOr<T> GetEnum(const json& j, const char* field, Parse parse) {
+  std::string name = j.at(field).get<std::string>();
+  std::optional<T> value = parse(name);
+  if (!value) return absl::DataLossError(absl::StrCat("unknown ", field, " \"", name, "\""));
+  return *value;
+}
+
+// Runs `parse` on the parsed document and turns JSON exceptions into DATA_LOSS.
+template <typename T, typename Fn>
+absl::StatusOr<T> ParseRecord(absl::string_view what, const std::string& text, Fn parse) {
+  try {
+    return parse(json::parse(text));
+  } catch (const json::exception& e) {
+    return Malformed(what, e);
+  }
+}
+
+}  // namespace
+
+std::string FormatRecordTime(absl::Time t) {
+  return absl::FormatTime(kTimeFormat, t, absl::UTCTimeZone());
+}
+
+absl::StatusOr<absl::Time> ParseRecordTime(const std::string& text) {
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(kTimeFormat, text, absl::UTCTimeZone(), &t, &err)) {
+    return absl::DataLossError(absl::StrCat("bad stored time \"", text, "\": ", err));
+  }
+  return t;
+}
+
+absl::Time TruncateToMicros(absl::Time t) {
+  return absl::FromUnixMicros(absl::ToUnixMicros(t));
+}
+
+std::string PrincipalToJson(const PrincipalRecord& p) {
+  return json{{"name", p.name},
+              {"kind", PrincipalKindName(p.kind)},
+              {"email", p.email},
+              {"disabled", p.disabled},
+              {"created_at", FormatRecordTime(p.created_at)}}
+      .dump();
+}
+
+absl::StatusOr<PrincipalRecord> PrincipalFromJson(const std::string& text) {
+  return ParseRecord<PrincipalRecord>(
+      "principal", text, [](const json& j) -> absl::StatusOr<PrincipalRecord> {
+        PrincipalRecord p;
+        p.name = j.at("name").get<std::string>();
+        KF_ASSIGN_OR_RETURN(p.kind, GetEnum<PrincipalKind>(j, "kind", ParsePrincipalKind));
+        p.email = j.at("email").get<std::string>();
+        p.disabled = j.at("disabled").get<bool>();
+        KF_ASSIGN_OR_RETURN(p.created_at, GetTime(j, "created_at"));
+        return p;
+      });
+}
+
+std::string KeyToJson(const KeyRecord& k) {
+  return json{{"fingerprint", k.fingerprint},
+              {"principal", k.principal},
+              {"type", k.type},
+              {"bits", k.bits},
+              {"public_key", k.public_key},
+              {"comment", k.comment},
+              {"label", k.label},
+              {"created_at", FormatRecordTime(k.created_at)},
+              {"expires_at", FormatRecordTime(k.expires_at)},
+              {"state", KeyStateName(k.state)},
+              {"successor_fingerprint", k.successor_fingerprint},
+              {"source", KeySourceName(k.source)},
+              {"revocation_reason", k.revocation_reason},
+              {"revoked_at", OptionalTime(k.revoked_at)}}
+      .dump();
+}
+
+absl::StatusOr<KeyRecord> KeyFromJson(const std::string& text) {
+  return ParseRecord<KeyRecord>("key", text, [](const json& j) -> absl::StatusOr<KeyRecord> {
+    KeyRecord k;
+    k.fingerprint = j.at("fingerprint").get<std::string>();
+    k.principal = j.at("principal").get<std::string>();
+    k.type = j.at("type").get<std::string>();
+    k.bits = j.at("bits").get<uint32_t>();
+    k.public_key = j.at("public_key").get<std::string>();
+    k.comment = j.at("comment").get<std::string>();
+    k.label = j.at("label").get<std::string>();
+    KF_ASSIGN_OR_RETURN(k.created_at, GetTime(j, "created_at"));
+    KF_ASSIGN_OR_RETURN(k.expires_at, GetTime(j, "expires_at"));
+    KF_ASSIGN_OR_RETURN(k.state, GetEnum<KeyState>(j, "state", ParseKeyState));
+    k.successor_fingerprint = j.at("successor_fingerprint").get<std::string>();
+    KF_ASSIGN_OR_RETURN(k.source, GetEnum<KeySource>(j, "source", ParseKeySource));
+    k.revocation_reason = j.at("revocation_reason").get<std::string>();
+    KF_ASSIGN_OR_RETURN(k.revoked_at, GetOptionalTime(j, "revoked_at"));
+    return k;
+  });
+}
+
+std::string LabelsToJson(const Labels& labels) {
+  return json(labels).dump();
+}
+
+absl::StatusOr<Labels> LabelsFromJson(const std::string& text) {
+  return ParseRecord<Labels>(
+      "labels", text, [](const json& j) -> absl::StatusOr<Labels> { return j.get<Labels>(); });
+}
+
+std::string GrantToJson(const GrantRecord& g) {
+  return json{{"id", g.id},
+              {"principal", g.principal},
+              {"key_fingerprint", g.key_fingerprint},
+              {"labels", g.hosts.labels},
+              {"hostname_glob", g.hosts.hostname_glob},
+              {"account", g.account},
+              {"options", g.options},
+              {"expires_at", OptionalTime(g.expires_at)},
+              {"allow_root", g.allow_root},
+              {"created_at", FormatRecordTime(g.created_at)}}
+      .dump();
+}
+
+absl::StatusOr<GrantRecord> GrantFromJson(const std::string& text) {
+  return ParseRecord<GrantRecord>("grant", text, [](const json& j) -> absl::StatusOr<GrantRecord> {
+    GrantRecord g;
+    g.id = j.at("id").get<int64_t>();
+    g.principal = j.at("principal").get<std::string>();
+    g.key_fingerprint = j.at("key_fingerprint").get<std::string>();
+    g.hosts.labels = j.at("labels").get<Labels>();
+    g.hosts.hostname_glob = j.at("hostname_glob").get<std::string>();
+    g.account = j.at("account").get<std::string>();
+    g.options = j.at("options").get<std::string>();
+    KF_ASSIGN_OR_RETURN(g.expires_at, GetOptionalTime(j, "expires_at"));
+    g.allow_root = j.at("allow_root").get<bool>();
+    KF_ASSIGN_OR_RETURN(g.created_at, GetTime(j, "created_at"));
+    return g;
+  });
+}
+
+std::string HostToJson(const HostRecord& h) {
+  return json{{"hostname", h.hostname},
+              {"labels", h.labels},
+              {"first_seen", FormatRecordTime(h.first_seen)}}
+      .dump();
+}
+
+absl::StatusOr<HostRecord> HostFromJson(const std::string& text) {
+  return ParseRecord<HostRecord>("host", text, [](const json& j) -> absl::StatusOr<HostRecord> {
+    HostRecord h;
+    h.hostname = j.at("hostname").get<std::string>();
+    h.labels = j.at("labels").get<Labels>();
+    KF_ASSIGN_OR_RETURN(h.first_seen, GetTime(j, "first_seen"));
+    h.last_seen = h.first_seen;
+    return h;
+  });
+}
+
+std::string PolicyToJson(const PolicyRecord& p) {
+  std::vector<std::string> types;
+  for (KeyType t : p.key_policy.allowed_types) types.emplace_back(KeyTypeName(t));
+  return json{{"max_key_age_seconds", absl::ToInt64Seconds(p.max_key_age)},
+              {"warning_window_seconds", absl::ToInt64Seconds(p.warning_window)},
+              {"rotation_overlap_seconds", absl::ToInt64Seconds(p.rotation_overlap)},
+              {"allowed_key_types", types},
+              {"min_rsa_bits", p.key_policy.min_rsa_bits},
+              {"unmanaged_keys", UnmanagedKeysModeName(p.unmanaged_keys)}}
+      .dump();
+}
+
+absl::StatusOr<PolicyRecord> PolicyFromJson(const std::string& text) {
+  return ParseRecord<PolicyRecord>(
+      "policy", text, [](const json& j) -> absl::StatusOr<PolicyRecord> {
+        PolicyRecord p;
+        p.max_key_age = absl::Seconds(j.at("max_key_age_seconds").get<int64_t>());
+        p.warning_window = absl::Seconds(j.at("warning_window_seconds").get<int64_t>());
+        p.rotation_overlap = absl::Seconds(j.at("rotation_overlap_seconds").get<int64_t>());
+        p.key_policy.allowed_types.clear();
+        for (const std::string& name : j.at("allowed_key_types").get<std::vector<std::string>>()) {
+          std::optional<KeyType> type = KeyTypeFromName(name);
+          if (!type) return absl::DataLossError(absl::StrCat("unknown stored key type ", name));
+          p.key_policy.allowed_types.push_back(*type);
+        }
+        p.key_policy.min_rsa_bits = j.at("min_rsa_bits").get<uint32_t>();
+        KF_ASSIGN_OR_RETURN(p.unmanaged_keys, GetEnum<UnmanagedKeysMode>(j, "unmanaged_keys",
+                                                                         ParseUnmanagedKeysMode));
+        return p;
+      });
+}
+
+}  // namespace keyfleet::controller

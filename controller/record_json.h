@@ -1,0 +1,36 @@
+// JSON forms of the controller's records: the change feed's payloads and the audit log's
+// before/after. Times are RFC 3339 UTC with microseconds ("2026-11-21T10:00:00.000000Z"), the
+// precision PostgreSQL keeps. Parsing is strict: a missing or mistyped field is an error, since a
+// payload that does not parse means the feed and this binary disagree about the schema.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "controller/model.h"
+
+namespace keyfleet::controller {
+
+std::string FormatRecordTime(absl::Time t);
+absl::StatusOr<absl::Time> ParseRecordTime(const std::string& text);
+
+// Drops sub-microsecond precision, so a record compares equal after a round trip through the
+// database.
+absl::Time TruncateToMicros(absl::Time t);
+
+std::string PrincipalToJson(const PrincipalRecord& p);
+absl::StatusOr<PrincipalRecord> PrincipalFromJson(const std::string& json);
+std::string KeyToJson(const KeyRecord& k);
+absl::StatusOr<KeyRecord> KeyFromJson(const std::string& json);
+std::string GrantToJson(const GrantRecord& g);
+absl::StatusOr<GrantRecord> GrantFromJson(const std::string& json);
+// The host's registration: hostname, labels, first_seen. Reports are not part of it.
+std::string HostToJson(const HostRecord& h);
+absl::StatusOr<HostRecord> HostFromJson(const std::string& json);
+std::string PolicyToJson(const PolicyRecord& p);
+absl::StatusOr<PolicyRecord> PolicyFromJson(const std::string& json);
+std::string LabelsToJson(const Labels& labels);
+absl::StatusOr<Labels> LabelsFromJson(const std::string& json);
+
+}  // namespace keyfleet::controller

@@ -1,0 +1,60 @@
+#include "controller/store/inventory_errors.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace keyfleet::controller {
+namespace {
+
+std::string Day(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M UTC", t, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+absl::Status PrincipalExistsError(const std::string& name) {
+  return absl::AlreadyExistsError(absl::StrCat("principal \"", name, "\" already exists"));
+}
+
+absl::Status PrincipalNotFoundError(const std::string& name) {
+  return absl::NotFoundError(
+      absl::StrCat("no principal named \"", name, "\" (see `keyfleet principal list`)"));
+}
+
+absl::Status PrincipalDisabledError(const std::string& name) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("principal \"", name, "\" is disabled; its keys cannot be changed or granted"));
+}
+
+absl::Status PrincipalAlreadyDisabledError(const std::string& name) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("principal \"", name, "\" is already disabled"));
+}
+
+absl::Status KeyOwnedError(const std::string& fingerprint, const std::string& owner) {
+  return absl::AlreadyExistsError(
+      absl::StrCat("key ", fingerprint, " already belongs to principal \"", owner,
+                   "\"; one key cannot serve two owners (generate a separate key for each)"));
+}
+
+absl::Status KeyRevokedError(const std::string& fingerprint, const std::string& reason,
+                             absl::Time revoked_at) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("key ", fingerprint, " was revoked on ", Day(revoked_at), " (reason: ", reason,
+                   ") and can never be added again; generate a new key"));
+}
+
+absl::Status KeyNotFoundError(const std::string& fingerprint) {
+  return absl::NotFoundError(
+      absl::StrCat("no key with fingerprint ", fingerprint, " (see `keyfleet key list`)"));
+}
+
+absl::Status KeyAlreadyRevokedError(const std::string& fingerprint, absl::Time revoked_at) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("key ", fingerprint, " is already revoked (since ", Day(revoked_at), ")"));
+}
+
+absl::Status GrantNotFoundError(int64_t id) {
+  return absl::NotFoundError(absl::StrCat("no grant with id ", id, " (see `keyfleet grant list`)"));
+}
+
+}  // namespace keyfleet::controller

@@ -1,0 +1,23 @@
+// The inventory rules' error messages, shared by every Store so both say the same thing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace keyfleet::controller {
+
+absl::Status PrincipalExistsError(const std::string& name);
+absl::Status PrincipalNotFoundError(const std::string& name);
+absl::Status PrincipalDisabledError(const std::string& name);
+absl::Status PrincipalAlreadyDisabledError(const std::string& name);
+absl::Status KeyOwnedError(const std::string& fingerprint, const std::string& owner);
+absl::Status KeyRevokedError(const std::string& fingerprint, const std::string& reason,
+                             absl::Time revoked_at);
+absl::Status KeyNotFoundError(const std::string& fingerprint);
+absl::Status KeyAlreadyRevokedError(const std::string& fingerprint, absl::Time revoked_at);
+absl::Status GrantNotFoundError(int64_t id);
+
+}  // namespace keyfleet::controller

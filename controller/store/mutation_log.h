@@ -1,0 +1,38 @@
+// What one mutation records besides its rows: audit entries and change-feed entries. Stores
+// build these with the helpers here so the fake and the real store log exactly alike.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "controller/model.h"
+
+namespace keyfleet::controller {
+
+struct AuditEntry {
+  std::string action;
+  std::string target;
+  std::string before_json;
+  std::string after_json;
+};
+
+struct EntityChange {
+  EntityKind entity;
+  std::string key;
+  std::string after_json;  // "" for a deletion
+};
+
+struct MutationLog {
+  std::vector<AuditEntry> audit;
+  std::vector<EntityChange> changes;
+
+  // Records `action` on `target` with before/after JSON ("" for none), and the change of the
+  // entity to `after_json`.
+  void Record(absl::string_view action, EntityKind entity, const std::string& key,
+              const std::string& before_json, const std::string& after_json) {
+    audit.push_back({std::string(action), key, before_json, after_json});
+    changes.push_back({entity, key, after_json});
+  }
+};
+
+}  // namespace keyfleet::controller

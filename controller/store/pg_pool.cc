@@ -1,0 +1,160 @@
+#include "controller/store/pg_pool.h"
+
+#include <pqxx/pqxx>
+#include <regex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace keyfleet::controller {
+
+struct PgPool::Slot {
+  std::unique_ptr<pqxx::connection> conn;
+};
+
+namespace {
+
+// SQLSTATE classes a retry can cure: serialization failures and deadlocks (40), the server
+// shutting down or restarting (57P), too many connections (53300).
+bool IsRetryableSqlState(const std::string& state) {
+  return state.rfind("40", 0) == 0 || state.rfind("57P", 0) == 0 || state == "53300";
+}
+
+absl::Status SqlErrorStatus(absl::string_view what, const pqxx::sql_error& e) {
+  const std::string& state = e.sqlstate();
+  std::string message = absl::StrCat(what, ": database error (SQLSTATE ", state, "): ", e.what());
+  if (state == "23505") return absl::AlreadyExistsError(message);
+  if (state.rfind("23", 0) == 0) return absl::FailedPreconditionError(message);
+  if (state == "42P01" || state == "42703" || state == "42883") {
+    return absl::FailedPreconditionError(
+        absl::StrCat(message,
+                     " (the schema is missing or older than this binary: run "
+                     "`keyfleet-controller migrate`)"));
+  }
+  return absl::InternalError(message);
+}
+
+}  // namespace
+
+std::string RedactDatabaseUrl(const std::string& url) {
+  static const std::regex kUriPassword(R"((://[^:/@]*:)[^@]*@)");
+  static const std::regex kKeywordPassword(R"((password\s*=\s*)('[^']*'|\S+))");
+  std::string out = std::regex_replace(url, kUriPassword, "$1***@");
+  return std::regex_replace(out, kKeywordPassword, "$1***");
+}
+
+absl::Status DescribeConnectionError(const std::string& url, const std::exception& e) {
+  std::string detail = e.what();
+  while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) detail.pop_back();
+  return absl::UnavailableError(
+      absl::StrCat("cannot connect to PostgreSQL at ", RedactDatabaseUrl(url), ": ", detail));
+}
+
+PgPool::PgPool(PgOptions options, std::function<void(pqxx::connection&)> on_connect)
+    : options_(std::move(options)), on_connect_(std::move(on_connect)) {
+  if (options_.pool_size == 0) options_.pool_size = 1;
+  for (size_t i = 0; i < options_.pool_size; ++i) {
+    slots_.push_back(std::make_unique<Slot>());
+    free_.push_back(slots_.back().get());
+  }
+}
+
+PgPool::~PgPool() = default;
+
+PgPool::Slot* PgPool::Acquire() {
+  std::unique_lock<std::mutex> lock(mu_);
+  free_cv_.wait(lock, [this] { return !free_.empty(); });
+  Slot* slot = free_.back();
+  free_.pop_back();
+  return slot;
+}
+
+void PgPool::Release(Slot* slot) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(slot);
+  }
+  free_cv_.notify_one();
+}
+
+absl::Status PgPool::Transact(absl::string_view what,
+                              const std::function<absl::Status(pqxx::dbtransaction&)>& body) {
+  return Run(what, /*read_only=*/false, body);
+}
+
+absl::Status PgPool::ReadSnapshot(absl::string_view what,
+                                  const std::function<absl::Status(pqxx::dbtransaction&)>& body) {
+  return Run(what, /*read_only=*/true, body);
+}
+
+absl::Status PgPool::Run(absl::string_view what, bool read_only,
+                         const std::function<absl::Status(pqxx::dbtransaction&)>& body) {
+  Slot* slot = Acquire();
+  struct ReleaseOnExit {
+    PgPool* pool;
+    Slot* slot;
+    ~ReleaseOnExit() { pool->Release(slot); }
+  } release{this, slot};
+
+  const absl::Time deadline = absl::Now() + options_.retry_budget;
+  absl::Duration backoff = absl::Milliseconds(50);
+  absl::Status last_error;
+  for (int attempt = 0;; ++attempt) {
+    if (attempt > 0) {
+      if (absl::Now() + backoff > deadline) {
+        return absl::UnavailableError(absl::StrCat(
+            what, ": PostgreSQL unreachable for ", absl::FormatDuration(options_.retry_budget),
+            "; nothing was changed. Last error: ", last_error.message()));
+      }
+      std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
+      backoff = std::min(backoff * 2, absl::Seconds(1));
+    }
+    try {
+      if (!slot->conn || !slot->conn->is_open()) {
+        slot->conn.reset();
+        auto conn = std::make_unique<pqxx::connection>(options_.url);
+        on_connect_(*conn);
+        slot->conn = std::move(conn);
+      }
+    } catch (const std::exception& e) {
+      slot->conn.reset();
+      last_error = DescribeConnectionError(options_.url, e);
+      continue;
+    }
+    try {
+      absl::Status status;
+      if (read_only) {
+        pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> txn(*slot->conn);
+        status = body(txn);
+        if (status.ok()) txn.commit();
+      } else {
+        pqxx::work txn(*slot->conn);
+        status = body(txn);
+        if (status.ok()) txn.commit();
+      }
+      return status;
+    } catch (const pqxx::in_doubt_error& e) {
+      slot->conn.reset();
+      return absl::UnavailableError(
+          absl::StrCat(what,
+                       ": the connection to PostgreSQL was lost while committing, so it is unknown "
+                       "whether the change was applied; check `keyfleet audit` before retrying (",
+                       e.what(), ")"));
+    } catch (const pqxx::broken_connection& e) {
+      spdlog::warn("{}: lost the PostgreSQL connection, retrying: {}", std::string(what), e.what());
+      slot->conn.reset();
+      last_error = absl::UnavailableError(e.what());
+    } catch (const pqxx::sql_error& e) {
+      if (!IsRetryableSqlState(e.sqlstate())) return SqlErrorStatus(what, e);
+      spdlog::warn("{}: retryable database error {}: {}", std::string(what), e.sqlstate(),
+                   e.what());
+      if (e.sqlstate().rfind("57P", 0) == 0) slot->conn.reset();
+      last_error = absl::UnavailableError(e.what());
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat(what, ": ", e.what()));
+    }
+  }
+}
+
+}  // namespace keyfleet::controller

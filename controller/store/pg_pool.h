@@ -1,0 +1,71 @@
+// A small pool of libpqxx connections and the transaction runner every PostgreSQL query goes
+// through: it reconnects and retries when the connection is lost, and turns libpqxx exceptions
+// into absl::Status.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <pqxx/connection>
+#include <pqxx/transaction>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace keyfleet::controller {
+
+struct PgOptions {
+  std::string url;  // libpq connection string or postgresql:// URI
+  size_t pool_size = 4;
+  // How long a call keeps retrying while the database is unreachable before it reports
+  // UNAVAILABLE. Covers a PostgreSQL restart.
+  absl::Duration retry_budget = absl::Seconds(20);
+};
+
+class PgPool {
+ public:
+  // `on_connect` runs on every new connection (it prepares the statements).
+  PgPool(PgOptions options, std::function<void(pqxx::connection&)> on_connect);
+  ~PgPool();
+  PgPool(const PgPool&) = delete;
+  PgPool& operator=(const PgPool&) = delete;
+
+  // Runs `body` in a read-write transaction and commits when it returns OK; rolls back and
+  // returns its status otherwise. When the connection is lost before the commit, `body` runs
+  // again on a new connection (so it must only write its results through captures it
+  // re-assigns). When it is lost during the commit, the outcome is unknown and the result is
+  // UNAVAILABLE saying so. `what` names the operation in error messages.
+  absl::Status Transact(absl::string_view what,
+                        const std::function<absl::Status(pqxx::dbtransaction&)>& body);
+  // The same in a read-only REPEATABLE READ transaction: one consistent snapshot.
+  absl::Status ReadSnapshot(absl::string_view what,
+                            const std::function<absl::Status(pqxx::dbtransaction&)>& body);
+
+  const PgOptions& options() const { return options_; }
+
+ private:
+  struct Slot;
+  Slot* Acquire();
+  void Release(Slot* slot);
+  absl::Status Run(absl::string_view what, bool read_only,
+                   const std::function<absl::Status(pqxx::dbtransaction&)>& body);
+
+  PgOptions options_;
+  std::function<void(pqxx::connection&)> on_connect_;
+  std::mutex mu_;
+  std::condition_variable free_cv_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<Slot*> free_;
+};
+
+// Opens a connection, with a message naming the database (never the password) on failure.
+absl::Status DescribeConnectionError(const std::string& url, const std::exception& e);
+
+// The URL with any password replaced by "***", for logs and messages.
+std::string RedactDatabaseUrl(const std::string& url);
+
+}  // namespace keyfleet::controller

@@ -1,0 +1,121 @@
+#include "controller/store/pg_rows.h"
+
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "controller/record_json.h"
+#include "nlohmann/json.hpp"
+
+namespace keyfleet::controller {
+namespace {
+
+absl::Time Micros(const pqxx::field& f) {
+  return absl::FromUnixMicros(f.as<int64_t>());
+}
+
+std::optional<absl::Time> OptionalMicros(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return Micros(f);
+}
+
+template <typename T, typename Parse>
+absl::StatusOr<T> Enum(const pqxx::field& f, Parse parse) {
+  std::string text = f.as<std::string>();
+  std::optional<T> value = parse(text);
+  if (!value) {
+    return absl::DataLossError(
+        absl::StrCat("unexpected value \"", text, "\" in column ", f.name()));
+  }
+  return *value;
+}
+
+}  // namespace
+
+absl::StatusOr<PrincipalRecord> PrincipalFromRow(const pqxx::row& row) {
+  PrincipalRecord p;
+  p.name = row[0].as<std::string>();
+  KF_ASSIGN_OR_RETURN(p.kind, Enum<PrincipalKind>(row[1], ParsePrincipalKind));
+  p.email = row[2].as<std::string>();
+  p.disabled = row[3].as<bool>();
+  p.created_at = Micros(row[4]);
+  return p;
+}
+
+absl::StatusOr<KeyRecord> KeyFromRow(const pqxx::row& row) {
+  KeyRecord k;
+  k.fingerprint = row[0].as<std::string>();
+  k.principal = row[1].as<std::string>();
+  k.type = row[2].as<std::string>();
+  k.bits = row[3].as<uint32_t>();
+  k.public_key = row[4].as<std::string>();
+  k.comment = row[5].as<std::string>();
+  k.label = row[6].as<std::string>();
+  k.created_at = Micros(row[7]);
+  k.expires_at = Micros(row[8]);
+  KF_ASSIGN_OR_RETURN(k.state, Enum<KeyState>(row[9], ParseKeyState));
+  k.successor_fingerprint = row[10].as<std::string>();
+  KF_ASSIGN_OR_RETURN(k.source, Enum<KeySource>(row[11], ParseKeySource));
+  k.revocation_reason = row[12].as<std::string>();
+  k.revoked_at = OptionalMicros(row[13]);
+  return k;
+}
+
+absl::StatusOr<GrantRecord> GrantFromRow(const pqxx::row& row) {
+  GrantRecord g;
+  g.id = row[0].as<int64_t>();
+  g.principal = row[1].as<std::string>();
+  g.key_fingerprint = row[2].as<std::string>();
+  KF_ASSIGN_OR_RETURN(g.hosts.labels, LabelsFromJson(row[3].as<std::string>()));
+  g.hosts.hostname_glob = row[4].as<std::string>();
+  g.account = row[5].as<std::string>();
+  g.options = row[6].as<std::string>();
+  g.expires_at = OptionalMicros(row[7]);
+  g.allow_root = row[8].as<bool>();
+  g.created_at = Micros(row[9]);
+  return g;
+}
+
+absl::StatusOr<HostRecord> HostFromRow(const pqxx::row& row) {
+  HostRecord h;
+  h.hostname = row[0].as<std::string>();
+  KF_ASSIGN_OR_RETURN(h.labels, LabelsFromJson(row[1].as<std::string>()));
+  h.first_seen = Micros(row[2]);
+  h.last_seen = Micros(row[3]);
+  h.applied_generation = row[4].as<uint64_t>();
+  h.applied_digest = row[5].as<std::string>();
+  h.drift_json = row[6].as<std::string>();
+  try {
+    h.host_key_fingerprints =
+        nlohmann::json::parse(row[7].as<std::string>()).get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    return absl::DataLossError(
+        absl::StrCat("host ", h.hostname, ": malformed host_key_fingerprints: ", e.what()));
+  }
+  return h;
+}
+
+absl::StatusOr<AuditEvent> AuditEventFromRow(const pqxx::row& row) {
+  AuditEvent e;
+  e.sequence = row[0].as<uint64_t>();
+  e.at = Micros(row[1]);
+  e.actor = row[2].as<std::string>();
+  e.action = row[3].as<std::string>();
+  e.target = row[4].as<std::string>();
+  e.before_json = row[5].as<std::string>();
+  e.after_json = row[6].as<std::string>();
+  e.prev_hash = row[7].as<std::string>();
+  e.hash = row[8].as<std::string>();
+  return e;
+}
+
+absl::StatusOr<Change> ChangeFromRow(const pqxx::row& row) {
+  Change c;
+  c.sequence = row[0].as<uint64_t>();
+  KF_ASSIGN_OR_RETURN(c.entity, Enum<EntityKind>(row[1], ParseEntityKind));
+  c.entity_key = row[2].as<std::string>();
+  c.after_json = row[3].as<std::string>();
+  return c;
+}
+
+}  // namespace keyfleet::controller

@@ -1,0 +1,18 @@
+// Reading the store's rows (in the column order of pg_statements.h) into records.
+#pragma once
+
+#include <pqxx/row>
+
+#include "absl/status/statusor.h"
+#include "controller/model.h"
+
+namespace keyfleet::controller {
+
+absl::StatusOr<PrincipalRecord> PrincipalFromRow(const pqxx::row& row);
+absl::StatusOr<KeyRecord> KeyFromRow(const pqxx::row& row);
+absl::StatusOr<GrantRecord> GrantFromRow(const pqxx::row& row);
+absl::StatusOr<HostRecord> HostFromRow(const pqxx::row& row);
+absl::StatusOr<AuditEvent> AuditEventFromRow(const pqxx::row& row);
+absl::StatusOr<Change> ChangeFromRow(const pqxx::row& row);
+
+}  // namespace keyfleet::controller

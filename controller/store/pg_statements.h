@@ -1,0 +1,105 @@
+// Every SQL statement the PostgreSQL store runs, in one place. Each is prepared by name on
+// every connection.
+#pragma once
+
+namespace keyfleet::controller::sql {
+
+struct Statement {
+  const char* name;
+  const char* text;
+};
+
+// inventory_lock is held by every inventory mutation until it commits: mutations are
+// serialized, so the audit chain is linear and change sequences become visible in order.
+
+#define KF_KEY_COLUMNS                                                                     \
+  "k.fingerprint, p.name, k.type, k.bits, k.public_key, k.comment, k.label, "              \
+  "kf_us(k.created_at), kf_us(k.expires_at), k.state, k.successor_fingerprint, k.source, " \
+  "k.revocation_reason, kf_us(k.revoked_at) FROM keys k JOIN principals p ON p.id = "      \
+  "k.principal_id "
+#define KF_GRANT_COLUMNS                                                             \
+  "g.id, coalesce(p.name, ''), coalesce(g.key_fingerprint, ''), g.selector_labels, " \
+  "g.hostname_glob, g.account, g.options, kf_us(g.expires_at), g.allow_root, "       \
+  "kf_us(g.created_at) FROM grants g LEFT JOIN principals p ON p.id = g.principal_id "
+#define KF_HOST_COLUMNS                                                         \
+  "hostname, labels, kf_us(first_seen), kf_us(last_seen), applied_generation, " \
+  "applied_digest, drift, host_key_fingerprints FROM hosts "
+#define KF_PRINCIPAL_COLUMNS "name, kind, email, disabled, kf_us(created_at), id FROM principals "
+
+inline constexpr Statement kStatements[] = {
+    {"inventory_lock", "SELECT pg_advisory_xact_lock(118086592720502)"},  // "kf-inv"
+    {"audit_last", "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1"},
+    {"audit_next_seq", "SELECT nextval(pg_get_serial_sequence('audit_events', 'seq'))"},
+    {"audit_insert",
+     "INSERT INTO audit_events (seq, at, actor, action, target, before_json, after_json, "
+     "prev_hash, hash) VALUES ($1, kf_ts($2), $3, $4, $5, $6, $7, $8, $9)"},
+    {"audit_list",
+     "SELECT seq, kf_us(at), actor, action, target, before_json, after_json, prev_hash, hash "
+     "FROM audit_events WHERE seq > $1 AND at >= kf_ts($2) ORDER BY seq LIMIT $3"},
+    {"change_insert",
+     "INSERT INTO changes (at, entity, entity_key, after_json) VALUES (kf_ts($1), $2, $3, $4) "
+     "RETURNING seq"},
+    {"change_notify", "SELECT pg_notify('keyfleet_changes', $1)"},
+    {"changes_since",
+     "SELECT seq, entity, entity_key, after_json FROM changes WHERE seq > $1 ORDER BY seq "
+     "LIMIT $2"},
+    {"changes_max", "SELECT coalesce(max(seq), 0) FROM changes"},
+
+    {"principal_all", "SELECT " KF_PRINCIPAL_COLUMNS "ORDER BY name"},
+    {"principal_by_name", "SELECT " KF_PRINCIPAL_COLUMNS "WHERE name = $1"},
+    {"principal_insert",
+     "INSERT INTO principals (name, kind, email, disabled, created_at) "
+     "VALUES ($1, $2, $3, $4, kf_ts($5))"},
+    {"principal_disable", "UPDATE principals SET disabled = true WHERE name = $1"},
+
+    {"key_all", "SELECT " KF_KEY_COLUMNS "ORDER BY k.id"},
+    {"key_by_fingerprint", "SELECT " KF_KEY_COLUMNS "WHERE k.fingerprint = $1"},
+    {"key_insert",
+     "INSERT INTO keys (fingerprint, principal_id, type, bits, public_key, comment, label, "
+     "created_at, expires_at, state, successor_fingerprint, source) VALUES ($1, $2, $3, $4, $5, "
+     "$6, $7, kf_ts($8), kf_ts($9), $10, $11, $12)"},
+    {"key_set_label", "UPDATE keys SET label = $2 WHERE fingerprint = $1"},
+    {"key_delete", "DELETE FROM keys WHERE fingerprint = $1"},
+    {"key_revoke",
+     "UPDATE keys SET state = 'revoked', revocation_reason = $2, revoked_at = kf_ts($3) "
+     "WHERE fingerprint = $1"},
+    {"revoked_by_fingerprint",
+     "SELECT reason, kf_us(revoked_at) FROM revoked_fingerprints WHERE fingerprint = $1"},
+    {"revoked_insert",
+     "INSERT INTO revoked_fingerprints (fingerprint, reason, revoked_at, revoked_by) "
+     "VALUES ($1, $2, kf_ts($3), $4)"},
+
+    {"grant_all", "SELECT " KF_GRANT_COLUMNS "ORDER BY g.id"},
+    {"grant_by_id", "SELECT " KF_GRANT_COLUMNS "WHERE g.id = $1"},
+    {"grant_insert",
+     "INSERT INTO grants (principal_id, key_fingerprint, selector_labels, hostname_glob, "
+     "account, options, expires_at, allow_root, created_at) VALUES ($1, $2, $3, $4, $5, $6, "
+     "kf_ts($7), $8, kf_ts($9)) RETURNING id"},
+    {"grant_delete", "DELETE FROM grants WHERE id = $1"},
+
+    {"host_all", "SELECT " KF_HOST_COLUMNS "ORDER BY hostname"},
+    {"host_by_name", "SELECT " KF_HOST_COLUMNS "WHERE hostname = $1"},
+    {"host_insert",
+     "INSERT INTO hosts (hostname, labels, first_seen, last_seen) "
+     "VALUES ($1, $2, kf_ts($3), kf_ts($3))"},
+    {"host_set_labels", "UPDATE hosts SET labels = $2, last_seen = kf_ts($3) WHERE hostname = $1"},
+    {"host_touch",
+     "UPDATE hosts SET last_seen = greatest(last_seen, kf_ts($2)) WHERE hostname = $1"},
+    // Reports may arrive out of order from different replicas: never move backwards.
+    {"host_report",
+     "UPDATE hosts SET last_seen = greatest(last_seen, kf_ts($2)), applied_generation = $3, "
+     "applied_digest = $4, drift = $5, host_key_fingerprints = $6 "
+     "WHERE hostname = $1 AND applied_generation <= $3"},
+
+    {"policy_get", "SELECT document FROM policy"},
+    {"policy_set",
+     "INSERT INTO policy (singleton, document) VALUES (true, $1) "
+     "ON CONFLICT (singleton) DO UPDATE SET document = excluded.document"},
+};
+
+#undef KF_KEY_COLUMNS
+#undef KF_GRANT_COLUMNS
+#undef KF_HOST_COLUMNS
+#undef KF_PRINCIPAL_COLUMNS
+
+}  // namespace keyfleet::controller::sql

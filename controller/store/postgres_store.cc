@@ -1,0 +1,390 @@
+#include "controller/store/postgres_store.h"
+
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "controller/audit_chain.h"
+#include "controller/record_json.h"
+#include "controller/store/inventory_errors.h"
+#include "controller/store/migrations.h"
+#include "controller/store/pg_rows.h"
+#include "controller/store/pg_statements.h"
+#include "nlohmann/json.hpp"
+
+namespace keyfleet::controller {
+namespace {
+
+void PrepareStatements(pqxx::connection& conn) {
+  for (const sql::Statement& s : sql::kStatements) conn.prepare(s.name, s.text);
+}
+
+int64_t Us(absl::Time t) {
+  return absl::ToUnixMicros(t);
+}
+
+std::optional<int64_t> OptionalUs(const std::optional<absl::Time>& t) {
+  if (!t) return std::nullopt;
+  return Us(*t);
+}
+
+// Reads the principal row (with its id in column 5) or NOT_FOUND.
+absl::StatusOr<std::pair<int64_t, PrincipalRecord>> LoadPrincipal(pqxx::dbtransaction& txn,
+                                                                  const std::string& name) {
+  pqxx::result r = txn.exec_prepared("principal_by_name", name);
+  if (r.empty()) return PrincipalNotFoundError(name);
+  KF_ASSIGN_OR_RETURN(PrincipalRecord p, PrincipalFromRow(r[0]));
+  return std::make_pair(r[0][5].as<int64_t>(), std::move(p));
+}
+
+absl::StatusOr<KeyRecord> LoadKey(pqxx::dbtransaction& txn, const std::string& fingerprint) {
+  pqxx::result r = txn.exec_prepared("key_by_fingerprint", fingerprint);
+  if (r.empty()) return KeyNotFoundError(fingerprint);
+  return KeyFromRow(r[0]);
+}
+
+template <typename T, typename FromRow>
+absl::StatusOr<std::vector<T>> AllRows(pqxx::dbtransaction& txn, const char* statement,
+                                       FromRow from_row) {
+  std::vector<T> out;
+  pqxx::result r = txn.exec_prepared(statement);
+  out.reserve(r.size());
+  for (const pqxx::row& row : r) {
+    KF_ASSIGN_OR_RETURN(T record, from_row(row));
+    out.push_back(std::move(record));
+  }
+  return out;
+}
+
+}  // namespace
+
+PostgresStore::PostgresStore(PgOptions options) : pool_(std::move(options), PrepareStatements) {}
+
+PostgresStore::~PostgresStore() = default;
+
+absl::StatusOr<MigrationResult> PostgresStore::Migrate() {
+  try {
+    pqxx::connection conn(pool_.options().url);
+    return ApplyMigrations(conn, EmbeddedMigrations());
+  } catch (const std::exception& e) {
+    return DescribeConnectionError(pool_.options().url, e);
+  }
+}
+
+absl::Status PostgresStore::CheckSchema() {
+  const int known = EmbeddedMigrations().back().version;
+  absl::StatusOr<int> version;
+  try {
+    pqxx::connection conn(pool_.options().url);
+    version = CheckSchemaVersion(conn, known);
+  } catch (const std::exception& e) {
+    return DescribeConnectionError(pool_.options().url, e);
+  }
+  if (!version.ok()) return version.status();
+  if (*version < known) {
+    return absl::FailedPreconditionError(absl::StrCat("the database schema is at version ",
+                                                      *version, ", this controller needs ", known,
+                                                      "; run `keyfleet-controller migrate`"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> PostgresStore::Mutate(const MutationContext& ctx, absl::string_view what,
+                                               const MutationBody& body) {
+  uint64_t last_change = 0;
+  KF_RETURN_IF_ERROR(pool_.Transact(what, [&](pqxx::dbtransaction& txn) -> absl::Status {
+    last_change = 0;
+    txn.exec_prepared("inventory_lock");
+    KF_ASSIGN_OR_RETURN(MutationLog log, body(txn));
+    pqxx::result last = txn.exec_prepared("audit_last");
+    std::string prev_hash = last.empty() ? "" : last[0][0].as<std::string>();
+    for (const AuditEntry& entry : log.audit) {
+      AuditEvent event;
+      event.sequence = txn.exec_prepared1("audit_next_seq")[0].as<uint64_t>();
+      event.at = ctx.at;
+      event.actor = ctx.actor;
+      event.action = entry.action;
+      event.target = entry.target;
+      event.before_json = entry.before_json;
+      event.after_json = entry.after_json;
+      event.prev_hash = prev_hash;
+      event.hash = AuditEventHash(event);
+      txn.exec_prepared0("audit_insert", event.sequence, Us(event.at), event.actor, event.action,
+                         event.target, event.before_json, event.after_json, event.prev_hash,
+                         event.hash);
+      prev_hash = event.hash;
+    }
+    for (const EntityChange& change : log.changes) {
+      last_change = txn.exec_prepared1("change_insert", Us(ctx.at), EntityKindName(change.entity),
+                                       change.key, change.after_json)[0]
+                        .as<uint64_t>();
+    }
+    if (last_change != 0) txn.exec_prepared("change_notify", std::to_string(last_change));
+    return absl::OkStatus();
+  }));
+  return last_change;
+}
+
+absl::StatusOr<Snapshot> PostgresStore::LoadSnapshot() {
+  Snapshot snap;
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("load inventory", [&](pqxx::dbtransaction& txn) {
+    snap = Snapshot();
+    snap.sequence = txn.exec_prepared1("changes_max")[0].as<uint64_t>();
+    KF_ASSIGN_OR_RETURN(snap.principals,
+                        AllRows<PrincipalRecord>(txn, "principal_all", PrincipalFromRow));
+    KF_ASSIGN_OR_RETURN(snap.keys, AllRows<KeyRecord>(txn, "key_all", KeyFromRow));
+    KF_ASSIGN_OR_RETURN(snap.grants, AllRows<GrantRecord>(txn, "grant_all", GrantFromRow));
+    KF_ASSIGN_OR_RETURN(snap.hosts, AllRows<HostRecord>(txn, "host_all", HostFromRow));
+    pqxx::result policy = txn.exec_prepared("policy_get");
+    if (!policy.empty()) {
+      KF_ASSIGN_OR_RETURN(snap.policy, PolicyFromJson(policy[0][0].as<std::string>()));
+    }
+    return absl::OkStatus();
+  }));
+  return snap;
+}
+
+absl::StatusOr<std::vector<Change>> PostgresStore::ChangesSince(uint64_t after, size_t limit) {
+  std::vector<Change> changes;
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read change feed", [&](pqxx::dbtransaction& txn) {
+    changes.clear();
+    pqxx::result r = txn.exec_prepared("changes_since", static_cast<int64_t>(after),
+                                       static_cast<int64_t>(limit));
+    for (const pqxx::row& row : r) {
+      KF_ASSIGN_OR_RETURN(Change c, ChangeFromRow(row));
+      changes.push_back(std::move(c));
+    }
+    return absl::OkStatus();
+  }));
+  return changes;
+}
+
+absl::StatusOr<uint64_t> PostgresStore::AddPrincipal(const MutationContext& ctx,
+                                                     const PrincipalRecord& principal) {
+  return Mutate(ctx, "add principal", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+    if (!txn.exec_prepared("principal_by_name", principal.name).empty()) {
+      return PrincipalExistsError(principal.name);
+    }
+    txn.exec_prepared0("principal_insert", principal.name, PrincipalKindName(principal.kind),
+                       principal.email, principal.disabled, Us(principal.created_at));
+    MutationLog log;
+    log.Record("principal.add", EntityKind::kPrincipal, principal.name, "",
+               PrincipalToJson(principal));
+    return log;
+  });
+}
+
+absl::StatusOr<uint64_t> PostgresStore::DisablePrincipal(const MutationContext& ctx,
+                                                         const std::string& name) {
+  return Mutate(ctx, "disable principal",
+                [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+                  KF_ASSIGN_OR_RETURN(auto found, LoadPrincipal(txn, name));
+                  PrincipalRecord before = found.second;
+                  if (before.disabled) return PrincipalAlreadyDisabledError(name);
+                  txn.exec_prepared0("principal_disable", name);
+                  PrincipalRecord after = before;
+                  after.disabled = true;
+                  MutationLog log;
+                  log.Record("principal.disable", EntityKind::kPrincipal, name,
+                             PrincipalToJson(before), PrincipalToJson(after));
+                  return log;
+                });
+}
+
+absl::StatusOr<uint64_t> PostgresStore::AddKeys(const MutationContext& ctx,
+                                                const std::vector<KeyRecord>& keys) {
+  return Mutate(ctx, "add keys", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+    MutationLog log;
+    std::map<std::string, int64_t> principal_ids;
+    for (const KeyRecord& key : keys) {
+      if (!principal_ids.count(key.principal)) {
+        KF_ASSIGN_OR_RETURN(auto found, LoadPrincipal(txn, key.principal));
+        if (found.second.disabled) return PrincipalDisabledError(key.principal);
+        principal_ids[key.principal] = found.first;
+      }
+      pqxx::result revoked = txn.exec_prepared("revoked_by_fingerprint", key.fingerprint);
+      if (!revoked.empty()) {
+        return KeyRevokedError(key.fingerprint, revoked[0][0].as<std::string>(),
+                               absl::FromUnixMicros(revoked[0][1].as<int64_t>()));
+      }
+      pqxx::result existing = txn.exec_prepared("key_by_fingerprint", key.fingerprint);
+      if (!existing.empty())
+        return KeyOwnedError(key.fingerprint, existing[0][1].as<std::string>());
+      txn.exec_prepared0("key_insert", key.fingerprint, principal_ids[key.principal], key.type,
+                         static_cast<int64_t>(key.bits), key.public_key, key.comment, key.label,
+                         Us(key.created_at), Us(key.expires_at), KeyStateName(key.state),
+                         key.successor_fingerprint, KeySourceName(key.source));
+      log.Record("key.add", EntityKind::kKey, key.fingerprint, "", KeyToJson(key));
+    }
+    return log;
+  });
+}
+
+absl::StatusOr<uint64_t> PostgresStore::LabelKey(const MutationContext& ctx,
+                                                 const std::string& fingerprint,
+                                                 const std::string& label) {
+  return Mutate(ctx, "label key", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+    KF_ASSIGN_OR_RETURN(KeyRecord before, LoadKey(txn, fingerprint));
+    MutationLog log;
+    if (before.label == label) return log;
+    txn.exec_prepared0("key_set_label", fingerprint, label);
+    KeyRecord after = before;
+    after.label = label;
+    log.Record("key.label", EntityKind::kKey, fingerprint, KeyToJson(before), KeyToJson(after));
+    return log;
+  });
+}
+
+absl::StatusOr<uint64_t> PostgresStore::RemoveKey(const MutationContext& ctx,
+                                                  const std::string& fingerprint) {
+  return Mutate(ctx, "remove key", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+    KF_ASSIGN_OR_RETURN(KeyRecord before, LoadKey(txn, fingerprint));
+    txn.exec_prepared0("key_delete", fingerprint);
+    MutationLog log;
+    log.Record("key.remove", EntityKind::kKey, fingerprint, KeyToJson(before), "");
+    return log;
+  });
+}
+
+absl::StatusOr<uint64_t> PostgresStore::RevokeKey(const MutationContext& ctx,
+                                                  const std::string& fingerprint,
+                                                  const std::string& reason) {
+  return Mutate(ctx, "revoke key", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+    KF_ASSIGN_OR_RETURN(KeyRecord before, LoadKey(txn, fingerprint));
+    if (before.state == KeyState::kRevoked) {
+      return KeyAlreadyRevokedError(fingerprint, before.revoked_at.value_or(absl::InfinitePast()));
+    }
+    txn.exec_prepared0("key_revoke", fingerprint, reason, Us(ctx.at));
+    txn.exec_prepared0("revoked_insert", fingerprint, reason, Us(ctx.at), ctx.actor);
+    KeyRecord after = before;
+    after.state = KeyState::kRevoked;
+    after.revocation_reason = reason;
+    after.revoked_at = ctx.at;
+    MutationLog log;
+    log.Record("key.revoke", EntityKind::kKey, fingerprint, KeyToJson(before), KeyToJson(after));
+    return log;
+  });
+}
+
+absl::StatusOr<std::pair<uint64_t, GrantRecord>> PostgresStore::AddGrant(const MutationContext& ctx,
+                                                                         const GrantRecord& grant) {
+  GrantRecord stored;
+  KF_ASSIGN_OR_RETURN(
+      uint64_t change,
+      Mutate(ctx, "add grant", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+        stored = grant;
+        std::optional<int64_t> principal_id;
+        std::optional<std::string> key_fingerprint;
+        if (!grant.principal.empty()) {
+          KF_ASSIGN_OR_RETURN(auto found, LoadPrincipal(txn, grant.principal));
+          principal_id = found.first;
+        } else {
+          KF_ASSIGN_OR_RETURN(KeyRecord key, LoadKey(txn, grant.key_fingerprint));
+          key_fingerprint = key.fingerprint;
+        }
+        stored.id = txn.exec_prepared1("grant_insert", principal_id, key_fingerprint,
+                                       LabelsToJson(grant.hosts.labels), grant.hosts.hostname_glob,
+                                       grant.account, grant.options, OptionalUs(grant.expires_at),
+                                       grant.allow_root, Us(grant.created_at))[0]
+                        .as<int64_t>();
+        MutationLog log;
+        log.Record("grant.add", EntityKind::kGrant, std::to_string(stored.id), "",
+                   GrantToJson(stored));
+        return log;
+      }));
+  return std::make_pair(change, stored);
+}
+
+absl::StatusOr<uint64_t> PostgresStore::RemoveGrant(const MutationContext& ctx, int64_t id) {
+  return Mutate(ctx, "remove grant", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+    pqxx::result r = txn.exec_prepared("grant_by_id", id);
+    if (r.empty()) return GrantNotFoundError(id);
+    KF_ASSIGN_OR_RETURN(GrantRecord before, GrantFromRow(r[0]));
+    txn.exec_prepared0("grant_delete", id);
+    MutationLog log;
+    log.Record("grant.remove", EntityKind::kGrant, std::to_string(id), GrantToJson(before), "");
+    return log;
+  });
+}
+
+absl::StatusOr<uint64_t> PostgresStore::SetPolicy(const MutationContext& ctx,
+                                                  const PolicyRecord& policy) {
+  return Mutate(ctx, "set policy", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+    pqxx::result r = txn.exec_prepared("policy_get");
+    std::string before = r.empty() ? "" : r[0][0].as<std::string>();
+    std::string after = PolicyToJson(policy);
+    MutationLog log;
+    if (before == after) return log;
+    txn.exec_prepared0("policy_set", after);
+    log.Record("policy.set", EntityKind::kPolicy, "policy", before, after);
+    return log;
+  });
+}
+
+absl::StatusOr<uint64_t> PostgresStore::RegisterHost(const MutationContext& ctx,
+                                                     const std::string& hostname,
+                                                     const Labels& labels) {
+  return Mutate(ctx, "register host", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+    MutationLog log;
+    pqxx::result r = txn.exec_prepared("host_by_name", hostname);
+    if (r.empty()) {
+      HostRecord host;
+      host.hostname = hostname;
+      host.labels = labels;
+      host.first_seen = host.last_seen = ctx.at;
+      txn.exec_prepared0("host_insert", hostname, LabelsToJson(labels), Us(ctx.at));
+      log.Record("host.register", EntityKind::kHost, hostname, "", HostToJson(host));
+      return log;
+    }
+    KF_ASSIGN_OR_RETURN(HostRecord before, HostFromRow(r[0]));
+    if (before.labels == labels) {
+      txn.exec_prepared0("host_touch", hostname, Us(ctx.at));
+      return log;
+    }
+    txn.exec_prepared0("host_set_labels", hostname, LabelsToJson(labels), Us(ctx.at));
+    HostRecord after = before;
+    after.labels = labels;
+    log.Record("host.relabel", EntityKind::kHost, hostname, HostToJson(before), HostToJson(after));
+    return log;
+  });
+}
+
+absl::Status PostgresStore::RecordHostReports(const std::vector<HostReport>& reports) {
+  if (reports.empty()) return absl::OkStatus();
+  return pool_.Transact("record host reports", [&](pqxx::dbtransaction& txn) {
+    for (const HostReport& r : reports) {
+      txn.exec_prepared0("host_report", r.hostname, Us(r.at),
+                         static_cast<int64_t>(r.applied_generation), r.applied_digest, r.drift_json,
+                         nlohmann::json(r.host_key_fingerprints).dump());
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<HostRecord>> PostgresStore::ListHosts() {
+  std::vector<HostRecord> hosts;
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("list hosts", [&](pqxx::dbtransaction& txn) {
+    KF_ASSIGN_OR_RETURN(hosts, AllRows<HostRecord>(txn, "host_all", HostFromRow));
+    return absl::OkStatus();
+  }));
+  return hosts;
+}
+
+absl::StatusOr<std::vector<AuditEvent>> PostgresStore::ListAudit(uint64_t after, absl::Time since,
+                                                                 size_t limit) {
+  std::vector<AuditEvent> events;
+  if (since == absl::InfinitePast()) since = absl::UnixEpoch();
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("list audit events", [&](pqxx::dbtransaction& txn) {
+    events.clear();
+    pqxx::result r = txn.exec_prepared("audit_list", static_cast<int64_t>(after), Us(since),
+                                       static_cast<int64_t>(limit));
+    for (const pqxx::row& row : r) {
+      KF_ASSIGN_OR_RETURN(AuditEvent e, AuditEventFromRow(row));
+      events.push_back(std::move(e));
+    }
+    return absl::OkStatus();
+  }));
+  return events;
+}
+
+}  // namespace keyfleet::controller

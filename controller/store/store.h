@@ -1,0 +1,83 @@
+// The one interface to the controller's persistent inventory. PostgresStore is the real one;
+// tests of handlers use FakeStore (controller/tests/fake_store.h), which keeps the same rules.
+//
+// Every mutation commits its rows, one audit event and its change-feed entries in a single
+// transaction, and returns the sequence number of the last change it wrote ("the change"): a
+// caller can wait for the fleet view, and for agents, to reach it. Mutations are serialized, so
+// change sequences become visible in increasing order.
+//
+// Errors are absl::Status with messages a user can act on:
+//   NOT_FOUND            the named principal, key, grant or host does not exist
+//   ALREADY_EXISTS       a principal name or key fingerprint is taken (the message names the owner)
+//   FAILED_PRECONDITION  the request conflicts with the inventory (revoked key, disabled principal)
+//   UNAVAILABLE          the database could not be reached within the retry budget; for a
+//                        mutation the message says whether it may have been applied
+//   DATA_LOSS / INTERNAL the database holds something this binary cannot read
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "controller/model.h"
+
+namespace keyfleet::controller {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Everything the fleet view needs, read in one consistent snapshot.
+  virtual absl::StatusOr<Snapshot> LoadSnapshot() = 0;
+  // Changes with sequence > `after`, oldest first, at most `limit`.
+  virtual absl::StatusOr<std::vector<Change>> ChangesSince(uint64_t after, size_t limit) = 0;
+
+  // ALREADY_EXISTS when the name is taken.
+  virtual absl::StatusOr<uint64_t> AddPrincipal(const MutationContext& ctx,
+                                                const PrincipalRecord& principal) = 0;
+  // NOT_FOUND; FAILED_PRECONDITION when already disabled.
+  virtual absl::StatusOr<uint64_t> DisablePrincipal(const MutationContext& ctx,
+                                                    const std::string& name) = 0;
+  // All or nothing. Each key's principal must exist and not be disabled (NOT_FOUND,
+  // FAILED_PRECONDITION); a fingerprint already owned is ALREADY_EXISTS naming the owner; a
+  // revoked fingerprint is FAILED_PRECONDITION with the revocation's reason and date.
+  virtual absl::StatusOr<uint64_t> AddKeys(const MutationContext& ctx,
+                                           const std::vector<KeyRecord>& keys) = 0;
+  virtual absl::StatusOr<uint64_t> LabelKey(const MutationContext& ctx,
+                                            const std::string& fingerprint,
+                                            const std::string& label) = 0;
+  // Deletes the key; grants naming it grant nothing until a key with that fingerprint returns.
+  virtual absl::StatusOr<uint64_t> RemoveKey(const MutationContext& ctx,
+                                             const std::string& fingerprint) = 0;
+  // Marks the key revoked and blocklists its fingerprint. FAILED_PRECONDITION when already
+  // revoked.
+  virtual absl::StatusOr<uint64_t> RevokeKey(const MutationContext& ctx,
+                                             const std::string& fingerprint,
+                                             const std::string& reason) = 0;
+  // Assigns grant.id. The principal or key it names must exist.
+  virtual absl::StatusOr<std::pair<uint64_t, GrantRecord>> AddGrant(const MutationContext& ctx,
+                                                                    const GrantRecord& grant) = 0;
+  virtual absl::StatusOr<uint64_t> RemoveGrant(const MutationContext& ctx, int64_t id) = 0;
+  virtual absl::StatusOr<uint64_t> SetPolicy(const MutationContext& ctx,
+                                             const PolicyRecord& policy) = 0;
+  // Creates the host or updates its labels (a change, audited with the host as actor); only
+  // refreshes last_seen, and returns 0, when the labels are unchanged.
+  virtual absl::StatusOr<uint64_t> RegisterHost(const MutationContext& ctx,
+                                                const std::string& hostname,
+                                                const Labels& labels) = 0;
+
+  // Agent reports: last seen, applied generation and digest, drift. Not changes, not audited;
+  // written in batches. Reports for unknown hosts are ignored.
+  virtual absl::Status RecordHostReports(const std::vector<HostReport>& reports) = 0;
+  virtual absl::StatusOr<std::vector<HostRecord>> ListHosts() = 0;
+
+  // Audit events with sequence > `after` and at >= `since`, oldest first, at most `limit`.
+  virtual absl::StatusOr<std::vector<AuditEvent>> ListAudit(uint64_t after, absl::Time since,
+                                                            size_t limit) = 0;
+};
+
+}  // namespace keyfleet::controller

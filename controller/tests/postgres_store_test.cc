@@ -1,0 +1,299 @@
+// The PostgreSQL store against a real server started by the test (label: postgres).
+#include "controller/store/postgres_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "common/fingerprint.h"
+#include "common/ssh_public_key.h"
+#include "controller/audit_chain.h"
+#include "controller/record_json.h"
+#include "controller/store/migrations.h"
+#include "tests/support/temp_postgres.h"
+#include "tests/support/test_keys.h"
+
+namespace keyfleet::controller {
+namespace {
+
+using ::testing::HasSubstr;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1795000000);  // 2026-11-18
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new testing::TempPostgres(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+
+  void SetUp() override {
+    url_ = server_->Url(server_->CreateDatabase());
+    store_ = std::make_unique<PostgresStore>(PgOptions{url_, 4, absl::Seconds(20)});
+    auto migrated = store_->Migrate();
+    ASSERT_TRUE(migrated.ok()) << migrated.status();
+  }
+
+  MutationContext Ctx(absl::Duration after = absl::ZeroDuration()) {
+    return {"tester", kT0 + after};
+  }
+
+  PrincipalRecord Person(const std::string& name) {
+    PrincipalRecord p;
+    p.name = name;
+    p.email = name + "@example.com";
+    p.created_at = kT0;
+    return p;
+  }
+
+  KeyRecord Key(const std::string& owner, uint64_t n) {
+    auto parsed = ParsePublicKey(testing::SyntheticEd25519Line(n, "k" + std::to_string(n)));
+    EXPECT_TRUE(parsed.ok()) << parsed.status();
+    KeyRecord k;
+    k.fingerprint = Fingerprint(*parsed);
+    k.principal = owner;
+    k.type = "ssh-ed25519";
+    k.bits = 256;
+    k.comment = parsed->comment;
+    PublicKey plain = *parsed;
+    plain.comment.clear();
+    k.public_key = RenderPublicKey(plain);
+    k.created_at = kT0;
+    k.expires_at = kT0 + absl::Hours(24 * 365);
+    return k;
+  }
+
+  void Exec(const std::string& sql) {
+    pqxx::connection conn(url_);
+    pqxx::work txn(conn);
+    txn.exec0(sql);
+    txn.commit();
+  }
+
+  static testing::TempPostgres* server_;
+  std::string url_;
+  std::unique_ptr<PostgresStore> store_;
+};
+
+testing::TempPostgres* PostgresStoreTest::server_ = nullptr;
+
+TEST_F(PostgresStoreTest, MigrationsAreRecordedAndIdempotent) {
+  auto again = store_->Migrate();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->applied.empty());
+  EXPECT_EQ(again->to_version, EmbeddedMigrations().back().version);
+  EXPECT_TRUE(store_->CheckSchema().ok());
+}
+
+TEST_F(PostgresStoreTest, RefusesASchemaNewerThanItKnows) {
+  Exec("INSERT INTO schema_migrations (version, name) VALUES (999, '0999_future')");
+  absl::Status check = store_->CheckSchema();
+  EXPECT_EQ(check.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(check.message(), HasSubstr("version 999"));
+  auto migrate = store_->Migrate();
+  EXPECT_EQ(migrate.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(PostgresStoreTest, UnmigratedDatabaseIsReportedWithTheFix) {
+  PostgresStore fresh(PgOptions{server_->Url(server_->CreateDatabase()), 1, absl::Seconds(5)});
+  absl::Status check = fresh.CheckSchema();
+  EXPECT_EQ(check.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(check.message(), HasSubstr("keyfleet-controller migrate"));
+}
+
+TEST_F(PostgresStoreTest, RecordsRoundTripThroughSnapshotAndFeed) {
+  ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("alice")).ok());
+  KeyRecord key = Key("alice", 1);
+  auto change = store_->AddKeys(Ctx(), {key});
+  ASSERT_TRUE(change.ok()) << change.status();
+  GrantRecord grant;
+  grant.principal = "alice";
+  grant.hosts.labels = {{"env", "prod"}, {"role", "web"}};
+  grant.hosts.hostname_glob = "web-*";
+  grant.account = "deploy";
+  grant.options = "restrict";
+  grant.expires_at = kT0 + absl::Hours(48);
+  grant.created_at = kT0;
+  auto added = store_->AddGrant(Ctx(), grant);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_GT(added->second.id, 0);
+  EXPECT_GT(added->first, *change);
+
+  auto snap = store_->LoadSnapshot();
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  EXPECT_EQ(snap->sequence, added->first);
+  ASSERT_EQ(snap->keys.size(), 1u);
+  EXPECT_EQ(snap->keys[0], key);
+  ASSERT_EQ(snap->grants.size(), 1u);
+  EXPECT_EQ(snap->grants[0], added->second);
+  EXPECT_FALSE(snap->policy.has_value());
+
+  auto feed = store_->ChangesSince(0, 100);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  ASSERT_EQ(feed->size(), 3u);
+  EXPECT_EQ((*feed)[1].entity, EntityKind::kKey);
+  EXPECT_EQ(*KeyFromJson((*feed)[1].after_json), key);
+  EXPECT_EQ(*GrantFromJson((*feed)[2].after_json), added->second);
+}
+
+TEST_F(PostgresStoreTest, AKeyBelongsToOnePrincipal) {
+  ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("alice")).ok());
+  ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("bob")).ok());
+  ASSERT_TRUE(store_->AddKeys(Ctx(), {Key("alice", 7)}).ok());
+  auto again = store_->AddKeys(Ctx(), {Key("bob", 8), Key("bob", 7)});
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(again.status().message(), HasSubstr("principal \"alice\""));
+  // All or nothing: key 8 was not added either.
+  auto snap = store_->LoadSnapshot();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->keys.size(), 1u);
+}
+
+TEST_F(PostgresStoreTest, ARevokedKeyCanNeverBeAddedAgain) {
+  ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("alice")).ok());
+  ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("bob")).ok());
+  KeyRecord key = Key("alice", 3);
+  ASSERT_TRUE(store_->AddKeys(Ctx(), {key}).ok());
+  ASSERT_TRUE(store_->RevokeKey(Ctx(absl::Hours(1)), key.fingerprint, "laptop stolen").ok());
+  ASSERT_TRUE(store_->RemoveKey(Ctx(absl::Hours(2)), key.fingerprint).ok());
+  key.principal = "bob";
+  auto again = store_->AddKeys(Ctx(absl::Hours(3)), {key});
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(again.status().message(), HasSubstr("laptop stolen"));
+  EXPECT_THAT(again.status().message(), HasSubstr("2026-11-18"));
+}
+
+TEST_F(PostgresStoreTest, MutationErrorsAreActionable) {
+  ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("alice")).ok());
+  EXPECT_EQ(store_->AddPrincipal(Ctx(), Person("alice")).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->AddKeys(Ctx(), {Key("nobody", 1)}).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->LabelKey(Ctx(), "SHA256:nope", "x").status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->RemoveGrant(Ctx(), 42).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store_->DisablePrincipal(Ctx(), "alice").ok());
+  auto disabled = store_->AddKeys(Ctx(), {Key("alice", 1)});
+  EXPECT_EQ(disabled.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(disabled.status().message(), HasSubstr("disabled"));
+}
+
+TEST_F(PostgresStoreTest, HostsRegisterAndReport) {
+  auto first = store_->RegisterHost({"host:web-1", kT0}, "web-1", {{"env", "prod"}});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_GT(*first, 0u);
+  auto same =
+      store_->RegisterHost({"host:web-1", kT0 + absl::Minutes(1)}, "web-1", {{"env", "prod"}});
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(*same, 0u) << "unchanged labels are not a change";
+  HostReport report;
+  report.hostname = "web-1";
+  report.at = kT0 + absl::Minutes(2);
+  report.applied_generation = 9;
+  report.applied_digest = "abc";
+  report.host_key_fingerprints = {"SHA256:hostkey"};
+  ASSERT_TRUE(store_->RecordHostReports({report}).ok());
+  report.applied_generation = 5;  // an older report arriving late never moves backwards
+  ASSERT_TRUE(store_->RecordHostReports({report}).ok());
+  auto hosts = store_->ListHosts();
+  ASSERT_TRUE(hosts.ok());
+  ASSERT_EQ(hosts->size(), 1u);
+  EXPECT_EQ((*hosts)[0].applied_generation, 9u);
+  EXPECT_EQ((*hosts)[0].last_seen, kT0 + absl::Minutes(2));
+  EXPECT_EQ((*hosts)[0].host_key_fingerprints, std::vector<std::string>{"SHA256:hostkey"});
+}
+
+TEST_F(PostgresStoreTest, AuditChainVerifiesAndDetectsAnEditedRow) {
+  ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("alice")).ok());
+  ASSERT_TRUE(store_->AddKeys(Ctx(), {Key("alice", 1), Key("alice", 2)}).ok());
+  ASSERT_TRUE(store_->LabelKey(Ctx(), Key("alice", 1).fingerprint, "laptop").ok());
+  auto events = store_->ListAudit(0, absl::InfinitePast(), 1000);
+  ASSERT_TRUE(events.ok()) << events.status();
+  ASSERT_EQ(events->size(), 4u);
+  EXPECT_EQ((*events)[0].action, "principal.add");
+  EXPECT_EQ((*events)[3].action, "key.label");
+  EXPECT_EQ((*events)[0].actor, "tester");
+  AuditVerification ok = VerifyAuditChain(*events);
+  EXPECT_TRUE(ok.ok) << ok.detail;
+  EXPECT_EQ(ok.events_checked, 4u);
+
+  Exec("UPDATE audit_events SET actor = 'mallory' WHERE action = 'key.label'");
+  auto edited = store_->ListAudit(0, absl::InfinitePast(), 1000);
+  AuditVerification bad = VerifyAuditChain(*edited);
+  EXPECT_FALSE(bad.ok);
+  EXPECT_EQ(bad.first_bad_sequence, (*events)[3].sequence);
+  EXPECT_THAT(bad.detail, HasSubstr("edited"));
+
+  Exec("DELETE FROM audit_events WHERE action = 'principal.add'");
+  auto deleted = store_->ListAudit(0, absl::InfinitePast(), 1000);
+  EXPECT_FALSE(VerifyAuditChain(*deleted).ok);
+}
+
+TEST_F(PostgresStoreTest, ConcurrentMutationsKeepTheFeedAndChainInOrder) {
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        if (!store_->AddPrincipal(Ctx(), Person("p" + std::to_string(t) + "_" + std::to_string(i)))
+                 .ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto feed = store_->ChangesSince(0, 1000);
+  ASSERT_TRUE(feed.ok());
+  EXPECT_EQ(feed->size(), 100u);
+  auto events = store_->ListAudit(0, absl::InfinitePast(), 1000);
+  ASSERT_TRUE(events.ok());
+  AuditVerification v = VerifyAuditChain(*events);
+  EXPECT_TRUE(v.ok) << v.detail;
+  EXPECT_EQ(v.events_checked, 100u);
+}
+
+TEST_F(PostgresStoreTest, APostgresRestartLosesNoAcknowledgedMutation) {
+  std::atomic<bool> stop{false};
+  std::vector<std::string> acknowledged;
+  int refused = 0;
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      std::string name = "r" + std::to_string(i);
+      auto r = store_->AddPrincipal(Ctx(), Person(name));
+      if (r.ok()) {
+        acknowledged.push_back(name);
+      } else {
+        ++refused;  // UNAVAILABLE is allowed; a lie is not
+        EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+      }
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  server_->Stop(/*immediate=*/true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  server_->Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  stop = true;
+  writer.join();
+
+  auto snap = store_->LoadSnapshot();
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  std::set<std::string> stored;
+  for (const auto& p : snap->principals) stored.insert(p.name);
+  for (const auto& name : acknowledged) EXPECT_TRUE(stored.count(name)) << name << " was lost";
+  EXPECT_GT(acknowledged.size(), 10u);
+  // The store works again after the restart without being recreated.
+  EXPECT_TRUE(store_->AddPrincipal(Ctx(), Person("after-restart")).ok());
+  auto events = store_->ListAudit(0, absl::InfinitePast(), 100000);
+  ASSERT_TRUE(events.ok());
+  EXPECT_TRUE(VerifyAuditChain(*events).ok);
+}
+
+}  // namespace
+}  // namespace keyfleet::controller
