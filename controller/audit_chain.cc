@@ -1,43 +1,20 @@
 #include "controller/audit_chain.h"
 
-#include <openssl/evp.h>
-
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "controller/field_hasher.h"
 
 namespace keyfleet::controller {
-namespace {
-
-constexpr char kDomain[] = "keyfleet-audit-v1";
-
-// Length-prefixed so no choice of field contents can make two different events hash alike.
-void AppendField(std::string* out, absl::string_view field) {
-  uint64_t n = field.size();
-  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>(n >> shift));
-  out->append(field.data(), field.size());
-}
-
-std::string Sha256Hex(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
-}
-
-}  // namespace
-
 std::string AuditEventHash(const AuditEvent& e) {
-  std::string buf;
-  AppendField(&buf, kDomain);
-  AppendField(&buf, absl::StrCat(e.sequence));
-  AppendField(&buf, absl::StrCat(absl::ToUnixMicros(e.at)));
-  AppendField(&buf, e.actor);
-  AppendField(&buf, e.action);
-  AppendField(&buf, e.target);
-  AppendField(&buf, e.before_json);
-  AppendField(&buf, e.after_json);
-  AppendField(&buf, e.prev_hash);
-  return Sha256Hex(buf);
+  FieldHasher hasher("keyfleet-audit-v1");
+  hasher.Add(absl::StrCat(e.sequence));
+  hasher.Add(absl::StrCat(absl::ToUnixMicros(e.at)));
+  hasher.Add(e.actor);
+  hasher.Add(e.action);
+  hasher.Add(e.target);
+  hasher.Add(e.before_json);
+  hasher.Add(e.after_json);
+  hasher.Add(e.prev_hash);
+  return hasher.HexDigest();
 }
 
 AuditVerification VerifyAuditChain(const std::vector<AuditEvent>& events) {

@@ -1,0 +1,36 @@
+#include "controller/desired_state.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/authorized_keys_line.h"
+#include "common/expiry_time.h"
+#include "controller/field_hasher.h"
+
+namespace keyfleet::controller {
+absl::StatusOr<std::string> RenderManagedLine(const AuthorizedKeysOptions& grant_options,
+                                              absl::Time expires_at, const KeyRecord& key) {
+  AuthorizedKeysOptions options = grant_options;
+  options.items.push_back({"expiry-time", FormatExpiryTime(expires_at)});
+  std::string comment = key.principal;
+  if (!key.label.empty()) absl::StrAppend(&comment, "/", key.label);
+  std::string line =
+      absl::StrCat(RenderAuthorizedKeysOptions(options), " ", key.public_key, " ", comment);
+  if (line.size() > kMaxAuthorizedKeysLineBytes) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the authorized_keys line for key ", key.fingerprint, " would be ",
+                     line.size(), " bytes; the limit is ", kMaxAuthorizedKeysLineBytes));
+  }
+  return line;
+}
+
+std::string DesiredStateDigest(const HostDesiredState& state) {
+  FieldHasher hasher("keyfleet-desired-v1");
+  hasher.Add(UnmanagedKeysModeName(state.unmanaged));
+  for (const AccountDesiredState& account : state.accounts) {
+    hasher.Add(account.account);
+    hasher.Add(absl::StrCat(account.lines.size()));
+    for (const std::string& line : account.lines) hasher.Add(line);
+  }
+  return hasher.HexDigest();
+}
+
+}  // namespace keyfleet::controller

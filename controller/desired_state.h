@@ -1,0 +1,50 @@
+// A host's desired authorized_keys content as the fleet view computes it, and how one managed
+// line is put together.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/authorized_keys_options.h"
+#include "controller/model.h"
+
+namespace keyfleet::controller {
+
+// One key allowed into one account of a host, and the grant that allows it.
+struct AccessLine {
+  std::string account;
+  std::string fingerprint;
+  std::string principal;
+  int64_t grant_id = 0;
+  absl::Time expires_at;  // the earlier of the key's and the grant's expiry
+  std::string line;       // the exact authorized_keys line
+};
+
+struct AccountDesiredState {
+  std::string account;
+  std::vector<std::string> lines;  // sorted; may be empty: "no managed keys" is explicit
+};
+
+struct HostDesiredState {
+  std::string hostname;
+  uint64_t generation = 0;
+  std::vector<AccountDesiredState> accounts;  // sorted by account
+  UnmanagedKeysMode unmanaged = UnmanagedKeysMode::kKeep;
+  std::string digest;  // see DesiredStateDigest
+};
+
+// The managed line for `key` granted by `grant`: the grant's options plus
+// expiry-time="YYYYMMDDHHMMZ" for `expires_at`, the key, and a comment naming the owner
+// ("alice" or "alice/laptop"). Fails when the result is not a valid line of at most 8 KiB,
+// which grant validation should have made impossible.
+absl::StatusOr<std::string> RenderManagedLine(const AuthorizedKeysOptions& grant_options,
+                                              absl::Time expires_at, const KeyRecord& key);
+
+// Hex SHA-256 over the accounts, their lines and the unmanaged mode (not the generation or
+// hostname): equal digests mean an agent has nothing to do.
+std::string DesiredStateDigest(const HostDesiredState& state);
+
+}  // namespace keyfleet::controller

@@ -1,0 +1,381 @@
+#include "controller/fleet_view.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "controller/host_selector.h"
+#include "controller/record_json.h"
+#include "spdlog/spdlog.h"
+
+namespace keyfleet::controller {
+namespace {
+
+// Stored grant options are canonical text; "" means none.
+absl::StatusOr<AuthorizedKeysOptions> ParseStoredGrantOptions(const std::string& text) {
+  if (text.empty()) return AuthorizedKeysOptions();
+  return ParseAuthorizedKeysOptions(text);
+}
+
+}  // namespace
+
+FleetView::FleetView(PolicyRecord default_policy) : default_policy_(std::move(default_policy)) {}
+
+const PolicyRecord& FleetView::PolicyLocked() const {
+  return stored_policy_ ? *stored_policy_ : default_policy_;
+}
+
+std::string FleetView::EffectiveKeyState(const KeyRecord& key, absl::Time now) {
+  if (key.state == KeyState::kRevoked) return "revoked";
+  if (key.expires_at <= now) return "expired";
+  return KeyStateName(key.state);
+}
+
+absl::Status FleetView::Reset(const Snapshot& snapshot, absl::Time now) {
+  std::map<int64_t, GrantEntry> grants;
+  for (const GrantRecord& g : snapshot.grants) {
+    absl::StatusOr<AuthorizedKeysOptions> options = ParseStoredGrantOptions(g.options);
+    if (!options.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "stored grant ", g.id, " has invalid options: ", options.status().message()));
+    }
+    grants[g.id] = GrantEntry{g, *std::move(options)};
+  }
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  sequence_ = snapshot.sequence;
+  stored_policy_ = snapshot.policy;
+  principals_.clear();
+  for (const PrincipalRecord& p : snapshot.principals) principals_[p.name] = p;
+  keys_.clear();
+  keys_by_principal_.clear();
+  for (const KeyRecord& k : snapshot.keys) {
+    keys_[k.fingerprint] = k;
+    keys_by_principal_[k.principal].insert(k.fingerprint);
+  }
+  grants_ = std::move(grants);
+  hosts_.clear();
+  rollouts_.clear();
+  for (const HostRecord& h : snapshot.hosts) {
+    HostEntry& entry = hosts_[h.hostname];
+    entry.record = h;
+    MatchHostLocked(entry);
+    RecomputeLocked(entry, now);
+    entry.desired.generation = sequence_;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> FleetView::Apply(const Change& change, absl::Time now) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::vector<std::string> changed;
+  if (change.sequence <= sequence_) return changed;  // already applied
+  std::set<std::string> dirty;
+  KF_RETURN_IF_ERROR(ApplyLocked(change, &dirty));
+  sequence_ = change.sequence;
+  for (const std::string& hostname : dirty) {
+    HostEntry& host = hosts_.at(hostname);
+    if (RecomputeLocked(host, now)) {
+      host.desired.generation = sequence_;
+      changed.push_back(hostname);
+    }
+  }
+  rollouts_.push_back({change.sequence, changed});
+  if (rollouts_.size() > kRolloutHistory) rollouts_.pop_front();
+  return changed;
+}
+
+std::vector<std::string> FleetView::Tick(absl::Time now) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  std::vector<std::string> changed;
+  for (auto& [hostname, host] : hosts_) {
+    if (host.next_expiry > now) continue;
+    if (RecomputeLocked(host, now)) {
+      host.desired.generation = sequence_;
+      changed.push_back(hostname);
+    }
+  }
+  return changed;
+}
+
+absl::Status FleetView::ApplyLocked(const Change& change, std::set<std::string>* dirty) {
+  switch (change.entity) {
+    case EntityKind::kPrincipal: {
+      KF_ASSIGN_OR_RETURN(PrincipalRecord p, PrincipalFromJson(change.after_json));
+      principals_[p.name] = p;
+      DirtyHostsUsingLocked(p.name, "", dirty);
+      return absl::OkStatus();
+    }
+    case EntityKind::kKey: {
+      auto existing = keys_.find(change.entity_key);
+      if (existing != keys_.end()) {
+        DirtyHostsUsingLocked(existing->second.principal, existing->first, dirty);
+      }
+      if (change.after_json.empty()) {
+        if (existing != keys_.end()) {
+          keys_by_principal_[existing->second.principal].erase(existing->first);
+          keys_.erase(existing);
+        }
+        return absl::OkStatus();
+      }
+      KF_ASSIGN_OR_RETURN(KeyRecord k, KeyFromJson(change.after_json));
+      if (existing != keys_.end()) {
+        keys_by_principal_[existing->second.principal].erase(existing->first);
+      }
+      keys_by_principal_[k.principal].insert(k.fingerprint);
+      DirtyHostsUsingLocked(k.principal, k.fingerprint, dirty);
+      keys_[k.fingerprint] = std::move(k);
+      return absl::OkStatus();
+    }
+    case EntityKind::kGrant: {
+      int64_t id = 0;
+      if (!absl::SimpleAtoi(change.entity_key, &id)) {
+        return absl::DataLossError(
+            absl::StrCat("change ", change.sequence, ": bad grant id \"", change.entity_key, "\""));
+      }
+      if (change.after_json.empty()) {
+        grants_.erase(id);
+        for (auto& [hostname, host] : hosts_) {
+          if (host.grants.erase(id)) dirty->insert(hostname);
+        }
+        return absl::OkStatus();
+      }
+      KF_ASSIGN_OR_RETURN(GrantRecord g, GrantFromJson(change.after_json));
+      absl::StatusOr<AuthorizedKeysOptions> options = ParseStoredGrantOptions(g.options);
+      if (!options.ok()) {
+        return absl::DataLossError(
+            absl::StrCat("change ", change.sequence, ": grant ", id,
+                         " has invalid options: ", options.status().message()));
+      }
+      GrantEntry& entry = grants_[id];
+      entry = GrantEntry{std::move(g), *std::move(options)};
+      MatchGrantLocked(entry, dirty);
+      return absl::OkStatus();
+    }
+    case EntityKind::kHost: {
+      KF_ASSIGN_OR_RETURN(HostRecord h, HostFromJson(change.after_json));
+      HostEntry& entry = hosts_[h.hostname];
+      if (entry.record.hostname.empty()) {
+        entry.record = h;
+      } else {
+        entry.record.labels = h.labels;
+      }
+      MatchHostLocked(entry);
+      dirty->insert(h.hostname);
+      return absl::OkStatus();
+    }
+    case EntityKind::kPolicy: {
+      KF_ASSIGN_OR_RETURN(PolicyRecord p, PolicyFromJson(change.after_json));
+      stored_policy_ = std::move(p);
+      for (const auto& [hostname, host] : hosts_) dirty->insert(hostname);
+      return absl::OkStatus();
+    }
+  }
+  return absl::InternalError("unknown entity kind");
+}
+
+void FleetView::MatchGrantLocked(const GrantEntry& grant, std::set<std::string>* dirty) {
+  const int64_t id = grant.record.id;
+  for (auto& [hostname, host] : hosts_) {
+    bool matches = SelectorMatches(grant.record.hosts, hostname, host.record.labels);
+    bool had = host.grants.count(id) > 0;
+    if (matches) host.grants.insert(id);
+    if (!matches && had) host.grants.erase(id);
+    if (matches || had) dirty->insert(hostname);
+  }
+}
+
+void FleetView::MatchHostLocked(HostEntry& host) {
+  host.grants.clear();
+  for (const auto& [id, grant] : grants_) {
+    if (SelectorMatches(grant.record.hosts, host.record.hostname, host.record.labels)) {
+      host.grants.insert(id);
+    }
+  }
+}
+
+void FleetView::DirtyHostsUsingLocked(const std::string& principal, const std::string& fingerprint,
+                                      std::set<std::string>* dirty) const {
+  for (const auto& [hostname, host] : hosts_) {
+    for (int64_t id : host.grants) {
+      const GrantRecord& g = grants_.at(id).record;
+      if ((!principal.empty() && g.principal == principal) ||
+          (!fingerprint.empty() && g.key_fingerprint == fingerprint)) {
+        dirty->insert(hostname);
+        break;
+      }
+    }
+  }
+}
+
+bool FleetView::RecomputeLocked(HostEntry& host, absl::Time now) {
+  const PolicyRecord& policy = PolicyLocked();
+  std::map<std::string, std::vector<AccessLine>> by_account;
+  absl::Time next_expiry = absl::InfiniteFuture();
+  for (int64_t id : host.grants) {
+    const GrantEntry& grant = grants_.at(id);
+    const GrantRecord& g = grant.record;
+    std::vector<AccessLine>& lines = by_account[g.account];  // listed even when empty
+    if (g.expires_at && *g.expires_at <= now) continue;
+    std::vector<const KeyRecord*> keys;
+    if (!g.principal.empty()) {
+      auto owner = principals_.find(g.principal);
+      if (owner == principals_.end() || owner->second.disabled) continue;
+      auto fps = keys_by_principal_.find(g.principal);
+      if (fps != keys_by_principal_.end()) {
+        for (const std::string& fp : fps->second) keys.push_back(&keys_.at(fp));
+      }
+    } else if (auto key = keys_.find(g.key_fingerprint); key != keys_.end()) {
+      auto owner = principals_.find(key->second.principal);
+      if (owner == principals_.end() || owner->second.disabled) continue;
+      keys.push_back(&key->second);
+    }
+    for (const KeyRecord* key : keys) {
+      if (key->state == KeyState::kRevoked) continue;
+      absl::Time expiry = key->expires_at;
+      if (g.expires_at) expiry = std::min(expiry, *g.expires_at);
+      if (expiry <= now) continue;
+      absl::StatusOr<std::string> line = RenderManagedLine(grant.options, expiry, *key);
+      if (!line.ok()) {
+        spdlog::error("host {}: grant {} key {} left out: {}", host.record.hostname, id,
+                      key->fingerprint, std::string(line.status().message()));
+        continue;
+      }
+      lines.push_back({g.account, key->fingerprint, key->principal, id, expiry, *std::move(line)});
+      next_expiry = std::min(next_expiry, expiry);
+    }
+  }
+  HostDesiredState desired;
+  desired.hostname = host.record.hostname;
+  desired.unmanaged = policy.unmanaged_keys;
+  std::vector<AccessLine> access;
+  for (auto& [account, lines] : by_account) {
+    std::sort(lines.begin(), lines.end(), [](const AccessLine& a, const AccessLine& b) {
+      return std::tie(a.fingerprint, a.grant_id) < std::tie(b.fingerprint, b.grant_id);
+    });
+    AccountDesiredState state{account, {}};
+    for (AccessLine& line : lines) {
+      state.lines.push_back(line.line);
+      access.push_back(std::move(line));
+    }
+    desired.accounts.push_back(std::move(state));
+  }
+  desired.digest = DesiredStateDigest(desired);
+  const bool changed = desired.digest != host.desired.digest;
+  desired.generation = host.desired.generation;
+  host.desired = std::move(desired);
+  host.access = std::move(access);
+  host.next_expiry = next_expiry;
+  return changed;
+}
+
+uint64_t FleetView::sequence() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return sequence_;
+}
+
+PolicyRecord FleetView::policy() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return PolicyLocked();
+}
+
+std::vector<PrincipalRecord> FleetView::Principals() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<PrincipalRecord> out;
+  for (const auto& [name, p] : principals_) out.push_back(p);
+  return out;
+}
+
+std::optional<PrincipalRecord> FleetView::FindPrincipal(const std::string& name) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = principals_.find(name);
+  if (it == principals_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<KeyRecord> FleetView::FindKey(const std::string& fingerprint) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = keys_.find(fingerprint);
+  if (it == keys_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<KeyRecord> FleetView::Keys(const KeyFilter& filter, absl::Time now) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<KeyRecord> out;
+  for (const auto& [fp, key] : keys_) {
+    if (!filter.principal.empty() && key.principal != filter.principal) continue;
+    const std::string state = EffectiveKeyState(key, now);
+    if (filter.state && *filter.state != state) continue;
+    if (filter.expiring_within && (state == "revoked" || state == "expired" ||
+                                   key.expires_at > now + *filter.expiring_within)) {
+      continue;
+    }
+    out.push_back(key);
+  }
+  return out;
+}
+
+std::vector<GrantRecord> FleetView::Grants() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<GrantRecord> out;
+  for (const auto& [id, g] : grants_) out.push_back(g.record);
+  return out;
+}
+
+std::optional<GrantRecord> FleetView::FindGrant(int64_t id) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = grants_.find(id);
+  if (it == grants_.end()) return std::nullopt;
+  return it->second.record;
+}
+
+std::vector<HostRecord> FleetView::Hosts() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<HostRecord> out;
+  for (const auto& [name, h] : hosts_) out.push_back(h.record);
+  return out;
+}
+
+std::optional<HostRecord> FleetView::FindHost(const std::string& hostname) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = hosts_.find(hostname);
+  if (it == hosts_.end()) return std::nullopt;
+  return it->second.record;
+}
+
+std::vector<GrantRecord> FleetView::GrantsForHost(const std::string& hostname) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<GrantRecord> out;
+  auto it = hosts_.find(hostname);
+  if (it == hosts_.end()) return out;
+  for (int64_t id : it->second.grants) out.push_back(grants_.at(id).record);
+  return out;
+}
+
+std::optional<HostDesiredState> FleetView::DesiredState(const std::string& hostname) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = hosts_.find(hostname);
+  if (it == hosts_.end()) return std::nullopt;
+  return it->second.desired;
+}
+
+std::optional<std::vector<AccessLine>> FleetView::Access(const std::string& hostname) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = hosts_.find(hostname);
+  if (it == hosts_.end()) return std::nullopt;
+  return it->second.access;
+}
+
+std::optional<RolloutTargets> FleetView::Rollout(uint64_t change) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  if (rollouts_.empty()) return std::nullopt;
+  if (change == 0) return rollouts_.back();
+  auto it = std::lower_bound(rollouts_.begin(), rollouts_.end(), change,
+                             [](const RolloutTargets& r, uint64_t c) { return r.change < c; });
+  if (it == rollouts_.end() || it->change != change) return std::nullopt;
+  return *it;
+}
+
+}  // namespace keyfleet::controller

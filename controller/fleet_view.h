@@ -1,0 +1,111 @@
+// The in-memory fleet view of one controller replica: principals, keys, grants, hosts and
+// policy, loaded from a store snapshot and advanced change by change from the feed. Desired
+// state is computed here, per host, in memory; a change only recomputes the hosts it can
+// affect, and reports which hosts' desired state actually changed (the change's rollout
+// targets). Thread-safe: readers share a lock, Reset/Apply/Tick take it exclusively.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/authorized_keys_options.h"
+#include "controller/desired_state.h"
+#include "controller/model.h"
+
+namespace keyfleet::controller {
+
+// How many recent changes keep their rollout targets.
+inline constexpr size_t kRolloutHistory = 4096;
+
+struct KeyFilter {
+  std::string principal;             // empty: all
+  std::optional<std::string> state;  // "active", "superseded", "expired", "revoked"
+  std::optional<absl::Duration> expiring_within;
+};
+
+struct RolloutTargets {
+  uint64_t change = 0;
+  std::vector<std::string> hosts;  // whose desired state that change altered
+};
+
+class FleetView {
+ public:
+  // `default_policy` applies until a policy is stored.
+  explicit FleetView(PolicyRecord default_policy);
+
+  // Replaces everything with `snapshot`, computing every host's desired state as of `now`.
+  absl::Status Reset(const Snapshot& snapshot, absl::Time now);
+  // Applies one change; its sequence must be above sequence(). Returns the hosts whose desired
+  // state changed. A malformed payload is DATA_LOSS and leaves the view unchanged.
+  absl::StatusOr<std::vector<std::string>> Apply(const Change& change, absl::Time now);
+  // Recomputes hosts with a line that expired by `now`; returns those whose state changed.
+  std::vector<std::string> Tick(absl::Time now);
+
+  uint64_t sequence() const;
+  PolicyRecord policy() const;
+
+  std::vector<PrincipalRecord> Principals() const;
+  std::optional<PrincipalRecord> FindPrincipal(const std::string& name) const;
+  std::optional<KeyRecord> FindKey(const std::string& fingerprint) const;
+  // Keys matching `filter` at `now`, in fingerprint order.
+  std::vector<KeyRecord> Keys(const KeyFilter& filter, absl::Time now) const;
+  std::vector<GrantRecord> Grants() const;
+  std::optional<GrantRecord> FindGrant(int64_t id) const;
+  std::vector<HostRecord> Hosts() const;
+  std::optional<HostRecord> FindHost(const std::string& hostname) const;
+  // Grants whose selector matches the host.
+  std::vector<GrantRecord> GrantsForHost(const std::string& hostname) const;
+
+  // nullopt for a host the view does not know.
+  std::optional<HostDesiredState> DesiredState(const std::string& hostname) const;
+  std::optional<std::vector<AccessLine>> Access(const std::string& hostname) const;
+  // The targets of `change`, or of the latest change with targets when `change` is 0;
+  // nullopt when that change is older than the kept history or not yet seen.
+  std::optional<RolloutTargets> Rollout(uint64_t change) const;
+
+  // A key's state as users see it: "expired" once past expires_at, else its stored state.
+  static std::string EffectiveKeyState(const KeyRecord& key, absl::Time now);
+
+ private:
+  struct GrantEntry {
+    GrantRecord record;
+    AuthorizedKeysOptions options;
+  };
+  struct HostEntry {
+    HostRecord record;
+    std::set<int64_t> grants;  // matching grant ids
+    HostDesiredState desired;
+    std::vector<AccessLine> access;
+    absl::Time next_expiry = absl::InfiniteFuture();
+  };
+
+  absl::Status ApplyLocked(const Change& change, std::set<std::string>* dirty);
+  void MatchGrantLocked(const GrantEntry& grant, std::set<std::string>* dirty);
+  void MatchHostLocked(HostEntry& host);
+  void DirtyHostsUsingLocked(const std::string& principal, const std::string& fingerprint,
+                             std::set<std::string>* dirty) const;
+  // Recomputes the host; true when its digest changed.
+  bool RecomputeLocked(HostEntry& host, absl::Time now);
+  const PolicyRecord& PolicyLocked() const;
+
+  mutable std::shared_mutex mu_;
+  PolicyRecord default_policy_;
+  std::optional<PolicyRecord> stored_policy_;
+  uint64_t sequence_ = 0;
+  std::map<std::string, PrincipalRecord> principals_;
+  std::map<std::string, KeyRecord> keys_;
+  std::map<std::string, std::set<std::string>> keys_by_principal_;
+  std::map<int64_t, GrantEntry> grants_;
+  std::map<std::string, HostEntry> hosts_;
+  std::deque<RolloutTargets> rollouts_;
+};
+
+}  // namespace keyfleet::controller

@@ -1,0 +1,71 @@
+#include "controller/handlers/agent_handlers.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "controller/host_selector.h"
+#include "nlohmann/json.hpp"
+
+namespace keyfleet::controller {
+
+void ReportBuffer::Add(HostReport report) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& slot = pending_[report.hostname];
+  if (slot.hostname.empty() || slot.applied_generation <= report.applied_generation) {
+    slot = std::move(report);
+  }
+}
+
+absl::Status ReportBuffer::Flush() {
+  std::vector<HostReport> batch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [name, report] : pending_) batch.push_back(std::move(report));
+    pending_.clear();
+  }
+  absl::Status status = store_.RecordHostReports(batch);
+  if (!status.ok()) {
+    for (HostReport& report : batch) Add(std::move(report));  // keep the newest of each
+  }
+  return status;
+}
+
+absl::StatusOr<HostDesiredState> AgentHandlers::Connect(const std::string& hostname,
+                                                        const Labels& labels) {
+  KF_RETURN_IF_ERROR(ValidateHostname(hostname));
+  KF_RETURN_IF_ERROR(ValidateLabels(labels));
+  std::optional<HostRecord> known = ctx_.view.FindHost(hostname);
+  if (!known || known->labels != labels) {
+    KF_ASSIGN_OR_RETURN(
+        uint64_t change,
+        ctx_.store.RegisterHost({absl::StrCat("host:", hostname), ctx_.Now()}, hostname, labels));
+    if (change != 0) KF_RETURN_IF_ERROR(ctx_.follower.CatchUpTo(change));
+  }
+  return DesiredState(hostname);
+}
+
+absl::StatusOr<HostDesiredState> AgentHandlers::DesiredState(const std::string& hostname) const {
+  std::optional<HostDesiredState> state = ctx_.view.DesiredState(hostname);
+  if (!state) {
+    return absl::NotFoundError(
+        absl::StrCat("host \"", hostname, "\" is not registered; it registers when it Watches"));
+  }
+  return *state;
+}
+
+absl::Status AgentHandlers::Report(HostReport report) {
+  KF_RETURN_IF_ERROR(ValidateHostname(report.hostname));
+  if (!ctx_.view.FindHost(report.hostname)) {
+    return absl::NotFoundError(
+        absl::StrCat("host \"", report.hostname, "\" is not registered; Watch before reporting"));
+  }
+  if (!nlohmann::json::accept(report.drift_json)) {
+    return absl::InvalidArgumentError("drift must be a JSON array");
+  }
+  report.at = ctx_.Now();
+  reports_.Add(std::move(report));
+  return absl::OkStatus();
+}
+
+}  // namespace keyfleet::controller

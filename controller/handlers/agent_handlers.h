@@ -1,0 +1,47 @@
+// The agent API's logic without gRPC: registering a host when it connects, its desired state,
+// and its reports. Reports are buffered and written in batches (ReportBuffer), so a fleet
+// reporting at once costs a few transactions, not one per host.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "controller/handlers/handler_context.h"
+
+namespace keyfleet::controller {
+
+class ReportBuffer {
+ public:
+  explicit ReportBuffer(Store& store) : store_(store) {}
+  // Keeps the newest report per host until the next Flush.
+  void Add(HostReport report);
+  // Writes what is buffered; on failure the reports stay buffered for the next try.
+  absl::Status Flush();
+
+ private:
+  Store& store_;
+  std::mutex mu_;
+  std::map<std::string, HostReport> pending_;
+};
+
+class AgentHandlers {
+ public:
+  AgentHandlers(HandlerContext& ctx, ReportBuffer& reports) : ctx_(ctx), reports_(reports) {}
+
+  // Validates the host's name and labels and registers it (or updates its labels) when the
+  // view does not already hold exactly that. Returns its current desired state.
+  absl::StatusOr<HostDesiredState> Connect(const std::string& hostname, const Labels& labels);
+  // The host's current desired state; NOT_FOUND for a host that never connected.
+  absl::StatusOr<HostDesiredState> DesiredState(const std::string& hostname) const;
+  // NOT_FOUND for a host that never connected; INVALID_ARGUMENT for malformed drift JSON.
+  absl::Status Report(HostReport report);
+
+ private:
+  HandlerContext& ctx_;
+  ReportBuffer& reports_;
+};
+
+}  // namespace keyfleet::controller

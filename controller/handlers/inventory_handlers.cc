@@ -1,0 +1,212 @@
+#include "controller/handlers/inventory_handlers.h"
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/fingerprint.h"
+#include "common/key_policy.h"
+#include "common/ssh_key_type.h"
+#include "common/ssh_public_key.h"
+#include "common/status_macros.h"
+#include "controller/host_selector.h"
+#include "controller/inventory_validation.h"
+#include "controller/store/inventory_errors.h"
+
+namespace keyfleet::controller {
+namespace {
+
+MutationContext Mutation(const HandlerContext& ctx, const std::string& actor) {
+  return {actor, ctx.Now()};
+}
+
+absl::Status KeyError(size_t index, size_t total, const absl::Status& status) {
+  return absl::Status(status.code(),
+                      absl::StrCat("key ", index + 1, " of ", total, ": ", status.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> InventoryHandlers::Visible(absl::StatusOr<uint64_t> change) {
+  if (!change.ok() || *change == 0) return change;
+  KF_RETURN_IF_ERROR(ctx_.follower.CatchUpTo(*change));
+  return change;
+}
+
+absl::StatusOr<uint64_t> InventoryHandlers::AddPrincipal(const std::string& actor,
+                                                         const std::string& name,
+                                                         PrincipalKind kind,
+                                                         const std::string& email) {
+  KF_RETURN_IF_ERROR(ValidatePrincipalName(name));
+  KF_RETURN_IF_ERROR(ValidateEmail(email));
+  PrincipalRecord p;
+  p.name = name;
+  p.kind = kind;
+  p.email = email;
+  p.created_at = ctx_.Now();
+  return Visible(ctx_.store.AddPrincipal(Mutation(ctx_, actor), p));
+}
+
+std::vector<PrincipalRecord> InventoryHandlers::ListPrincipals() const {
+  return ctx_.view.Principals();
+}
+
+absl::StatusOr<uint64_t> InventoryHandlers::DisablePrincipal(const std::string& actor,
+                                                             const std::string& name) {
+  KF_RETURN_IF_ERROR(ValidatePrincipalName(name));
+  return Visible(ctx_.store.DisablePrincipal(Mutation(ctx_, actor), name));
+}
+
+absl::StatusOr<AddKeysResult> InventoryHandlers::AddKeys(const std::string& actor,
+                                                         const std::string& principal,
+                                                         const std::vector<std::string>& lines,
+                                                         const std::string& label) {
+  KF_RETURN_IF_ERROR(ValidatePrincipalName(principal));
+  KF_RETURN_IF_ERROR(ValidateKeyLabel(label));
+  if (lines.empty()) return absl::InvalidArgumentError("no public keys given");
+  const PolicyRecord policy = ctx_.view.policy();
+  const absl::Time now = ctx_.Now();
+  AddKeysResult result;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    absl::StatusOr<PublicKey> key = ParsePublicKey(lines[i]);
+    if (!key.ok()) return KeyError(i, lines.size(), key.status());
+    if (key->certificate) {
+      return KeyError(i, lines.size(),
+                      absl::InvalidArgumentError(
+                          "this is a certificate, not a key; add the plain public key (the "
+                          "certificate's key is in the matching .pub file)"));
+    }
+    absl::Status allowed = CheckKeyAgainstPolicy(*key, policy.key_policy);
+    if (!allowed.ok()) return KeyError(i, lines.size(), allowed);
+    KeyRecord record;
+    record.fingerprint = Fingerprint(*key);
+    if (!seen.insert(record.fingerprint).second) {
+      return KeyError(i, lines.size(),
+                      absl::InvalidArgumentError(absl::StrCat("key ", record.fingerprint,
+                                                              " appears twice in this request")));
+    }
+    record.principal = principal;
+    record.type = std::string(KeyTypeName(key->type));
+    record.bits = key->bits;
+    record.comment = key->comment;
+    PublicKey plain = *key;
+    plain.comment.clear();
+    record.public_key = RenderPublicKey(plain);
+    record.label = label;
+    record.created_at = now;
+    record.expires_at = now + policy.max_key_age;
+    result.keys.push_back(std::move(record));
+  }
+  KF_ASSIGN_OR_RETURN(result.change,
+                      Visible(ctx_.store.AddKeys(Mutation(ctx_, actor), result.keys)));
+  return result;
+}
+
+absl::StatusOr<std::vector<KeyRecord>> InventoryHandlers::ListKeys(const KeyFilter& filter) const {
+  static const std::set<std::string> kStates = {"active", "superseded", "expired", "revoked"};
+  if (filter.state && !kStates.count(*filter.state)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown key state \"", *filter.state, "\"; use active, superseded, expired or revoked"));
+  }
+  if (filter.expiring_within && *filter.expiring_within < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("expiring-within must not be negative");
+  }
+  return ctx_.view.Keys(filter, ctx_.Now());
+}
+
+absl::StatusOr<KeyRecord> InventoryHandlers::GetKey(const std::string& fingerprint) const {
+  std::optional<KeyRecord> key = ctx_.view.FindKey(fingerprint);
+  if (!key) return KeyNotFoundError(fingerprint);
+  return *key;
+}
+
+absl::StatusOr<uint64_t> InventoryHandlers::LabelKey(const std::string& actor,
+                                                     const std::string& fingerprint,
+                                                     const std::string& label) {
+  KF_RETURN_IF_ERROR(ValidateKeyLabel(label));
+  return Visible(ctx_.store.LabelKey(Mutation(ctx_, actor), fingerprint, label));
+}
+
+absl::StatusOr<uint64_t> InventoryHandlers::RemoveKey(const std::string& actor,
+                                                      const std::string& fingerprint) {
+  return Visible(ctx_.store.RemoveKey(Mutation(ctx_, actor), fingerprint));
+}
+
+absl::StatusOr<uint64_t> InventoryHandlers::RevokeKey(const std::string& actor,
+                                                      const std::string& fingerprint,
+                                                      const std::string& reason) {
+  KF_RETURN_IF_ERROR(ValidateReason(reason));
+  return Visible(ctx_.store.RevokeKey(Mutation(ctx_, actor), fingerprint, reason));
+}
+
+absl::StatusOr<AddGrantResult> InventoryHandlers::AddGrant(const std::string& actor,
+                                                           GrantRecord grant) {
+  if (grant.principal.empty() == grant.key_fingerprint.empty()) {
+    return absl::InvalidArgumentError(
+        "a grant names exactly one subject: a principal or a single key's fingerprint");
+  }
+  if (!grant.principal.empty()) {
+    KF_RETURN_IF_ERROR(ValidatePrincipalName(grant.principal));
+    std::optional<PrincipalRecord> p = ctx_.view.FindPrincipal(grant.principal);
+    if (p && p->disabled) return PrincipalDisabledError(grant.principal);
+  } else {
+    std::optional<KeyRecord> key = ctx_.view.FindKey(grant.key_fingerprint);
+    if (!key) return KeyNotFoundError(grant.key_fingerprint);
+    if (key->state == KeyState::kRevoked) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("key ", grant.key_fingerprint, " is revoked and cannot be granted"));
+    }
+  }
+  KF_RETURN_IF_ERROR(ValidateHostSelector(grant.hosts));
+  KF_RETURN_IF_ERROR(ValidateAccountName(grant.account, grant.allow_root));
+  KF_ASSIGN_OR_RETURN(grant.options, CanonicalGrantOptions(grant.options));
+  if (grant.expires_at)
+    *grant.expires_at = absl::FromUnixMicros(absl::ToUnixMicros(*grant.expires_at));
+  grant.id = 0;
+  grant.created_at = ctx_.Now();
+  KF_ASSIGN_OR_RETURN(auto added, ctx_.store.AddGrant(Mutation(ctx_, actor), grant));
+  KF_RETURN_IF_ERROR(ctx_.follower.CatchUpTo(added.first));
+  return AddGrantResult{added.first, added.second};
+}
+
+absl::StatusOr<std::vector<GrantRecord>> InventoryHandlers::ListGrants(
+    const std::string& host, const std::string& principal) const {
+  std::vector<GrantRecord> grants;
+  if (!host.empty()) {
+    if (!ctx_.view.FindHost(host)) {
+      return absl::NotFoundError(
+          absl::StrCat("no host named \"", host, "\" has connected (see `keyfleet host list`)"));
+    }
+    grants = ctx_.view.GrantsForHost(host);
+  } else {
+    grants = ctx_.view.Grants();
+  }
+  if (principal.empty()) return grants;
+  std::vector<GrantRecord> out;
+  for (GrantRecord& g : grants) {
+    std::string owner = g.principal;
+    if (owner.empty()) {
+      std::optional<KeyRecord> key = ctx_.view.FindKey(g.key_fingerprint);
+      if (key) owner = key->principal;
+    }
+    if (owner == principal) out.push_back(std::move(g));
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> InventoryHandlers::RemoveGrant(const std::string& actor, int64_t id) {
+  if (id <= 0) return absl::InvalidArgumentError("a grant id is a positive number");
+  return Visible(ctx_.store.RemoveGrant(Mutation(ctx_, actor), id));
+}
+
+PolicyRecord InventoryHandlers::GetPolicy() const {
+  return ctx_.view.policy();
+}
+
+absl::StatusOr<uint64_t> InventoryHandlers::SetPolicy(const std::string& actor,
+                                                      const PolicyRecord& policy) {
+  KF_RETURN_IF_ERROR(ValidatePolicy(policy));
+  return Visible(ctx_.store.SetPolicy(Mutation(ctx_, actor), policy));
+}
+
+}  // namespace keyfleet::controller

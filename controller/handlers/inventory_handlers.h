@@ -1,0 +1,68 @@
+// Admin mutations and reads of principals, keys, grants and policy, without gRPC. Each
+// mutation validates everything first, commits through the store, and returns once this
+// replica's view shows the change (so a read right after sees it).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "controller/handlers/handler_context.h"
+
+namespace keyfleet::controller {
+
+struct AddKeysResult {
+  uint64_t change = 0;
+  std::vector<KeyRecord> keys;
+};
+
+struct AddGrantResult {
+  uint64_t change = 0;
+  GrantRecord grant;
+};
+
+class InventoryHandlers {
+ public:
+  explicit InventoryHandlers(HandlerContext& ctx) : ctx_(ctx) {}
+
+  absl::StatusOr<uint64_t> AddPrincipal(const std::string& actor, const std::string& name,
+                                        PrincipalKind kind, const std::string& email);
+  std::vector<PrincipalRecord> ListPrincipals() const;
+  absl::StatusOr<uint64_t> DisablePrincipal(const std::string& actor, const std::string& name);
+
+  // `public_keys`: OpenSSH public key lines. Each is parsed strictly and checked against the
+  // policy; certificates and duplicates are refused; expires_at = now + max key age. The
+  // first bad key is reported by position ("key 2 of 3: …") and nothing is added.
+  absl::StatusOr<AddKeysResult> AddKeys(const std::string& actor, const std::string& principal,
+                                        const std::vector<std::string>& public_keys,
+                                        const std::string& label);
+  // INVALID_ARGUMENT for an unknown state name.
+  absl::StatusOr<std::vector<KeyRecord>> ListKeys(const KeyFilter& filter) const;
+  absl::StatusOr<KeyRecord> GetKey(const std::string& fingerprint) const;
+  absl::StatusOr<uint64_t> LabelKey(const std::string& actor, const std::string& fingerprint,
+                                    const std::string& label);
+  absl::StatusOr<uint64_t> RemoveKey(const std::string& actor, const std::string& fingerprint);
+  absl::StatusOr<uint64_t> RevokeKey(const std::string& actor, const std::string& fingerprint,
+                                     const std::string& reason);
+
+  // Validates subject, selector, account and options (stored in canonical form).
+  absl::StatusOr<AddGrantResult> AddGrant(const std::string& actor, GrantRecord grant);
+  // Grants matching a host (when `host` is set) and a principal (when set; key grants count
+  // for their key's owner).
+  absl::StatusOr<std::vector<GrantRecord>> ListGrants(const std::string& host,
+                                                      const std::string& principal) const;
+  absl::StatusOr<uint64_t> RemoveGrant(const std::string& actor, int64_t id);
+
+  PolicyRecord GetPolicy() const;
+  absl::StatusOr<uint64_t> SetPolicy(const std::string& actor, const PolicyRecord& policy);
+
+ private:
+  // Waits for this replica's view to show `change`; the mutation is committed either way.
+  absl::StatusOr<uint64_t> Visible(absl::StatusOr<uint64_t> change);
+
+  HandlerContext& ctx_;
+};
+
+}  // namespace keyfleet::controller

@@ -1,0 +1,147 @@
+#include "controller/handlers/report_handlers.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "common/key_policy.h"
+#include "common/ssh_public_key.h"
+#include "common/status_macros.h"
+#include "controller/host_selector.h"
+
+namespace keyfleet::controller {
+namespace {
+
+constexpr size_t kAuditPage = 10000;
+
+absl::Status HostNotFound(const std::string& hostname) {
+  return absl::NotFoundError(
+      absl::StrCat("no host named \"", hostname, "\" has connected (see `keyfleet host list`)"));
+}
+
+}  // namespace
+
+HostStatus ReportHandlers::StatusOf(HostRecord host) const {
+  HostStatus status;
+  std::optional<HostDesiredState> desired = ctx_.view.DesiredState(host.hostname);
+  if (desired) {
+    status.desired_generation = desired->generation;
+    status.desired_digest = desired->digest;
+    status.converged = host.applied_digest == desired->digest;
+  }
+  status.host = std::move(host);
+  return status;
+}
+
+absl::StatusOr<std::vector<HostStatus>> ReportHandlers::ListHosts() const {
+  KF_ASSIGN_OR_RETURN(std::vector<HostRecord> hosts, ctx_.store.ListHosts());
+  std::vector<HostStatus> out;
+  out.reserve(hosts.size());
+  for (HostRecord& h : hosts) out.push_back(StatusOf(std::move(h)));
+  return out;
+}
+
+absl::StatusOr<HostStatus> ReportHandlers::GetHost(const std::string& hostname) const {
+  KF_RETURN_IF_ERROR(ValidateHostname(hostname));
+  KF_ASSIGN_OR_RETURN(std::vector<HostRecord> hosts, ctx_.store.ListHosts());
+  for (HostRecord& h : hosts) {
+    if (h.hostname == hostname) return StatusOf(std::move(h));
+  }
+  return HostNotFound(hostname);
+}
+
+absl::StatusOr<std::vector<AccessEntry>> ReportHandlers::AccessReview(
+    const std::string& hostname, const std::string& account) const {
+  KF_RETURN_IF_ERROR(ValidateHostname(hostname));
+  std::optional<std::vector<AccessLine>> lines = ctx_.view.Access(hostname);
+  if (!lines) return HostNotFound(hostname);
+  std::vector<AccessEntry> out;
+  for (AccessLine& line : *lines) {
+    if (!account.empty() && line.account != account) continue;
+    std::optional<KeyRecord> key = ctx_.view.FindKey(line.fingerprint);
+    if (!key) continue;
+    out.push_back({std::move(line), *std::move(key)});
+  }
+  return out;
+}
+
+absl::StatusOr<ComplianceReport> ReportHandlers::Compliance() const {
+  const absl::Time now = ctx_.Now();
+  const PolicyRecord policy = ctx_.view.policy();
+  ComplianceReport report;
+  for (KeyRecord& key : ctx_.view.Keys(KeyFilter{}, now)) {
+    if (key.state == KeyState::kRevoked) continue;
+    const bool weak = [&] {
+      absl::StatusOr<PublicKey> parsed = ParsePublicKey(key.public_key);
+      return !parsed.ok() || !CheckKeyAgainstPolicy(*parsed, policy.key_policy).ok();
+    }();
+    if (weak) report.weak_type.push_back(key);
+    if (key.expires_at <= now || key.created_at + policy.max_key_age <= now) {
+      report.expired_or_overdue.push_back(std::move(key));
+    } else if (key.expires_at <= now + policy.warning_window) {
+      report.expiring_soon.push_back(std::move(key));
+    }
+  }
+  KF_ASSIGN_OR_RETURN(std::vector<HostStatus> hosts, ListHosts());
+  for (HostStatus& h : hosts) {
+    const bool stale = h.host.last_seen + ctx_.settings.host_stale_after < now;
+    if (!h.converged) report.not_converged.push_back(h);
+    if (stale) report.not_seen.push_back(std::move(h));
+  }
+  return report;
+}
+
+absl::StatusOr<std::vector<AuditEvent>> ReportHandlers::ListAudit(absl::Time since) const {
+  std::vector<AuditEvent> all;
+  uint64_t after = 0;
+  for (;;) {
+    KF_ASSIGN_OR_RETURN(std::vector<AuditEvent> page,
+                        ctx_.store.ListAudit(after, since, kAuditPage));
+    if (page.empty()) return all;
+    after = page.back().sequence;
+    const bool last = page.size() < kAuditPage;
+    all.insert(all.end(), std::make_move_iterator(page.begin()),
+               std::make_move_iterator(page.end()));
+    if (last) return all;
+  }
+}
+
+absl::StatusOr<AuditVerification> ReportHandlers::VerifyAudit() const {
+  KF_ASSIGN_OR_RETURN(std::vector<AuditEvent> events, ListAudit(absl::InfinitePast()));
+  return VerifyAuditChain(events);
+}
+
+absl::StatusOr<RolloutStatus> ReportHandlers::Rollout(uint64_t change) const {
+  std::optional<RolloutTargets> targets = ctx_.view.Rollout(change);
+  if (!targets) {
+    if (change > ctx_.view.sequence()) {
+      return absl::NotFoundError(absl::StrCat(
+          "change ", change, " has not happened yet (latest: ", ctx_.view.sequence(), ")"));
+    }
+    return absl::NotFoundError(
+        absl::StrCat(change == 0 ? std::string("no change") : absl::StrCat("change ", change),
+                     " is not in this controller's rollout history (it keeps the last ",
+                     kRolloutHistory, " changes since it started)"));
+  }
+  KF_ASSIGN_OR_RETURN(std::vector<HostRecord> hosts, ctx_.store.ListHosts());
+  std::map<std::string, const HostRecord*> by_name;
+  for (const HostRecord& h : hosts) by_name[h.hostname] = &h;
+  RolloutStatus status;
+  status.change = targets->change;
+  status.targeted = static_cast<uint32_t>(targets->hosts.size());
+  for (const std::string& hostname : targets->hosts) {
+    auto it = by_name.find(hostname);
+    std::optional<HostDesiredState> desired = ctx_.view.DesiredState(hostname);
+    const bool converged =
+        it != by_name.end() && (it->second->applied_generation >= targets->change ||
+                                (desired && it->second->applied_digest == desired->digest));
+    if (converged) {
+      ++status.converged;
+    } else {
+      status.pending.push_back(hostname);
+    }
+  }
+  std::sort(status.pending.begin(), status.pending.end());
+  return status;
+}
+
+}  // namespace keyfleet::controller

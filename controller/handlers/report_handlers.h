@@ -1,0 +1,64 @@
+// Admin reads across the fleet: hosts, access review, compliance, audit and rollout status.
+// Desired state comes from this replica's view; what agents applied comes from the store, so
+// every replica answers alike wherever an agent is connected.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "controller/audit_chain.h"
+#include "controller/handlers/handler_context.h"
+
+namespace keyfleet::controller {
+
+struct HostStatus {
+  HostRecord host;  // including the last report
+  uint64_t desired_generation = 0;
+  std::string desired_digest;
+  bool converged = false;  // the last applied digest is the current desired one
+};
+
+struct AccessEntry {
+  AccessLine line;
+  KeyRecord key;
+};
+
+struct ComplianceReport {
+  std::vector<KeyRecord> expired_or_overdue;  // past expires_at or older than the max age
+  std::vector<KeyRecord> expiring_soon;       // within the warning window
+  std::vector<KeyRecord> weak_type;           // no longer allowed by the key policy
+  std::vector<HostStatus> not_converged;
+  std::vector<HostStatus> not_seen;  // not seen for settings.host_stale_after
+};
+
+struct RolloutStatus {
+  uint64_t change = 0;
+  uint32_t targeted = 0;
+  uint32_t converged = 0;
+  std::vector<std::string> pending;  // targeted hosts not yet converged, sorted
+};
+
+class ReportHandlers {
+ public:
+  explicit ReportHandlers(HandlerContext& ctx) : ctx_(ctx) {}
+
+  absl::StatusOr<std::vector<HostStatus>> ListHosts() const;
+  absl::StatusOr<HostStatus> GetHost(const std::string& hostname) const;
+  // Who can log into `hostname` as `account` (every account when empty), through which grant.
+  absl::StatusOr<std::vector<AccessEntry>> AccessReview(const std::string& hostname,
+                                                        const std::string& account) const;
+  absl::StatusOr<ComplianceReport> Compliance() const;
+  absl::StatusOr<std::vector<AuditEvent>> ListAudit(absl::Time since) const;
+  absl::StatusOr<AuditVerification> VerifyAudit() const;
+  // For `change` (0: the latest): targeted hosts and how many have applied it.
+  absl::StatusOr<RolloutStatus> Rollout(uint64_t change) const;
+
+ private:
+  HostStatus StatusOf(HostRecord host) const;
+
+  HandlerContext& ctx_;
+};
+
+}  // namespace keyfleet::controller

@@ -1,0 +1,130 @@
+#include "controller/inventory_validation.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/authorized_keys_options.h"
+#include "common/key_policy.h"
+
+namespace keyfleet::controller {
+namespace {
+
+bool IsLowerAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+bool HasControl(absl::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::Status ValidatePrincipalName(absl::string_view name) {
+  bool ok = !name.empty() && name.size() <= kMaxPrincipalNameBytes && IsLowerAlnum(name[0]);
+  for (char c : name) ok = ok && (IsLowerAlnum(c) || c == '.' || c == '_' || c == '-');
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "principal name \"", absl::CHexEscape(name), "\" is not allowed: use 1 to ",
+      kMaxPrincipalNameBytes,
+      " lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"));
+}
+
+absl::Status ValidateEmail(absl::string_view email) {
+  if (email.empty()) return absl::OkStatus();
+  size_t at = email.find('@');
+  bool ok = email.size() <= kMaxEmailBytes && at != absl::string_view::npos && at > 0 &&
+            at + 1 < email.size() && email.find('@', at + 1) == absl::string_view::npos &&
+            !HasControl(email) && email.find(' ') == absl::string_view::npos;
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("email \"", absl::CHexEscape(email),
+                                                 "\" is not an address like name@example.com"));
+}
+
+absl::Status ValidateKeyLabel(absl::string_view label) {
+  bool ok = label.size() <= kMaxKeyLabelBytes;
+  for (char c : label) {
+    ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                absl::string_view("._@:+-").find(c) != absl::string_view::npos);
+  }
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("key label \"", absl::CHexEscape(label),
+                                                 "\" is not allowed: use up to ", kMaxKeyLabelBytes,
+                                                 " letters, digits or . _ @ : + - (no spaces)"));
+}
+
+absl::Status ValidateAccountName(absl::string_view account, bool allow_root) {
+  auto refuse = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("account \"", absl::CHexEscape(account), "\" is refused: ", why));
+  };
+  if (account.empty()) return refuse("it is empty");
+  if (account.find('\0') != absl::string_view::npos) return refuse("it contains a NUL byte");
+  if (account.find('/') != absl::string_view::npos) return refuse("it contains '/'");
+  if (account == "." || account == "..") return refuse("it is a path component");
+  if (account.size() > kMaxAccountNameBytes) {
+    return refuse(absl::StrCat("it is longer than ", kMaxAccountNameBytes, " bytes"));
+  }
+  absl::string_view body = account;
+  if (body.back() == '$') body.remove_suffix(1);
+  bool ok = !body.empty() && ((body[0] >= 'a' && body[0] <= 'z') || body[0] == '_');
+  for (char c : body) ok = ok && (IsLowerAlnum(c) || c == '_' || c == '-');
+  if (!ok) {
+    return refuse(
+        "use a POSIX account name: a lower-case letter or '_', then lower-case letters, digits, "
+        "'_' or '-'");
+  }
+  if (account == "root" && !allow_root) {
+    return refuse("granting root logins needs the explicit allow-root flag (--allow-root)");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> CanonicalGrantOptions(absl::string_view text) {
+  if (text.empty()) return std::string();
+  absl::StatusOr<AuthorizedKeysOptions> options = ParseAuthorizedKeysOptions(text);
+  if (!options.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("grant options are invalid: ", options.status().message()));
+  }
+  if (options->Has("cert-authority")) {
+    return absl::InvalidArgumentError(
+        "grant options may not include cert-authority: a grant authorizes keys, not "
+        "certificate authorities");
+  }
+  return RenderAuthorizedKeysOptions(*options);
+}
+
+absl::Status ValidatePolicy(const PolicyRecord& policy) {
+  const absl::Duration day = absl::Hours(24);
+  if (policy.max_key_age < day || policy.max_key_age > 3650 * day) {
+    return absl::InvalidArgumentError(absl::StrCat("max key age ",
+                                                   absl::FormatDuration(policy.max_key_age),
+                                                   " is out of range: allowed 1 day to 3650 days"));
+  }
+  if (policy.warning_window < absl::ZeroDuration() || policy.warning_window > policy.max_key_age) {
+    return absl::InvalidArgumentError("the warning window must be between 0 and the max key age");
+  }
+  if (policy.rotation_overlap < absl::ZeroDuration() ||
+      policy.rotation_overlap > policy.max_key_age) {
+    return absl::InvalidArgumentError("the rotation overlap must be between 0 and the max key age");
+  }
+  absl::Status keys = ValidateKeyPolicy(policy.key_policy);
+  if (!keys.ok()) return absl::InvalidArgumentError(keys.message());
+  return absl::OkStatus();
+}
+
+absl::Status ValidateReason(absl::string_view reason) {
+  if (reason.empty()) {
+    return absl::InvalidArgumentError("a reason is required (it is kept with the revocation)");
+  }
+  if (reason.size() > kMaxReasonBytes || HasControl(reason)) {
+    return absl::InvalidArgumentError(absl::StrCat("the reason must be at most ", kMaxReasonBytes,
+                                                   " bytes without control characters"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace keyfleet::controller

@@ -1,0 +1,237 @@
+#include "controller/tests/fake_store.h"
+
+#include "controller/audit_chain.h"
+#include "controller/record_json.h"
+#include "controller/store/inventory_errors.h"
+
+namespace keyfleet::controller {
+
+uint64_t FakeStore::CommitLocked(const MutationContext& ctx, const MutationLog& log) {
+  for (const AuditEntry& entry : log.audit) {
+    AuditEvent e;
+    e.sequence = audit_.size() + 1;
+    e.at = ctx.at;
+    e.actor = ctx.actor;
+    e.action = entry.action;
+    e.target = entry.target;
+    e.before_json = entry.before_json;
+    e.after_json = entry.after_json;
+    e.prev_hash = audit_.empty() ? "" : audit_.back().hash;
+    e.hash = AuditEventHash(e);
+    audit_.push_back(std::move(e));
+  }
+  for (const EntityChange& c : log.changes) {
+    changes_.push_back({changes_.size() + 1, c.entity, c.key, c.after_json});
+  }
+  return log.changes.empty() ? 0 : changes_.size();
+}
+
+absl::StatusOr<Snapshot> FakeStore::LoadSnapshot() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Snapshot s;
+  s.sequence = changes_.size();
+  for (const auto& [k, v] : principals_) s.principals.push_back(v);
+  for (const auto& [k, v] : keys_) s.keys.push_back(v);
+  for (const auto& [k, v] : grants_) s.grants.push_back(v);
+  for (const auto& [k, v] : hosts_) s.hosts.push_back(v);
+  s.policy = policy_;
+  return s;
+}
+
+absl::StatusOr<std::vector<Change>> FakeStore::ChangesSince(uint64_t after, size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Change> out;
+  for (uint64_t i = after; i < changes_.size() && out.size() < limit; ++i) {
+    out.push_back(changes_[i]);
+  }
+  return out;
+}
+
+absl::StatusOr<uint64_t> FakeStore::AddPrincipal(const MutationContext& ctx,
+                                                 const PrincipalRecord& principal) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (principals_.count(principal.name)) return PrincipalExistsError(principal.name);
+  principals_[principal.name] = principal;
+  MutationLog log;
+  log.Record("principal.add", EntityKind::kPrincipal, principal.name, "",
+             PrincipalToJson(principal));
+  return CommitLocked(ctx, log);
+}
+
+absl::StatusOr<uint64_t> FakeStore::DisablePrincipal(const MutationContext& ctx,
+                                                     const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = principals_.find(name);
+  if (it == principals_.end()) return PrincipalNotFoundError(name);
+  if (it->second.disabled) return PrincipalAlreadyDisabledError(name);
+  std::string before = PrincipalToJson(it->second);
+  it->second.disabled = true;
+  MutationLog log;
+  log.Record("principal.disable", EntityKind::kPrincipal, name, before,
+             PrincipalToJson(it->second));
+  return CommitLocked(ctx, log);
+}
+
+absl::StatusOr<uint64_t> FakeStore::AddKeys(const MutationContext& ctx,
+                                            const std::vector<KeyRecord>& keys) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const KeyRecord& key : keys) {
+    auto p = principals_.find(key.principal);
+    if (p == principals_.end()) return PrincipalNotFoundError(key.principal);
+    if (p->second.disabled) return PrincipalDisabledError(key.principal);
+    if (auto r = revoked_.find(key.fingerprint); r != revoked_.end()) {
+      return KeyRevokedError(key.fingerprint, r->second.reason, r->second.revoked_at);
+    }
+    if (auto k = keys_.find(key.fingerprint); k != keys_.end()) {
+      return KeyOwnedError(key.fingerprint, k->second.principal);
+    }
+  }
+  MutationLog log;
+  for (const KeyRecord& key : keys) {
+    keys_[key.fingerprint] = key;
+    log.Record("key.add", EntityKind::kKey, key.fingerprint, "", KeyToJson(key));
+  }
+  return CommitLocked(ctx, log);
+}
+
+absl::StatusOr<uint64_t> FakeStore::LabelKey(const MutationContext& ctx,
+                                             const std::string& fingerprint,
+                                             const std::string& label) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = keys_.find(fingerprint);
+  if (it == keys_.end()) return KeyNotFoundError(fingerprint);
+  MutationLog log;
+  if (it->second.label == label) return CommitLocked(ctx, log);
+  std::string before = KeyToJson(it->second);
+  it->second.label = label;
+  log.Record("key.label", EntityKind::kKey, fingerprint, before, KeyToJson(it->second));
+  return CommitLocked(ctx, log);
+}
+
+absl::StatusOr<uint64_t> FakeStore::RemoveKey(const MutationContext& ctx,
+                                              const std::string& fingerprint) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = keys_.find(fingerprint);
+  if (it == keys_.end()) return KeyNotFoundError(fingerprint);
+  MutationLog log;
+  log.Record("key.remove", EntityKind::kKey, fingerprint, KeyToJson(it->second), "");
+  keys_.erase(it);
+  return CommitLocked(ctx, log);
+}
+
+absl::StatusOr<uint64_t> FakeStore::RevokeKey(const MutationContext& ctx,
+                                              const std::string& fingerprint,
+                                              const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = keys_.find(fingerprint);
+  if (it == keys_.end()) return KeyNotFoundError(fingerprint);
+  if (it->second.state == KeyState::kRevoked) {
+    return KeyAlreadyRevokedError(fingerprint, *it->second.revoked_at);
+  }
+  std::string before = KeyToJson(it->second);
+  it->second.state = KeyState::kRevoked;
+  it->second.revocation_reason = reason;
+  it->second.revoked_at = ctx.at;
+  revoked_[fingerprint] = {fingerprint, reason, ctx.at, ctx.actor};
+  MutationLog log;
+  log.Record("key.revoke", EntityKind::kKey, fingerprint, before, KeyToJson(it->second));
+  return CommitLocked(ctx, log);
+}
+
+absl::StatusOr<std::pair<uint64_t, GrantRecord>> FakeStore::AddGrant(const MutationContext& ctx,
+                                                                     const GrantRecord& grant) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!grant.principal.empty() && !principals_.count(grant.principal)) {
+    return PrincipalNotFoundError(grant.principal);
+  }
+  if (grant.principal.empty() && !keys_.count(grant.key_fingerprint)) {
+    return KeyNotFoundError(grant.key_fingerprint);
+  }
+  GrantRecord stored = grant;
+  stored.id = next_grant_id_++;
+  grants_[stored.id] = stored;
+  MutationLog log;
+  log.Record("grant.add", EntityKind::kGrant, std::to_string(stored.id), "", GrantToJson(stored));
+  return std::make_pair(CommitLocked(ctx, log), stored);
+}
+
+absl::StatusOr<uint64_t> FakeStore::RemoveGrant(const MutationContext& ctx, int64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = grants_.find(id);
+  if (it == grants_.end()) return GrantNotFoundError(id);
+  MutationLog log;
+  log.Record("grant.remove", EntityKind::kGrant, std::to_string(id), GrantToJson(it->second), "");
+  grants_.erase(it);
+  return CommitLocked(ctx, log);
+}
+
+absl::StatusOr<uint64_t> FakeStore::SetPolicy(const MutationContext& ctx,
+                                              const PolicyRecord& policy) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string before = policy_ ? PolicyToJson(*policy_) : "";
+  std::string after = PolicyToJson(policy);
+  MutationLog log;
+  if (before != after) {
+    policy_ = policy;
+    log.Record("policy.set", EntityKind::kPolicy, "policy", before, after);
+  }
+  return CommitLocked(ctx, log);
+}
+
+absl::StatusOr<uint64_t> FakeStore::RegisterHost(const MutationContext& ctx,
+                                                 const std::string& hostname,
+                                                 const Labels& labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  MutationLog log;
+  auto it = hosts_.find(hostname);
+  if (it == hosts_.end()) {
+    HostRecord h;
+    h.hostname = hostname;
+    h.labels = labels;
+    h.first_seen = h.last_seen = ctx.at;
+    hosts_[hostname] = h;
+    log.Record("host.register", EntityKind::kHost, hostname, "", HostToJson(h));
+  } else if (it->second.labels != labels) {
+    std::string before = HostToJson(it->second);
+    it->second.labels = labels;
+    it->second.last_seen = std::max(it->second.last_seen, ctx.at);
+    log.Record("host.relabel", EntityKind::kHost, hostname, before, HostToJson(it->second));
+  } else {
+    it->second.last_seen = std::max(it->second.last_seen, ctx.at);
+  }
+  return CommitLocked(ctx, log);
+}
+
+absl::Status FakeStore::RecordHostReports(const std::vector<HostReport>& reports) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const HostReport& r : reports) {
+    auto it = hosts_.find(r.hostname);
+    if (it == hosts_.end() || it->second.applied_generation > r.applied_generation) continue;
+    HostRecord& h = it->second;
+    h.last_seen = std::max(h.last_seen, r.at);
+    h.applied_generation = r.applied_generation;
+    h.applied_digest = r.applied_digest;
+    h.drift_json = r.drift_json;
+    h.host_key_fingerprints = r.host_key_fingerprints;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<HostRecord>> FakeStore::ListHosts() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<HostRecord> out;
+  for (const auto& [k, v] : hosts_) out.push_back(v);
+  return out;
+}
+
+absl::StatusOr<std::vector<AuditEvent>> FakeStore::ListAudit(uint64_t after, absl::Time since,
+                                                             size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<AuditEvent> out;
+  for (const AuditEvent& e : audit_) {
+    if (e.sequence > after && e.at >= since && out.size() < limit) out.push_back(e);
+  }
+  return out;
+}
+
+}  // namespace keyfleet::controller

@@ -1,0 +1,57 @@
+// An in-memory Store for handler unit tests. It keeps the inventory rules the PostgreSQL store
+// keeps (unique fingerprints, blocklist, disabled principals) with the same messages, and logs
+// audit events and changes alike. The real store is tested against PostgreSQL.
+#pragma once
+
+#include <map>
+#include <mutex>
+
+#include "controller/store/mutation_log.h"
+#include "controller/store/store.h"
+
+namespace keyfleet::controller {
+
+class FakeStore : public Store {
+ public:
+  absl::StatusOr<Snapshot> LoadSnapshot() override;
+  absl::StatusOr<std::vector<Change>> ChangesSince(uint64_t after, size_t limit) override;
+  absl::StatusOr<uint64_t> AddPrincipal(const MutationContext& ctx,
+                                        const PrincipalRecord& principal) override;
+  absl::StatusOr<uint64_t> DisablePrincipal(const MutationContext& ctx,
+                                            const std::string& name) override;
+  absl::StatusOr<uint64_t> AddKeys(const MutationContext& ctx,
+                                   const std::vector<KeyRecord>& keys) override;
+  absl::StatusOr<uint64_t> LabelKey(const MutationContext& ctx, const std::string& fingerprint,
+                                    const std::string& label) override;
+  absl::StatusOr<uint64_t> RemoveKey(const MutationContext& ctx,
+                                     const std::string& fingerprint) override;
+  absl::StatusOr<uint64_t> RevokeKey(const MutationContext& ctx, const std::string& fingerprint,
+                                     const std::string& reason) override;
+  absl::StatusOr<std::pair<uint64_t, GrantRecord>> AddGrant(const MutationContext& ctx,
+                                                            const GrantRecord& grant) override;
+  absl::StatusOr<uint64_t> RemoveGrant(const MutationContext& ctx, int64_t id) override;
+  absl::StatusOr<uint64_t> SetPolicy(const MutationContext& ctx,
+                                     const PolicyRecord& policy) override;
+  absl::StatusOr<uint64_t> RegisterHost(const MutationContext& ctx, const std::string& hostname,
+                                        const Labels& labels) override;
+  absl::Status RecordHostReports(const std::vector<HostReport>& reports) override;
+  absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
+  absl::StatusOr<std::vector<AuditEvent>> ListAudit(uint64_t after, absl::Time since,
+                                                    size_t limit) override;
+
+ private:
+  uint64_t CommitLocked(const MutationContext& ctx, const MutationLog& log);
+
+  std::mutex mu_;
+  std::map<std::string, PrincipalRecord> principals_;
+  std::map<std::string, KeyRecord> keys_;
+  std::map<std::string, RevokedFingerprint> revoked_;
+  std::map<int64_t, GrantRecord> grants_;
+  std::map<std::string, HostRecord> hosts_;
+  std::optional<PolicyRecord> policy_;
+  std::vector<Change> changes_;
+  std::vector<AuditEvent> audit_;
+  int64_t next_grant_id_ = 1;
+};
+
+}  // namespace keyfleet::controller

@@ -1,0 +1,378 @@
+// Handler tests with a FakeStore and a fixed clock: inventory rules, expiry, the warning window,
+// policy refusals, desired state, access review and rollout status.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/clock.h"
+#include "controller/fleet_view.h"
+#include "controller/handlers/agent_handlers.h"
+#include "controller/handlers/inventory_handlers.h"
+#include "controller/handlers/report_handlers.h"
+#include "controller/host_selector.h"
+#include "controller/tests/fake_store.h"
+#include "controller/view_follower.h"
+#include "tests/support/test_keys.h"
+
+namespace keyfleet::controller {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1795000000);  // 2026-11-18 11:06:40 UTC
+const absl::Duration kDay = absl::Hours(24);
+
+class HandlersTest : public ::testing::Test {
+ protected:
+  HandlersTest()
+      : clock_(kT0),
+        view_(PolicyRecord{}),
+        follower_(store_, view_, clock_),
+        ctx_{store_, view_, follower_, clock_, HandlerSettings{}},
+        reports_(store_),
+        inventory_(ctx_),
+        reports_handlers_(ctx_),
+        agents_(ctx_, reports_) {
+    EXPECT_TRUE(follower_.Load().ok());
+  }
+
+  std::string Ed(uint64_t n) { return testing::SyntheticEd25519Line(n, "user@laptop"); }
+
+  std::string AddKey(const std::string& who, uint64_t n) {
+    auto r = inventory_.AddKeys("admin", who, {Ed(n)}, "");
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->keys[0].fingerprint : "";
+  }
+
+  GrantRecord Grant(const std::string& who, const std::string& selector,
+                    const std::string& account) {
+    GrantRecord g;
+    g.principal = who;
+    g.hosts = *ParseHostSelector(selector);
+    g.account = account;
+    return g;
+  }
+
+  void Connect(const std::string& host, Labels labels) {
+    ASSERT_TRUE(agents_.Connect(host, labels).ok());
+  }
+
+  std::vector<std::string> Lines(const std::string& host, const std::string& account) {
+    auto state = agents_.DesiredState(host);
+    EXPECT_TRUE(state.ok()) << state.status();
+    for (const auto& a : state->accounts) {
+      if (a.account == account) return a.lines;
+    }
+    return {};
+  }
+
+  FakeClock clock_;
+  FakeStore store_;
+  FleetView view_;
+  ViewFollower follower_;
+  HandlerContext ctx_;
+  ReportBuffer reports_;
+  InventoryHandlers inventory_;
+  ReportHandlers reports_handlers_;
+  AgentHandlers agents_;
+};
+
+TEST_F(HandlersTest, NewKeysExpireAfterThePolicyMaxAge) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "a@x.io").ok());
+  auto r = inventory_.AddKeys("admin", "alice", {Ed(1)}, "laptop");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->keys[0].created_at, kT0);
+  EXPECT_EQ(r->keys[0].expires_at, kT0 + 365 * kDay);
+  EXPECT_EQ(r->keys[0].comment, "user@laptop");
+
+  PolicyRecord shorter;
+  shorter.max_key_age = 90 * kDay;
+  ASSERT_TRUE(inventory_.SetPolicy("admin", shorter).ok());
+  auto r2 = inventory_.AddKeys("admin", "alice", {Ed(2)}, "");
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->keys[0].expires_at, kT0 + 90 * kDay);
+}
+
+TEST_F(HandlersTest, PolicyRefusalsNameTheRule) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  struct Case {
+    std::string vector;
+    absl::StatusCode code;
+    std::string rule;
+  };
+  const Case cases[] = {
+      {"dsa", absl::StatusCode::kFailedPrecondition, "rule: no-dsa"},
+      {"rsa1024", absl::StatusCode::kFailedPrecondition, "rule: rsa-floor"},
+      {"u_ed-cert", absl::StatusCode::kInvalidArgument, "certificate, not a key"},
+  };
+  for (const Case& c : cases) {
+    auto r = inventory_.AddKeys("admin", "alice", {Ed(1), testing::Vector(c.vector).line}, "");
+    EXPECT_EQ(r.status().code(), c.code) << c.vector;
+    EXPECT_THAT(r.status().message(), HasSubstr("key 2 of 2")) << c.vector;
+    EXPECT_THAT(r.status().message(), HasSubstr(c.rule)) << c.vector;
+  }
+  PolicyRecord only_ed;
+  only_ed.key_policy.allowed_types = {KeyType::kEd25519};
+  ASSERT_TRUE(inventory_.SetPolicy("admin", only_ed).ok());
+  auto ec = inventory_.AddKeys("admin", "alice", {testing::Vector("ecdsa256").line}, "");
+  EXPECT_THAT(ec.status().message(), HasSubstr("rule: allowed-types"));
+  EXPECT_THAT(inventory_.ListKeys({}).value(), IsEmpty()) << "nothing half-added";
+}
+
+TEST_F(HandlersTest, AKeyCannotServeTwoOwners) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "bob", PrincipalKind::kPerson, "").ok());
+  AddKey("alice", 5);
+  auto r = inventory_.AddKeys("admin", "bob", {Ed(5)}, "");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(r.status().message(), HasSubstr("\"alice\""));
+  auto dup = inventory_.AddKeys("admin", "bob", {Ed(6), Ed(6)}, "");
+  EXPECT_EQ(dup.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(HandlersTest, RevokeRemovesEverywhereAndBlocksReAdding) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  std::string fp = AddKey("alice", 1);
+  AddKey("alice", 2);
+  ASSERT_TRUE(inventory_.AddGrant("admin", Grant("alice", "env=prod", "deploy")).ok());
+  Connect("web-1", {{"env", "prod"}});
+  Connect("web-2", {{"env", "prod"}});
+  Connect("db-1", {{"env", "staging"}});
+  EXPECT_THAT(Lines("web-1", "deploy"), SizeIs(2));
+
+  auto change = inventory_.RevokeKey("admin", fp, "laptop stolen");
+  ASSERT_TRUE(change.ok()) << change.status();
+  EXPECT_THAT(Lines("web-1", "deploy"), SizeIs(1));
+  EXPECT_THAT(Lines("web-2", "deploy"), SizeIs(1));
+  EXPECT_EQ(inventory_.GetKey(fp)->state, KeyState::kRevoked);
+
+  auto rollout = reports_handlers_.Rollout(*change);
+  ASSERT_TRUE(rollout.ok()) << rollout.status();
+  EXPECT_EQ(rollout->targeted, 2u);
+  EXPECT_EQ(rollout->converged, 0u);
+  EXPECT_THAT(rollout->pending, ElementsAre("web-1", "web-2"));
+  auto state = agents_.DesiredState("web-1");
+  ASSERT_TRUE(agents_.Report({"web-1", kT0, state->generation, state->digest, "[]", {}}).ok());
+  ASSERT_TRUE(reports_.Flush().ok());
+  rollout = reports_handlers_.Rollout(*change);
+  EXPECT_EQ(rollout->converged, 1u);
+  EXPECT_THAT(rollout->pending, ElementsAre("web-2"));
+
+  ASSERT_TRUE(inventory_.RemoveKey("admin", fp).ok());
+  auto again = inventory_.AddKeys("admin", "alice", {Ed(1)}, "");
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(again.status().message(), HasSubstr("laptop stolen"));
+  EXPECT_THAT(again.status().message(), HasSubstr("2026-11-18"));
+}
+
+TEST_F(HandlersTest, ExpiredKeysDropOutOnTimeWithoutAMutation) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  AddKey("alice", 1);
+  clock_.Advance(200 * kDay);
+  AddKey("alice", 2);
+  {
+    auto g = inventory_.AddGrant("admin", Grant("alice", "*", "alice"));
+    ASSERT_TRUE(g.ok()) << g.status();
+  }
+  Connect("h1", {});
+  std::vector<std::string> lines = Lines("h1", "alice");
+  ASSERT_THAT(lines, SizeIs(2));
+  // Each line carries the key's expiry, so sshd enforces it even without the agent.
+  EXPECT_THAT(lines[0] + lines[1], HasSubstr("expiry-time=\"202711181106Z\""));
+  uint64_t generation = agents_.DesiredState("h1")->generation;
+  std::string digest = agents_.DesiredState("h1")->digest;
+
+  clock_.Advance(165 * kDay + absl::Seconds(1));  // key 1 is now past 365 days
+  follower_.Tick();
+  EXPECT_THAT(Lines("h1", "alice"), SizeIs(1));
+  EXPECT_NE(agents_.DesiredState("h1")->digest, digest);
+  EXPECT_EQ(agents_.DesiredState("h1")->generation, generation)
+      << "no change was written: the generation stays, the digest moves";
+  auto expired = inventory_.ListKeys({"", std::string("expired"), std::nullopt});
+  EXPECT_THAT(*expired, SizeIs(1));
+}
+
+TEST_F(HandlersTest, WarningWindowListsExpiringKeys) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  std::string old_key = AddKey("alice", 1);
+  clock_.Advance(300 * kDay);
+  AddKey("alice", 2);
+  clock_.Advance(40 * kDay);  // key 1 expires in 25 days, key 2 in 325
+  auto expiring = inventory_.ListKeys({"", std::nullopt, 30 * kDay});
+  ASSERT_TRUE(expiring.ok());
+  ASSERT_THAT(*expiring, SizeIs(1));
+  EXPECT_EQ((*expiring)[0].fingerprint, old_key);
+  auto report = reports_handlers_.Compliance();
+  ASSERT_TRUE(report.ok());
+  ASSERT_THAT(report->expiring_soon, SizeIs(1));
+  EXPECT_THAT(report->expired_or_overdue, IsEmpty());
+  clock_.Advance(26 * kDay);
+  report = reports_handlers_.Compliance();
+  EXPECT_THAT(report->expired_or_overdue, SizeIs(1));
+}
+
+TEST_F(HandlersTest, GrantExpiryAndOptionsShapeTheLine) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "ci", PrincipalKind::kService, "").ok());
+  std::string fp = AddKey("ci", 9);
+  GrantRecord g;
+  g.key_fingerprint = fp;
+  g.hosts = *ParseHostSelector("role=web,web-*");
+  g.account = "deploy";
+  g.options = "RESTRICT,command=\"echo ok\"";
+  g.expires_at = kT0 + 2 * kDay;
+  auto added = inventory_.AddGrant("admin", g);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(added->grant.options, "restrict,command=\"echo ok\"");
+  Connect("web-1", {{"role", "web"}});
+  Connect("api-1", {{"role", "web"}});
+  auto lines = Lines("web-1", "deploy");
+  ASSERT_THAT(lines, SizeIs(1));
+  EXPECT_THAT(lines[0], HasSubstr("restrict,command=\"echo ok\",expiry-time=\"202611201106Z\" "
+                                  "ssh-ed25519 "));
+  EXPECT_THAT(lines[0], ::testing::EndsWith(" ci"));
+  EXPECT_THAT(Lines("api-1", "deploy"), IsEmpty()) << "glob web-* does not match api-1";
+
+  auto access = reports_handlers_.AccessReview("web-1", "deploy");
+  ASSERT_TRUE(access.ok());
+  ASSERT_THAT(*access, SizeIs(1));
+  EXPECT_EQ((*access)[0].line.grant_id, added->grant.id);
+  EXPECT_EQ((*access)[0].key.fingerprint, fp);
+
+  clock_.Advance(2 * kDay);
+  follower_.Tick();
+  EXPECT_THAT(Lines("web-1", "deploy"), IsEmpty());
+  auto state = agents_.DesiredState("web-1");
+  ASSERT_THAT(state->accounts, SizeIs(1)) << "the account stays listed: no keys is explicit";
+}
+
+TEST_F(HandlersTest, GrantsWithPastExpiryAreAcceptedButGrantNothing) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  AddKey("alice", 1);
+  GrantRecord g = Grant("alice", "*", "alice");
+  g.expires_at = kT0 - kDay;
+  ASSERT_TRUE(inventory_.AddGrant("admin", g).ok());
+  Connect("h1", {});
+  EXPECT_THAT(Lines("h1", "alice"), IsEmpty());
+  EXPECT_THAT(*reports_handlers_.AccessReview("h1", ""), IsEmpty());
+}
+
+TEST_F(HandlersTest, InvalidGrantsAreRefusedWithTheReason) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  struct Case {
+    std::string name;
+    std::string account;
+    std::string options;
+    bool allow_root;
+    std::string selector_glob;
+    std::string want;
+  };
+  const Case cases[] = {
+      {"empty account", "", "", false, "*", "it is empty"},
+      {"slash", "a/b", "", false, "*", "'/'"},
+      {"dotdot", "..", "", false, "*", "path component"},
+      {"nul", std::string("a\0b", 3), "", false, "*", "NUL"},
+      {"root without flag", "root", "", false, "*", "--allow-root"},
+      {"upper case", "Alice", "", false, "*", "POSIX account name"},
+      {"too long", std::string(33, 'a'), "", false, "*", "longer than 32"},
+      {"unknown option", "deploy", "no-such-option", false, "*", "grant options are invalid"},
+      {"trailing comma", "deploy", "restrict,", false, "*", "grant options are invalid"},
+      {"cert-authority", "deploy", "cert-authority", false, "*", "cert-authority"},
+      {"bad glob", "deploy", "", false, "web_*", "hostname glob"},
+      {"empty selector", "deploy", "", false, "", "selector is empty"},
+  };
+  for (const Case& c : cases) {
+    GrantRecord g;
+    g.principal = "alice";
+    g.account = c.account;
+    g.options = c.options;
+    g.allow_root = c.allow_root;
+    g.hosts.hostname_glob = c.selector_glob;
+    auto r = inventory_.AddGrant("admin", g);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << c.name;
+    EXPECT_THAT(r.status().message(), HasSubstr(c.want)) << c.name;
+  }
+  GrantRecord root = Grant("alice", "*", "root");
+  root.allow_root = true;
+  EXPECT_TRUE(inventory_.AddGrant("admin", root).ok());
+  GrantRecord both = Grant("alice", "*", "deploy");
+  both.key_fingerprint = "SHA256:x";
+  EXPECT_EQ(inventory_.AddGrant("admin", both).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(inventory_.AddGrant("admin", Grant("nobody", "*", "deploy")).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(HandlersTest, SelectorsParseStrictly) {
+  EXPECT_TRUE(ParseHostSelector("env=prod,role=web").ok());
+  EXPECT_TRUE(ParseHostSelector("env=prod,web-[0-9]*").ok());
+  const char* bad[] = {"",      "env=prod,", "env=",      "=prod", "env=prod,env=dev",
+                       "a*,b*", "env=pr od", "env=prod;x"};
+  for (const char* s : bad) EXPECT_FALSE(ParseHostSelector(s).ok()) << s;
+}
+
+TEST_F(HandlersTest, DisablingAPrincipalRemovesItsKeys) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  AddKey("alice", 1);
+  {
+    auto g = inventory_.AddGrant("admin", Grant("alice", "*", "alice"));
+    ASSERT_TRUE(g.ok()) << g.status();
+  }
+  Connect("h1", {});
+  ASSERT_THAT(Lines("h1", "alice"), SizeIs(1));
+  ASSERT_TRUE(inventory_.DisablePrincipal("admin", "alice").ok());
+  EXPECT_THAT(Lines("h1", "alice"), IsEmpty());
+  EXPECT_EQ(inventory_.DisablePrincipal("admin", "alice").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(HandlersTest, LabelsAreEditableAndShowInTheLineComment) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  std::string fp = AddKey("alice", 1);
+  {
+    auto g = inventory_.AddGrant("admin", Grant("alice", "*", "alice"));
+    ASSERT_TRUE(g.ok()) << g.status();
+  }
+  Connect("h1", {});
+  ASSERT_TRUE(inventory_.LabelKey("admin", fp, "yubikey").ok());
+  EXPECT_THAT(Lines("h1", "alice")[0], ::testing::EndsWith(" alice/yubikey"));
+  EXPECT_EQ(inventory_.LabelKey("admin", fp, "two words").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(HandlersTest, RelabelledHostsMoveBetweenGrants) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  AddKey("alice", 1);
+  ASSERT_TRUE(inventory_.AddGrant("admin", Grant("alice", "env=prod", "alice")).ok());
+  Connect("h1", {{"env", "dev"}});
+  EXPECT_THAT(agents_.DesiredState("h1")->accounts, IsEmpty());
+  Connect("h1", {{"env", "prod"}});
+  EXPECT_THAT(Lines("h1", "alice"), SizeIs(1));
+}
+
+TEST_F(HandlersTest, AuditRecordsEveryMutationAndVerifies) {
+  ASSERT_TRUE(inventory_.AddPrincipal("carol", "alice", PrincipalKind::kPerson, "").ok());
+  AddKey("alice", 1);
+  auto events = reports_handlers_.ListAudit(absl::InfinitePast());
+  ASSERT_TRUE(events.ok());
+  ASSERT_THAT(*events, SizeIs(2));
+  EXPECT_EQ((*events)[0].actor, "carol");
+  EXPECT_EQ((*events)[1].action, "key.add");
+  auto verified = reports_handlers_.VerifyAudit();
+  EXPECT_TRUE(verified->ok);
+}
+
+TEST_F(HandlersTest, PolicyValidation) {
+  PolicyRecord p;
+  p.max_key_age = absl::Hours(1);
+  EXPECT_EQ(inventory_.SetPolicy("admin", p).status().code(), absl::StatusCode::kInvalidArgument);
+  p = PolicyRecord{};
+  p.key_policy.min_rsa_bits = 1024;
+  EXPECT_EQ(inventory_.SetPolicy("admin", p).status().code(), absl::StatusCode::kInvalidArgument);
+  p = PolicyRecord{};
+  p.warning_window = 400 * kDay;
+  EXPECT_EQ(inventory_.SetPolicy("admin", p).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace keyfleet::controller

@@ -1,0 +1,75 @@
+#include "controller/view_follower.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "spdlog/spdlog.h"
+
+namespace keyfleet::controller {
+namespace {
+
+constexpr size_t kChangesPerRead = 1000;
+
+}  // namespace
+
+ViewFollower::ViewFollower(Store& store, FleetView& view, const Clock& clock)
+    : store_(store), view_(view), clock_(clock) {}
+
+void ViewFollower::SetListener(HostsChanged listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  listener_ = std::move(listener);
+}
+
+absl::Status ViewFollower::Load() {
+  std::lock_guard<std::mutex> lock(mu_);
+  KF_ASSIGN_OR_RETURN(Snapshot snapshot, store_.LoadSnapshot());
+  KF_RETURN_IF_ERROR(view_.Reset(snapshot, clock_.Now()));
+  spdlog::info("fleet view loaded at change {}: {} principals, {} keys, {} grants, {} hosts",
+               snapshot.sequence, snapshot.principals.size(), snapshot.keys.size(),
+               snapshot.grants.size(), snapshot.hosts.size());
+  if (listener_) {
+    std::vector<std::string> all;
+    for (const HostRecord& h : snapshot.hosts) all.push_back(h.hostname);
+    listener_(all);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ViewFollower::CatchUp() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (;;) {
+    KF_ASSIGN_OR_RETURN(std::vector<Change> changes,
+                        store_.ChangesSince(view_.sequence(), kChangesPerRead));
+    std::vector<std::string> changed;
+    for (const Change& change : changes) {
+      absl::StatusOr<std::vector<std::string>> hosts = view_.Apply(change, clock_.Now());
+      if (!hosts.ok()) {
+        return absl::DataLossError(
+            absl::StrCat("cannot apply change ", change.sequence, ": ", hosts.status().message()));
+      }
+      changed.insert(changed.end(), hosts->begin(), hosts->end());
+    }
+    if (listener_ && !changed.empty()) listener_(changed);
+    if (changes.size() < kChangesPerRead) return absl::OkStatus();
+  }
+}
+
+absl::Status ViewFollower::CatchUpTo(uint64_t sequence) {
+  if (view_.sequence() >= sequence) return absl::OkStatus();
+  KF_RETURN_IF_ERROR(CatchUp());
+  if (view_.sequence() < sequence) {
+    return absl::InternalError(
+        absl::StrCat("change ", sequence, " committed but not visible in the change feed"));
+  }
+  return absl::OkStatus();
+}
+
+void ViewFollower::Tick() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> changed = view_.Tick(clock_.Now());
+  if (!changed.empty()) {
+    spdlog::info("expiry: desired state changed on {} host(s)", changed.size());
+    if (listener_) listener_(changed);
+  }
+}
+
+}  // namespace keyfleet::controller

@@ -1,0 +1,45 @@
+// Keeps a FleetView in step with the store's change feed: loads the snapshot, pulls changes
+// after the view's sequence (on a notification, on a timer, or when a handler needs its own
+// write visible), runs the expiry timer, and tells a listener which hosts' desired state
+// changed.
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/clock.h"
+#include "controller/fleet_view.h"
+#include "controller/store/store.h"
+
+namespace keyfleet::controller {
+
+class ViewFollower {
+ public:
+  using HostsChanged = std::function<void(const std::vector<std::string>& hostnames)>;
+
+  ViewFollower(Store& store, FleetView& view, const Clock& clock);
+
+  // Called (outside the view's lock) with hosts whose desired state changed.
+  void SetListener(HostsChanged listener);
+
+  // Loads the snapshot into the view.
+  absl::Status Load();
+  // Applies every change after the view's sequence. Safe to call from any thread.
+  absl::Status CatchUp();
+  // CatchUp until the view has reached `sequence` (a change this replica just committed).
+  absl::Status CatchUpTo(uint64_t sequence);
+  // Recomputes desired states whose lines expired by now.
+  void Tick();
+
+ private:
+  Store& store_;
+  FleetView& view_;
+  const Clock& clock_;
+  std::mutex mu_;  // one catch-up at a time, so changes apply in order
+  HostsChanged listener_;
+};
+
+}  // namespace keyfleet::controller
