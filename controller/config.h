@@ -1,0 +1,36 @@
+// keyfleet-controller settings: defaults, then the YAML file (--config), then the environment
+// (KEYFLEET_DB), then flags.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "controller/model.h"
+
+namespace keyfleet::controller {
+
+struct ControllerConfig {
+  std::string database;  // libpq URL or keyword string; required
+  std::string listen = "127.0.0.1:7443";
+  size_t db_pool_size = 8;
+  absl::Duration db_retry_budget = absl::Seconds(20);
+  bool migrate_on_start = true;
+  PolicyRecord default_policy;  // until a policy is set through the API
+  absl::Duration heartbeat_interval = absl::Seconds(15);
+  absl::Duration feed_poll_interval = absl::Seconds(5);
+  absl::Duration host_stale_after = absl::Minutes(15);
+  std::string log_level = "info";
+};
+
+// Reads `yaml_text` over `base`. Unknown keys, wrong types and bad values are errors naming
+// the key. Keys: database, listen, db_pool_size, db_retry_budget, migrate_on_start,
+// heartbeat_interval, feed_poll_interval, host_stale_after, log_level, and policy:
+// {max_key_age, warning_window, rotation_overlap, allowed_key_types, min_rsa_bits,
+// unmanaged_keys}. Durations as "30d", "12h", "15m", "90s".
+absl::StatusOr<ControllerConfig> ParseControllerConfig(const std::string& yaml_text,
+                                                       ControllerConfig base);
+absl::StatusOr<ControllerConfig> LoadControllerConfigFile(const std::string& path,
+                                                          ControllerConfig base);
+
+}  // namespace keyfleet::controller

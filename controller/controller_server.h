@@ -1,0 +1,50 @@
+// One controller replica: PostgreSQL store, fleet view and follower, LISTEN/NOTIFY listener,
+// the expiry/heartbeat/report-flush timer, and the gRPC server (admin and agent services,
+// health, reflection). main() builds one from its config; tests start them in-process.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "common/clock.h"
+#include "controller/config.h"
+
+namespace keyfleet::controller {
+
+class ControllerServer {
+ public:
+  ControllerServer(ControllerConfig config, const Clock& clock);
+  ~ControllerServer();  // Shutdown()
+
+  // Migrates (when configured), checks the schema, loads the view and starts serving on
+  // config.listen (port 0 picks a free port; see port()).
+  absl::Status Start();
+  void Shutdown();
+  void Wait();
+
+  int port() const { return port_; }
+  // For in-process tests.
+  std::shared_ptr<grpc::Channel> InProcessChannel();
+
+ private:
+  struct Parts;
+  void RunTimer();
+
+  ControllerConfig config_;
+  const Clock& clock_;
+  std::unique_ptr<Parts> parts_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::mutex timer_mu_;
+  std::condition_variable timer_cv_;
+  std::thread timer_;
+};
+
+}  // namespace keyfleet::controller

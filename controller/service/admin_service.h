@@ -1,0 +1,71 @@
+// The admin gRPC service: converts protos, calls the handlers, maps statuses. No logic here.
+#pragma once
+
+#include "common/clock.h"
+#include "controller/handlers/inventory_handlers.h"
+#include "controller/handlers/report_handlers.h"
+#include "keyfleet/v1/admin.grpc.pb.h"
+
+namespace keyfleet::controller {
+
+// Until admin authentication lands, the actor recorded in the audit log is what the caller
+// claims in the "keyfleet-actor" metadata (default "admin"), prefixed "unverified:".
+inline constexpr char kActorMetadata[] = "keyfleet-actor";
+
+class AdminServiceImpl final : public v1::AdminService::Service {
+ public:
+  AdminServiceImpl(InventoryHandlers& inventory, ReportHandlers& reports, const Clock& clock)
+      : inventory_(inventory), reports_(reports), clock_(clock) {}
+
+  grpc::Status AddPrincipal(grpc::ServerContext* ctx, const v1::AddPrincipalRequest* req,
+                            v1::MutationResponse* resp) override;
+  grpc::Status ListPrincipals(grpc::ServerContext* ctx, const v1::ListPrincipalsRequest* req,
+                              v1::ListPrincipalsResponse* resp) override;
+  grpc::Status DisablePrincipal(grpc::ServerContext* ctx, const v1::DisablePrincipalRequest* req,
+                                v1::MutationResponse* resp) override;
+  grpc::Status AddKeys(grpc::ServerContext* ctx, const v1::AddKeysRequest* req,
+                       v1::AddKeysResponse* resp) override;
+  grpc::Status ListKeys(grpc::ServerContext* ctx, const v1::ListKeysRequest* req,
+                        v1::ListKeysResponse* resp) override;
+  grpc::Status GetKey(grpc::ServerContext* ctx, const v1::GetKeyRequest* req,
+                      v1::Key* resp) override;
+  grpc::Status LabelKey(grpc::ServerContext* ctx, const v1::LabelKeyRequest* req,
+                        v1::MutationResponse* resp) override;
+  grpc::Status RemoveKey(grpc::ServerContext* ctx, const v1::RemoveKeyRequest* req,
+                         v1::MutationResponse* resp) override;
+  grpc::Status RevokeKey(grpc::ServerContext* ctx, const v1::RevokeKeyRequest* req,
+                         v1::MutationResponse* resp) override;
+  grpc::Status AddGrant(grpc::ServerContext* ctx, const v1::AddGrantRequest* req,
+                        v1::AddGrantResponse* resp) override;
+  grpc::Status ListGrants(grpc::ServerContext* ctx, const v1::ListGrantsRequest* req,
+                          v1::ListGrantsResponse* resp) override;
+  grpc::Status RemoveGrant(grpc::ServerContext* ctx, const v1::RemoveGrantRequest* req,
+                           v1::MutationResponse* resp) override;
+  grpc::Status ListHosts(grpc::ServerContext* ctx, const v1::ListHostsRequest* req,
+                         v1::ListHostsResponse* resp) override;
+  grpc::Status GetHost(grpc::ServerContext* ctx, const v1::GetHostRequest* req,
+                       v1::Host* resp) override;
+  grpc::Status GetPolicy(grpc::ServerContext* ctx, const v1::GetPolicyRequest* req,
+                         v1::Policy* resp) override;
+  grpc::Status SetPolicy(grpc::ServerContext* ctx, const v1::SetPolicyRequest* req,
+                         v1::MutationResponse* resp) override;
+  grpc::Status AccessReview(grpc::ServerContext* ctx, const v1::AccessReviewRequest* req,
+                            v1::AccessReviewResponse* resp) override;
+  grpc::Status ComplianceReport(grpc::ServerContext* ctx, const v1::ComplianceReportRequest* req,
+                                v1::ComplianceReportResponse* resp) override;
+  grpc::Status ListAudit(grpc::ServerContext* ctx, const v1::ListAuditRequest* req,
+                         v1::ListAuditResponse* resp) override;
+  grpc::Status VerifyAudit(grpc::ServerContext* ctx, const v1::VerifyAuditRequest* req,
+                           v1::VerifyAuditResponse* resp) override;
+  grpc::Status RolloutStatus(grpc::ServerContext* ctx, const v1::RolloutStatusRequest* req,
+                             v1::RolloutStatusResponse* resp) override;
+
+ private:
+  void KeyToProto(const KeyRecord& key, v1::Key* out) const;
+
+  InventoryHandlers& inventory_;
+  ReportHandlers& reports_;
+  const Clock& clock_;
+};
+
+}  // namespace keyfleet::controller

@@ -1,0 +1,235 @@
+#include "controller/service/proto_convert.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/key_policy.h"
+#include "common/ssh_key_type.h"
+#include "nlohmann/json.hpp"
+
+namespace keyfleet::controller {
+namespace {
+
+v1::KeyState KeyStateToProto(const std::string& state) {
+  if (state == "active") return v1::KEY_STATE_ACTIVE;
+  if (state == "superseded") return v1::KEY_STATE_SUPERSEDED;
+  if (state == "expired") return v1::KEY_STATE_EXPIRED;
+  if (state == "revoked") return v1::KEY_STATE_REVOKED;
+  return v1::KEY_STATE_UNSPECIFIED;
+}
+
+v1::UnmanagedKeys UnmanagedToProto(UnmanagedKeysMode mode) {
+  switch (mode) {
+    case UnmanagedKeysMode::kKeep:
+      return v1::UNMANAGED_KEYS_KEEP;
+    case UnmanagedKeysMode::kReport:
+      return v1::UNMANAGED_KEYS_REPORT;
+    case UnmanagedKeysMode::kRemove:
+      return v1::UNMANAGED_KEYS_REMOVE;
+  }
+  return v1::UNMANAGED_KEYS_KEEP;
+}
+
+}  // namespace
+
+void ToProto(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t us = absl::ToUnixMicros(t);
+  int64_t seconds = us / 1000000;
+  int64_t micros = us % 1000000;
+  if (micros < 0) {
+    micros += 1000000;
+    --seconds;
+  }
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(micros * 1000));
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+void ToProto(absl::Duration d, google::protobuf::Duration* out) {
+  out->set_seconds(absl::ToInt64Seconds(d));
+  out->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d % absl::Seconds(1))));
+}
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+void ToProto(const PrincipalRecord& p, v1::Principal* out) {
+  out->set_name(p.name);
+  out->set_kind(p.kind == PrincipalKind::kPerson ? v1::PRINCIPAL_KIND_PERSON
+                                                 : v1::PRINCIPAL_KIND_SERVICE);
+  out->set_email(p.email);
+  out->set_disabled(p.disabled);
+  ToProto(p.created_at, out->mutable_created_at());
+}
+
+void ToProto(const KeyRecord& k, const std::string& state, v1::Key* out) {
+  out->set_fingerprint(k.fingerprint);
+  out->set_principal(k.principal);
+  out->set_type(k.type);
+  out->set_bits(k.bits);
+  out->set_public_key(k.comment.empty() ? k.public_key
+                                        : absl::StrCat(k.public_key, " ", k.comment));
+  out->set_label(k.label);
+  out->set_comment(k.comment);
+  ToProto(k.created_at, out->mutable_created_at());
+  ToProto(k.expires_at, out->mutable_expires_at());
+  out->set_state(KeyStateToProto(state));
+  out->set_successor_fingerprint(k.successor_fingerprint);
+  out->set_source(k.source == KeySource::kUploaded ? v1::KEY_SOURCE_UPLOADED
+                                                   : v1::KEY_SOURCE_GENERATED);
+  out->set_revocation_reason(k.revocation_reason);
+  if (k.revoked_at) ToProto(*k.revoked_at, out->mutable_revoked_at());
+}
+
+void ToProto(const GrantRecord& g, v1::Grant* out) {
+  out->set_id(std::to_string(g.id));
+  if (!g.principal.empty()) {
+    out->set_principal(g.principal);
+  } else {
+    out->set_key_fingerprint(g.key_fingerprint);
+  }
+  for (const auto& [k, v] : g.hosts.labels) (*out->mutable_hosts()->mutable_labels())[k] = v;
+  out->mutable_hosts()->set_hostname_glob(g.hosts.hostname_glob);
+  out->set_account(g.account);
+  out->set_options(g.options);
+  if (g.expires_at) ToProto(*g.expires_at, out->mutable_expires_at());
+  out->set_allow_root(g.allow_root);
+  ToProto(g.created_at, out->mutable_created_at());
+}
+
+GrantRecord FromProto(const v1::Grant& g) {
+  GrantRecord out;
+  out.principal = g.principal();
+  out.key_fingerprint = g.key_fingerprint();
+  for (const auto& [k, v] : g.hosts().labels()) out.hosts.labels[k] = v;
+  out.hosts.hostname_glob = g.hosts().hostname_glob();
+  out.account = g.account();
+  out.options = g.options();
+  if (g.has_expires_at()) out.expires_at = FromProto(g.expires_at());
+  out.allow_root = g.allow_root();
+  return out;
+}
+
+void ToProto(const HostStatus& h, v1::Host* out) {
+  out->set_hostname(h.host.hostname);
+  for (const auto& [k, v] : h.host.labels) (*out->mutable_labels())[k] = v;
+  ToProto(h.host.last_seen, out->mutable_last_seen());
+  ToProto(h.host.first_seen, out->mutable_first_seen());
+  out->set_desired_generation(h.desired_generation);
+  out->set_applied_generation(h.host.applied_generation);
+  out->set_desired_digest(h.desired_digest);
+  out->set_applied_digest(h.host.applied_digest);
+  out->set_converged(h.converged);
+  for (const std::string& fp : h.host.host_key_fingerprints) out->add_host_key_fingerprints(fp);
+  nlohmann::json drift = nlohmann::json::parse(h.host.drift_json, nullptr, false);
+  if (drift.is_array()) {
+    for (const auto& item : drift) {
+      v1::DriftItem parsed;
+      if (google::protobuf::util::JsonStringToMessage(item.dump(), &parsed).ok()) {
+        *out->add_last_drift() = parsed;
+      }
+    }
+  }
+}
+
+void ToProto(const PolicyRecord& p, v1::Policy* out) {
+  ToProto(p.max_key_age, out->mutable_max_key_age());
+  ToProto(p.warning_window, out->mutable_warning_window());
+  ToProto(p.rotation_overlap, out->mutable_rotation_overlap());
+  for (KeyType t : p.key_policy.allowed_types)
+    out->add_allowed_key_types(std::string(KeyTypeName(t)));
+  out->set_min_rsa_bits(p.key_policy.min_rsa_bits);
+  out->set_unmanaged_keys(UnmanagedToProto(p.unmanaged_keys));
+}
+
+absl::StatusOr<PolicyRecord> FromProto(const v1::Policy& p, const PolicyRecord& base) {
+  PolicyRecord out = base;
+  if (p.has_max_key_age()) out.max_key_age = FromProto(p.max_key_age());
+  if (p.has_warning_window()) out.warning_window = FromProto(p.warning_window());
+  if (p.has_rotation_overlap()) out.rotation_overlap = FromProto(p.rotation_overlap());
+  if (p.allowed_key_types_size() > 0) {
+    out.key_policy.allowed_types.clear();
+    for (const std::string& name : p.allowed_key_types()) {
+      std::optional<KeyType> type = KeyTypeFromName(name);
+      if (!type) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("unknown key type \"", name,
+                         "\"; use OpenSSH names such as ssh-ed25519, "
+                         "ecdsa-sha2-nistp256, sk-ssh-ed25519@openssh.com, ssh-rsa"));
+      }
+      out.key_policy.allowed_types.push_back(*type);
+    }
+  }
+  if (p.min_rsa_bits() != 0) out.key_policy.min_rsa_bits = p.min_rsa_bits();
+  switch (p.unmanaged_keys()) {
+    case v1::UNMANAGED_KEYS_KEEP:
+      out.unmanaged_keys = UnmanagedKeysMode::kKeep;
+      break;
+    case v1::UNMANAGED_KEYS_REPORT:
+      out.unmanaged_keys = UnmanagedKeysMode::kReport;
+      break;
+    case v1::UNMANAGED_KEYS_REMOVE:
+      out.unmanaged_keys = UnmanagedKeysMode::kRemove;
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+void ToProto(const AuditEvent& e, v1::AuditEvent* out) {
+  out->set_sequence(e.sequence);
+  ToProto(e.at, out->mutable_at());
+  out->set_actor(e.actor);
+  out->set_action(e.action);
+  out->set_target(e.target);
+  out->set_before_json(e.before_json);
+  out->set_after_json(e.after_json);
+  out->set_hash(e.hash);
+}
+
+void ToProto(const HostDesiredState& s, v1::DesiredState* out) {
+  out->set_generation(s.generation);
+  out->set_digest(s.digest);
+  out->set_hostname(s.hostname);
+  for (const AccountDesiredState& a : s.accounts) {
+    v1::AccountKeys* account = out->add_accounts();
+    account->set_account(a.account);
+    for (const std::string& line : a.lines) account->add_keys(line);
+    account->set_unmanaged(UnmanagedToProto(s.unmanaged));
+    account->set_exclusive(s.unmanaged == UnmanagedKeysMode::kRemove);
+  }
+}
+
+absl::StatusOr<PrincipalKind> FromProto(v1::PrincipalKind kind) {
+  switch (kind) {
+    case v1::PRINCIPAL_KIND_UNSPECIFIED:
+    case v1::PRINCIPAL_KIND_PERSON:
+      return PrincipalKind::kPerson;
+    case v1::PRINCIPAL_KIND_SERVICE:
+      return PrincipalKind::kService;
+    default:
+      return absl::InvalidArgumentError("principal kind must be person or service");
+  }
+}
+
+std::optional<std::string> FromProto(v1::KeyState state) {
+  switch (state) {
+    case v1::KEY_STATE_ACTIVE:
+      return "active";
+    case v1::KEY_STATE_SUPERSEDED:
+      return "superseded";
+    case v1::KEY_STATE_EXPIRED:
+      return "expired";
+    case v1::KEY_STATE_REVOKED:
+      return "revoked";
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace keyfleet::controller

@@ -1,0 +1,33 @@
+// Conversions between the controller's records and the keyfleet.v1 protos.
+#pragma once
+
+#include "absl/status/statusor.h"
+#include "controller/desired_state.h"
+#include "controller/handlers/report_handlers.h"
+#include "controller/model.h"
+#include "keyfleet/v1/admin.pb.h"
+#include "keyfleet/v1/agent.pb.h"
+
+namespace keyfleet::controller {
+
+void ToProto(absl::Time t, google::protobuf::Timestamp* out);
+absl::Time FromProto(const google::protobuf::Timestamp& t);
+void ToProto(absl::Duration d, google::protobuf::Duration* out);
+absl::Duration FromProto(const google::protobuf::Duration& d);
+
+void ToProto(const PrincipalRecord& p, v1::Principal* out);
+// `state` is the effective state ("expired" included), see FleetView::EffectiveKeyState.
+void ToProto(const KeyRecord& k, const std::string& state, v1::Key* out);
+void ToProto(const GrantRecord& g, v1::Grant* out);
+GrantRecord FromProto(const v1::Grant& g);
+void ToProto(const HostStatus& h, v1::Host* out);
+void ToProto(const PolicyRecord& p, v1::Policy* out);
+// Unset fields of `p` keep the values of `base`; type names are checked.
+absl::StatusOr<PolicyRecord> FromProto(const v1::Policy& p, const PolicyRecord& base);
+void ToProto(const AuditEvent& e, v1::AuditEvent* out);
+void ToProto(const HostDesiredState& s, v1::DesiredState* out);
+absl::StatusOr<PrincipalKind> FromProto(v1::PrincipalKind kind);
+// nullopt for KEY_STATE_UNSPECIFIED.
+std::optional<std::string> FromProto(v1::KeyState state);
+
+}  // namespace keyfleet::controller

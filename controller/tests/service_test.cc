@@ -1,0 +1,320 @@
+// The controller's gRPC services in-process, over a real PostgreSQL (label: postgres):
+// admin calls, agent Watch/Report, two replicas on one database, restarts of the controller and
+// of PostgreSQL.
+#include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "common/clock.h"
+#include "controller/controller_server.h"
+#include "keyfleet/v1/admin.grpc.pb.h"
+#include "keyfleet/v1/agent.grpc.pb.h"
+#include "tests/support/temp_postgres.h"
+#include "tests/support/test_keys.h"
+
+namespace keyfleet::controller {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+// A Watch stream read on its own thread; the test waits for desired states.
+class WatchClient {
+ public:
+  WatchClient(std::shared_ptr<grpc::Channel> channel, const std::string& hostname,
+              std::map<std::string, std::string> labels)
+      : stub_(v1::AgentService::NewStub(channel)) {
+    v1::WatchRequest req;
+    req.set_hostname(hostname);
+    for (auto& [k, v] : labels) (*req.mutable_labels())[k] = v;
+    reader_ = stub_->Watch(&ctx_, req);
+    thread_ = std::thread([this] {
+      v1::WatchResponse resp;
+      while (reader_->Read(&resp)) {
+        if (!resp.has_desired_state()) continue;
+        std::lock_guard<std::mutex> lock(mu_);
+        states_.push_back(resp.desired_state());
+        cv_.notify_all();
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      finished_ = true;
+      cv_.notify_all();
+    });
+  }
+  ~WatchClient() {
+    ctx_.TryCancel();
+    thread_.join();
+  }
+
+  // Waits up to 10 s for a desired state satisfying `pred`.
+  std::optional<v1::DesiredState> WaitFor(std::function<bool(const v1::DesiredState&)> pred) {
+    std::unique_lock<std::mutex> lock(mu_);
+    std::optional<v1::DesiredState> found;
+    cv_.wait_for(lock, std::chrono::seconds(10), [&] {
+      for (const auto& s : states_) {
+        if (pred(s)) {
+          found = s;
+          return true;
+        }
+      }
+      return finished_;
+    });
+    return found;
+  }
+
+ private:
+  std::unique_ptr<v1::AgentService::Stub> stub_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReader<v1::WatchResponse>> reader_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<v1::DesiredState> states_;
+  bool finished_ = false;
+};
+
+size_t KeyCount(const v1::DesiredState& s, const std::string& account) {
+  for (const auto& a : s.accounts()) {
+    if (a.account() == account) return a.keys_size();
+  }
+  return 0;
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { server_ = new testing::TempPostgres(); }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+
+  void SetUp() override { database_ = server_->Url(server_->CreateDatabase()); }
+
+  std::unique_ptr<ControllerServer> StartController() {
+    ControllerConfig config;
+    config.database = database_;
+    config.listen = "127.0.0.1:0";
+    config.feed_poll_interval = absl::Seconds(1);
+    config.heartbeat_interval = absl::Seconds(1);
+    auto controller = std::make_unique<ControllerServer>(config, clock_);
+    absl::Status started = controller->Start();
+    EXPECT_TRUE(started.ok()) << started;
+    return controller;
+  }
+
+  static std::unique_ptr<v1::AdminService::Stub> Admin(ControllerServer& c) {
+    return v1::AdminService::NewStub(c.InProcessChannel());
+  }
+
+  grpc::Status AddPrincipal(v1::AdminService::Stub& admin, const std::string& name) {
+    grpc::ClientContext ctx;
+    v1::AddPrincipalRequest req;
+    req.set_name(name);
+    v1::MutationResponse resp;
+    return admin.AddPrincipal(&ctx, req, &resp);
+  }
+
+  std::string AddKey(v1::AdminService::Stub& admin, const std::string& who, uint64_t n) {
+    grpc::ClientContext ctx;
+    v1::AddKeysRequest req;
+    req.set_principal(who);
+    req.add_public_keys(testing::SyntheticEd25519Line(n));
+    v1::AddKeysResponse resp;
+    grpc::Status s = admin.AddKeys(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return s.ok() ? resp.keys(0).fingerprint() : "";
+  }
+
+  grpc::Status Grant(v1::AdminService::Stub& admin, const std::string& who, const std::string& env,
+                     const std::string& account) {
+    grpc::ClientContext ctx;
+    v1::AddGrantRequest req;
+    req.mutable_grant()->set_principal(who);
+    (*req.mutable_grant()->mutable_hosts()->mutable_labels())["env"] = env;
+    req.mutable_grant()->set_account(account);
+    v1::AddGrantResponse resp;
+    return admin.AddGrant(&ctx, req, &resp);
+  }
+
+  static testing::TempPostgres* server_;
+  std::string database_;
+  SystemClock clock_;
+};
+
+testing::TempPostgres* ServiceTest::server_ = nullptr;
+
+TEST_F(ServiceTest, GrantedKeysReachTheWatchingAgentAndRevocationRemovesThem) {
+  auto controller = StartController();
+  auto admin = Admin(*controller);
+  ASSERT_TRUE(AddPrincipal(*admin, "alice").ok());
+  std::string fp = AddKey(*admin, "alice", 1);
+  AddKey(*admin, "alice", 2);
+  ASSERT_TRUE(Grant(*admin, "alice", "prod", "deploy").ok());
+
+  WatchClient agent(controller->InProcessChannel(), "web-1", {{"env", "prod"}});
+  auto first = agent.WaitFor([](const v1::DesiredState& s) { return KeyCount(s, "deploy") == 2; });
+  ASSERT_TRUE(first) << "the full desired state arrives on connect";
+  EXPECT_THAT(first->accounts(0).keys(0), HasSubstr("expiry-time=\""));
+
+  grpc::ClientContext ctx;
+  v1::RevokeKeyRequest revoke;
+  revoke.set_fingerprint(fp);
+  revoke.set_reason("compromised");
+  v1::MutationResponse revoked;
+  ASSERT_TRUE(admin->RevokeKey(&ctx, revoke, &revoked).ok());
+  auto after = agent.WaitFor([](const v1::DesiredState& s) { return KeyCount(s, "deploy") == 1; });
+  ASSERT_TRUE(after) << "the revocation is pushed";
+  EXPECT_GE(after->generation(), revoked.change());
+
+  // Rollout: targeted 1, converged once the agent reports the applied state.
+  auto rollout = [&] {
+    grpc::ClientContext c;
+    v1::RolloutStatusRequest req;
+    req.set_change(revoked.change());
+    v1::RolloutStatusResponse resp;
+    EXPECT_TRUE(admin->RolloutStatus(&c, req, &resp).ok());
+    return resp;
+  };
+  EXPECT_EQ(rollout().targeted_hosts(), 1u);
+  EXPECT_EQ(rollout().converged_hosts(), 0u);
+  auto agent_stub = v1::AgentService::NewStub(controller->InProcessChannel());
+  grpc::ClientContext rctx;
+  v1::ReportRequest report;
+  report.set_hostname("web-1");
+  report.set_applied_generation(after->generation());
+  report.set_applied_digest(after->digest());
+  v1::ReportResponse rresp;
+  ASSERT_TRUE(agent_stub->Report(&rctx, report, &rresp).ok());
+  for (int i = 0; i < 50 && rollout().converged_hosts() != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(rollout().converged_hosts(), 1u);
+}
+
+TEST_F(ServiceTest, ErrorsKeepTheirCodesOverGrpc) {
+  auto controller = StartController();
+  auto admin = Admin(*controller);
+  ASSERT_TRUE(AddPrincipal(*admin, "alice").ok());
+  grpc::Status dup = AddPrincipal(*admin, "alice");
+  EXPECT_EQ(dup.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  grpc::Status bad = AddPrincipal(*admin, "Not Valid");
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(bad.error_message(), HasSubstr("lower-case"));
+  grpc::ClientContext ctx;
+  v1::GetKeyRequest req;
+  req.set_fingerprint("SHA256:missing");
+  v1::Key key;
+  EXPECT_EQ(admin->GetKey(&ctx, req, &key).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Grant(*admin, "alice", "prod", "root").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServiceTest, HealthServiceReportsServing) {
+  auto controller = StartController();
+  // grpc.health.v1.Health/Check with an empty request; SERVING is field 1 = 1 (bytes 08 01).
+  grpc::GenericStub generic(controller->InProcessChannel());
+  grpc::ClientContext ctx;
+  grpc::Slice empty_message("");
+  grpc::ByteBuffer request(&empty_message, 1);
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  generic.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status s) {
+                      std::lock_guard<std::mutex> lock(mu);
+                      status = s;
+                      done = true;
+                      cv.notify_all();
+                    });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait_for(lock, std::chrono::seconds(10), [&] { return done; });
+  ASSERT_TRUE(done);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& slice : slices)
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+}
+
+TEST_F(ServiceTest, AControllerRestartLosesNothing) {
+  std::string fp;
+  {
+    auto controller = StartController();
+    auto admin = Admin(*controller);
+    ASSERT_TRUE(AddPrincipal(*admin, "alice").ok());
+    fp = AddKey(*admin, "alice", 7);
+    ASSERT_TRUE(Grant(*admin, "alice", "prod", "deploy").ok());
+    WatchClient agent(controller->InProcessChannel(), "web-1", {{"env", "prod"}});
+    ASSERT_TRUE(
+        agent.WaitFor([](const v1::DesiredState& s) { return KeyCount(s, "deploy") == 1; }));
+  }
+  auto controller = StartController();
+  auto admin = Admin(*controller);
+  grpc::ClientContext ctx;
+  v1::GetKeyRequest req;
+  req.set_fingerprint(fp);
+  v1::Key key;
+  ASSERT_TRUE(admin->GetKey(&ctx, req, &key).ok());
+  EXPECT_EQ(key.principal(), "alice");
+  WatchClient agent(controller->InProcessChannel(), "web-1", {{"env", "prod"}});
+  EXPECT_TRUE(agent.WaitFor([](const v1::DesiredState& s) { return KeyCount(s, "deploy") == 1; }));
+  grpc::ClientContext vctx;
+  v1::VerifyAuditResponse verify;
+  ASSERT_TRUE(admin->VerifyAudit(&vctx, v1::VerifyAuditRequest(), &verify).ok());
+  EXPECT_TRUE(verify.ok()) << verify.detail();
+  EXPECT_GE(verify.events_checked(), 4u);
+}
+
+TEST_F(ServiceTest, TwoControllersOnOneDatabaseSeeEachOthersChanges) {
+  auto a = StartController();
+  auto b = StartController();
+  auto admin_a = Admin(*a);
+  auto admin_b = Admin(*b);
+  WatchClient agent_on_b(b->InProcessChannel(), "web-1", {{"env", "prod"}});
+  ASSERT_TRUE(AddPrincipal(*admin_a, "alice").ok());
+  AddKey(*admin_a, "alice", 3);
+  ASSERT_TRUE(Grant(*admin_a, "alice", "prod", "deploy").ok());
+  // The agent is connected to B; the change was made through A.
+  EXPECT_TRUE(
+      agent_on_b.WaitFor([](const v1::DesiredState& s) { return KeyCount(s, "deploy") == 1; }));
+  // And the other way round: B sees the host A never met, A sees keys added through B.
+  AddKey(*admin_b, "alice", 4);
+  bool seen = false;
+  for (int i = 0; i < 100 && !seen; ++i) {
+    grpc::ClientContext ctx;
+    v1::ListKeysRequest req;
+    v1::ListKeysResponse resp;
+    ASSERT_TRUE(admin_a->ListKeys(&ctx, req, &resp).ok());
+    seen = resp.keys_size() == 2;
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(seen) << "a key added through B shows up on A";
+  EXPECT_TRUE(
+      agent_on_b.WaitFor([](const v1::DesiredState& s) { return KeyCount(s, "deploy") == 2; }));
+}
+
+TEST_F(ServiceTest, APostgresRestartDoesNotWedgeTheController) {
+  auto a = StartController();
+  auto b = StartController();
+  auto admin_a = Admin(*a);
+  WatchClient agent_on_b(b->InProcessChannel(), "web-1", {{"env", "prod"}});
+  ASSERT_TRUE(AddPrincipal(*admin_a, "alice").ok());
+  ASSERT_TRUE(Grant(*admin_a, "alice", "prod", "deploy").ok());
+
+  server_->Stop(/*immediate=*/true);
+  server_->Start();
+  // Mutations succeed again (the pool reconnects) and B's listener reconnects and catches up.
+  AddKey(*admin_a, "alice", 11);
+  EXPECT_TRUE(
+      agent_on_b.WaitFor([](const v1::DesiredState& s) { return KeyCount(s, "deploy") == 1; }));
+}
+
+}  // namespace
+}  // namespace keyfleet::controller
