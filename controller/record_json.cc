@@ -1,5 +1,7 @@
 #include "controller/record_json.h"
 
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "common/ssh_key_type.h"
 #include "common/status_macros.h"
@@ -27,6 +29,25 @@ absl::StatusOr<std::optional<absl::Time>> GetOptionalTime(const json& j, const c
   if (v.is_null()) return std::optional<absl::Time>();
   KF_ASSIGN_OR_RETURN(absl::Time t, ParseRecordTime(v.get<std::string>()));
   return std::optional<absl::Time>(t);
+}
+
+// An integer field in [min, max]. nlohmann's own get<> converts floats with an unchecked cast.
+template <typename T>
+absl::StatusOr<T> GetInt(const json& j, const char* field) {
+  const json& v = j.at(field);
+  bool in_range = false;
+  if (v.is_number_unsigned()) {
+    in_range = v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
+  } else if (v.is_number_integer()) {
+    const int64_t n = v.get<int64_t>();
+    in_range =
+        n >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+        (n < 0 || static_cast<uint64_t>(n) <= static_cast<uint64_t>(std::numeric_limits<T>::max()));
+  }
+  if (!in_range) {
+    return absl::DataLossError(absl::StrCat("stored field ", field, " is not an integer in range"));
+  }
+  return static_cast<T>(v.get<int64_t>());
 }
 
 absl::StatusOr<absl::Time> GetTime(const json& j, const char* field) {
@@ -62,6 +83,10 @@ absl::StatusOr<absl::Time> ParseRecordTime(const std::string& text) {
   std::string err;
   if (!absl::ParseTime(kTimeFormat, text, absl::UTCTimeZone(), &t, &err)) {
     return absl::DataLossError(absl::StrCat("bad stored time \"", text, "\": ", err));
+  }
+  // Only the exact form FormatRecordTime writes: no extra digits, no other spellings.
+  if (FormatRecordTime(t) != text) {
+    return absl::DataLossError(absl::StrCat("stored time \"", text, "\" is not in canonical form"));
   }
   return t;
 }
@@ -116,7 +141,7 @@ absl::StatusOr<KeyRecord> KeyFromJson(const std::string& text) {
     k.fingerprint = j.at("fingerprint").get<std::string>();
     k.principal = j.at("principal").get<std::string>();
     k.type = j.at("type").get<std::string>();
-    k.bits = j.at("bits").get<uint32_t>();
+    KF_ASSIGN_OR_RETURN(k.bits, GetInt<uint32_t>(j, "bits"));
     k.public_key = j.at("public_key").get<std::string>();
     k.comment = j.at("comment").get<std::string>();
     k.label = j.at("label").get<std::string>();
@@ -157,7 +182,7 @@ std::string GrantToJson(const GrantRecord& g) {
 absl::StatusOr<GrantRecord> GrantFromJson(const std::string& text) {
   return ParseRecord<GrantRecord>("grant", text, [](const json& j) -> absl::StatusOr<GrantRecord> {
     GrantRecord g;
-    g.id = j.at("id").get<int64_t>();
+    KF_ASSIGN_OR_RETURN(g.id, GetInt<int64_t>(j, "id"));
     g.principal = j.at("principal").get<std::string>();
     g.key_fingerprint = j.at("key_fingerprint").get<std::string>();
     g.hosts.labels = j.at("labels").get<Labels>();
@@ -205,16 +230,19 @@ absl::StatusOr<PolicyRecord> PolicyFromJson(const std::string& text) {
   return ParseRecord<PolicyRecord>(
       "policy", text, [](const json& j) -> absl::StatusOr<PolicyRecord> {
         PolicyRecord p;
-        p.max_key_age = absl::Seconds(j.at("max_key_age_seconds").get<int64_t>());
-        p.warning_window = absl::Seconds(j.at("warning_window_seconds").get<int64_t>());
-        p.rotation_overlap = absl::Seconds(j.at("rotation_overlap_seconds").get<int64_t>());
+        KF_ASSIGN_OR_RETURN(int64_t max_age, GetInt<int64_t>(j, "max_key_age_seconds"));
+        KF_ASSIGN_OR_RETURN(int64_t warning, GetInt<int64_t>(j, "warning_window_seconds"));
+        KF_ASSIGN_OR_RETURN(int64_t overlap, GetInt<int64_t>(j, "rotation_overlap_seconds"));
+        p.max_key_age = absl::Seconds(max_age);
+        p.warning_window = absl::Seconds(warning);
+        p.rotation_overlap = absl::Seconds(overlap);
         p.key_policy.allowed_types.clear();
         for (const std::string& name : j.at("allowed_key_types").get<std::vector<std::string>>()) {
           std::optional<KeyType> type = KeyTypeFromName(name);
           if (!type) return absl::DataLossError(absl::StrCat("unknown stored key type ", name));
           p.key_policy.allowed_types.push_back(*type);
         }
-        p.key_policy.min_rsa_bits = j.at("min_rsa_bits").get<uint32_t>();
+        KF_ASSIGN_OR_RETURN(p.key_policy.min_rsa_bits, GetInt<uint32_t>(j, "min_rsa_bits"));
         KF_ASSIGN_OR_RETURN(p.unmanaged_keys, GetEnum<UnmanagedKeysMode>(j, "unmanaged_keys",
                                                                          ParseUnmanagedKeysMode));
         return p;
