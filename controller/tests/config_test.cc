@@ -42,6 +42,13 @@ policy:
   EXPECT_EQ(config->default_policy.unmanaged_keys, UnmanagedKeysMode::kReport);
 }
 
+TEST(ControllerConfig, TheShippedExampleParses) {
+  auto config =
+      LoadControllerConfigFile(KEYFLEET_SOURCE_DIR "/deploy/controller.yaml", ControllerConfig{});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->default_policy, PolicyRecord{});
+}
+
 TEST(ControllerConfig, EmptyFileKeepsDefaults) {
   auto config = ParseControllerConfig("", ControllerConfig{});
   ASSERT_TRUE(config.ok());
