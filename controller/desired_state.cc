@@ -1,5 +1,7 @@
 #include "controller/desired_state.h"
 
+#include <openssl/evp.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/authorized_keys_line.h"
 #include "common/expiry_time.h"
@@ -22,13 +24,23 @@ absl::StatusOr<std::string> RenderManagedLine(const AuthorizedKeysOptions& grant
   return line;
 }
 
+ManagedLinePtr MakeManagedLine(std::string text) {
+  auto line = std::make_shared<ManagedLine>();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
+  line->hash.assign(reinterpret_cast<const char*>(digest), len);
+  line->text = std::move(text);
+  return line;
+}
+
 std::string DesiredStateDigest(const HostDesiredState& state) {
   FieldHasher hasher("keyfleet-desired-v1");
   hasher.Add(UnmanagedKeysModeName(state.unmanaged));
   for (const AccountDesiredState& account : state.accounts) {
     hasher.Add(account.account);
     hasher.Add(absl::StrCat(account.lines.size()));
-    for (const std::string& line : account.lines) hasher.Add(line);
+    for (const ManagedLinePtr& line : account.lines) hasher.Add(line->hash);
   }
   return hasher.HexDigest();
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,15 @@
 
 namespace keyfleet::controller {
 
+// One managed authorized_keys line. Immutable and shared: every host a grant reaches holds a
+// pointer to the same line, so 10,000 hosts with the same keys cost one copy of each line.
+struct ManagedLine {
+  std::string text;
+  std::string hash;  // raw SHA-256 of text, for digests
+};
+using ManagedLinePtr = std::shared_ptr<const ManagedLine>;
+ManagedLinePtr MakeManagedLine(std::string text);
+
 // One key allowed into one account of a host, and the grant that allows it.
 struct AccessLine {
   std::string account;
@@ -20,12 +30,12 @@ struct AccessLine {
   std::string principal;
   int64_t grant_id = 0;
   absl::Time expires_at;  // the earlier of the key's and the grant's expiry
-  std::string line;       // the exact authorized_keys line
+  ManagedLinePtr line;    // the exact authorized_keys line
 };
 
 struct AccountDesiredState {
   std::string account;
-  std::vector<std::string> lines;  // sorted; may be empty: "no managed keys" is explicit
+  std::vector<ManagedLinePtr> lines;  // sorted; may be empty: "no managed keys" is explicit
 };
 
 struct HostDesiredState {
@@ -43,8 +53,8 @@ struct HostDesiredState {
 absl::StatusOr<std::string> RenderManagedLine(const AuthorizedKeysOptions& grant_options,
                                               absl::Time expires_at, const KeyRecord& key);
 
-// Hex SHA-256 over the accounts, their lines and the unmanaged mode (not the generation or
-// hostname): equal digests mean an agent has nothing to do.
+// Hex SHA-256 over the unmanaged mode, the accounts and their lines' hashes (not the generation
+// or hostname): equal digests mean an agent has nothing to do.
 std::string DesiredStateDigest(const HostDesiredState& state);
 
 }  // namespace keyfleet::controller

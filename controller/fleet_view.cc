@@ -55,13 +55,18 @@ absl::Status FleetView::Reset(const Snapshot& snapshot, absl::Time now) {
     keys_by_principal_[k.principal].insert(k.fingerprint);
   }
   grants_ = std::move(grants);
+  {
+    std::lock_guard<std::mutex> cache_lock(cache_mu_);
+    line_cache_.clear();
+  }
   hosts_.clear();
   rollouts_.clear();
+  RecomputeMemo memo;
   for (const HostRecord& h : snapshot.hosts) {
     HostEntry& entry = hosts_[h.hostname];
     entry.record = h;
     MatchHostLocked(entry);
-    RecomputeLocked(entry, now);
+    RecomputeLocked(entry, now, &memo);
     entry.desired.generation = sequence_;
   }
   return absl::OkStatus();
@@ -74,9 +79,10 @@ absl::StatusOr<std::vector<std::string>> FleetView::Apply(const Change& change, 
   std::set<std::string> dirty;
   KF_RETURN_IF_ERROR(ApplyLocked(change, &dirty));
   sequence_ = change.sequence;
+  RecomputeMemo memo;
   for (const std::string& hostname : dirty) {
     HostEntry& host = hosts_.at(hostname);
-    if (RecomputeLocked(host, now)) {
+    if (RecomputeLocked(host, now, &memo)) {
       host.desired.generation = sequence_;
       changed.push_back(hostname);
     }
@@ -89,9 +95,10 @@ absl::StatusOr<std::vector<std::string>> FleetView::Apply(const Change& change, 
 std::vector<std::string> FleetView::Tick(absl::Time now) {
   std::unique_lock<std::shared_mutex> lock(mu_);
   std::vector<std::string> changed;
+  RecomputeMemo memo;
   for (auto& [hostname, host] : hosts_) {
     if (host.next_expiry > now) continue;
-    if (RecomputeLocked(host, now)) {
+    if (RecomputeLocked(host, now, &memo)) {
       host.desired.generation = sequence_;
       changed.push_back(hostname);
     }
@@ -108,6 +115,7 @@ absl::Status FleetView::ApplyLocked(const Change& change, std::set<std::string>*
       return absl::OkStatus();
     }
     case EntityKind::kKey: {
+      ForgetLinesOfKeyLocked(change.entity_key);
       auto existing = keys_.find(change.entity_key);
       if (existing != keys_.end()) {
         DirtyHostsUsingLocked(existing->second.principal, existing->first, dirty);
@@ -134,6 +142,7 @@ absl::Status FleetView::ApplyLocked(const Change& change, std::set<std::string>*
         return absl::DataLossError(
             absl::StrCat("change ", change.sequence, ": bad grant id \"", change.entity_key, "\""));
       }
+      ForgetLinesOfGrantLocked(id);
       if (change.after_json.empty()) {
         grants_.erase(id);
         for (auto& [hostname, host] : hosts_) {
@@ -209,10 +218,43 @@ void FleetView::DirtyHostsUsingLocked(const std::string& principal, const std::s
   }
 }
 
-bool FleetView::RecomputeLocked(HostEntry& host, absl::Time now) {
-  const PolicyRecord& policy = PolicyLocked();
+ManagedLinePtr FleetView::LineFor(const GrantEntry& grant, const KeyRecord& key,
+                                  absl::Time expiry) const {
+  const auto cache_key = std::make_pair(key.fingerprint, grant.record.id);
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    auto it = line_cache_.find(cache_key);
+    if (it != line_cache_.end() && it->second.expiry == expiry) return it->second.line;
+  }
+  absl::StatusOr<std::string> text = RenderManagedLine(grant.options, expiry, key);
+  if (!text.ok()) {
+    spdlog::error("grant {} key {} left out: {}", grant.record.id, key.fingerprint,
+                  std::string(text.status().message()));
+    return nullptr;
+  }
+  ManagedLinePtr line = MakeManagedLine(*std::move(text));
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  line_cache_[cache_key] = CachedLine{expiry, line};
+  return line;
+}
+
+void FleetView::ForgetLinesOfKeyLocked(const std::string& fingerprint) {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  auto it = line_cache_.lower_bound(std::make_pair(fingerprint, int64_t{INT64_MIN}));
+  while (it != line_cache_.end() && it->first.first == fingerprint) it = line_cache_.erase(it);
+}
+
+void FleetView::ForgetLinesOfGrantLocked(int64_t id) {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  for (auto it = line_cache_.begin(); it != line_cache_.end();) {
+    it = it->first.second == id ? line_cache_.erase(it) : std::next(it);
+  }
+}
+
+std::map<std::string, std::vector<AccessLine>> FleetView::ComputeAccessLocked(
+    const HostEntry& host, absl::Time now, absl::Time* next_expiry) const {
   std::map<std::string, std::vector<AccessLine>> by_account;
-  absl::Time next_expiry = absl::InfiniteFuture();
+  *next_expiry = absl::InfiniteFuture();
   for (int64_t id : host.grants) {
     const GrantEntry& grant = grants_.at(id);
     const GrantRecord& g = grant.record;
@@ -236,37 +278,45 @@ bool FleetView::RecomputeLocked(HostEntry& host, absl::Time now) {
       absl::Time expiry = key->expires_at;
       if (g.expires_at) expiry = std::min(expiry, *g.expires_at);
       if (expiry <= now) continue;
-      absl::StatusOr<std::string> line = RenderManagedLine(grant.options, expiry, *key);
-      if (!line.ok()) {
-        spdlog::error("host {}: grant {} key {} left out: {}", host.record.hostname, id,
-                      key->fingerprint, std::string(line.status().message()));
-        continue;
-      }
-      lines.push_back({g.account, key->fingerprint, key->principal, id, expiry, *std::move(line)});
-      next_expiry = std::min(next_expiry, expiry);
+      ManagedLinePtr line = LineFor(grant, *key, expiry);
+      if (!line) continue;
+      lines.push_back({g.account, key->fingerprint, key->principal, id, expiry, std::move(line)});
+      *next_expiry = std::min(*next_expiry, expiry);
     }
   }
-  HostDesiredState desired;
-  desired.hostname = host.record.hostname;
-  desired.unmanaged = policy.unmanaged_keys;
-  std::vector<AccessLine> access;
   for (auto& [account, lines] : by_account) {
     std::sort(lines.begin(), lines.end(), [](const AccessLine& a, const AccessLine& b) {
       return std::tie(a.fingerprint, a.grant_id) < std::tie(b.fingerprint, b.grant_id);
     });
-    AccountDesiredState state{account, {}};
-    for (AccessLine& line : lines) {
-      state.lines.push_back(line.line);
-      access.push_back(std::move(line));
-    }
-    desired.accounts.push_back(std::move(state));
   }
-  desired.digest = DesiredStateDigest(desired);
-  const bool changed = desired.digest != host.desired.digest;
-  desired.generation = host.desired.generation;
-  host.desired = std::move(desired);
-  host.access = std::move(access);
-  host.next_expiry = next_expiry;
+  return by_account;
+}
+
+bool FleetView::RecomputeLocked(HostEntry& host, absl::Time now, RecomputeMemo* memo) {
+  auto cached = memo->find(host.grants);
+  if (cached == memo->end()) {
+    ComputedContent content;
+    std::map<std::string, std::vector<AccessLine>> by_account =
+        ComputeAccessLocked(host, now, &content.next_expiry);
+    HostDesiredState probe;
+    probe.unmanaged = PolicyLocked().unmanaged_keys;
+    for (auto& [account, lines] : by_account) {
+      AccountDesiredState state{account, {}};
+      state.lines.reserve(lines.size());
+      for (AccessLine& line : lines) state.lines.push_back(std::move(line.line));
+      probe.accounts.push_back(std::move(state));
+    }
+    content.digest = DesiredStateDigest(probe);
+    content.accounts = std::move(probe.accounts);
+    cached = memo->emplace(host.grants, std::move(content)).first;
+  }
+  const ComputedContent& content = cached->second;
+  const bool changed = content.digest != host.desired.digest;
+  host.desired.hostname = host.record.hostname;
+  host.desired.unmanaged = PolicyLocked().unmanaged_keys;
+  host.desired.accounts = content.accounts;
+  host.desired.digest = content.digest;
+  host.next_expiry = content.next_expiry;
   return changed;
 }
 
@@ -361,11 +411,17 @@ std::optional<HostDesiredState> FleetView::DesiredState(const std::string& hostn
   return it->second.desired;
 }
 
-std::optional<std::vector<AccessLine>> FleetView::Access(const std::string& hostname) const {
+std::optional<std::vector<AccessLine>> FleetView::Access(const std::string& hostname,
+                                                         absl::Time now) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   auto it = hosts_.find(hostname);
   if (it == hosts_.end()) return std::nullopt;
-  return it->second.access;
+  absl::Time next_expiry;
+  std::vector<AccessLine> out;
+  for (auto& [account, lines] : ComputeAccessLocked(it->second, now, &next_expiry)) {
+    for (AccessLine& line : lines) out.push_back(std::move(line));
+  }
+  return out;
 }
 
 std::optional<RolloutTargets> FleetView::Rollout(uint64_t change) const {

@@ -66,7 +66,8 @@ class FleetView {
 
   // nullopt for a host the view does not know.
   std::optional<HostDesiredState> DesiredState(const std::string& hostname) const;
-  std::optional<std::vector<AccessLine>> Access(const std::string& hostname) const;
+  // Computed on demand, as of `now`.
+  std::optional<std::vector<AccessLine>> Access(const std::string& hostname, absl::Time now) const;
   // The targets of `change`, or of the latest change with targets when `change` is 0;
   // nullopt when that change is older than the kept history or not yet seen.
   std::optional<RolloutTargets> Rollout(uint64_t change) const;
@@ -83,7 +84,6 @@ class FleetView {
     HostRecord record;
     std::set<int64_t> grants;  // matching grant ids
     HostDesiredState desired;
-    std::vector<AccessLine> access;
     absl::Time next_expiry = absl::InfiniteFuture();
   };
 
@@ -92,8 +92,25 @@ class FleetView {
   void MatchHostLocked(HostEntry& host);
   void DirtyHostsUsingLocked(const std::string& principal, const std::string& fingerprint,
                              std::set<std::string>* dirty) const;
+  // Every line the host's grants allow at `now`, grouped by account (accounts of matching
+  // grants are present even when empty) and sorted; sets *next_expiry to the earliest expiry.
+  std::map<std::string, std::vector<AccessLine>> ComputeAccessLocked(const HostEntry& host,
+                                                                     absl::Time now,
+                                                                     absl::Time* next_expiry) const;
+  // The shared line for (grant, key, expiry), rendered once and cached.
+  ManagedLinePtr LineFor(const GrantEntry& grant, const KeyRecord& key, absl::Time expiry) const;
+  void ForgetLinesOfKeyLocked(const std::string& fingerprint);
+  void ForgetLinesOfGrantLocked(int64_t id);
+  // Hosts matched by the same grants get the same content: one batch of recomputations
+  // (Reset, Apply, Tick) computes each distinct grant set once.
+  struct ComputedContent {
+    std::vector<AccountDesiredState> accounts;
+    std::string digest;
+    absl::Time next_expiry;
+  };
+  using RecomputeMemo = std::map<std::set<int64_t>, ComputedContent>;
   // Recomputes the host; true when its digest changed.
-  bool RecomputeLocked(HostEntry& host, absl::Time now);
+  bool RecomputeLocked(HostEntry& host, absl::Time now, RecomputeMemo* memo);
   const PolicyRecord& PolicyLocked() const;
 
   mutable std::shared_mutex mu_;
@@ -106,6 +123,14 @@ class FleetView {
   std::map<int64_t, GrantEntry> grants_;
   std::map<std::string, HostEntry> hosts_;
   std::deque<RolloutTargets> rollouts_;
+
+  struct CachedLine {
+    absl::Time expiry;
+    ManagedLinePtr line;
+  };
+  // (fingerprint, grant id) -> line. Its own lock: readers holding mu_ shared may fill it.
+  mutable std::mutex cache_mu_;
+  mutable std::map<std::pair<std::string, int64_t>, CachedLine> line_cache_;
 };
 
 }  // namespace keyfleet::controller

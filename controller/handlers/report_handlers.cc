@@ -52,7 +52,7 @@ absl::StatusOr<HostStatus> ReportHandlers::GetHost(const std::string& hostname) 
 absl::StatusOr<std::vector<AccessEntry>> ReportHandlers::AccessReview(
     const std::string& hostname, const std::string& account) const {
   KF_RETURN_IF_ERROR(ValidateHostname(hostname));
-  std::optional<std::vector<AccessLine>> lines = ctx_.view.Access(hostname);
+  std::optional<std::vector<AccessLine>> lines = ctx_.view.Access(hostname, ctx_.Now());
   if (!lines) return HostNotFound(hostname);
   std::vector<AccessEntry> out;
   for (AccessLine& line : *lines) {

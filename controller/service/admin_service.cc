@@ -165,7 +165,7 @@ grpc::Status AdminServiceImpl::AccessReview(grpc::ServerContext*,
     out->set_account(e.line.account);
     KeyToProto(e.key, out->mutable_key());
     out->set_grant_id(std::to_string(e.line.grant_id));
-    out->set_authorized_keys_line(e.line.line);
+    out->set_authorized_keys_line(e.line.line->text);
   }
   return grpc::Status::OK;
 }

@@ -45,6 +45,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchResponse>,
     {
       std::lock_guard<std::mutex> lock(mu_);
       writing_ = false;
+      out_ = v1::WatchResponse();  // Clear() would keep the strings' memory for every stream
     }
     if (!ok) {
       FinishOnce(grpc::Status::OK);
@@ -79,7 +80,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchResponse>,
       if (state.ok() && state->digest != sent_digest_) {
         sent_digest_ = state->digest;
         sent_generation_ = state->generation;
-        out_.Clear();
+        out_ = v1::WatchResponse();
         ToProto(*state, out_.mutable_desired_state());
         heartbeat_due_ = false;
         return true;
@@ -87,7 +88,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchResponse>,
     }
     if (heartbeat_due_) {
       heartbeat_due_ = false;
-      out_.Clear();
+      out_ = v1::WatchResponse();
       out_.mutable_heartbeat()->set_current_generation(sent_generation_);
       return true;
     }

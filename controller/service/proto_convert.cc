@@ -199,7 +199,7 @@ void ToProto(const HostDesiredState& s, v1::DesiredState* out) {
   for (const AccountDesiredState& a : s.accounts) {
     v1::AccountKeys* account = out->add_accounts();
     account->set_account(a.account);
-    for (const std::string& line : a.lines) account->add_keys(line);
+    for (const ManagedLinePtr& line : a.lines) account->add_keys(line->text);
     account->set_unmanaged(UnmanagedToProto(s.unmanaged));
     account->set_exclusive(s.unmanaged == UnmanagedKeysMode::kRemove);
   }

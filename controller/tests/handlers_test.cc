@@ -63,7 +63,10 @@ class HandlersTest : public ::testing::Test {
     auto state = agents_.DesiredState(host);
     EXPECT_TRUE(state.ok()) << state.status();
     for (const auto& a : state->accounts) {
-      if (a.account == account) return a.lines;
+      if (a.account != account) continue;
+      std::vector<std::string> lines;
+      for (const auto& line : a.lines) lines.push_back(line->text);
+      return lines;
     }
     return {};
   }

@@ -1,0 +1,255 @@
+// Controller scale benchmark (not a ctest test). Starts a private PostgreSQL and the real
+// keyfleet-controller binary, loads KEYS keys, opens HOSTS concurrent agent Watch streams from
+// this process, then revokes one key granted to every host and times how long until every
+// stream has received the new desired state. Prints the controller's RSS at each stage.
+//
+//   controller_scale CONTROLLER_BINARY [HOSTS=10000] [KEYS=100000]
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "keyfleet/v1/admin.grpc.pb.h"
+#include "keyfleet/v1/agent.grpc.pb.h"
+#include "tests/support/temp_postgres.h"
+#include "tests/support/test_keys.h"
+
+namespace v1 = keyfleet::v1;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+long RssKiB(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// Counts, per stream, desired states whose key count for "deploy" equals what we wait for.
+struct Fleet {
+  std::mutex mu;
+  std::condition_variable cv;
+  int connected = 0;  // first desired state received
+  int converged = 0;  // received the state without the revoked key
+  int failed = 0;
+  std::vector<double> converge_s;
+  Clock::time_point revoked_at;
+};
+
+class AgentStream : public grpc::ClientReadReactor<v1::WatchResponse> {
+ public:
+  AgentStream(v1::AgentService::Stub* stub, Fleet* fleet, int index, int keys_before)
+      : fleet_(fleet), keys_before_(keys_before) {
+    req_.set_hostname("host-" + std::to_string(index));
+    (*req_.mutable_labels())["env"] = "prod";
+    stub->async()->Watch(&ctx_, &req_, this);
+    StartRead(&resp_);
+    StartCall();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    if (resp_.has_desired_state()) {
+      int keys = 0;
+      for (const auto& a : resp_.desired_state().accounts()) keys += a.keys_size();
+      std::lock_guard<std::mutex> lock(fleet_->mu);
+      if (!seen_first_) {
+        seen_first_ = true;
+        ++fleet_->connected;
+      } else if (keys == keys_before_ - 1 && !converged_) {
+        converged_ = true;
+        ++fleet_->converged;
+        fleet_->converge_s.push_back(Seconds(fleet_->revoked_at, Clock::now()));
+      }
+      fleet_->cv.notify_all();
+    }
+    StartRead(&resp_);
+  }
+  void OnDone(const grpc::Status& s) override {
+    std::lock_guard<std::mutex> lock(fleet_->mu);
+    if (!s.ok() && s.error_code() != grpc::StatusCode::CANCELLED) {
+      ++fleet_->failed;
+      if (fleet_->failed < 5)
+        std::fprintf(stderr, "stream failed: %s\n", s.error_message().c_str());
+    }
+    done_ = true;
+    fleet_->cv.notify_all();
+  }
+  void Cancel() { ctx_.TryCancel(); }
+  bool done() const { return done_; }
+
+ private:
+  Fleet* fleet_;
+  int keys_before_;
+  grpc::ClientContext ctx_;
+  v1::WatchRequest req_;
+  v1::WatchResponse resp_;
+  bool seen_first_ = false;
+  bool converged_ = false;
+  bool done_ = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s CONTROLLER_BINARY [HOSTS] [KEYS]\n", argv[0]);
+    return 2;
+  }
+  const std::string binary = argv[1];
+  const int hosts = argc > 2 ? std::atoi(argv[2]) : 10000;
+  const int keys = argc > 3 ? std::atoi(argv[3]) : 100000;
+  const int principals = std::max(1, keys / 100);
+
+  keyfleet::testing::TempPostgres pg;
+  const std::string db = pg.Url(pg.CreateDatabase());
+  const int port = 20000 + getpid() % 20000;
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  pid_t controller = fork();
+  if (controller == 0) {
+    execl(binary.c_str(), binary.c_str(), "--db", db.c_str(), "--listen", address.c_str(),
+          "--log-level", "warn", nullptr);
+    _exit(127);
+  }
+  grpc::ChannelArguments admin_args;
+  admin_args.SetMaxSendMessageSize(64 << 20);
+  admin_args.SetMaxReceiveMessageSize(256 << 20);
+  auto admin_channel =
+      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), admin_args);
+  if (!admin_channel->WaitForConnected(std::chrono::system_clock::now() +
+                                       std::chrono::seconds(30))) {
+    std::fprintf(stderr, "controller did not come up\n");
+    kill(controller, SIGKILL);
+    return 1;
+  }
+  auto admin = v1::AdminService::NewStub(admin_channel);
+  std::printf("controller_rss_start_kib=%ld\n", RssKiB(controller));
+
+  // Inventory: `principals` people with 100 keys each; every host gets person 0's keys.
+  auto t0 = Clock::now();
+  int key_index = 0;
+  std::string revoke_fp;
+  for (int p = 0; p < principals; ++p) {
+    grpc::ClientContext ctx;
+    v1::AddPrincipalRequest req;
+    req.set_name("p" + std::to_string(p));
+    v1::MutationResponse resp;
+    if (!admin->AddPrincipal(&ctx, req, &resp).ok()) return 1;
+    grpc::ClientContext kctx;
+    v1::AddKeysRequest kreq;
+    kreq.set_principal(req.name());
+    for (int k = 0; k < keys / principals; ++k) {
+      kreq.add_public_keys(keyfleet::testing::SyntheticEd25519Line(key_index++));
+    }
+    v1::AddKeysResponse kresp;
+    grpc::Status s = admin->AddKeys(&kctx, kreq, &kresp);
+    if (!s.ok()) {
+      std::fprintf(stderr, "AddKeys: %s\n", s.error_message().c_str());
+      return 1;
+    }
+    if (p == 0) revoke_fp = kresp.keys(0).fingerprint();
+  }
+  const int keys_per_host = keys / principals;
+  {
+    grpc::ClientContext ctx;
+    v1::AddGrantRequest req;
+    req.mutable_grant()->set_principal("p0");
+    (*req.mutable_grant()->mutable_hosts()->mutable_labels())["env"] = "prod";
+    req.mutable_grant()->set_account("deploy");
+    v1::AddGrantResponse resp;
+    if (!admin->AddGrant(&ctx, req, &resp).ok()) return 1;
+  }
+  auto t1 = Clock::now();
+  std::printf("keys=%d principals=%d load_s=%.2f controller_rss_after_keys_kib=%ld\n", key_index,
+              principals, Seconds(t0, t1), RssKiB(controller));
+
+  // Agents: `hosts` Watch streams over 32 connections.
+  Fleet fleet;
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<v1::AgentService::Stub>> stubs;
+  for (int c = 0; c < 32; ++c) {
+    grpc::ChannelArguments args;
+    args.SetInt("keyfleet.bench.connection", c);  // a distinct connection per channel
+    args.SetMaxReceiveMessageSize(64 << 20);
+    channels.push_back(
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    stubs.push_back(v1::AgentService::NewStub(channels.back()));
+  }
+  std::vector<std::unique_ptr<AgentStream>> streams;
+  auto t2 = Clock::now();
+  for (int h = 0; h < hosts; ++h) {
+    streams.push_back(
+        std::make_unique<AgentStream>(stubs[h % stubs.size()].get(), &fleet, h, keys_per_host));
+  }
+  {
+    std::unique_lock<std::mutex> lock(fleet.mu);
+    fleet.cv.wait_for(lock, std::chrono::seconds(600),
+                      [&] { return fleet.connected + fleet.failed >= hosts; });
+  }
+  auto t3 = Clock::now();
+  std::printf(
+      "streams=%d connected=%d failed=%d connect_all_s=%.2f controller_rss_streams_kib=%ld\n",
+      hosts, fleet.connected, fleet.failed, Seconds(t2, t3), RssKiB(controller));
+
+  // Revoke one key granted to every host; time until every stream has the new state.
+  {
+    std::lock_guard<std::mutex> lock(fleet.mu);
+    fleet.revoked_at = Clock::now();
+  }
+  grpc::ClientContext rctx;
+  v1::RevokeKeyRequest rreq;
+  rreq.set_fingerprint(revoke_fp);
+  rreq.set_reason("benchmark");
+  v1::MutationResponse rresp;
+  grpc::Status rs = admin->RevokeKey(&rctx, rreq, &rresp);
+  if (!rs.ok()) {
+    std::fprintf(stderr, "revoke: %s\n", rs.error_message().c_str());
+    return 1;
+  }
+  {
+    std::unique_lock<std::mutex> lock(fleet.mu);
+    fleet.cv.wait_for(lock, std::chrono::seconds(120),
+                      [&] { return fleet.converged >= fleet.connected; });
+  }
+  std::vector<double> lat;
+  {
+    std::lock_guard<std::mutex> lock(fleet.mu);
+    lat = fleet.converge_s;
+  }
+  std::sort(lat.begin(), lat.end());
+  auto pct = [&](double p) {
+    return lat.empty() ? -1.0 : lat[std::min(lat.size() - 1, size_t(p * lat.size()))];
+  };
+  std::printf("revoke_pushed=%zu/%d p50_s=%.3f p99_s=%.3f max_s=%.3f controller_rss_end_kib=%ld\n",
+              lat.size(), fleet.connected, pct(0.5), pct(0.99), lat.empty() ? -1.0 : lat.back(),
+              RssKiB(controller));
+
+  for (auto& s : streams) s->Cancel();
+  kill(controller, SIGTERM);
+  int status = 0;
+  waitpid(controller, &status, 0);
+  {
+    std::unique_lock<std::mutex> lock(fleet.mu);
+    fleet.cv.wait_for(lock, std::chrono::seconds(10), [&] {
+      return std::all_of(streams.begin(), streams.end(), [](auto& s) { return s->done(); });
+    });
+  }
+  return 0;
+}
