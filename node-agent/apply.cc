@@ -1,0 +1,197 @@
+#include "node-agent/apply.h"
+
+#include <fcntl.h>
+#include <google/protobuf/util/json_util.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/authorized_keys_line.h"
+#include "nlohmann/json.hpp"
+#include "node-agent/managed_block.h"
+#include "node-agent/posix/safe_fs.h"
+
+namespace keyfleet::agent {
+namespace {
+
+using controller::UnmanagedKeysMode;
+
+UnmanagedKeysMode ModeOf(const v1::AccountKeys& a) {
+  if (a.exclusive() || a.unmanaged() == v1::UNMANAGED_KEYS_REMOVE) {
+    return UnmanagedKeysMode::kRemove;
+  }
+  if (a.unmanaged() == v1::UNMANAGED_KEYS_REPORT) return UnmanagedKeysMode::kReport;
+  return UnmanagedKeysMode::kKeep;
+}
+
+class AccountApplier {
+ public:
+  AccountApplier(SafeAccountFs& fs, const ApplySettings& settings, const PasswdFile& passwd,
+                 uint64_t generation, ApplyReport* report)
+      : fs_(fs), settings_(settings), passwd_(passwd), generation_(generation), report_(report) {}
+
+  void Apply(const v1::AccountKeys& desired) {
+    const std::string& name = desired.account();
+    auto refuse = [&](v1::DriftKind kind, const std::string& path, std::string why) {
+      report_->drift.push_back({name, kind, path, why, false});
+      report_->accounts.push_back({name, AccountOutcome::kRefused, std::move(why)});
+    };
+    if (absl::Status s = ValidateUsername(name); !s.ok()) {
+      return refuse(v1::DRIFT_KIND_REFUSED_ACCOUNT, "", std::string(s.message()));
+    }
+    std::optional<Account> account = passwd_.Find(name);
+    if (!account) {
+      return refuse(v1::DRIFT_KIND_NO_SUCH_ACCOUNT, "",
+                    absl::StrCat("no account named ", name, " on this host"));
+    }
+    if (absl::Status s = CheckAccountAllowed(*account, settings_.accounts); !s.ok()) {
+      return refuse(v1::DRIFT_KIND_REFUSED_ACCOUNT, "", std::string(s.message()));
+    }
+    std::vector<std::string> lines;
+    for (int i = 0; i < desired.keys_size(); ++i) {
+      if (auto parsed = ParseAuthorizedKeysLine(desired.keys(i)); !parsed.ok()) {
+        return refuse(v1::DRIFT_KIND_REFUSED_ACCOUNT, "",
+                      absl::StrCat("desired line ", i + 1, " is invalid (",
+                                   parsed.status().message(), "); nothing written"));
+      }
+      lines.push_back(desired.keys(i));
+    }
+    std::vector<Drift>& drift = report_->drift;
+    absl::StatusOr<AccountDirs> dirs = fs_.Open(*account, /*create=*/!lines.empty(), &drift);
+    if (!dirs.ok()) {
+      if (dirs.status().code() == absl::StatusCode::kNotFound && lines.empty()) {
+        report_->accounts.push_back({name, AccountOutcome::kUnchanged, "no .ssh, no keys"});
+        return;
+      }
+      return Failed(name, dirs.status());
+    }
+    fs_.RemoveStaleTempFiles(*dirs);
+    const std::string path = dirs->ssh_path + "/authorized_keys";
+    if (fs_.HasAuthorizedKeys2(*dirs)) {
+      drift.push_back({name, v1::DRIFT_KIND_AUTHORIZED_KEYS2, dirs->ssh_path + "/authorized_keys2",
+                       "authorized_keys2 exists; keys there are not managed by keyfleet", false});
+    }
+    absl::StatusOr<ExistingFile> existing = fs_.ReadAuthorizedKeys(*dirs);
+    if (!existing.ok()) return Failed(name, existing.status());
+    if (!existing->exists && lines.empty()) {
+      report_->accounts.push_back({name, AccountOutcome::kUnchanged, "no file, no keys"});
+      return;
+    }
+    ParsedAuthorizedKeys parsed = ParseAuthorizedKeysFile(existing->content);
+    absl::StatusOr<MergeResult> merged =
+        MergeAuthorizedKeys(parsed, lines, generation_, ModeOf(desired));
+    if (!merged.ok()) {
+      drift.push_back({name, v1::DRIFT_KIND_DAMAGED_MARKER, path,
+                       std::string(merged.status().message()), false});
+      report_->accounts.push_back(
+          {name, AccountOutcome::kRefused, std::string(merged.status().message())});
+      return;
+    }
+    for (Drift& d : merged->drift) {
+      d.account = name;
+      d.path = path;
+      drift.push_back(std::move(d));
+    }
+    bool write = !existing->exists || existing->content != merged->content;
+    if (existing->exists && existing->mode != 0600) {
+      drift.push_back({name, v1::DRIFT_KIND_WRONG_MODE, path,
+                       absl::StrFormat("mode was %o, rewritten as 600", existing->mode), true});
+      write = true;
+    }
+    if (existing->exists && existing->uid != account->uid) {
+      drift.push_back(
+          {name, v1::DRIFT_KIND_WRONG_OWNER, path,
+           absl::StrCat("owned by uid ", existing->uid, ", rewritten as ", account->uid), true});
+      write = true;
+    }
+    if (!write) {
+      report_->accounts.push_back({name, AccountOutcome::kUnchanged, ""});
+      return;
+    }
+    if (absl::Status s = fs_.ReplaceAuthorizedKeys(*dirs, *account, merged->content); !s.ok()) {
+      return Failed(name, s);
+    }
+    ++report_->writes;
+    report_->accounts.push_back(
+        {name, AccountOutcome::kWritten, absl::StrCat(lines.size(), " managed key(s)")});
+  }
+
+ private:
+  void Failed(const std::string& name, const absl::Status& status) {
+    const bool refused = status.code() == absl::StatusCode::kFailedPrecondition;
+    if (refused) {
+      report_->drift.push_back(
+          {name, v1::DRIFT_KIND_UNSAFE_PATH, "", std::string(status.message()), false});
+    }
+    report_->accounts.push_back({name, refused ? AccountOutcome::kRefused : AccountOutcome::kFailed,
+                                 std::string(status.message())});
+  }
+
+  SafeAccountFs& fs_;
+  const ApplySettings& settings_;
+  const PasswdFile& passwd_;
+  const uint64_t generation_;
+  ApplyReport* report_;
+};
+
+}  // namespace
+
+const char* AccountOutcomeName(AccountOutcome outcome) {
+  switch (outcome) {
+    case AccountOutcome::kWritten:
+      return "written";
+    case AccountOutcome::kUnchanged:
+      return "unchanged";
+    case AccountOutcome::kRefused:
+      return "refused";
+    case AccountOutcome::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
+ApplyReport ApplyDesiredState(const v1::DesiredState& desired, const ApplySettings& settings,
+                              const PasswdFile& passwd) {
+  ApplyReport report;
+  report.generation = desired.generation();
+  int root_fd = open(settings.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) {
+    report.accounts.push_back(
+        {"", AccountOutcome::kFailed, absl::StrCat("cannot open root directory ", settings.root)});
+    return report;
+  }
+  UniqueFd root(root_fd);
+  SafeAccountFs fs(root.get(), settings.root == "/" ? "" : settings.root);
+  AccountApplier applier(fs, settings, passwd, desired.generation(), &report);
+  for (const v1::AccountKeys& account : desired.accounts()) applier.Apply(account);
+  return report;
+}
+
+std::string ApplyReportToJson(const ApplyReport& report) {
+  nlohmann::json out;
+  out["generation"] = std::to_string(report.generation);
+  out["writes"] = report.writes;
+  out["accounts"] = nlohmann::json::array();
+  for (const AccountApplied& a : report.accounts) {
+    out["accounts"].push_back(
+        {{"account", a.account}, {"outcome", AccountOutcomeName(a.outcome)}, {"detail", a.detail}});
+  }
+  out["drift"] = nlohmann::json::array();
+  for (const Drift& d : report.drift) {
+    v1::DriftItem item;
+    item.set_account(d.account);
+    item.set_kind(d.kind);
+    item.set_path(d.path);
+    item.set_detail(d.detail);
+    item.set_repaired(d.repaired);
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    options.always_print_primitive_fields = true;
+    (void)google::protobuf::util::MessageToJsonString(item, &json, options);
+    out["drift"].push_back(nlohmann::json::parse(json));
+  }
+  return out.dump(2);
+}
+
+}  // namespace keyfleet::agent

@@ -1,0 +1,182 @@
+#include "node-agent/managed_block.h"
+
+#include <openssl/evp.h>
+
+#include <regex>
+#include <set>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/authorized_keys_line.h"
+#include "common/fingerprint.h"
+
+namespace keyfleet::agent {
+namespace {
+
+std::string BlockHash(const std::vector<std::string>& lines) {
+  std::string joined;
+  for (const std::string& line : lines) absl::StrAppend(&joined, line, "\n");
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(joined.data(), joined.size(), digest, &len, EVP_sha256(), nullptr);
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
+}
+
+// The line without its terminator ("\n" or "\r\n").
+absl::string_view Text(absl::string_view raw) {
+  if (absl::EndsWith(raw, "\n")) raw.remove_suffix(1);
+  if (absl::EndsWith(raw, "\r")) raw.remove_suffix(1);
+  return raw;
+}
+
+std::vector<std::string> SplitRawLines(absl::string_view content) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < content.size()) {
+    size_t nl = content.find('\n', start);
+    size_t end = nl == absl::string_view::npos ? content.size() : nl + 1;
+    lines.emplace_back(content.substr(start, end - start));
+    start = end;
+  }
+  return lines;
+}
+
+// "SHA256:…" for a key line, or a short description when it does not parse.
+std::string Describe(absl::string_view text) {
+  auto line = ParseAuthorizedKeysLine(text);
+  if (line.ok()) return Fingerprint(line->key);
+  return absl::StrCat("unparsable line: ", absl::CHexEscape(text.substr(0, 60)));
+}
+
+// The key blob of a line, for telling an edited managed line from an unrelated one.
+std::string KeyBlob(absl::string_view text) {
+  auto line = ParseAuthorizedKeysLine(text);
+  return line.ok() ? line->key.blob : std::string(text);
+}
+
+}  // namespace
+
+std::string RenderManagedBlock(const std::vector<std::string>& lines, uint64_t generation) {
+  std::string out = absl::StrCat(kBlockBeginPrefix, "generation=", generation,
+                                 " sha256=", BlockHash(lines), "\n");
+  for (const std::string& line : lines) absl::StrAppend(&out, line, "\n");
+  absl::StrAppend(&out, kBlockEnd, "\n");
+  return out;
+}
+
+ParsedAuthorizedKeys ParseAuthorizedKeysFile(absl::string_view content) {
+  static const std::regex kBegin("# keyfleet:begin generation=([0-9]{1,20}) sha256=([0-9a-f]{64})");
+  ParsedAuthorizedKeys parsed;
+  std::vector<std::string> raw = SplitRawLines(content);
+  int begin = -1;
+  int end = -1;
+  std::string recorded_hash;
+  auto damaged = [&](std::string why) {
+    ParsedAuthorizedKeys d;
+    d.state = BlockState::kDamaged;
+    d.before = raw;
+    d.damage = std::move(why);
+    return d;
+  };
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const std::string text(Text(raw[i]));
+    if (!absl::StartsWith(text, "# keyfleet:")) continue;
+    std::smatch m;
+    if (std::regex_match(text, m, kBegin)) {
+      if (begin >= 0) return damaged(absl::StrCat("a second begin marker on line ", i + 1));
+      begin = static_cast<int>(i);
+      if (!absl::SimpleAtoi(m[1].str(), &parsed.generation)) {
+        return damaged(absl::StrCat("a bad generation on line ", i + 1));
+      }
+      recorded_hash = m[2].str();
+    } else if (text == kBlockEnd) {
+      if (begin < 0) return damaged(absl::StrCat("an end marker without a begin on line ", i + 1));
+      if (end >= 0) return damaged(absl::StrCat("a second end marker on line ", i + 1));
+      end = static_cast<int>(i);
+    } else {
+      return damaged(absl::StrCat("an unrecognized keyfleet marker on line ", i + 1));
+    }
+  }
+  if (begin < 0) {
+    parsed.before = std::move(raw);
+    return parsed;
+  }
+  if (end < 0) return damaged("a begin marker without an end");
+  parsed.state = BlockState::kIntact;
+  parsed.before.assign(raw.begin(), raw.begin() + begin);
+  for (int i = begin + 1; i < end; ++i) parsed.block.emplace_back(Text(raw[i]));
+  parsed.after.assign(raw.begin() + end + 1, raw.end());
+  parsed.hash_matches = BlockHash(parsed.block) == recorded_hash;
+  return parsed;
+}
+
+absl::StatusOr<MergeResult> MergeAuthorizedKeys(const ParsedAuthorizedKeys& parsed,
+                                                const std::vector<std::string>& desired,
+                                                uint64_t generation,
+                                                controller::UnmanagedKeysMode mode) {
+  if (parsed.state == BlockState::kDamaged) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the managed block is damaged (", parsed.damage,
+                     "); the file is left as it is so no user line is lost"));
+  }
+  MergeResult result;
+  auto keep_unmanaged = [&](const std::vector<std::string>& raw_lines, std::string* out) {
+    for (const std::string& raw : raw_lines) {
+      absl::string_view text = Text(raw);
+      if (IsBlankOrCommentLine(text) || mode == controller::UnmanagedKeysMode::kKeep) {
+        out->append(raw);
+        continue;
+      }
+      const bool remove = mode == controller::UnmanagedKeysMode::kRemove;
+      result.drift.push_back(
+          {"", v1::DRIFT_KIND_UNMANAGED_KEY, "",
+           absl::StrCat(remove ? "removed (exclusive account): " : "not managed by keyfleet: ",
+                        Describe(text)),
+           remove});
+      if (!remove) out->append(raw);
+    }
+  };
+  if (parsed.state == BlockState::kIntact && !parsed.hash_matches) {
+    if (parsed.generation == generation) {
+      std::set<std::string> in_block(parsed.block.begin(), parsed.block.end());
+      std::set<std::string> wanted(desired.begin(), desired.end());
+      std::set<std::string> wanted_blobs;
+      for (const std::string& line : desired) wanted_blobs.insert(KeyBlob(line));
+      for (const std::string& line : desired) {
+        if (!in_block.count(line)) {
+          result.drift.push_back({"", v1::DRIFT_KIND_MANAGED_KEY_MISSING, "",
+                                  absl::StrCat("restored ", Describe(line)), true});
+        }
+      }
+      for (const std::string& line : parsed.block) {
+        if (wanted.count(line)) continue;
+        result.drift.push_back(
+            {"", v1::DRIFT_KIND_MANAGED_KEY_EDITED, "",
+             absl::StrCat(wanted_blobs.count(KeyBlob(line)) ? "edited managed line replaced: "
+                                                            : "line added to the managed block "
+                                                              "removed: ",
+                          Describe(line)),
+             true});
+      }
+    } else {
+      result.drift.push_back({"", v1::DRIFT_KIND_MANAGED_KEY_EDITED, "",
+                              "the managed block was edited by hand; rewritten", true});
+    }
+  }
+  std::string block = RenderManagedBlock(desired, generation);
+  if (parsed.state == BlockState::kNone) {
+    result.content = block;
+    keep_unmanaged(parsed.before, &result.content);
+  } else {
+    keep_unmanaged(parsed.before, &result.content);
+    // A user line before the block without a final newline cannot exist (the block follows
+    // it), so the block always starts on its own line.
+    result.content += block;
+    keep_unmanaged(parsed.after, &result.content);
+  }
+  return result;
+}
+
+}  // namespace keyfleet::agent

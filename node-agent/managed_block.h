@@ -1,0 +1,61 @@
+// The managed block inside an authorized_keys file, and merging a desired state into a file
+// while keeping every line outside the block byte for byte (comments, CRLF, a missing final
+// newline). The block is
+//
+//   # keyfleet:begin generation=N sha256=HEX   (HEX: SHA-256 of the block's lines, "\n"-joined)
+//   …managed lines…
+//   # keyfleet:end
+//
+// The hash tells a hand-edited block from an updated one. A new block goes at the top of the
+// file, so nothing after it moves.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "controller/model.h"
+#include "node-agent/drift.h"
+
+namespace keyfleet::agent {
+
+inline constexpr char kBlockBeginPrefix[] = "# keyfleet:begin ";
+inline constexpr char kBlockEnd[] = "# keyfleet:end";
+
+enum class BlockState { kNone, kIntact, kDamaged };
+
+struct ParsedAuthorizedKeys {
+  BlockState state = BlockState::kNone;
+  std::vector<std::string> before;  // raw lines with their terminators (all lines when kNone)
+  std::vector<std::string> block;   // managed lines, without terminators
+  std::vector<std::string> after;   // raw lines with their terminators
+  uint64_t generation = 0;          // from the begin marker
+  bool hash_matches = false;        // the block is what the agent wrote
+  std::string damage;               // why kDamaged: two begins, no end, an unknown marker…
+};
+
+// Any line starting "# keyfleet:" that is not one well-formed begin followed later by one
+// well-formed end makes the whole file kDamaged.
+ParsedAuthorizedKeys ParseAuthorizedKeysFile(absl::string_view content);
+
+struct MergeResult {
+  std::string content;
+  std::vector<Drift> drift;  // account and path left empty for the caller
+};
+
+// The new file content for `desired` (complete lines) at `generation`. Unmanaged key lines are
+// kept (kKeep), kept and reported (kReport) or dropped and reported (kRemove); comments and
+// blank lines are always kept. A hand-edited block is reported (lines missing or edited when
+// the generation is unchanged). FAILED_PRECONDITION for a kDamaged file: the caller must not
+// write it.
+absl::StatusOr<MergeResult> MergeAuthorizedKeys(const ParsedAuthorizedKeys& parsed,
+                                                const std::vector<std::string>& desired,
+                                                uint64_t generation,
+                                                controller::UnmanagedKeysMode mode);
+
+// The block alone, as MergeAuthorizedKeys writes it.
+std::string RenderManagedBlock(const std::vector<std::string>& lines, uint64_t generation);
+
+}  // namespace keyfleet::agent

@@ -1,0 +1,88 @@
+// Safe access to an account's ~/.ssh/authorized_keys for an agent running as root. Every step
+// goes through held directory descriptors (openat with O_NOFOLLOW), never a path re-resolved by
+// name; checks are made with fstat on what was actually opened.
+//
+// Refused (FAILED_PRECONDITION, naming the path and the reason; nothing is touched): a symlink
+// at any level; a home or .ssh owned by someone other than the account or root; .ssh that is not
+// a directory; an authorized_keys that is not a regular file (opened O_NONBLOCK: a FIFO never
+// hangs), has more than one link, or is larger than kMaxAuthorizedKeysFileBytes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "node-agent/accounts.h"
+#include "node-agent/drift.h"
+
+namespace keyfleet::agent {
+
+inline constexpr size_t kMaxAuthorizedKeysFileBytes = 1 << 20;
+inline constexpr char kTempPrefix[] = ".keyfleet-tmp-";
+
+// Owns a file descriptor.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd();
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept;
+  int get() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  bool valid() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// The account's home and .ssh, held open.
+struct AccountDirs {
+  UniqueFd home;
+  UniqueFd ssh;
+  std::string home_path;  // for messages, as seen from the agent's root
+  std::string ssh_path;
+};
+
+struct ExistingFile {
+  bool exists = false;
+  std::string content;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  mode_t mode = 0;  // permission bits
+};
+
+class SafeAccountFs {
+ public:
+  // `root_fd`: the directory treated as "/" (held, not owned). `root_label` prefixes paths in
+  // messages ("" for the real root).
+  SafeAccountFs(int root_fd, std::string root_label)
+      : root_fd_(root_fd), root_label_(std::move(root_label)) {}
+
+  // Opens home and .ssh, creating .ssh (0700, owned by the account) when missing and `create`.
+  // Appends drift: a home sshd's StrictModes would refuse (group/world-writable, or owned by
+  // root while the account is not root is fine), .ssh with a wrong mode (repaired via fchmod on
+  // the held descriptor). NOT_FOUND when .ssh is missing and !create.
+  absl::StatusOr<AccountDirs> Open(const Account& account, bool create, std::vector<Drift>* drift);
+  absl::StatusOr<ExistingFile> ReadAuthorizedKeys(const AccountDirs& dirs);
+  // A new file in .ssh: written, fchown to the account, fchmod 0600, fsync, renameat over
+  // authorized_keys, fsync of .ssh. The old file is never modified.
+  absl::Status ReplaceAuthorizedKeys(const AccountDirs& dirs, const Account& account,
+                                     const std::string& content);
+  // Unlinks leftovers of interrupted writes (entries named kTempPrefix*; links, never targets).
+  int RemoveStaleTempFiles(const AccountDirs& dirs);
+  bool HasAuthorizedKeys2(const AccountDirs& dirs);
+
+ private:
+  int root_fd_;
+  std::string root_label_;
+};
+
+}  // namespace keyfleet::agent
