@@ -1,81 +1,212 @@
 // keyfleet-agent: the node agent that reconciles ~/.ssh/authorized_keys.
+//   keyfleet-agent run [--config FILE] [--controller ADDR] [--once] …
 //   keyfleet-agent apply --desired FILE.json [--root DIR] [--min-uid N] [--allow-root]
+//   keyfleet-agent authorized-keys-command USER [--cache PATH]
 #include <google/protobuf/util/json_util.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "CLI/CLI.hpp"
+#include "common/duration_text.h"
+#include "node-agent/agent_config.h"
 #include "node-agent/apply.h"
+#include "node-agent/cache.h"
+#include "node-agent/reconciler.h"
+#include "node-agent/watch_client.h"
+#include "spdlog/spdlog.h"
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitDrift = 1;  // applied, but something was refused or failed
-constexpr int kExitUsage = 2;
+using keyfleet::agent::AccountOutcome;
+using keyfleet::agent::AgentConfig;
 
-int Fail(const std::string& message) {
+constexpr int kExitOk = 0;
+constexpr int kExitRefused = 1;  // applied, but an account was refused or failed
+constexpr int kExitUsage = 2;
+constexpr int kExitUnreachable = 3;
+
+int Fail(int code, const std::string& message) {
   std::cerr << "keyfleet-agent: " << message << "\n";
-  return kExitUsage;
+  return code;
 }
+
+bool AnyRefused(const keyfleet::agent::ApplyReport& report) {
+  for (const auto& a : report.accounts) {
+    if (a.outcome == AccountOutcome::kRefused || a.outcome == AccountOutcome::kFailed) return true;
+  }
+  return false;
+}
+
+int Apply(const std::string& desired_path, const keyfleet::agent::ApplySettings& settings) {
+  std::stringstream text;
+  if (desired_path == "-") {
+    text << std::cin.rdbuf();
+  } else {
+    std::ifstream in(desired_path);
+    if (!in) return Fail(kExitUsage, "cannot read " + desired_path);
+    text << in.rdbuf();
+  }
+  keyfleet::v1::DesiredState desired;
+  auto parsed = google::protobuf::util::JsonStringToMessage(text.str(), &desired);
+  if (!parsed.ok()) {
+    return Fail(kExitUsage, desired_path + " is not a desired state: " + parsed.ToString());
+  }
+  const std::string passwd_path =
+      (settings.root == "/" ? std::string() : settings.root) + "/etc/passwd";
+  auto passwd = keyfleet::agent::PasswdFile::Load(passwd_path);
+  if (!passwd.ok()) return Fail(kExitUsage, std::string(passwd.status().message()));
+  auto report = keyfleet::agent::ApplyDesiredState(desired, settings, *passwd);
+  std::cout << keyfleet::agent::ApplyReportToJson(report) << "\n";
+  return AnyRefused(report) ? kExitRefused : kExitOk;
+}
+
+// sshd's AuthorizedKeysCommand: the account's managed lines from the cache. No network, no
+// gRPC start-up: sshd waits on this for every login.
+int AuthorizedKeysCommand(const std::string& user, const std::string& cache_path) {
+  if (auto s = keyfleet::agent::ValidateUsername(user); !s.ok()) {
+    return Fail(kExitUsage, std::string(s.message()));
+  }
+  auto cached = keyfleet::agent::LoadDesiredStateCache(cache_path);
+  if (!cached.ok()) return Fail(kExitRefused, std::string(cached.status().message()));
+  if (!cached->has_value()) return kExitOk;
+  for (const auto& account : (*cached)->accounts()) {
+    if (account.account() != user) continue;
+    for (const std::string& line : account.keys()) std::cout << line << "\n";
+  }
+  return kExitOk;
+}
+
+std::atomic<keyfleet::agent::WatchClient*> g_client{nullptr};
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app(
       "keyfleet-agent: keeps each local account's ~/.ssh/authorized_keys equal to its desired "
-      "state, safely (held directory descriptors, no symlinks, atomic replace).\n"
-      "This build offers `apply` (one desired state from a JSON file, offline); watching the "
-      "controller arrives later.",
+      "state, safely (held directory descriptors, no symlinks, atomic replace), and reports "
+      "drift to the controller.",
       "keyfleet-agent");
   app.set_version_flag("--version", KEYFLEET_VERSION);
   app.require_subcommand(1, 1);
 
+  std::string config_path, controller, hostname, cache_path, recheck, log_level, root;
+  std::vector<std::string> labels;
+  bool once = false;
+  bool allow_root = false;
+  int min_uid = -1;
+  CLI::App* run = app.add_subcommand(
+      "run",
+      "Enforce the cached desired state, then watch the controller: apply each new state, "
+      "report, reconnect with backoff when it is unreachable (the cached state stays "
+      "enforced), and re-check the files on a timer.");
+  run->add_option("--config", config_path, "YAML config file (see deploy/agent.yaml)");
+  run->add_option("--controller", controller, "Controller address (default 127.0.0.1:7443)");
+  run->add_option("--hostname", hostname, "This host's name (default: gethostname)");
+  run->add_option("--label", labels, "A label KEY=VALUE (repeatable)");
+  run->add_option("--root", root, "Treat DIR as / (for tests and demos)");
+  run->add_option("--cache", cache_path, "Cache file (default /var/lib/keyfleet/agent-cache.pb)");
+  run->add_option("--recheck-interval", recheck, "Re-check files this often (default 5m)");
+  run->add_option("--min-uid", min_uid, "Refuse accounts below this uid (default 1000)");
+  run->add_flag("--allow-root", allow_root, "Allow uid 0 and accounts below --min-uid");
+  run->add_flag("--once", once, "Apply the controller's current state once, report, exit");
+  run->add_option("--log-level", log_level, "trace, debug, info, warn or error");
+
   std::string desired_path;
-  keyfleet::agent::ApplySettings settings;
+  keyfleet::agent::ApplySettings apply_settings;
   CLI::App* apply = app.add_subcommand(
       "apply",
       "Apply a desired state given as JSON (the protobuf JSON form of keyfleet.v1.DesiredState, "
       "e.g. {\"generation\": \"7\", \"accounts\": [{\"account\": \"alice\", \"keys\": "
-      "[\"ssh-ed25519 "
-      "AAAA… alice\"], \"exclusive\": false}]}) once, and print what was done and the drift as "
-      "JSON. Exit 0 when every account was applied, 1 when one was refused or failed.");
+      "[\"ssh-ed25519 AAAA… alice\"], \"exclusive\": false}]}) once, offline, and print what was "
+      "done and the drift as JSON. Exit 0 when every account was applied, 1 when one was "
+      "refused or failed.");
   apply->add_option("--desired", desired_path, "Desired state JSON file, or - for stdin")
       ->required();
-  apply->add_option("--root", settings.root,
+  apply->add_option("--root", apply_settings.root,
                     "Treat DIR as / (accounts from DIR/etc/passwd, homes inside DIR)");
-  apply->add_option("--min-uid", settings.accounts.min_uid,
+  apply->add_option("--min-uid", apply_settings.accounts.min_uid,
                     "Refuse accounts below this uid (default 1000)");
-  apply->add_flag("--allow-root", settings.accounts.allow_root,
+  apply->add_flag("--allow-root", apply_settings.accounts.allow_root,
                   "Allow uid 0 and accounts below --min-uid");
+
+  std::string user;
+  std::string akc_cache = AgentConfig().cache_path;
+  CLI::App* akc = app.add_subcommand(
+      "authorized-keys-command",
+      "Print USER's managed authorized_keys lines from the local cache, for sshd's "
+      "AuthorizedKeysCommand (no network). See README for the sshd_config lines.");
+  akc->add_option("USER", user, "The account sshd asks about")->required();
+  akc->add_option("--cache", akc_cache, "Cache file");
   CLI11_PARSE(app, argc, argv);
 
-  std::stringstream text;
-  if (desired_path == "-") {
-    text << std::cin.rdbuf();
-  } else {
-    std::ifstream in(desired_path);
-    if (!in) return Fail("cannot read " + desired_path);
-    text << in.rdbuf();
+  if (apply->parsed()) return Apply(desired_path, apply_settings);
+  if (akc->parsed()) return AuthorizedKeysCommand(user, akc_cache);
+
+  AgentConfig config;
+  if (!config_path.empty()) {
+    auto loaded = keyfleet::agent::LoadAgentConfigFile(config_path, config);
+    if (!loaded.ok()) return Fail(kExitUsage, std::string(loaded.status().message()));
+    config = *loaded;
   }
-  keyfleet::v1::DesiredState desired;
-  auto parsed = google::protobuf::util::JsonStringToMessage(text.str(), &desired);
-  if (!parsed.ok()) {
-    return Fail(desired_path + " is not a desired state: " + parsed.ToString());
+  if (!controller.empty()) config.controller = controller;
+  if (!hostname.empty()) config.hostname = hostname;
+  if (!root.empty()) config.root = root;
+  if (!cache_path.empty()) config.cache_path = cache_path;
+  if (!log_level.empty()) config.log_level = log_level;
+  if (min_uid >= 0) config.accounts.min_uid = static_cast<uid_t>(min_uid);
+  if (allow_root) config.accounts.allow_root = true;
+  if (!recheck.empty()) {
+    auto d = keyfleet::ParseDurationText(recheck);
+    if (!d.ok())
+      return Fail(kExitUsage, "--recheck-interval: " + std::string(d.status().message()));
+    config.recheck_interval = *d;
   }
-  const std::string passwd_path =
-      (settings.root == "/" ? std::string() : settings.root) + "/etc/passwd";
-  auto passwd = keyfleet::agent::PasswdFile::Load(passwd_path);
-  if (!passwd.ok()) return Fail(std::string(passwd.status().message()));
-  keyfleet::agent::ApplyReport report =
-      keyfleet::agent::ApplyDesiredState(desired, settings, *passwd);
-  std::cout << keyfleet::agent::ApplyReportToJson(report) << "\n";
-  for (const auto& a : report.accounts) {
-    if (a.outcome == keyfleet::agent::AccountOutcome::kRefused ||
-        a.outcome == keyfleet::agent::AccountOutcome::kFailed) {
-      return kExitDrift;
+  for (const std::string& label : labels) {
+    size_t eq = label.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Fail(kExitUsage, "--label wants KEY=VALUE, got \"" + label + "\"");
     }
+    config.labels[label.substr(0, eq)] = label.substr(eq + 1);
   }
+  if (config.hostname.empty()) {
+    char buf[256] = {};
+    gethostname(buf, sizeof(buf) - 1);
+    config.hostname = buf;
+  }
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  // Blocked in every thread (they inherit the mask); the signal thread takes them with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  keyfleet::agent::Reconciler reconciler({{config.root, config.accounts}, config.cache_path});
+  auto started = reconciler.Start();
+  if (!started.ok()) return Fail(kExitRefused, std::string(started.status().message()));
+  keyfleet::agent::WatchClient client(config, reconciler);
+  if (once) {
+    absl::Status s = client.RunOnce(absl::Seconds(30));
+    if (!s.ok()) return Fail(kExitUnreachable, std::string(s.message()));
+    return kExitOk;
+  }
+  g_client = &client;
+  std::thread signals([] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (auto* c = g_client.load()) c->Stop();
+  });
+  client.Run();
+  g_client = nullptr;
+  signals.detach();
   return kExitOk;
 }

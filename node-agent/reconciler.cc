@@ -1,0 +1,78 @@
+#include "node-agent/reconciler.h"
+
+#include <set>
+
+#include "node-agent/cache.h"
+#include "spdlog/spdlog.h"
+
+namespace keyfleet::agent {
+
+ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state) {
+  const std::string passwd_path =
+      (settings_.apply.root == "/" ? std::string() : settings_.apply.root) + "/etc/passwd";
+  absl::StatusOr<PasswdFile> passwd = PasswdFile::Load(passwd_path);
+  if (!passwd.ok()) {
+    ApplyReport report;
+    report.generation = state.generation();
+    report.accounts.push_back(
+        {"", AccountOutcome::kFailed, std::string(passwd.status().message())});
+    return report;
+  }
+  return ApplyDesiredState(state, settings_.apply, *passwd);
+}
+
+absl::StatusOr<std::optional<ApplyReport>> Reconciler::Start() {
+  absl::StatusOr<std::optional<v1::DesiredState>> cached =
+      LoadDesiredStateCache(settings_.cache_path);
+  if (!cached.ok()) return cached.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  applied_ = *cached;
+  if (!applied_) return std::optional<ApplyReport>();
+  spdlog::info("enforcing cached desired state, generation {}", applied_->generation());
+  return std::optional<ApplyReport>(ApplyLocked(*applied_));
+}
+
+std::optional<ApplyReport> Reconciler::Offer(const v1::DesiredState& offered) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (applied_) {
+    if (offered.generation() < applied_->generation()) {
+      spdlog::warn("ignoring desired state generation {}: older than applied {}",
+                   offered.generation(), applied_->generation());
+      return std::nullopt;
+    }
+    if (offered.generation() == applied_->generation() && offered.digest() == applied_->digest()) {
+      return std::nullopt;
+    }
+  }
+  v1::DesiredState state = offered;
+  // An account we managed that is no longer listed has no managed keys now: its block must go.
+  if (applied_) {
+    std::set<std::string> listed;
+    for (const auto& a : state.accounts()) listed.insert(a.account());
+    for (const auto& a : applied_->accounts()) {
+      if (listed.count(a.account())) continue;
+      v1::AccountKeys* emptied = state.add_accounts();
+      emptied->set_account(a.account());
+      emptied->set_unmanaged(a.unmanaged());
+      emptied->set_exclusive(a.exclusive());
+    }
+  }
+  ApplyReport report = ApplyLocked(state);
+  absl::Status saved = SaveDesiredStateCache(settings_.cache_path, state);
+  if (!saved.ok()) spdlog::error("cannot save the cache: {}", saved.ToString());
+  applied_ = std::move(state);
+  return report;
+}
+
+std::optional<ApplyReport> Reconciler::Recheck() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!applied_) return std::nullopt;
+  return ApplyLocked(*applied_);
+}
+
+std::optional<v1::DesiredState> Reconciler::applied() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return applied_;
+}
+
+}  // namespace keyfleet::agent

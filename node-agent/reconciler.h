@@ -1,0 +1,43 @@
+// What the agent does with desired states, without the network: starts from its cache,
+// accepts only states at least as new as what it applied, treats accounts that disappear from
+// the state as "no managed keys", applies, caches, and re-applies on a timer to catch local
+// edits. Thread-safe.
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "node-agent/apply.h"
+
+namespace keyfleet::agent {
+
+struct ReconcilerSettings {
+  ApplySettings apply;
+  std::string cache_path;
+};
+
+class Reconciler {
+ public:
+  explicit Reconciler(ReconcilerSettings settings) : settings_(std::move(settings)) {}
+
+  // Loads the cache (if any) and applies it, so the host is enforced before any network.
+  absl::StatusOr<std::optional<ApplyReport>> Start();
+  // A state from the controller. Ignored (nullopt) when its generation is older than the one
+  // applied, or when it is the same generation and digest. Otherwise applied and cached.
+  std::optional<ApplyReport> Offer(const v1::DesiredState& state);
+  // Re-applies the cached state (repairs local edits); nullopt when there is none.
+  std::optional<ApplyReport> Recheck();
+
+  std::optional<v1::DesiredState> applied() const;
+
+ private:
+  ApplyReport ApplyLocked(const v1::DesiredState& state);
+
+  ReconcilerSettings settings_;
+  mutable std::mutex mu_;
+  std::optional<v1::DesiredState> applied_;
+};
+
+}  // namespace keyfleet::agent

@@ -1,0 +1,163 @@
+#include "node-agent/watch_client.h"
+
+#include <glob.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "common/fingerprint.h"
+#include "common/ssh_public_key.h"
+#include "keyfleet/v1/agent.grpc.pb.h"
+#include "spdlog/spdlog.h"
+
+namespace keyfleet::agent {
+namespace {
+
+void SleepUnless(const std::atomic<bool>& stop, absl::Duration d) {
+  const absl::Time until = absl::Now() + d;
+  while (!stop && absl::Now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+}  // namespace
+
+std::vector<std::string> HostKeyFingerprints(const std::string& root) {
+  std::vector<std::string> out;
+  const std::string pattern = (root == "/" ? std::string() : root) + "/etc/ssh/ssh_host_*_key.pub";
+  glob_t g{};
+  if (glob(pattern.c_str(), 0, nullptr, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) {
+      std::ifstream in(g.gl_pathv[i]);
+      std::string line;
+      std::getline(in, line);
+      auto key = ParsePublicKey(line);
+      if (key.ok()) out.push_back(Fingerprint(*key));
+    }
+  }
+  globfree(&g);
+  return out;
+}
+
+WatchClient::WatchClient(const AgentConfig& config, Reconciler& reconciler)
+    : config_(config),
+      reconciler_(reconciler),
+      channel_(grpc::CreateChannel(config.controller, grpc::InsecureChannelCredentials())) {}
+
+void WatchClient::Report(const ApplyReport& report) {
+  auto stub = v1::AgentService::NewStub(channel_);
+  v1::ReportRequest req;
+  req.set_hostname(config_.hostname);
+  req.set_applied_generation(report.generation);
+  if (auto applied = reconciler_.applied()) req.set_applied_digest(applied->digest());
+  for (const Drift& d : report.drift) {
+    v1::DriftItem* item = req.add_drift();
+    item->set_account(d.account);
+    item->set_kind(d.kind);
+    item->set_path(d.path);
+    item->set_detail(d.detail);
+    item->set_repaired(d.repaired);
+  }
+  for (const std::string& fp : HostKeyFingerprints(config_.root)) req.add_host_key_fingerprints(fp);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  v1::ReportResponse resp;
+  grpc::Status s = stub->Report(&ctx, req, &resp);
+  if (!s.ok()) spdlog::warn("report failed: {}", s.error_message());
+}
+
+bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl::Status* status) {
+  auto stub = v1::AgentService::NewStub(channel_);
+  grpc::ClientContext ctx;
+  if (deadline != absl::InfiniteDuration()) {
+    ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline));
+  }
+  v1::WatchRequest req;
+  req.set_hostname(config_.hostname);
+  for (const auto& [k, v] : config_.labels) (*req.mutable_labels())[k] = v;
+  if (auto applied = reconciler_.applied()) req.set_applied_generation(applied->generation());
+  {
+    std::lock_guard<std::mutex> lock(ctx_mu_);
+    if (stop_) return false;
+    active_ = &ctx;
+  }
+  auto reader = stub->Watch(&ctx, req);
+  v1::WatchResponse resp;
+  bool got_any = false;
+  while (reader->Read(&resp)) {
+    got_any = true;
+    if (!resp.has_desired_state()) continue;  // heartbeat
+    const v1::DesiredState& state = resp.desired_state();
+    if (state.digest().empty()) {
+      spdlog::warn("ignoring a desired state without a digest");
+      continue;
+    }
+    std::optional<ApplyReport> report = reconciler_.Offer(state);
+    if (report) {
+      spdlog::info("applied generation {}: {} write(s), {} drift item(s)", report->generation,
+                   report->writes, report->drift.size());
+      Report(*report);
+    }
+    if (stop_after_first) {
+      ctx.TryCancel();
+      break;
+    }
+  }
+  grpc::Status s = reader->Finish();
+  {
+    std::lock_guard<std::mutex> lock(ctx_mu_);
+    active_ = nullptr;
+  }
+  *status = s.ok() || s.error_code() == grpc::StatusCode::CANCELLED
+                ? absl::OkStatus()
+                : absl::UnavailableError(s.error_message());
+  return got_any;
+}
+
+void WatchClient::RecheckLoop() {
+  while (!stop_) {
+    SleepUnless(stop_, config_.recheck_interval);
+    if (stop_) break;
+    std::optional<ApplyReport> report = reconciler_.Recheck();
+    if (report && (report->writes > 0 || !report->drift.empty())) {
+      spdlog::info("recheck: {} write(s), {} drift item(s)", report->writes, report->drift.size());
+      Report(*report);
+    }
+  }
+}
+
+void WatchClient::Run() {
+  std::thread recheck([this] { RecheckLoop(); });
+  std::mt19937_64 rng(std::random_device{}());
+  absl::Duration backoff = absl::Seconds(1);
+  while (!stop_) {
+    absl::Status status;
+    bool got_any = WatchOnce(false, absl::InfiniteDuration(), &status);
+    if (stop_) break;
+    if (got_any) backoff = absl::Seconds(1);
+    // Full jitter: a fleet reconnecting after a controller restart spreads out.
+    absl::Duration wait = backoff * std::uniform_real_distribution<double>(0.5, 1.0)(rng);
+    spdlog::warn("watch ended ({}); reconnecting in {}",
+                 status.ok() ? std::string("stream closed") : std::string(status.message()),
+                 absl::FormatDuration(wait));
+    SleepUnless(stop_, wait);
+    backoff = std::min(backoff * 2, absl::Seconds(60));
+  }
+  recheck.join();
+}
+
+absl::Status WatchClient::RunOnce(absl::Duration timeout) {
+  absl::Status status;
+  if (WatchOnce(true, timeout, &status)) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("no desired state from ", config_.controller,
+                                             " within ", absl::FormatDuration(timeout),
+                                             status.ok() ? "" : ": ", status.message()));
+}
+
+void WatchClient::Stop() {
+  stop_ = true;
+  std::lock_guard<std::mutex> lock(ctx_mu_);
+  if (active_ != nullptr) active_->TryCancel();
+}
+
+}  // namespace keyfleet::agent

@@ -1,0 +1,47 @@
+// Holds the controller's Watch stream: each desired state goes to the Reconciler, then a Report
+// (applied generation and digest, drift, host-key fingerprints). Reconnects with jittered
+// exponential backoff (1 s doubling to 60 s) while the reconciler keeps enforcing the cached
+// state; re-applies on a timer to catch local edits.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+#include "absl/status/status.h"
+#include "node-agent/agent_config.h"
+#include "node-agent/reconciler.h"
+
+namespace keyfleet::agent {
+
+class WatchClient {
+ public:
+  WatchClient(const AgentConfig& config, Reconciler& reconciler);
+
+  // Runs until Stop().
+  void Run();
+  // Connects, applies the first desired state, reports, returns. UNAVAILABLE when the
+  // controller cannot be reached within `timeout` (the cached state was still enforced).
+  absl::Status RunOnce(absl::Duration timeout);
+  void Stop();
+
+ private:
+  // One stream until it ends; true when at least one message arrived.
+  bool WatchOnce(bool stop_after_first, absl::Duration deadline, absl::Status* status);
+  void Report(const ApplyReport& report);
+  void RecheckLoop();
+
+  const AgentConfig& config_;
+  Reconciler& reconciler_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::atomic<bool> stop_{false};
+  std::mutex ctx_mu_;
+  grpc::ClientContext* active_ = nullptr;
+};
+
+// SHA256 fingerprints of ROOT/etc/ssh/ssh_host_*_key.pub.
+std::vector<std::string> HostKeyFingerprints(const std::string& root);
+
+}  // namespace keyfleet::agent
