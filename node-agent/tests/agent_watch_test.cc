@@ -1,0 +1,112 @@
+// The agent against a real controller (in-process, on a loopback port) and a real PostgreSQL:
+// a grant reaches the file, a revocation leaves it, a dead controller changes nothing, and the
+// host converges in the controller's rollout status. Label: postgres.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "common/clock.h"
+#include "controller/controller_server.h"
+#include "keyfleet/v1/admin.grpc.pb.h"
+#include "node-agent/reconciler.h"
+#include "node-agent/tests/sandbox.h"
+#include "node-agent/watch_client.h"
+#include "tests/support/temp_postgres.h"
+#include "tests/support/test_keys.h"
+
+namespace keyfleet::agent::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+bool WaitUntil(const std::function<bool()>& pred) {
+  for (int i = 0; i < 200; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pred();
+}
+
+TEST(AgentWatch, GrantRevokeAndAControllerOutage) {
+  ::keyfleet::testing::TempPostgres pg;
+  SystemClock clock;
+  controller::ControllerConfig cc;
+  cc.database = pg.Url(pg.CreateDatabase());
+  cc.listen = "127.0.0.1:0";
+  auto server = std::make_unique<controller::ControllerServer>(cc, clock);
+  ASSERT_TRUE(server->Start().ok());
+  auto admin = v1::AdminService::NewStub(server->InProcessChannel());
+
+  Sandbox sandbox;
+  AgentConfig config;
+  config.controller = "127.0.0.1:" + std::to_string(server->port());
+  config.hostname = "web-1";
+  config.labels = {{"env", "prod"}};
+  config.root = sandbox.root();
+  config.cache_path = sandbox.Path("cache.pb");
+  config.recheck_interval = absl::Seconds(1);
+  Reconciler reconciler({{config.root, config.accounts}, config.cache_path});
+  ASSERT_TRUE(reconciler.Start().ok());
+  WatchClient client(config, reconciler);
+  std::thread agent([&] { client.Run(); });
+
+  const std::string line = ::keyfleet::testing::SyntheticEd25519Line(1, "laptop");
+  {
+    grpc::ClientContext c1, c2, c3;
+    v1::AddPrincipalRequest p;
+    p.set_name("alice");
+    v1::MutationResponse m;
+    ASSERT_TRUE(admin->AddPrincipal(&c1, p, &m).ok());
+    v1::AddKeysRequest k;
+    k.set_principal("alice");
+    k.add_public_keys(line);
+    v1::AddKeysResponse kr;
+    ASSERT_TRUE(admin->AddKeys(&c2, k, &kr).ok());
+    v1::AddGrantRequest g;
+    g.mutable_grant()->set_principal("alice");
+    (*g.mutable_grant()->mutable_hosts()->mutable_labels())["env"] = "prod";
+    g.mutable_grant()->set_account("alice");
+    v1::AddGrantResponse gr;
+    ASSERT_TRUE(admin->AddGrant(&c3, g, &gr).ok());
+  }
+  const std::string file = sandbox.Path("home/alice/.ssh/authorized_keys");
+  const std::string key_b64 = line.substr(12, 68);
+  ASSERT_TRUE(WaitUntil([&] { return Read(file).find(key_b64) != std::string::npos; }))
+      << Read(file);
+  EXPECT_THAT(Read(file), HasSubstr("expiry-time=\""));
+
+  grpc::ClientContext rc;
+  v1::RevokeKeyRequest revoke;
+  {
+    grpc::ClientContext lc;
+    v1::ListKeysResponse keys;
+    ASSERT_TRUE(admin->ListKeys(&lc, v1::ListKeysRequest(), &keys).ok());
+    revoke.set_fingerprint(keys.keys(0).fingerprint());
+  }
+  revoke.set_reason("test");
+  v1::MutationResponse revoked;
+  ASSERT_TRUE(admin->RevokeKey(&rc, revoke, &revoked).ok());
+  ASSERT_TRUE(WaitUntil([&] { return Read(file).find(key_b64) == std::string::npos; }));
+  // The agent reported what it applied: the revocation's rollout converges.
+  ASSERT_TRUE(WaitUntil([&] {
+    grpc::ClientContext c;
+    v1::RolloutStatusRequest req;
+    req.set_change(revoked.change());
+    v1::RolloutStatusResponse resp;
+    return admin->RolloutStatus(&c, req, &resp).ok() && resp.targeted_hosts() == 1 &&
+           resp.converged_hosts() == 1;
+  }));
+
+  // The controller goes away: nothing is removed, local edits are still repaired from cache.
+  const std::string before_outage = Read(file);
+  server.reset();
+  sandbox.Write("home/alice/.ssh/authorized_keys", "", 0600, kAlice);
+  ASSERT_TRUE(WaitUntil([&] { return Read(file) == before_outage; }));
+  client.Stop();
+  agent.join();
+}
+
+}  // namespace
+}  // namespace keyfleet::agent::testing
