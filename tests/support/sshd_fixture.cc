@@ -1,0 +1,156 @@
+#include "tests/support/sshd_fixture.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/run_command.h"
+
+namespace keyfleet::testing {
+namespace {
+
+[[noreturn]] void Die(const std::string& why) {
+  std::fprintf(stderr, "SshdFixture: %s\n", why.c_str());
+  std::abort();
+}
+
+void Must(const std::string& command) {
+  CommandResult r = RunCommand(command + " 2>&1");
+  if (r.exit_code != 0) Die("`" + command + "` failed: " + r.out);
+}
+
+int FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    Die("cannot find a free loopback port");
+  }
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+bool Accepting(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
+SshdFixture::SshdFixture() : dir_("keyfleet-sshd") {
+  if (geteuid() != 0) Die("sshd tests must run as root (they create a local account)");
+  dir_path_ = dir_.path().string();
+  chmod(dir_path_.c_str(), 0755);  // sshd's StrictModes walks up to the home
+  user_ = "kf-e2e-" + std::to_string(getpid());
+  home_ = dir_path_ + "/home";
+  // No password (a '*' that is not "locked"): only keys can log in.
+  Must("useradd --no-create-home --home-dir " + home_ + " --shell /bin/sh " + user_);
+  Must("usermod -p '*' " + user_);
+  struct passwd* pw = getpwnam(user_.c_str());
+  if (pw == nullptr) Die("account " + user_ + " was not created");
+  uid_ = pw->pw_uid;
+  mkdir(home_.c_str(), 0755);
+  if (chown(home_.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+    Teardown();
+    Die("cannot chown the home");
+  }
+  if (RunCommand("ssh-keygen -q -t ed25519 -N '' -f " + dir_path_ + "/host_key").exit_code != 0) {
+    Teardown();
+    Die("ssh-keygen failed for the host key");
+  }
+  mkdir("/run/sshd", 0755);  // privilege separation directory
+  port_ = FreeLoopbackPort();
+  std::ofstream(dir_path_ + "/sshd_config") << "Port " << port_ << "\n"
+                                            << "ListenAddress 127.0.0.1\n"
+                                            << "HostKey " << dir_path_ << "/host_key\n"
+                                            << "PidFile " << dir_path_ << "/sshd.pid\n"
+                                            << "AuthorizedKeysFile .ssh/authorized_keys\n"
+                                            << "StrictModes yes\n"
+                                            << "PubkeyAuthentication yes\n"
+                                            << "PasswordAuthentication no\n"
+                                            << "KbdInteractiveAuthentication no\n"
+                                            << "UsePAM no\n"
+                                            << "AllowUsers " << user_ << "\n"
+                                            << "LogLevel VERBOSE\n";
+  sshd_ = fork();
+  if (sshd_ == 0) {
+    const std::string log = dir_path_ + "/sshd.log";
+    execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-f", (dir_path_ + "/sshd_config").c_str(),
+          "-E", log.c_str(), nullptr);
+    _exit(127);
+  }
+  for (int i = 0; i < 100 && !Accepting(port_); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!Accepting(port_)) {
+    const std::string log = Log();
+    Teardown();
+    Die("sshd did not start; its log:\n" + log);
+  }
+}
+
+SshdFixture::~SshdFixture() {
+  Teardown();
+}
+
+void SshdFixture::Teardown() {
+  if (sshd_ > 0) {
+    kill(sshd_, SIGTERM);
+    waitpid(sshd_, nullptr, 0);
+  }
+  sshd_ = -1;
+  if (!user_.empty()) {
+    RunCommand("pkill -KILL -u " + user_ + " 2>/dev/null");
+    RunCommand("userdel " + user_ + " 2>&1");
+    user_.clear();
+  }
+}
+
+std::string SshdFixture::NewKey(const std::string& name) {
+  Must("ssh-keygen -q -t ed25519 -N '' -C " + name + " -f " + dir_path_ + "/" + name);
+  std::ifstream in(dir_path_ + "/" + name + ".pub");
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+bool SshdFixture::Login(const std::string& key, const std::string& command, std::string* out) {
+  CommandResult r =
+      RunCommand("ssh -F /dev/null -p " + std::to_string(port_) + " -i " + dir_path_ + "/" + key +
+                 " -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=no"
+                 " -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10 " +
+                 user_ + "@127.0.0.1 " + command + " 2>/dev/null");
+  if (out != nullptr) *out = r.out;
+  return r.exit_code == 0;
+}
+
+std::string SshdFixture::Log() const {
+  std::ifstream in(dir_path_ + "/sshd.log");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace keyfleet::testing

@@ -1,0 +1,43 @@
+// A real sshd on a loopback port and a real local account, for end-to-end login tests (label
+// sshd). Both are created for the test and removed afterwards; the machine is left as found.
+// Needs root; failures to set up abort with the reason (never a quiet skip).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "tests/support/scoped_temp_dir.h"
+
+namespace keyfleet::testing {
+
+class SshdFixture {
+ public:
+  SshdFixture();   // creates the account (home inside the temp dir) and starts sshd
+  ~SshdFixture();  // stops sshd, deletes the account
+
+  const std::string& user() const { return user_; }
+  uid_t uid() const { return uid_; }
+  const std::string& home() const { return home_; }
+  const std::string& dir() const { return dir_path_; }
+  int port() const { return port_; }
+
+  // Makes an ed25519 key pair DIR/NAME (+ .pub) and returns the public line.
+  std::string NewKey(const std::string& name);
+  // ssh -i DIR/KEY user@127.0.0.1 -p PORT COMMAND; true when it exited 0. `out` gets stdout.
+  bool Login(const std::string& key, const std::string& command, std::string* out = nullptr);
+  std::string Log() const;  // sshd's log so far, for failure messages
+
+ private:
+  void Teardown();  // stops sshd and deletes the account; safe to call twice
+
+  ScopedTempDir dir_;
+  std::string dir_path_;
+  std::string user_;
+  std::string home_;
+  uid_t uid_ = 0;
+  int port_ = 0;
+  pid_t sshd_ = -1;
+};
+
+}  // namespace keyfleet::testing
