@@ -1,0 +1,85 @@
+// Agent idle memory benchmark (not a ctest test; as root). Starts a private PostgreSQL, the
+// real keyfleet-controller and the real keyfleet-agent (`run`, on a sandbox root, watching),
+// grants one key to one account, waits until the agent is idle, and prints the agent's memory:
+// RSS (which counts every shared-library page it touched), PSS and private memory.
+//
+//   agent_idle_rss CONTROLLER_BINARY AGENT_BINARY [SETTLE_SECONDS=5]
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "keyfleet/v1/admin.grpc.pb.h"
+#include "tests/support/child_process.h"
+#include "tests/support/scoped_temp_dir.h"
+#include "tests/support/temp_postgres.h"
+#include "tests/support/test_keys.h"
+
+using keyfleet::testing::ReadMemoryUse;
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s CONTROLLER_BINARY AGENT_BINARY [SETTLE_SECONDS]\n", argv[0]);
+    return 2;
+  }
+  const int settle = argc > 3 ? std::atoi(argv[3]) : 5;
+  keyfleet::testing::TempPostgres pg;
+  keyfleet::testing::ScopedTempDir dir("keyfleet-agent-rss");
+  const std::string root = dir.path().string();
+  std::filesystem::create_directories(root + "/etc");
+  std::filesystem::create_directories(root + "/home/alice");
+  std::ofstream(root + "/etc/passwd") << "alice:x:2001:2001::/home/alice:/bin/sh\n";
+  chown((root + "/home/alice").c_str(), 2001, 2001);
+  const std::string address = "127.0.0.1:" + std::to_string(20000 + getpid() % 20000);
+  pid_t controller = keyfleet::testing::SpawnProcess(
+      {argv[1], "--db", pg.Url(pg.CreateDatabase()), "--listen", address, "--log-level", "warn"},
+      root + "/controller.log");
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
+    std::fprintf(stderr, "controller did not start\n");
+    return 1;
+  }
+  auto admin = keyfleet::v1::AdminService::NewStub(channel);
+  {
+    grpc::ClientContext c1, c2, c3;
+    keyfleet::v1::AddPrincipalRequest p;
+    p.set_name("alice");
+    keyfleet::v1::MutationResponse m;
+    admin->AddPrincipal(&c1, p, &m);
+    keyfleet::v1::AddKeysRequest k;
+    k.set_principal("alice");
+    k.add_public_keys(keyfleet::testing::SyntheticEd25519Line(1));
+    keyfleet::v1::AddKeysResponse kr;
+    admin->AddKeys(&c2, k, &kr);
+    keyfleet::v1::AddGrantRequest g;
+    g.mutable_grant()->set_principal("alice");
+    g.mutable_grant()->mutable_hosts()->set_hostname_glob("*");
+    g.mutable_grant()->set_account("alice");
+    keyfleet::v1::AddGrantResponse gr;
+    admin->AddGrant(&c3, g, &gr);
+  }
+  pid_t agent = keyfleet::testing::SpawnProcess(
+      {argv[2], "run", "--controller", address, "--hostname", "bench-1", "--root", root, "--cache",
+       root + "/cache.pb", "--log-level", "warn"},
+      root + "/agent.log");
+  const std::string file = root + "/home/alice/.ssh/authorized_keys";
+  for (int i = 0; i < 200 && !std::filesystem::exists(file); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!std::filesystem::exists(file)) {
+    std::fprintf(stderr, "the agent did not write the file\n");
+    return 1;
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(settle));
+  keyfleet::testing::MemoryUse use = ReadMemoryUse(agent);
+  std::printf("agent_idle_rss_kib=%ld pss_kib=%ld private_kib=%ld anonymous_kib=%ld\n", use.rss_kib,
+              use.pss_kib, use.private_kib, use.anonymous_kib);
+  keyfleet::testing::StopProcess(agent);
+  keyfleet::testing::StopProcess(controller);
+  return 0;
+}

@@ -1,0 +1,63 @@
+#include "tests/support/child_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+namespace keyfleet::testing {
+
+pid_t SpawnProcess(const std::vector<std::string>& argv, const std::string& log_path) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  if (!log_path.empty()) {
+    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+  }
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execv(args[0], args.data());
+  _exit(127);
+}
+
+int StopProcess(pid_t pid, int grace_ms) {
+  int status = 0;
+  kill(pid, SIGTERM);
+  for (int waited = 0; waited < grace_ms; waited += 20) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return status;
+}
+
+MemoryUse ReadMemoryUse(pid_t pid) {
+  MemoryUse use;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::string key;
+  long value = 0;
+  std::string unit;
+  long private_clean = 0, private_dirty = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (sscanf(line.c_str(), "Rss: %ld", &value) == 1) use.rss_kib = value;
+    if (sscanf(line.c_str(), "Pss: %ld", &value) == 1) use.pss_kib = value;
+    if (sscanf(line.c_str(), "Private_Clean: %ld", &value) == 1) private_clean = value;
+    if (sscanf(line.c_str(), "Private_Dirty: %ld", &value) == 1) private_dirty = value;
+    if (sscanf(line.c_str(), "Anonymous: %ld", &value) == 1) use.anonymous_kib = value;
+  }
+  use.private_kib = private_clean + private_dirty;
+  return use;
+}
+
+}  // namespace keyfleet::testing

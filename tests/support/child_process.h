@@ -1,0 +1,26 @@
+// Child processes for benchmarks and end-to-end tests: start a binary, read its memory use,
+// stop it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace keyfleet::testing {
+
+// fork + execv(argv[0], argv), stdout and stderr to `log_path` (or inherited when empty).
+// Returns the pid, or -1.
+pid_t SpawnProcess(const std::vector<std::string>& argv, const std::string& log_path = "");
+// SIGTERM, then SIGKILL after `grace_ms`; reaps it. Returns the exit status from waitpid.
+int StopProcess(pid_t pid, int grace_ms = 5000);
+
+struct MemoryUse {
+  long rss_kib = -1;        // VmRSS: includes shared library pages
+  long pss_kib = -1;        // shared pages divided among the processes that map them
+  long private_kib = -1;    // Private_Clean + Private_Dirty
+  long anonymous_kib = -1;  // heap and stacks
+};
+MemoryUse ReadMemoryUse(pid_t pid);
+
+}  // namespace keyfleet::testing
