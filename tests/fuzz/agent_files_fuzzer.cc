@@ -1,0 +1,42 @@
+// Fuzzes what the agent reads from disk: authorized_keys files (managed block parsing and
+// merging) and passwd files. A merge must keep every user line and produce a file whose block
+// parses back intact with exactly the desired lines.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/str_join.h"
+#include "node-agent/accounts.h"
+#include "node-agent/managed_block.h"
+
+using namespace keyfleet::agent;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const std::string input(reinterpret_cast<const char*>(data) + 1, size - 1);
+  if (data[0] % 2 == 1) {
+    PasswdFile passwd = PasswdFile::Parse(input);
+    (void)passwd.Find("alice");
+    return 0;
+  }
+  ParsedAuthorizedKeys parsed = ParseAuthorizedKeysFile(input);
+  const std::vector<std::string> desired = {
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAW53AlXRnBEcxRF/Kzhodm/BfbHN9ejfRvr58es7nwZ a"};
+  auto merged = MergeAuthorizedKeys(parsed, desired, 9, keyfleet::controller::UnmanagedKeysMode::kKeep);
+  if (parsed.state == BlockState::kDamaged) {
+    if (merged.ok()) std::abort();  // a damaged file must never be rewritten
+    return 0;
+  }
+  if (!merged.ok()) std::abort();
+  const std::string block = RenderManagedBlock(desired, 9);
+  const std::string expected =
+      parsed.state == BlockState::kNone
+          ? block + input
+          : absl::StrJoin(parsed.before, "") + block + absl::StrJoin(parsed.after, "");
+  if (merged->content != expected) std::abort();  // user lines kept byte for byte
+  ParsedAuthorizedKeys again = ParseAuthorizedKeysFile(merged->content);
+  if (again.state != BlockState::kIntact || again.block != desired || !again.hash_matches) {
+    std::abort();
+  }
+  return 0;
+}
