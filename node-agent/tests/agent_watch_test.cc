@@ -12,6 +12,7 @@
 #include "node-agent/reconciler.h"
 #include "node-agent/tests/sandbox.h"
 #include "node-agent/watch_client.h"
+#include "tests/support/run_command.h"
 #include "tests/support/temp_postgres.h"
 #include "tests/support/test_keys.h"
 
@@ -99,9 +100,43 @@ TEST(AgentWatch, GrantRevokeAndAControllerOutage) {
            resp.converged_hosts() == 1;
   }));
 
+  // The binary, once, on a second sandbox host; then sshd's AuthorizedKeysCommand from its cache.
+  Sandbox other;
+  {
+    grpc::ClientContext c;
+    v1::AddKeysRequest k;
+    k.set_principal("alice");
+    k.add_public_keys(::keyfleet::testing::SyntheticEd25519Line(2, "desktop"));
+    v1::AddKeysResponse kr;
+    ASSERT_TRUE(admin->AddKeys(&c, k, &kr).ok());
+  }
+  const std::string once = std::string(KEYFLEET_AGENT) + " run --once --controller " +
+                           config.controller + " --hostname web-2 --label env=prod --root " +
+                           other.root() + " --cache " + other.Path("cache.pb");
+  ::keyfleet::testing::CommandResult ran = ::keyfleet::testing::RunCommand(once + " 2>&1");
+  EXPECT_EQ(ran.exit_code, 0) << ran.out;
+  EXPECT_THAT(Read(other.Path("home/alice/.ssh/authorized_keys")),
+              HasSubstr("AAAAC3NzaC1lZDI1NTE5AAAAIAIAAAAAAAAAWlpa"));
+  ::keyfleet::testing::CommandResult akc = ::keyfleet::testing::RunCommand(
+      std::string(KEYFLEET_AGENT) + " authorized-keys-command alice --cache " +
+      other.Path("cache.pb"));
+  EXPECT_EQ(akc.exit_code, 0);
+  EXPECT_THAT(akc.out, HasSubstr("expiry-time=\""));
+  EXPECT_EQ(std::count(akc.out.begin(), akc.out.end(), '\n'), 1) << akc.out;
+  EXPECT_EQ(::keyfleet::testing::RunCommand(std::string(KEYFLEET_AGENT) +
+                                            " authorized-keys-command ../x --cache " +
+                                            other.Path("cache.pb") + " 2>/dev/null")
+                .exit_code,
+            2);
+
   // The controller goes away: nothing is removed, local edits are still repaired from cache.
   const std::string before_outage = Read(file);
   server.reset();
+  ran = ::keyfleet::testing::RunCommand(once + " 2>&1");
+  EXPECT_EQ(ran.exit_code, 3) << "unreachable: " << ran.out;
+  EXPECT_THAT(Read(other.Path("home/alice/.ssh/authorized_keys")),
+              HasSubstr("AAAAC3NzaC1lZDI1NTE5AAAAIAIAAAAAAAAAWlpa"))
+      << "an unreachable controller removes nothing";
   sandbox.Write("home/alice/.ssh/authorized_keys", "", 0600, kAlice);
   ASSERT_TRUE(WaitUntil([&] { return Read(file) == before_outage; }));
   client.Stop();
