@@ -4,8 +4,9 @@
 namespace keyfleet::cli {
 
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitRefused = 1;      // the request (or some input line) was refused
-inline constexpr int kExitUsage = 2;        // bad flags or arguments
-inline constexpr int kExitUnreachable = 3;  // the controller could not be reached
+inline constexpr int kExitRefused = 1;       // the request (or some input line) was refused
+inline constexpr int kExitUsage = 2;         // bad flags or arguments
+inline constexpr int kExitUnreachable = 3;   // the controller could not be reached
+inline constexpr int kExitNotConverged = 4;  // --wait: some targeted hosts did not apply it in time
 
 }  // namespace keyfleet::cli

@@ -3,24 +3,31 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "cli/admin_commands.h"
 #include "cli/check_authorized_keys_command.h"
 #include "cli/exit_codes.h"
 #include "cli/fingerprint_command.h"
+#include "cli/fleet_commands.h"
 #include "cli/global_options.h"
+#include "cli/grant_commands.h"
+#include "cli/key_commands.h"
+#include "cli/principal_commands.h"
+#include "cli/rollout_commands.h"
 
 int main(int argc, char** argv) {
   using namespace keyfleet::cli;
   CLI::App app(
       "keyfleet: provision and rotate SSH authorized_keys across a fleet.\n"
       "Exit codes: 0 success, 1 refused (reason printed), 2 usage error, 3 controller "
-      "unreachable.",
+      "unreachable, 4 --wait timed out before every targeted host converged.",
       "keyfleet");
   app.set_version_flag("--version", KEYFLEET_VERSION);
   app.require_subcommand(1);
   GlobalOptions globals;
   if (const char* env = std::getenv("KEYFLEET_CONTROLLER")) globals.controller = env;
   app.add_option("--controller", globals.controller,
-                 "Controller address HOST:PORT (default: $KEYFLEET_CONTROLLER)")
+                 "Controller address HOST:PORT (default: $KEYFLEET_CONTROLLER, then "
+                 "`controller:` in ~/.config/keyfleet/config.yaml, then 127.0.0.1:7443)")
       ->capture_default_str();
   std::map<std::string, OutputFormat> formats{{"table", OutputFormat::kTable},
                                               {"json", OutputFormat::kJson}};
@@ -29,6 +36,13 @@ int main(int argc, char** argv) {
       ->type_name("table|json");
 
   int exit_code = kExitOk;
+  AddPrincipalCommands(app, globals, exit_code);
+  AddKeyCommands(app, globals, exit_code);
+  AddGrantCommands(app, globals, exit_code);
+  AddFleetCommands(app, globals, exit_code);
+  AddPolicyCommands(app, globals, exit_code);
+  AddAuditCommands(app, globals, exit_code);
+  AddRolloutCommands(app, globals, exit_code);
   AddFingerprintCommand(app, globals, exit_code);
   AddCheckAuthorizedKeysCommand(app, globals, exit_code);
 

@@ -1,0 +1,41 @@
+// Talking to the controller from `keyfleet`: where it is, one call with a deadline, and what a
+// failed call means for the exit code (1 refused, with the server's reason; 3 unreachable).
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "cli/global_options.h"
+#include "keyfleet/v1/admin.grpc.pb.h"
+
+namespace keyfleet::cli {
+
+inline constexpr char kDefaultController[] = "127.0.0.1:7443";
+
+// --controller, else $KEYFLEET_CONTROLLER (already folded into globals by main), else
+// `controller:` in ~/.config/keyfleet/config.yaml, else 127.0.0.1:7443.
+std::string ResolveControllerAddress(const GlobalOptions& globals);
+
+class ControllerClient {
+ public:
+  explicit ControllerClient(const GlobalOptions& globals);
+
+  v1::AdminService::Stub& admin() { return *admin_; }
+  const std::string& address() const { return address_; }
+
+  // A context with the call deadline and the caller's name for the audit log ($USER).
+  std::unique_ptr<grpc::ClientContext> Context() const;
+
+  // Prints why `status` failed to stderr and returns the exit code: 3 when the controller could
+  // not be reached (UNAVAILABLE, DEADLINE_EXCEEDED), 1 otherwise (the request was refused).
+  int Fail(const grpc::Status& status) const;
+
+ private:
+  std::string address_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+};
+
+}  // namespace keyfleet::cli

@@ -1,0 +1,85 @@
+#include "cli/rollout_commands.h"
+
+#include <unistd.h>
+
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "cli/exit_codes.h"
+#include "cli/online_command.h"
+#include "cli/table.h"
+
+namespace keyfleet::cli {
+namespace {
+
+grpc::Status Status(ControllerClient& client, uint64_t change, v1::RolloutStatusResponse* resp) {
+  v1::RolloutStatusRequest req;
+  req.set_change(change);
+  return client.admin().RolloutStatus(client.Context().get(), req, resp);
+}
+
+void PrintSummary(const v1::RolloutStatusResponse& s, bool converged, absl::Duration took) {
+  std::cout << "change " << s.change() << ": converged " << s.converged_hosts() << "/"
+            << s.targeted_hosts() << " hosts";
+  if (took > absl::ZeroDuration()) {
+    std::cout << " in " << absl::StrFormat("%.1fs", absl::ToDoubleSeconds(took));
+  }
+  std::cout << "\n";
+  if (!converged && s.pending_hosts_size() > 0) {
+    std::cout << "not converged: "
+              << absl::StrJoin(s.pending_hosts().begin(), s.pending_hosts().end(), ", ") << "\n";
+  }
+}
+
+}  // namespace
+
+int WaitForRollout(ControllerClient& client, const GlobalOptions& globals, uint64_t change,
+                   absl::Duration timeout) {
+  const bool live = isatty(STDERR_FILENO) && globals.output == OutputFormat::kTable;
+  const absl::Time start = absl::Now();
+  v1::RolloutStatusResponse resp;
+  bool converged = false;
+  for (;;) {
+    resp.Clear();
+    grpc::Status s = Status(client, change, &resp);
+    if (!s.ok()) return client.Fail(s);
+    converged = resp.converged_hosts() == resp.targeted_hosts();
+    if (live) {
+      std::cerr << "\rconverged " << resp.converged_hosts() << "/" << resp.targeted_hosts()
+                << " hosts" << std::flush;
+    }
+    if (converged || absl::Now() - start >= timeout) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (live) std::cerr << "\n";
+  if (globals.output == OutputFormat::kJson) {
+    std::cout << ToJson(resp) << "\n";
+  } else {
+    PrintSummary(resp, converged, absl::Now() - start);
+  }
+  return converged ? kExitOk : kExitNotConverged;
+}
+
+void AddRolloutCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code) {
+  CLI::App* group = app.add_subcommand("rollout", "How far a change has reached the fleet");
+  group->require_subcommand(1);
+  auto change = std::make_shared<uint64_t>(0);
+  CLI::App* status = group->add_subcommand(
+      "status", "Targeted and converged hosts for CHANGE (default: the latest change)");
+  status->add_option("CHANGE", *change, "A change number, as mutations print it");
+  OnRun(status, globals, exit_code, [change, &globals](ControllerClient& client) {
+    v1::RolloutStatusResponse resp;
+    grpc::Status s = Status(client, *change, &resp);
+    if (!s.ok()) return client.Fail(s);
+    if (globals.output == OutputFormat::kJson) {
+      std::cout << ToJson(resp) << "\n";
+    } else {
+      PrintSummary(resp, resp.converged_hosts() == resp.targeted_hosts(), absl::ZeroDuration());
+    }
+    return kExitOk;
+  });
+}
+
+}  // namespace keyfleet::cli
