@@ -1,51 +1,157 @@
 #!/usr/bin/env bash
-# keyfleet quickstart. Installs what is missing, builds, then shows the offline key tools on a
-# sample: fingerprints next to ssh-keygen's, and an authorized_keys file checked line by line.
-# (The full fleet demo — PostgreSQL, controller, agents — arrives with the controller and agent.)
+# keyfleet quickstart: installs what is missing, builds, then runs the main job on this machine:
+# a private PostgreSQL in a temporary directory, the controller, and three agents on sandbox
+# roots (each a fake host with its own /etc/passwd and homes) with different labels. It walks
+# through adding people and a deploy service, granting by label, the synced files, an access
+# review, drift repaired, a fleet-wide revocation, the compliance report and the audit log.
+# Everything it starts is stopped and removed on exit, also on Ctrl-C. Run as root.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${KEYFLEET_BUILD_DIR:-$ROOT/build}
 
+if [ "$(id -u)" != 0 ]; then
+  echo "quickstart: run as root (apt-get, and the sandbox hosts' files belong to other uids)" >&2
+  exit 2
+fi
 "$ROOT/deploy/build.sh"
 KEYFLEET="$BUILD_DIR/cli/keyfleet"
+CONTROLLER="$BUILD_DIR/controller/keyfleet-controller"
+AGENT="$BUILD_DIR/node-agent/keyfleet-agent"
+START=$(date +%s)
 
 WORK=$(mktemp -d /tmp/keyfleet-quickstart.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT INT TERM
+chmod 755 "$WORK"
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && wait "$pid" 2>/dev/null || true; done
+  if [ -f "$WORK/pg/data/postmaster.pid" ]; then
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'echo; echo "quickstart: interrupted, cleaning up"; exit 130' INT TERM
 
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() {
   printf '\n$ %s\n' "$*"
   "$@" || printf '(exit code %d)\n' "$?"
 }
 
-echo "== Generating sample keys with ssh-keygen in $WORK"
-ssh-keygen -q -t ed25519 -N '' -C alice@laptop -f "$WORK/alice"
-ssh-keygen -q -t ecdsa -b 384 -N '' -C bob@desktop -f "$WORK/bob"
-ssh-keygen -q -t rsa -b 3072 -N '' -C deploy@ci -f "$WORK/deploy"
-ssh-keygen -q -t rsa -b 1024 -N '' -C old-rsa@legacy -f "$WORK/weak"
-cat "$WORK"/alice.pub "$WORK"/bob.pub "$WORK"/deploy.pub > "$WORK/keys.pub"
+step "A private PostgreSQL in $WORK/pg (Unix socket only)"
+mkdir "$WORK/pg" && chown postgres "$WORK/pg"
+runuser -u postgres -- "$PGBIN/initdb" -D "$WORK/pg/data" -U keyfleet --auth=trust -E UTF8 \
+  --locale=C >/dev/null
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.log" -w \
+  -o "-c listen_addresses='' -k $WORK/pg" start >/dev/null
+DB="host=$WORK/pg port=5432 user=keyfleet dbname=postgres"
 
-echo
-echo "== Fingerprints: keyfleet and ssh-keygen print the same lines"
-run "$KEYFLEET" fingerprint "$WORK/keys.pub"
-run ssh-keygen -lf "$WORK/keys.pub"
-run "$KEYFLEET" fingerprint -E md5 "$WORK/keys.pub"
-run "$KEYFLEET" -o json fingerprint "$WORK/alice.pub"
+step "The controller (migrates the schema, serves on a free loopback port)"
+"$CONTROLLER" --db "$DB" --listen 127.0.0.1:0 >"$WORK/controller.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do
+  PORT=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$WORK/controller.log")
+  [ -n "$PORT" ] && break
+  sleep 0.1
+done
+[ -n "${PORT:-}" ] || { cat "$WORK/controller.log"; exit 1; }
+export KEYFLEET_CONTROLLER="127.0.0.1:$PORT"
+cat "$WORK/controller.log"
 
-echo
-echo "== An authorized_keys file with good and bad lines"
-{
-  echo "# managed by hand"
-  echo "restrict,from=\"10.0.0.0/8\",expiry-time=\"20991231Z\" $(cat "$WORK/alice.pub")"
-  echo "command=\"/usr/bin/backup\",no-pty $(cat "$WORK/deploy.pub")"
-  echo "no-ptyy $(cat "$WORK/bob.pub")"
-  echo "restrict, $(cat "$WORK/bob.pub")"
-  echo "from=\"10.1.2.3/8\" $(cat "$WORK/bob.pub")"
-  echo "expiry-time=\"20200101\" $(cat "$WORK/bob.pub")"
-  echo "$(cat "$WORK/weak.pub")"
-  echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBadKey= truncated"
-} > "$WORK/authorized_keys"
-run cat "$WORK/authorized_keys"
-run "$KEYFLEET" check-authorized-keys "$WORK/authorized_keys"
+step "Three sandbox hosts, each with accounts alice (2001), bob (2002), deploy (2003)"
+make_host() {
+  local h="$WORK/hosts/$1"
+  mkdir -p "$h/etc" "$h/home"
+  printf 'root:x:0:0:root:/root:/bin/sh\nalice:x:2001:2001::/home/alice:/bin/sh\nbob:x:2002:2002::/home/bob:/bin/sh\ndeploy:x:2003:2003::/home/deploy:/bin/sh\n' >"$h/etc/passwd"
+  for u in alice:2001 bob:2002 deploy:2003; do
+    mkdir -p "$h/home/${u%%:*}" && chown "${u#*:}:${u#*:}" "$h/home/${u%%:*}"
+  done
+  shift
+  local labels=()
+  for l in "$@"; do labels+=(--label "$l"); done
+  "$AGENT" run --controller "$KEYFLEET_CONTROLLER" --hostname "$(basename "$h")" "${labels[@]}" \
+    --root "$h" --cache "$h/agent-cache.pb" --recheck-interval 2s --log-level warn \
+    >"$WORK/agent-$(basename "$h").log" 2>&1 &
+  PIDS+=($!)
+  echo "host $(basename "$h"): $*"
+}
+make_host web-1 env=prod role=web
+make_host db-1 env=prod role=db
+make_host dev-1 env=dev role=web
 
-echo
-echo "quickstart: done (sample files removed)"
+wait_converged() {
+  for _ in $(seq 100); do
+    local json
+    json=$("$KEYFLEET" -o json host list 2>/dev/null || true)
+    if [ "$(grep -c '"hostname"' <<<"$json")" = 3 ] && ! grep -q '"converged": false' <<<"$json"; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "(hosts did not all converge in 20 s)"
+}
+show_file() {
+  local d="$WORK/hosts/$1/home/$2/.ssh"
+  printf '\n--- %s:~%s/.ssh/authorized_keys ' "$1" "$2"
+  if [ -f "$d/authorized_keys" ]; then
+    printf '(.ssh %s, file %s)\n' "$(stat -c '%A %u:%g' "$d")" \
+      "$(stat -c '%A %u:%g' "$d/authorized_keys")"
+    cat "$d/authorized_keys"
+  else
+    echo "(none)"
+  fi
+}
+
+step "People, a deploy service, and their keys"
+for k in alice bob deploy; do ssh-keygen -q -t ed25519 -N '' -C "$k@example" -f "$WORK/$k"; done
+run "$KEYFLEET" principal add alice --email alice@example.com
+run "$KEYFLEET" principal add bob --email bob@example.com
+run "$KEYFLEET" principal add deploy --kind service
+run "$KEYFLEET" key add alice "$WORK/alice.pub" --label laptop
+run "$KEYFLEET" key add bob "$WORK/bob.pub" --label desktop
+run "$KEYFLEET" key add deploy "$WORK/deploy.pub" --label ci
+run "$KEYFLEET" principal list
+
+step "Grants by label: alice on every prod host, bob and the deploy key on every web host"
+run "$KEYFLEET" grant add alice --hosts env=prod --account alice
+run "$KEYFLEET" grant add bob --hosts role=web --account bob --expires 90d
+run "$KEYFLEET" grant add deploy --hosts role=web --account deploy \
+  --options 'restrict,command="/usr/local/bin/deploy"'
+run "$KEYFLEET" grant list
+wait_converged
+run "$KEYFLEET" host list
+
+step "What the agents wrote (managed block on top; .ssh 700, file 600, owned by the account)"
+show_file web-1 alice
+show_file web-1 deploy
+show_file db-1 alice
+show_file db-1 bob
+show_file dev-1 bob
+run "$KEYFLEET" access web-1
+run "$KEYFLEET" access db-1 alice
+
+step "Drift by hand on web-1: a stray key in bob's file, alice's file made world-readable"
+run "$KEYFLEET" policy set --unmanaged report
+wait_converged
+echo "$(cat "$WORK/deploy.pub" | cut -d' ' -f1,2) stray-key" >>"$WORK/hosts/web-1/home/bob/.ssh/authorized_keys"
+chmod 644 "$WORK/hosts/web-1/home/alice/.ssh/authorized_keys"
+echo '(the agent re-checks every 2 s)'
+sleep 3
+run "$KEYFLEET" report drift
+show_file web-1 alice
+
+step "alice's laptop is stolen: revoke her key everywhere and wait for the fleet"
+FP=$("$KEYFLEET" fingerprint "$WORK/alice.pub" | awk '{print $2}')
+run "$KEYFLEET" key revoke "$FP" --reason "laptop stolen" --wait --timeout 30s
+show_file web-1 alice
+show_file db-1 alice
+run "$KEYFLEET" key add alice "$WORK/alice.pub"
+
+step "Compliance report and the audit log"
+run "$KEYFLEET" report compliance
+run "$KEYFLEET" audit
+run "$KEYFLEET" audit verify
+
+step "quickstart: done in $(( $(date +%s) - START )) s (after the build); stopping everything"
