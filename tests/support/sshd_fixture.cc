@@ -92,7 +92,7 @@ SshdFixture::SshdFixture() : dir_("keyfleet-sshd") {
                                             << "PasswordAuthentication no\n"
                                             << "KbdInteractiveAuthentication no\n"
                                             << "UsePAM no\n"
-                                            << "AllowUsers " << user_ << "\n"
+                                            << "AllowUsers " << user_ << " " << user_ << "-*\n"
                                             << "LogLevel VERBOSE\n";
   sshd_ = fork();
   if (sshd_ == 0) {
@@ -121,6 +121,11 @@ void SshdFixture::Teardown() {
     waitpid(sshd_, nullptr, 0);
   }
   sshd_ = -1;
+  for (const std::string& account : extra_accounts_) {
+    RunCommand("pkill -KILL -u " + account + " 2>/dev/null");
+    RunCommand("userdel " + account + " 2>&1");
+  }
+  extra_accounts_.clear();
   if (!user_.empty()) {
     RunCommand("pkill -KILL -u " + user_ + " 2>/dev/null");
     RunCommand("userdel " + user_ + " 2>&1");
@@ -136,12 +141,36 @@ std::string SshdFixture::NewKey(const std::string& name) {
   return line;
 }
 
+std::string SshdFixture::AddAccount() {
+  const std::string name = user_ + "-" + std::to_string(extra_accounts_.size() + 1);
+  const std::string home = dir_path_ + "/home-" + name;
+  if (RunCommand("useradd --no-create-home --home-dir " + home + " --shell /bin/sh " + name +
+                 " && usermod -p '*' " + name)
+          .exit_code != 0) {
+    Teardown();
+    Die("cannot create account " + name);
+  }
+  extra_accounts_.push_back(name);
+  struct passwd* pw = getpwnam(name.c_str());
+  mkdir(home.c_str(), 0755);
+  if (pw == nullptr || chown(home.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+    Teardown();
+    Die("cannot set up the home of " + name);
+  }
+  return name;
+}
+
 bool SshdFixture::Login(const std::string& key, const std::string& command, std::string* out) {
+  return LoginAs(user_, key, command, out);
+}
+
+bool SshdFixture::LoginAs(const std::string& account, const std::string& key,
+                          const std::string& command, std::string* out) {
   CommandResult r =
       RunCommand("ssh -F /dev/null -p " + std::to_string(port_) + " -i " + dir_path_ + "/" + key +
                  " -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=no"
                  " -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10 " +
-                 user_ + "@127.0.0.1 " + command + " 2>/dev/null");
+                 account + "@127.0.0.1 " + command + " 2>/dev/null");
   if (out != nullptr) *out = r.out;
   return r.exit_code == 0;
 }

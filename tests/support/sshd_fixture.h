@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "tests/support/scoped_temp_dir.h"
 
@@ -19,6 +20,9 @@ class SshdFixture {
   const std::string& user() const { return user_; }
   uid_t uid() const { return uid_; }
   const std::string& home() const { return home_; }
+  // Another real account ("<user>-N", home inside the temp dir) sshd also lets in; removed with
+  // the fixture.
+  std::string AddAccount();
   const std::string& dir() const { return dir_path_; }
   int port() const { return port_; }
 
@@ -26,6 +30,9 @@ class SshdFixture {
   std::string NewKey(const std::string& name);
   // ssh -i DIR/KEY user@127.0.0.1 -p PORT COMMAND; true when it exited 0. `out` gets stdout.
   bool Login(const std::string& key, const std::string& command, std::string* out = nullptr);
+  // The same as `account`.
+  bool LoginAs(const std::string& account, const std::string& key, const std::string& command,
+               std::string* out = nullptr);
   std::string Log() const;  // sshd's log so far, for failure messages
 
  private:
@@ -35,6 +42,7 @@ class SshdFixture {
   std::string dir_path_;
   std::string user_;
   std::string home_;
+  std::vector<std::string> extra_accounts_;
   uid_t uid_ = 0;
   int port_ = 0;
   pid_t sshd_ = -1;

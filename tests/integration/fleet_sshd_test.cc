@@ -1,0 +1,180 @@
+// End to end, with real parts only: PostgreSQL, the controller binary, one agent (`run`, root
+// "/") writing the real homes of two real test accounts, the `keyfleet` CLI, and a real sshd on
+// a loopback port. Each case checks what sshd allows and that `keyfleet access` agrees.
+// Label: sshd. The accounts and sshd are created and removed by the test.
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <pqxx/pqxx>
+#include <set>
+#include <thread>
+
+#include "nlohmann/json.hpp"
+#include "tests/support/child_process.h"
+#include "tests/support/run_command.h"
+#include "tests/support/sshd_fixture.h"
+#include "tests/support/temp_postgres.h"
+
+namespace keyfleet::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+class FleetSshdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = pg_.Url(pg_.CreateDatabase());
+    address_ = "127.0.0.1:" + std::to_string(FreePort());
+    StartController();
+    other_ = sshd_.AddAccount();
+    agent_ = SpawnProcess(
+        {KEYFLEET_AGENT, "run", "--controller", address_, "--hostname", kHost, "--label", "env=e2e",
+         "--root", "/", "--cache", sshd_.dir() + "/agent-cache.pb", "--recheck-interval", "2s",
+         "--log-level", "warn"},
+        sshd_.dir() + "/agent.log");
+    ASSERT_TRUE(WaitFor([&] { return Cli("host show " + std::string(kHost)).exit_code == 0; }))
+        << "the agent never registered";
+  }
+  void TearDown() override {
+    StopProcess(agent_);
+    StopProcess(controller_);
+  }
+
+  void StartController() {
+    controller_ = SpawnProcess(
+        {KEYFLEET_CONTROLLER, "--db", db_, "--listen", address_, "--log-level", "warn"},
+        sshd_.dir() + "/controller.log");
+    ASSERT_TRUE(WaitFor([&] { return Cli("principal list").exit_code == 0; }));
+  }
+
+  CommandResult Cli(const std::string& args) {
+    return RunCommand(std::string(KEYFLEET_CLI) + " --controller " + address_ + " " + args +
+                      " 2>&1");
+  }
+  nlohmann::json Json(const std::string& args) {
+    CommandResult r = RunCommand(std::string(KEYFLEET_CLI) + " --controller " + address_ +
+                                 " -o json " + args + " 2>/dev/null");
+    EXPECT_EQ(r.exit_code, 0) << args;
+    return nlohmann::json::parse(r.out, nullptr, false);
+  }
+  static bool WaitFor(const std::function<bool()>& pred) {
+    for (int i = 0; i < 150; ++i) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return pred();
+  }
+  // Waits until the host has applied its current desired state.
+  void Converged() {
+    ASSERT_TRUE(WaitFor([&] {
+      nlohmann::json h = Json("host show " + std::string(kHost));
+      return h.is_object() && h.value("converged", false);
+    })) << "the host did not converge";
+  }
+  // The key fingerprints `keyfleet access` lists for ACCOUNT.
+  std::set<std::string> Access(const std::string& account) {
+    std::set<std::string> fps;
+    const nlohmann::json access = Json("access " + std::string(kHost) + " " + account);
+    for (const auto& e : access["entries"]) {
+      fps.insert(e["key"]["fingerprint"].get<std::string>());
+    }
+    return fps;
+  }
+  // Adds PRINCIPAL with a fresh key pair NAME; returns the fingerprint.
+  std::string Person(const std::string& principal, const std::string& key) {
+    sshd_.NewKey(key);
+    EXPECT_EQ(Cli("principal add " + principal).exit_code, 0);
+    CommandResult added = Cli("key add " + principal + " " + sshd_.dir() + "/" + key + ".pub");
+    EXPECT_EQ(added.exit_code, 0) << added.out;
+    return Json("key list --principal " + principal)["keys"][0]["fingerprint"];
+  }
+
+  static constexpr char kHost[] = "kf-e2e-host";
+  TempPostgres pg_;
+  SshdFixture sshd_;
+  std::string db_, address_, other_;
+  pid_t controller_ = -1, agent_ = -1;
+};
+
+TEST_F(FleetSshdTest, WhatTheCliGrantsIsWhatSshdAllows) {
+  const std::string user = sshd_.user();
+  // 1. A key added and granted through the CLI logs in as the granted account only.
+  const std::string alice = Person("alice", "alice");
+  ASSERT_EQ(Cli("grant add alice --hosts env=e2e --account " + user).exit_code, 0);
+  Converged();
+  std::string out;
+  EXPECT_TRUE(sshd_.LoginAs(user, "alice", "echo in", &out)) << sshd_.Log();
+  EXPECT_EQ(out, "in\n");
+  EXPECT_FALSE(sshd_.LoginAs(other_, "alice", "true")) << "not granted as " << other_;
+  EXPECT_EQ(Access(user), std::set<std::string>{alice});
+  EXPECT_TRUE(Access(other_).empty());
+
+  // 2. A grant whose expiry has passed gives nothing.
+  const std::string bob = Person("bob", "bob");
+  ASSERT_EQ(
+      Cli("grant add bob --hosts env=e2e --account " + other_ + " --expires 2020-01-01").exit_code,
+      0);
+  Converged();
+  EXPECT_FALSE(sshd_.LoginAs(other_, "bob", "true"));
+  EXPECT_TRUE(Access(other_).empty());
+
+  // 3. A grant with options runs only its command.
+  Person("deployer", "deploy");
+  ASSERT_EQ(Cli("grant add deployer --hosts env=e2e --account " + other_ +
+                " --options 'restrict,command=\"echo ok\"'")
+                .exit_code,
+            0);
+  Converged();
+  EXPECT_TRUE(sshd_.LoginAs(other_, "deploy", "id", &out));
+  EXPECT_EQ(out, "ok\n") << "the forced command ran instead of `id`";
+  EXPECT_EQ(Access(other_).size(), 1u);
+
+  // 4. A key past the policy's max age: its row is aged as if added 400 days ago (a controller
+  //    restart reloads it), and it stops logging in.
+  const std::string carol = Person("carol", "carol");
+  ASSERT_EQ(Cli("grant add carol --hosts env=e2e --account " + user).exit_code, 0);
+  Converged();
+  EXPECT_TRUE(sshd_.LoginAs(user, "carol", "true")) << sshd_.Log();
+  {
+    pqxx::connection conn(db_);
+    pqxx::work txn(conn);
+    txn.exec_params0(
+        "UPDATE keys SET created_at = now() - interval '400 days', "
+        "expires_at = now() - interval '35 days' WHERE fingerprint = $1",
+        carol);
+    txn.commit();
+  }
+  StopProcess(controller_);
+  StartController();
+  Converged();
+  ASSERT_TRUE(WaitFor([&] { return !sshd_.LoginAs(user, "carol", "true"); }));
+  EXPECT_EQ(Access(user), std::set<std::string>{alice});
+  EXPECT_THAT(Cli("report compliance").out, HasSubstr("keys expired or past max age: 1"));
+
+  // 5. Revoked with --wait: by the time the command returns, the login fails.
+  CommandResult revoked = Cli("key revoke " + alice + " --reason e2e --wait --timeout 30s");
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.out;
+  EXPECT_THAT(revoked.out, HasSubstr("converged 1/1 hosts"));
+  EXPECT_FALSE(sshd_.LoginAs(user, "alice", "true"));
+  EXPECT_TRUE(Access(user).empty());
+}
+
+}  // namespace
+}  // namespace keyfleet::testing
