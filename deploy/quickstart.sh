@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "quickstart: run as root (apt-get, and the sandbox hosts' files belong to other uids)" >&2
   exit 2
 fi
-"$ROOT/deploy/build.sh"
+"$ROOT/deploy/build.sh" keyfleet keyfleet-controller keyfleet-agent
 KEYFLEET="$BUILD_DIR/cli/keyfleet"
 CONTROLLER="$BUILD_DIR/controller/keyfleet-controller"
 AGENT="$BUILD_DIR/node-agent/keyfleet-agent"
