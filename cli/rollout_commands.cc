@@ -31,6 +31,10 @@ void PrintSummary(const v1::RolloutStatusResponse& s, bool converged, absl::Dura
     std::cout << "not converged: "
               << absl::StrJoin(s.pending_hosts().begin(), s.pending_hosts().end(), ", ") << "\n";
   }
+  if (s.offline_hosts_size() > 0) {
+    std::cout << "not connected (they apply it when they reconnect): "
+              << absl::StrJoin(s.offline_hosts().begin(), s.offline_hosts().end(), ", ") << "\n";
+  }
 }
 
 }  // namespace
@@ -45,7 +49,9 @@ int WaitForRollout(ControllerClient& client, const GlobalOptions& globals, uint6
     resp.Clear();
     grpc::Status s = Status(client, change, &resp);
     if (!s.ok()) return client.Fail(s);
-    converged = resp.converged_hosts() == resp.targeted_hosts();
+    // Hosts that are not connected apply the change when they reconnect; --wait does not wait
+    // for them but lists them.
+    converged = resp.pending_hosts_size() == 0;
     if (live) {
       std::cerr << "\rconverged " << resp.converged_hosts() << "/" << resp.targeted_hosts()
                 << " hosts" << std::flush;
@@ -76,7 +82,7 @@ void AddRolloutCommands(CLI::App& app, const GlobalOptions& globals, int& exit_c
     if (globals.output == OutputFormat::kJson) {
       std::cout << ToJson(resp) << "\n";
     } else {
-      PrintSummary(resp, resp.converged_hosts() == resp.targeted_hosts(), absl::ZeroDuration());
+      PrintSummary(resp, resp.pending_hosts_size() == 0, absl::ZeroDuration());
     }
     return kExitOk;
   });

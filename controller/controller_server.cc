@@ -26,7 +26,8 @@ struct ControllerServer::Parts {
       : store(PgOptions{config.database, config.db_pool_size, config.db_retry_budget}),
         view(config.default_policy),
         follower(store, view, clock),
-        ctx{store, view, follower, clock, HandlerSettings{config.host_stale_after}},
+        ctx{store, view, follower, clock,
+            HandlerSettings{config.host_stale_after, 3 * config.heartbeat_interval}},
         reports(store),
         inventory(ctx),
         report_handlers(ctx),
@@ -101,6 +102,7 @@ absl::Status ControllerServer::Start() {
 
 void ControllerServer::RunTimer() {
   absl::Time last_heartbeat = absl::Now();
+  bool first = true;
   std::unique_lock<std::mutex> lock(timer_mu_);
   while (!stopping_) {
     timer_cv_.wait_for(lock, std::chrono::milliseconds(200));
@@ -109,9 +111,12 @@ void ControllerServer::RunTimer() {
     parts_->follower.Tick();
     absl::Status flushed = parts_->reports.Flush();
     if (!flushed.ok()) spdlog::warn("writing host reports: {}", flushed.ToString());
-    if (absl::Now() - last_heartbeat >= config_.heartbeat_interval) {
+    if (first || absl::Now() - last_heartbeat >= config_.heartbeat_interval) {
+      first = false;
       last_heartbeat = absl::Now();
       parts_->hub.HeartbeatAll();
+      absl::Status touched = parts_->store.TouchHosts(parts_->hub.ConnectedHosts(), clock_.Now());
+      if (!touched.ok()) spdlog::warn("marking connected hosts as seen: {}", touched.ToString());
     }
     lock.lock();
   }

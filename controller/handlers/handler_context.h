@@ -13,6 +13,9 @@ namespace keyfleet::controller {
 struct HandlerSettings {
   // A host not seen for this long is listed as "not seen" in the compliance report.
   absl::Duration host_stale_after = absl::Minutes(15);
+  // A host seen within this long counts as connected for rollouts (replicas mark the hosts
+  // they stream to as seen every heartbeat interval).
+  absl::Duration connected_window = absl::Seconds(45);
 };
 
 struct HandlerContext {

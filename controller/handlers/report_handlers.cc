@@ -134,13 +134,18 @@ absl::StatusOr<RolloutStatus> ReportHandlers::Rollout(uint64_t change) const {
     const bool converged =
         it != by_name.end() && (it->second->applied_generation >= targets->change ||
                                 (desired && it->second->applied_digest == desired->digest));
+    const absl::Time now = ctx_.Now();
     if (converged) {
       ++status.converged;
-    } else {
+    } else if (it != by_name.end() &&
+               it->second->last_seen + ctx_.settings.connected_window >= now) {
       status.pending.push_back(hostname);
+    } else {
+      status.offline.push_back(hostname);
     }
   }
   std::sort(status.pending.begin(), status.pending.end());
+  std::sort(status.offline.begin(), status.offline.end());
   return status;
 }
 

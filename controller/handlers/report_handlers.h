@@ -37,7 +37,8 @@ struct RolloutStatus {
   uint64_t change = 0;
   uint32_t targeted = 0;
   uint32_t converged = 0;
-  std::vector<std::string> pending;  // targeted hosts not yet converged, sorted
+  std::vector<std::string> pending;  // connected targeted hosts not yet converged, sorted
+  std::vector<std::string> offline;  // targeted hosts not connected (not seen recently), sorted
 };
 
 class ReportHandlers {

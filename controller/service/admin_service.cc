@@ -213,6 +213,7 @@ grpc::Status AdminServiceImpl::RolloutStatus(grpc::ServerContext*,
   resp->set_targeted_hosts(status->targeted);
   resp->set_converged_hosts(status->converged);
   for (const std::string& h : status->pending) resp->add_pending_hosts(h);
+  for (const std::string& h : status->offline) resp->add_offline_hosts(h);
   return grpc::Status::OK;
 }
 

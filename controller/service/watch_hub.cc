@@ -33,6 +33,14 @@ void WatchHub::HeartbeatAll() {
   for (Subscriber* s : all) s->Heartbeat();
 }
 
+std::vector<std::string> WatchHub::ConnectedHosts() const {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  std::vector<std::string> out;
+  out.reserve(subscribers_.size());
+  for (const auto& [hostname, subs] : subscribers_) out.push_back(hostname);
+  return out;
+}
+
 size_t WatchHub::size() const {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   return count_;

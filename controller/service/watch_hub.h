@@ -28,6 +28,7 @@ class WatchHub {
 
   void HostsChanged(const std::vector<std::string>& hostnames);
   void HeartbeatAll();
+  std::vector<std::string> ConnectedHosts() const;
   size_t size() const;
 
  private:

@@ -83,6 +83,10 @@ inline constexpr Statement kStatements[] = {
      "INSERT INTO hosts (hostname, labels, first_seen, last_seen) "
      "VALUES ($1, $2, kf_ts($3), kf_ts($3))"},
     {"host_set_labels", "UPDATE hosts SET labels = $2, last_seen = kf_ts($3) WHERE hostname = $1"},
+    // $1 is a text[] literal; hostnames are validated ([A-Za-z0-9.-]) before they get here.
+    {"hosts_touch",
+     "UPDATE hosts SET last_seen = greatest(last_seen, kf_ts($2)) "
+     "WHERE hostname = ANY($1::text[])"},
     {"host_touch",
      "UPDATE hosts SET last_seen = greatest(last_seen, kf_ts($2)) WHERE hostname = $1"},
     // Reports may arrive out of order from different replicas: never move backwards.

@@ -361,6 +361,20 @@ absl::Status PostgresStore::RecordHostReports(const std::vector<HostReport>& rep
   });
 }
 
+absl::Status PostgresStore::TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) {
+  if (hostnames.empty()) return absl::OkStatus();
+  std::string array = "{";
+  for (const std::string& h : hostnames) {
+    if (array.size() > 1) array += ",";
+    array += h;
+  }
+  array += "}";
+  return pool_.Transact("mark hosts seen", [&](pqxx::dbtransaction& txn) {
+    txn.exec_prepared0("hosts_touch", array, Us(at));
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<std::vector<HostRecord>> PostgresStore::ListHosts() {
   std::vector<HostRecord> hosts;
   KF_RETURN_IF_ERROR(pool_.ReadSnapshot("list hosts", [&](pqxx::dbtransaction& txn) {

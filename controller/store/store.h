@@ -74,6 +74,8 @@ class Store {
   // written in batches. Reports for unknown hosts are ignored.
   virtual absl::Status RecordHostReports(const std::vector<HostReport>& reports) = 0;
   virtual absl::StatusOr<std::vector<HostRecord>> ListHosts() = 0;
+  // Marks hosts whose agents hold a stream to this replica as seen at `at` (never backwards).
+  virtual absl::Status TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) = 0;
 
   // Audit events with sequence > `after` and at >= `since`, oldest first, at most `limit`.
   virtual absl::StatusOr<std::vector<AuditEvent>> ListAudit(uint64_t after, absl::Time since,

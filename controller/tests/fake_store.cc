@@ -217,6 +217,15 @@ absl::Status FakeStore::RecordHostReports(const std::vector<HostReport>& reports
   return absl::OkStatus();
 }
 
+absl::Status FakeStore::TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& h : hostnames) {
+    auto it = hosts_.find(h);
+    if (it != hosts_.end()) it->second.last_seen = std::max(it->second.last_seen, at);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<HostRecord>> FakeStore::ListHosts() {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<HostRecord> out;

@@ -36,6 +36,7 @@ class FakeStore : public Store {
                                         const Labels& labels) override;
   absl::Status RecordHostReports(const std::vector<HostReport>& reports) override;
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
+  absl::Status TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAudit(uint64_t after, absl::Time since,
                                                     size_t limit) override;
 

@@ -162,6 +162,13 @@ TEST_F(HandlersTest, RevokeRemovesEverywhereAndBlocksReAdding) {
   rollout = reports_handlers_.Rollout(*change);
   EXPECT_EQ(rollout->converged, 1u);
   EXPECT_THAT(rollout->pending, ElementsAre("web-2"));
+  // A host not seen for longer than the connected window is offline, not pending: --wait does
+  // not wait for it (it applies the change when it reconnects).
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_TRUE(store_.TouchHosts({"web-1"}, clock_.Now()).ok());
+  rollout = reports_handlers_.Rollout(*change);
+  EXPECT_THAT(rollout->pending, IsEmpty());
+  EXPECT_THAT(rollout->offline, ElementsAre("web-2"));
 
   ASSERT_TRUE(inventory_.RemoveKey("admin", fp).ok());
   auto again = inventory_.AddKeys("admin", "alice", {Ed(1)}, "");

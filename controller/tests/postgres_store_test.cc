@@ -205,6 +205,10 @@ TEST_F(PostgresStoreTest, HostsRegisterAndReport) {
   EXPECT_EQ((*hosts)[0].applied_generation, 9u);
   EXPECT_EQ((*hosts)[0].last_seen, kT0 + absl::Minutes(2));
   EXPECT_EQ((*hosts)[0].host_key_fingerprints, std::vector<std::string>{"SHA256:hostkey"});
+  // Streams held open mark hosts as seen, never backwards, and unknown names are ignored.
+  ASSERT_TRUE(store_->TouchHosts({"web-1", "ghost"}, kT0 + absl::Minutes(5)).ok());
+  ASSERT_TRUE(store_->TouchHosts({"web-1"}, kT0 + absl::Minutes(3)).ok());
+  EXPECT_EQ((*store_->ListHosts())[0].last_seen, kT0 + absl::Minutes(5));
 }
 
 TEST_F(PostgresStoreTest, AuditChainVerifiesAndDetectsAnEditedRow) {
