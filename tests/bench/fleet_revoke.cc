@@ -1,0 +1,273 @@
+// Fleet revocation benchmark (not a ctest test; as root). A private PostgreSQL, the real
+// keyfleet-controller binary, and HOSTS simulated hosts in this process: each host is a sandbox
+// root (its own etc/passwd and home) with its own agent — a Watch stream feeding the agent's
+// real Reconciler (apply through the safe writer, cache, fsyncs) and a Report back. One key
+// granted to every host is revoked; the time from the RevokeKey call until each host's file no
+// longer holds it is measured. Compare hosts/s with ../shared/bench/ansible-baseline.sh.
+//
+//   fleet_revoke CONTROLLER_BINARY [HOSTS=10000] [APPLY_THREADS=8]
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "keyfleet/v1/admin.grpc.pb.h"
+#include "keyfleet/v1/agent.grpc.pb.h"
+#include "node-agent/reconciler.h"
+#include "tests/support/child_process.h"
+#include "tests/support/scoped_temp_dir.h"
+#include "tests/support/temp_postgres.h"
+#include "tests/support/test_keys.h"
+
+namespace v1 = keyfleet::v1;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Fleet {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::pair<int, v1::DesiredState>> jobs;
+  bool stop = false;
+  int ready = 0;      // hosts whose file holds the key to revoke
+  int converged = 0;  // hosts whose file no longer holds it, after the revocation
+  std::vector<double> latency_s;
+  Clock::time_point revoked_at;
+  bool revoking = false;
+};
+
+class SimAgent : public grpc::ClientReadReactor<v1::WatchResponse> {
+ public:
+  SimAgent(v1::AgentService::Stub* stub, Fleet* fleet, int index)
+      : fleet_(fleet), index_(index) {
+    req_.set_hostname("h" + std::to_string(index));
+    (*req_.mutable_labels())["env"] = "bench";
+    stub->async()->Watch(&ctx_, &req_, this);
+    StartRead(&resp_);
+    StartCall();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    if (resp_.has_desired_state()) {
+      std::lock_guard<std::mutex> lock(fleet_->mu);
+      fleet_->jobs.emplace_back(index_, resp_.desired_state());
+      fleet_->cv.notify_one();
+    }
+    StartRead(&resp_);
+  }
+  void OnDone(const grpc::Status&) override {
+    std::lock_guard<std::mutex> lock(done_mu_);
+    done_ = true;
+    done_cv_.notify_all();
+  }
+  void Cancel() { ctx_.TryCancel(); }
+  void AwaitDone() {
+    std::unique_lock<std::mutex> lock(done_mu_);
+    done_cv_.wait_for(lock, std::chrono::seconds(10), [&] { return done_; });
+  }
+
+ private:
+  Fleet* fleet_;
+  int index_;
+  grpc::ClientContext ctx_;
+  v1::WatchRequest req_;
+  v1::WatchResponse resp_;
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+};
+
+bool FileHolds(const std::string& path, const std::string& needle) {
+  std::ifstream in(path);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return content.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || geteuid() != 0) {
+    std::fprintf(stderr, "usage (as root): %s CONTROLLER_BINARY [HOSTS] [APPLY_THREADS]\n", argv[0]);
+    return 2;
+  }
+  const int hosts = argc > 2 ? std::atoi(argv[2]) : 10000;
+  const int threads = argc > 3 ? std::atoi(argv[3]) : 8;
+  keyfleet::testing::TempPostgres pg;
+  keyfleet::testing::ScopedTempDir dir("keyfleet-fleet-bench");
+  const std::string root = dir.path().string();
+  const std::string address = "127.0.0.1:" + std::to_string(20000 + getpid() % 20000);
+  pid_t controller = keyfleet::testing::SpawnProcess(
+      {argv[1], "--db", pg.Url(pg.CreateDatabase()), "--listen", address, "--log-level", "warn"},
+      root + "/controller.log");
+  auto admin_channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  if (!admin_channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
+    std::fprintf(stderr, "controller did not start\n");
+    return 1;
+  }
+  auto admin = v1::AdminService::NewStub(admin_channel);
+  const std::string keep = keyfleet::testing::SyntheticEd25519Line(1, "keep");
+  const std::string revoked = keyfleet::testing::SyntheticEd25519Line(2, "revoked");
+  const std::string revoked_b64 = revoked.substr(12, 68);
+  std::string revoke_fp;
+  {
+    grpc::ClientContext c1, c2, c3;
+    v1::AddPrincipalRequest p;
+    p.set_name("deploy");
+    v1::MutationResponse m;
+    admin->AddPrincipal(&c1, p, &m);
+    v1::AddKeysRequest k;
+    k.set_principal("deploy");
+    k.add_public_keys(keep);
+    k.add_public_keys(revoked);
+    v1::AddKeysResponse kr;
+    if (!admin->AddKeys(&c2, k, &kr).ok()) return 1;
+    revoke_fp = kr.keys(1).fingerprint();
+    v1::AddGrantRequest g;
+    g.mutable_grant()->set_principal("deploy");
+    (*g.mutable_grant()->mutable_hosts()->mutable_labels())["env"] = "bench";
+    g.mutable_grant()->set_account("deploy");
+    v1::AddGrantResponse gr;
+    if (!admin->AddGrant(&c3, g, &gr).ok()) return 1;
+  }
+
+  // Sandbox hosts and their agents' reconcilers.
+  auto t_setup = Clock::now();
+  std::vector<std::unique_ptr<keyfleet::agent::Reconciler>> reconcilers;
+  for (int i = 0; i < hosts; ++i) {
+    const std::string h = root + "/hosts/h" + std::to_string(i);
+    std::filesystem::create_directories(h + "/etc");
+    std::filesystem::create_directories(h + "/home/deploy");
+    std::ofstream(h + "/etc/passwd") << "deploy:x:2000:2000::/home/deploy:/bin/sh\n";
+    chown((h + "/home/deploy").c_str(), 2000, 2000);
+    keyfleet::agent::ReconcilerSettings settings;
+    settings.apply.root = h;
+    settings.cache_path = h + "/agent-cache.pb";
+    reconcilers.push_back(std::make_unique<keyfleet::agent::Reconciler>(settings));
+  }
+  std::printf("hosts=%d apply_threads=%d sandbox_setup_s=%.1f\n", hosts, threads,
+              std::chrono::duration<double>(Clock::now() - t_setup).count());
+
+  Fleet fleet;
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<v1::AgentService::Stub>> stubs;
+  for (int c = 0; c < 32; ++c) {
+    grpc::ChannelArguments args;
+    args.SetInt("keyfleet.bench.connection", c);
+    channels.push_back(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    stubs.push_back(v1::AgentService::NewStub(channels.back()));
+  }
+  // Apply workers: the agent's work (apply, cache, report) for whichever host got a state.
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (;;) {
+        std::pair<int, v1::DesiredState> job;
+        {
+          std::unique_lock<std::mutex> lock(fleet.mu);
+          fleet.cv.wait(lock, [&] { return fleet.stop || !fleet.jobs.empty(); });
+          if (fleet.stop) return;
+          job = std::move(fleet.jobs.front());
+          fleet.jobs.pop_front();
+        }
+        const int i = job.first;
+        auto report = reconcilers[i]->Offer(job.second);
+        const std::string file = root + "/hosts/h" + std::to_string(i) +
+                                 "/home/deploy/.ssh/authorized_keys";
+        const bool holds = FileHolds(file, revoked_b64);
+        {
+          std::lock_guard<std::mutex> lock(fleet.mu);
+          if (!fleet.revoking && holds) ++fleet.ready;
+          if (fleet.revoking && !holds) {
+            ++fleet.converged;
+            fleet.latency_s.push_back(
+                std::chrono::duration<double>(Clock::now() - fleet.revoked_at).count());
+          }
+          fleet.cv.notify_all();
+        }
+        if (report) {
+          auto* ctx = new grpc::ClientContext();
+          auto* req = new v1::ReportRequest();
+          auto* resp = new v1::ReportResponse();
+          req->set_hostname("h" + std::to_string(i));
+          req->set_applied_generation(report->generation);
+          req->set_applied_digest(job.second.digest());
+          stubs[(i + t) % stubs.size()]->async()->Report(ctx, req, resp,
+                                                          [ctx, req, resp](grpc::Status) {
+                                                            delete ctx;
+                                                            delete req;
+                                                            delete resp;
+                                                          });
+        }
+      }
+    });
+  }
+  auto t_connect = Clock::now();
+  std::vector<std::unique_ptr<SimAgent>> agents;
+  for (int i = 0; i < hosts; ++i) {
+    agents.push_back(std::make_unique<SimAgent>(stubs[i % stubs.size()].get(), &fleet, i));
+  }
+  {
+    std::unique_lock<std::mutex> lock(fleet.mu);
+    fleet.cv.wait_for(lock, std::chrono::seconds(600), [&] { return fleet.ready >= hosts; });
+  }
+  keyfleet::testing::MemoryUse mem = keyfleet::testing::ReadMemoryUse(controller);
+  std::printf("initial_sync: ready=%d/%d s=%.1f controller_rss_kib=%ld\n", fleet.ready, hosts,
+              std::chrono::duration<double>(Clock::now() - t_connect).count(), mem.rss_kib);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // let reports settle
+
+  {
+    std::lock_guard<std::mutex> lock(fleet.mu);
+    fleet.revoking = true;
+    fleet.revoked_at = Clock::now();
+  }
+  grpc::ClientContext rc;
+  v1::RevokeKeyRequest rreq;
+  rreq.set_fingerprint(revoke_fp);
+  rreq.set_reason("benchmark");
+  v1::MutationResponse rresp;
+  if (!admin->RevokeKey(&rc, rreq, &rresp).ok()) return 1;
+  {
+    std::unique_lock<std::mutex> lock(fleet.mu);
+    fleet.cv.wait_for(lock, std::chrono::seconds(120), [&] { return fleet.converged >= hosts; });
+  }
+  std::vector<double> lat;
+  {
+    std::lock_guard<std::mutex> lock(fleet.mu);
+    lat = fleet.latency_s;
+  }
+  std::sort(lat.begin(), lat.end());
+  auto pct = [&](double p) {
+    return lat.empty() ? -1.0 : lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))];
+  };
+  int still = 0;
+  for (int i = 0; i < hosts; ++i) {
+    still += FileHolds(root + "/hosts/h" + std::to_string(i) + "/home/deploy/.ssh/authorized_keys",
+                       revoked_b64);
+  }
+  const double max_s = lat.empty() ? -1 : lat.back();
+  std::printf(
+      "revoke: converged=%zu/%d still_holding_revoked_key=%d p50_s=%.3f p99_s=%.3f max_s=%.3f "
+      "hosts_per_s=%.0f\n",
+      lat.size(), hosts, still, pct(0.5), pct(0.99), max_s, max_s > 0 ? lat.size() / max_s : 0);
+
+  for (auto& a : agents) a->Cancel();
+  for (auto& a : agents) a->AwaitDone();
+  {
+    std::lock_guard<std::mutex> lock(fleet.mu);
+    fleet.stop = true;
+    fleet.cv.notify_all();
+  }
+  for (auto& w : workers) w.join();
+  keyfleet::testing::StopProcess(controller);
+  return still == 0 && static_cast<int>(lat.size()) == hosts ? 0 : 1;
+}
