@@ -80,7 +80,8 @@ SshdFixture::SshdFixture() : dir_("keyfleet-sshd") {
     Teardown();
     Die("ssh-keygen failed for the host key");
   }
-  mkdir("/run/sshd", 0755);  // privilege separation directory
+  // sshd's privilege separation directory; removed again if this test created it.
+  created_run_sshd_ = mkdir("/run/sshd", 0755) == 0;
   port_ = FreeLoopbackPort();
   std::ofstream(dir_path_ + "/sshd_config") << "Port " << port_ << "\n"
                                             << "ListenAddress 127.0.0.1\n"
@@ -121,6 +122,10 @@ void SshdFixture::Teardown() {
     waitpid(sshd_, nullptr, 0);
   }
   sshd_ = -1;
+  if (created_run_sshd_) {
+    rmdir("/run/sshd");
+    created_run_sshd_ = false;
+  }
   for (const std::string& account : extra_accounts_) {
     RunCommand("pkill -KILL -u " + account + " 2>/dev/null");
     RunCommand("userdel " + account + " 2>&1");
