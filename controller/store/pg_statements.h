@@ -83,17 +83,21 @@ inline constexpr Statement kStatements[] = {
      "INSERT INTO hosts (hostname, labels, first_seen, last_seen) "
      "VALUES ($1, $2, kf_ts($3), kf_ts($3))"},
     {"host_set_labels", "UPDATE hosts SET labels = $2, last_seen = kf_ts($3) WHERE hostname = $1"},
-    // $1 is a text[] literal; hostnames are validated ([A-Za-z0-9.-]) before they get here.
+    // $1 is a text[] literal (pg_array.h).
     {"hosts_touch",
      "UPDATE hosts SET last_seen = greatest(last_seen, kf_ts($2)) "
      "WHERE hostname = ANY($1::text[])"},
     {"host_touch",
      "UPDATE hosts SET last_seen = greatest(last_seen, kf_ts($2)) WHERE hostname = $1"},
     // Reports may arrive out of order from different replicas: never move backwards.
-    {"host_report",
-     "UPDATE hosts SET last_seen = greatest(last_seen, kf_ts($2)), applied_generation = $3, "
-     "applied_digest = $4, drift = $5, host_key_fingerprints = $6 "
-     "WHERE hostname = $1 AND applied_generation <= $3"},
+    // A batch of reports as parallel arrays (pg_array.h), one statement for the whole batch.
+    {"host_reports",
+     "UPDATE hosts AS h SET last_seen = greatest(h.last_seen, kf_ts(r.at)), "
+     "applied_generation = r.generation, applied_digest = r.digest, drift = r.drift, "
+     "host_key_fingerprints = r.host_keys "
+     "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) "
+     "AS r(hostname, at, generation, digest, drift, host_keys) "
+     "WHERE h.hostname = r.hostname AND h.applied_generation <= r.generation"},
 
     {"policy_get", "SELECT document FROM policy"},
     {"policy_set",

@@ -8,6 +8,7 @@
 #include "controller/record_json.h"
 #include "controller/store/inventory_errors.h"
 #include "controller/store/migrations.h"
+#include "controller/store/pg_array.h"
 #include "controller/store/pg_rows.h"
 #include "controller/store/pg_statements.h"
 #include "nlohmann/json.hpp"
@@ -351,26 +352,28 @@ absl::StatusOr<uint64_t> PostgresStore::RegisterHost(const MutationContext& ctx,
 
 absl::Status PostgresStore::RecordHostReports(const std::vector<HostReport>& reports) {
   if (reports.empty()) return absl::OkStatus();
+  std::vector<std::string> hostnames, digests, drifts, host_keys;
+  std::vector<int64_t> ats, generations;
+  for (const HostReport& r : reports) {
+    hostnames.push_back(r.hostname);
+    ats.push_back(Us(r.at));
+    generations.push_back(static_cast<int64_t>(r.applied_generation));
+    digests.push_back(r.applied_digest);
+    drifts.push_back(r.drift_json);
+    host_keys.push_back(nlohmann::json(r.host_key_fingerprints).dump());
+  }
   return pool_.Transact("record host reports", [&](pqxx::dbtransaction& txn) {
-    for (const HostReport& r : reports) {
-      txn.exec_prepared0("host_report", r.hostname, Us(r.at),
-                         static_cast<int64_t>(r.applied_generation), r.applied_digest, r.drift_json,
-                         nlohmann::json(r.host_key_fingerprints).dump());
-    }
+    txn.exec_prepared0("host_reports", PgTextArray(hostnames), PgBigintArray(ats),
+                       PgBigintArray(generations), PgTextArray(digests), PgTextArray(drifts),
+                       PgTextArray(host_keys));
     return absl::OkStatus();
   });
 }
 
 absl::Status PostgresStore::TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) {
   if (hostnames.empty()) return absl::OkStatus();
-  std::string array = "{";
-  for (const std::string& h : hostnames) {
-    if (array.size() > 1) array += ",";
-    array += h;
-  }
-  array += "}";
   return pool_.Transact("mark hosts seen", [&](pqxx::dbtransaction& txn) {
-    txn.exec_prepared0("hosts_touch", array, Us(at));
+    txn.exec_prepared0("hosts_touch", PgTextArray(hostnames), Us(at));
     return absl::OkStatus();
   });
 }

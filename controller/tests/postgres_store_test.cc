@@ -205,6 +205,12 @@ TEST_F(PostgresStoreTest, HostsRegisterAndReport) {
   EXPECT_EQ((*hosts)[0].applied_generation, 9u);
   EXPECT_EQ((*hosts)[0].last_seen, kT0 + absl::Minutes(2));
   EXPECT_EQ((*hosts)[0].host_key_fingerprints, std::vector<std::string>{"SHA256:hostkey"});
+  // A batch goes as one statement of arrays: awkward text survives it.
+  HostReport awkward = report;
+  awkward.applied_generation = 10;
+  awkward.drift_json = R"([{"detail":"a \"quoted\", {braced} back\\slash"}])";
+  ASSERT_TRUE(store_->RecordHostReports({awkward}).ok());
+  EXPECT_EQ((*store_->ListHosts())[0].drift_json, awkward.drift_json);
   // Streams held open mark hosts as seen, never backwards, and unknown names are ignored.
   ASSERT_TRUE(store_->TouchHosts({"web-1", "ghost"}, kT0 + absl::Minutes(5)).ok());
   ASSERT_TRUE(store_->TouchHosts({"web-1"}, kT0 + absl::Minutes(3)).ok());

@@ -5,7 +5,10 @@
 // granted to every host is revoked; the time from the RevokeKey call until each host's file no
 // longer holds it is measured. Compare hosts/s with ../shared/bench/ansible-baseline.sh.
 //
-//   fleet_revoke CONTROLLER_BINARY [HOSTS=10000] [APPLY_THREADS=8]
+//   fleet_revoke CONTROLLER_BINARY [HOSTS=10000] [APPLY_THREADS=8] [SANDBOX_PARENT=/tmp]
+//
+// SANDBOX_PARENT is where the hosts' sandbox roots go: /tmp (the disk) by default; a tmpfs such
+// as /dev/shm shows the same run without the shared disk (no fsync cost, no inode allocator).
 #include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,8 +51,7 @@ struct Fleet {
 
 class SimAgent : public grpc::ClientReadReactor<v1::WatchResponse> {
  public:
-  SimAgent(v1::AgentService::Stub* stub, Fleet* fleet, int index)
-      : fleet_(fleet), index_(index) {
+  SimAgent(v1::AgentService::Stub* stub, Fleet* fleet, int index) : fleet_(fleet), index_(index) {
     req_.set_hostname("h" + std::to_string(index));
     (*req_.mutable_labels())["env"] = "bench";
     stub->async()->Watch(&ctx_, &req_, this);
@@ -97,20 +99,23 @@ bool FileHolds(const std::string& path, const std::string& needle) {
 
 int main(int argc, char** argv) {
   if (argc < 2 || geteuid() != 0) {
-    std::fprintf(stderr, "usage (as root): %s CONTROLLER_BINARY [HOSTS] [APPLY_THREADS]\n", argv[0]);
+    std::fprintf(stderr, "usage (as root): %s CONTROLLER_BINARY [HOSTS] [APPLY_THREADS]\n",
+                 argv[0]);
     return 2;
   }
   const int hosts = argc > 2 ? std::atoi(argv[2]) : 10000;
   const int threads = argc > 3 ? std::atoi(argv[3]) : 8;
+  const std::string parent = argc > 4 ? argv[4] : "/tmp";
   keyfleet::testing::TempPostgres pg;
-  keyfleet::testing::ScopedTempDir dir("keyfleet-fleet-bench");
+  keyfleet::testing::ScopedTempDir dir("keyfleet-fleet-bench", parent);
   const std::string root = dir.path().string();
   const std::string address = "127.0.0.1:" + std::to_string(20000 + getpid() % 20000);
   pid_t controller = keyfleet::testing::SpawnProcess(
       {argv[1], "--db", pg.Url(pg.CreateDatabase()), "--listen", address, "--log-level", "warn"},
       root + "/controller.log");
   auto admin_channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  if (!admin_channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
+  if (!admin_channel->WaitForConnected(std::chrono::system_clock::now() +
+                                       std::chrono::seconds(30))) {
     std::fprintf(stderr, "controller did not start\n");
     return 1;
   }
@@ -154,8 +159,8 @@ int main(int argc, char** argv) {
     settings.cache_path = h + "/agent-cache.pb";
     reconcilers.push_back(std::make_unique<keyfleet::agent::Reconciler>(settings));
   }
-  std::printf("hosts=%d apply_threads=%d sandbox_setup_s=%.1f\n", hosts, threads,
-              std::chrono::duration<double>(Clock::now() - t_setup).count());
+  std::printf("hosts=%d apply_threads=%d sandbox=%s sandbox_setup_s=%.1f\n", hosts, threads,
+              parent.c_str(), std::chrono::duration<double>(Clock::now() - t_setup).count());
 
   Fleet fleet;
   std::vector<std::shared_ptr<grpc::Channel>> channels;
@@ -163,7 +168,8 @@ int main(int argc, char** argv) {
   for (int c = 0; c < 32; ++c) {
     grpc::ChannelArguments args;
     args.SetInt("keyfleet.bench.connection", c);
-    channels.push_back(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    channels.push_back(
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
     stubs.push_back(v1::AgentService::NewStub(channels.back()));
   }
   // Apply workers: the agent's work (apply, cache, report) for whichever host got a state.
@@ -181,8 +187,8 @@ int main(int argc, char** argv) {
         }
         const int i = job.first;
         auto report = reconcilers[i]->Offer(job.second);
-        const std::string file = root + "/hosts/h" + std::to_string(i) +
-                                 "/home/deploy/.ssh/authorized_keys";
+        const std::string file =
+            root + "/hosts/h" + std::to_string(i) + "/home/deploy/.ssh/authorized_keys";
         const bool holds = FileHolds(file, revoked_b64);
         {
           std::lock_guard<std::mutex> lock(fleet.mu);
@@ -202,11 +208,11 @@ int main(int argc, char** argv) {
           req->set_applied_generation(report->generation);
           req->set_applied_digest(job.second.digest());
           stubs[(i + t) % stubs.size()]->async()->Report(ctx, req, resp,
-                                                          [ctx, req, resp](grpc::Status) {
-                                                            delete ctx;
-                                                            delete req;
-                                                            delete resp;
-                                                          });
+                                                         [ctx, req, resp](grpc::Status) {
+                                                           delete ctx;
+                                                           delete req;
+                                                           delete resp;
+                                                         });
         }
       }
     });

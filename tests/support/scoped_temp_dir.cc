@@ -8,8 +8,8 @@
 
 namespace keyfleet::testing {
 
-ScopedTempDir::ScopedTempDir(const std::string& prefix) {
-  const std::string pattern = "/tmp/" + prefix + ".XXXXXX";
+ScopedTempDir::ScopedTempDir(const std::string& prefix, const std::string& parent) {
+  const std::string pattern = parent + "/" + prefix + ".XXXXXX";
   std::vector<char> name(pattern.begin(), pattern.end());
   name.push_back('\0');
   if (mkdtemp(name.data()) == nullptr) {

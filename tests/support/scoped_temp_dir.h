@@ -8,8 +8,9 @@ namespace keyfleet::testing {
 
 class ScopedTempDir {
  public:
-  // Creates /tmp/<prefix>.XXXXXX; aborts the test binary if it cannot.
-  explicit ScopedTempDir(const std::string& prefix);
+  // Creates <parent>/<prefix>.XXXXXX (parent /tmp by default); aborts the test binary if it
+  // cannot.
+  explicit ScopedTempDir(const std::string& prefix, const std::string& parent = "/tmp");
   ~ScopedTempDir();
   ScopedTempDir(const ScopedTempDir&) = delete;
   ScopedTempDir& operator=(const ScopedTempDir&) = delete;
