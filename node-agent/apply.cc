@@ -27,8 +27,13 @@ UnmanagedKeysMode ModeOf(const v1::AccountKeys& a) {
 class AccountApplier {
  public:
   AccountApplier(SafeAccountFs& fs, const ApplySettings& settings, const PasswdFile& passwd,
-                 uint64_t generation, ApplyReport* report)
-      : fs_(fs), settings_(settings), passwd_(passwd), generation_(generation), report_(report) {}
+                 uint64_t generation, const PreviousLines* previous, ApplyReport* report)
+      : fs_(fs),
+        settings_(settings),
+        passwd_(passwd),
+        generation_(generation),
+        previous_(previous),
+        report_(report) {}
 
   void Apply(const v1::AccountKeys& desired) {
     const std::string& name = desired.account();
@@ -80,6 +85,12 @@ class AccountApplier {
     ParsedAuthorizedKeys parsed = ParseAuthorizedKeysFile(existing->content);
     absl::StatusOr<MergeResult> merged =
         MergeAuthorizedKeys(parsed, lines, generation_, ModeOf(desired));
+    if (!merged.ok() && parsed.state == BlockState::kDamaged && previous_ != nullptr) {
+      auto known = previous_->find(name);
+      if (known != previous_->end()) {
+        merged = RepairDamagedFile(parsed, known->second, lines, generation_, ModeOf(desired));
+      }
+    }
     if (!merged.ok()) {
       drift.push_back({name, v1::DRIFT_KIND_DAMAGED_MARKER, path,
                        std::string(merged.status().message()), false});
@@ -131,6 +142,7 @@ class AccountApplier {
   const ApplySettings& settings_;
   const PasswdFile& passwd_;
   const uint64_t generation_;
+  const PreviousLines* previous_;
   ApplyReport* report_;
 };
 
@@ -150,8 +162,16 @@ const char* AccountOutcomeName(AccountOutcome outcome) {
   return "?";
 }
 
+PreviousLines PreviousLinesOf(const v1::DesiredState& applied) {
+  PreviousLines out;
+  for (const v1::AccountKeys& a : applied.accounts()) {
+    out[a.account()].insert(a.keys().begin(), a.keys().end());
+  }
+  return out;
+}
+
 ApplyReport ApplyDesiredState(const v1::DesiredState& desired, const ApplySettings& settings,
-                              const PasswdFile& passwd) {
+                              const PasswdFile& passwd, const PreviousLines* previous) {
   ApplyReport report;
   report.generation = desired.generation();
   int root_fd = open(settings.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -162,7 +182,7 @@ ApplyReport ApplyDesiredState(const v1::DesiredState& desired, const ApplySettin
   }
   UniqueFd root(root_fd);
   SafeAccountFs fs(root.get(), settings.root == "/" ? "" : settings.root);
-  AccountApplier applier(fs, settings, passwd, desired.generation(), &report);
+  AccountApplier applier(fs, settings, passwd, desired.generation(), previous, &report);
   for (const v1::AccountKeys& account : desired.accounts()) applier.Apply(account);
   return report;
 }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,11 +35,17 @@ struct ApplyReport {
   int writes = 0;
 };
 
+// The lines the agent last wrote, per account (from its cache): lets a damaged managed block be
+// repaired without touching the user's own lines.
+using PreviousLines = std::map<std::string, std::set<std::string>>;
+PreviousLines PreviousLinesOf(const v1::DesiredState& applied);
+
 // Resolves each account in `desired`, checks every line with the strict authorized_keys parser
 // (a bad line refuses the account: nothing half-written), and reconciles its authorized_keys
 // through SafeAccountFs and MergeAuthorizedKeys. Writes only when content, owner or mode differ.
+// A damaged block is repaired when `previous` knows the account's lines, else left untouched.
 ApplyReport ApplyDesiredState(const v1::DesiredState& desired, const ApplySettings& settings,
-                              const PasswdFile& passwd);
+                              const PasswdFile& passwd, const PreviousLines* previous = nullptr);
 
 // The report as JSON: {"generation", "writes", "accounts": [{account, outcome, detail}],
 // "drift": [DriftItem in the protobuf JSON mapping]}.

@@ -58,6 +58,37 @@ std::string KeyBlob(absl::string_view text) {
 
 }  // namespace
 
+absl::StatusOr<MergeResult> RepairDamagedFile(const ParsedAuthorizedKeys& parsed,
+                                              const std::set<std::string>& previously_managed,
+                                              const std::vector<std::string>& desired,
+                                              uint64_t generation,
+                                              controller::UnmanagedKeysMode mode) {
+  if (parsed.state != BlockState::kDamaged) {
+    return absl::InvalidArgumentError("the file's managed block is not damaged");
+  }
+  ParsedAuthorizedKeys cleaned;
+  cleaned.state = BlockState::kNone;
+  size_t dropped = 0;
+  for (const std::string& raw : parsed.before) {
+    const std::string text(Text(raw));
+    if (absl::StartsWith(text, "# keyfleet:") || previously_managed.count(text)) {
+      ++dropped;
+      continue;
+    }
+    cleaned.before.push_back(raw);
+  }
+  absl::StatusOr<MergeResult> merged = MergeAuthorizedKeys(cleaned, desired, generation, mode);
+  if (!merged.ok()) return merged;
+  merged->drift.insert(
+      merged->drift.begin(),
+      Drift{"", v1::DRIFT_KIND_DAMAGED_MARKER, "",
+            absl::StrCat("the managed block was damaged (", parsed.damage, "); rebuilt: ", dropped,
+                         " marker or previously managed line(s) dropped, every other "
+                         "line kept"),
+            true});
+  return merged;
+}
+
 std::string RenderManagedBlock(const std::vector<std::string>& lines, uint64_t generation) {
   std::string out = absl::StrCat(kBlockBeginPrefix, "generation=", generation,
                                  " sha256=", BlockHash(lines), "\n");

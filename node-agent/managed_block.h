@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,17 @@ absl::StatusOr<MergeResult> MergeAuthorizedKeys(const ParsedAuthorizedKeys& pars
                                                 const std::vector<std::string>& desired,
                                                 uint64_t generation,
                                                 controller::UnmanagedKeysMode mode);
+
+// Repairs a kDamaged file when the lines the agent last wrote for this account are known (from
+// its cache): every "# keyfleet:" line and every line exactly equal to one of
+// `previously_managed` is dropped — lines the agent itself wrote — every other line is kept
+// byte for byte, and a fresh block goes on top, as MergeAuthorizedKeys does for a file without
+// one. Adds a repaired DAMAGED_MARKER drift item. A user's own line is never removed.
+absl::StatusOr<MergeResult> RepairDamagedFile(const ParsedAuthorizedKeys& parsed,
+                                              const std::set<std::string>& previously_managed,
+                                              const std::vector<std::string>& desired,
+                                              uint64_t generation,
+                                              controller::UnmanagedKeysMode mode);
 
 // The block alone, as MergeAuthorizedKeys writes it.
 std::string RenderManagedBlock(const std::vector<std::string>& lines, uint64_t generation);

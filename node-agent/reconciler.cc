@@ -18,7 +18,9 @@ ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state) {
         {"", AccountOutcome::kFailed, std::string(passwd.status().message())});
     return report;
   }
-  return ApplyDesiredState(state, settings_.apply, *passwd);
+  if (!applied_) return ApplyDesiredState(state, settings_.apply, *passwd);
+  const PreviousLines previous = PreviousLinesOf(*applied_);
+  return ApplyDesiredState(state, settings_.apply, *passwd, &previous);
 }
 
 absl::StatusOr<std::optional<ApplyReport>> Reconciler::Start() {

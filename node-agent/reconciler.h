@@ -33,6 +33,7 @@ class Reconciler {
   std::optional<v1::DesiredState> applied() const;
 
  private:
+  // Applies `state`, repairing damaged blocks from what was applied before (applied_).
   ApplyReport ApplyLocked(const v1::DesiredState& state);
 
   ReconcilerSettings settings_;

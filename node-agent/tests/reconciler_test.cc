@@ -95,6 +95,24 @@ TEST_F(ReconcilerTest, RecheckRepairsLocalEdits) {
   EXPECT_EQ(Alice(), RenderManagedBlock({Key(1)}, 1) + "# wiped\n");
 }
 
+TEST_F(ReconcilerTest, ADamagedBlockIsRepairedFromWhatWasAppliedAndUserLinesSurvive) {
+  Reconciler r(Settings());
+  ASSERT_TRUE(r.Start().ok());
+  ASSERT_TRUE(r.Offer(State(1, "a", {{"alice", {Key(1), Key(2)}}})));
+  // A user copies the block and adds their own line: two begin markers now.
+  const std::string user_line = "# my note\r\n" + Key(9) + " mine";
+  sandbox_.Write("home/alice/.ssh/authorized_keys",
+                 Alice() + user_line + "\n" + RenderManagedBlock({Key(1), Key(2)}, 1), 0600,
+                 kAlice);
+  // Key 2 is revoked: it must leave the file even though the markers are damaged.
+  auto report = r.Offer(State(2, "b", {{"alice", {Key(1)}}}));
+  ASSERT_TRUE(report);
+  ASSERT_FALSE(report->drift.empty());
+  EXPECT_EQ(report->drift[0].kind, v1::DRIFT_KIND_DAMAGED_MARKER);
+  EXPECT_TRUE(report->drift[0].repaired);
+  EXPECT_EQ(Alice(), RenderManagedBlock({Key(1)}, 2) + user_line + "\n");
+}
+
 TEST_F(ReconcilerTest, AnUntrustworthyCacheIsRefused) {
   sandbox_.Write("cache.pb", "garbage", 0644, 0);
   EXPECT_EQ(Reconciler(Settings()).Start().status().code(), absl::StatusCode::kFailedPrecondition);
