@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "cli/exit_codes.h"
 #include "cli/online_command.h"
+#include "cli/rollout_commands.h"
 #include "cli/table.h"
 
 namespace keyfleet::cli {
@@ -46,6 +47,7 @@ void AddGrantCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
   struct AddArgs {
     std::string subject, hosts, account, options, expires;
     bool allow_root = false;
+    WaitOptions wait;
   };
   auto add_args = std::make_shared<AddArgs>();
   CLI::App* add = group->add_subcommand(
@@ -64,6 +66,7 @@ void AddGrantCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
   add->add_option("--expires", add_args->expires,
                   "When the grant ends: 2026-12-31, 2026-12-31T18:00Z or a duration like 30d");
   add->add_flag("--allow-root", add_args->allow_root, "Required for --account root");
+  AddWaitOptions(add, &add_args->wait);
   OnRun(add, globals, exit_code, [add_args, &globals](ControllerClient& client) {
     v1::AddGrantRequest req;
     v1::Grant* grant = req.mutable_grant();
@@ -85,14 +88,14 @@ void AddGrantCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
     v1::AddGrantResponse resp;
     grpc::Status s = client.admin().AddGrant(client.Context().get(), req, &resp);
     if (!s.ok()) return client.Fail(s);
-    if (globals.output == OutputFormat::kJson) {
+    if (globals.output == OutputFormat::kJson && !add_args->wait.wait) {
       std::cout << ToJson(resp) << "\n";
-    } else {
-      std::cout << "grant " << resp.grant().id() << " added: " << add_args->subject << " -> "
-                << add_args->account << "@" << Selector(resp.grant().hosts()) << " (change "
-                << resp.change() << ")\n";
+      return kExitOk;
     }
-    return kExitOk;
+    return FinishMutation(client, globals,
+                          "grant " + resp.grant().id() + " added: " + add_args->subject + " -> " +
+                              add_args->account + "@" + Selector(resp.grant().hosts()),
+                          resp.change(), add_args->wait);
   });
 
   struct ListArgs {
@@ -124,15 +127,18 @@ void AddGrantCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
   });
 
   auto remove_id = std::make_shared<std::string>();
+  auto remove_wait = std::make_shared<WaitOptions>();
   CLI::App* remove = group->add_subcommand("remove", "Remove a grant by id");
   remove->add_option("ID", *remove_id, "As `grant list` shows it")->required();
-  OnRun(remove, globals, exit_code, [remove_id, &globals](ControllerClient& client) {
+  AddWaitOptions(remove, remove_wait.get());
+  OnRun(remove, globals, exit_code, [remove_id, remove_wait, &globals](ControllerClient& client) {
     v1::RemoveGrantRequest req;
     req.set_id(*remove_id);
     v1::MutationResponse resp;
     grpc::Status s = client.admin().RemoveGrant(client.Context().get(), req, &resp);
     if (!s.ok()) return client.Fail(s);
-    return PrintMutation(globals, "grant " + *remove_id + " removed", resp);
+    return FinishMutation(client, globals, "grant " + *remove_id + " removed", resp.change(),
+                          *remove_wait);
   });
 }
 

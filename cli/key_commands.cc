@@ -168,21 +168,24 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
   });
 
   auto remove_fp = std::make_shared<std::string>();
+  auto remove_wait = std::make_shared<WaitOptions>();
   CLI::App* remove = group->add_subcommand(
       "remove", "Remove a key (it leaves every host; use revoke for a compromised key)");
   remove->add_option("FINGERPRINT", *remove_fp, "SHA256:…")->required();
-  OnRun(remove, globals, exit_code, [remove_fp, &globals](ControllerClient& client) {
+  AddWaitOptions(remove, remove_wait.get());
+  OnRun(remove, globals, exit_code, [remove_fp, remove_wait, &globals](ControllerClient& client) {
     v1::RemoveKeyRequest req;
     req.set_fingerprint(*remove_fp);
     v1::MutationResponse resp;
     grpc::Status s = client.admin().RemoveKey(client.Context().get(), req, &resp);
     if (!s.ok()) return client.Fail(s);
-    return PrintMutation(globals, "key " + *remove_fp + " removed", resp);
+    return FinishMutation(client, globals, "key " + *remove_fp + " removed", resp.change(),
+                          *remove_wait);
   });
 
   struct RevokeArgs {
-    std::string fingerprint, reason, timeout = "60s";
-    bool wait = false;
+    std::string fingerprint, reason;
+    WaitOptions wait;
   };
   auto revoke_args = std::make_shared<RevokeArgs>();
   CLI::App* revoke = group->add_subcommand(
@@ -191,25 +194,16 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
       "until every targeted host has applied it (exit 4 if some did not within --timeout).");
   revoke->add_option("FINGERPRINT", revoke_args->fingerprint, "SHA256:…")->required();
   revoke->add_option("--reason", revoke_args->reason, "Why (kept with the revocation)")->required();
-  revoke->add_flag("--wait", revoke_args->wait, "Wait for the fleet to converge");
-  revoke->add_option("--timeout", revoke_args->timeout, "How long --wait waits (default 60s)");
+  AddWaitOptions(revoke, &revoke_args->wait);
   OnRun(revoke, globals, exit_code, [revoke_args, &globals](ControllerClient& client) {
-    absl::StatusOr<absl::Duration> timeout = ParseDurationText(revoke_args->timeout);
-    if (!timeout.ok()) return UsageError("--timeout: " + std::string(timeout.status().message()));
     v1::RevokeKeyRequest req;
     req.set_fingerprint(revoke_args->fingerprint);
     req.set_reason(revoke_args->reason);
     v1::MutationResponse resp;
     grpc::Status s = client.admin().RevokeKey(client.Context().get(), req, &resp);
     if (!s.ok()) return client.Fail(s);
-    if (!revoke_args->wait) {
-      return PrintMutation(globals, "key " + revoke_args->fingerprint + " revoked", resp);
-    }
-    if (globals.output == OutputFormat::kTable) {
-      std::cout << "key " << revoke_args->fingerprint << " revoked (change " << resp.change()
-                << ")\n";
-    }
-    return WaitForRollout(client, globals, resp.change(), *timeout);
+    return FinishMutation(client, globals, "key " + revoke_args->fingerprint + " revoked",
+                          resp.change(), revoke_args->wait);
   });
 }
 

@@ -4,6 +4,7 @@
 
 #include "cli/exit_codes.h"
 #include "cli/online_command.h"
+#include "cli/rollout_commands.h"
 #include "cli/table.h"
 
 namespace keyfleet::cli {
@@ -53,17 +54,21 @@ void AddPrincipalCommands(CLI::App& app, const GlobalOptions& globals, int& exit
   });
 
   auto disable_name = std::make_shared<std::string>();
+  auto disable_wait = std::make_shared<WaitOptions>();
   CLI::App* disable =
       group->add_subcommand("disable", "Disable a principal: its keys leave every host at once");
   disable->add_option("NAME", *disable_name, "The principal")->required();
-  OnRun(disable, globals, exit_code, [disable_name, &globals](ControllerClient& client) {
-    v1::DisablePrincipalRequest req;
-    req.set_name(*disable_name);
-    v1::MutationResponse resp;
-    grpc::Status s = client.admin().DisablePrincipal(client.Context().get(), req, &resp);
-    if (!s.ok()) return client.Fail(s);
-    return PrintMutation(globals, "principal " + *disable_name + " disabled", resp);
-  });
+  AddWaitOptions(disable, disable_wait.get());
+  OnRun(disable, globals, exit_code,
+        [disable_name, disable_wait, &globals](ControllerClient& client) {
+          v1::DisablePrincipalRequest req;
+          req.set_name(*disable_name);
+          v1::MutationResponse resp;
+          grpc::Status s = client.admin().DisablePrincipal(client.Context().get(), req, &resp);
+          if (!s.ok()) return client.Fail(s);
+          return FinishMutation(client, globals, "principal " + *disable_name + " disabled",
+                                resp.change(), *disable_wait);
+        });
 }
 
 }  // namespace keyfleet::cli

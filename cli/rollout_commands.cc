@@ -10,6 +10,7 @@
 #include "cli/exit_codes.h"
 #include "cli/online_command.h"
 #include "cli/table.h"
+#include "common/duration_text.h"
 
 namespace keyfleet::cli {
 namespace {
@@ -66,6 +67,26 @@ int WaitForRollout(ControllerClient& client, const GlobalOptions& globals, uint6
     PrintSummary(resp, converged, absl::Now() - start);
   }
   return converged ? kExitOk : kExitNotConverged;
+}
+
+void AddWaitOptions(CLI::App* cmd, WaitOptions* options) {
+  cmd->add_flag("--wait", options->wait,
+                "Wait until every targeted, connected host has applied the change (exit 4 if "
+                "some have not within --timeout)");
+  cmd->add_option("--timeout", options->timeout, "How long --wait waits (default 60s)");
+}
+
+int FinishMutation(ControllerClient& client, const GlobalOptions& globals,
+                   const std::string& message, uint64_t change, const WaitOptions& wait) {
+  absl::StatusOr<absl::Duration> timeout = ParseDurationText(wait.timeout);
+  if (!timeout.ok()) return UsageError("--timeout: " + std::string(timeout.status().message()));
+  v1::MutationResponse response;
+  response.set_change(change);
+  if (!wait.wait || change == 0) return PrintMutation(globals, message, response);
+  if (globals.output == OutputFormat::kTable) {
+    std::cout << message << " (change " << change << ")\n";
+  }
+  return WaitForRollout(client, globals, change, *timeout);
 }
 
 void AddRolloutCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code) {

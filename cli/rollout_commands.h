@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "CLI/CLI.hpp"
 #include "absl/time/time.h"
@@ -16,6 +17,18 @@ namespace keyfleet::cli {
 // the pending hosts) when not, 1 or 3 when the controller refused or could not be reached.
 int WaitForRollout(ControllerClient& client, const GlobalOptions& globals, uint64_t change,
                    absl::Duration timeout);
+
+// --wait [--timeout 60s], for every command that changes what hosts should have.
+struct WaitOptions {
+  bool wait = false;
+  std::string timeout = "60s";
+};
+void AddWaitOptions(CLI::App* cmd, WaitOptions* options);
+
+// After a committed mutation: prints `message` with the change number (or the response as JSON)
+// and, with --wait, waits for its rollout (see WaitForRollout).
+int FinishMutation(ControllerClient& client, const GlobalOptions& globals,
+                   const std::string& message, uint64_t change, const WaitOptions& wait);
 
 void AddRolloutCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code);
 

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
@@ -174,6 +175,16 @@ TEST_F(FleetSshdTest, WhatTheCliGrantsIsWhatSshdAllows) {
   EXPECT_THAT(revoked.out, HasSubstr("converged 1/1 hosts"));
   EXPECT_FALSE(sshd_.LoginAs(user, "alice", "true"));
   EXPECT_TRUE(Access(user).empty());
+
+  // 6. A connected host that does not apply in time: --wait says so (exit 4) and names it.
+  kill(agent_, SIGSTOP);
+  CommandResult stuck =
+      Cli("grant add bob --hosts env=e2e --account " + user + " --wait --timeout 2s");
+  kill(agent_, SIGCONT);
+  EXPECT_EQ(stuck.exit_code, 4) << stuck.out;
+  EXPECT_THAT(stuck.out, HasSubstr("not converged: " + std::string(kHost)));
+  Converged();
+  EXPECT_TRUE(sshd_.LoginAs(user, "bob", "true")) << "applied once the agent resumed";
 }
 
 }  // namespace
