@@ -92,6 +92,11 @@ bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl
       spdlog::warn("ignoring a desired state without a digest");
       continue;
     }
+    if (!state.hostname().empty() && state.hostname() != config_.hostname) {
+      spdlog::error("ignoring a desired state for host {} (this is {})", state.hostname(),
+                    config_.hostname);
+      continue;
+    }
     std::optional<ApplyReport> report = reconciler_.Offer(state);
     if (report) {
       spdlog::info("applied generation {}: {} write(s), {} drift item(s)", report->generation,
