@@ -44,6 +44,7 @@ struct Fleet {
   bool stop = false;
   int ready = 0;      // hosts whose file holds the key to revoke
   int converged = 0;  // hosts whose file no longer holds it, after the revocation
+  int failed = 0;     // streams that ended with an error (printed)
   std::vector<double> latency_s;
   Clock::time_point revoked_at;
   bool revoking = false;
@@ -67,7 +68,15 @@ class SimAgent : public grpc::ClientReadReactor<v1::WatchResponse> {
     }
     StartRead(&resp_);
   }
-  void OnDone(const grpc::Status&) override {
+  void OnDone(const grpc::Status& status) override {
+    if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
+      std::lock_guard<std::mutex> lock(fleet_->mu);
+      if (fleet_->failed++ < 5) {
+        std::fprintf(stderr, "host h%d: stream ended: %s\n", index_,
+                     status.error_message().c_str());
+      }
+      fleet_->cv.notify_all();
+    }
     std::lock_guard<std::mutex> lock(done_mu_);
     done_ = true;
     done_cv_.notify_all();
@@ -224,9 +233,15 @@ int main(int argc, char** argv) {
   }
   {
     std::unique_lock<std::mutex> lock(fleet.mu);
-    fleet.cv.wait_for(lock, std::chrono::seconds(600), [&] { return fleet.ready >= hosts; });
+    fleet.cv.wait_for(lock, std::chrono::seconds(600),
+                      [&] { return fleet.ready + fleet.failed >= hosts; });
   }
   keyfleet::testing::MemoryUse mem = keyfleet::testing::ReadMemoryUse(controller);
+  if (fleet.failed > 0) {
+    std::fprintf(stderr, "%d stream(s) failed; see above\n", fleet.failed);
+    keyfleet::testing::StopProcess(controller);
+    return 1;
+  }
   std::printf("initial_sync: ready=%d/%d s=%.1f controller_rss_kib=%ld\n", fleet.ready, hosts,
               std::chrono::duration<double>(Clock::now() - t_connect).count(), mem.rss_kib);
   std::this_thread::sleep_for(std::chrono::seconds(2));  // let reports settle
