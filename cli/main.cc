@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   std::map<std::string, OutputFormat> formats{{"table", OutputFormat::kTable},
                                               {"json", OutputFormat::kJson}};
   app.add_option("-o,--output", globals.output, "Output format: table (default) or json")
-      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case))
+      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case).description(""))
       ->type_name("table|json");
 
   int exit_code = kExitOk;

@@ -113,7 +113,9 @@ int main(int argc, char** argv) {
   run->add_option("--recheck-interval", recheck, "Re-check files this often (default 5m)");
   run->add_option("--min-uid", min_uid, "Refuse accounts below this uid (default 1000)");
   run->add_flag("--allow-root", allow_root, "Allow uid 0 and accounts below --min-uid");
-  run->add_flag("--once", once, "Apply the controller's current state once, report, exit");
+  run->add_flag("--once", once,
+                "Apply the controller's current state once, report, exit (3 when the controller "
+                "cannot be reached; the cached state is still enforced)");
   run->add_option("--log-level", log_level, "trace, debug, info, warn or error");
 
   std::string desired_path;
