@@ -2,13 +2,14 @@
 
 #include <openssl/evp.h>
 
-#include <regex>
 #include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/authorized_keys_line.h"
 #include "common/fingerprint.h"
 
@@ -48,6 +49,28 @@ std::string Describe(absl::string_view text) {
   auto line = ParseAuthorizedKeysLine(text);
   if (line.ok()) return Fingerprint(line->key);
   return absl::StrCat("unparsable line: ", absl::CHexEscape(text.substr(0, 60)));
+}
+
+// Parses "# keyfleet:begin generation=N sha256=HEX" exactly (N: 1 to 20 digits fitting 64 bits,
+// HEX: 64 lower-case hex digits). A hand-written scanner rather than std::regex: the line comes
+// from a user-writable file and this keeps the cost linear and the stack flat.
+bool ParseBeginMarker(absl::string_view text, uint64_t* generation, std::string* hash) {
+  constexpr absl::string_view kPrefix = "# keyfleet:begin generation=";
+  if (!absl::ConsumePrefix(&text, kPrefix)) return false;
+  size_t digits = 0;
+  while (digits < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[digits]))) {
+    ++digits;
+  }
+  if (digits == 0 || digits > 20 || !absl::SimpleAtoi(text.substr(0, digits), generation)) {
+    return false;
+  }
+  text.remove_prefix(digits);
+  if (!absl::ConsumePrefix(&text, " sha256=") || text.size() != 64) return false;
+  for (char c : text) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)) && (c < 'a' || c > 'f')) return false;
+  }
+  *hash = std::string(text);
+  return true;
 }
 
 // The key blob of a line, for telling an edited managed line from an unrelated one.
@@ -98,7 +121,6 @@ std::string RenderManagedBlock(const std::vector<std::string>& lines, uint64_t g
 }
 
 ParsedAuthorizedKeys ParseAuthorizedKeysFile(absl::string_view content) {
-  static const std::regex kBegin("# keyfleet:begin generation=([0-9]{1,20}) sha256=([0-9a-f]{64})");
   ParsedAuthorizedKeys parsed;
   std::vector<std::string> raw = SplitRawLines(content);
   int begin = -1;
@@ -114,14 +136,13 @@ ParsedAuthorizedKeys ParseAuthorizedKeysFile(absl::string_view content) {
   for (size_t i = 0; i < raw.size(); ++i) {
     const std::string text(Text(raw[i]));
     if (!absl::StartsWith(text, "# keyfleet:")) continue;
-    std::smatch m;
-    if (std::regex_match(text, m, kBegin)) {
+    uint64_t generation = 0;
+    std::string hash;
+    if (ParseBeginMarker(text, &generation, &hash)) {
       if (begin >= 0) return damaged(absl::StrCat("a second begin marker on line ", i + 1));
       begin = static_cast<int>(i);
-      if (!absl::SimpleAtoi(m[1].str(), &parsed.generation)) {
-        return damaged(absl::StrCat("a bad generation on line ", i + 1));
-      }
-      recorded_hash = m[2].str();
+      parsed.generation = generation;
+      recorded_hash = std::move(hash);
     } else if (text == kBlockEnd) {
       if (begin < 0) return damaged(absl::StrCat("an end marker without a begin on line ", i + 1));
       if (end >= 0) return damaged(absl::StrCat("a second end marker on line ", i + 1));

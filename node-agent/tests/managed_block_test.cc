@@ -37,6 +37,25 @@ TEST(ManagedBlock, ParsesFilesWithAndWithoutABlock) {
       {"unknown marker", "# keyfleet:something\n", BlockState::kDamaged, 0, 0, 0},
       {"begin with a bad hash", "# keyfleet:begin generation=1 sha256=xyz\n# keyfleet:end\n",
        BlockState::kDamaged, 0, 0, 0},
+      {"begin with an upper-case hash",
+       "# keyfleet:begin generation=1 sha256=" + std::string(64, 'A') + "\n# keyfleet:end\n",
+       BlockState::kDamaged, 0, 0, 0},
+      {"begin with a hash too long",
+       "# keyfleet:begin generation=1 sha256=" + std::string(65, 'a') + "\n# keyfleet:end\n",
+       BlockState::kDamaged, 0, 0, 0},
+      {"generation past 64 bits",
+       "# keyfleet:begin generation=99999999999999999999 sha256=" + std::string(64, 'a') +
+           "\n# keyfleet:end\n",
+       BlockState::kDamaged, 0, 0, 0},
+      {"generation missing",
+       "# keyfleet:begin generation= sha256=" + std::string(64, 'a') + "\n# keyfleet:end\n",
+       BlockState::kDamaged, 0, 0, 0},
+      {"trailing space after the hash",
+       "# keyfleet:begin generation=1 sha256=" + std::string(64, 'a') + " \n# keyfleet:end\n",
+       BlockState::kDamaged, 0, 0, 0},
+      {"crlf block",
+       "# keyfleet:begin generation=1 sha256=" + std::string(64, 'a') + "\r\n# keyfleet:end\r\n",
+       BlockState::kIntact, 0, 0, 0},
   };
   for (const Case& c : cases) {
     ParsedAuthorizedKeys p = ParseAuthorizedKeysFile(c.content);
