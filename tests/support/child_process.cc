@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +15,8 @@ namespace keyfleet::testing {
 pid_t SpawnProcess(const std::vector<std::string>& argv, const std::string& log_path) {
   pid_t pid = fork();
   if (pid != 0) return pid;
+  // A test or benchmark killed by a timeout must not leave its servers running.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (!log_path.empty()) {
     int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {

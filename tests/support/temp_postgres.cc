@@ -2,6 +2,9 @@
 
 #include <glob.h>
 #include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -64,6 +67,7 @@ TempPostgres::TempPostgres() : dir_("keyfleet-pg") {
     if (chown(root.c_str(), pw->pw_uid, pw->pw_gid) != 0) Die("cannot chown " + root, "");
     run_as_ = "runuser -u postgres -- ";
   }
+  StartWatchdog();
   Run(bin_dir_ + "/initdb -D " + data_dir_ +
           " -U keyfleet --auth=trust --no-sync -E UTF8 --locale=C >" + root + "/initdb.log 2>&1",
       true);
@@ -72,6 +76,28 @@ TempPostgres::TempPostgres() : dir_("keyfleet-pg") {
 
 TempPostgres::~TempPostgres() {
   if (running_) Stop(/*immediate=*/true);
+  if (watchdog_ > 0) {
+    kill(watchdog_, SIGKILL);
+    waitpid(watchdog_, nullptr, 0);
+  }
+}
+
+void TempPostgres::StartWatchdog() {
+  const std::string stop = run_as_ + bin_dir_ + "/pg_ctl -D " + data_dir_ +
+                           " -m immediate stop >/dev/null 2>&1; rm -rf " + dir_.path().string();
+  watchdog_ = fork();
+  if (watchdog_ != 0) return;
+  // The watchdog sleeps until its parent dies (PR_SET_PDEATHSIG), then cleans up.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  prctl(PR_SET_PDEATHSIG, SIGUSR1);
+  if (getppid() == 1) _exit(0);  // the parent is already gone
+  int sig = 0;
+  sigwait(&set, &sig);
+  execl("/bin/sh", "sh", "-c", stop.c_str(), nullptr);
+  _exit(127);
 }
 
 std::string TempPostgres::Run(const std::string& command, bool must_succeed) {

@@ -4,6 +4,8 @@
 // aborts with the reason and the server log.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 
@@ -32,7 +34,12 @@ class TempPostgres {
  private:
   std::string Run(const std::string& command, bool must_succeed);
 
+  // Stops the server and removes the directory if this process dies without running the
+  // destructor (killed by a ctest timeout, say).
+  void StartWatchdog();
+
   ScopedTempDir dir_;
+  pid_t watchdog_ = -1;
   std::string bin_dir_;
   std::string data_dir_;
   std::string log_path_;
