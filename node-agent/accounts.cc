@@ -11,6 +11,10 @@
 
 namespace keyfleet::agent {
 
+std::string UnderRoot(const std::string& root, const std::string& path) {
+  return (root == "/" ? std::string() : root) + path;
+}
+
 absl::Status ValidateUsername(absl::string_view name) {
   auto refuse = [&](absl::string_view why) {
     return absl::InvalidArgumentError(

@@ -21,6 +21,9 @@ struct Account {
   std::string home;  // absolute, as passwd gives it
 };
 
+// `path` (absolute) as seen from `root`: "/etc/passwd" under "/" or under "/sandbox/h1".
+std::string UnderRoot(const std::string& root, const std::string& path);
+
 // Refuses names that are empty, longer than 32 bytes, contain '/', NUL or whitespace, or are
 // "." or ".." (INVALID_ARGUMENT naming the problem).
 absl::Status ValidateUsername(absl::string_view name);

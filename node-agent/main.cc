@@ -56,8 +56,7 @@ int Apply(const std::string& desired_path, const keyfleet::agent::ApplySettings&
   if (!parsed.ok()) {
     return Fail(kExitUsage, desired_path + " is not a desired state: " + parsed.ToString());
   }
-  const std::string passwd_path =
-      (settings.root == "/" ? std::string() : settings.root) + "/etc/passwd";
+  const std::string passwd_path = keyfleet::agent::UnderRoot(settings.root, "/etc/passwd");
   auto passwd = keyfleet::agent::PasswdFile::Load(passwd_path);
   if (!passwd.ok()) return Fail(kExitUsage, std::string(passwd.status().message()));
   auto report = keyfleet::agent::ApplyDesiredState(desired, settings, *passwd);

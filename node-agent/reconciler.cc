@@ -8,8 +8,7 @@
 namespace keyfleet::agent {
 
 ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state) {
-  const std::string passwd_path =
-      (settings_.apply.root == "/" ? std::string() : settings_.apply.root) + "/etc/passwd";
+  const std::string passwd_path = UnderRoot(settings_.apply.root, "/etc/passwd");
   absl::StatusOr<PasswdFile> passwd = PasswdFile::Load(passwd_path);
   if (!passwd.ok()) {
     ApplyReport report;

@@ -24,7 +24,7 @@ void SleepUnless(const std::atomic<bool>& stop, absl::Duration d) {
 
 std::vector<std::string> HostKeyFingerprints(const std::string& root) {
   std::vector<std::string> out;
-  const std::string pattern = (root == "/" ? std::string() : root) + "/etc/ssh/ssh_host_*_key.pub";
+  const std::string pattern = UnderRoot(root, "/etc/ssh/ssh_host_*_key.pub");
   glob_t g{};
   if (glob(pattern.c_str(), 0, nullptr, &g) == 0) {
     for (size_t i = 0; i < g.gl_pathc; ++i) {

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(root + "/home/alice");
   std::ofstream(root + "/etc/passwd") << "alice:x:2001:2001::/home/alice:/bin/sh\n";
   chown((root + "/home/alice").c_str(), 2001, 2001);
-  const std::string address = "127.0.0.1:" + std::to_string(20000 + getpid() % 20000);
+  const std::string address = "127.0.0.1:" + std::to_string(keyfleet::testing::FreeLoopbackPort());
   pid_t controller = keyfleet::testing::SpawnProcess(
       {argv[1], "--db", pg.Url(pg.CreateDatabase()), "--listen", address, "--log-level", "warn"},
       root + "/controller.log");

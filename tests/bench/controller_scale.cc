@@ -22,6 +22,7 @@
 
 #include "keyfleet/v1/admin.grpc.pb.h"
 #include "keyfleet/v1/agent.grpc.pb.h"
+#include "tests/support/child_process.h"
 #include "tests/support/temp_postgres.h"
 #include "tests/support/test_keys.h"
 
@@ -31,12 +32,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 long RssKiB(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
+  return keyfleet::testing::ReadMemoryUse(pid).rss_kib;
 }
 
 double Seconds(Clock::time_point a, Clock::time_point b) {
@@ -120,14 +116,9 @@ int main(int argc, char** argv) {
 
   keyfleet::testing::TempPostgres pg;
   const std::string db = pg.Url(pg.CreateDatabase());
-  const int port = 20000 + getpid() % 20000;
-  const std::string address = "127.0.0.1:" + std::to_string(port);
-  pid_t controller = fork();
-  if (controller == 0) {
-    execl(binary.c_str(), binary.c_str(), "--db", db.c_str(), "--listen", address.c_str(),
-          "--log-level", "warn", nullptr);
-    _exit(127);
-  }
+  const std::string address = "127.0.0.1:" + std::to_string(keyfleet::testing::FreeLoopbackPort());
+  pid_t controller = keyfleet::testing::SpawnProcess(
+      {binary, "--db", db, "--listen", address, "--log-level", "warn"});
   grpc::ChannelArguments admin_args;
   admin_args.SetMaxSendMessageSize(64 << 20);
   admin_args.SetMaxReceiveMessageSize(256 << 20);
@@ -136,7 +127,7 @@ int main(int argc, char** argv) {
   if (!admin_channel->WaitForConnected(std::chrono::system_clock::now() +
                                        std::chrono::seconds(30))) {
     std::fprintf(stderr, "controller did not come up\n");
-    kill(controller, SIGKILL);
+    keyfleet::testing::StopProcess(controller);
     return 1;
   }
   auto admin = v1::AdminService::NewStub(admin_channel);
@@ -242,9 +233,7 @@ int main(int argc, char** argv) {
               RssKiB(controller));
 
   for (auto& s : streams) s->Cancel();
-  kill(controller, SIGTERM);
-  int status = 0;
-  waitpid(controller, &status, 0);
+  keyfleet::testing::StopProcess(controller);
   {
     std::unique_lock<std::mutex> lock(fleet.mu);
     fleet.cv.wait_for(lock, std::chrono::seconds(10), [&] {

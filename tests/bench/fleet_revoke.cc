@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
   keyfleet::testing::TempPostgres pg;
   keyfleet::testing::ScopedTempDir dir("keyfleet-fleet-bench", parent);
   const std::string root = dir.path().string();
-  const std::string address = "127.0.0.1:" + std::to_string(20000 + getpid() % 20000);
+  const std::string address = "127.0.0.1:" + std::to_string(keyfleet::testing::FreeLoopbackPort());
   pid_t controller = keyfleet::testing::SpawnProcess(
       {argv[1], "--db", pg.Url(pg.CreateDatabase()), "--listen", address, "--log-level", "warn"},
       root + "/controller.log");

@@ -1,10 +1,7 @@
 // Every online `keyfleet` command against a real controller (its binary, on a loopback port)
 // and a real PostgreSQL: table and JSON output, and exit codes. Label: postgres.
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -23,25 +20,12 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
-}
-
 class CliOnlineTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     pg_ = new TempPostgres();
     dir_ = new ScopedTempDir("keyfleet-cli");
-    address_ = "127.0.0.1:" + std::to_string(FreePort());
+    address_ = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
     controller_ = SpawnProcess({KEYFLEET_CONTROLLER, "--db", pg_->Url(pg_->CreateDatabase()),
                                 "--listen", address_, "--log-level", "warn"},
                                dir_->path().string() + "/controller.log");

@@ -2,11 +2,8 @@
 // "/") writing the real homes of two real test accounts, the `keyfleet` CLI, and a real sshd on
 // a loopback port. Each case checks what sshd allows and that `keyfleet access` agrees.
 // Label: sshd. The accounts and sshd are created and removed by the test.
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -25,24 +22,11 @@ namespace {
 
 using ::testing::HasSubstr;
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
-}
-
 class FleetSshdTest : public ::testing::Test {
  protected:
   void SetUp() override {
     db_ = pg_.Url(pg_.CreateDatabase());
-    address_ = "127.0.0.1:" + std::to_string(FreePort());
+    address_ = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
     StartController();
     other_ = sshd_.AddAccount();
     agent_ = SpawnProcess(

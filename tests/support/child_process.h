@@ -9,6 +9,9 @@
 
 namespace keyfleet::testing {
 
+// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it, close).
+int FreeLoopbackPort();
+
 // fork + execv(argv[0], argv), stdout and stderr to `log_path` (or inherited when empty).
 // Returns the pid, or -1.
 pid_t SpawnProcess(const std::vector<std::string>& argv, const std::string& log_path = "");
