@@ -95,6 +95,7 @@ absl::Status ControllerServer::Start() {
       config_.feed_poll_interval);
   parts_->listener->Start();
   timer_ = std::thread([this] { RunTimer(); });
+  writer_ = std::thread([this] { RunWriter(); });
   spdlog::info("keyfleet-controller serving on port {} at change {}", port_,
                parts_->view.sequence());
   return absl::OkStatus();
@@ -102,19 +103,33 @@ absl::Status ControllerServer::Start() {
 
 void ControllerServer::RunTimer() {
   absl::Time last_heartbeat = absl::Now();
-  bool first = true;
   std::unique_lock<std::mutex> lock(timer_mu_);
   while (!stopping_) {
     timer_cv_.wait_for(lock, std::chrono::milliseconds(200));
     if (stopping_) break;
     lock.unlock();
-    parts_->follower.Tick();
-    absl::Status flushed = parts_->reports.Flush();
-    if (!flushed.ok()) spdlog::warn("writing host reports: {}", flushed.ToString());
-    if (first || absl::Now() - last_heartbeat >= config_.heartbeat_interval) {
-      first = false;
+    parts_->follower.Tick();  // expiry: in memory, never waits for the database
+    if (absl::Now() - last_heartbeat >= config_.heartbeat_interval) {
       last_heartbeat = absl::Now();
       parts_->hub.HeartbeatAll();
+    }
+    lock.lock();
+  }
+}
+
+// Database writes live on their own thread so a PostgreSQL outage (each call may retry for
+// db_retry_budget) never delays expiry or heartbeats.
+void ControllerServer::RunWriter() {
+  absl::Time last_touch = absl::InfinitePast();
+  std::unique_lock<std::mutex> lock(timer_mu_);
+  while (!stopping_) {
+    timer_cv_.wait_for(lock, std::chrono::milliseconds(200));
+    if (stopping_) break;
+    lock.unlock();
+    absl::Status flushed = parts_->reports.Flush();
+    if (!flushed.ok()) spdlog::warn("writing host reports: {}", flushed.ToString());
+    if (absl::Now() - last_touch >= config_.heartbeat_interval) {
+      last_touch = absl::Now();
       absl::Status touched = parts_->store.TouchHosts(parts_->hub.ConnectedHosts(), clock_.Now());
       if (!touched.ok()) spdlog::warn("marking connected hosts as seen: {}", touched.ToString());
     }
@@ -127,6 +142,7 @@ void ControllerServer::Shutdown() {
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   timer_cv_.notify_all();
   if (timer_.joinable()) timer_.join();
+  if (writer_.joinable()) writer_.join();
   if (parts_) {
     parts_->listener.reset();
     (void)parts_->reports.Flush();

@@ -34,7 +34,8 @@ class ControllerServer {
 
  private:
   struct Parts;
-  void RunTimer();
+  void RunTimer();   // expiry and heartbeats
+  void RunWriter();  // report batches and seen-marks (database)
 
   ControllerConfig config_;
   const Clock& clock_;
@@ -45,6 +46,7 @@ class ControllerServer {
   std::mutex timer_mu_;
   std::condition_variable timer_cv_;
   std::thread timer_;
+  std::thread writer_;
 };
 
 }  // namespace keyfleet::controller
