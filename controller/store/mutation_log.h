@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/audit_chain.h"
 #include "controller/model.h"
 
 namespace keyfleet::controller {
@@ -34,5 +35,22 @@ struct MutationLog {
     changes.push_back({entity, key, after_json});
   }
 };
+
+// The audit event for `entry`, numbered `sequence`, chained to `prev_hash` ("" for the first
+// event), with its hash computed: how every store appends to the chain.
+inline AuditEvent ChainAuditEvent(uint64_t sequence, const MutationContext& ctx,
+                                  const AuditEntry& entry, const std::string& prev_hash) {
+  AuditEvent event;
+  event.sequence = sequence;
+  event.at = ctx.at;
+  event.actor = ctx.actor;
+  event.action = entry.action;
+  event.target = entry.target;
+  event.before_json = entry.before_json;
+  event.after_json = entry.after_json;
+  event.prev_hash = prev_hash;
+  event.hash = AuditEventHash(event);
+  return event;
+}
 
 }  // namespace keyfleet::controller

@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "controller/audit_chain.h"
 #include "controller/record_json.h"
 #include "controller/store/inventory_errors.h"
 #include "controller/store/migrations.h"
@@ -100,16 +99,8 @@ absl::StatusOr<uint64_t> PostgresStore::Mutate(const MutationContext& ctx, absl:
     pqxx::result last = txn.exec_prepared("audit_last");
     std::string prev_hash = last.empty() ? "" : last[0][0].as<std::string>();
     for (const AuditEntry& entry : log.audit) {
-      AuditEvent event;
-      event.sequence = txn.exec_prepared1("audit_next_seq")[0].as<uint64_t>();
-      event.at = ctx.at;
-      event.actor = ctx.actor;
-      event.action = entry.action;
-      event.target = entry.target;
-      event.before_json = entry.before_json;
-      event.after_json = entry.after_json;
-      event.prev_hash = prev_hash;
-      event.hash = AuditEventHash(event);
+      const AuditEvent event = ChainAuditEvent(
+          txn.exec_prepared1("audit_next_seq")[0].as<uint64_t>(), ctx, entry, prev_hash);
       txn.exec_prepared0("audit_insert", event.sequence, Us(event.at), event.actor, event.action,
                          event.target, event.before_json, event.after_json, event.prev_hash,
                          event.hash);

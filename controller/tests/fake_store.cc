@@ -1,6 +1,5 @@
 #include "controller/tests/fake_store.h"
 
-#include "controller/audit_chain.h"
 #include "controller/record_json.h"
 #include "controller/store/inventory_errors.h"
 
@@ -8,17 +7,8 @@ namespace keyfleet::controller {
 
 uint64_t FakeStore::CommitLocked(const MutationContext& ctx, const MutationLog& log) {
   for (const AuditEntry& entry : log.audit) {
-    AuditEvent e;
-    e.sequence = audit_.size() + 1;
-    e.at = ctx.at;
-    e.actor = ctx.actor;
-    e.action = entry.action;
-    e.target = entry.target;
-    e.before_json = entry.before_json;
-    e.after_json = entry.after_json;
-    e.prev_hash = audit_.empty() ? "" : audit_.back().hash;
-    e.hash = AuditEventHash(e);
-    audit_.push_back(std::move(e));
+    audit_.push_back(
+        ChainAuditEvent(audit_.size() + 1, ctx, entry, audit_.empty() ? "" : audit_.back().hash));
   }
   for (const EntityChange& c : log.changes) {
     changes_.push_back({changes_.size() + 1, c.entity, c.key, c.after_json});
