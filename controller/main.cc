@@ -9,6 +9,7 @@
 #include "CLI/CLI.hpp"
 #include "common/clock.h"
 #include "common/duration_text.h"
+#include "common/runtime_setup.h"
 #include "controller/config.h"
 #include "controller/controller_server.h"
 #include "controller/store/migrations.h"
@@ -71,6 +72,7 @@ std::atomic<bool> g_stop{false};  // set from the signal handler only
 }  // namespace
 
 int main(int argc, char** argv) {
+  keyfleet::DisableAbslDebugChecks();
   CLI::App app(
       "keyfleet-controller: the source of truth for keys, grants, hosts and rotation policy.\n"
       "Serves the admin API (used by `keyfleet`) and the agent API (used by keyfleet-agent) on "

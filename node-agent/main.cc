@@ -13,6 +13,7 @@
 
 #include "CLI/CLI.hpp"
 #include "common/duration_text.h"
+#include "common/runtime_setup.h"
 #include "node-agent/agent_config.h"
 #include "node-agent/apply.h"
 #include "node-agent/cache.h"
@@ -85,6 +86,7 @@ std::atomic<keyfleet::agent::WatchClient*> g_client{nullptr};
 }  // namespace
 
 int main(int argc, char** argv) {
+  keyfleet::DisableAbslDebugChecks();
   CLI::App app(
       "keyfleet-agent: keeps each local account's ~/.ssh/authorized_keys equal to its desired "
       "state, safely (held directory descriptors, no symlinks, atomic replace), and reports "

@@ -58,9 +58,11 @@ std::optional<ApplyReport> Reconciler::Offer(const v1::DesiredState& offered) {
       emptied->set_exclusive(a.exclusive());
     }
   }
-  ApplyReport report = ApplyLocked(state);
+  // Cache first: a crash between the two must leave a cache at least as new as the files, or a
+  // restart without the controller would enforce the older state (and put back a revoked key).
   absl::Status saved = SaveDesiredStateCache(settings_.cache_path, state);
   if (!saved.ok()) spdlog::error("cannot save the cache: {}", saved.ToString());
+  ApplyReport report = ApplyLocked(state);
   applied_ = std::move(state);
   return report;
 }

@@ -45,8 +45,8 @@ WatchClient::WatchClient(const AgentConfig& config, Reconciler& reconciler)
       channel_(grpc::CreateChannel(config.controller, grpc::InsecureChannelCredentials())) {}
 
 void WatchClient::Report(const ApplyReport& report) {
-  auto stub = v1::AgentService::NewStub(channel_);
-  v1::ReportRequest req;
+  v1::AgentMessage msg;
+  v1::ReportRequest& req = *msg.mutable_report();
   req.set_hostname(config_.hostname);
   req.set_applied_generation(report.generation);
   if (auto applied = reconciler_.applied()) req.set_applied_digest(applied->digest());
@@ -59,11 +59,11 @@ void WatchClient::Report(const ApplyReport& report) {
     item->set_repaired(d.repaired);
   }
   for (const std::string& fp : HostKeyFingerprints(config_.root)) req.add_host_key_fingerprints(fp);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  v1::ReportResponse resp;
-  grpc::Status s = stub->Report(&ctx, req, &resp);
-  if (!s.ok()) spdlog::warn("report failed: {}", s.error_message());
+  std::lock_guard<std::mutex> lock(stream_mu_);
+  if (stream_ == nullptr || !stream_->Write(msg)) {
+    spdlog::warn("report of generation {} not sent: not connected to the controller",
+                 report.generation);
+  }
 }
 
 bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl::Status* status) {
@@ -72,7 +72,8 @@ bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl
   if (deadline != absl::InfiniteDuration()) {
     ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline));
   }
-  v1::WatchRequest req;
+  v1::AgentMessage hello;
+  v1::WatchRequest& req = *hello.mutable_hello();
   req.set_hostname(config_.hostname);
   for (const auto& [k, v] : config_.labels) (*req.mutable_labels())[k] = v;
   if (auto applied = reconciler_.applied()) req.set_applied_generation(applied->generation());
@@ -81,10 +82,16 @@ bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl
     if (stop_) return false;
     active_ = &ctx;
   }
-  auto reader = stub->Watch(&ctx, req);
+  std::unique_ptr<Stream> stream = stub->Watch(&ctx);
+  const bool hello_sent = stream->Write(hello);
+  if (hello_sent) {
+    std::lock_guard<std::mutex> lock(stream_mu_);
+    stream_ = stream.get();
+  }
   v1::WatchResponse resp;
   bool got_any = false;
-  while (reader->Read(&resp)) {
+  bool reported = false;
+  while (hello_sent && stream->Read(&resp)) {
     got_any = true;
     if (!resp.has_desired_state()) continue;  // heartbeat
     const v1::DesiredState& state = resp.desired_state();
@@ -98,17 +105,29 @@ bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl
       continue;
     }
     std::optional<ApplyReport> report = reconciler_.Offer(state);
+    // The first state on a stream is reported even when it changed nothing: a report lost
+    // while disconnected must not leave the controller thinking this host is behind.
+    if (!report && !reported) report = reconciler_.Recheck();
     if (report) {
+      reported = true;
       spdlog::info("applied generation {}: {} write(s), {} drift item(s)", report->generation,
                    report->writes, report->drift.size());
       Report(*report);
     }
     if (stop_after_first) {
-      ctx.TryCancel();
+      // Half-close: the controller finishes the stream once it has read the report.
+      std::lock_guard<std::mutex> lock(stream_mu_);
+      stream->WritesDone();
+      while (stream->Read(&resp)) {
+      }
       break;
     }
   }
-  grpc::Status s = reader->Finish();
+  {
+    std::lock_guard<std::mutex> lock(stream_mu_);
+    stream_ = nullptr;  // no more reports from the recheck thread on this stream
+  }
+  grpc::Status s = stream->Finish();
   {
     std::lock_guard<std::mutex> lock(ctx_mu_);
     active_ = nullptr;

@@ -1,7 +1,7 @@
-// Holds the controller's Watch stream: each desired state goes to the Reconciler, then a Report
-// (applied generation and digest, drift, host-key fingerprints). Reconnects with jittered
-// exponential backoff (1 s doubling to 60 s) while the reconciler keeps enforcing the cached
-// state; re-applies on a timer to catch local edits.
+// Holds the controller's Watch stream: each desired state goes to the Reconciler, then a report
+// on the same stream (applied generation and digest, drift, host-key fingerprints). Reconnects with
+// jittered exponential backoff (1 s doubling to 60 s) while the reconciler keeps enforcing the
+// cached state; re-applies on a timer to catch local edits.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "absl/status/status.h"
+#include "keyfleet/v1/agent.grpc.pb.h"
 #include "node-agent/agent_config.h"
 #include "node-agent/reconciler.h"
 
@@ -30,6 +31,8 @@ class WatchClient {
  private:
   // One stream until it ends; true when at least one message arrived.
   bool WatchOnce(bool stop_after_first, absl::Duration deadline, absl::Status* status);
+  // Sends a report on the current stream; dropped (logged) while disconnected: the next apply
+  // after reconnecting reports again.
   void Report(const ApplyReport& report);
   void RecheckLoop();
 
@@ -39,6 +42,10 @@ class WatchClient {
   std::atomic<bool> stop_{false};
   std::mutex ctx_mu_;
   grpc::ClientContext* active_ = nullptr;
+  // The current stream, for writes (Watch's reader thread and the recheck thread both report).
+  using Stream = grpc::ClientReaderWriter<v1::AgentMessage, v1::WatchResponse>;
+  std::mutex stream_mu_;
+  Stream* stream_ = nullptr;
 };
 
 // SHA256 fingerprints of ROOT/etc/ssh/ssh_host_*_key.pub.

@@ -1,7 +1,5 @@
 #include "controller/service/agent_service.h"
 
-#include <google/protobuf/util/json_util.h>
-
 #include <mutex>
 
 #include "controller/service/proto_convert.h"
@@ -11,18 +9,29 @@
 namespace keyfleet::controller {
 namespace {
 
-// One agent's stream. At most one write is in flight; what became due meanwhile is sent when
-// it completes. gRPC calls (StartWrite, Finish) are made outside our lock, since reactions may
-// run inline.
-class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchResponse>,
+// One agent's stream. Reads (the hello, then reports) and writes (desired states, heartbeats)
+// run independently: one read is in flight at a time, and at most one write; a write that
+// became due meanwhile is sent when the current one completes. gRPC calls (StartWrite, Finish)
+// are made outside our lock, since reactions may run inline.
+class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::WatchResponse>,
                            public WatchHub::Subscriber {
  public:
-  WatchReactor(WatchHub& hub, AgentHandlers& agents, std::string hostname)
-      : hub_(hub), agents_(agents), hostname_(std::move(hostname)) {}
+  WatchReactor(WatchHub& hub, AgentHandlers& agents) : hub_(hub), agents_(agents) {
+    StartRead(&in_);
+  }
 
-  void Begin() {
-    hub_.Add(hostname_, this);
-    Notify();
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the agent half-closed, or the stream broke: nothing more will arrive
+      FinishOnce(grpc::Status::OK);
+      return;
+    }
+    grpc::Status status = registered_ ? OnReport() : OnHello();
+    in_ = v1::AgentMessage();
+    if (!status.ok()) {
+      FinishOnce(status);
+      return;
+    }
+    StartRead(&in_);
   }
 
   void Notify() override {
@@ -57,11 +66,50 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchResponse>,
   void OnCancel() override { FinishOnce(grpc::Status::CANCELLED); }
 
   void OnDone() override {
-    hub_.Remove(hostname_, this);
+    if (registered_) hub_.Remove(hostname_, this);
     delete this;
   }
 
  private:
+  // Registers the host and sends its desired state. hostname_ is set before the hub can call
+  // Notify or Heartbeat, and never changes afterwards.
+  grpc::Status OnHello() {
+    if (in_.message_case() != v1::AgentMessage::kHello) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "the first message on a Watch stream must be a hello (WatchRequest)");
+    }
+    const v1::WatchRequest& hello = in_.hello();
+    Labels labels(hello.labels().begin(), hello.labels().end());
+    absl::StatusOr<HostDesiredState> state = agents_.Connect(hello.hostname(), labels);
+    if (!state.ok()) {
+      spdlog::warn("watch from {} refused: {}", hello.hostname(), state.status().ToString());
+      return ToGrpcStatus(state.status());
+    }
+    hostname_ = hello.hostname();
+    registered_ = true;
+    hub_.Add(hostname_, this);
+    Notify();
+    return grpc::Status::OK;
+  }
+
+  // Records a report. A refused report is logged and dropped; the stream, which is what keeps
+  // the host's keys current, stays up.
+  grpc::Status OnReport() {
+    if (in_.message_case() != v1::AgentMessage::kReport) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "after its hello, a Watch stream carries only reports");
+    }
+    const v1::ReportRequest& report = in_.report();
+    if (!report.hostname().empty() && report.hostname() != hostname_) {
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          "a report for host " + report.hostname() + " on the Watch stream of " + hostname_);
+    }
+    absl::Status s = agents_.Report(FromProto(hostname_, report));
+    if (!s.ok()) spdlog::warn("report from {} dropped: {}", hostname_, s.ToString());
+    return grpc::Status::OK;
+  }
+
   void Pump() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -106,7 +154,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchResponse>,
 
   WatchHub& hub_;
   AgentHandlers& agents_;
-  const std::string hostname_;
+  // Read side (one reaction at a time).
+  v1::AgentMessage in_;
+  bool registered_ = false;
+  std::string hostname_;
+  // Write side, under mu_.
   std::mutex mu_;
   bool writing_ = false;
   bool finishing_ = false;
@@ -117,48 +169,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchResponse>,
   v1::WatchResponse out_;
 };
 
-// A stream that ends at once with an error.
-class FailedWatch final : public grpc::ServerWriteReactor<v1::WatchResponse> {
- public:
-  explicit FailedWatch(const grpc::Status& status) { Finish(status); }
-  void OnDone() override { delete this; }
-};
-
 }  // namespace
 
-grpc::ServerWriteReactor<v1::WatchResponse>* AgentServiceImpl::Watch(grpc::CallbackServerContext*,
-                                                                     const v1::WatchRequest* req) {
-  Labels labels(req->labels().begin(), req->labels().end());
-  absl::StatusOr<HostDesiredState> state = agents_.Connect(req->hostname(), labels);
-  if (!state.ok()) {
-    spdlog::warn("watch from {} refused: {}", req->hostname(), state.status().ToString());
-    return new FailedWatch(ToGrpcStatus(state.status()));
-  }
-  auto* reactor = new WatchReactor(hub_, agents_, req->hostname());
-  reactor->Begin();
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* AgentServiceImpl::Report(grpc::CallbackServerContext* ctx,
-                                                   const v1::ReportRequest* req,
-                                                   v1::ReportResponse*) {
-  HostReport report;
-  report.hostname = req->hostname();
-  report.applied_generation = req->applied_generation();
-  report.applied_digest = req->applied_digest();
-  report.host_key_fingerprints.assign(req->host_key_fingerprints().begin(),
-                                      req->host_key_fingerprints().end());
-  std::string drift = "[";
-  for (int i = 0; i < req->drift_size(); ++i) {
-    std::string item;
-    (void)google::protobuf::util::MessageToJsonString(req->drift(i), &item);
-    if (i > 0) drift += ",";
-    drift += item;
-  }
-  report.drift_json = drift + "]";
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(agents_.Report(std::move(report))));
-  return reactor;
+grpc::ServerBidiReactor<v1::AgentMessage, v1::WatchResponse>* AgentServiceImpl::Watch(
+    grpc::CallbackServerContext*) {
+  return new WatchReactor(hub_, agents_);
 }
 
 }  // namespace keyfleet::controller

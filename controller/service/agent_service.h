@@ -1,6 +1,7 @@
-// The agent gRPC service (callback API: no thread per stream). Watch registers the host, sends
-// its full desired state at once and again whenever the digest changes, plus heartbeats;
-// Report records what the agent applied.
+// The agent gRPC service (callback API: no thread per stream). An agent's Watch stream opens
+// with a hello that registers the host; the controller then sends its full desired state, again
+// whenever the digest changes, plus heartbeats, and records the reports the agent sends back on
+// the same stream.
 #pragma once
 
 #include "controller/handlers/agent_handlers.h"
@@ -13,10 +14,8 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
  public:
   AgentServiceImpl(AgentHandlers& agents, WatchHub& hub) : agents_(agents), hub_(hub) {}
 
-  grpc::ServerWriteReactor<v1::WatchResponse>* Watch(grpc::CallbackServerContext* ctx,
-                                                     const v1::WatchRequest* req) override;
-  grpc::ServerUnaryReactor* Report(grpc::CallbackServerContext* ctx, const v1::ReportRequest* req,
-                                   v1::ReportResponse* resp) override;
+  grpc::ServerBidiReactor<v1::AgentMessage, v1::WatchResponse>* Watch(
+      grpc::CallbackServerContext* ctx) override;
 
  private:
   AgentHandlers& agents_;

@@ -205,6 +205,24 @@ void ToProto(const HostDesiredState& s, v1::DesiredState* out) {
   }
 }
 
+HostReport FromProto(const std::string& hostname, const v1::ReportRequest& req) {
+  HostReport report;
+  report.hostname = hostname;
+  report.applied_generation = req.applied_generation();
+  report.applied_digest = req.applied_digest();
+  report.host_key_fingerprints.assign(req.host_key_fingerprints().begin(),
+                                      req.host_key_fingerprints().end());
+  std::string drift = "[";
+  for (int i = 0; i < req.drift_size(); ++i) {
+    std::string item;
+    (void)google::protobuf::util::MessageToJsonString(req.drift(i), &item);
+    if (i > 0) drift += ",";
+    drift += item;
+  }
+  report.drift_json = drift + "]";
+  return report;
+}
+
 absl::StatusOr<PrincipalKind> FromProto(v1::PrincipalKind kind) {
   switch (kind) {
     case v1::PRINCIPAL_KIND_UNSPECIFIED:

@@ -26,6 +26,8 @@ void ToProto(const PolicyRecord& p, v1::Policy* out);
 absl::StatusOr<PolicyRecord> FromProto(const v1::Policy& p, const PolicyRecord& base);
 void ToProto(const AuditEvent& e, v1::AuditEvent* out);
 void ToProto(const HostDesiredState& s, v1::DesiredState* out);
+// What `hostname`'s agent reported (drift items as a JSON array); the time is left unset.
+HostReport FromProto(const std::string& hostname, const v1::ReportRequest& req);
 absl::StatusOr<PrincipalKind> FromProto(v1::PrincipalKind kind);
 // nullopt for KEY_STATE_UNSPECIFIED.
 std::optional<std::string> FromProto(v1::KeyState state);

@@ -1,6 +1,6 @@
 // The controller's gRPC services in-process, over a real PostgreSQL (label: postgres):
-// admin calls, agent Watch/Report, two replicas on one database, restarts of the controller and
-// of PostgreSQL.
+// admin calls, agent Watch with reports, two replicas on one database, restarts of the controller
+// and of PostgreSQL.
 #include <gmock/gmock.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
@@ -21,16 +21,17 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
-// A Watch stream read on its own thread; the test waits for desired states.
+// A Watch stream read on its own thread; the test waits for desired states and may report.
 class WatchClient {
  public:
   WatchClient(std::shared_ptr<grpc::Channel> channel, const std::string& hostname,
               std::map<std::string, std::string> labels)
       : stub_(v1::AgentService::NewStub(channel)) {
-    v1::WatchRequest req;
-    req.set_hostname(hostname);
-    for (auto& [k, v] : labels) (*req.mutable_labels())[k] = v;
-    reader_ = stub_->Watch(&ctx_, req);
+    v1::AgentMessage hello;
+    hello.mutable_hello()->set_hostname(hostname);
+    for (auto& [k, v] : labels) (*hello.mutable_hello()->mutable_labels())[k] = v;
+    reader_ = stub_->Watch(&ctx_);
+    reader_->Write(hello);
     thread_ = std::thread([this] {
       v1::WatchResponse resp;
       while (reader_->Read(&resp)) {
@@ -47,6 +48,13 @@ class WatchClient {
   ~WatchClient() {
     ctx_.TryCancel();
     thread_.join();
+  }
+
+  // A report on the stream (from the test thread; the reader thread only reads).
+  bool Report(const v1::ReportRequest& report) {
+    v1::AgentMessage msg;
+    *msg.mutable_report() = report;
+    return reader_->Write(msg);
   }
 
   // Waits up to 10 s for a desired state satisfying `pred`.
@@ -68,7 +76,7 @@ class WatchClient {
  private:
   std::unique_ptr<v1::AgentService::Stub> stub_;
   grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReader<v1::WatchResponse>> reader_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::WatchResponse>> reader_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -180,14 +188,10 @@ TEST_F(ServiceTest, GrantedKeysReachTheWatchingAgentAndRevocationRemovesThem) {
   };
   EXPECT_EQ(rollout().targeted_hosts(), 1u);
   EXPECT_EQ(rollout().converged_hosts(), 0u);
-  auto agent_stub = v1::AgentService::NewStub(controller->InProcessChannel());
-  grpc::ClientContext rctx;
   v1::ReportRequest report;
-  report.set_hostname("web-1");
   report.set_applied_generation(after->generation());
   report.set_applied_digest(after->digest());
-  v1::ReportResponse rresp;
-  ASSERT_TRUE(agent_stub->Report(&rctx, report, &rresp).ok());
+  ASSERT_TRUE(agent.Report(report));
   for (int i = 0; i < 50 && rollout().converged_hosts() != 1; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -210,6 +214,73 @@ TEST_F(ServiceTest, ErrorsKeepTheirCodesOverGrpc) {
   EXPECT_EQ(admin->GetKey(&ctx, req, &key).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(Grant(*admin, "alice", "prod", "root").error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// The Watch stream's protocol: a hello first, then only reports for the hello's host; a
+// half-close ends the stream with OK; an invalid hello is refused with its reason.
+TEST_F(ServiceTest, WatchStreamEnforcesHelloThenReports) {
+  auto controller = StartController();
+  auto stub = v1::AgentService::NewStub(controller->InProcessChannel());
+  auto open = [&](grpc::ClientContext* ctx, const v1::AgentMessage& first) {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    auto stream = stub->Watch(ctx);
+    EXPECT_TRUE(stream->Write(first));
+    return stream;
+  };
+  auto drain = [](auto& stream) {
+    v1::WatchResponse resp;
+    while (stream->Read(&resp)) {
+    }
+    return stream->Finish();
+  };
+  v1::AgentMessage report;
+  report.mutable_report()->set_applied_generation(1);
+  {
+    grpc::ClientContext ctx;
+    auto stream = open(&ctx, report);
+    grpc::Status s = drain(stream);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("must be a hello"));
+  }
+  v1::AgentMessage hello;
+  hello.mutable_hello()->set_hostname("web-1");
+  {
+    grpc::ClientContext ctx;
+    auto stream = open(&ctx, hello);
+    v1::WatchResponse first;
+    ASSERT_TRUE(stream->Read(&first));
+    EXPECT_TRUE(first.has_desired_state()) << "the hello is answered with the desired state";
+    v1::AgentMessage other = report;
+    other.mutable_report()->set_hostname("db-1");
+    EXPECT_TRUE(stream->Write(other));
+    grpc::Status s = drain(stream);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(),
+                HasSubstr("a report for host db-1 on the Watch stream of web-1"));
+  }
+  {
+    grpc::ClientContext ctx;
+    auto stream = open(&ctx, hello);
+    EXPECT_TRUE(stream->Write(report));
+    stream->Write(hello);  // a second hello: refused (the write itself may race the finish)
+    grpc::Status s = drain(stream);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("only reports"));
+  }
+  {
+    grpc::ClientContext ctx;
+    auto stream = open(&ctx, hello);
+    EXPECT_TRUE(stream->Write(report));
+    EXPECT_TRUE(stream->WritesDone());
+    EXPECT_TRUE(drain(stream).ok()) << "a half-close ends the stream cleanly";
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::AgentMessage bad;
+    bad.mutable_hello()->set_hostname("Not A Host");
+    auto stream = open(&ctx, bad);
+    EXPECT_EQ(drain(stream).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
 }
 
 TEST_F(ServiceTest, HealthServiceReportsServing) {

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/runtime_setup.h"
 #include "keyfleet/v1/admin.grpc.pb.h"
 #include "keyfleet/v1/agent.grpc.pb.h"
 #include "tests/support/child_process.h"
@@ -50,13 +51,14 @@ struct Fleet {
   Clock::time_point revoked_at;
 };
 
-class AgentStream : public grpc::ClientReadReactor<v1::WatchResponse> {
+class AgentStream : public grpc::ClientBidiReactor<v1::AgentMessage, v1::WatchResponse> {
  public:
   AgentStream(v1::AgentService::Stub* stub, Fleet* fleet, int index, int keys_before)
       : fleet_(fleet), keys_before_(keys_before) {
-    req_.set_hostname("host-" + std::to_string(index));
-    (*req_.mutable_labels())["env"] = "prod";
-    stub->async()->Watch(&ctx_, &req_, this);
+    hello_.mutable_hello()->set_hostname("host-" + std::to_string(index));
+    (*hello_.mutable_hello()->mutable_labels())["env"] = "prod";
+    stub->async()->Watch(&ctx_, this);
+    StartWrite(&hello_);
     StartRead(&resp_);
     StartCall();
   }
@@ -95,7 +97,7 @@ class AgentStream : public grpc::ClientReadReactor<v1::WatchResponse> {
   Fleet* fleet_;
   int keys_before_;
   grpc::ClientContext ctx_;
-  v1::WatchRequest req_;
+  v1::AgentMessage hello_;
   v1::WatchResponse resp_;
   bool seen_first_ = false;
   bool converged_ = false;
@@ -105,6 +107,7 @@ class AgentStream : public grpc::ClientReadReactor<v1::WatchResponse> {
 }  // namespace
 
 int main(int argc, char** argv) {
+  keyfleet::DisableAbslDebugChecks();
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s CONTROLLER_BINARY [HOSTS] [KEYS]\n", argv[0]);
     return 2;

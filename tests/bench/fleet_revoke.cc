@@ -1,7 +1,7 @@
 // Fleet revocation benchmark (not a ctest test; as root). A private PostgreSQL, the real
 // keyfleet-controller binary, and HOSTS simulated hosts in this process: each host is a sandbox
 // root (its own etc/passwd and home) with its own agent — a Watch stream feeding the agent's
-// real Reconciler (apply through the safe writer, cache, fsyncs) and a Report back. One key
+// real Reconciler (apply through the safe writer, cache, fsyncs) and a report back on it. One key
 // granted to every host is revoked; the time from the RevokeKey call until each host's file no
 // longer holds it is measured. Compare hosts/s with ../shared/bench/ansible-baseline.sh.
 //
@@ -24,6 +24,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/runtime_setup.h"
 #include "keyfleet/v1/admin.grpc.pb.h"
 #include "keyfleet/v1/agent.grpc.pb.h"
 #include "node-agent/reconciler.h"
@@ -39,7 +40,8 @@ namespace {
 
 struct Fleet {
   std::mutex mu;
-  std::condition_variable cv;
+  std::condition_variable cv;       // progress, for main(): ready, converged, failed
+  std::condition_variable jobs_cv;  // work, for the apply workers: jobs, stop
   std::deque<std::pair<int, v1::DesiredState>> jobs;
   bool stop = false;
   int ready = 0;      // hosts whose file holds the key to revoke
@@ -50,12 +52,20 @@ struct Fleet {
   bool revoking = false;
 };
 
-class SimAgent : public grpc::ClientReadReactor<v1::WatchResponse> {
+// One simulated agent's Watch stream: desired states go to the apply queue; reports come back
+// from the apply workers (outside reactions, hence the hold) and are written one at a time.
+class SimAgent : public grpc::ClientBidiReactor<v1::AgentMessage, v1::WatchResponse> {
  public:
-  SimAgent(v1::AgentService::Stub* stub, Fleet* fleet, int index) : fleet_(fleet), index_(index) {
-    req_.set_hostname("h" + std::to_string(index));
-    (*req_.mutable_labels())["env"] = "bench";
-    stub->async()->Watch(&ctx_, &req_, this);
+  SimAgent(Fleet* fleet, int index) : fleet_(fleet), index_(index) {}
+  // Separate from the constructor: a desired state may arrive before the constructor's caller
+  // has stored the pointer the apply workers use.
+  void Start(v1::AgentService::Stub* stub) {
+    hello_.mutable_hello()->set_hostname("h" + std::to_string(index_));
+    (*hello_.mutable_hello()->mutable_labels())["env"] = "bench";
+    stub->async()->Watch(&ctx_, this);
+    AddHold();
+    writing_ = true;
+    StartWrite(&hello_);
     StartRead(&resp_);
     StartCall();
   }
@@ -64,9 +74,33 @@ class SimAgent : public grpc::ClientReadReactor<v1::WatchResponse> {
     if (resp_.has_desired_state()) {
       std::lock_guard<std::mutex> lock(fleet_->mu);
       fleet_->jobs.emplace_back(index_, resp_.desired_state());
-      fleet_->cv.notify_one();
+      fleet_->jobs_cv.notify_one();
     }
     StartRead(&resp_);
+  }
+  void SendReport(v1::AgentMessage msg) {
+    {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      if (writing_) {
+        pending_.push_back(std::move(msg));
+        return;
+      }
+      writing_ = true;
+      out_ = std::move(msg);
+    }
+    StartWrite(&out_);
+  }
+  void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      if (!ok || pending_.empty()) {
+        writing_ = false;
+        return;
+      }
+      out_ = std::move(pending_.front());
+      pending_.pop_front();
+    }
+    StartWrite(&out_);
   }
   void OnDone(const grpc::Status& status) override {
     if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
@@ -81,7 +115,11 @@ class SimAgent : public grpc::ClientReadReactor<v1::WatchResponse> {
     done_ = true;
     done_cv_.notify_all();
   }
-  void Cancel() { ctx_.TryCancel(); }
+  // After the last SendReport.
+  void Cancel() {
+    RemoveHold();
+    ctx_.TryCancel();
+  }
   void AwaitDone() {
     std::unique_lock<std::mutex> lock(done_mu_);
     done_cv_.wait_for(lock, std::chrono::seconds(10), [&] { return done_; });
@@ -91,8 +129,12 @@ class SimAgent : public grpc::ClientReadReactor<v1::WatchResponse> {
   Fleet* fleet_;
   int index_;
   grpc::ClientContext ctx_;
-  v1::WatchRequest req_;
+  v1::AgentMessage hello_;
   v1::WatchResponse resp_;
+  std::mutex write_mu_;
+  bool writing_ = false;
+  v1::AgentMessage out_;
+  std::deque<v1::AgentMessage> pending_;
   std::mutex done_mu_;
   std::condition_variable done_cv_;
   bool done_ = false;
@@ -107,6 +149,7 @@ bool FileHolds(const std::string& path, const std::string& needle) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  keyfleet::DisableAbslDebugChecks();
   if (argc < 2 || geteuid() != 0) {
     std::fprintf(stderr, "usage (as root): %s CONTROLLER_BINARY [HOSTS] [APPLY_THREADS]\n",
                  argv[0]);
@@ -181,15 +224,16 @@ int main(int argc, char** argv) {
         grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
     stubs.push_back(v1::AgentService::NewStub(channels.back()));
   }
+  std::vector<std::unique_ptr<SimAgent>> agents(hosts);
   // Apply workers: the agent's work (apply, cache, report) for whichever host got a state.
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
+    workers.emplace_back([&] {
       for (;;) {
         std::pair<int, v1::DesiredState> job;
         {
           std::unique_lock<std::mutex> lock(fleet.mu);
-          fleet.cv.wait(lock, [&] { return fleet.stop || !fleet.jobs.empty(); });
+          fleet.jobs_cv.wait(lock, [&] { return fleet.stop || !fleet.jobs.empty(); });
           if (fleet.stop) return;
           job = std::move(fleet.jobs.front());
           fleet.jobs.pop_front();
@@ -210,26 +254,20 @@ int main(int argc, char** argv) {
           fleet.cv.notify_all();
         }
         if (report) {
-          auto* ctx = new grpc::ClientContext();
-          auto* req = new v1::ReportRequest();
-          auto* resp = new v1::ReportResponse();
-          req->set_hostname("h" + std::to_string(i));
-          req->set_applied_generation(report->generation);
-          req->set_applied_digest(job.second.digest());
-          stubs[(i + t) % stubs.size()]->async()->Report(ctx, req, resp,
-                                                         [ctx, req, resp](grpc::Status) {
-                                                           delete ctx;
-                                                           delete req;
-                                                           delete resp;
-                                                         });
+          v1::AgentMessage msg;
+          msg.mutable_report()->set_applied_generation(report->generation);
+          msg.mutable_report()->set_applied_digest(job.second.digest());
+          agents[i]->SendReport(std::move(msg));
         }
       }
     });
   }
   auto t_connect = Clock::now();
-  std::vector<std::unique_ptr<SimAgent>> agents;
   for (int i = 0; i < hosts; ++i) {
-    agents.push_back(std::make_unique<SimAgent>(stubs[i % stubs.size()].get(), &fleet, i));
+    agents[i] = std::make_unique<SimAgent>(&fleet, i);
+  }
+  for (int i = 0; i < hosts; ++i) {
+    agents[i]->Start(stubs[i % stubs.size()].get());
   }
   {
     std::unique_lock<std::mutex> lock(fleet.mu);
@@ -281,14 +319,14 @@ int main(int argc, char** argv) {
       "hosts_per_s=%.0f\n",
       lat.size(), hosts, still, pct(0.5), pct(0.99), max_s, max_s > 0 ? lat.size() / max_s : 0);
 
-  for (auto& a : agents) a->Cancel();
-  for (auto& a : agents) a->AwaitDone();
   {
     std::lock_guard<std::mutex> lock(fleet.mu);
     fleet.stop = true;
-    fleet.cv.notify_all();
+    fleet.jobs_cv.notify_all();
   }
   for (auto& w : workers) w.join();
+  for (auto& a : agents) a->Cancel();
+  for (auto& a : agents) a->AwaitDone();
   keyfleet::testing::StopProcess(controller);
   return still == 0 && static_cast<int>(lat.size()) == hosts ? 0 : 1;
 }
