@@ -1,13 +1,18 @@
 #include "node-agent/accounts.h"
 
-#include <fstream>
-#include <sstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "node-agent/posix/read_all.h"
+#include "node-agent/posix/unique_fd.h"
 
 namespace keyfleet::agent {
 
@@ -50,11 +55,21 @@ PasswdFile PasswdFile::Parse(absl::string_view content) {
 }
 
 absl::StatusOr<PasswdFile> PasswdFile::Load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return Parse(ss.str());
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::NotFoundError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+  }
+  UniqueFd held(fd);
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " is not a regular file"));
+  }
+  std::string content;
+  if (ReadAll(fd, kMaxPasswdBytes, &content) != ReadAllResult::kOk) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot read ", path, " (unreadable, or larger than ", kMaxPasswdBytes, " bytes)"));
+  }
+  return Parse(content);
 }
 
 std::optional<Account> PasswdFile::Find(const std::string& name) const {

@@ -28,6 +28,9 @@ std::string UnderRoot(const std::string& root, const std::string& path);
 // "." or ".." (INVALID_ARGUMENT naming the problem).
 absl::Status ValidateUsername(absl::string_view name);
 
+// A passwd file larger than this is refused rather than read.
+inline constexpr size_t kMaxPasswdBytes = 64 << 20;
+
 // Parses passwd(5) content strictly: seven ':'-separated fields, numeric uid and gid, an
 // absolute home. Malformed lines are skipped and counted (a bad line must not hide the rest).
 class PasswdFile {

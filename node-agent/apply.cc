@@ -70,7 +70,7 @@ class AccountApplier {
       }
       return Failed(name, dirs.status());
     }
-    fs_.RemoveStaleTempFiles(*dirs);
+    if (settings_.sweep_stale_temps) fs_.RemoveStaleTempFiles(*dirs);
     const std::string path = dirs->ssh_path + "/authorized_keys";
     if (fs_.HasAuthorizedKeys2(*dirs)) {
       drift.push_back({name, v1::DRIFT_KIND_AUTHORIZED_KEYS2, dirs->ssh_path + "/authorized_keys2",

@@ -17,6 +17,10 @@ namespace keyfleet::agent {
 struct ApplySettings {
   std::string root = "/";  // treated as "/": accounts from ROOT/etc/passwd, homes inside ROOT
   AccountPolicy accounts;
+  // Unlink leftovers of interrupted writes in each .ssh (a directory scan per account). They
+  // only appear when an agent died mid-write, so a long-running agent sweeps once at start and
+  // on each recheck rather than on every apply.
+  bool sweep_stale_temps = true;
 };
 
 enum class AccountOutcome { kWritten, kUnchanged, kRefused, kFailed };

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "node-agent/posix/read_all.h"
 #include "node-agent/posix/safe_fs.h"
 
 namespace keyfleet::agent {
@@ -56,13 +57,9 @@ absl::StatusOr<std::optional<v1::DesiredState>> LoadDesiredStateCache(const std:
         "cache ", path, " must be owned by the agent's user with mode 600; refusing to trust it"));
   }
   std::string bytes;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = read(fd.get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::DataLossError(absl::StrCat("cannot read cache ", path));
-    if (n == 0) break;
-    bytes.append(buf, static_cast<size_t>(n));
+  if (ReadAll(fd.get(), kMaxCacheBytes, &bytes) != ReadAllResult::kOk) {
+    return absl::DataLossError(absl::StrCat("cannot read cache ", path, ": ", std::strerror(errno),
+                                            " (or larger than ", kMaxCacheBytes, " bytes)"));
   }
   v1::DesiredState state;
   if (!state.ParseFromString(bytes)) {

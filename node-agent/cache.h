@@ -13,6 +13,10 @@
 
 namespace keyfleet::agent {
 
+// A cache larger than this is refused as corrupt (desired states arrive in gRPC messages of at
+// most 4 MiB).
+inline constexpr size_t kMaxCacheBytes = 64 << 20;
+
 absl::Status SaveDesiredStateCache(const std::string& path, const v1::DesiredState& state);
 // nullopt when there is no cache yet; DATA_LOSS when it exists but does not parse, or
 // FAILED_PRECONDITION when it is not a root-owned regular file without group/other access.

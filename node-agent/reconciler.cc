@@ -7,7 +7,7 @@
 
 namespace keyfleet::agent {
 
-ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state) {
+ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state, bool sweep) {
   const std::string passwd_path = UnderRoot(settings_.apply.root, "/etc/passwd");
   absl::StatusOr<PasswdFile> passwd = PasswdFile::Load(passwd_path);
   if (!passwd.ok()) {
@@ -17,9 +17,12 @@ ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state) {
         {"", AccountOutcome::kFailed, std::string(passwd.status().message())});
     return report;
   }
-  if (!applied_) return ApplyDesiredState(state, settings_.apply, *passwd);
+  ApplySettings settings = settings_.apply;
+  settings.sweep_stale_temps = sweep || !swept_;
+  swept_ = true;
+  if (!applied_) return ApplyDesiredState(state, settings, *passwd);
   const PreviousLines previous = PreviousLinesOf(*applied_);
-  return ApplyDesiredState(state, settings_.apply, *passwd, &previous);
+  return ApplyDesiredState(state, settings, *passwd, &previous);
 }
 
 absl::StatusOr<std::optional<ApplyReport>> Reconciler::Start() {
@@ -30,7 +33,7 @@ absl::StatusOr<std::optional<ApplyReport>> Reconciler::Start() {
   applied_ = *cached;
   if (!applied_) return std::optional<ApplyReport>();
   spdlog::info("enforcing cached desired state, generation {}", applied_->generation());
-  return std::optional<ApplyReport>(ApplyLocked(*applied_));
+  return std::optional<ApplyReport>(ApplyLocked(*applied_, /*sweep=*/true));
 }
 
 std::optional<ApplyReport> Reconciler::Offer(const v1::DesiredState& offered) {
@@ -62,7 +65,7 @@ std::optional<ApplyReport> Reconciler::Offer(const v1::DesiredState& offered) {
   // restart without the controller would enforce the older state (and put back a revoked key).
   absl::Status saved = SaveDesiredStateCache(settings_.cache_path, state);
   if (!saved.ok()) spdlog::error("cannot save the cache: {}", saved.ToString());
-  ApplyReport report = ApplyLocked(state);
+  ApplyReport report = ApplyLocked(state, /*sweep=*/false);
   applied_ = std::move(state);
   return report;
 }
@@ -70,7 +73,7 @@ std::optional<ApplyReport> Reconciler::Offer(const v1::DesiredState& offered) {
 std::optional<ApplyReport> Reconciler::Recheck() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!applied_) return std::nullopt;
-  return ApplyLocked(*applied_);
+  return ApplyLocked(*applied_, /*sweep=*/true);
 }
 
 std::optional<v1::DesiredState> Reconciler::applied() const {

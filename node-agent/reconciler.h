@@ -33,12 +33,14 @@ class Reconciler {
   std::optional<v1::DesiredState> applied() const;
 
  private:
-  // Applies `state`, repairing damaged blocks from what was applied before (applied_).
-  ApplyReport ApplyLocked(const v1::DesiredState& state);
+  // Applies `state`, repairing damaged blocks from what was applied before (applied_). Stale
+  // temp files are swept when `sweep`, and on the first apply of this process.
+  ApplyReport ApplyLocked(const v1::DesiredState& state, bool sweep);
 
   ReconcilerSettings settings_;
   mutable std::mutex mu_;
   std::optional<v1::DesiredState> applied_;
+  bool swept_ = false;
 };
 
 }  // namespace keyfleet::agent

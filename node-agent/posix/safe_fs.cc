@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "node-agent/posix/read_all.h"
 
 namespace keyfleet::agent {
 namespace {
@@ -62,18 +63,6 @@ absl::Status WriteAll(int fd, const std::string& content, const std::string& pat
 }
 
 }  // namespace
-
-UniqueFd::~UniqueFd() {
-  if (fd_ >= 0) close(fd_);
-}
-
-UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = o.release();
-  }
-  return *this;
-}
 
 absl::StatusOr<AccountDirs> SafeAccountFs::Open(const Account& account, bool create,
                                                 std::vector<Drift>* drift) {
@@ -165,18 +154,13 @@ absl::StatusOr<ExistingFile> SafeAccountFs::ReadAuthorizedKeys(const AccountDirs
   file.uid = st.st_uid;
   file.gid = st.st_gid;
   file.mode = st.st_mode & 07777;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
+  switch (ReadAll(fd, kMaxAuthorizedKeysFileBytes, &file.content)) {
+    case ReadAllResult::kOk:
+      break;
+    case ReadAllResult::kError:
       return Errno("cannot read", path, errno);
-    }
-    if (n == 0) break;
-    file.content.append(buf, static_cast<size_t>(n));
-    if (file.content.size() > kMaxAuthorizedKeysFileBytes) {
+    case ReadAllResult::kTooLarge:
       return Refuse(path, "grew past the size limit while being read");
-    }
   }
   return file;
 }

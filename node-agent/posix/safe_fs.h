@@ -17,31 +17,12 @@
 #include "absl/status/statusor.h"
 #include "node-agent/accounts.h"
 #include "node-agent/drift.h"
+#include "node-agent/posix/unique_fd.h"
 
 namespace keyfleet::agent {
 
 inline constexpr size_t kMaxAuthorizedKeysFileBytes = 1 << 20;
 inline constexpr char kTempPrefix[] = ".keyfleet-tmp-";
-
-// Owns a file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd();
-  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept;
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  bool valid() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
 
 // The account's home and .ssh, held open.
 struct AccountDirs {

@@ -9,6 +9,7 @@
 //
 // SANDBOX_PARENT is where the hosts' sandbox roots go: /tmp (the disk) by default; a tmpfs such
 // as /dev/shm shows the same run without the shared disk (no fsync cost, no inode allocator).
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "common/runtime_setup.h"
@@ -140,9 +142,14 @@ class SimAgent : public grpc::ClientBidiReactor<v1::AgentMessage, v1::WatchRespo
   bool done_ = false;
 };
 
+// Whether the file at `path` contains `needle` (plain read(2): this runs once per apply).
 bool FileHolds(const std::string& path, const std::string& needle) {
-  std::ifstream in(path);
-  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string content;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[16384];
+  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) content.append(buf, n);
+  close(fd);
   return content.find(needle) != std::string::npos;
 }
 
