@@ -72,7 +72,7 @@ make_host() {
   local labels=()
   for l in "$@"; do labels+=(--label "$l"); done
   "$AGENT" run --controller "$KEYFLEET_CONTROLLER" --hostname "$(basename "$h")" "${labels[@]}" \
-    --root "$h" --cache "$h/agent-cache.pb" --recheck-interval 2s --log-level warn \
+    --root "$h" --cache "$h/agent-cache" --recheck-interval 2s --log-level warn \
     >"$WORK/agent-$(basename "$h").log" 2>&1 &
   PIDS+=($!)
   echo "host $(basename "$h"): $*"

@@ -15,7 +15,7 @@ struct AgentConfig {
   std::string hostname;  // default: gethostname()
   std::map<std::string, std::string> labels;
   AccountPolicy accounts;
-  std::string cache_path = "/var/lib/keyfleet/agent-cache.pb";
+  std::string cache_path = "/var/lib/keyfleet/agent-cache";
   std::string root = "/";
   absl::Duration recheck_interval = absl::Minutes(5);
   std::string log_level = "info";

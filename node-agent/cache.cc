@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,63 +10,173 @@
 
 #include "absl/strings/str_cat.h"
 #include "node-agent/posix/read_all.h"
-#include "node-agent/posix/safe_fs.h"
+#include "node-agent/posix/unique_fd.h"
 
 namespace keyfleet::agent {
+namespace {
 
-absl::Status SaveDesiredStateCache(const std::string& path, const v1::DesiredState& state) {
-  std::string bytes;
-  if (!state.SerializeToString(&bytes)) return absl::InternalError("cannot serialize the cache");
-  const std::string temp = path + ".tmp";
-  UniqueFd fd(open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!fd.valid()) {
-    return absl::UnavailableError(absl::StrCat("cannot write ", temp, ": ", std::strerror(errno)));
+constexpr char kMagic[8] = {'K', 'F', 'C', 'A', 'C', 'H', 'E', '1'};
+constexpr size_t kDigestBytes = 32;
+constexpr size_t kHeaderBytes = sizeof(kMagic) + 8 + 8 + kDigestBytes;
+
+void Store64(char* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+uint64_t Load64(const char* in) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+  return v;
+}
+
+// SHA-256 over the sequence, the length and the payload.
+std::string SlotDigest(uint64_t sequence, absl::string_view payload) {
+  char fields[16];
+  Store64(fields, sequence);
+  Store64(fields + 8, payload.size());
+  unsigned char digest[kDigestBytes];
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(ctx, fields, sizeof(fields));
+  EVP_DigestUpdate(ctx, payload.data(), payload.size());
+  EVP_DigestFinal_ex(ctx, digest, nullptr);
+  EVP_MD_CTX_free(ctx);
+  return std::string(reinterpret_cast<char*>(digest), kDigestBytes);
+}
+
+std::string EncodeSlot(uint64_t sequence, const std::string& payload) {
+  std::string out(kHeaderBytes, '\0');
+  std::memcpy(out.data(), kMagic, sizeof(kMagic));
+  Store64(out.data() + 8, sequence);
+  Store64(out.data() + 16, payload.size());
+  const std::string digest = SlotDigest(sequence, payload);
+  std::memcpy(out.data() + 24, digest.data(), kDigestBytes);
+  return out + payload;
+}
+
+// The state in a slot's bytes; nullopt when torn, truncated or otherwise invalid.
+std::optional<std::pair<uint64_t, v1::DesiredState>> DecodeSlot(absl::string_view bytes) {
+  if (bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
+    return std::nullopt;
   }
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = write(fd.get(), bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::UnavailableError(absl::StrCat("cannot write ", temp));
-    done += static_cast<size_t>(n);
+  const uint64_t sequence = Load64(bytes.data() + 8);
+  const uint64_t length = Load64(bytes.data() + 16);
+  absl::string_view payload = bytes.substr(kHeaderBytes);
+  if (sequence == 0 || length != payload.size() ||
+      SlotDigest(sequence, payload) != bytes.substr(24, kDigestBytes)) {
+    return std::nullopt;
   }
-  if (fchmod(fd.get(), 0600) != 0 || fsync(fd.get()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot sync ", temp));
+  v1::DesiredState state;
+  if (!state.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return std::nullopt;
+  return std::make_pair(sequence, std::move(state));
+}
+
+// Checks an opened slot is ours alone: a regular file, owned by this user, no group or other
+// access, one link.
+absl::Status CheckTrusted(int fd, const std::string& path) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat("cache ", path, " is not a regular file"));
   }
-  if (rename(temp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot rename ", temp, " to ", path));
+  if (st.st_uid != geteuid() || (st.st_mode & 077) != 0 || st.st_nlink != 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cache ", path,
+                     " must be owned by the agent's user, mode 600, with one link; refusing to "
+                     "trust it"));
   }
-  const std::string dir =
-      path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
-  UniqueFd dir_fd(open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir_fd.valid()) fsync(dir_fd.get());
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<v1::DesiredState>> LoadDesiredStateCache(const std::string& path) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  if (!fd.valid()) {
-    if (errno == ENOENT) return std::optional<v1::DesiredState>();
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot open cache ", path, ": ", std::strerror(errno)));
+absl::Status OpenError(const std::string& path, int err) {
+  if (err == ELOOP) {
+    return absl::FailedPreconditionError(absl::StrCat("cache ", path, " is a symbolic link"));
   }
-  struct stat st;
-  if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat("cache ", path, " is not a regular file"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("cannot open cache ", path, ": ", std::strerror(err)));
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<v1::DesiredState>> DesiredStateCache::Load() {
+  std::optional<std::pair<uint64_t, v1::DesiredState>> newest;
+  int present = 0;
+  for (int slot = 0; slot < 2; ++slot) {
+    const std::string path = SlotPath(slot);
+    UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!fd.valid()) {
+      if (errno == ENOENT) continue;
+      return OpenError(path, errno);
+    }
+    ++present;
+    if (absl::Status s = CheckTrusted(fd.get(), path); !s.ok()) return s;
+    std::string bytes;
+    if (ReadAll(fd.get(), kMaxCacheBytes + kHeaderBytes, &bytes) != ReadAllResult::kOk) continue;
+    auto decoded = DecodeSlot(bytes);
+    if (decoded && (!newest || decoded->first > newest->first)) newest = std::move(decoded);
   }
-  if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cache ", path, " must be owned by the agent's user with mode 600; refusing to trust it"));
+  if (!newest) {
+    if (present > 0) {
+      return absl::DataLossError(absl::StrCat("cache ", SlotPath(0), " / ", SlotPath(1),
+                                              ": no slot holds a complete, valid state"));
+    }
+    newest_ = 0;
+    return std::optional<v1::DesiredState>();
   }
-  std::string bytes;
-  if (ReadAll(fd.get(), kMaxCacheBytes, &bytes) != ReadAllResult::kOk) {
-    return absl::DataLossError(absl::StrCat("cannot read cache ", path, ": ", std::strerror(errno),
-                                            " (or larger than ", kMaxCacheBytes, " bytes)"));
+  newest_ = newest->first;
+  return std::optional<v1::DesiredState>(std::move(newest->second));
+}
+
+absl::Status DesiredStateCache::Save(const v1::DesiredState& state) {
+  if (!newest_) {
+    if (absl::StatusOr<std::optional<v1::DesiredState>> loaded = Load(); !loaded.ok()) {
+      if (loaded.status().code() != absl::StatusCode::kDataLoss) return loaded.status();
+      newest_ = 0;  // both slots are invalid: either may be overwritten
+    }
   }
-  v1::DesiredState state;
-  if (!state.ParseFromString(bytes)) {
-    return absl::DataLossError(absl::StrCat("cache ", path, " is corrupt"));
+  std::string payload;
+  if (!state.SerializeToString(&payload)) return absl::InternalError("cannot serialize the cache");
+  if (payload.size() > kMaxCacheBytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("desired state of ", payload.size(), " bytes exceeds the cache limit"));
   }
-  return std::optional<v1::DesiredState>(std::move(state));
+  const uint64_t sequence = *newest_ + 1;
+  const std::string path = SlotPath(static_cast<int>(sequence % 2));
+  const std::string bytes = EncodeSlot(sequence, payload);
+  bool created = false;
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd.valid() && errno == ENOENT) {
+    fd = UniqueFd(
+        open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600));
+    created = fd.valid();
+  }
+  if (!fd.valid()) return OpenError(path, errno);
+  if (created && fchmod(fd.get(), 0600) != 0) {  // whatever the umask was
+    return absl::UnavailableError(absl::StrCat("cannot chmod ", path));
+  }
+  if (absl::Status s = CheckTrusted(fd.get(), path); !s.ok()) return s;
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = pwrite(fd.get(), bytes.data() + done, bytes.size() - done, done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (ftruncate(fd.get(), static_cast<off_t>(bytes.size())) != 0 || fdatasync(fd.get()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot sync ", path, ": ", std::strerror(errno)));
+  }
+  if (created) {  // the new name must survive a crash too
+    const size_t slash = prefix_.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : prefix_.substr(0, slash + 1);
+    UniqueFd dir_fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir_fd.valid() || fsync(dir_fd.get()) != 0) {
+      return absl::UnavailableError(absl::StrCat("cannot sync directory ", dir));
+    }
+  }
+  newest_ = sequence;
+  return absl::OkStatus();
 }
 
 }  // namespace keyfleet::agent

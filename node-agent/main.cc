@@ -71,7 +71,7 @@ int AuthorizedKeysCommand(const std::string& user, const std::string& cache_path
   if (auto s = keyfleet::agent::ValidateUsername(user); !s.ok()) {
     return Fail(kExitUsage, std::string(s.message()));
   }
-  auto cached = keyfleet::agent::LoadDesiredStateCache(cache_path);
+  auto cached = keyfleet::agent::DesiredStateCache(cache_path).Load();
   if (!cached.ok()) return Fail(kExitRefused, std::string(cached.status().message()));
   if (!cached->has_value()) return kExitOk;
   for (const auto& account : (*cached)->accounts()) {
@@ -110,7 +110,9 @@ int main(int argc, char** argv) {
   run->add_option("--hostname", hostname, "This host's name (default: gethostname)");
   run->add_option("--label", labels, "A label KEY=VALUE (repeatable)");
   run->add_option("--root", root, "Treat DIR as / (for tests and demos)");
-  run->add_option("--cache", cache_path, "Cache file (default /var/lib/keyfleet/agent-cache.pb)");
+  run->add_option("--cache", cache_path,
+                  "Cache prefix: the last applied state lives in PREFIX.0 and PREFIX.1 "
+                  "(default /var/lib/keyfleet/agent-cache)");
   run->add_option("--recheck-interval", recheck, "Re-check files this often (default 5m)");
   run->add_option("--min-uid", min_uid, "Refuse accounts below this uid (default 1000)");
   run->add_flag("--allow-root", allow_root, "Allow uid 0 and accounts below --min-uid");
@@ -144,7 +146,8 @@ int main(int argc, char** argv) {
       "Print USER's managed authorized_keys lines from the local cache, for sshd's "
       "AuthorizedKeysCommand (no network). See README for the sshd_config lines.");
   akc->add_option("USER", user, "The account sshd asks about")->required();
-  akc->add_option("--cache", akc_cache, "Cache file");
+  akc->add_option("--cache", akc_cache,
+                  "Cache prefix, as given to `run` (default /var/lib/keyfleet/agent-cache)");
   CLI11_PARSE(app, argc, argv);
 
   if (apply->parsed()) return Apply(desired_path, apply_settings);

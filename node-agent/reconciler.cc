@@ -26,10 +26,9 @@ ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state, bool sweep) {
 }
 
 absl::StatusOr<std::optional<ApplyReport>> Reconciler::Start() {
-  absl::StatusOr<std::optional<v1::DesiredState>> cached =
-      LoadDesiredStateCache(settings_.cache_path);
-  if (!cached.ok()) return cached.status();
   std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<std::optional<v1::DesiredState>> cached = cache_.Load();
+  if (!cached.ok()) return cached.status();
   applied_ = *cached;
   if (!applied_) return std::optional<ApplyReport>();
   spdlog::info("enforcing cached desired state, generation {}", applied_->generation());
@@ -63,7 +62,7 @@ std::optional<ApplyReport> Reconciler::Offer(const v1::DesiredState& offered) {
   }
   // Cache first: a crash between the two must leave a cache at least as new as the files, or a
   // restart without the controller would enforce the older state (and put back a revoked key).
-  absl::Status saved = SaveDesiredStateCache(settings_.cache_path, state);
+  absl::Status saved = cache_.Save(state);
   if (!saved.ok()) spdlog::error("cannot save the cache: {}", saved.ToString());
   ApplyReport report = ApplyLocked(state, /*sweep=*/false);
   applied_ = std::move(state);

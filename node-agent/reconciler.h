@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "node-agent/apply.h"
+#include "node-agent/cache.h"
 
 namespace keyfleet::agent {
 
@@ -20,7 +21,8 @@ struct ReconcilerSettings {
 
 class Reconciler {
  public:
-  explicit Reconciler(ReconcilerSettings settings) : settings_(std::move(settings)) {}
+  explicit Reconciler(ReconcilerSettings settings)
+      : settings_(std::move(settings)), cache_(settings_.cache_path) {}
 
   // Loads the cache (if any) and applies it, so the host is enforced before any network.
   absl::StatusOr<std::optional<ApplyReport>> Start();
@@ -39,6 +41,7 @@ class Reconciler {
 
   ReconcilerSettings settings_;
   mutable std::mutex mu_;
+  DesiredStateCache cache_;
   std::optional<v1::DesiredState> applied_;
   bool swept_ = false;
 };

@@ -46,7 +46,7 @@ TEST(AgentWatch, GrantRevokeAndAControllerOutage) {
   config.hostname = "web-1";
   config.labels = {{"env", "prod"}};
   config.root = sandbox.root();
-  config.cache_path = sandbox.Path("cache.pb");
+  config.cache_path = sandbox.Path("agent-cache");
   config.recheck_interval = absl::Seconds(1);
   Reconciler reconciler({{config.root, config.accounts}, config.cache_path});
   ASSERT_TRUE(reconciler.Start().ok());
@@ -112,20 +112,20 @@ TEST(AgentWatch, GrantRevokeAndAControllerOutage) {
   }
   const std::string once = std::string(KEYFLEET_AGENT) + " run --once --controller " +
                            config.controller + " --hostname web-2 --label env=prod --root " +
-                           other.root() + " --cache " + other.Path("cache.pb");
+                           other.root() + " --cache " + other.Path("agent-cache");
   ::keyfleet::testing::CommandResult ran = ::keyfleet::testing::RunCommand(once + " 2>&1");
   EXPECT_EQ(ran.exit_code, 0) << ran.out;
   EXPECT_THAT(Read(other.Path("home/alice/.ssh/authorized_keys")),
               HasSubstr("AAAAC3NzaC1lZDI1NTE5AAAAIAIAAAAAAAAAWlpa"));
   ::keyfleet::testing::CommandResult akc = ::keyfleet::testing::RunCommand(
       std::string(KEYFLEET_AGENT) + " authorized-keys-command alice --cache " +
-      other.Path("cache.pb"));
+      other.Path("agent-cache"));
   EXPECT_EQ(akc.exit_code, 0);
   EXPECT_THAT(akc.out, HasSubstr("expiry-time=\""));
   EXPECT_EQ(std::count(akc.out.begin(), akc.out.end(), '\n'), 1) << akc.out;
   EXPECT_EQ(::keyfleet::testing::RunCommand(std::string(KEYFLEET_AGENT) +
                                             " authorized-keys-command ../x --cache " +
-                                            other.Path("cache.pb") + " 2>/dev/null")
+                                            other.Path("agent-cache") + " 2>/dev/null")
                 .exit_code,
             2);
 

@@ -1,10 +1,11 @@
 // The reconciler's rules: never older generations, dropped accounts lose their managed keys,
-// the cache survives a restart and is enforced before any network.
+// the cache survives a restart and is enforced before any network; the cache's slots.
 #include "node-agent/reconciler.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "node-agent/cache.h"
 #include "node-agent/managed_block.h"
@@ -37,7 +38,7 @@ class ReconcilerTest : public ::testing::Test {
   ReconcilerSettings Settings() {
     ReconcilerSettings s;
     s.apply.root = sandbox_.root();
-    s.cache_path = sandbox_.Path("cache.pb");
+    s.cache_path = sandbox_.Path("agent-cache");
     return s;
   }
   std::string Alice() { return Read(sandbox_.Path("home/alice/.ssh/authorized_keys")); }
@@ -71,7 +72,7 @@ TEST_F(ReconcilerTest, TheCacheIsEnforcedAfterARestartWithoutTheController) {
     ASSERT_TRUE(r.Offer(State(3, "c", {{"alice", {Key(7)}}})));
   }
   struct stat st;
-  ASSERT_EQ(stat(sandbox_.Path("cache.pb").c_str(), &st), 0);
+  ASSERT_EQ(stat(sandbox_.Path("agent-cache.1").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
   // Someone removes the file while the agent is down; a new agent restores it from the cache.
   ASSERT_EQ(unlink(sandbox_.Path("home/alice/.ssh/authorized_keys").c_str()), 0);
@@ -114,10 +115,83 @@ TEST_F(ReconcilerTest, ADamagedBlockIsRepairedFromWhatWasAppliedAndUserLinesSurv
 }
 
 TEST_F(ReconcilerTest, AnUntrustworthyCacheIsRefused) {
-  sandbox_.Write("cache.pb", "garbage", 0644, 0);
+  sandbox_.Write("agent-cache.0", "garbage", 0644, 0);
   EXPECT_EQ(Reconciler(Settings()).Start().status().code(), absl::StatusCode::kFailedPrecondition);
-  sandbox_.Write("cache.pb", "\xff\xff\xff", 0600, 0);
+  sandbox_.Write("agent-cache.0", "\xff\xff\xff", 0600, 0);
   EXPECT_EQ(Reconciler(Settings()).Start().status().code(), absl::StatusCode::kDataLoss);
+}
+
+// The two-slot cache: the newest complete slot wins; a torn or failed write never costs the
+// previous state.
+class CacheTest : public ::testing::Test {
+ protected:
+  std::string Prefix() { return sandbox_.Path("agent-cache"); }
+  std::string Slot(int n) { return Read(sandbox_.Path("agent-cache." + std::to_string(n))); }
+  Sandbox sandbox_;
+};
+
+TEST_F(CacheTest, SavesAlternateSlotsAndLoadTakesTheNewest) {
+  DesiredStateCache cache(Prefix());
+  auto empty = cache.Load();
+  ASSERT_TRUE(empty.ok());
+  EXPECT_FALSE(empty->has_value());
+  for (uint64_t g = 1; g <= 5; ++g)
+    ASSERT_TRUE(cache.Save(State(g, "d", {{"alice", {Key(g)}}})).ok());
+  struct stat st;
+  for (int slot = 0; slot < 2; ++slot) {
+    ASSERT_EQ(stat(sandbox_.Path("agent-cache." + std::to_string(slot)).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+  }
+  auto loaded = DesiredStateCache(Prefix()).Load();
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  EXPECT_EQ((*loaded)->generation(), 5u);
+  // A second writer (a restarted agent) continues the sequence instead of restarting it.
+  DesiredStateCache restarted(Prefix());
+  ASSERT_TRUE(restarted.Save(State(6, "d", {})).ok());
+  EXPECT_EQ((*DesiredStateCache(Prefix()).Load())->generation(), 6u);
+}
+
+TEST_F(CacheTest, ATornSlotFallsBackToThePreviousState) {
+  DesiredStateCache cache(Prefix());
+  ASSERT_TRUE(cache.Save(State(1, "a", {{"alice", {Key(1)}}})).ok());  // slot 1
+  ASSERT_TRUE(cache.Save(State(2, "b", {{"alice", {Key(2)}}})).ok());  // slot 0
+  const std::string whole = Slot(0);
+  // Every prefix of the newest slot (a crash mid-write) and a flipped byte anywhere in it.
+  for (size_t cut = 0; cut < whole.size(); cut += 7) {
+    sandbox_.Write("agent-cache.0", whole.substr(0, cut), 0600, 0);
+    auto loaded = DesiredStateCache(Prefix()).Load();
+    ASSERT_TRUE(loaded.ok()) << cut;
+    EXPECT_EQ((*loaded)->generation(), 1u) << "cut at " << cut;
+  }
+  for (size_t at = 0; at < whole.size(); at += 5) {
+    std::string flipped = whole;
+    flipped[at] ^= 0x01;
+    sandbox_.Write("agent-cache.0", flipped, 0600, 0);
+    EXPECT_EQ((*DesiredStateCache(Prefix()).Load())->generation(), 1u) << "flipped at " << at;
+  }
+  // Old bytes left past the end (a crash before the truncate) do not pass either.
+  sandbox_.Write("agent-cache.0", whole + "leftover", 0600, 0);
+  EXPECT_EQ((*DesiredStateCache(Prefix()).Load())->generation(), 1u);
+  // The next save goes to the torn slot, never over the only good one.
+  DesiredStateCache again(Prefix());
+  ASSERT_TRUE(again.Save(State(3, "c", {})).ok());
+  EXPECT_EQ((*DesiredStateCache(Prefix()).Load())->generation(), 3u);
+  EXPECT_NE(Slot(1).find(Key(1).substr(12, 40)), std::string::npos) << "slot 1 untouched";
+}
+
+TEST_F(CacheTest, SlotsThatAreNotOursAreNeitherReadNorWritten) {
+  sandbox_.Write("secret", "root's file", 0600, 0);
+  ASSERT_EQ(symlink(sandbox_.Path("secret").c_str(), sandbox_.Path("agent-cache.1").c_str()), 0);
+  DesiredStateCache cache(Prefix());
+  EXPECT_EQ(cache.Load().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(cache.Save(State(1, "a", {})).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Read(sandbox_.Path("secret")), "root's file");
+  ASSERT_EQ(unlink(sandbox_.Path("agent-cache.1").c_str()), 0);
+  ASSERT_EQ(link(sandbox_.Path("secret").c_str(), sandbox_.Path("agent-cache.1").c_str()), 0);
+  EXPECT_EQ(DesiredStateCache(Prefix()).Save(State(1, "a", {})).code(),
+            absl::StatusCode::kFailedPrecondition)
+      << "a hard link to another file";
+  EXPECT_EQ(Read(sandbox_.Path("secret")), "root's file");
 }
 
 }  // namespace

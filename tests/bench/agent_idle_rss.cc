@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
   }
   pid_t agent = keyfleet::testing::SpawnProcess(
       {argv[2], "run", "--controller", address, "--hostname", "bench-1", "--root", root, "--cache",
-       root + "/cache.pb", "--log-level", "warn"},
+       root + "/agent-cache", "--log-level", "warn"},
       root + "/agent.log");
   const std::string file = root + "/home/alice/.ssh/authorized_keys";
   for (int i = 0; i < 200 && !std::filesystem::exists(file); ++i) {

@@ -215,7 +215,7 @@ int main(int argc, char** argv) {
     chown((h + "/home/deploy").c_str(), 2000, 2000);
     keyfleet::agent::ReconcilerSettings settings;
     settings.apply.root = h;
-    settings.cache_path = h + "/agent-cache.pb";
+    settings.cache_path = h + "/agent-cache";
     reconcilers.push_back(std::make_unique<keyfleet::agent::Reconciler>(settings));
   }
   std::printf("hosts=%d apply_threads=%d sandbox=%s sandbox_setup_s=%.1f\n", hosts, threads,

@@ -29,11 +29,11 @@ class FleetSshdTest : public ::testing::Test {
     address_ = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
     StartController();
     other_ = sshd_.AddAccount();
-    agent_ = SpawnProcess(
-        {KEYFLEET_AGENT, "run", "--controller", address_, "--hostname", kHost, "--label", "env=e2e",
-         "--root", "/", "--cache", sshd_.dir() + "/agent-cache.pb", "--recheck-interval", "2s",
-         "--log-level", "warn"},
-        sshd_.dir() + "/agent.log");
+    agent_ =
+        SpawnProcess({KEYFLEET_AGENT, "run", "--controller", address_, "--hostname", kHost,
+                      "--label", "env=e2e", "--root", "/", "--cache", sshd_.dir() + "/agent-cache",
+                      "--recheck-interval", "2s", "--log-level", "warn"},
+                     sshd_.dir() + "/agent.log");
     ASSERT_TRUE(WaitFor([&] { return Cli("host show " + std::string(kHost)).exit_code == 0; }))
         << "the agent never registered";
   }
