@@ -11,7 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "node-agent/posix/read_all.h"
+#include "node-agent/posix/fd_io.h"
 #include "node-agent/posix/unique_fd.h"
 
 namespace keyfleet::agent {

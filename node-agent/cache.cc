@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "node-agent/posix/read_all.h"
+#include "node-agent/posix/fd_io.h"
 #include "node-agent/posix/unique_fd.h"
 
 namespace keyfleet::agent {
@@ -154,15 +154,8 @@ absl::Status DesiredStateCache::Save(const v1::DesiredState& state) {
     return absl::UnavailableError(absl::StrCat("cannot chmod ", path));
   }
   if (absl::Status s = CheckTrusted(fd.get(), path); !s.ok()) return s;
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = pwrite(fd.get(), bytes.data() + done, bytes.size() - done, done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
-    }
-    done += static_cast<size_t>(n);
+  if (!WriteAll(fd.get(), bytes)) {  // at offset 0: the descriptor was just opened
+    return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
   }
   if (ftruncate(fd.get(), static_cast<off_t>(bytes.size())) != 0 || fdatasync(fd.get()) != 0) {
     return absl::UnavailableError(absl::StrCat("cannot sync ", path, ": ", std::strerror(errno)));

@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "node-agent/posix/read_all.h"
+#include "node-agent/posix/fd_io.h"
 
 namespace keyfleet::agent {
 namespace {
@@ -47,19 +47,6 @@ std::string RandomSuffix() {
     for (auto& b : bytes) b = static_cast<unsigned char>(rand());
   }
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(bytes), sizeof(bytes)));
-}
-
-absl::Status WriteAll(int fd, const std::string& content, const std::string& path) {
-  size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = write(fd, content.data() + done, content.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Errno("cannot write", path, errno);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -177,7 +164,7 @@ absl::Status SafeAccountFs::ReplaceAuthorizedKeys(const AccountDirs& dirs, const
     unlinkat(dirs.ssh.get(), temp.c_str(), 0);
     return status;
   };
-  if (auto s = WriteAll(fd, content, temp_path); !s.ok()) return fail(s);
+  if (!WriteAll(fd, content)) return fail(Errno("cannot write", temp_path, errno));
   if (fchown(fd, account.uid, account.gid) != 0) {
     return fail(Errno("cannot chown", temp_path, errno));
   }

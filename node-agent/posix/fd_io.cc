@@ -1,4 +1,4 @@
-#include "node-agent/posix/read_all.h"
+#include "node-agent/posix/fd_io.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -17,6 +17,19 @@ ReadAllResult ReadAll(int fd, size_t limit, std::string* out) {
     if (out->size() + static_cast<size_t>(n) > limit) return ReadAllResult::kTooLarge;
     out->append(buf, static_cast<size_t>(n));
   }
+}
+
+bool WriteAll(int fd, absl::string_view data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
 }
 
 }  // namespace keyfleet::agent
