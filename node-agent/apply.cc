@@ -174,6 +174,7 @@ ApplyReport ApplyDesiredState(const v1::DesiredState& desired, const ApplySettin
                               const PasswdFile& passwd, const PreviousLines* previous) {
   ApplyReport report;
   report.generation = desired.generation();
+  report.digest = desired.digest();
   int root_fd = open(settings.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) {
     report.accounts.push_back(

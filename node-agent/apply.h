@@ -34,6 +34,7 @@ struct AccountApplied {
 
 struct ApplyReport {
   uint64_t generation = 0;
+  std::string digest;  // of the desired state applied
   std::vector<AccountApplied> accounts;
   std::vector<Drift> drift;
   int writes = 0;

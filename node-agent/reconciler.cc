@@ -13,6 +13,7 @@ ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state, bool sweep) {
   if (!passwd.ok()) {
     ApplyReport report;
     report.generation = state.generation();
+    report.digest = state.digest();
     report.accounts.push_back(
         {"", AccountOutcome::kFailed, std::string(passwd.status().message())});
     return report;

@@ -49,7 +49,7 @@ void WatchClient::Report(const ApplyReport& report) {
   v1::ReportRequest& req = *msg.mutable_report();
   req.set_hostname(config_.hostname);
   req.set_applied_generation(report.generation);
-  if (auto applied = reconciler_.applied()) req.set_applied_digest(applied->digest());
+  req.set_applied_digest(report.digest);
   for (const Drift& d : report.drift) {
     v1::DriftItem* item = req.add_drift();
     item->set_account(d.account);

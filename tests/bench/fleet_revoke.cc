@@ -263,7 +263,7 @@ int main(int argc, char** argv) {
         if (report) {
           v1::AgentMessage msg;
           msg.mutable_report()->set_applied_generation(report->generation);
-          msg.mutable_report()->set_applied_digest(job.second.digest());
+          msg.mutable_report()->set_applied_digest(report->digest);
           agents[i]->SendReport(std::move(msg));
         }
       }
