@@ -1,10 +1,9 @@
 #include "controller/desired_state.h"
 
-#include <openssl/evp.h>
-
 #include "absl/strings/str_cat.h"
 #include "common/authorized_keys_line.h"
 #include "common/expiry_time.h"
+#include "common/sha256.h"
 #include "controller/field_hasher.h"
 
 namespace keyfleet::controller {
@@ -26,10 +25,7 @@ absl::StatusOr<std::string> RenderManagedLine(const AuthorizedKeysOptions& grant
 
 ManagedLinePtr MakeManagedLine(std::string text) {
   auto line = std::make_shared<ManagedLine>();
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
-  line->hash.assign(reinterpret_cast<const char*>(digest), len);
+  line->hash = Sha256Digest(text);
   line->text = std::move(text);
   return line;
 }

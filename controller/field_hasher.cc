@@ -1,10 +1,8 @@
 #include "controller/field_hasher.h"
 
-#include <openssl/evp.h>
-
 #include <cstdint>
 
-#include "absl/strings/escaping.h"
+#include "common/sha256.h"
 
 namespace keyfleet::controller {
 
@@ -15,10 +13,7 @@ void FieldHasher::Add(absl::string_view field) {
 }
 
 std::string FieldHasher::HexDigest() const {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(buffer_.data(), buffer_.size(), digest, &len, EVP_sha256(), nullptr);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
+  return Sha256Hex(buffer_);
 }
 
 }  // namespace keyfleet::controller

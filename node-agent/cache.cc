@@ -2,13 +2,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/sha256.h"
 #include "node-agent/posix/fd_io.h"
 #include "node-agent/posix/unique_fd.h"
 
@@ -16,7 +16,7 @@ namespace keyfleet::agent {
 namespace {
 
 constexpr char kMagic[8] = {'K', 'F', 'C', 'A', 'C', 'H', 'E', '1'};
-constexpr size_t kDigestBytes = 32;
+constexpr size_t kDigestBytes = kSha256Bytes;
 constexpr size_t kHeaderBytes = sizeof(kMagic) + 8 + 8 + kDigestBytes;
 
 void Store64(char* out, uint64_t v) {
@@ -34,14 +34,10 @@ std::string SlotDigest(uint64_t sequence, absl::string_view payload) {
   char fields[16];
   Store64(fields, sequence);
   Store64(fields + 8, payload.size());
-  unsigned char digest[kDigestBytes];
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(ctx, fields, sizeof(fields));
-  EVP_DigestUpdate(ctx, payload.data(), payload.size());
-  EVP_DigestFinal_ex(ctx, digest, nullptr);
-  EVP_MD_CTX_free(ctx);
-  return std::string(reinterpret_cast<char*>(digest), kDigestBytes);
+  Sha256 sha;
+  sha.Update(absl::string_view(fields, sizeof(fields)));
+  sha.Update(payload);
+  return sha.Finish();
 }
 
 std::string EncodeSlot(uint64_t sequence, const std::string& payload) {

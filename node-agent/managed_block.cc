@@ -1,7 +1,5 @@
 #include "node-agent/managed_block.h"
 
-#include <openssl/evp.h>
-
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -12,17 +10,18 @@
 #include "absl/strings/strip.h"
 #include "common/authorized_keys_line.h"
 #include "common/fingerprint.h"
+#include "common/sha256.h"
 
 namespace keyfleet::agent {
 namespace {
 
 std::string BlockHash(const std::vector<std::string>& lines) {
-  std::string joined;
-  for (const std::string& line : lines) absl::StrAppend(&joined, line, "\n");
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(joined.data(), joined.size(), digest, &len, EVP_sha256(), nullptr);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
+  Sha256 sha;
+  for (const std::string& line : lines) {
+    sha.Update(line);
+    sha.Update("\n");
+  }
+  return absl::BytesToHexString(sha.Finish());
 }
 
 // The line without its terminator ("\n" or "\r\n").
