@@ -56,8 +56,21 @@ if(KEYFLEET_STATIC_AGENT)
     LINKER:--gc-sections LINKER:--as-needed)
 endif()
 
-# keyfleet_static_binary(TARGET): links TARGET as described at the top of this file.
-function(keyfleet_static_binary target)
+# keyfleet_static_binary(TARGET ORDER_FILE): links TARGET as described at the top of this file.
+# With lld, the functions listed in ORDER_FILE (those the binary runs until idle; see
+# tests/bench/agent_symbol_order.sh) are placed first and together: the kernel maps executable
+# pages in 64 KiB fault-around blocks, so code that runs, scattered among code that never does,
+# keeps several times its size resident (measured: 9.8 -> 8.2 MiB idle RSS for the agent).
+function(keyfleet_static_binary target order_file)
   set_target_properties(${target} PROPERTIES KEYFLEET_STATIC_DEPS ON POSITION_INDEPENDENT_CODE OFF)
   target_link_libraries(${target} PRIVATE keyfleet_static_deps)
+  find_program(KEYFLEET_LLD ld.lld)
+  if(KEYFLEET_LLD)
+    target_link_options(${target} PRIVATE -fuse-ld=lld
+      LINKER:--symbol-ordering-file=${order_file} LINKER:--no-warn-symbol-ordering)
+    set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${order_file})
+  else()
+    message(WARNING "ld.lld not found: ${target} is linked without its symbol order and keeps "
+      "more code resident (install lld; deploy/install-deps.sh does).")
+  endif()
 endfunction()

@@ -172,10 +172,14 @@ void WatchClient::Run() {
 
 absl::Status WatchClient::RunOnce(absl::Duration timeout) {
   absl::Status status;
+  const absl::Time start = absl::Now();
   if (WatchOnce(true, timeout, &status)) return absl::OkStatus();
-  return absl::UnavailableError(absl::StrCat("no desired state from ", config_.controller,
-                                             " within ", absl::FormatDuration(timeout),
-                                             status.ok() ? "" : ": ", status.message()));
+  // Say "within" only when the wait ran out; a refused connection ends the call at once.
+  const bool timed_out = absl::Now() - start >= timeout;
+  return absl::UnavailableError(absl::StrCat(
+      "no desired state from ", config_.controller,
+      timed_out ? absl::StrCat(" within ", absl::FormatDuration(timeout)) : std::string(),
+      status.ok() ? "" : ": ", status.message()));
 }
 
 void WatchClient::Stop() {

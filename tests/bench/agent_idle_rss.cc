@@ -1,7 +1,8 @@
 // Agent idle memory benchmark (not a ctest test; as root). Starts a private PostgreSQL, the
 // real keyfleet-controller and the real keyfleet-agent (`run`, on a sandbox root, watching),
-// grants one key to one account, waits until the agent is idle, and prints the agent's memory:
-// RSS (which counts every shared-library page it touched), PSS and private memory.
+// grants one key to one account, waits until the agent is idle (re-checking every second), and
+// prints the agent's memory: RSS (which counts every shared-library page it touched), PSS and
+// private memory, and on stderr its RSS per mapped object.
 //
 //   agent_idle_rss CONTROLLER_BINARY AGENT_BINARY [SETTLE_SECONDS=5]
 #include <grpcpp/grpcpp.h>
@@ -105,7 +106,7 @@ int main(int argc, char** argv) {
   }
   pid_t agent = keyfleet::testing::SpawnProcess(
       {argv[2], "run", "--controller", address, "--hostname", "bench-1", "--root", root, "--cache",
-       root + "/agent-cache", "--log-level", "warn"},
+       root + "/agent-cache", "--log-level", "warn", "--recheck-interval", "1s"},
       root + "/agent.log");
   const std::string file = root + "/home/alice/.ssh/authorized_keys";
   for (int i = 0; i < 200 && !std::filesystem::exists(file); ++i) {
