@@ -60,7 +60,7 @@ endif()
 # With lld, the functions listed in ORDER_FILE (those the binary runs until idle; see
 # tests/bench/agent_symbol_order.sh) are placed first and together: the kernel maps executable
 # pages in 64 KiB fault-around blocks, so code that runs, scattered among code that never does,
-# keeps several times its size resident (measured: 9.8 -> 8.2 MiB idle RSS for the agent).
+# keeps several times its size resident (measured: 9.8 -> 7.9 MiB idle RSS for the agent).
 function(keyfleet_static_binary target order_file)
   set_target_properties(${target} PROPERTIES KEYFLEET_STATIC_DEPS ON POSITION_INDEPENDENT_CODE OFF)
   target_link_libraries(${target} PRIVATE keyfleet_static_deps)
