@@ -24,9 +24,13 @@ SHA256_CTX* Ctx(std::array<unsigned char, 128>& storage) {
 
 }  // namespace
 
-Sha256::Sha256() { SHA256_Init(::new (ctx_.data()) SHA256_CTX); }
+Sha256::Sha256() {
+  SHA256_Init(::new (ctx_.data()) SHA256_CTX);
+}
 
-void Sha256::Update(absl::string_view bytes) { SHA256_Update(Ctx(ctx_), bytes.data(), bytes.size()); }
+void Sha256::Update(absl::string_view bytes) {
+  SHA256_Update(Ctx(ctx_), bytes.data(), bytes.size());
+}
 
 std::string Sha256::Finish() {
   unsigned char digest[kSha256Bytes];

@@ -9,16 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <string>
 #include <thread>
-#include <utility>
-#include <vector>
 
 #include "keyfleet/v1/admin.grpc.pb.h"
 #include "tests/support/child_process.h"
@@ -27,41 +23,6 @@
 #include "tests/support/test_keys.h"
 
 using keyfleet::testing::ReadMemoryUse;
-
-namespace {
-
-// Prints, to stderr, the agent's RSS per mapped object (file or [heap], [stack], anonymous),
-// largest first, so a regression shows where the pages come from.
-void PrintRssByObject(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
-  std::map<std::string, long> rss_by_object;
-  std::string object = "[anonymous]";
-  std::string line;
-  while (std::getline(in, line)) {
-    long kib = 0;
-    if (std::sscanf(line.c_str(), "Rss: %ld", &kib) == 1) {
-      rss_by_object[object] += kib;
-      continue;
-    }
-    // A mapping header: "start-end perms offset dev inode [path]".
-    if (line.empty() || line.find(':') == std::string::npos || line.find('-') >= line.find(' ')) {
-      continue;
-    }
-    size_t pos = 0;
-    for (int i = 0; i < 5 && pos != std::string::npos; ++i) {
-      pos = line.find_first_not_of(' ', line.find(' ', pos));
-    }
-    object = pos == std::string::npos ? "[anonymous]" : line.substr(pos);
-  }
-  std::vector<std::pair<long, std::string>> sorted;
-  for (const auto& [name, kib] : rss_by_object) sorted.emplace_back(kib, name);
-  std::sort(sorted.rbegin(), sorted.rend());
-  for (const auto& [kib, name] : sorted) {
-    if (kib > 0) std::fprintf(stderr, "  %6ld KiB  %s\n", kib, name.c_str());
-  }
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -118,7 +79,7 @@ int main(int argc, char** argv) {
   }
   std::this_thread::sleep_for(std::chrono::seconds(settle));
   keyfleet::testing::MemoryUse use = ReadMemoryUse(agent);
-  PrintRssByObject(agent);
+  std::fputs(keyfleet::testing::RssByObject(agent).c_str(), stderr);
   std::printf("agent_idle_rss_kib=%ld pss_kib=%ld private_kib=%ld anonymous_kib=%ld\n", use.rss_kib,
               use.pss_kib, use.private_kib, use.anonymous_kib);
   keyfleet::testing::StopProcess(agent);

@@ -9,9 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
+#include <map>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace keyfleet::testing {
 
@@ -79,6 +84,41 @@ MemoryUse ReadMemoryUse(pid_t pid) {
   }
   use.private_kib = private_clean + private_dirty;
   return use;
+}
+
+std::string RssByObject(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
+  std::map<std::string, long> rss_by_object;
+  std::string object = "[anonymous]";
+  std::string line;
+  while (std::getline(in, line)) {
+    long kib = 0;
+    if (std::sscanf(line.c_str(), "Rss: %ld", &kib) == 1) {
+      rss_by_object[object] += kib;
+      continue;
+    }
+    // A mapping's header line: "start-end perms offset dev inode [path]"; field lines have no
+    // '-' before their first space.
+    const size_t space = line.find(' ');
+    if (space == std::string::npos || line.find('-') > space) continue;
+    size_t pos = 0;
+    for (int field = 0; field < 5 && pos != std::string::npos; ++field) {
+      pos = line.find_first_not_of(' ', line.find(' ', pos));
+    }
+    object = pos == std::string::npos ? "[anonymous]" : line.substr(pos);
+  }
+  std::vector<std::pair<long, std::string>> sorted;
+  for (const auto& [name, kib] : rss_by_object) {
+    if (kib > 0) sorted.emplace_back(kib, name);
+  }
+  std::sort(sorted.rbegin(), sorted.rend());
+  std::string out;
+  for (const auto& [kib, name] : sorted) {
+    char row[64];
+    std::snprintf(row, sizeof(row), "  %6ld KiB  ", kib);
+    out += row + name + "\n";
+  }
+  return out;
 }
 
 }  // namespace keyfleet::testing

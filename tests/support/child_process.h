@@ -25,5 +25,8 @@ struct MemoryUse {
   long anonymous_kib = -1;  // heap and stacks
 };
 MemoryUse ReadMemoryUse(pid_t pid);
+// The process's RSS per mapped object (file, [heap], [stack], [anonymous]), largest first, one
+// "  KIB KiB  OBJECT" line each: where the pages of a memory regression come from.
+std::string RssByObject(pid_t pid);
 
 }  // namespace keyfleet::testing
