@@ -54,19 +54,28 @@ void GrantToProdHosts(v1::AdminService::Stub& admin, const std::string& principa
   ASSERT_TRUE(admin.AddGrant(&c3, g, &gr).ok());
 }
 
-TEST(AgentWatch, GrantRevokeAndAControllerOutage) {
-  ::keyfleet::testing::TempPostgres pg;
-  SystemClock clock;
-  controller::ControllerConfig cc;
-  cc.database = pg.Url(pg.CreateDatabase());
-  cc.listen = "127.0.0.1:0";
-  auto server = std::make_unique<controller::ControllerServer>(cc, clock);
-  ASSERT_TRUE(server->Start().ok());
-  auto admin = v1::AdminService::NewStub(server->InProcessChannel());
+// A real controller (in-process, serving on a loopback port) on a fresh database.
+class AgentWatch : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    controller::ControllerConfig cc;
+    cc.database = pg_.Url(pg_.CreateDatabase());
+    cc.listen = "127.0.0.1:0";
+    server_ = std::make_unique<controller::ControllerServer>(cc, clock_);
+    ASSERT_TRUE(server_->Start().ok());
+    admin_ = v1::AdminService::NewStub(server_->InProcessChannel());
+  }
 
+  ::keyfleet::testing::TempPostgres pg_;
+  SystemClock clock_;
+  std::unique_ptr<controller::ControllerServer> server_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
+};
+
+TEST_F(AgentWatch, GrantRevokeAndAControllerOutage) {
   Sandbox sandbox;
   AgentConfig config;
-  config.controller = "127.0.0.1:" + std::to_string(server->port());
+  config.controller = "127.0.0.1:" + std::to_string(server_->port());
   config.hostname = "web-1";
   config.labels = {{"env", "prod"}};
   config.root = sandbox.root();
@@ -78,7 +87,7 @@ TEST(AgentWatch, GrantRevokeAndAControllerOutage) {
   std::thread agent([&] { client.Run(); });
 
   const std::string line = ::keyfleet::testing::SyntheticEd25519Line(1, "laptop");
-  ASSERT_NO_FATAL_FAILURE(GrantToProdHosts(*admin, "alice", line));
+  ASSERT_NO_FATAL_FAILURE(GrantToProdHosts(*admin_, "alice", line));
   const std::string file = sandbox.Path("home/alice/.ssh/authorized_keys");
   const std::string key_b64 = line.substr(12, 68);
   ASSERT_TRUE(WaitUntil([&] { return Read(file).find(key_b64) != std::string::npos; }))
@@ -90,12 +99,12 @@ TEST(AgentWatch, GrantRevokeAndAControllerOutage) {
   {
     grpc::ClientContext lc;
     v1::ListKeysResponse keys;
-    ASSERT_TRUE(admin->ListKeys(&lc, v1::ListKeysRequest(), &keys).ok());
+    ASSERT_TRUE(admin_->ListKeys(&lc, v1::ListKeysRequest(), &keys).ok());
     revoke.set_fingerprint(keys.keys(0).fingerprint());
   }
   revoke.set_reason("test");
   v1::MutationResponse revoked;
-  ASSERT_TRUE(admin->RevokeKey(&rc, revoke, &revoked).ok());
+  ASSERT_TRUE(admin_->RevokeKey(&rc, revoke, &revoked).ok());
   ASSERT_TRUE(WaitUntil([&] { return Read(file).find(key_b64) == std::string::npos; }));
   // The agent reported what it applied: the revocation's rollout converges.
   ASSERT_TRUE(WaitUntil([&] {
@@ -103,7 +112,7 @@ TEST(AgentWatch, GrantRevokeAndAControllerOutage) {
     v1::RolloutStatusRequest req;
     req.set_change(revoked.change());
     v1::RolloutStatusResponse resp;
-    return admin->RolloutStatus(&c, req, &resp).ok() && resp.targeted_hosts() == 1 &&
+    return admin_->RolloutStatus(&c, req, &resp).ok() && resp.targeted_hosts() == 1 &&
            resp.converged_hosts() == 1;
   }));
 
@@ -115,7 +124,7 @@ TEST(AgentWatch, GrantRevokeAndAControllerOutage) {
     k.set_principal("alice");
     k.add_public_keys(::keyfleet::testing::SyntheticEd25519Line(2, "desktop"));
     v1::AddKeysResponse kr;
-    ASSERT_TRUE(admin->AddKeys(&c, k, &kr).ok());
+    ASSERT_TRUE(admin_->AddKeys(&c, k, &kr).ok());
   }
   const std::string once = std::string(KEYFLEET_AGENT) + " run --once --controller " +
                            config.controller + " --hostname web-2 --label env=prod --root " +
@@ -138,7 +147,7 @@ TEST(AgentWatch, GrantRevokeAndAControllerOutage) {
 
   // The controller goes away: nothing is removed, local edits are still repaired from cache.
   const std::string before_outage = Read(file);
-  server.reset();
+  server_.reset();
   ran = ::keyfleet::testing::RunCommand(once + " 2>&1");
   EXPECT_EQ(ran.exit_code, 3) << "unreachable: " << ran.out;
   EXPECT_THAT(Read(other.Path("home/alice/.ssh/authorized_keys")),
@@ -155,21 +164,13 @@ TEST(AgentWatch, GrantRevokeAndAControllerOutage) {
 // build, cmake/KeyfleetLinking.cmake) runs against a real controller, applies a grant, re-checks
 // every second, and is measured after three re-checks. tests/bench/agent_idle_rss reports the
 // same figure; this test keeps a change from quietly growing it.
-TEST(AgentWatch, TheIdleAgentStaysWithinItsMemoryBudget) {
-  ::keyfleet::testing::TempPostgres pg;
-  SystemClock clock;
-  controller::ControllerConfig cc;
-  cc.database = pg.Url(pg.CreateDatabase());
-  cc.listen = "127.0.0.1:0";
-  auto server = std::make_unique<controller::ControllerServer>(cc, clock);
-  ASSERT_TRUE(server->Start().ok());
-  auto admin = v1::AdminService::NewStub(server->InProcessChannel());
+TEST_F(AgentWatch, TheIdleAgentStaysWithinItsMemoryBudget) {
   const std::string line = ::keyfleet::testing::SyntheticEd25519Line(1, "laptop");
-  ASSERT_NO_FATAL_FAILURE(GrantToProdHosts(*admin, "alice", line));
+  ASSERT_NO_FATAL_FAILURE(GrantToProdHosts(*admin_, "alice", line));
 
   Sandbox sandbox;
   const pid_t agent = ::keyfleet::testing::SpawnProcess(
-      {KEYFLEET_AGENT, "run", "--controller", "127.0.0.1:" + std::to_string(server->port()),
+      {KEYFLEET_AGENT, "run", "--controller", "127.0.0.1:" + std::to_string(server_->port()),
        "--hostname", "idle-1", "--label", "env=prod", "--root", sandbox.root(), "--cache",
        sandbox.Path("agent-cache"), "--recheck-interval", "1s", "--log-level", "warn"},
       sandbox.Path("agent.log"));
