@@ -14,6 +14,7 @@
 #include "node-agent/reconciler.h"
 #include "node-agent/tests/sandbox.h"
 #include "node-agent/watch_client.h"
+#include "tests/support/admin_setup.h"
 #include "tests/support/child_process.h"
 #include "tests/support/run_command.h"
 #include "tests/support/temp_postgres.h"
@@ -36,22 +37,9 @@ bool WaitUntil(const std::function<bool()>& pred) {
 // Adds PRINCIPAL with LINE as its key, granted to the account of the same name on env=prod hosts.
 void GrantToProdHosts(v1::AdminService::Stub& admin, const std::string& principal,
                       const std::string& line) {
-  grpc::ClientContext c1, c2, c3;
-  v1::AddPrincipalRequest p;
-  p.set_name(principal);
-  v1::MutationResponse m;
-  ASSERT_TRUE(admin.AddPrincipal(&c1, p, &m).ok());
-  v1::AddKeysRequest k;
-  k.set_principal(principal);
-  k.add_public_keys(line);
-  v1::AddKeysResponse kr;
-  ASSERT_TRUE(admin.AddKeys(&c2, k, &kr).ok());
-  v1::AddGrantRequest g;
-  g.mutable_grant()->set_principal(principal);
-  (*g.mutable_grant()->mutable_hosts()->mutable_labels())["env"] = "prod";
-  g.mutable_grant()->set_account(principal);
-  v1::AddGrantResponse gr;
-  ASSERT_TRUE(admin.AddGrant(&c3, g, &gr).ok());
+  absl::StatusOr<v1::AddKeysResponse> added = ::keyfleet::testing::AddPrincipalWithGrant(
+      admin, principal, {line}, ::keyfleet::testing::LabelSelector("env", "prod"), principal);
+  ASSERT_TRUE(added.ok()) << added.status();
 }
 
 // A real controller (in-process, serving on a loopback port) on a fresh database.

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "keyfleet/v1/admin.grpc.pb.h"
+#include "tests/support/admin_setup.h"
 #include "tests/support/child_process.h"
 #include "tests/support/scoped_temp_dir.h"
 #include "tests/support/temp_postgres.h"
@@ -47,23 +48,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto admin = keyfleet::v1::AdminService::NewStub(channel);
-  {
-    grpc::ClientContext c1, c2, c3;
-    keyfleet::v1::AddPrincipalRequest p;
-    p.set_name("alice");
-    keyfleet::v1::MutationResponse m;
-    admin->AddPrincipal(&c1, p, &m);
-    keyfleet::v1::AddKeysRequest k;
-    k.set_principal("alice");
-    k.add_public_keys(keyfleet::testing::SyntheticEd25519Line(1));
-    keyfleet::v1::AddKeysResponse kr;
-    admin->AddKeys(&c2, k, &kr);
-    keyfleet::v1::AddGrantRequest g;
-    g.mutable_grant()->set_principal("alice");
-    g.mutable_grant()->mutable_hosts()->set_hostname_glob("*");
-    g.mutable_grant()->set_account("alice");
-    keyfleet::v1::AddGrantResponse gr;
-    admin->AddGrant(&c3, g, &gr);
+  keyfleet::v1::HostSelector every_host;
+  every_host.set_hostname_glob("*");
+  absl::StatusOr<keyfleet::v1::AddKeysResponse> added = keyfleet::testing::AddPrincipalWithGrant(
+      *admin, "alice", {keyfleet::testing::SyntheticEd25519Line(1)}, every_host, "alice");
+  if (!added.ok()) {
+    std::fprintf(stderr, "inventory set-up: %s\n", added.status().ToString().c_str());
+    return 1;
   }
   pid_t agent = keyfleet::testing::SpawnProcess(
       {argv[2], "run", "--controller", address, "--hostname", "bench-1", "--root", root, "--cache",

@@ -30,6 +30,7 @@
 #include "keyfleet/v1/admin.grpc.pb.h"
 #include "keyfleet/v1/agent.grpc.pb.h"
 #include "node-agent/reconciler.h"
+#include "tests/support/admin_setup.h"
 #include "tests/support/child_process.h"
 #include "tests/support/scoped_temp_dir.h"
 #include "tests/support/temp_postgres.h"
@@ -182,27 +183,14 @@ int main(int argc, char** argv) {
   const std::string keep = keyfleet::testing::SyntheticEd25519Line(1, "keep");
   const std::string revoked = keyfleet::testing::SyntheticEd25519Line(2, "revoked");
   const std::string revoked_b64 = revoked.substr(12, 68);
-  std::string revoke_fp;
-  {
-    grpc::ClientContext c1, c2, c3;
-    v1::AddPrincipalRequest p;
-    p.set_name("deploy");
-    v1::MutationResponse m;
-    admin->AddPrincipal(&c1, p, &m);
-    v1::AddKeysRequest k;
-    k.set_principal("deploy");
-    k.add_public_keys(keep);
-    k.add_public_keys(revoked);
-    v1::AddKeysResponse kr;
-    if (!admin->AddKeys(&c2, k, &kr).ok()) return 1;
-    revoke_fp = kr.keys(1).fingerprint();
-    v1::AddGrantRequest g;
-    g.mutable_grant()->set_principal("deploy");
-    (*g.mutable_grant()->mutable_hosts()->mutable_labels())["env"] = "bench";
-    g.mutable_grant()->set_account("deploy");
-    v1::AddGrantResponse gr;
-    if (!admin->AddGrant(&c3, g, &gr).ok()) return 1;
+  absl::StatusOr<v1::AddKeysResponse> added = keyfleet::testing::AddPrincipalWithGrant(
+      *admin, "deploy", {keep, revoked}, keyfleet::testing::LabelSelector("env", "bench"),
+      "deploy");
+  if (!added.ok()) {
+    std::fprintf(stderr, "inventory set-up: %s\n", added.status().ToString().c_str());
+    return 1;
   }
+  const std::string revoke_fp = added->keys(1).fingerprint();
 
   // Sandbox hosts and their agents' reconcilers.
   auto t_setup = Clock::now();
