@@ -123,32 +123,28 @@ void AddAuditCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
   });
   audit->callback([verify, since, &globals, &exit_code] {
     if (verify->parsed()) return;
-    ControllerClient client(globals);
-    v1::ListAuditRequest req;
-    if (!since->empty()) {
-      absl::StatusOr<absl::Time> when = ParseWhen(*since, absl::Now(), /*past=*/true);
-      if (!when.ok()) {
-        exit_code = UsageError("--since: " + std::string(when.status().message()));
-        return;
+    exit_code = WithClient(globals, [&](ControllerClient& client) {
+      v1::ListAuditRequest req;
+      if (!since->empty()) {
+        absl::StatusOr<absl::Time> when = ParseWhen(*since, absl::Now(), /*past=*/true);
+        if (!when.ok()) return UsageError("--since: " + std::string(when.status().message()));
+        req.mutable_since()->set_seconds(absl::ToUnixSeconds(*when));
       }
-      req.mutable_since()->set_seconds(absl::ToUnixSeconds(*when));
-    }
-    v1::ListAuditResponse resp;
-    grpc::Status s = client.admin().ListAudit(client.Context().get(), req, &resp);
-    if (!s.ok()) {
-      exit_code = client.Fail(s);
-      return;
-    }
-    if (globals.output == OutputFormat::kJson) {
-      std::cout << ToJson(resp) << "\n";
-      return;
-    }
-    Table table({"SEQ", "AT", "ACTOR", "ACTION", "TARGET"});
-    for (const auto& e : resp.events()) {
-      table.Add({std::to_string(e.sequence()), FormatTimestamp(e.at().seconds()), e.actor(),
-                 e.action(), e.target()});
-    }
-    std::cout << table.Render();
+      v1::ListAuditResponse resp;
+      grpc::Status s = client.admin().ListAudit(client.Context().get(), req, &resp);
+      if (!s.ok()) return client.Fail(s);
+      if (globals.output == OutputFormat::kJson) {
+        std::cout << ToJson(resp) << "\n";
+        return kExitOk;
+      }
+      Table table({"SEQ", "AT", "ACTOR", "ACTION", "TARGET"});
+      for (const auto& e : resp.events()) {
+        table.Add({std::to_string(e.sequence()), FormatTimestamp(e.at().seconds()), e.actor(),
+                   e.action(), e.target()});
+      }
+      std::cout << table.Render();
+      return kExitOk;
+    });
   });
 }
 

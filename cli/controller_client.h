@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "cli/global_options.h"
 #include "keyfleet/v1/admin.grpc.pb.h"
 
@@ -18,9 +19,16 @@ inline constexpr char kDefaultController[] = "127.0.0.1:7443";
 // `controller:` in ~/.config/keyfleet/config.yaml, else 127.0.0.1:7443.
 std::string ResolveControllerAddress(const GlobalOptions& globals);
 
+// TLS verifying the controller against the CA file: --ca, else $KEYFLEET_CA (folded in by main),
+// else `ca:` in the config file; plaintext only with --insecure-dev (or `insecure_dev: true`).
+// INVALID_ARGUMENT saying where to get the CA when none is configured or it cannot be read.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ResolveCredentials(
+    const GlobalOptions& globals);
+
 class ControllerClient {
  public:
-  explicit ControllerClient(const GlobalOptions& globals);
+  ControllerClient(const GlobalOptions& globals,
+                   std::shared_ptr<grpc::ChannelCredentials> credentials);
 
   v1::AdminService::Stub& admin() { return *admin_; }
   const std::string& address() const { return address_; }

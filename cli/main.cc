@@ -10,6 +10,7 @@
 #include "cli/fleet_commands.h"
 #include "cli/global_options.h"
 #include "cli/grant_commands.h"
+#include "cli/host_commands.h"
 #include "cli/key_commands.h"
 #include "cli/principal_commands.h"
 #include "cli/rollout_commands.h"
@@ -29,6 +30,12 @@ int main(int argc, char** argv) {
                  "Controller address HOST:PORT (default: $KEYFLEET_CONTROLLER, then "
                  "`controller:` in ~/.config/keyfleet/config.yaml, then 127.0.0.1:7443)")
       ->capture_default_str();
+  if (const char* env = std::getenv("KEYFLEET_CA")) globals.ca_file = env;
+  app.add_option("--ca", globals.ca_file,
+                 "The controller's CA certificate (PEM) to verify it with (default: $KEYFLEET_CA, "
+                 "then `ca:` in ~/.config/keyfleet/config.yaml)");
+  app.add_flag("--insecure-dev", globals.insecure_dev,
+               "Plaintext, for a controller started with --insecure-dev on loopback");
   std::map<std::string, OutputFormat> formats{{"table", OutputFormat::kTable},
                                               {"json", OutputFormat::kJson}};
   app.add_option("-o,--output", globals.output, "Output format: table (default) or json")
@@ -40,6 +47,7 @@ int main(int argc, char** argv) {
   AddKeyCommands(app, globals, exit_code);
   AddGrantCommands(app, globals, exit_code);
   AddFleetCommands(app, globals, exit_code);
+  AddHostAdminCommands(app, globals, exit_code);
   AddPolicyCommands(app, globals, exit_code);
   AddAuditCommands(app, globals, exit_code);
   AddRolloutCommands(app, globals, exit_code);

@@ -9,12 +9,18 @@
 
 namespace keyfleet::cli {
 
+int WithClient(const GlobalOptions& globals, const std::function<int(ControllerClient&)>& body) {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      ResolveCredentials(globals);
+  if (!credentials.ok()) return UsageError(std::string(credentials.status().message()));
+  ControllerClient client(globals, *std::move(credentials));
+  return body(client);
+}
+
 void OnRun(CLI::App* cmd, const GlobalOptions& globals, int& exit_code,
            std::function<int(ControllerClient&)> body) {
-  cmd->callback([&globals, &exit_code, body = std::move(body)] {
-    ControllerClient client(globals);
-    exit_code = body(client);
-  });
+  cmd->callback(
+      [&globals, &exit_code, body = std::move(body)] { exit_code = WithClient(globals, body); });
 }
 
 int PrintMutation(const GlobalOptions& globals, const std::string& message,

@@ -13,7 +13,11 @@
 
 namespace keyfleet::cli {
 
-// Sets `cmd`'s callback: builds a ControllerClient and stores `body`'s return in `exit_code`.
+// Builds a ControllerClient (TLS per ResolveCredentials) and returns `body`'s exit code; a
+// missing or unreadable CA is a usage error (2) before any connection.
+int WithClient(const GlobalOptions& globals, const std::function<int(ControllerClient&)>& body);
+
+// Sets `cmd`'s callback: WithClient(body), its return stored in `exit_code`.
 void OnRun(CLI::App* cmd, const GlobalOptions& globals, int& exit_code,
            std::function<int(ControllerClient&)> body);
 

@@ -43,11 +43,13 @@ absl::StatusOr<ControllerConfig> ParseControllerConfig(const std::string& yaml_t
     YAML::Node root = YAML::Load(yaml_text);
     if (root.IsNull()) return config;
     if (!root.IsMap()) return absl::InvalidArgumentError("the config must be a YAML mapping");
-    KF_RETURN_IF_ERROR(CheckKeys(
-        root,
-        {"database", "listen", "db_pool_size", "db_retry_budget", "migrate_on_start",
-         "heartbeat_interval", "feed_poll_interval", "host_stale_after", "log_level", "policy"},
-        ""));
+    KF_RETURN_IF_ERROR(
+        CheckKeys(root,
+                  {"database", "listen", "db_pool_size", "db_retry_budget", "migrate_on_start",
+                   "heartbeat_interval", "feed_poll_interval", "host_stale_after", "log_level",
+                   "policy", "ca_dir", "tls_names", "insecure_dev", "host_certificate_lifetime",
+                   "server_certificate_lifetime"},
+                  ""));
     if (root["database"]) config.database = root["database"].as<std::string>();
     if (root["listen"]) config.listen = root["listen"].as<std::string>();
     if (root["db_pool_size"]) config.db_pool_size = root["db_pool_size"].as<size_t>();
@@ -69,6 +71,24 @@ absl::StatusOr<ControllerConfig> ParseControllerConfig(const std::string& yaml_t
                           Duration(root["host_stale_after"], "host_stale_after"));
     }
     if (root["log_level"]) config.log_level = root["log_level"].as<std::string>();
+    if (root["ca_dir"]) config.ca_dir = root["ca_dir"].as<std::string>();
+    if (root["tls_names"]) {
+      if (!root["tls_names"].IsSequence() || root["tls_names"].size() == 0) {
+        return absl::InvalidArgumentError(
+            "tls_names must be a non-empty list of DNS names and IP addresses");
+      }
+      config.tls_names = root["tls_names"].as<std::vector<std::string>>();
+    }
+    if (root["insecure_dev"]) config.insecure_dev = root["insecure_dev"].as<bool>();
+    if (root["host_certificate_lifetime"]) {
+      KF_ASSIGN_OR_RETURN(config.host_certificate_lifetime,
+                          Duration(root["host_certificate_lifetime"], "host_certificate_lifetime"));
+    }
+    if (root["server_certificate_lifetime"]) {
+      KF_ASSIGN_OR_RETURN(
+          config.server_certificate_lifetime,
+          Duration(root["server_certificate_lifetime"], "server_certificate_lifetime"));
+    }
     if (YAML::Node policy = root["policy"]) {
       if (!policy.IsMap()) return absl::InvalidArgumentError("policy must be a mapping");
       KF_RETURN_IF_ERROR(CheckKeys(policy,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -21,11 +22,20 @@ struct ControllerConfig {
   absl::Duration feed_poll_interval = absl::Seconds(5);
   absl::Duration host_stale_after = absl::Minutes(15);
   std::string log_level = "info";
+  // TLS and the CA. The gRPC port always serves TLS with a certificate from the CA in ca_dir
+  // (created at the first start when missing), for the names in tls_names; plaintext only
+  // with insecure_dev, which refuses any listen address but loopback.
+  std::string ca_dir = "/var/lib/keyfleet/ca";
+  std::vector<std::string> tls_names = {"localhost", "127.0.0.1", "::1"};
+  bool insecure_dev = false;
+  absl::Duration host_certificate_lifetime = absl::Hours(24 * 30);
+  absl::Duration server_certificate_lifetime = absl::Hours(24 * 90);
 };
 
 // Reads `yaml_text` over `base`. Unknown keys, wrong types and bad values are errors naming
 // the key. Keys: database, listen, db_pool_size, db_retry_budget, migrate_on_start,
-// heartbeat_interval, feed_poll_interval, host_stale_after, log_level, and policy:
+// heartbeat_interval, feed_poll_interval, host_stale_after, log_level, ca_dir, tls_names (a
+// list), insecure_dev, host_certificate_lifetime, server_certificate_lifetime, and policy:
 // {max_key_age, warning_window, rotation_overlap, allowed_key_types, min_rsa_bits,
 // unmanaged_keys}. Durations as "30d", "12h", "15m", "90s".
 absl::StatusOr<ControllerConfig> ParseControllerConfig(const std::string& yaml_text,

@@ -4,9 +4,13 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "common/tls/grpc_credentials.h"
 #include "controller/fleet_view.h"
 #include "controller/handlers/agent_handlers.h"
+#include "controller/handlers/enrollment_handlers.h"
+#include "controller/handlers/host_handlers.h"
 #include "controller/handlers/inventory_handlers.h"
 #include "controller/handlers/report_handlers.h"
 #include "controller/service/admin_service.h"
@@ -22,30 +26,43 @@ namespace keyfleet::controller {
 
 // Everything a replica owns, in construction order (destroyed in reverse).
 struct ControllerServer::Parts {
-  Parts(const ControllerConfig& config, const Clock& clock)
+  Parts(const ControllerConfig& config, const Clock& clock, const CertificateAuthority* ca)
       : store(PgOptions{config.database, config.db_pool_size, config.db_retry_budget}),
         view(config.default_policy),
         follower(store, view, clock),
         ctx{store, view, follower, clock,
             HandlerSettings{config.host_stale_after, 3 * config.heartbeat_interval}},
         reports(store),
+        security_events(store),
         inventory(ctx),
         report_handlers(ctx),
+        host_handlers(ctx, ca == nullptr ? "" : ca->pin()),
         agents(ctx, reports),
-        admin_service(inventory, report_handlers, clock),
-        agent_service(agents, hub) {}
+        enrollment(ca == nullptr
+                       ? std::nullopt
+                       : std::make_optional<EnrollmentHandlers>(ctx, *ca, security_events,
+                                                                config.host_certificate_lifetime)),
+        auth(enrollment ? &*enrollment : nullptr),
+        admin_service(inventory, report_handlers, host_handlers, clock),
+        agent_service(agents, hub, auth, clock),
+        enrollment_service(auth) {}
 
   PostgresStore store;
   FleetView view;
   ViewFollower follower;
   HandlerContext ctx;
   ReportBuffer reports;
+  SecurityEventBuffer security_events;
   InventoryHandlers inventory;
   ReportHandlers report_handlers;
+  HostHandlers host_handlers;
   AgentHandlers agents;
+  std::optional<EnrollmentHandlers> enrollment;  // none with --insecure-dev
+  AgentAuthenticator auth;
   WatchHub hub;
   AdminServiceImpl admin_service;
   AgentServiceImpl agent_service;
+  EnrollmentServiceImpl enrollment_service;
   std::unique_ptr<ChangeListener> listener;
 };
 
@@ -62,7 +79,29 @@ absl::Status ControllerServer::Start() {
         "no database given: pass --db postgresql://USER@HOST/DB, set KEYFLEET_DB, or set "
         "`database:` in the config file");
   }
-  parts_ = std::make_unique<Parts>(config_, clock_);
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  if (config_.insecure_dev) {
+    if (!tls::IsLoopbackAddress(config_.listen)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--insecure-dev serves plaintext and trusts what agents say about themselves: it "
+          "listens only on loopback (127.0.0.1, [::1], localhost), not on ",
+          config_.listen));
+    }
+    spdlog::warn(
+        "INSECURE DEVELOPMENT MODE: no TLS, no authentication of agents; any local process can "
+        "claim to be any host. Never use this outside a development machine.");
+    credentials = grpc::InsecureServerCredentials();
+  } else {
+    KF_ASSIGN_OR_RETURN(ca_, LoadOrCreateCa(config_.ca_dir, clock_.Now()));
+    KF_ASSIGN_OR_RETURN(IssuedKeyPair server_pair,
+                        ca_->IssueServerCertificate(config_.tls_names, clock_.Now(),
+                                                    config_.server_certificate_lifetime));
+    credentials = tls::ServerTlsCredentials(server_pair.key_pem, server_pair.chain_pem,
+                                            ca_->trust_bundle_pem());
+    spdlog::info("TLS with a certificate for {} from CA {} ({})",
+                 absl::StrJoin(config_.tls_names, ", "), config_.ca_dir, ca_->pin());
+  }
+  parts_ = std::make_unique<Parts>(config_, clock_, ca_.get());
   if (config_.migrate_on_start) {
     KF_ASSIGN_OR_RETURN(MigrationResult migrated, parts_->store.Migrate());
     for (const std::string& name : migrated.applied) spdlog::info("applied migration {}", name);
@@ -78,9 +117,10 @@ absl::Status ControllerServer::Start() {
   // gRPC sets SO_REUSEPORT by default, which lets a second controller bind the same port and
   // silently share traffic; a busy port must be an error instead.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(config_.listen, credentials, &port_);
   builder.RegisterService(&parts_->admin_service);
   builder.RegisterService(&parts_->agent_service);
+  builder.RegisterService(&parts_->enrollment_service);
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     return absl::UnavailableError(
@@ -128,6 +168,9 @@ void ControllerServer::RunWriter() {
     lock.unlock();
     absl::Status flushed = parts_->reports.Flush();
     if (!flushed.ok()) spdlog::warn("writing host reports: {}", flushed.ToString());
+    absl::Status audited = parts_->security_events.Flush();
+    if (!audited.ok())
+      spdlog::warn("writing security events to the audit log: {}", audited.ToString());
     if (absl::Now() - last_touch >= config_.heartbeat_interval) {
       last_touch = absl::Now();
       absl::Status touched = parts_->store.TouchHosts(parts_->hub.ConnectedHosts(), clock_.Now());
@@ -146,11 +189,29 @@ void ControllerServer::Shutdown() {
   if (parts_) {
     parts_->listener.reset();
     (void)parts_->reports.Flush();
+    (void)parts_->security_events.Flush();
   }
 }
 
 void ControllerServer::Wait() {
   if (server_) server_->Wait();
+}
+
+absl::StatusOr<std::unique_ptr<CertificateAuthority>> LoadOrCreateCa(const std::string& dir,
+                                                                     absl::Time now) {
+  absl::StatusOr<std::unique_ptr<CertificateAuthority>> ca = CertificateAuthority::Load(dir);
+  if (ca.ok() || !absl::IsNotFound(ca.status())) return ca;
+  KF_RETURN_IF_ERROR(CertificateAuthority::Create(dir, now));
+  ca = CertificateAuthority::Load(dir);
+  if (ca.ok()) {
+    spdlog::warn("created a new CA in {} (pin {}); agents enroll with --ca-hash {}", dir,
+                 (*ca)->pin(), (*ca)->pin());
+  }
+  return ca;
+}
+
+const CertificateAuthority* ControllerServer::ca() const {
+  return ca_.get();
 }
 
 std::shared_ptr<grpc::Channel> ControllerServer::InProcessChannel() {

@@ -13,9 +13,14 @@
 
 #include "absl/status/status.h"
 #include "common/clock.h"
+#include "controller/ca/certificate_authority.h"
 #include "controller/config.h"
 
 namespace keyfleet::controller {
+
+// The CA in `dir`, created first when there is none (NOT_FOUND from Load).
+absl::StatusOr<std::unique_ptr<CertificateAuthority>> LoadOrCreateCa(const std::string& dir,
+                                                                     absl::Time now);
 
 class ControllerServer {
  public:
@@ -29,6 +34,8 @@ class ControllerServer {
   void Wait();
 
   int port() const { return port_; }
+  // The CA this replica issues from; null with --insecure-dev.
+  const CertificateAuthority* ca() const;
   // For in-process tests.
   std::shared_ptr<grpc::Channel> InProcessChannel();
 
@@ -39,6 +46,7 @@ class ControllerServer {
 
   ControllerConfig config_;
   const Clock& clock_;
+  std::unique_ptr<CertificateAuthority> ca_;
   std::unique_ptr<Parts> parts_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

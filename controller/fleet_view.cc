@@ -81,14 +81,21 @@ absl::StatusOr<std::vector<std::string>> FleetView::Apply(const Change& change, 
   sequence_ = change.sequence;
   RecomputeMemo memo;
   for (const std::string& hostname : dirty) {
-    HostEntry& host = hosts_.at(hostname);
-    if (RecomputeLocked(host, now, &memo)) {
-      host.desired.generation = sequence_;
+    auto host = hosts_.find(hostname);
+    if (host == hosts_.end()) continue;  // removed by this change
+    if (RecomputeLocked(host->second, now, &memo)) {
+      host->second.desired.generation = sequence_;
       changed.push_back(hostname);
     }
   }
   rollouts_.push_back({change.sequence, changed});
   if (rollouts_.size() > kRolloutHistory) rollouts_.pop_front();
+  // A host's own change (removed, enrolled again, relabelled) reaches its streams even when its
+  // desired state is unchanged: they check whether their certificate still names the host.
+  if (change.entity == EntityKind::kHost &&
+      std::find(changed.begin(), changed.end(), change.entity_key) == changed.end()) {
+    changed.push_back(change.entity_key);
+  }
   return changed;
 }
 
@@ -163,12 +170,20 @@ absl::Status FleetView::ApplyLocked(const Change& change, std::set<std::string>*
       return absl::OkStatus();
     }
     case EntityKind::kHost: {
+      if (change.after_json.empty()) {
+        hosts_.erase(change.entity_key);
+        return absl::OkStatus();
+      }
       KF_ASSIGN_OR_RETURN(HostRecord h, HostFromJson(change.after_json));
       HostEntry& entry = hosts_[h.hostname];
       if (entry.record.hostname.empty()) {
         entry.record = h;
       } else {
+        // Reports and seen-marks are not changes: keep what the view already holds of those.
         entry.record.labels = h.labels;
+        entry.record.enrollment_id = h.enrollment_id;
+        entry.record.enrolled_at = h.enrolled_at;
+        entry.record.certificate_expires = h.certificate_expires;
       }
       MatchHostLocked(entry);
       dirty->insert(h.hostname);

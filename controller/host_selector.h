@@ -7,20 +7,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/host_names.h"
 #include "controller/model.h"
 
 namespace keyfleet::controller {
 
-inline constexpr size_t kMaxLabelBytes = 63;
-inline constexpr size_t kMaxLabels = 32;
-inline constexpr size_t kMaxHostnameBytes = 253;
-
-// Label keys and values: 1..kMaxLabelBytes of [A-Za-z0-9._-], keys starting with a letter or
-// digit. INVALID_ARGUMENT naming the label otherwise.
-absl::Status ValidateLabels(const Labels& labels);
-
-// A hostname as agents report it: 1..253 bytes of [A-Za-z0-9.-], not starting with '-' or '.'.
-absl::Status ValidateHostname(absl::string_view hostname);
+// ValidateLabels and ValidateHostname live in common/host_names.h (the agent needs them too).
 
 // Labels valid, and the glob (if any) made of hostname characters and the glob characters
 // * ? [ ] ! only. A selector with neither labels nor glob selects every host; that is allowed

@@ -1,6 +1,8 @@
 // keyfleet-controller: the gRPC controller backed by PostgreSQL.
 //   keyfleet-controller [serve] --db URL [--listen ADDR] [--config FILE] …
 //   keyfleet-controller migrate --db URL
+//   keyfleet-controller init-ca [--ca-dir DIR]            # create the CA, print its pin
+//   keyfleet-controller ca show|stage|activate|retire [--ca-dir DIR]   # rotation
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -10,6 +12,7 @@
 #include "common/clock.h"
 #include "common/duration_text.h"
 #include "common/runtime_setup.h"
+#include "controller/ca/certificate_authority.h"
 #include "controller/config.h"
 #include "controller/controller_server.h"
 #include "controller/store/migrations.h"
@@ -31,7 +34,10 @@ struct Flags {
   std::string max_key_age;
   std::string warning_window;
   std::string log_level;
+  std::string ca_dir;
+  std::vector<std::string> tls_names;
   bool no_migrate = false;
+  bool insecure_dev = false;
 };
 
 int Fail(int code, const std::string& message) {
@@ -54,6 +60,9 @@ absl::StatusOr<ControllerConfig> BuildConfig(const Flags& flags) {
   if (!flags.listen.empty()) config.listen = flags.listen;
   if (!flags.log_level.empty()) config.log_level = flags.log_level;
   if (flags.no_migrate) config.migrate_on_start = false;
+  if (!flags.ca_dir.empty()) config.ca_dir = flags.ca_dir;
+  if (!flags.tls_names.empty()) config.tls_names = flags.tls_names;
+  if (flags.insecure_dev) config.insecure_dev = true;
   if (!flags.max_key_age.empty()) {
     auto d = keyfleet::ParseDurationText(flags.max_key_age);
     if (!d.ok()) return d.status();
@@ -68,6 +77,43 @@ absl::StatusOr<ControllerConfig> BuildConfig(const Flags& flags) {
 }
 
 std::atomic<bool> g_stop{false};  // set from the signal handler only
+
+void PrintCa(const keyfleet::controller::CertificateAuthority& ca, const std::string& dir) {
+  std::cout << "CA in " << dir << "\n  signing CA pin: " << ca.pin() << "\n";
+  for (const std::string& pin : ca.trusted_pins()) {
+    if (pin != ca.pin()) std::cout << "  also trusted:   " << pin << "\n";
+  }
+  std::cout << "Agents enroll with: keyfleet-agent enroll --controller ADDR --token TOKEN "
+               "--ca-hash "
+            << ca.pin() << "\nThe CLI verifies the controller with: keyfleet --ca " << dir
+            << "/ca.crt …\n";
+}
+
+// init-ca and ca show|stage|activate|retire. Rotation, days apart: stage (agents learn the new
+// CA as they renew), activate (restart the replicas: new certificates come from the new CA; the
+// old one stays trusted), retire (once every agent renewed from the new CA).
+int CaCommand(const std::string& action, const std::string& dir) {
+  using keyfleet::controller::CertificateAuthority;
+  absl::Status done;
+  const absl::Time now = absl::Now();
+  if (action == "init") {
+    done = CertificateAuthority::Create(dir, now);
+  } else if (action == "stage") {
+    done = CertificateAuthority::StageNext(dir, now);
+  } else if (action == "activate") {
+    done = CertificateAuthority::ActivateNext(dir);
+  } else if (action == "retire") {
+    done = CertificateAuthority::RetirePrevious(dir);
+  }
+  if (!done.ok()) return Fail(kExitFailure, std::string(done.message()));
+  auto ca = CertificateAuthority::Load(dir);
+  if (!ca.ok()) return Fail(kExitFailure, std::string(ca.status().message()));
+  PrintCa(**ca, dir);
+  if (action == "activate") {
+    std::cout << "Restart every replica: their server certificates then come from the new CA.\n";
+  }
+  return 0;
+}
 
 }  // namespace
 
@@ -101,8 +147,41 @@ int main(int argc, char** argv) {
     cmd->add_option("--log-level", flags.log_level, "trace, debug, info, warn or error");
   }
   add_db(migrate);
+  const std::string default_ca_dir = ControllerConfig().ca_dir;
+  std::string ca_dir = default_ca_dir;
+  CLI::App* init_ca = app.add_subcommand(
+      "init-ca",
+      "Create the controller's CA (ECDSA P-256) in --ca-dir and print its pin; the key file is "
+      "readable only by its owner. The first start does the same when the directory has none. "
+      "Replicas share the directory (a mounted secret).");
+  CLI::App* ca_cmd = app.add_subcommand(
+      "ca",
+      "Show the CA, or rotate it in three steps days apart: `stage` (a next CA, trusted but not "
+      "yet signing; agents receive it when they renew), `activate` (the next CA signs; restart "
+      "the replicas; the old one stays trusted), `retire` (stop trusting the old CA once every "
+      "agent has renewed).");
+  std::string ca_action;
+  ca_cmd->add_option("ACTION", ca_action, "show, stage, activate or retire")
+      ->required()
+      ->check(CLI::IsMember({"show", "stage", "activate", "retire"}));
+  for (CLI::App* cmd : {init_ca, ca_cmd}) {
+    cmd->add_option("--ca-dir", ca_dir, "CA directory (default " + default_ca_dir + ")");
+  }
+  for (CLI::App* cmd : {&app, serve}) {
+    cmd->add_option("--ca-dir", flags.ca_dir,
+                    "CA directory: ca.key, ca.crt (default /var/lib/keyfleet/ca)");
+    cmd->add_option("--tls-name", flags.tls_names,
+                    "A DNS name or IP address for the server certificate (repeatable; default "
+                    "localhost, 127.0.0.1, ::1)");
+    cmd->add_flag("--insecure-dev", flags.insecure_dev,
+                  "DEVELOPMENT ONLY: plaintext, no agent authentication; refuses any listen "
+                  "address but loopback");
+  }
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
+
+  if (init_ca->parsed()) return CaCommand("init", ca_dir);
+  if (ca_cmd->parsed()) return CaCommand(ca_action, ca_dir);
 
   absl::StatusOr<ControllerConfig> config = BuildConfig(flags);
   if (!config.ok()) return Fail(kExitUsage, std::string(config.status().message()));

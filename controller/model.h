@@ -9,11 +9,13 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/host_names.h"
 #include "common/key_policy.h"
+#include "common/unmanaged_keys.h"
 
 namespace keyfleet::controller {
 
-using Labels = std::map<std::string, std::string>;
+using Labels = ::keyfleet::Labels;
 
 enum class PrincipalKind { kPerson, kService };
 
@@ -90,10 +92,54 @@ struct HostRecord {
   std::string applied_digest;
   std::string drift_json = "[]";  // the last report's drift items, as JSON
   std::vector<std::string> host_key_fingerprints;
+  // Enrollment: empty for a host registered by an --insecure-dev hello. A host certificate is
+  // honoured only while it names the host's current enrollment id.
+  std::string enrollment_id;
+  std::optional<absl::Time> enrolled_at;
+  std::optional<absl::Time> certificate_expires;  // of the newest certificate issued
 };
 
-// What agents do with authorized_keys lines keyfleet did not write.
-enum class UnmanagedKeysMode { kKeep, kReport, kRemove };
+// A join token as stored: the secret itself never is, only its hash.
+struct JoinTokenRecord {
+  std::string id;           // public part, 16 hex digits
+  std::string secret_hash;  // hex SHA-256 of the secret part
+  std::string hostname;     // "" : the agent names a new host
+  Labels labels;            // given to the host it enrolls
+  absl::Time created_at;
+  absl::Time expires_at;
+  uint32_t uses_allowed = 1;
+  uint32_t uses = 0;
+  std::optional<absl::Time> revoked_at;
+  std::string created_by;
+};
+
+// One enrollment, as the store checks and records it in a single transaction.
+struct EnrollmentRequest {
+  std::string token_id;
+  std::string secret_hash;
+  std::string hostname;       // requested; "" takes the token's
+  std::string enrollment_id;  // new, random; named by the certificate
+  absl::Time certificate_expires;
+};
+
+struct EnrollmentResult {
+  uint64_t change = 0;
+  HostRecord host;
+};
+
+// An audited event that is not an inventory change (a refused call, a certificate renewal),
+// written in batches off the request path. `certificate_expires` updates the host's.
+struct SecurityEvent {
+  std::string actor;
+  absl::Time at;
+  std::string action;  // "agent.watch.denied", "host.certificate.renew", …
+  std::string target;
+  std::string detail_json;
+  std::string hostname;  // with certificate_expires: the renewed host
+  std::optional<absl::Time> certificate_expires;
+};
+
+using UnmanagedKeysMode = ::keyfleet::UnmanagedKeysMode;
 
 struct PolicyRecord {
   absl::Duration max_key_age = absl::Hours(24 * 365);

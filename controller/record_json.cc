@@ -197,10 +197,13 @@ absl::StatusOr<GrantRecord> GrantFromJson(const std::string& text) {
 }
 
 std::string HostToJson(const HostRecord& h) {
-  return json{{"hostname", h.hostname},
-              {"labels", h.labels},
-              {"first_seen", FormatRecordTime(h.first_seen)}}
-      .dump();
+  json j{{"hostname", h.hostname},
+         {"labels", h.labels},
+         {"first_seen", FormatRecordTime(h.first_seen)},
+         {"enrollment_id", h.enrollment_id}};
+  if (h.enrolled_at) j["enrolled_at"] = FormatRecordTime(*h.enrolled_at);
+  if (h.certificate_expires) j["certificate_expires"] = FormatRecordTime(*h.certificate_expires);
+  return j.dump();
 }
 
 absl::StatusOr<HostRecord> HostFromJson(const std::string& text) {
@@ -210,8 +213,29 @@ absl::StatusOr<HostRecord> HostFromJson(const std::string& text) {
     h.labels = j.at("labels").get<Labels>();
     KF_ASSIGN_OR_RETURN(h.first_seen, GetTime(j, "first_seen"));
     h.last_seen = h.first_seen;
+    // Feed entries written before enrollment existed have none of these.
+    if (j.contains("enrollment_id")) h.enrollment_id = j.at("enrollment_id").get<std::string>();
+    if (j.contains("enrolled_at")) {
+      KF_ASSIGN_OR_RETURN(h.enrolled_at, GetTime(j, "enrolled_at"));
+    }
+    if (j.contains("certificate_expires")) {
+      KF_ASSIGN_OR_RETURN(h.certificate_expires, GetTime(j, "certificate_expires"));
+    }
     return h;
   });
+}
+
+std::string JoinTokenToJson(const JoinTokenRecord& t) {
+  json j{{"id", t.id},
+         {"hostname", t.hostname},
+         {"labels", t.labels},
+         {"created_at", FormatRecordTime(t.created_at)},
+         {"expires_at", FormatRecordTime(t.expires_at)},
+         {"uses_allowed", t.uses_allowed},
+         {"uses", t.uses},
+         {"created_by", t.created_by}};
+  if (t.revoked_at) j["revoked_at"] = FormatRecordTime(*t.revoked_at);
+  return j.dump();
 }
 
 std::string PolicyToJson(const PolicyRecord& p) {

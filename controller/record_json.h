@@ -31,6 +31,8 @@ absl::StatusOr<HostRecord> HostFromJson(const std::string& json);
 std::string PolicyToJson(const PolicyRecord& p);
 absl::StatusOr<PolicyRecord> PolicyFromJson(const std::string& json);
 std::string LabelsToJson(const Labels& labels);
+// For the audit log: never the secret's hash.
+std::string JoinTokenToJson(const JoinTokenRecord& t);
 absl::StatusOr<Labels> LabelsFromJson(const std::string& json);
 
 }  // namespace keyfleet::controller

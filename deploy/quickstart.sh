@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # keyfleet quickstart: installs what is missing, builds, then runs the main job on this machine:
-# a private PostgreSQL in a temporary directory, the controller, and three agents on sandbox
-# roots (each a fake host with its own /etc/passwd and homes) with different labels. It walks
-# through adding people and a deploy service, granting by label, the synced files, an access
-# review, drift repaired, a fleet-wide revocation, the compliance report and the audit log.
+# a private PostgreSQL in a temporary directory, the controller (TLS, with a CA it creates), and
+# three agents on sandbox roots (each a fake host with its own /etc/passwd and homes), each
+# enrolled with a join token that gives it its labels and watching over mutual TLS. It walks
+# through an impostor being refused, adding people and a deploy service, granting by label, the
+# synced files, an access review, drift repaired, a fleet-wide revocation, the compliance report
+# and the audit log.
 # Everything it starts is stopped and removed on exit, also on Ctrl-C. Run as root.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,8 +50,13 @@ runuser -u postgres -- "$PGBIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.lo
   -o "-c listen_addresses='' -k $WORK/pg" start >/dev/null
 DB="host=$WORK/pg port=5432 user=keyfleet dbname=postgres"
 
-step "The controller (migrates the schema, serves on a free loopback port)"
-"$CONTROLLER" --db "$DB" --listen 127.0.0.1:0 >"$WORK/controller.log" 2>&1 &
+step "The controller's CA (its key stays in $WORK/ca, readable only by root)"
+run "$CONTROLLER" init-ca --ca-dir "$WORK/ca"
+export KEYFLEET_CA="$WORK/ca/ca.crt"
+
+step "The controller (migrates the schema, serves TLS on a free loopback port)"
+"$CONTROLLER" --db "$DB" --listen 127.0.0.1:0 --ca-dir "$WORK/ca" --tls-name 127.0.0.1 \
+  >"$WORK/controller.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do
   PORT=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$WORK/controller.log")
@@ -60,7 +67,7 @@ done
 export KEYFLEET_CONTROLLER="127.0.0.1:$PORT"
 cat "$WORK/controller.log"
 
-step "Three sandbox hosts, each with accounts alice (2001), bob (2002), deploy (2003)"
+step "Three sandbox hosts, each with accounts alice (2001), bob (2002), deploy (2003), enrolled with join tokens"
 make_host() {
   local h="$WORK/hosts/$1"
   mkdir -p "$h/etc" "$h/home"
@@ -68,18 +75,28 @@ make_host() {
   for u in alice:2001 bob:2002 deploy:2003; do
     mkdir -p "$h/home/${u%%:*}" && chown "${u#*:}:${u#*:}" "$h/home/${u%%:*}"
   done
-  shift
-  local labels=()
-  for l in "$@"; do labels+=(--label "$l"); done
-  "$AGENT" run --controller "$KEYFLEET_CONTROLLER" --hostname "$(basename "$h")" "${labels[@]}" \
+  local name=$1 labels=$2
+  # The operator makes a single-use token naming the host and its labels; the agent pins the
+  # controller's CA by hash, makes its key locally and gets a certificate for it.
+  local token pin
+  token=$("$KEYFLEET" -o json host token create --hostname "$name" --labels "$labels" --ttl 10m)
+  pin=$(sed -n 's/.*"ca_pin": "\(.*\)".*/\1/p' <<<"$token")
+  token=$(sed -n 's/.*"token": "\(.*\)".*/\1/p' <<<"$token")
+  printf '\n$ keyfleet host token create --hostname %s --labels %s --ttl 10m\n' "$name" "$labels"
+  printf '$ keyfleet-agent enroll --controller %s --token kfjt_… --ca-hash %s --tls-dir %s\n' \
+    "$KEYFLEET_CONTROLLER" "$pin" "$h/tls"
+  "$AGENT" enroll --controller "$KEYFLEET_CONTROLLER" --token "$token" --ca-hash "$pin" \
+    --tls-dir "$h/tls"
+  echo "$token" >"$WORK/used-token-$name"
+  "$AGENT" run --controller "$KEYFLEET_CONTROLLER" --tls-dir "$h/tls" \
     --root "$h" --cache "$h/agent-cache" --recheck-interval 2s --log-level warn \
-    >"$WORK/agent-$(basename "$h").log" 2>&1 &
+    >"$WORK/agent-$name.log" 2>&1 &
   PIDS+=($!)
-  echo "host $(basename "$h"): $*"
 }
-make_host web-1 env=prod role=web
-make_host db-1 env=prod role=db
-make_host dev-1 env=dev role=web
+make_host web-1 env=prod,role=web
+make_host db-1 env=prod,role=db
+make_host dev-1 env=dev,role=web
+run "$KEYFLEET" host token list
 
 wait_converged() {
   for _ in $(seq 100); do
@@ -148,6 +165,15 @@ run "$KEYFLEET" key revoke "$FP" --reason "laptop stolen" --wait --timeout 30s
 show_file web-1 alice
 show_file db-1 alice
 run "$KEYFLEET" key add alice "$WORK/alice.pub"
+
+step "An impostor with web-1's (already used) join token, and one with no certificate at all"
+PIN=$("$CONTROLLER" ca show --ca-dir "$WORK/ca" | sed -n 's/.*signing CA pin: //p')
+mkdir -p "$WORK/impostor/etc" && cp "$WORK/hosts/web-1/etc/passwd" "$WORK/impostor/etc/passwd"
+run "$AGENT" enroll --controller "$KEYFLEET_CONTROLLER" --token "$(cat "$WORK/used-token-web-1")" \
+  --ca-hash "$PIN" --tls-dir "$WORK/impostor/tls"
+run "$AGENT" run --once --controller "$KEYFLEET_CONTROLLER" --tls-dir "$WORK/impostor/tls" \
+  --root "$WORK/impostor" --cache "$WORK/impostor/cache"
+run "$KEYFLEET" host show web-1
 
 step "Compliance report and the audit log"
 run "$KEYFLEET" report compliance

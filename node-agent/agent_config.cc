@@ -9,14 +9,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/duration_text.h"
-#include "controller/host_selector.h"
+#include "common/host_names.h"
 
 namespace keyfleet::agent {
 
 absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text, AgentConfig config) {
-  static const std::set<std::string> kKeys = {"controller", "hostname",         "labels",
-                                              "min_uid",    "allow_root",       "cache_path",
-                                              "root",       "recheck_interval", "log_level"};
+  static const std::set<std::string> kKeys = {
+      "controller", "hostname",         "labels",    "min_uid", "allow_root",  "cache_path",
+      "root",       "recheck_interval", "log_level", "tls_dir", "insecure_dev"};
   try {
     YAML::Node root = YAML::Load(yaml_text);
     if (root.IsNull()) return config;
@@ -32,7 +32,7 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text, Agent
     if (root["hostname"]) config.hostname = root["hostname"].as<std::string>();
     if (root["labels"]) {
       config.labels = root["labels"].as<std::map<std::string, std::string>>();
-      if (auto s = controller::ValidateLabels(config.labels); !s.ok()) {
+      if (auto s = ValidateLabels(config.labels); !s.ok()) {
         return absl::InvalidArgumentError(absl::StrCat("labels: ", s.message()));
       }
     }
@@ -41,6 +41,8 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text, Agent
     if (root["cache_path"]) config.cache_path = root["cache_path"].as<std::string>();
     if (root["root"]) config.root = root["root"].as<std::string>();
     if (root["log_level"]) config.log_level = root["log_level"].as<std::string>();
+    if (root["tls_dir"]) config.tls_dir = root["tls_dir"].as<std::string>();
+    if (root["insecure_dev"]) config.insecure_dev = root["insecure_dev"].as<bool>();
     if (root["recheck_interval"]) {
       auto d = ParseDurationText(root["recheck_interval"].as<std::string>());
       if (!d.ok())

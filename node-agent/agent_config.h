@@ -19,10 +19,16 @@ struct AgentConfig {
   std::string root = "/";
   absl::Duration recheck_interval = absl::Minutes(5);
   std::string log_level = "info";
+  // The host's key, certificate and the controller's CA (host_credentials.h).
+  std::string tls_dir = "/var/lib/keyfleet/tls";
+  // Plaintext to a controller started with --insecure-dev; the hello names the host and its
+  // labels (ignored otherwise: labels come from the join token and admins).
+  bool insecure_dev = false;
 };
 
 // Keys: controller, hostname, labels (mapping), min_uid, allow_root, cache_path, root,
-// recheck_interval ("5m"), log_level. Unknown keys and bad values are errors naming the key.
+// recheck_interval ("5m"), log_level, tls_dir, insecure_dev. Unknown keys and bad values are errors
+// naming the key.
 absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text, AgentConfig base);
 absl::StatusOr<AgentConfig> LoadAgentConfigFile(const std::string& path, AgentConfig base);
 

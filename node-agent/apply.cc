@@ -14,8 +14,6 @@
 namespace keyfleet::agent {
 namespace {
 
-using controller::UnmanagedKeysMode;
-
 UnmanagedKeysMode ModeOf(const v1::AccountKeys& a) {
   if (a.exclusive() || a.unmanaged() == v1::UNMANAGED_KEYS_REMOVE) {
     return UnmanagedKeysMode::kRemove;

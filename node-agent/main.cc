@@ -2,6 +2,7 @@
 //   keyfleet-agent run [--config FILE] [--controller ADDR] [--once] …
 //   keyfleet-agent apply --desired FILE.json [--root DIR] [--min-uid N] [--allow-root]
 //   keyfleet-agent authorized-keys-command USER [--cache PATH]
+//   keyfleet-agent enroll --controller ADDR --token T --ca-hash sha256:HEX [--hostname NAME]
 #include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "node-agent/agent_config.h"
 #include "node-agent/apply.h"
 #include "node-agent/cache.h"
+#include "node-agent/host_credentials.h"
 #include "node-agent/reconciler.h"
 #include "node-agent/watch_client.h"
 #include "spdlog/spdlog.h"
@@ -81,6 +83,25 @@ int AuthorizedKeysCommand(const std::string& user, const std::string& cache_path
   return kExitOk;
 }
 
+int Enroll(keyfleet::agent::EnrollOptions options, const std::string& timeout) {
+  if (!timeout.empty()) {
+    auto d = keyfleet::ParseDurationText(timeout);
+    if (!d.ok()) return Fail(kExitUsage, "--timeout: " + std::string(d.status().message()));
+    options.timeout = *d;
+  }
+  auto creds = keyfleet::agent::Enroll(options);
+  if (!creds.ok()) {
+    return Fail(
+        creds.status().code() == absl::StatusCode::kUnavailable ? kExitUnreachable : kExitRefused,
+        std::string(creds.status().message()));
+  }
+  std::cout << "enrolled as " << creds->hostname << "; certificate valid until "
+            << absl::FormatTime("%Y-%m-%d %H:%MZ", creds->not_after, absl::UTCTimeZone())
+            << " (renewed automatically by `keyfleet-agent run`); files in " << options.tls_dir
+            << "\n";
+  return kExitOk;
+}
+
 std::atomic<keyfleet::agent::WatchClient*> g_client{nullptr};
 
 }  // namespace
@@ -121,6 +142,39 @@ int main(int argc, char** argv) {
                 "cannot be reached; the cached state is still enforced)");
   run->add_option("--log-level", log_level, "trace, debug, info, warn or error");
 
+  std::string tls_dir;
+  bool insecure_dev = false;
+  run->add_option("--tls-dir", tls_dir,
+                  "Where enroll saved the host key, certificate and CA (default "
+                  "/var/lib/keyfleet/tls)");
+  run->add_flag("--insecure-dev", insecure_dev,
+                "Plaintext to a controller started with --insecure-dev; the host is named by "
+                "--hostname and labelled by --label (development only)");
+
+  keyfleet::agent::EnrollOptions enroll_options;
+  std::string enroll_timeout;
+  CLI::App* enroll = app.add_subcommand(
+      "enroll",
+      "Join this host to the fleet once: pin the controller's CA by its hash, generate the "
+      "host's private key here (it never leaves the host), and get a client certificate for it "
+      "with a join token from `keyfleet host token create`. Writes TLS_DIR/host.pem (0600) and "
+      "TLS_DIR/ca.pem. Run again with a new token after the certificate expired.");
+  enroll->add_option("--controller", enroll_options.controller, "Controller address HOST:PORT")
+      ->required();
+  enroll->add_option("--token", enroll_options.token, "The join token")->required();
+  enroll
+      ->add_option("--ca-hash", enroll_options.ca_pin,
+                   "The controller's CA pin, sha256:HEX (printed by `keyfleet host token "
+                   "create` and `keyfleet-controller init-ca`)")
+      ->required();
+  enroll->add_option("--hostname", enroll_options.hostname,
+                     "This host's name (default: the name the token was made for; a token made "
+                     "without --hostname needs it)");
+  enroll_options.tls_dir = AgentConfig().tls_dir;
+  enroll->add_option("--tls-dir", enroll_options.tls_dir,
+                     "Where to write host.pem and ca.pem (default /var/lib/keyfleet/tls)");
+  enroll->add_option("--timeout", enroll_timeout, "Give up after this long (default 30s)");
+
   std::string desired_path;
   keyfleet::agent::ApplySettings apply_settings;
   CLI::App* apply = app.add_subcommand(
@@ -151,6 +205,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (apply->parsed()) return Apply(desired_path, apply_settings);
+  if (enroll->parsed()) return Enroll(enroll_options, enroll_timeout);
   if (akc->parsed()) return AuthorizedKeysCommand(user, akc_cache);
 
   AgentConfig config;
@@ -164,6 +219,8 @@ int main(int argc, char** argv) {
   if (!root.empty()) config.root = root;
   if (!cache_path.empty()) config.cache_path = cache_path;
   if (!log_level.empty()) config.log_level = log_level;
+  if (!tls_dir.empty()) config.tls_dir = tls_dir;
+  if (insecure_dev) config.insecure_dev = true;
   if (min_uid >= 0) config.accounts.min_uid = static_cast<uid_t>(min_uid);
   if (allow_root) config.accounts.allow_root = true;
   if (!recheck.empty()) {
@@ -185,6 +242,11 @@ int main(int argc, char** argv) {
     config.hostname = buf;
   }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+  if (!config.insecure_dev && !config.labels.empty()) {
+    spdlog::warn(
+        "labels in the agent's config are ignored: a host's labels come from its join "
+        "token and from `keyfleet host label`");
+  }
   // Blocked in every thread (they inherit the mask); the signal thread takes them with sigwait.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

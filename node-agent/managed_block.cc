@@ -83,8 +83,7 @@ std::string KeyBlob(absl::string_view text) {
 absl::StatusOr<MergeResult> RepairDamagedFile(const ParsedAuthorizedKeys& parsed,
                                               const std::set<std::string>& previously_managed,
                                               const std::vector<std::string>& desired,
-                                              uint64_t generation,
-                                              controller::UnmanagedKeysMode mode) {
+                                              uint64_t generation, UnmanagedKeysMode mode) {
   if (parsed.state != BlockState::kDamaged) {
     return absl::InvalidArgumentError("the file's managed block is not damaged");
   }
@@ -165,8 +164,7 @@ ParsedAuthorizedKeys ParseAuthorizedKeysFile(absl::string_view content) {
 
 absl::StatusOr<MergeResult> MergeAuthorizedKeys(const ParsedAuthorizedKeys& parsed,
                                                 const std::vector<std::string>& desired,
-                                                uint64_t generation,
-                                                controller::UnmanagedKeysMode mode) {
+                                                uint64_t generation, UnmanagedKeysMode mode) {
   if (parsed.state == BlockState::kDamaged) {
     return absl::FailedPreconditionError(
         absl::StrCat("the managed block is damaged (", parsed.damage,
@@ -176,11 +174,11 @@ absl::StatusOr<MergeResult> MergeAuthorizedKeys(const ParsedAuthorizedKeys& pars
   auto keep_unmanaged = [&](const std::vector<std::string>& raw_lines, std::string* out) {
     for (const std::string& raw : raw_lines) {
       absl::string_view text = Text(raw);
-      if (IsBlankOrCommentLine(text) || mode == controller::UnmanagedKeysMode::kKeep) {
+      if (IsBlankOrCommentLine(text) || mode == UnmanagedKeysMode::kKeep) {
         out->append(raw);
         continue;
       }
-      const bool remove = mode == controller::UnmanagedKeysMode::kRemove;
+      const bool remove = mode == UnmanagedKeysMode::kRemove;
       result.drift.push_back(
           {"", v1::DRIFT_KIND_UNMANAGED_KEY, "",
            absl::StrCat(remove ? "removed (exclusive account): " : "not managed by keyfleet: ",

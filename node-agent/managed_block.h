@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "controller/model.h"
+#include "common/unmanaged_keys.h"
 #include "node-agent/drift.h"
 
 namespace keyfleet::agent {
@@ -53,8 +53,7 @@ struct MergeResult {
 // write it.
 absl::StatusOr<MergeResult> MergeAuthorizedKeys(const ParsedAuthorizedKeys& parsed,
                                                 const std::vector<std::string>& desired,
-                                                uint64_t generation,
-                                                controller::UnmanagedKeysMode mode);
+                                                uint64_t generation, UnmanagedKeysMode mode);
 
 // Repairs a kDamaged file when the lines the agent last wrote for this account are known (from
 // its cache): every "# keyfleet:" line and every line exactly equal to one of
@@ -64,8 +63,7 @@ absl::StatusOr<MergeResult> MergeAuthorizedKeys(const ParsedAuthorizedKeys& pars
 absl::StatusOr<MergeResult> RepairDamagedFile(const ParsedAuthorizedKeys& parsed,
                                               const std::set<std::string>& previously_managed,
                                               const std::vector<std::string>& desired,
-                                              uint64_t generation,
-                                              controller::UnmanagedKeysMode mode);
+                                              uint64_t generation, UnmanagedKeysMode mode);
 
 // The block alone, as MergeAuthorizedKeys writes it.
 std::string RenderManagedBlock(const std::vector<std::string>& lines, uint64_t generation);

@@ -10,6 +10,8 @@
 #include "common/fingerprint.h"
 #include "common/ssh_public_key.h"
 #include "keyfleet/v1/agent.grpc.pb.h"
+#include "node-agent/host_credentials.h"
+#include "node-agent/posix/memory_release.h"
 #include "spdlog/spdlog.h"
 
 namespace keyfleet::agent {
@@ -40,14 +42,53 @@ std::vector<std::string> HostKeyFingerprints(const std::string& root) {
 }
 
 WatchClient::WatchClient(const AgentConfig& config, Reconciler& reconciler)
-    : config_(config),
-      reconciler_(reconciler),
-      channel_(grpc::CreateChannel(config.controller, grpc::InsecureChannelCredentials())) {}
+    : config_(config), reconciler_(reconciler) {}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> WatchClient::Connect(std::string* hostname) {
+  if (config_.insecure_dev) {
+    *hostname = config_.hostname;
+    return grpc::CreateChannel(config_.controller, grpc::InsecureChannelCredentials());
+  }
+  // Read again for every stream: enrollment or renewal may have changed them.
+  absl::StatusOr<HostCredentials> creds = LoadHostCredentials(config_.tls_dir);
+  if (!creds.ok()) return creds.status();
+  if (absl::Now() >= creds->not_after) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "the host certificate expired at ", absl::FormatTime(creds->not_after),
+        "; enroll again with a new join token (`keyfleet-agent enroll`). The cached state stays "
+        "enforced meanwhile"));
+  }
+  *hostname = creds->hostname;
+  return grpc::CreateChannel(config_.controller, MutualTlsCredentials(*creds));
+}
+
+void WatchClient::RenewIfDue() {
+  if (config_.insecure_dev) return;
+  absl::StatusOr<HostCredentials> creds = LoadHostCredentials(config_.tls_dir);
+  if (!creds.ok() || !RenewalDue(*creds, absl::Now()) || absl::Now() >= creds->not_after) return;
+  std::shared_ptr<grpc::Channel> channel;
+  {
+    std::lock_guard<std::mutex> lock(channel_mu_);
+    channel = channel_;
+  }
+  if (!channel) return;
+  absl::StatusOr<HostCredentials> renewed = Renew(channel, config_.tls_dir, absl::Seconds(30));
+  if (!renewed.ok()) {
+    spdlog::warn("certificate renewal failed (retrying later; it expires {}): {}",
+                 absl::FormatTime(creds->not_after), std::string(renewed.status().message()));
+    return;
+  }
+  spdlog::info("renewed the host certificate of {}; valid until {}", renewed->hostname,
+               absl::FormatTime(renewed->not_after));
+  // Re-open the stream with the new certificate; the controller ends streams whose
+  // certificate expires.
+  std::lock_guard<std::mutex> lock(ctx_mu_);
+  if (active_ != nullptr) active_->TryCancel();
+}
 
 void WatchClient::Report(const ApplyReport& report) {
   v1::AgentMessage msg;
-  v1::ReportRequest& req = *msg.mutable_report();
-  req.set_hostname(config_.hostname);
+  v1::ReportRequest& req = *msg.mutable_report();  // the stream's host: no name needed
   req.set_applied_generation(report.generation);
   req.set_applied_digest(report.digest);
   for (const Drift& d : report.drift) {
@@ -67,15 +108,27 @@ void WatchClient::Report(const ApplyReport& report) {
 }
 
 bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl::Status* status) {
-  auto stub = v1::AgentService::NewStub(channel_);
+  std::string hostname;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(&hostname);
+  if (!channel.ok()) {
+    *status = channel.status();
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(channel_mu_);
+    channel_ = *channel;
+  }
+  auto stub = v1::AgentService::NewStub(*channel);
   grpc::ClientContext ctx;
   if (deadline != absl::InfiniteDuration()) {
     ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline));
   }
   v1::AgentMessage hello;
   v1::WatchRequest& req = *hello.mutable_hello();
-  req.set_hostname(config_.hostname);
-  for (const auto& [k, v] : config_.labels) (*req.mutable_labels())[k] = v;
+  req.set_hostname(hostname);
+  if (config_.insecure_dev) {
+    for (const auto& [k, v] : config_.labels) (*req.mutable_labels())[k] = v;
+  }
   if (auto applied = reconciler_.applied()) req.set_applied_generation(applied->generation());
   {
     std::lock_guard<std::mutex> lock(ctx_mu_);
@@ -99,9 +152,9 @@ bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl
       spdlog::warn("ignoring a desired state without a digest");
       continue;
     }
-    if (!state.hostname().empty() && state.hostname() != config_.hostname) {
+    if (!state.hostname().empty() && state.hostname() != hostname) {
       spdlog::error("ignoring a desired state for host {} (this is {})", state.hostname(),
-                    config_.hostname);
+                    hostname);
       continue;
     }
     std::optional<ApplyReport> report = reconciler_.Offer(state);
@@ -113,6 +166,8 @@ bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl
       spdlog::info("applied generation {}: {} write(s), {} drift item(s)", report->generation,
                    report->writes, report->drift.size());
       Report(*report);
+      // Connected, applied, reported: from here the agent idles until the next change.
+      if (!stop_after_first) ReleaseStartupMemory();
     }
     if (stop_after_first) {
       // Half-close: the controller finishes the stream once it has read the report.
@@ -132,16 +187,28 @@ bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl
     std::lock_guard<std::mutex> lock(ctx_mu_);
     active_ = nullptr;
   }
-  *status = s.ok() || s.error_code() == grpc::StatusCode::CANCELLED
-                ? absl::OkStatus()
-                : absl::UnavailableError(s.error_message());
+  if (s.ok() || s.error_code() == grpc::StatusCode::CANCELLED) {
+    *status = absl::OkStatus();
+  } else if (s.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+             s.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+    *status = absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                           absl::StrCat("the controller refused this host: ", s.error_message(),
+                                        " (the cached state stays enforced)"));
+  } else {
+    *status = absl::UnavailableError(s.error_message());
+  }
   return got_any;
 }
 
 void WatchClient::RecheckLoop() {
+  absl::Time next_recheck = absl::Now() + config_.recheck_interval;
   while (!stop_) {
-    SleepUnless(stop_, config_.recheck_interval);
+    // Wake at least every minute to see whether the certificate is due for renewal.
+    SleepUnless(stop_, std::min(absl::Minutes(1), next_recheck - absl::Now()));
     if (stop_) break;
+    RenewIfDue();
+    if (absl::Now() < next_recheck) continue;
+    next_recheck = absl::Now() + config_.recheck_interval;
     std::optional<ApplyReport> report = reconciler_.Recheck();
     if (report && (report->writes > 0 || !report->drift.empty())) {
       spdlog::info("recheck: {} write(s), {} drift item(s)", report->writes, report->drift.size());

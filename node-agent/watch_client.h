@@ -1,7 +1,9 @@
-// Holds the controller's Watch stream: each desired state goes to the Reconciler, then a report
-// on the same stream (applied generation and digest, drift, host-key fingerprints). Reconnects with
-// jittered exponential backoff (1 s doubling to 60 s) while the reconciler keeps enforcing the
-// cached state; re-applies on a timer to catch local edits.
+// Holds the controller's Watch stream over mTLS (the host certificate in tls_dir; plaintext only
+// with insecure_dev): each desired state goes to the Reconciler, then a report on the same
+// stream (applied generation and digest, drift, host-key fingerprints). Reconnects with jittered
+// exponential backoff (1 s doubling to 60 s) while the reconciler keeps enforcing the cached
+// state, also while the host is not enrolled or its certificate was refused; re-applies on a
+// timer to catch local edits; renews the certificate after two thirds of its life.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -35,10 +37,15 @@ class WatchClient {
   // after reconnecting reports again.
   void Report(const ApplyReport& report);
   void RecheckLoop();
+  // A channel with the current credentials, and the hostname to say in the hello.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(std::string* hostname);
+  // Renews the certificate when due; after a renewal the stream is re-opened with it.
+  void RenewIfDue();
 
   const AgentConfig& config_;
   Reconciler& reconciler_;
-  std::shared_ptr<grpc::Channel> channel_;
+  std::mutex channel_mu_;
+  std::shared_ptr<grpc::Channel> channel_;  // the current stream's, for renewal
   std::atomic<bool> stop_{false};
   std::mutex ctx_mu_;
   grpc::ClientContext* active_ = nullptr;

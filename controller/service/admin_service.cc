@@ -133,6 +133,50 @@ grpc::Status AdminServiceImpl::ListHosts(grpc::ServerContext*, const v1::ListHos
   return grpc::Status::OK;
 }
 
+grpc::Status AdminServiceImpl::LabelHost(grpc::ServerContext* ctx, const v1::LabelHostRequest* req,
+                                         v1::MutationResponse* resp) {
+  Labels set(req->set().begin(), req->set().end());
+  std::vector<std::string> remove(req->remove().begin(), req->remove().end());
+  return Mutation(hosts_.LabelHost(Actor(ctx), req->hostname(), set, remove), resp);
+}
+
+grpc::Status AdminServiceImpl::RemoveHost(grpc::ServerContext* ctx,
+                                          const v1::RemoveHostRequest* req,
+                                          v1::MutationResponse* resp) {
+  return Mutation(hosts_.RemoveHost(Actor(ctx), req->hostname()), resp);
+}
+
+grpc::Status AdminServiceImpl::CreateHostToken(grpc::ServerContext* ctx,
+                                               const v1::CreateHostTokenRequest* req,
+                                               v1::CreateHostTokenResponse* resp) {
+  Labels labels(req->labels().begin(), req->labels().end());
+  std::optional<absl::Duration> ttl;
+  if (req->has_ttl()) ttl = FromProto(req->ttl());
+  absl::StatusOr<NewJoinToken> token =
+      hosts_.CreateJoinToken(Actor(ctx), req->hostname(), labels, ttl, req->uses());
+  if (!token.ok()) return ToGrpcStatus(token.status());
+  resp->set_token(token->text);
+  resp->set_ca_pin(token->ca_pin);
+  ToProto(token->record, clock_.Now(), resp->mutable_info());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::ListHostTokens(grpc::ServerContext*,
+                                              const v1::ListHostTokensRequest*,
+                                              v1::ListHostTokensResponse* resp) {
+  absl::StatusOr<std::vector<JoinTokenRecord>> tokens = hosts_.ListJoinTokens();
+  if (!tokens.ok()) return ToGrpcStatus(tokens.status());
+  const absl::Time now = clock_.Now();
+  for (const JoinTokenRecord& t : *tokens) ToProto(t, now, resp->add_tokens());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::RevokeHostToken(grpc::ServerContext* ctx,
+                                               const v1::RevokeHostTokenRequest* req,
+                                               v1::MutationResponse*) {
+  return ToGrpcStatus(hosts_.RevokeJoinToken(Actor(ctx), req->id()));
+}
+
 grpc::Status AdminServiceImpl::GetHost(grpc::ServerContext*, const v1::GetHostRequest* req,
                                        v1::Host* resp) {
   absl::StatusOr<HostStatus> host = reports_.GetHost(req->hostname());

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "common/clock.h"
+#include "controller/handlers/host_handlers.h"
 #include "controller/handlers/inventory_handlers.h"
 #include "controller/handlers/report_handlers.h"
 #include "keyfleet/v1/admin.grpc.pb.h"
@@ -14,8 +15,9 @@ inline constexpr char kActorMetadata[] = "keyfleet-actor";
 
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
-  AdminServiceImpl(InventoryHandlers& inventory, ReportHandlers& reports, const Clock& clock)
-      : inventory_(inventory), reports_(reports), clock_(clock) {}
+  AdminServiceImpl(InventoryHandlers& inventory, ReportHandlers& reports, HostHandlers& hosts,
+                   const Clock& clock)
+      : inventory_(inventory), reports_(reports), hosts_(hosts), clock_(clock) {}
 
   grpc::Status AddPrincipal(grpc::ServerContext* ctx, const v1::AddPrincipalRequest* req,
                             v1::MutationResponse* resp) override;
@@ -45,6 +47,16 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                          v1::ListHostsResponse* resp) override;
   grpc::Status GetHost(grpc::ServerContext* ctx, const v1::GetHostRequest* req,
                        v1::Host* resp) override;
+  grpc::Status LabelHost(grpc::ServerContext* ctx, const v1::LabelHostRequest* req,
+                         v1::MutationResponse* resp) override;
+  grpc::Status RemoveHost(grpc::ServerContext* ctx, const v1::RemoveHostRequest* req,
+                          v1::MutationResponse* resp) override;
+  grpc::Status CreateHostToken(grpc::ServerContext* ctx, const v1::CreateHostTokenRequest* req,
+                               v1::CreateHostTokenResponse* resp) override;
+  grpc::Status ListHostTokens(grpc::ServerContext* ctx, const v1::ListHostTokensRequest* req,
+                              v1::ListHostTokensResponse* resp) override;
+  grpc::Status RevokeHostToken(grpc::ServerContext* ctx, const v1::RevokeHostTokenRequest* req,
+                               v1::MutationResponse* resp) override;
   grpc::Status GetPolicy(grpc::ServerContext* ctx, const v1::GetPolicyRequest* req,
                          v1::Policy* resp) override;
   grpc::Status SetPolicy(grpc::ServerContext* ctx, const v1::SetPolicyRequest* req,
@@ -65,6 +77,7 @@ class AdminServiceImpl final : public v1::AdminService::Service {
 
   InventoryHandlers& inventory_;
   ReportHandlers& reports_;
+  HostHandlers& hosts_;
   const Clock& clock_;
 };
 

@@ -1,7 +1,9 @@
 #include "controller/service/agent_service.h"
 
 #include <mutex>
+#include <optional>
 
+#include "absl/strings/str_cat.h"
 #include "controller/service/proto_convert.h"
 #include "controller/service/status_mapping.h"
 #include "spdlog/spdlog.h"
@@ -16,7 +18,9 @@ namespace {
 class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::WatchResponse>,
                            public WatchHub::Subscriber {
  public:
-  WatchReactor(WatchHub& hub, AgentHandlers& agents) : hub_(hub), agents_(agents) {
+  WatchReactor(WatchHub& hub, AgentHandlers& agents, const AgentAuthenticator& auth,
+               const Clock& clock, std::optional<HostIdentity> identity)
+      : hub_(hub), agents_(agents), auth_(auth), clock_(clock), identity_(std::move(identity)) {
     StartRead(&in_);
   }
 
@@ -35,6 +39,14 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
   }
 
   void Notify() override {
+    // A removed or re-enrolled host's stream ends at once: its certificate no longer counts.
+    if (identity_ && !auth_.enrollment()->StillEnrolled(*identity_)) {
+      FinishOnce(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                              "host " + hostname_ +
+                                  " was removed or enrolled again; this certificate no "
+                                  "longer identifies it"));
+      return;
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       desired_due_ = true;
@@ -43,6 +55,13 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
   }
 
   void Heartbeat() override {
+    if (identity_ && clock_.Now() >= identity_->not_after) {
+      FinishOnce(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                              "the client certificate of host " + hostname_ + " expired at " +
+                                  absl::FormatTime(identity_->not_after) +
+                                  "; the agent renews it before then, or re-enrolls"));
+      return;
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       heartbeat_due_ = true;
@@ -80,12 +99,35 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
     }
     const v1::WatchRequest& hello = in_.hello();
     Labels labels(hello.labels().begin(), hello.labels().end());
-    absl::StatusOr<HostDesiredState> state = agents_.Connect(hello.hostname(), labels);
+    absl::StatusOr<HostDesiredState> state;
+    if (identity_) {
+      // The certificate says who this is; the hello may only agree.
+      absl::Status refused;
+      if (!hello.hostname().empty() && hello.hostname() != identity_->hostname) {
+        refused = absl::PermissionDeniedError(
+            absl::StrCat("the certificate of host ", identity_->hostname,
+                         " cannot watch the desired state of host ", hello.hostname()));
+      } else if (!labels.empty()) {
+        refused = absl::PermissionDeniedError(
+            "an agent cannot set its own labels; they come from its join token and from "
+            "`keyfleet host label`");
+      }
+      if (!refused.ok()) {
+        auth_.enrollment()->Deny("host:" + identity_->hostname, "watch",
+                                 hello.hostname().empty() ? identity_->hostname : hello.hostname(),
+                                 refused);
+        return ToGrpcStatus(refused);
+      }
+      hostname_ = identity_->hostname;
+      state = agents_.DesiredState(hostname_);
+    } else {
+      state = agents_.Connect(hello.hostname(), labels);
+      hostname_ = hello.hostname();
+    }
     if (!state.ok()) {
-      spdlog::warn("watch from {} refused: {}", hello.hostname(), state.status().ToString());
+      spdlog::warn("watch from {} refused: {}", hostname_, state.status().ToString());
       return ToGrpcStatus(state.status());
     }
-    hostname_ = hello.hostname();
     registered_ = true;
     hub_.Add(hostname_, this);
     Notify();
@@ -101,9 +143,13 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
     }
     const v1::ReportRequest& report = in_.report();
     if (!report.hostname().empty() && report.hostname() != hostname_) {
-      return grpc::Status(
-          grpc::StatusCode::INVALID_ARGUMENT,
-          "a report for host " + report.hostname() + " on the Watch stream of " + hostname_);
+      absl::Status refused = absl::PermissionDeniedError(
+          absl::StrCat("a report for host ", report.hostname(), " on the Watch stream of host ",
+                       hostname_, "; an agent reports only for its own host"));
+      if (identity_) {
+        auth_.enrollment()->Deny("host:" + hostname_, "report", report.hostname(), refused);
+      }
+      return ToGrpcStatus(refused);
     }
     absl::Status s = agents_.Report(FromProto(hostname_, report));
     if (!s.ok()) spdlog::warn("report from {} dropped: {}", hostname_, s.ToString());
@@ -154,6 +200,9 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
 
   WatchHub& hub_;
   AgentHandlers& agents_;
+  const AgentAuthenticator& auth_;
+  const Clock& clock_;
+  const std::optional<HostIdentity> identity_;  // nullopt only with --insecure-dev
   // Read side (one reaction at a time).
   v1::AgentMessage in_;
   bool registered_ = false;
@@ -169,11 +218,65 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
   v1::WatchResponse out_;
 };
 
+// A stream refused before its first message: finished at once, nothing read or sent.
+class RefusedWatch final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::WatchResponse> {
+ public:
+  explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::WatchResponse>* AgentServiceImpl::Watch(
-    grpc::CallbackServerContext*) {
-  return new WatchReactor(hub_, agents_);
+    grpc::CallbackServerContext* ctx) {
+  absl::StatusOr<std::optional<HostIdentity>> identity =
+      auth_.AuthenticateHost(*ctx, "/keyfleet.v1.AgentService/Watch");
+  if (!identity.ok()) return new RefusedWatch(ToGrpcStatus(identity.status()));
+  return new WatchReactor(hub_, agents_, auth_, clock_, *std::move(identity));
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::Renew(grpc::CallbackServerContext* ctx,
+                                                  const v1::RenewRequest* req,
+                                                  v1::RenewResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::StatusOr<std::optional<HostIdentity>> identity =
+      auth_.AuthenticateHost(*ctx, "/keyfleet.v1.AgentService/Renew");
+  if (!identity.ok()) {
+    reactor->Finish(ToGrpcStatus(identity.status()));
+    return reactor;
+  }
+  if (!identity->has_value()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                 "this controller runs with --insecure-dev: there are no "
+                                 "certificates to renew"));
+    return reactor;
+  }
+  absl::StatusOr<RenewOutcome> renewed = auth_.enrollment()->Renew(**identity, req->csr_pem());
+  if (!renewed.ok()) {
+    reactor->Finish(ToGrpcStatus(renewed.status()));
+    return reactor;
+  }
+  resp->set_certificate_pem(renewed->certificate_pem);
+  resp->set_ca_bundle_pem(renewed->ca_bundle_pem);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::Status EnrollmentServiceImpl::Enroll(grpc::ServerContext* ctx, const v1::EnrollRequest* req,
+                                           v1::EnrollResponse* resp) {
+  if (auth_.insecure_dev()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "this controller runs with --insecure-dev (no TLS, no CA): agents are "
+                        "not enrolled; they name themselves in their hello");
+  }
+  absl::StatusOr<EnrollOutcome> enrolled =
+      auth_.enrollment()->Enroll(ctx->peer(), req->token(), req->hostname(), req->csr_pem());
+  if (!enrolled.ok()) return ToGrpcStatus(enrolled.status());
+  resp->set_hostname(enrolled->host.hostname);
+  resp->set_certificate_pem(enrolled->certificate_pem);
+  resp->set_ca_bundle_pem(enrolled->ca_bundle_pem);
+  for (const auto& [k, v] : enrolled->host.labels) (*resp->mutable_labels())[k] = v;
+  return grpc::Status::OK;
 }
 
 }  // namespace keyfleet::controller

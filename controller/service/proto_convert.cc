@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/key_policy.h"
 #include "common/ssh_key_type.h"
+#include "controller/enrollment_rules.h"
 #include "nlohmann/json.hpp"
 
 namespace keyfleet::controller {
@@ -125,6 +126,10 @@ void ToProto(const HostStatus& h, v1::Host* out) {
   out->set_applied_digest(h.host.applied_digest);
   out->set_converged(h.converged);
   for (const std::string& fp : h.host.host_key_fingerprints) out->add_host_key_fingerprints(fp);
+  if (h.host.enrolled_at) ToProto(*h.host.enrolled_at, out->mutable_enrolled_at());
+  if (h.host.certificate_expires) {
+    ToProto(*h.host.certificate_expires, out->mutable_certificate_expires());
+  }
   nlohmann::json drift = nlohmann::json::parse(h.host.drift_json, nullptr, false);
   if (drift.is_array()) {
     for (const auto& item : drift) {
@@ -134,6 +139,19 @@ void ToProto(const HostStatus& h, v1::Host* out) {
       }
     }
   }
+}
+
+void ToProto(const JoinTokenRecord& t, absl::Time now, v1::HostToken* out) {
+  out->set_id(t.id);
+  out->set_hostname(t.hostname);
+  for (const auto& [k, v] : t.labels) (*out->mutable_labels())[k] = v;
+  ToProto(t.created_at, out->mutable_created_at());
+  ToProto(t.expires_at, out->mutable_expires_at());
+  out->set_uses_allowed(t.uses_allowed);
+  out->set_uses(t.uses);
+  out->set_revoked(t.revoked_at.has_value());
+  out->set_created_by(t.created_by);
+  out->set_state(JoinTokenState(t, now));
 }
 
 void ToProto(const PolicyRecord& p, v1::Policy* out) {

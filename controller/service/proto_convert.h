@@ -22,6 +22,8 @@ void ToProto(const GrantRecord& g, v1::Grant* out);
 GrantRecord FromProto(const v1::Grant& g);
 void ToProto(const HostStatus& h, v1::Host* out);
 void ToProto(const PolicyRecord& p, v1::Policy* out);
+// Never the secret or its hash. `state` as of `now`.
+void ToProto(const JoinTokenRecord& t, absl::Time now, v1::HostToken* out);
 // Unset fields of `p` keep the values of `base`; type names are checked.
 absl::StatusOr<PolicyRecord> FromProto(const v1::Policy& p, const PolicyRecord& base);
 void ToProto(const AuditEvent& e, v1::AuditEvent* out);

@@ -57,4 +57,18 @@ absl::Status GrantNotFoundError(int64_t id) {
   return absl::NotFoundError(absl::StrCat("no grant with id ", id, " (see `keyfleet grant list`)"));
 }
 
+absl::Status HostNotFoundError(const std::string& hostname) {
+  return absl::NotFoundError(
+      absl::StrCat("no host named \"", hostname, "\" (see `keyfleet host list`)"));
+}
+
+absl::Status JoinTokenNotFoundError(const std::string& id) {
+  return absl::NotFoundError(
+      absl::StrCat("no join token with id ", id, " (see `keyfleet host token list`)"));
+}
+
+absl::Status UnknownJoinTokenError() {
+  return absl::UnauthenticatedError("the join token is not valid (no such token)");
+}
+
 }  // namespace keyfleet::controller

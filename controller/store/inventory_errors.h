@@ -19,5 +19,8 @@ absl::Status KeyRevokedError(const std::string& fingerprint, const std::string& 
 absl::Status KeyNotFoundError(const std::string& fingerprint);
 absl::Status KeyAlreadyRevokedError(const std::string& fingerprint, absl::Time revoked_at);
 absl::Status GrantNotFoundError(int64_t id);
+absl::Status HostNotFoundError(const std::string& hostname);
+absl::Status JoinTokenNotFoundError(const std::string& id);
+absl::Status UnknownJoinTokenError();
 
 }  // namespace keyfleet::controller

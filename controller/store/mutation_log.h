@@ -34,6 +34,11 @@ struct MutationLog {
     audit.push_back({std::string(action), key, before_json, after_json});
     changes.push_back({entity, key, after_json});
   }
+  // An audit entry with no change (nothing desired depends on it: join tokens).
+  void AuditOnly(absl::string_view action, const std::string& target,
+                 const std::string& before_json, const std::string& after_json) {
+    audit.push_back({std::string(action), target, before_json, after_json});
+  }
 };
 
 // The audit event for `entry`, numbered `sequence`, chained to `prev_hash` ("" for the first

@@ -92,7 +92,25 @@ absl::StatusOr<HostRecord> HostFromRow(const pqxx::row& row) {
     return absl::DataLossError(
         absl::StrCat("host ", h.hostname, ": malformed host_key_fingerprints: ", e.what()));
   }
+  h.enrollment_id = row[8].as<std::string>();
+  h.enrolled_at = OptionalMicros(row[9]);
+  h.certificate_expires = OptionalMicros(row[10]);
   return h;
+}
+
+absl::StatusOr<JoinTokenRecord> JoinTokenFromRow(const pqxx::row& row) {
+  JoinTokenRecord t;
+  t.id = row[0].as<std::string>();
+  t.secret_hash = row[1].as<std::string>();
+  t.hostname = row[2].as<std::string>();
+  KF_ASSIGN_OR_RETURN(t.labels, LabelsFromJson(row[3].as<std::string>()));
+  t.created_at = Micros(row[4]);
+  t.expires_at = Micros(row[5]);
+  t.uses_allowed = row[6].as<uint32_t>();
+  t.uses = row[7].as<uint32_t>();
+  t.revoked_at = OptionalMicros(row[8]);
+  t.created_by = row[9].as<std::string>();
+  return t;
 }
 
 absl::StatusOr<AuditEvent> AuditEventFromRow(const pqxx::row& row) {

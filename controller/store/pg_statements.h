@@ -21,9 +21,10 @@ struct Statement {
   "g.id, coalesce(p.name, ''), coalesce(g.key_fingerprint, ''), g.selector_labels, " \
   "g.hostname_glob, g.account, g.options, kf_us(g.expires_at), g.allow_root, "       \
   "kf_us(g.created_at) FROM grants g LEFT JOIN principals p ON p.id = g.principal_id "
-#define KF_HOST_COLUMNS                                                         \
-  "hostname, labels, kf_us(first_seen), kf_us(last_seen), applied_generation, " \
-  "applied_digest, drift, host_key_fingerprints FROM hosts "
+#define KF_HOST_COLUMNS                                                               \
+  "hostname, labels, kf_us(first_seen), kf_us(last_seen), applied_generation, "       \
+  "applied_digest, drift, host_key_fingerprints, enrollment_id, kf_us(enrolled_at), " \
+  "kf_us(certificate_expires) FROM hosts "
 #define KF_PRINCIPAL_COLUMNS "name, kind, email, disabled, kf_us(created_at), id FROM principals "
 
 inline constexpr Statement kStatements[] = {
@@ -98,6 +99,29 @@ inline constexpr Statement kStatements[] = {
      "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) "
      "AS r(hostname, at, generation, digest, drift, host_keys) "
      "WHERE h.hostname = r.hostname AND h.applied_generation <= r.generation"},
+
+    {"host_delete", "DELETE FROM hosts WHERE hostname = $1"},
+    {"host_labels_only", "UPDATE hosts SET labels = $2 WHERE hostname = $1"},
+    {"host_enroll",
+     "INSERT INTO hosts (hostname, labels, first_seen, last_seen, enrollment_id, enrolled_at, "
+     "certificate_expires) VALUES ($1, $2, kf_ts($3), kf_ts($3), $4, kf_ts($3), kf_ts($5)) "
+     "ON CONFLICT (hostname) DO UPDATE SET labels = excluded.labels, enrollment_id = "
+     "excluded.enrollment_id, enrolled_at = excluded.enrolled_at, certificate_expires = "
+     "excluded.certificate_expires"},
+    {"host_certificate_expires",
+     "UPDATE hosts SET certificate_expires = kf_ts($2) WHERE hostname = $1"},
+
+    {"join_token_insert",
+     "INSERT INTO join_tokens (id, secret_hash, hostname, labels, created_at, expires_at, "
+     "uses_allowed, created_by) VALUES ($1, $2, $3, $4, kf_ts($5), kf_ts($6), $7, $8)"},
+#define KF_TOKEN_COLUMNS                                                                    \
+  "id, secret_hash, hostname, labels, kf_us(created_at), kf_us(expires_at), uses_allowed, " \
+  "uses, kf_us(revoked_at), created_by FROM join_tokens "
+    {"join_token_all", "SELECT " KF_TOKEN_COLUMNS "ORDER BY created_at, id"},
+    {"join_token_lock", "SELECT " KF_TOKEN_COLUMNS "WHERE id = $1 FOR UPDATE"},
+#undef KF_TOKEN_COLUMNS
+    {"join_token_use", "UPDATE join_tokens SET uses = uses + 1 WHERE id = $1"},
+    {"join_token_revoke", "UPDATE join_tokens SET revoked_at = kf_ts($2) WHERE id = $1"},
 
     {"policy_get", "SELECT document FROM policy"},
     {"policy_set",

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "controller/enrollment_rules.h"
 #include "controller/record_json.h"
 #include "controller/store/inventory_errors.h"
 #include "controller/store/migrations.h"
@@ -338,6 +339,140 @@ absl::StatusOr<uint64_t> PostgresStore::RegisterHost(const MutationContext& ctx,
     after.labels = labels;
     log.Record("host.relabel", EntityKind::kHost, hostname, HostToJson(before), HostToJson(after));
     return log;
+  });
+}
+
+absl::StatusOr<uint64_t> PostgresStore::SetHostLabels(const MutationContext& ctx,
+                                                      const std::string& hostname,
+                                                      const Labels& labels) {
+  return Mutate(ctx, "label host", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+    pqxx::result r = txn.exec_prepared("host_by_name", hostname);
+    if (r.empty()) return HostNotFoundError(hostname);
+    KF_ASSIGN_OR_RETURN(HostRecord before, HostFromRow(r[0]));
+    MutationLog log;
+    if (before.labels == labels) return log;
+    txn.exec_prepared0("host_labels_only", hostname, LabelsToJson(labels));
+    HostRecord after = before;
+    after.labels = labels;
+    log.Record("host.label", EntityKind::kHost, hostname, HostToJson(before), HostToJson(after));
+    return log;
+  });
+}
+
+absl::StatusOr<uint64_t> PostgresStore::RemoveHost(const MutationContext& ctx,
+                                                   const std::string& hostname) {
+  return Mutate(ctx, "remove host", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+    pqxx::result r = txn.exec_prepared("host_by_name", hostname);
+    if (r.empty()) return HostNotFoundError(hostname);
+    KF_ASSIGN_OR_RETURN(HostRecord before, HostFromRow(r[0]));
+    txn.exec_prepared0("host_delete", hostname);
+    MutationLog log;
+    log.Record("host.remove", EntityKind::kHost, hostname, HostToJson(before), "");
+    return log;
+  });
+}
+
+absl::Status PostgresStore::CreateJoinToken(const MutationContext& ctx,
+                                            const JoinTokenRecord& token) {
+  return Mutate(ctx, "create join token",
+                [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+                  txn.exec_prepared0("join_token_insert", token.id, token.secret_hash,
+                                     token.hostname, LabelsToJson(token.labels),
+                                     Us(token.created_at), Us(token.expires_at),
+                                     static_cast<int64_t>(token.uses_allowed), token.created_by);
+                  MutationLog log;
+                  log.AuditOnly("host.token.create", token.id, "", JoinTokenToJson(token));
+                  return log;
+                })
+      .status();
+}
+
+absl::StatusOr<std::vector<JoinTokenRecord>> PostgresStore::ListJoinTokens() {
+  std::vector<JoinTokenRecord> tokens;
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("list join tokens", [&](pqxx::dbtransaction& txn) {
+    KF_ASSIGN_OR_RETURN(tokens, AllRows<JoinTokenRecord>(txn, "join_token_all", JoinTokenFromRow));
+    return absl::OkStatus();
+  }));
+  return tokens;
+}
+
+absl::Status PostgresStore::RevokeJoinToken(const MutationContext& ctx, const std::string& id) {
+  return Mutate(ctx, "revoke join token",
+                [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+                  pqxx::result r = txn.exec_prepared("join_token_lock", id);
+                  if (r.empty()) return JoinTokenNotFoundError(id);
+                  KF_ASSIGN_OR_RETURN(JoinTokenRecord before, JoinTokenFromRow(r[0]));
+                  if (before.revoked_at) {
+                    return absl::FailedPreconditionError(
+                        absl::StrCat("join token ", id, " is already revoked"));
+                  }
+                  txn.exec_prepared0("join_token_revoke", id, Us(ctx.at));
+                  JoinTokenRecord after = before;
+                  after.revoked_at = ctx.at;
+                  MutationLog log;
+                  log.AuditOnly("host.token.revoke", id, JoinTokenToJson(before),
+                                JoinTokenToJson(after));
+                  return log;
+                })
+      .status();
+}
+
+absl::StatusOr<EnrollmentResult> PostgresStore::EnrollHost(const MutationContext& ctx,
+                                                           const EnrollmentRequest& request) {
+  EnrollmentResult result;
+  KF_ASSIGN_OR_RETURN(
+      result.change,
+      Mutate(ctx, "enroll host", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+        pqxx::result t = txn.exec_prepared("join_token_lock", request.token_id);
+        if (t.empty()) return UnknownJoinTokenError();
+        KF_ASSIGN_OR_RETURN(JoinTokenRecord token, JoinTokenFromRow(t[0]));
+        KF_RETURN_IF_ERROR(CheckJoinToken(token, request.secret_hash, ctx.at));
+        std::optional<HostRecord> existing;
+        const std::string lookup = token.hostname.empty() ? request.hostname : token.hostname;
+        if (pqxx::result h = txn.exec_prepared("host_by_name", lookup); !h.empty()) {
+          KF_ASSIGN_OR_RETURN(existing, HostFromRow(h[0]));
+        }
+        KF_ASSIGN_OR_RETURN(std::string hostname,
+                            EnrollmentHostname(token, request.hostname, existing));
+        HostRecord host = existing.value_or(HostRecord());
+        host.hostname = hostname;
+        if (!existing) host.first_seen = host.last_seen = ctx.at;
+        if (!existing || !token.labels.empty()) host.labels = token.labels;
+        host.enrollment_id = request.enrollment_id;
+        host.enrolled_at = ctx.at;
+        host.certificate_expires = request.certificate_expires;
+        txn.exec_prepared0("host_enroll", hostname, LabelsToJson(host.labels), Us(ctx.at),
+                           host.enrollment_id, Us(request.certificate_expires));
+        txn.exec_prepared0("join_token_use", token.id);
+        result.host = host;
+        MutationLog log;
+        log.Record(existing ? "host.reenroll" : "host.enroll", EntityKind::kHost, hostname,
+                   existing ? HostToJson(*existing) : "", HostToJson(host));
+        return log;
+      }));
+  return result;
+}
+
+absl::Status PostgresStore::RecordSecurityEvents(const std::vector<SecurityEvent>& events) {
+  if (events.empty()) return absl::OkStatus();
+  // Not a change; but the audit chain is linear only under the inventory lock.
+  return pool_.Transact("record security events", [&](pqxx::dbtransaction& txn) {
+    txn.exec_prepared("inventory_lock");
+    pqxx::result last = txn.exec_prepared("audit_last");
+    std::string prev_hash = last.empty() ? "" : last[0][0].as<std::string>();
+    for (const SecurityEvent& e : events) {
+      const AuditEvent event =
+          ChainAuditEvent(txn.exec_prepared1("audit_next_seq")[0].as<uint64_t>(), {e.actor, e.at},
+                          {e.action, e.target, "", e.detail_json}, prev_hash);
+      txn.exec_prepared0("audit_insert", event.sequence, Us(event.at), event.actor, event.action,
+                         event.target, event.before_json, event.after_json, event.prev_hash,
+                         event.hash);
+      prev_hash = event.hash;
+      if (e.certificate_expires && !e.hostname.empty()) {
+        txn.exec_prepared0("host_certificate_expires", e.hostname, Us(*e.certificate_expires));
+      }
+    }
+    return absl::OkStatus();
   });
 }
 

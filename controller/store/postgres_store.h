@@ -44,6 +44,16 @@ class PostgresStore : public Store {
                                      const PolicyRecord& policy) override;
   absl::StatusOr<uint64_t> RegisterHost(const MutationContext& ctx, const std::string& hostname,
                                         const Labels& labels) override;
+  absl::StatusOr<uint64_t> SetHostLabels(const MutationContext& ctx, const std::string& hostname,
+                                         const Labels& labels) override;
+  absl::StatusOr<uint64_t> RemoveHost(const MutationContext& ctx,
+                                      const std::string& hostname) override;
+  absl::Status CreateJoinToken(const MutationContext& ctx, const JoinTokenRecord& token) override;
+  absl::StatusOr<std::vector<JoinTokenRecord>> ListJoinTokens() override;
+  absl::Status RevokeJoinToken(const MutationContext& ctx, const std::string& id) override;
+  absl::StatusOr<EnrollmentResult> EnrollHost(const MutationContext& ctx,
+                                              const EnrollmentRequest& request) override;
+  absl::Status RecordSecurityEvents(const std::vector<SecurityEvent>& events) override;
   absl::Status RecordHostReports(const std::vector<HostReport>& reports) override;
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
   absl::Status TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) override;

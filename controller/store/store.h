@@ -70,6 +70,31 @@ class Store {
                                                 const std::string& hostname,
                                                 const Labels& labels) = 0;
 
+  // Admin relabel: NOT_FOUND for an unknown host. Returns 0 when nothing changed.
+  virtual absl::StatusOr<uint64_t> SetHostLabels(const MutationContext& ctx,
+                                                 const std::string& hostname,
+                                                 const Labels& labels) = 0;
+  // Deletes the host (a change: the view drops it, its streams close, its certificates stop
+  // working). NOT_FOUND for an unknown host.
+  virtual absl::StatusOr<uint64_t> RemoveHost(const MutationContext& ctx,
+                                              const std::string& hostname) = 0;
+
+  // Join tokens (audited, not changes: they alter no host's desired state).
+  virtual absl::Status CreateJoinToken(const MutationContext& ctx,
+                                       const JoinTokenRecord& token) = 0;
+  virtual absl::StatusOr<std::vector<JoinTokenRecord>> ListJoinTokens() = 0;
+  // NOT_FOUND; FAILED_PRECONDITION when already revoked.
+  virtual absl::Status RevokeJoinToken(const MutationContext& ctx, const std::string& id) = 0;
+  // In one transaction: locks the token, checks it (CheckJoinToken; an unknown id is
+  // UNAUTHENTICATED) and the hostname (EnrollmentHostname), consumes one use, and creates or
+  // re-enrolls the host with request.enrollment_id (labels from the token; a re-enrolled host
+  // keeps its labels when the token has none). Nothing is written when any check fails.
+  virtual absl::StatusOr<EnrollmentResult> EnrollHost(const MutationContext& ctx,
+                                                      const EnrollmentRequest& request) = 0;
+  // Appends security events (denials, renewals) to the audit chain in one transaction, and
+  // records renewed certificates' expiry on their hosts.
+  virtual absl::Status RecordSecurityEvents(const std::vector<SecurityEvent>& events) = 0;
+
   // Agent reports: last seen, applied generation and digest, drift. Not changes, not audited;
   // written in batches. Reports for unknown hosts are ignored.
   virtual absl::Status RecordHostReports(const std::vector<HostReport>& reports) = 0;

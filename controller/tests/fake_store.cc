@@ -1,5 +1,7 @@
 #include "controller/tests/fake_store.h"
 
+#include "common/status_macros.h"
+#include "controller/enrollment_rules.h"
 #include "controller/record_json.h"
 #include "controller/store/inventory_errors.h"
 
@@ -190,6 +192,106 @@ absl::StatusOr<uint64_t> FakeStore::RegisterHost(const MutationContext& ctx,
     it->second.last_seen = std::max(it->second.last_seen, ctx.at);
   }
   return CommitLocked(ctx, log);
+}
+
+absl::StatusOr<uint64_t> FakeStore::SetHostLabels(const MutationContext& ctx,
+                                                  const std::string& hostname,
+                                                  const Labels& labels) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = hosts_.find(hostname);
+  if (it == hosts_.end()) return HostNotFoundError(hostname);
+  MutationLog log;
+  if (it->second.labels == labels) return CommitLocked(ctx, log);
+  std::string before = HostToJson(it->second);
+  it->second.labels = labels;
+  log.Record("host.label", EntityKind::kHost, hostname, before, HostToJson(it->second));
+  return CommitLocked(ctx, log);
+}
+
+absl::StatusOr<uint64_t> FakeStore::RemoveHost(const MutationContext& ctx,
+                                               const std::string& hostname) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = hosts_.find(hostname);
+  if (it == hosts_.end()) return HostNotFoundError(hostname);
+  MutationLog log;
+  log.Record("host.remove", EntityKind::kHost, hostname, HostToJson(it->second), "");
+  hosts_.erase(it);
+  return CommitLocked(ctx, log);
+}
+
+absl::Status FakeStore::CreateJoinToken(const MutationContext& ctx, const JoinTokenRecord& token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  tokens_[token.id] = token;
+  MutationLog log;
+  log.AuditOnly("host.token.create", token.id, "", JoinTokenToJson(token));
+  CommitLocked(ctx, log);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<JoinTokenRecord>> FakeStore::ListJoinTokens() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<JoinTokenRecord> out;
+  for (const auto& [id, token] : tokens_) out.push_back(token);
+  return out;
+}
+
+absl::Status FakeStore::RevokeJoinToken(const MutationContext& ctx, const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tokens_.find(id);
+  if (it == tokens_.end()) return JoinTokenNotFoundError(id);
+  if (it->second.revoked_at) {
+    return absl::FailedPreconditionError(absl::StrCat("join token ", id, " is already revoked"));
+  }
+  std::string before = JoinTokenToJson(it->second);
+  it->second.revoked_at = ctx.at;
+  MutationLog log;
+  log.AuditOnly("host.token.revoke", id, before, JoinTokenToJson(it->second));
+  CommitLocked(ctx, log);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<EnrollmentResult> FakeStore::EnrollHost(const MutationContext& ctx,
+                                                       const EnrollmentRequest& request) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto t = tokens_.find(request.token_id);
+  if (t == tokens_.end()) return UnknownJoinTokenError();
+  JoinTokenRecord& token = t->second;
+  KF_RETURN_IF_ERROR(CheckJoinToken(token, request.secret_hash, ctx.at));
+  const std::string lookup = token.hostname.empty() ? request.hostname : token.hostname;
+  std::optional<HostRecord> existing;
+  if (auto h = hosts_.find(lookup); h != hosts_.end()) existing = h->second;
+  KF_ASSIGN_OR_RETURN(std::string hostname, EnrollmentHostname(token, request.hostname, existing));
+  HostRecord host = existing.value_or(HostRecord());
+  host.hostname = hostname;
+  if (!existing) host.first_seen = host.last_seen = ctx.at;
+  if (!existing || !token.labels.empty()) host.labels = token.labels;
+  host.enrollment_id = request.enrollment_id;
+  host.enrolled_at = ctx.at;
+  host.certificate_expires = request.certificate_expires;
+  hosts_[hostname] = host;
+  ++token.uses;
+  MutationLog log;
+  log.Record(existing ? "host.reenroll" : "host.enroll", EntityKind::kHost, hostname,
+             existing ? HostToJson(*existing) : "", HostToJson(host));
+  EnrollmentResult result;
+  result.change = CommitLocked(ctx, log);
+  result.host = host;
+  return result;
+}
+
+absl::Status FakeStore::RecordSecurityEvents(const std::vector<SecurityEvent>& events) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const SecurityEvent& e : events) {
+    MutationLog log;
+    log.AuditOnly(e.action, e.target, "", e.detail_json);
+    CommitLocked({e.actor, e.at}, log);
+    if (e.certificate_expires) {
+      if (auto h = hosts_.find(e.hostname); h != hosts_.end()) {
+        h->second.certificate_expires = e.certificate_expires;
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status FakeStore::RecordHostReports(const std::vector<HostReport>& reports) {

@@ -34,6 +34,16 @@ class FakeStore : public Store {
                                      const PolicyRecord& policy) override;
   absl::StatusOr<uint64_t> RegisterHost(const MutationContext& ctx, const std::string& hostname,
                                         const Labels& labels) override;
+  absl::StatusOr<uint64_t> SetHostLabels(const MutationContext& ctx, const std::string& hostname,
+                                         const Labels& labels) override;
+  absl::StatusOr<uint64_t> RemoveHost(const MutationContext& ctx,
+                                      const std::string& hostname) override;
+  absl::Status CreateJoinToken(const MutationContext& ctx, const JoinTokenRecord& token) override;
+  absl::StatusOr<std::vector<JoinTokenRecord>> ListJoinTokens() override;
+  absl::Status RevokeJoinToken(const MutationContext& ctx, const std::string& id) override;
+  absl::StatusOr<EnrollmentResult> EnrollHost(const MutationContext& ctx,
+                                              const EnrollmentRequest& request) override;
+  absl::Status RecordSecurityEvents(const std::vector<SecurityEvent>& events) override;
   absl::Status RecordHostReports(const std::vector<HostReport>& reports) override;
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
   absl::Status TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) override;
@@ -49,6 +59,7 @@ class FakeStore : public Store {
   std::map<std::string, RevokedFingerprint> revoked_;
   std::map<int64_t, GrantRecord> grants_;
   std::map<std::string, HostRecord> hosts_;
+  std::map<std::string, JoinTokenRecord> tokens_;
   std::optional<PolicyRecord> policy_;
   std::vector<Change> changes_;
   std::vector<AuditEvent> audit_;

@@ -107,6 +107,9 @@ class ServiceTest : public ::testing::Test {
     config.listen = "127.0.0.1:0";
     config.feed_poll_interval = absl::Seconds(1);
     config.heartbeat_interval = absl::Seconds(1);
+    // In-process channels carry no TLS: these tests drive the services in development mode,
+    // where the hello names the host. agent_identity_test covers the mTLS path.
+    config.insecure_dev = true;
     auto controller = std::make_unique<ControllerServer>(config, clock_);
     absl::Status started = controller->Start();
     EXPECT_TRUE(started.ok()) << started;
@@ -254,9 +257,9 @@ TEST_F(ServiceTest, WatchStreamEnforcesHelloThenReports) {
     other.mutable_report()->set_hostname("db-1");
     EXPECT_TRUE(stream->Write(other));
     grpc::Status s = drain(stream);
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
     EXPECT_THAT(s.error_message(),
-                HasSubstr("a report for host db-1 on the Watch stream of web-1"));
+                HasSubstr("a report for host db-1 on the Watch stream of host web-1"));
   }
   {
     grpc::ClientContext ctx;

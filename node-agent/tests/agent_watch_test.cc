@@ -1,7 +1,8 @@
-// The agent against a real controller (in-process, on a loopback port) and a real PostgreSQL:
-// a grant reaches the file, a revocation leaves it, a dead controller changes nothing, and the
-// host converges in the controller's rollout status; the running agent binary stays within its
-// idle memory budget. Label: postgres.
+// The agent against a real controller (in-process, on a loopback port, TLS with its own CA) and a
+// real PostgreSQL: agents enroll with join tokens and watch over mTLS; a grant reaches the file,
+// a revocation leaves it, a dead controller changes nothing, and the host converges in the
+// controller's rollout status; the running agent binary stays within its idle memory budget.
+// Labels: postgres, tls.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -11,13 +12,16 @@
 #include "common/clock.h"
 #include "controller/controller_server.h"
 #include "keyfleet/v1/admin.grpc.pb.h"
+#include "node-agent/host_credentials.h"
 #include "node-agent/reconciler.h"
 #include "node-agent/tests/sandbox.h"
 #include "node-agent/watch_client.h"
 #include "tests/support/admin_setup.h"
 #include "tests/support/child_process.h"
 #include "tests/support/run_command.h"
+#include "tests/support/scoped_temp_dir.h"
 #include "tests/support/temp_postgres.h"
+#include "tests/support/test_identity.h"
 #include "tests/support/test_keys.h"
 
 namespace keyfleet::agent::testing {
@@ -49,12 +53,35 @@ class AgentWatch : public ::testing::Test {
     controller::ControllerConfig cc;
     cc.database = pg_.Url(pg_.CreateDatabase());
     cc.listen = "127.0.0.1:0";
+    cc.ca_dir = (ca_dir_.path() / "ca").string();
+    cc.tls_names = {"127.0.0.1"};
     server_ = std::make_unique<controller::ControllerServer>(cc, clock_);
     ASSERT_TRUE(server_->Start().ok());
-    admin_ = v1::AdminService::NewStub(server_->InProcessChannel());
+    address_ = "127.0.0.1:" + std::to_string(server_->port());
+    pin_ = server_->ca()->pin();
+    admin_ = v1::AdminService::NewStub(
+        ::keyfleet::testing::TlsChannel(address_, server_->ca()->trust_bundle_pem()));
+  }
+
+  std::string Token(const std::string& hostname) {
+    absl::StatusOr<std::string> token =
+        ::keyfleet::testing::CreateJoinToken(*admin_, hostname, {{"env", "prod"}});
+    EXPECT_TRUE(token.ok()) << token.status();
+    return token.value_or("");
+  }
+
+  // `keyfleet-agent enroll` for HOSTNAME into DIR; its output on failure.
+  ::keyfleet::testing::CommandResult EnrollBinary(const std::string& hostname,
+                                                  const std::string& dir) {
+    return ::keyfleet::testing::RunCommand(std::string(KEYFLEET_AGENT) + " enroll --controller " +
+                                           address_ + " --token " + Token(hostname) +
+                                           " --ca-hash " + pin_ + " --tls-dir " + dir + " 2>&1");
   }
 
   ::keyfleet::testing::TempPostgres pg_;
+  ::keyfleet::testing::ScopedTempDir ca_dir_{"kf-agent-ca"};
+  std::string address_;
+  std::string pin_;
   SystemClock clock_;
   std::unique_ptr<controller::ControllerServer> server_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
@@ -63,9 +90,12 @@ class AgentWatch : public ::testing::Test {
 TEST_F(AgentWatch, GrantRevokeAndAControllerOutage) {
   Sandbox sandbox;
   AgentConfig config;
-  config.controller = "127.0.0.1:" + std::to_string(server_->port());
-  config.hostname = "web-1";
-  config.labels = {{"env", "prod"}};
+  config.controller = address_;
+  config.tls_dir = sandbox.Path("tls");
+  EnrollOptions enroll{address_, Token("web-1"), pin_, "", config.tls_dir};
+  absl::StatusOr<HostCredentials> enrolled = Enroll(enroll);
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status();
+  EXPECT_EQ(enrolled->hostname, "web-1");
   config.root = sandbox.root();
   config.cache_path = sandbox.Path("agent-cache");
   config.recheck_interval = absl::Seconds(1);
@@ -114,8 +144,11 @@ TEST_F(AgentWatch, GrantRevokeAndAControllerOutage) {
     v1::AddKeysResponse kr;
     ASSERT_TRUE(admin_->AddKeys(&c, k, &kr).ok());
   }
+  ::keyfleet::testing::CommandResult enrolled_binary = EnrollBinary("web-2", other.Path("tls"));
+  ASSERT_EQ(enrolled_binary.exit_code, 0) << enrolled_binary.out;
+  EXPECT_THAT(enrolled_binary.out, HasSubstr("enrolled as web-2"));
   const std::string once = std::string(KEYFLEET_AGENT) + " run --once --controller " +
-                           config.controller + " --hostname web-2 --label env=prod --root " +
+                           config.controller + " --tls-dir " + other.Path("tls") + " --root " +
                            other.root() + " --cache " + other.Path("agent-cache");
   ::keyfleet::testing::CommandResult ran = ::keyfleet::testing::RunCommand(once + " 2>&1");
   EXPECT_EQ(ran.exit_code, 0) << ran.out;
@@ -157,10 +190,12 @@ TEST_F(AgentWatch, TheIdleAgentStaysWithinItsMemoryBudget) {
   ASSERT_NO_FATAL_FAILURE(GrantToProdHosts(*admin_, "alice", line));
 
   Sandbox sandbox;
+  ::keyfleet::testing::CommandResult enrolled = EnrollBinary("idle-1", sandbox.Path("tls"));
+  ASSERT_EQ(enrolled.exit_code, 0) << enrolled.out;
   const pid_t agent = ::keyfleet::testing::SpawnProcess(
-      {KEYFLEET_AGENT, "run", "--controller", "127.0.0.1:" + std::to_string(server_->port()),
-       "--hostname", "idle-1", "--label", "env=prod", "--root", sandbox.root(), "--cache",
-       sandbox.Path("agent-cache"), "--recheck-interval", "1s", "--log-level", "warn"},
+      {KEYFLEET_AGENT, "run", "--controller", address_, "--tls-dir", sandbox.Path("tls"), "--root",
+       sandbox.root(), "--cache", sandbox.Path("agent-cache"), "--recheck-interval", "1s",
+       "--log-level", "warn"},
       sandbox.Path("agent.log"));
   ASSERT_GT(agent, 0);
   const std::string file = sandbox.Path("home/alice/.ssh/authorized_keys");

@@ -10,7 +10,7 @@
 namespace keyfleet::agent {
 namespace {
 
-using controller::UnmanagedKeysMode;
+using ::keyfleet::UnmanagedKeysMode;
 using ::testing::HasSubstr;
 
 std::string Key(int n) {

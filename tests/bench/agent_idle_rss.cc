@@ -1,8 +1,9 @@
 // Agent idle memory benchmark (not a ctest test; as root). Starts a private PostgreSQL, the
-// real keyfleet-controller and the real keyfleet-agent (`run`, on a sandbox root, watching),
-// grants one key to one account, waits until the agent is idle (re-checking every second), and
-// prints the agent's memory: RSS (which counts every shared-library page it touched), PSS and
-// private memory, and on stderr its RSS per mapped object.
+// real keyfleet-controller (TLS, its own CA) and the real keyfleet-agent (enrolled with a join
+// token, `run` over mTLS on a sandbox root, watching), grants one key to one account, waits until
+// the agent is idle (re-checking every second), and prints the agent's memory: RSS (which counts
+// every shared-library page it touched), PSS and private memory, and on stderr its RSS per mapped
+// object.
 //
 //   agent_idle_rss CONTROLLER_BINARY AGENT_BINARY [SETTLE_SECONDS=5]
 #include <grpcpp/grpcpp.h>
@@ -16,11 +17,14 @@
 #include <string>
 #include <thread>
 
+#include "common/tls/x509.h"
 #include "keyfleet/v1/admin.grpc.pb.h"
+#include "node-agent/host_credentials.h"
 #include "tests/support/admin_setup.h"
 #include "tests/support/child_process.h"
 #include "tests/support/scoped_temp_dir.h"
 #include "tests/support/temp_postgres.h"
+#include "tests/support/test_identity.h"
 #include "tests/support/test_keys.h"
 
 using keyfleet::testing::ReadMemoryUse;
@@ -39,15 +43,35 @@ int main(int argc, char** argv) {
   std::ofstream(root + "/etc/passwd") << "alice:x:2001:2001::/home/alice:/bin/sh\n";
   chown((root + "/home/alice").c_str(), 2001, 2001);
   const std::string address = "127.0.0.1:" + std::to_string(keyfleet::testing::FreeLoopbackPort());
+  const std::string ca_dir = root + "/ca";
   pid_t controller = keyfleet::testing::SpawnProcess(
-      {argv[1], "--db", pg.Url(pg.CreateDatabase()), "--listen", address, "--log-level", "warn"},
+      {argv[1], "--db", pg.Url(pg.CreateDatabase()), "--listen", address, "--ca-dir", ca_dir,
+       "--tls-name", "127.0.0.1", "--log-level", "warn"},
       root + "/controller.log");
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
+  for (int i = 0; i < 300 && !std::filesystem::exists(ca_dir + "/ca.crt"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::string ca_pem;
+  {
+    std::ifstream in(ca_dir + "/ca.crt");
+    ca_pem.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto channel = keyfleet::testing::TlsChannel(address, ca_pem);
+  if (ca_pem.empty() ||
+      !channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
     std::fprintf(stderr, "controller did not start\n");
     return 1;
   }
   auto admin = keyfleet::v1::AdminService::NewStub(channel);
+  absl::StatusOr<std::string> token = keyfleet::testing::CreateJoinToken(*admin, "bench-1", {});
+  absl::StatusOr<keyfleet::agent::HostCredentials> enrolled =
+      token.ok() ? keyfleet::agent::Enroll(
+                       {address, *token, *keyfleet::tls::CertificatePin(ca_pem), "", root + "/tls"})
+                 : absl::StatusOr<keyfleet::agent::HostCredentials>(token.status());
+  if (!enrolled.ok()) {
+    std::fprintf(stderr, "enrollment: %s\n", enrolled.status().ToString().c_str());
+    return 1;
+  }
   keyfleet::v1::HostSelector every_host;
   every_host.set_hostname_glob("*");
   absl::StatusOr<keyfleet::v1::AddKeysResponse> added = keyfleet::testing::AddPrincipalWithGrant(
@@ -57,8 +81,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   pid_t agent = keyfleet::testing::SpawnProcess(
-      {argv[2], "run", "--controller", address, "--hostname", "bench-1", "--root", root, "--cache",
-       root + "/agent-cache", "--log-level", "warn", "--recheck-interval", "1s"},
+      {argv[2], "run", "--controller", address, "--tls-dir", root + "/tls", "--root", root,
+       "--cache", root + "/agent-cache", "--log-level", "warn", "--recheck-interval", "1s"},
       root + "/agent.log");
   const std::string file = root + "/home/alice/.ssh/authorized_keys";
   for (int i = 0; i < 200 && !std::filesystem::exists(file); ++i) {

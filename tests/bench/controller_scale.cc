@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   const std::string db = pg.Url(pg.CreateDatabase());
   const std::string address = "127.0.0.1:" + std::to_string(keyfleet::testing::FreeLoopbackPort());
   pid_t controller = keyfleet::testing::SpawnProcess(
-      {binary, "--db", db, "--listen", address, "--log-level", "warn"});
+      {binary, "--db", db, "--listen", address, "--insecure-dev", "--log-level", "warn"});
   grpc::ChannelArguments admin_args;
   admin_args.SetMaxSendMessageSize(64 << 20);
   admin_args.SetMaxReceiveMessageSize(256 << 20);

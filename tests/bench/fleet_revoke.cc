@@ -170,9 +170,10 @@ int main(int argc, char** argv) {
   keyfleet::testing::ScopedTempDir dir("keyfleet-fleet-bench", parent);
   const std::string root = dir.path().string();
   const std::string address = "127.0.0.1:" + std::to_string(keyfleet::testing::FreeLoopbackPort());
-  pid_t controller = keyfleet::testing::SpawnProcess(
-      {argv[1], "--db", pg.Url(pg.CreateDatabase()), "--listen", address, "--log-level", "warn"},
-      root + "/controller.log");
+  pid_t controller =
+      keyfleet::testing::SpawnProcess({argv[1], "--db", pg.Url(pg.CreateDatabase()), "--listen",
+                                       address, "--insecure-dev", "--log-level", "warn"},
+                                      root + "/controller.log");
   auto admin_channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   if (!admin_channel->WaitForConnected(std::chrono::system_clock::now() +
                                        std::chrono::seconds(30))) {

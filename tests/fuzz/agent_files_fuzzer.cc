@@ -22,13 +22,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ParsedAuthorizedKeys parsed = ParseAuthorizedKeysFile(input);
   const std::vector<std::string> desired = {
       "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAW53AlXRnBEcxRF/Kzhodm/BfbHN9ejfRvr58es7nwZ a"};
-  auto merged =
-      MergeAuthorizedKeys(parsed, desired, 9, keyfleet::controller::UnmanagedKeysMode::kKeep);
+  auto merged = MergeAuthorizedKeys(parsed, desired, 9, keyfleet::UnmanagedKeysMode::kKeep);
   if (parsed.state == BlockState::kDamaged) {
     if (merged.ok()) std::abort();  // a damaged file is never merged blindly
     // Repaired from the previously managed lines: a clean file with exactly the desired block.
-    auto repaired = RepairDamagedFile(parsed, {desired[0]}, desired, 9,
-                                      keyfleet::controller::UnmanagedKeysMode::kKeep);
+    auto repaired =
+        RepairDamagedFile(parsed, {desired[0]}, desired, 9, keyfleet::UnmanagedKeysMode::kKeep);
     if (!repaired.ok()) std::abort();
     ParsedAuthorizedKeys again = ParseAuthorizedKeysFile(repaired->content);
     if (again.state != BlockState::kIntact || again.block != desired) std::abort();

@@ -26,9 +26,10 @@ class CliOnlineTest : public ::testing::Test {
     pg_ = new TempPostgres();
     dir_ = new ScopedTempDir("keyfleet-cli");
     address_ = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
-    controller_ = SpawnProcess({KEYFLEET_CONTROLLER, "--db", pg_->Url(pg_->CreateDatabase()),
-                                "--listen", address_, "--log-level", "warn"},
-                               dir_->path().string() + "/controller.log");
+    controller_ = SpawnProcess(
+        {KEYFLEET_CONTROLLER, "--db", pg_->Url(pg_->CreateDatabase()), "--listen", address_,
+         "--ca-dir", CaDir(), "--tls-name", "127.0.0.1", "--log-level", "warn"},
+        dir_->path().string() + "/controller.log");
     for (int i = 0; i < 100; ++i) {
       if (RunCommand(Cli("principal list") + " >/dev/null 2>&1").exit_code == 0) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -41,8 +42,10 @@ class CliOnlineTest : public ::testing::Test {
     delete pg_;
   }
 
+  static std::string CaDir() { return dir_->path().string() + "/ca"; }
   static std::string Cli(const std::string& args) {
-    return std::string(KEYFLEET_CLI) + " --controller " + address_ + " " + args;
+    return std::string(KEYFLEET_CLI) + " --controller " + address_ + " --ca " + CaDir() +
+           "/ca.crt " + args;
   }
   static CommandResult Run(const std::string& args) { return RunCommand(Cli(args) + " 2>&1"); }
   static nlohmann::json Json(const std::string& args) {
@@ -185,24 +188,91 @@ TEST_F(CliOnlineTest, PrincipalsKeysGrantsPolicyAuditEndToEnd) {
 }
 
 TEST_F(CliOnlineTest, AnUnreachableControllerIsExitCodeThree) {
-  CommandResult r =
-      RunCommand(std::string(KEYFLEET_CLI) + " --controller 127.0.0.1:1 principal list 2>&1");
+  const std::string ca = " --ca " + CaDir() + "/ca.crt ";
+  CommandResult r = RunCommand(std::string(KEYFLEET_CLI) + " --controller 127.0.0.1:1" + ca +
+                               "principal list 2>&1");
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_THAT(r.out, HasSubstr("cannot reach the controller at 127.0.0.1:1"));
-  CommandResult env =
-      RunCommand("KEYFLEET_CONTROLLER=127.0.0.1:1 " + std::string(KEYFLEET_CLI) + " key list 2>&1");
+  CommandResult env = RunCommand("KEYFLEET_CONTROLLER=127.0.0.1:1 KEYFLEET_CA=" + CaDir() +
+                                 "/ca.crt " + std::string(KEYFLEET_CLI) + " key list 2>&1");
   EXPECT_EQ(env.exit_code, 3);
 }
 
+TEST_F(CliOnlineTest, TheControllerIsVerifiedAgainstItsCa) {
+  // No CA configured: a usage error that says where to get it, before any connection.
+  CommandResult none = RunCommand("HOME=/nonexistent " + std::string(KEYFLEET_CLI) +
+                                  " --controller " + address_ + " principal list 2>&1");
+  EXPECT_EQ(none.exit_code, 2) << none.out;
+  EXPECT_THAT(none.out, HasSubstr("--ca FILE"));
+  // Another CA: the handshake fails, so the controller is unreachable as far as we can trust.
+  const std::string other = dir_->path().string() + "/other-ca";
+  ASSERT_EQ(
+      RunCommand(std::string(KEYFLEET_CONTROLLER) + " init-ca --ca-dir " + other + " >/dev/null")
+          .exit_code,
+      0);
+  CommandResult wrong = RunCommand(std::string(KEYFLEET_CLI) + " --controller " + address_ +
+                                   " --ca " + other + "/ca.crt principal list 2>&1");
+  EXPECT_EQ(wrong.exit_code, 3) << wrong.out;
+  // Plaintext against the TLS port fails too.
+  CommandResult plain = RunCommand(std::string(KEYFLEET_CLI) + " --controller " + address_ +
+                                   " --insecure-dev principal list 2>&1");
+  EXPECT_NE(plain.exit_code, 0) << plain.out;
+}
+
+TEST_F(CliOnlineTest, JoinTokensAreCreatedListedAndRevokedWithoutShowingTheSecretTwice) {
+  CommandResult created = Run("host token create --labels env=prod,role=web --ttl 30m --uses 2");
+  ASSERT_EQ(created.exit_code, 0) << created.out;
+  const std::string token = created.out.substr(0, created.out.find('\n'));
+  ASSERT_EQ(token.rfind("kfjt_", 0), 0u) << created.out;
+  EXPECT_THAT(created.out, HasSubstr("keyfleet-agent enroll --controller " + address_));
+  EXPECT_THAT(created.out, HasSubstr("--ca-hash sha256:"));
+  const std::string id = token.substr(5, 16);
+  CommandResult listed = Run("host token list");
+  EXPECT_THAT(listed.out, HasSubstr(id));
+  EXPECT_THAT(listed.out, HasSubstr("active"));
+  EXPECT_THAT(listed.out, HasSubstr("0/2"));
+  EXPECT_THAT(listed.out, Not(HasSubstr(token.substr(22))));
+  EXPECT_THAT(Run("-o json host token list").out, Not(HasSubstr(token.substr(22))));
+  EXPECT_EQ(Run("host token revoke " + id).exit_code, 0);
+  EXPECT_THAT(Run("host token list").out, HasSubstr("revoked"));
+  CommandResult again = Run("host token revoke " + id);
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_THAT(again.out, HasSubstr("already revoked"));
+  EXPECT_EQ(Run("host token create --ttl 8d").exit_code, 1);
+  EXPECT_EQ(Run("host label nosuch-host env=prod").exit_code, 1);
+  EXPECT_EQ(Run("host label nosuch-host").exit_code, 2);
+}
+
 TEST_F(CliOnlineTest, EveryCommandHasHelp) {
-  for (const char* cmd : {"principal add",  "principal list", "principal disable",
-                          "key add",        "key list",       "key show",
-                          "key label",      "key remove",     "key revoke",
-                          "grant add",      "grant list",     "grant remove",
-                          "host list",      "host show",      "access",
-                          "policy show",    "policy set",     "report compliance",
-                          "report drift",   "audit",          "audit verify",
-                          "rollout status", "fingerprint",    "check-authorized-keys"}) {
+  for (const char* cmd : {"principal add",
+                          "principal list",
+                          "principal disable",
+                          "key add",
+                          "key list",
+                          "key show",
+                          "key label",
+                          "key remove",
+                          "key revoke",
+                          "grant add",
+                          "grant list",
+                          "grant remove",
+                          "host list",
+                          "host show",
+                          "host label",
+                          "host remove",
+                          "host token create",
+                          "host token list",
+                          "host token revoke",
+                          "access",
+                          "policy show",
+                          "policy set",
+                          "report compliance",
+                          "report drift",
+                          "audit",
+                          "audit verify",
+                          "rollout status",
+                          "fingerprint",
+                          "check-authorized-keys"}) {
     CommandResult r = RunCommand(std::string(KEYFLEET_CLI) + " " + cmd + " --help 2>&1");
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_THAT(r.out, HasSubstr("Usage:")) << cmd;

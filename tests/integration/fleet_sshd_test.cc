@@ -1,7 +1,8 @@
-// End to end, with real parts only: PostgreSQL, the controller binary, one agent (`run`, root
-// "/") writing the real homes of two real test accounts, the `keyfleet` CLI, and a real sshd on
-// a loopback port. Each case checks what sshd allows and that `keyfleet access` agrees.
-// Label: sshd. The accounts and sshd are created and removed by the test.
+// End to end, with real parts only: PostgreSQL, the controller binary (TLS, its own CA), one agent
+// enrolled with a join token (`enroll`, then `run` over mTLS, root "/") writing the real homes of
+// two real test accounts, the `keyfleet` CLI verifying the controller's certificate, and a real
+// sshd on a loopback port. Each case checks what sshd allows and that `keyfleet access` agrees.
+// Labels: sshd, tls. The accounts and sshd are created and removed by the test.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -27,15 +28,27 @@ class FleetSshdTest : public ::testing::Test {
   void SetUp() override {
     db_ = pg_.Url(pg_.CreateDatabase());
     address_ = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
+    ca_dir_ = sshd_.dir() + "/ca";
     StartController();
     other_ = sshd_.AddAccount();
-    agent_ =
-        SpawnProcess({KEYFLEET_AGENT, "run", "--controller", address_, "--hostname", kHost,
-                      "--label", "env=e2e", "--root", "/", "--cache", sshd_.dir() + "/agent-cache",
-                      "--recheck-interval", "2s", "--log-level", "warn"},
-                     sshd_.dir() + "/agent.log");
-    ASSERT_TRUE(WaitFor([&] { return Cli("host show " + std::string(kHost)).exit_code == 0; }))
-        << "the agent never registered";
+    // Enrollment as an operator does it: a token for this host, then the agent pins the CA.
+    nlohmann::json token =
+        Json("host token create --hostname " + std::string(kHost) + " --labels env=e2e --ttl 10m");
+    ASSERT_TRUE(token.is_object());
+    CommandResult enrolled = RunCommand(std::string(KEYFLEET_AGENT) + " enroll --controller " +
+                                        address_ + " --token " + token["token"].get<std::string>() +
+                                        " --ca-hash " + token["ca_pin"].get<std::string>() +
+                                        " --tls-dir " + sshd_.dir() + "/agent-tls 2>&1");
+    ASSERT_EQ(enrolled.exit_code, 0) << enrolled.out;
+    agent_ = SpawnProcess(
+        {KEYFLEET_AGENT, "run", "--controller", address_, "--tls-dir", sshd_.dir() + "/agent-tls",
+         "--root", "/", "--cache", sshd_.dir() + "/agent-cache", "--recheck-interval", "2s",
+         "--log-level", "warn"},
+        sshd_.dir() + "/agent.log");
+    ASSERT_TRUE(WaitFor([&] {
+      nlohmann::json h = Json("host show " + std::string(kHost));
+      return h.is_object() && h.value("applied_digest", "") != "";
+    })) << "the agent never reported";
   }
   void TearDown() override {
     StopProcess(agent_);
@@ -43,19 +56,19 @@ class FleetSshdTest : public ::testing::Test {
   }
 
   void StartController() {
-    controller_ = SpawnProcess(
-        {KEYFLEET_CONTROLLER, "--db", db_, "--listen", address_, "--log-level", "warn"},
-        sshd_.dir() + "/controller.log");
+    controller_ = SpawnProcess({KEYFLEET_CONTROLLER, "--db", db_, "--listen", address_, "--ca-dir",
+                                ca_dir_, "--tls-name", "127.0.0.1", "--log-level", "warn"},
+                               sshd_.dir() + "/controller.log");
     ASSERT_TRUE(WaitFor([&] { return Cli("principal list").exit_code == 0; }));
   }
 
   CommandResult Cli(const std::string& args) {
-    return RunCommand(std::string(KEYFLEET_CLI) + " --controller " + address_ + " " + args +
-                      " 2>&1");
+    return RunCommand(std::string(KEYFLEET_CLI) + " --controller " + address_ + " --ca " + ca_dir_ +
+                      "/ca.crt " + args + " 2>&1");
   }
   nlohmann::json Json(const std::string& args) {
     CommandResult r = RunCommand(std::string(KEYFLEET_CLI) + " --controller " + address_ +
-                                 " -o json " + args + " 2>/dev/null");
+                                 " --ca " + ca_dir_ + "/ca.crt -o json " + args + " 2>/dev/null");
     EXPECT_EQ(r.exit_code, 0) << args;
     return nlohmann::json::parse(r.out, nullptr, false);
   }
@@ -94,7 +107,7 @@ class FleetSshdTest : public ::testing::Test {
   static constexpr char kHost[] = "kf-e2e-host";
   TempPostgres pg_;
   SshdFixture sshd_;
-  std::string db_, address_, other_;
+  std::string db_, address_, other_, ca_dir_;
   pid_t controller_ = -1, agent_ = -1;
 };
 

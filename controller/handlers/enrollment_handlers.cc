@@ -1,0 +1,183 @@
+#include "controller/handlers/enrollment_handlers.h"
+
+#include <openssl/rand.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/host_names.h"
+#include "common/status_macros.h"
+#include "controller/join_token.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+
+namespace keyfleet::controller {
+namespace {
+
+// A placeholder name for checking a CSR before the token says which host it is for.
+constexpr char kCsrCheckHostname[] = "csr-check.invalid";
+constexpr char kCsrCheckEnrollment[] = "00000000";
+
+absl::StatusOr<std::string> NewEnrollmentId() {
+  unsigned char raw[16];
+  if (RAND_bytes(raw, sizeof(raw)) != 1) {
+    return absl::InternalError("the system's random number generator failed");
+  }
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(raw), sizeof(raw)));
+}
+
+std::string DetailJson(const absl::Status& status) {
+  return nlohmann::json{{"code", absl::StatusCodeToString(status.code())},
+                        {"reason", std::string(status.message())}}
+      .dump();
+}
+
+}  // namespace
+
+void SecurityEventBuffer::Add(SecurityEvent event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pending_.size() >= kMaxPending) {
+    pending_.pop_front();
+    ++dropped_;
+  }
+  pending_.push_back(std::move(event));
+}
+
+absl::Status SecurityEventBuffer::Flush() {
+  std::vector<SecurityEvent> batch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    batch.assign(std::make_move_iterator(pending_.begin()),
+                 std::make_move_iterator(pending_.end()));
+    pending_.clear();
+  }
+  absl::Status status = store_.RecordSecurityEvents(batch);
+  if (!status.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Put them back in front of anything that arrived meanwhile, within the bound.
+    for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
+      if (pending_.size() >= kMaxPending) {
+        ++dropped_;
+        continue;
+      }
+      pending_.push_front(std::move(*it));
+    }
+  }
+  return status;
+}
+
+uint64_t SecurityEventBuffer::dropped() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return dropped_;
+}
+
+void EnrollmentHandlers::Deny(const std::string& actor, const std::string& call,
+                              const std::string& target, const absl::Status& status) {
+  spdlog::warn("refused {} from {}: {}", call, actor, std::string(status.message()));
+  SecurityEvent e;
+  e.actor = actor;
+  e.at = ctx_.Now();
+  e.action = absl::StrCat("agent.", call, ".denied");
+  e.target = target;
+  e.detail_json = DetailJson(status);
+  events_.Add(std::move(e));
+}
+
+absl::StatusOr<EnrollOutcome> EnrollmentHandlers::Enroll(const std::string& peer,
+                                                         const std::string& token,
+                                                         const std::string& hostname,
+                                                         const std::string& csr_pem) {
+  const std::string actor = absl::StrCat("unauthenticated:", peer);
+  auto refuse = [&](const std::string& target, absl::Status status) {
+    Deny(actor, "enroll", target, status);
+    return status;
+  };
+  absl::StatusOr<JoinTokenParts> parts = ParseJoinToken(token);
+  if (!parts.ok()) return refuse(hostname, parts.status());
+  if (!hostname.empty()) {
+    if (absl::Status s = ValidateHostname(hostname); !s.ok()) return refuse(parts->id, s);
+  }
+  // The CSR first: a bad one must not consume the token.
+  if (absl::StatusOr<std::string> check = ca_.SignHostCertificate(
+          csr_pem, kCsrCheckHostname, kCsrCheckEnrollment, ctx_.Now(), lifetime_);
+      !check.ok()) {
+    return refuse(parts->id, check.status());
+  }
+  KF_ASSIGN_OR_RETURN(std::string enrollment_id, NewEnrollmentId());
+  EnrollmentRequest request;
+  request.token_id = parts->id;
+  request.secret_hash = parts->secret_hash;
+  request.hostname = hostname;
+  request.enrollment_id = enrollment_id;
+  const absl::Time now = ctx_.Now();
+  request.certificate_expires = now + lifetime_;
+  absl::StatusOr<EnrollmentResult> enrolled =
+      ctx_.store.EnrollHost({absl::StrCat("token:", parts->id), now}, request);
+  if (!enrolled.ok()) {
+    if (enrolled.status().code() == absl::StatusCode::kUnavailable) return enrolled.status();
+    return refuse(parts->id, enrolled.status());
+  }
+  KF_RETURN_IF_ERROR(ctx_.follower.CatchUpTo(enrolled->change));
+  EnrollOutcome out;
+  out.host = enrolled->host;
+  KF_ASSIGN_OR_RETURN(out.certificate_pem, ca_.SignHostCertificate(csr_pem, out.host.hostname,
+                                                                   enrollment_id, now, lifetime_));
+  out.ca_bundle_pem = ca_.trust_bundle_pem();
+  spdlog::info("host {} enrolled with join token {}", out.host.hostname, parts->id);
+  return out;
+}
+
+absl::StatusOr<HostIdentity> EnrollmentHandlers::AuthenticateHost(const std::string& peer,
+                                                                  const std::string& leaf_pem,
+                                                                  const std::string& call) {
+  absl::StatusOr<HostIdentity> identity = ca_.VerifyHostCertificate(leaf_pem, ctx_.clock.Now());
+  if (!identity.ok()) {
+    Deny(absl::StrCat("unauthenticated:", peer), call, peer, identity.status());
+    return identity.status();
+  }
+  std::optional<HostRecord> host = ctx_.view.FindHost(identity->hostname);
+  absl::Status refused;
+  if (!host) {
+    refused = absl::UnauthenticatedError(absl::StrCat(
+        "host ", identity->hostname,
+        " no longer exists (it was removed); its certificate is refused. Enroll it again "
+        "with a new join token"));
+  } else if (host->enrollment_id != identity->enrollment_id) {
+    refused = absl::UnauthenticatedError(absl::StrCat(
+        "this certificate of host ", identity->hostname,
+        " belongs to an earlier enrollment; the host was enrolled again and only the newer "
+        "certificate works"));
+  }
+  if (!refused.ok()) {
+    Deny(absl::StrCat("host:", identity->hostname), call, identity->hostname, refused);
+    return refused;
+  }
+  return identity;
+}
+
+bool EnrollmentHandlers::StillEnrolled(const HostIdentity& identity) const {
+  std::optional<HostRecord> host = ctx_.view.FindHost(identity.hostname);
+  return host && host->enrollment_id == identity.enrollment_id;
+}
+
+absl::StatusOr<RenewOutcome> EnrollmentHandlers::Renew(const HostIdentity& identity,
+                                                       const std::string& csr_pem) {
+  const absl::Time now = ctx_.Now();
+  absl::StatusOr<std::string> cert =
+      ca_.SignHostCertificate(csr_pem, identity.hostname, identity.enrollment_id, now, lifetime_);
+  if (!cert.ok()) {
+    Deny(absl::StrCat("host:", identity.hostname), "renew", identity.hostname, cert.status());
+    return cert.status();
+  }
+  SecurityEvent e;
+  e.actor = absl::StrCat("host:", identity.hostname);
+  e.at = now;
+  e.action = "host.certificate.renew";
+  e.target = identity.hostname;
+  e.detail_json = nlohmann::json{{"expires", absl::FormatTime(now + lifetime_)}}.dump();
+  e.hostname = identity.hostname;
+  e.certificate_expires = now + lifetime_;
+  events_.Add(std::move(e));
+  return RenewOutcome{*std::move(cert), ca_.trust_bundle_pem()};
+}
+
+}  // namespace keyfleet::controller

@@ -1,0 +1,91 @@
+#include "controller/handlers/host_handlers.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/host_names.h"
+#include "common/status_macros.h"
+#include "controller/enrollment_rules.h"
+#include "controller/join_token.h"
+#include "controller/store/inventory_errors.h"
+
+namespace keyfleet::controller {
+
+absl::StatusOr<uint64_t> HostHandlers::LabelHost(const std::string& actor,
+                                                 const std::string& hostname, const Labels& set,
+                                                 const std::vector<std::string>& remove) {
+  KF_RETURN_IF_ERROR(ValidateHostname(hostname));
+  if (set.empty() && remove.empty()) {
+    return absl::InvalidArgumentError("give labels to set (k=v,…) or --remove KEY");
+  }
+  std::optional<HostRecord> host = ctx_.view.FindHost(hostname);
+  if (!host) return HostNotFoundError(hostname);
+  Labels labels = host->labels;
+  for (const std::string& key : remove) {
+    if (labels.erase(key) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("host ", hostname, " has no label \"", key, "\" to remove"));
+    }
+  }
+  for (const auto& [key, value] : set) labels[key] = value;
+  KF_RETURN_IF_ERROR(ValidateLabels(labels));
+  KF_ASSIGN_OR_RETURN(uint64_t change,
+                      ctx_.store.SetHostLabels({actor, ctx_.Now()}, hostname, labels));
+  if (change != 0) KF_RETURN_IF_ERROR(ctx_.follower.CatchUpTo(change));
+  return change;
+}
+
+absl::StatusOr<uint64_t> HostHandlers::RemoveHost(const std::string& actor,
+                                                  const std::string& hostname) {
+  KF_RETURN_IF_ERROR(ValidateHostname(hostname));
+  KF_ASSIGN_OR_RETURN(uint64_t change, ctx_.store.RemoveHost({actor, ctx_.Now()}, hostname));
+  KF_RETURN_IF_ERROR(ctx_.follower.CatchUpTo(change));
+  return change;
+}
+
+absl::StatusOr<NewJoinToken> HostHandlers::CreateJoinToken(const std::string& actor,
+                                                           const std::string& hostname,
+                                                           const Labels& labels,
+                                                           std::optional<absl::Duration> ttl,
+                                                           uint32_t uses) {
+  if (!hostname.empty()) KF_RETURN_IF_ERROR(ValidateHostname(hostname));
+  KF_RETURN_IF_ERROR(ValidateLabels(labels));
+  const absl::Duration lifetime = ttl.value_or(kDefaultJoinTokenTtl);
+  if (lifetime <= absl::ZeroDuration() || lifetime > kMaxJoinTokenTtl) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--ttl must be more than 0 and at most ", absl::FormatDuration(kMaxJoinTokenTtl),
+        " (a join token is a short-lived credential), got ", absl::FormatDuration(lifetime)));
+  }
+  if (uses == 0) uses = 1;
+  if (uses > kMaxJoinTokenUses) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--uses must be 1 to ", kMaxJoinTokenUses, ", got ", uses));
+  }
+  if (!hostname.empty() && uses > 1) {
+    return absl::InvalidArgumentError(
+        "a token for one --hostname enrolls that host once: --uses must be 1");
+  }
+  KF_ASSIGN_OR_RETURN(JoinTokenParts parts, GenerateJoinToken());
+  NewJoinToken out;
+  out.text = parts.text;
+  out.ca_pin = ca_pin_;
+  JoinTokenRecord& t = out.record;
+  t.id = parts.id;
+  t.secret_hash = parts.secret_hash;
+  t.hostname = hostname;
+  t.labels = labels;
+  t.created_at = ctx_.Now();
+  t.expires_at = t.created_at + lifetime;
+  t.uses_allowed = uses;
+  t.created_by = actor;
+  KF_RETURN_IF_ERROR(ctx_.store.CreateJoinToken({actor, t.created_at}, t));
+  return out;
+}
+
+absl::StatusOr<std::vector<JoinTokenRecord>> HostHandlers::ListJoinTokens() const {
+  return ctx_.store.ListJoinTokens();
+}
+
+absl::Status HostHandlers::RevokeJoinToken(const std::string& actor, const std::string& id) {
+  return ctx_.store.RevokeJoinToken({actor, ctx_.Now()}, id);
+}
+
+}  // namespace keyfleet::controller

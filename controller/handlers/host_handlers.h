@@ -1,0 +1,47 @@
+// Admin calls on hosts and their join tokens, without gRPC: labels (set only by admins and by
+// the token a host enrolled with), removal, and the tokens agents enroll with.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "controller/handlers/handler_context.h"
+
+namespace keyfleet::controller {
+
+struct NewJoinToken {
+  std::string text;  // the secret token: shown once, never stored
+  JoinTokenRecord record;
+  std::string ca_pin;  // what agents pin (`--ca-hash`); "" with --insecure-dev
+};
+
+class HostHandlers {
+ public:
+  // `ca_pin`: the signing CA's pin, handed out with each token ("" with --insecure-dev).
+  HostHandlers(HandlerContext& ctx, std::string ca_pin) : ctx_(ctx), ca_pin_(std::move(ca_pin)) {}
+
+  // Sets `set` and removes `remove` (unknown keys in `remove` are INVALID_ARGUMENT, as is
+  // asking for nothing). NOT_FOUND for an unknown host.
+  absl::StatusOr<uint64_t> LabelHost(const std::string& actor, const std::string& hostname,
+                                     const Labels& set, const std::vector<std::string>& remove);
+  // Deletes the host; once this replica's view shows it, the host's streams are closed and its
+  // certificates refused by every replica as it catches up.
+  absl::StatusOr<uint64_t> RemoveHost(const std::string& actor, const std::string& hostname);
+
+  // `ttl`: default kDefaultJoinTokenTtl, at most kMaxJoinTokenTtl; `uses`: 0 means 1, at most
+  // kMaxJoinTokenUses. The hostname (if any) and labels are validated.
+  absl::StatusOr<NewJoinToken> CreateJoinToken(const std::string& actor,
+                                               const std::string& hostname, const Labels& labels,
+                                               std::optional<absl::Duration> ttl, uint32_t uses);
+  absl::StatusOr<std::vector<JoinTokenRecord>> ListJoinTokens() const;
+  absl::Status RevokeJoinToken(const std::string& actor, const std::string& id);
+
+ private:
+  HandlerContext& ctx_;
+  std::string ca_pin_;
+};
+
+}  // namespace keyfleet::controller

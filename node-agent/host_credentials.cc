@@ -1,0 +1,133 @@
+#include "node-agent/host_credentials.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/tls/grpc_credentials.h"
+#include "common/tls/pinned_fetch.h"
+#include "common/tls/secure_file.h"
+#include "common/tls/x509.h"
+#include "keyfleet/v1/agent.grpc.pb.h"
+
+namespace keyfleet::agent {
+namespace {
+
+constexpr char kHostFile[] = "host.pem";
+constexpr char kCaFile[] = "ca.pem";
+constexpr size_t kMaxPemBytes = 1 << 20;
+
+absl::Status Save(const std::string& tls_dir, const std::string& key_pem,
+                  const std::string& cert_pem, const std::string& ca_bundle_pem) {
+  KF_RETURN_IF_ERROR(tls::EnsurePrivateDirectory(tls_dir, 0700));
+  // The trust bundle first: a crash between the two leaves the old identity with a bundle that
+  // still holds the CA it chains to (bundles only grow during a rotation's overlap).
+  KF_RETURN_IF_ERROR(tls::WriteFileAtomically(tls_dir, kCaFile, ca_bundle_pem, 0644));
+  return tls::WriteFileAtomically(tls_dir, kHostFile, key_pem + cert_pem, 0600);
+}
+
+absl::StatusOr<HostCredentials> Describe(std::string key_pem, std::string cert_pem,
+                                         std::string ca_bundle_pem) {
+  KF_ASSIGN_OR_RETURN(tls::CertificateInfo info, tls::InspectCertificate(cert_pem));
+  HostCredentials creds;
+  creds.hostname = info.common_name;
+  creds.key_pem = std::move(key_pem);
+  creds.cert_pem = std::move(cert_pem);
+  creds.ca_bundle_pem = std::move(ca_bundle_pem);
+  creds.not_before = info.not_before;
+  creds.not_after = info.not_after;
+  return creds;
+}
+
+std::chrono::system_clock::time_point Deadline(absl::Duration timeout) {
+  return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout);
+}
+
+absl::Status FromGrpc(const grpc::Status& s, const std::string& what) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      absl::StrCat(what, ": ", s.error_message()));
+}
+
+}  // namespace
+
+absl::StatusOr<HostCredentials> Enroll(const EnrollOptions& options) {
+  KF_RETURN_IF_ERROR(tls::ValidatePin(options.ca_pin));
+  KF_ASSIGN_OR_RETURN(std::string ca_pem, tls::FetchPinnedCaBundle(
+                                              options.controller, options.ca_pin, options.timeout));
+  KF_ASSIGN_OR_RETURN(std::string key_pem, tls::GenerateKeyPem());
+  KF_ASSIGN_OR_RETURN(
+      std::string csr_pem,
+      tls::MakeCsrPem(key_pem, options.hostname.empty() ? "keyfleet-agent" : options.hostname));
+  auto channel = grpc::CreateChannel(options.controller, tls::ClientTlsCredentials(ca_pem));
+  auto stub = v1::EnrollmentService::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline(options.timeout));
+  v1::EnrollRequest req;
+  req.set_token(options.token);
+  req.set_hostname(options.hostname);
+  req.set_csr_pem(csr_pem);
+  v1::EnrollResponse resp;
+  grpc::Status s = stub->Enroll(&ctx, req, &resp);
+  if (!s.ok()) return FromGrpc(s, absl::StrCat("enrollment refused by ", options.controller));
+  KF_ASSIGN_OR_RETURN(HostCredentials creds,
+                      Describe(key_pem, resp.certificate_pem(), resp.ca_bundle_pem()));
+  if (creds.hostname != resp.hostname()) {
+    return absl::InternalError(absl::StrCat("the controller issued a certificate for ",
+                                            creds.hostname, " while enrolling ", resp.hostname()));
+  }
+  KF_RETURN_IF_ERROR(Save(options.tls_dir, creds.key_pem, creds.cert_pem, creds.ca_bundle_pem));
+  return creds;
+}
+
+absl::StatusOr<HostCredentials> LoadHostCredentials(const std::string& tls_dir) {
+  const std::string host_path = absl::StrCat(tls_dir, "/", kHostFile);
+  absl::StatusOr<std::string> host = tls::ReadSecretFile(host_path, kMaxPemBytes);
+  if (absl::IsNotFound(host.status())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "not enrolled: ", host_path,
+        " does not exist; run `keyfleet-agent enroll --controller ADDR --token TOKEN --ca-hash "
+        "PIN` (tokens come from `keyfleet host token create`)"));
+  }
+  if (!host.ok()) return host.status();
+  KF_ASSIGN_OR_RETURN(std::string ca,
+                      tls::ReadPublicFile(absl::StrCat(tls_dir, "/", kCaFile), kMaxPemBytes));
+  // host.pem is the key, then the certificate.
+  const size_t cert_at = host->find("-----BEGIN CERTIFICATE-----");
+  if (cert_at == std::string::npos || cert_at == 0) {
+    return absl::DataLossError(absl::StrCat(host_path,
+                                            " must hold the private key, then the certificate; "
+                                            "enroll again"));
+  }
+  return Describe(host->substr(0, cert_at), host->substr(cert_at), std::move(ca));
+}
+
+std::shared_ptr<grpc::ChannelCredentials> MutualTlsCredentials(const HostCredentials& creds) {
+  return tls::ClientTlsCredentials(creds.ca_bundle_pem, creds.key_pem, creds.cert_pem);
+}
+
+bool RenewalDue(const HostCredentials& creds, absl::Time now) {
+  return now >= creds.not_before + (creds.not_after - creds.not_before) * 2 / 3;
+}
+
+absl::StatusOr<HostCredentials> Renew(const std::shared_ptr<grpc::Channel>& channel,
+                                      const std::string& tls_dir, absl::Duration timeout) {
+  KF_ASSIGN_OR_RETURN(HostCredentials current, LoadHostCredentials(tls_dir));
+  KF_ASSIGN_OR_RETURN(std::string key_pem, tls::GenerateKeyPem());
+  KF_ASSIGN_OR_RETURN(std::string csr_pem, tls::MakeCsrPem(key_pem, current.hostname));
+  auto stub = v1::AgentService::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline(timeout));
+  v1::RenewRequest req;
+  req.set_csr_pem(csr_pem);
+  v1::RenewResponse resp;
+  grpc::Status s = stub->Renew(&ctx, req, &resp);
+  if (!s.ok()) return FromGrpc(s, "certificate renewal refused");
+  KF_ASSIGN_OR_RETURN(HostCredentials renewed,
+                      Describe(key_pem, resp.certificate_pem(), resp.ca_bundle_pem()));
+  if (renewed.hostname != current.hostname) {
+    return absl::InternalError(absl::StrCat("the controller renewed the certificate of ",
+                                            current.hostname, " for ", renewed.hostname));
+  }
+  KF_RETURN_IF_ERROR(Save(tls_dir, renewed.key_pem, renewed.cert_pem, renewed.ca_bundle_pem));
+  return renewed;
+}
+
+}  // namespace keyfleet::agent
