@@ -79,6 +79,9 @@ void AddFleetCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
     table.Add({"hostname", h.hostname()});
     table.Add({"labels", Labels(h.labels())});
     table.Add({"first seen", FormatTimestamp(h.first_seen().seconds())});
+    table.Add({"enrolled", h.has_enrolled_at() ? FormatTimestamp(h.enrolled_at().seconds())
+                                               : "no (registered by an --insecure-dev hello)"});
+    table.Add({"certificate expires", FormatTimestamp(h.certificate_expires().seconds())});
     table.Add({"last seen", FormatTimestamp(h.last_seen().seconds())});
     table.Add({"desired generation", std::to_string(h.desired_generation())});
     table.Add({"applied generation", std::to_string(h.applied_generation())});

@@ -83,6 +83,13 @@ absl::StatusOr<ControllerConfig> ParseControllerConfig(const std::string& yaml_t
     if (root["host_certificate_lifetime"]) {
       KF_ASSIGN_OR_RETURN(config.host_certificate_lifetime,
                           Duration(root["host_certificate_lifetime"], "host_certificate_lifetime"));
+      // Short enough that a stolen certificate dies on its own; long enough that an agent
+      // renewing at two thirds of it survives a controller outage of a third of it.
+      if (config.host_certificate_lifetime < absl::Minutes(10) ||
+          config.host_certificate_lifetime > absl::Hours(24 * 365)) {
+        return absl::InvalidArgumentError(
+            "host_certificate_lifetime must be between 10m and 365d (default 30d)");
+      }
     }
     if (root["server_certificate_lifetime"]) {
       KF_ASSIGN_OR_RETURN(

@@ -92,7 +92,7 @@ void PrintCa(const keyfleet::controller::CertificateAuthority& ca, const std::st
 // init-ca and ca show|stage|activate|retire. Rotation, days apart: stage (agents learn the new
 // CA as they renew), activate (restart the replicas: new certificates come from the new CA; the
 // old one stays trusted), retire (once every agent renewed from the new CA).
-int CaCommand(const std::string& action, const std::string& dir) {
+int CaCommand(const std::string& action, const std::string& dir, bool bundle) {
   using keyfleet::controller::CertificateAuthority;
   absl::Status done;
   const absl::Time now = absl::Now();
@@ -108,6 +108,10 @@ int CaCommand(const std::string& action, const std::string& dir) {
   if (!done.ok()) return Fail(kExitFailure, std::string(done.message()));
   auto ca = CertificateAuthority::Load(dir);
   if (!ca.ok()) return Fail(kExitFailure, std::string(ca.status().message()));
+  if (bundle) {
+    std::cout << (*ca)->trust_bundle_pem();
+    return 0;
+  }
   PrintCa(**ca, dir);
   if (action == "activate") {
     std::cout << "Restart every replica: their server certificates then come from the new CA.\n";
@@ -161,6 +165,10 @@ int main(int argc, char** argv) {
       "the replicas; the old one stays trusted), `retire` (stop trusting the old CA once every "
       "agent has renewed).");
   std::string ca_action;
+  bool ca_bundle = false;
+  ca_cmd->add_flag("--bundle", ca_bundle,
+                   "With show: print every trusted CA certificate (PEM), for clients to verify "
+                   "the controller with during a rotation (keyfleet --ca FILE)");
   ca_cmd->add_option("ACTION", ca_action, "show, stage, activate or retire")
       ->required()
       ->check(CLI::IsMember({"show", "stage", "activate", "retire"}));
@@ -180,8 +188,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
 
-  if (init_ca->parsed()) return CaCommand("init", ca_dir);
-  if (ca_cmd->parsed()) return CaCommand(ca_action, ca_dir);
+  if (init_ca->parsed()) return CaCommand("init", ca_dir, false);
+  if (ca_cmd->parsed()) return CaCommand(ca_action, ca_dir, ca_bundle);
 
   absl::StatusOr<ControllerConfig> config = BuildConfig(flags);
   if (!config.ok()) return Fail(kExitUsage, std::string(config.status().message()));

@@ -166,7 +166,7 @@ show_file web-1 alice
 show_file db-1 alice
 run "$KEYFLEET" key add alice "$WORK/alice.pub"
 
-step "An impostor with web-1's (already used) join token, and one with no certificate at all"
+step "An impostor replays web-1's (already used) join token; without a certificate it gets nothing"
 PIN=$("$CONTROLLER" ca show --ca-dir "$WORK/ca" | sed -n 's/.*signing CA pin: //p')
 mkdir -p "$WORK/impostor/etc" && cp "$WORK/hosts/web-1/etc/passwd" "$WORK/impostor/etc/passwd"
 run "$AGENT" enroll --controller "$KEYFLEET_CONTROLLER" --token "$(cat "$WORK/used-token-web-1")" \

@@ -103,8 +103,12 @@ std::shared_ptr<grpc::ChannelCredentials> MutualTlsCredentials(const HostCredent
   return tls::ClientTlsCredentials(creds.ca_bundle_pem, creds.key_pem, creds.cert_pem);
 }
 
+absl::Time RenewalTime(const HostCredentials& creds) {
+  return creds.not_before + (creds.not_after - creds.not_before) * 2 / 3;
+}
+
 bool RenewalDue(const HostCredentials& creds, absl::Time now) {
-  return now >= creds.not_before + (creds.not_after - creds.not_before) * 2 / 3;
+  return now >= RenewalTime(creds);
 }
 
 absl::StatusOr<HostCredentials> Renew(const std::shared_ptr<grpc::Channel>& channel,

@@ -47,7 +47,8 @@ absl::StatusOr<HostCredentials> LoadHostCredentials(const std::string& tls_dir);
 // Channel credentials presenting the host certificate and trusting only the controller's CA.
 std::shared_ptr<grpc::ChannelCredentials> MutualTlsCredentials(const HostCredentials& creds);
 
-// True once two thirds of the certificate's life has passed.
+// When two thirds of the certificate's life have passed; RenewalDue from then on.
+absl::Time RenewalTime(const HostCredentials& creds);
 bool RenewalDue(const HostCredentials& creds, absl::Time now);
 
 // A new key and certificate from the controller (authenticated by the current certificate over

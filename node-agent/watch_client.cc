@@ -2,6 +2,7 @@
 
 #include <glob.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -16,6 +17,9 @@
 
 namespace keyfleet::agent {
 namespace {
+
+// How often an agent without usable credentials looks for new ones.
+constexpr absl::Duration kCredentialsPoll = absl::Seconds(2);
 
 void SleepUnless(const std::atomic<bool>& stop, absl::Duration d) {
   const absl::Time until = absl::Now() + d;
@@ -59,13 +63,29 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> WatchClient::Connect(std::string*
         "enforced meanwhile"));
   }
   *hostname = creds->hostname;
+  ScheduleRenewal(*creds);
   return grpc::CreateChannel(config_.controller, MutualTlsCredentials(*creds));
 }
 
+void WatchClient::ScheduleRenewal(const HostCredentials& creds) {
+  renew_at_ = RenewalTime(creds);
+}
+
+absl::Time WatchClient::renew_at() const {
+  return renew_at_.load();
+}
+
 void WatchClient::RenewIfDue() {
-  if (config_.insecure_dev) return;
+  if (config_.insecure_dev || absl::Now() < renew_at()) return;
   absl::StatusOr<HostCredentials> creds = LoadHostCredentials(config_.tls_dir);
-  if (!creds.ok() || !RenewalDue(*creds, absl::Now()) || absl::Now() >= creds->not_after) return;
+  if (!creds.ok() || absl::Now() >= creds->not_after) {
+    renew_at_ = absl::InfiniteFuture();  // nothing to renew: the next connection reschedules
+    return;
+  }
+  if (!RenewalDue(*creds, absl::Now())) {
+    ScheduleRenewal(*creds);  // renewed meanwhile (by another run of the agent)
+    return;
+  }
   std::shared_ptr<grpc::Channel> channel;
   {
     std::lock_guard<std::mutex> lock(channel_mu_);
@@ -74,10 +94,14 @@ void WatchClient::RenewIfDue() {
   if (!channel) return;
   absl::StatusOr<HostCredentials> renewed = Renew(channel, config_.tls_dir, absl::Seconds(30));
   if (!renewed.ok()) {
-    spdlog::warn("certificate renewal failed (retrying later; it expires {}): {}",
+    // Retry within a minute, sooner as expiry nears (a quarter of what is left).
+    renew_at_ = absl::Now() + std::clamp((creds->not_after - absl::Now()) / 4, absl::Seconds(1),
+                                         absl::Minutes(1));
+    spdlog::warn("certificate renewal failed (retrying; it expires {}): {}",
                  absl::FormatTime(creds->not_after), std::string(renewed.status().message()));
     return;
   }
+  ScheduleRenewal(*renewed);
   spdlog::info("renewed the host certificate of {}; valid until {}", renewed->hostname,
                absl::FormatTime(renewed->not_after));
   // Re-open the stream with the new certificate; the controller ends streams whose
@@ -110,6 +134,7 @@ void WatchClient::Report(const ApplyReport& report) {
 bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl::Status* status) {
   std::string hostname;
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(&hostname);
+  credentials_unusable_ = !channel.ok();
   if (!channel.ok()) {
     *status = channel.status();
     return false;
@@ -203,8 +228,10 @@ bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl
 void WatchClient::RecheckLoop() {
   absl::Time next_recheck = absl::Now() + config_.recheck_interval;
   while (!stop_) {
-    // Wake at least every minute to see whether the certificate is due for renewal.
-    SleepUnless(stop_, std::min(absl::Minutes(1), next_recheck - absl::Now()));
+    // Wake for the next re-check or the certificate's renewal, whichever comes first (and at
+    // least every minute, in case a connection scheduled a renewal meanwhile).
+    SleepUnless(stop_,
+                std::min({absl::Minutes(1), next_recheck - absl::Now(), renew_at() - absl::Now()}));
     if (stop_) break;
     RenewIfDue();
     if (absl::Now() < next_recheck) continue;
@@ -221,16 +248,30 @@ void WatchClient::Run() {
   std::thread recheck([this] { RecheckLoop(); });
   std::mt19937_64 rng(std::random_device{}());
   absl::Duration backoff = absl::Seconds(1);
+  std::string last_reason;
   while (!stop_) {
     absl::Status status;
     bool got_any = WatchOnce(false, absl::InfiniteDuration(), &status);
     if (stop_) break;
     if (got_any) backoff = absl::Seconds(1);
+    const std::string reason =
+        status.ok() ? std::string("stream closed") : std::string(status.message());
+    if (credentials_unusable_) {
+      // Not enrolled, or the certificate expired: nothing to ask the controller until someone
+      // runs `keyfleet-agent enroll`. Look at the files again every few seconds (no network),
+      // and say so once, not every time.
+      if (reason != last_reason) {
+        spdlog::error("{}; the cached state stays enforced; checking again every {}", reason,
+                      absl::FormatDuration(kCredentialsPoll));
+      }
+      last_reason = reason;
+      SleepUnless(stop_, kCredentialsPoll);
+      continue;
+    }
+    last_reason.clear();
     // Full jitter: a fleet reconnecting after a controller restart spreads out.
     absl::Duration wait = backoff * std::uniform_real_distribution<double>(0.5, 1.0)(rng);
-    spdlog::warn("watch ended ({}); reconnecting in {}",
-                 status.ok() ? std::string("stream closed") : std::string(status.message()),
-                 absl::FormatDuration(wait));
+    spdlog::warn("watch ended ({}); reconnecting in {}", reason, absl::FormatDuration(wait));
     SleepUnless(stop_, wait);
     backoff = std::min(backoff * 2, absl::Seconds(60));
   }

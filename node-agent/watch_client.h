@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "keyfleet/v1/agent.grpc.pb.h"
 #include "node-agent/agent_config.h"
+#include "node-agent/host_credentials.h"
 #include "node-agent/reconciler.h"
 
 namespace keyfleet::agent {
@@ -41,11 +42,16 @@ class WatchClient {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(std::string* hostname);
   // Renews the certificate when due; after a renewal the stream is re-opened with it.
   void RenewIfDue();
+  void ScheduleRenewal(const HostCredentials& creds);
+  absl::Time renew_at() const;
 
   const AgentConfig& config_;
   Reconciler& reconciler_;
   std::mutex channel_mu_;
   std::shared_ptr<grpc::Channel> channel_;  // the current stream's, for renewal
+  std::atomic<absl::Time> renew_at_{absl::InfiniteFuture()};
+  // The last stream could not start for want of usable credentials (not enrolled, expired).
+  bool credentials_unusable_ = false;
   std::atomic<bool> stop_{false};
   std::mutex ctx_mu_;
   grpc::ClientContext* active_ = nullptr;

@@ -5,6 +5,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -21,8 +23,9 @@ constexpr char kServerCommonName[] = "keyfleet-controller";
 constexpr char kAllowedHostKeys[] = "EC P-256, EC P-384, Ed25519";
 constexpr size_t kMaxDnsLabelBytes = 63;
 constexpr absl::Duration kServerBackdate = absl::Hours(1);
-// Covers clock skew between the controller and a host that starts using its certificate at once.
-constexpr absl::Duration kHostBackdate = absl::Minutes(5);
+// Host certificates start a little before issuance, for hosts whose clock is behind; at most a
+// tenth of their life, so that "renew after two thirds" stays after issuance for short lives.
+constexpr absl::Duration kMaxHostBackdate = absl::Minutes(5);
 
 bool IsIpLiteral(const std::string& name) {
   unsigned char buffer[sizeof(in6_addr)];
@@ -231,7 +234,9 @@ absl::StatusOr<std::string> CertificateAuthority::SignHostCertificate(
         "the certificate request's signature does not verify (it must be signed by the private "
         "key whose public key it carries)");
   }
-  KF_ASSIGN_OR_RETURN(tls::X509Ptr cert, NewCertificate(key, now - kHostBackdate, now + lifetime));
+  KF_ASSIGN_OR_RETURN(
+      tls::X509Ptr cert,
+      NewCertificate(key, now - std::min(kMaxHostBackdate, lifetime / 10), now + lifetime));
   X509* leaf = cert.get();
   X509* issuer = signing_cert_.get();
   // RFC 5280 caps a CN at 64 bytes; a longer hostname leaves the subject empty, and an empty

@@ -446,6 +446,42 @@ TEST_F(AgentIdentityTest, RemovingAHostClosesItsStreamAtOnceAndReenrollingRetire
   EXPECT_FALSE(old.state);
 }
 
+TEST_F(AgentIdentityTest, ARemovalOnOneReplicaClosesTheHostsStreamOnAnother) {
+  TestHostCredentials web = Enroll("web-1", {{"env", "prod"}});
+  // A second replica on the same database and CA directory.
+  ControllerConfig config;
+  config.database = database_;
+  config.listen = "127.0.0.1:0";
+  config.ca_dir = ca_dir_;
+  config.tls_names = {"127.0.0.1"};
+  config.feed_poll_interval = absl::Seconds(1);
+  ControllerServer other(config, clock_);
+  ASSERT_TRUE(other.Start().ok());
+  const std::string other_address = "127.0.0.1:" + std::to_string(other.port());
+  auto stub = v1::AgentService::NewStub(testing::DedicatedTlsChannel(other_address, ca_pem_, web));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(In(20));
+  auto stream = stub->Watch(&ctx);
+  v1::AgentMessage hello;
+  *hello.mutable_hello() = Hello();
+  ASSERT_TRUE(stream->Write(hello));
+  v1::WatchResponse resp;
+  ASSERT_TRUE(stream->Read(&resp)) << "the other replica serves the enrolled host";
+
+  const absl::Time removed_at = absl::Now();
+  grpc::ClientContext c;
+  v1::RemoveHostRequest req;
+  req.set_hostname("web-1");
+  v1::MutationResponse m;
+  ASSERT_TRUE(admin_->RemoveHost(&c, req, &m).ok());
+  while (stream->Read(&resp)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_LT(absl::Now() - removed_at, absl::Seconds(3))
+      << "the other replica learns of it from the change feed (NOTIFY) at once";
+  other.Shutdown();
+}
+
 TEST_F(AgentIdentityTest, AdminsLabelHostsAndTheNewLabelsReachTheAgent) {
   GrantProd();
   TestHostCredentials web = Enroll("web-1", {{"env", "dev"}});

@@ -47,6 +47,17 @@ TEST(ControllerConfig, TheShippedExampleParses) {
       LoadControllerConfigFile(KEYFLEET_SOURCE_DIR "/deploy/controller.yaml", ControllerConfig{});
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->default_policy, PolicyRecord{});
+  EXPECT_EQ(config->ca_dir, "/var/lib/keyfleet/ca");
+  EXPECT_EQ(config->tls_names, (std::vector<std::string>{"localhost", "127.0.0.1", "::1"}));
+  EXPECT_FALSE(config->insecure_dev);
+  EXPECT_EQ(config->host_certificate_lifetime, absl::Hours(24 * 30));
+}
+
+TEST(ControllerConfig, HostCertificateLifetimeLimitsAreInclusive) {
+  EXPECT_EQ(ParseControllerConfig("host_certificate_lifetime: 10m", {})->host_certificate_lifetime,
+            absl::Minutes(10));
+  EXPECT_EQ(ParseControllerConfig("host_certificate_lifetime: 365d", {})->host_certificate_lifetime,
+            absl::Hours(24 * 365));
 }
 
 TEST(ControllerConfig, EmptyFileKeepsDefaults) {
@@ -69,6 +80,11 @@ TEST(ControllerConfig, RefusesMistakesWithTheReason) {
       {"db_pool_size: many", "config:"},
       {"- a\n- b", "mapping"},
       {"listen: [", "config:"},
+      {"tls_names: []", "tls_names must be a non-empty list"},
+      {"tls_names: localhost", "tls_names must be a non-empty list"},
+      {"insecure_dev: maybe", "config:"},
+      {"host_certificate_lifetime: 9m", "between 10m and 365d"},
+      {"host_certificate_lifetime: 366d", "between 10m and 365d"},
   };
   for (const auto& [yaml, want] : bad) {
     auto config = ParseControllerConfig(yaml, ControllerConfig{});

@@ -11,8 +11,9 @@ using ::testing::HasSubstr;
 TEST(AgentConfig, TheShippedExampleParses) {
   auto config = LoadAgentConfigFile(KEYFLEET_SOURCE_DIR "/deploy/agent.yaml", AgentConfig{});
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(config->hostname, "web-1.example.com");
-  EXPECT_EQ(config->labels.at("role"), "web");
+  EXPECT_EQ(config->tls_dir, "/var/lib/keyfleet/tls");
+  EXPECT_FALSE(config->insecure_dev);
+  EXPECT_TRUE(config->labels.empty()) << "labels come from join tokens, not the agent";
   EXPECT_EQ(config->recheck_interval, absl::Minutes(5));
   EXPECT_FALSE(config->accounts.allow_root);
 }
@@ -24,6 +25,8 @@ TEST(AgentConfig, RefusesMistakesWithTheReason) {
       {"labels:\n  env: pr od", "labels:"},
       {"min_uid: -1", "config:"},
       {"allow_root: maybe", "config:"},
+      {"insecure_dev: sometimes", "config:"},
+      {"tls_dir: [a]", "config:"},
       {"[1, 2]", "mapping"},
   };
   for (const auto& [yaml, want] : bad) {

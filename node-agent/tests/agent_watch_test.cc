@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "controller/ca/certificate_authority.h"
 #include "controller/controller_server.h"
 #include "keyfleet/v1/admin.grpc.pb.h"
 #include "node-agent/host_credentials.h"
@@ -30,8 +31,8 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-bool WaitUntil(const std::function<bool()>& pred) {
-  for (int i = 0; i < 200; ++i) {
+bool WaitUntil(const std::function<bool()>& pred, int seconds = 10) {
+  for (int i = 0; i < seconds * 20; ++i) {
     if (pred()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -50,14 +51,23 @@ void GrantToProdHosts(v1::AdminService::Stub& admin, const std::string& principa
 class AgentWatch : public ::testing::Test {
  protected:
   void SetUp() override {
+    database_ = pg_.Url(pg_.CreateDatabase());
+    address_ = "127.0.0.1:" + std::to_string(::keyfleet::testing::FreeLoopbackPort());
+    StartServer(absl::Hours(24 * 30));
+  }
+
+  // (Re)starts the controller on the same address, database and CA.
+  void StartServer(absl::Duration host_certificate_lifetime) {
     controller::ControllerConfig cc;
-    cc.database = pg_.Url(pg_.CreateDatabase());
-    cc.listen = "127.0.0.1:0";
+    cc.database = database_;
+    cc.listen = address_;
     cc.ca_dir = (ca_dir_.path() / "ca").string();
     cc.tls_names = {"127.0.0.1"};
+    cc.heartbeat_interval = absl::Seconds(1);
+    cc.host_certificate_lifetime = host_certificate_lifetime;
+    server_.reset();
     server_ = std::make_unique<controller::ControllerServer>(cc, clock_);
     ASSERT_TRUE(server_->Start().ok());
-    address_ = "127.0.0.1:" + std::to_string(server_->port());
     pin_ = server_->ca()->pin();
     admin_ = v1::AdminService::NewStub(
         ::keyfleet::testing::TlsChannel(address_, server_->ca()->trust_bundle_pem()));
@@ -80,6 +90,7 @@ class AgentWatch : public ::testing::Test {
 
   ::keyfleet::testing::TempPostgres pg_;
   ::keyfleet::testing::ScopedTempDir ca_dir_{"kf-agent-ca"};
+  std::string database_;
   std::string address_;
   std::string pin_;
   SystemClock clock_;
@@ -178,6 +189,174 @@ TEST_F(AgentWatch, GrantRevokeAndAControllerOutage) {
   ASSERT_TRUE(WaitUntil([&] { return Read(file) == before_outage; }));
   client.Stop();
   agent.join();
+}
+
+// Security failures never wipe keys: a certificate that expired while the controller was away
+// leaves the host enforcing its cached state, and enrolling again with a new token brings it
+// back. Before that, the agent renews its (here six-second) certificate on its own.
+TEST_F(AgentWatch, CertificatesAreRenewedAndAnExpiredOneKeepsTheFilesUntilReenrollment) {
+  StartServer(absl::Seconds(6));
+  Sandbox sandbox;
+  AgentConfig config;
+  config.controller = address_;
+  config.tls_dir = sandbox.Path("tls");
+  config.root = sandbox.root();
+  config.cache_path = sandbox.Path("agent-cache");
+  config.recheck_interval = absl::Seconds(1);
+  ASSERT_TRUE(Enroll({address_, Token("web-1"), pin_, "", config.tls_dir}).ok());
+  const absl::Time first_expiry = LoadHostCredentials(config.tls_dir)->not_after;
+  Reconciler reconciler({{config.root, config.accounts}, config.cache_path});
+  ASSERT_TRUE(reconciler.Start().ok());
+  WatchClient client(config, reconciler);
+  std::thread agent([&] { client.Run(); });
+  struct Joiner {
+    WatchClient& client;
+    std::thread& thread;
+    ~Joiner() {
+      client.Stop();
+      thread.join();
+    }
+  } joiner{client, agent};
+
+  const std::string line = ::keyfleet::testing::SyntheticEd25519Line(1, "laptop");
+  ASSERT_NO_FATAL_FAILURE(GrantToProdHosts(*admin_, "alice", line));
+  const std::string file = sandbox.Path("home/alice/.ssh/authorized_keys");
+  const std::string key_b64 = line.substr(12, 68);
+  ASSERT_TRUE(WaitUntil([&] { return Read(file).find(key_b64) != std::string::npos; }));
+
+  // Renewed before expiry, and still served after the first certificate's end.
+  ASSERT_TRUE(WaitUntil([&] {
+    return LoadHostCredentials(config.tls_dir)->not_after > first_expiry;
+  })) << "the agent renewed its certificate";
+  std::this_thread::sleep_for(absl::ToChronoMilliseconds(first_expiry - absl::Now()) +
+                              std::chrono::seconds(1));
+  {
+    grpc::ClientContext c;
+    v1::AddKeysRequest k;
+    k.set_principal("alice");
+    k.add_public_keys(::keyfleet::testing::SyntheticEd25519Line(2, "desktop"));
+    v1::AddKeysResponse kr;
+    ASSERT_TRUE(admin_->AddKeys(&c, k, &kr).ok());
+  }
+  const std::string second_b64 = ::keyfleet::testing::SyntheticEd25519Line(2).substr(12, 68);
+  ASSERT_TRUE(WaitUntil([&] { return Read(file).find(second_b64) != std::string::npos; }))
+      << "a change after the first certificate expired still arrives";
+
+  // The controller goes away long enough for the certificate to expire.
+  server_.reset();
+  const absl::Time expires = LoadHostCredentials(config.tls_dir)->not_after;
+  std::this_thread::sleep_for(absl::ToChronoMilliseconds(expires - absl::Now()) +
+                              std::chrono::seconds(1));
+  const std::string enforced = Read(file);
+  StartServer(absl::Seconds(6));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_EQ(Read(file), enforced) << "an expired certificate wipes nothing";
+  EXPECT_THAT(enforced, HasSubstr(key_b64));
+  EXPECT_THAT(enforced, HasSubstr(second_b64));
+
+  // A new token enrolls the host again; the running agent picks the new identity up.
+  StartServer(absl::Hours(1));
+  ASSERT_TRUE(Enroll({address_, Token("web-1"), pin_, "", config.tls_dir}).ok());
+  {
+    grpc::ClientContext lc;
+    v1::ListKeysResponse keys;
+    ASSERT_TRUE(admin_->ListKeys(&lc, v1::ListKeysRequest(), &keys).ok());
+    grpc::ClientContext rc;
+    v1::RevokeKeyRequest revoke;
+    for (const v1::Key& key : keys.keys()) {
+      if (key.public_key().find(key_b64) != std::string::npos) {
+        revoke.set_fingerprint(key.fingerprint());
+      }
+    }
+    revoke.set_reason("test");
+    v1::MutationResponse revoked;
+    ASSERT_TRUE(admin_->RevokeKey(&rc, revoke, &revoked).ok());
+  }
+  EXPECT_TRUE(WaitUntil([&] { return Read(file).find(key_b64) == std::string::npos; }, 15))
+      << "after re-enrolling, the revocation reaches the host";
+}
+
+// CA rotation end to end, the way README's "Rotating the CA" says: stage a next CA (replicas
+// restarted trust it; agents receive it when they renew), activate it (new certificates come
+// from it, the old CA stays trusted), retire the old one. The agent keeps converging throughout.
+// (That a certificate from a retired CA is refused is shown by ca_tests.)
+TEST_F(AgentWatch, TheCaIsRotatedWithoutLosingTheFleet) {
+  StartServer(absl::Seconds(6));
+  const std::string ca_dir = (ca_dir_.path() / "ca").string();
+  Sandbox sandbox;
+  AgentConfig config;
+  config.controller = address_;
+  config.tls_dir = sandbox.Path("tls");
+  config.root = sandbox.root();
+  config.cache_path = sandbox.Path("agent-cache");
+  config.recheck_interval = absl::Seconds(1);
+  ASSERT_TRUE(Enroll({address_, Token("web-1"), pin_, "", config.tls_dir}).ok());
+  const std::string old_pin = pin_;
+  Reconciler reconciler({{config.root, config.accounts}, config.cache_path});
+  ASSERT_TRUE(reconciler.Start().ok());
+  WatchClient client(config, reconciler);
+  std::thread agent([&] { client.Run(); });
+  struct Joiner {
+    WatchClient& client;
+    std::thread& thread;
+    ~Joiner() {
+      client.Stop();
+      thread.join();
+    }
+  } joiner{client, agent};
+  const std::string file = sandbox.Path("home/alice/.ssh/authorized_keys");
+  int next_key = 1;
+  // A new key for alice reaches the file: the agent is connected and converging.
+  auto converges = [&] {
+    const std::string line = ::keyfleet::testing::SyntheticEd25519Line(next_key);
+    if (next_key++ == 1) {
+      GrantToProdHosts(*admin_, "alice", line);
+    } else {
+      grpc::ClientContext c;
+      v1::AddKeysRequest k;
+      k.set_principal("alice");
+      k.add_public_keys(line);
+      v1::AddKeysResponse kr;
+      EXPECT_TRUE(admin_->AddKeys(&c, k, &kr).ok());
+    }
+    return WaitUntil([&] { return Read(file).find(line.substr(12, 68)) != std::string::npos; }, 20);
+  };
+  auto issuer_pin = [&] {
+    absl::StatusOr<HostCredentials> creds = LoadHostCredentials(config.tls_dir);
+    auto ca = controller::CertificateAuthority::Load(ca_dir);
+    if (!creds.ok() || !ca.ok()) return std::string();
+    absl::StatusOr<controller::HostIdentity> id =
+        (*ca)->VerifyHostCertificate(creds->cert_pem, absl::Now());
+    return id.ok() ? id->issuer_pin : std::string();
+  };
+  ASSERT_TRUE(converges());
+
+  // 1. Stage: the replicas restart trusting both; the agent's renewal brings it the bundle.
+  ASSERT_TRUE(controller::CertificateAuthority::StageNext(ca_dir, absl::Now()).ok());
+  StartServer(absl::Seconds(6));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<HostCredentials> c = LoadHostCredentials(config.tls_dir);
+        return c.ok() && c->ca_bundle_pem.find("-----END CERTIFICATE-----") !=
+                             c->ca_bundle_pem.rfind("-----END CERTIFICATE-----");
+      },
+      20))
+      << "the agent's trust bundle holds both CAs after a renewal";
+  ASSERT_TRUE(converges());
+
+  // 2. Activate: restarted replicas present a certificate from the new CA and sign with it.
+  ASSERT_TRUE(controller::CertificateAuthority::ActivateNext(ca_dir).ok());
+  StartServer(absl::Seconds(6));
+  EXPECT_NE(pin_, old_pin);
+  ASSERT_TRUE(converges()) << "the agent trusts the new server certificate";
+  ASSERT_TRUE(WaitUntil([&] { return issuer_pin() == pin_; }, 20))
+      << "the agent's renewed certificate comes from the new CA";
+
+  // 3. Retire: only the new CA is trusted; the agent carries on.
+  ASSERT_TRUE(controller::CertificateAuthority::RetirePrevious(ca_dir).ok());
+  StartServer(absl::Seconds(6));
+  ASSERT_TRUE(converges()) << "after the old CA is retired";
+  EXPECT_EQ(server_->ca()->trusted_pins(), std::vector<std::string>{pin_});
 }
 
 #ifdef KEYFLEET_AGENT_IDLE_RSS_BUDGET_KIB

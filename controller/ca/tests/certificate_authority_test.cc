@@ -405,6 +405,17 @@ TEST_F(CertificateAuthorityTest, VerifyRefusesEveryCertificateThatIsNotAValidHos
       << "valid from 5 minutes before it was signed";
 }
 
+TEST_F(CertificateAuthorityTest, ShortLivedCertificatesAreBackdatedByATenthOfTheirLife) {
+  // So that an agent's renewal at two thirds of the certificate's life comes after issuance.
+  const std::string key = *tls::GenerateKeyPem();
+  absl::StatusOr<std::string> leaf = ca_->SignHostCertificate(
+      *tls::MakeCsrPem(key, "x"), "web-1", kEnrollmentId, now_, absl::Seconds(60));
+  ASSERT_TRUE(leaf.ok()) << leaf.status();
+  absl::StatusOr<tls::CertificateInfo> info = tls::InspectCertificate(*leaf);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->not_before, absl::FromUnixSeconds(absl::ToUnixSeconds(now_ - absl::Seconds(6))));
+}
+
 TEST_F(CertificateAuthorityTest, SignRefusesBadRequestsAndNames) {
   const fs::path rsa_csr = work_.path() / "rsa.csr";
   const fs::path config = work_.path() / "rsa.cnf";
