@@ -23,7 +23,7 @@ absl::Status ValidateLabelPart(absl::string_view what, absl::string_view text) {
   for (char c : text) {
     if (!IsLabelChar(c)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("label ", what, " \"", absl::CHexEscape(text),
+          absl::StrCat("label ", what, " \"", PrintableName(text),
                        "\" may contain only letters, digits, '.', '_' and '-'"));
     }
   }
@@ -56,7 +56,7 @@ absl::Status ValidateHostname(absl::string_view hostname) {
   for (char c : hostname) {
     if (!IsHostnameChar(c)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("hostname \"", absl::CHexEscape(hostname),
+          absl::StrCat("hostname \"", PrintableName(hostname),
                        "\" may contain only letters, digits, '.' and '-'"));
     }
   }
@@ -65,6 +65,11 @@ absl::Status ValidateHostname(absl::string_view hostname) {
         absl::StrCat("hostname \"", hostname, "\" must start with a letter or digit"));
   }
   return absl::OkStatus();
+}
+
+std::string PrintableName(absl::string_view name) {
+  if (name.size() <= kMaxHostnameBytes) return absl::CHexEscape(name);
+  return absl::StrCat(absl::CHexEscape(name.substr(0, kMaxHostnameBytes)), "…");
 }
 
 }  // namespace keyfleet

@@ -24,4 +24,8 @@ absl::Status ValidateLabels(const Labels& labels);
 // A hostname: 1..253 bytes of [A-Za-z0-9.-], not starting with '-' or '.'.
 absl::Status ValidateHostname(absl::string_view hostname);
 
+// A name a caller sent, made safe for logs, audit events and error messages whatever it holds:
+// C-escaped and cut after kMaxHostnameBytes bytes ("…" marks the cut).
+std::string PrintableName(absl::string_view name);
+
 }  // namespace keyfleet

@@ -29,7 +29,9 @@ struct ControllerConfig {
   std::vector<std::string> tls_names = {"localhost", "127.0.0.1", "::1"};
   bool insecure_dev = false;
   absl::Duration host_certificate_lifetime = absl::Hours(24 * 30);
-  absl::Duration server_certificate_lifetime = absl::Hours(24 * 90);
+  // Issued at each start and not renewed while running (restart within it; the controller warns
+  // daily in its last 30 days).
+  absl::Duration server_certificate_lifetime = absl::Hours(24 * 365);
 };
 
 // Reads `yaml_text` over `base`. Unknown keys, wrong types and bad values are errors naming

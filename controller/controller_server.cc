@@ -98,6 +98,7 @@ absl::Status ControllerServer::Start() {
                                                     config_.server_certificate_lifetime));
     credentials = tls::ServerTlsCredentials(server_pair.key_pem, server_pair.chain_pem,
                                             ca_->trust_bundle_pem());
+    server_certificate_expires_ = clock_.Now() + config_.server_certificate_lifetime;
     spdlog::info("TLS with a certificate for {} from CA {} ({})",
                  absl::StrJoin(config_.tls_names, ", "), config_.ca_dir, ca_->pin());
   }
@@ -153,8 +154,21 @@ void ControllerServer::RunTimer() {
       last_heartbeat = absl::Now();
       parts_->hub.HeartbeatAll();
     }
+    WarnOfServerCertificateExpiry();
     lock.lock();
   }
+}
+
+void ControllerServer::WarnOfServerCertificateExpiry() {
+  const absl::Time now = clock_.Now();
+  if (server_certificate_expires_ - now > absl::Hours(24 * 30) || now < next_expiry_warning_) {
+    return;
+  }
+  next_expiry_warning_ = now + absl::Hours(24);
+  spdlog::warn(
+      "this replica's TLS server certificate expires at {}; restart it before then (it "
+      "is issued at start, for server_certificate_lifetime)",
+      absl::FormatTime(server_certificate_expires_));
 }
 
 // Database writes live on their own thread so a PostgreSQL outage (each call may retry for

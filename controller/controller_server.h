@@ -41,8 +41,9 @@ class ControllerServer {
 
  private:
   struct Parts;
-  void RunTimer();   // expiry and heartbeats
-  void RunWriter();  // report batches and seen-marks (database)
+  void RunTimer();                       // expiry and heartbeats
+  void RunWriter();                      // report batches and seen-marks (database)
+  void WarnOfServerCertificateExpiry();  // daily, during the certificate's last 30 days
 
   ControllerConfig config_;
   const Clock& clock_;
@@ -50,6 +51,8 @@ class ControllerServer {
   std::unique_ptr<Parts> parts_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  absl::Time server_certificate_expires_ = absl::InfiniteFuture();
+  absl::Time next_expiry_warning_ = absl::InfinitePast();
   std::atomic<bool> stopping_{false};
   std::mutex timer_mu_;
   std::condition_variable timer_cv_;

@@ -83,10 +83,10 @@ make_host() {
   pin=$(sed -n 's/.*"ca_pin": "\(.*\)".*/\1/p' <<<"$token")
   token=$(sed -n 's/.*"token": "\(.*\)".*/\1/p' <<<"$token")
   printf '\n$ keyfleet host token create --hostname %s --labels %s --ttl 10m\n' "$name" "$labels"
-  printf '$ keyfleet-agent enroll --controller %s --token kfjt_… --ca-hash %s --tls-dir %s\n' \
+  printf '$ keyfleet-agent enroll --controller %s --token-file - --ca-hash %s --tls-dir %s\n' \
     "$KEYFLEET_CONTROLLER" "$pin" "$h/tls"
-  "$AGENT" enroll --controller "$KEYFLEET_CONTROLLER" --token "$token" --ca-hash "$pin" \
-    --tls-dir "$h/tls"
+  "$AGENT" enroll --controller "$KEYFLEET_CONTROLLER" --token-file - --ca-hash "$pin" \
+    --tls-dir "$h/tls" <<<"$token"
   echo "$token" >"$WORK/used-token-$name"
   "$AGENT" run --controller "$KEYFLEET_CONTROLLER" --tls-dir "$h/tls" \
     --root "$h" --cache "$h/agent-cache" --recheck-interval 2s --log-level warn \

@@ -1,6 +1,7 @@
 #include "node-agent/host_credentials.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "common/tls/grpc_credentials.h"
 #include "common/tls/pinned_fetch.h"
@@ -14,6 +15,7 @@ namespace {
 constexpr char kHostFile[] = "host.pem";
 constexpr char kCaFile[] = "ca.pem";
 constexpr size_t kMaxPemBytes = 1 << 20;
+constexpr char kCsrCommonName[] = "keyfleet-agent";
 
 absl::Status Save(const std::string& tls_dir, const std::string& key_pem,
                   const std::string& cert_pem, const std::string& ca_bundle_pem) {
@@ -24,11 +26,28 @@ absl::Status Save(const std::string& tls_dir, const std::string& key_pem,
   return tls::WriteFileAtomically(tls_dir, kHostFile, key_pem + cert_pem, 0600);
 }
 
+// The host a certificate names: its keyfleet://host/NAME/ENROLLMENT URI (the common name is
+// informational, and absent for names longer than a CN allows).
+absl::StatusOr<std::string> HostnameOf(const tls::CertificateInfo& info) {
+  constexpr absl::string_view kPrefix = "keyfleet://host/";
+  for (const std::string& uri : info.uris) {
+    absl::string_view rest = uri;
+    if (!absl::ConsumePrefix(&rest, kPrefix)) continue;
+    const size_t slash = rest.find('/');
+    if (slash == absl::string_view::npos || slash == 0) break;
+    return std::string(rest.substr(0, slash));
+  }
+  return absl::InvalidArgumentError(
+      "the certificate names no keyfleet host (no keyfleet://host/NAME/ID URI); enroll again");
+}
+
+// The credentials in these PEM texts, checked: the certificate names a host and is for `key_pem`.
 absl::StatusOr<HostCredentials> Describe(std::string key_pem, std::string cert_pem,
                                          std::string ca_bundle_pem) {
   KF_ASSIGN_OR_RETURN(tls::CertificateInfo info, tls::InspectCertificate(cert_pem));
+  KF_RETURN_IF_ERROR(tls::CheckKeyMatchesCertificate(key_pem, cert_pem));
   HostCredentials creds;
-  creds.hostname = info.common_name;
+  KF_ASSIGN_OR_RETURN(creds.hostname, HostnameOf(info));
   creds.key_pem = std::move(key_pem);
   creds.cert_pem = std::move(cert_pem);
   creds.ca_bundle_pem = std::move(ca_bundle_pem);
@@ -55,7 +74,7 @@ absl::StatusOr<HostCredentials> Enroll(const EnrollOptions& options) {
   KF_ASSIGN_OR_RETURN(std::string key_pem, tls::GenerateKeyPem());
   KF_ASSIGN_OR_RETURN(
       std::string csr_pem,
-      tls::MakeCsrPem(key_pem, options.hostname.empty() ? "keyfleet-agent" : options.hostname));
+      tls::MakeCsrPem(key_pem, kCsrCommonName));  // ignored: the token decides the host
   auto channel = grpc::CreateChannel(options.controller, tls::ClientTlsCredentials(ca_pem));
   auto stub = v1::EnrollmentService::NewStub(channel);
   grpc::ClientContext ctx;
@@ -115,7 +134,7 @@ absl::StatusOr<HostCredentials> Renew(const std::shared_ptr<grpc::Channel>& chan
                                       const std::string& tls_dir, absl::Duration timeout) {
   KF_ASSIGN_OR_RETURN(HostCredentials current, LoadHostCredentials(tls_dir));
   KF_ASSIGN_OR_RETURN(std::string key_pem, tls::GenerateKeyPem());
-  KF_ASSIGN_OR_RETURN(std::string csr_pem, tls::MakeCsrPem(key_pem, current.hostname));
+  KF_ASSIGN_OR_RETURN(std::string csr_pem, tls::MakeCsrPem(key_pem, kCsrCommonName));
   auto stub = v1::AgentService::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(timeout));

@@ -161,7 +161,14 @@ int main(int argc, char** argv) {
       "TLS_DIR/ca.pem. Run again with a new token after the certificate expired.");
   enroll->add_option("--controller", enroll_options.controller, "Controller address HOST:PORT")
       ->required();
-  enroll->add_option("--token", enroll_options.token, "The join token")->required();
+  std::string token_file;
+  auto* token_opt = enroll->add_option(
+      "--token", enroll_options.token,
+      "The join token (visible to local users in the process list while enroll runs; prefer "
+      "--token-file or $KEYFLEET_JOIN_TOKEN)");
+  auto* token_file_opt =
+      enroll->add_option("--token-file", token_file, "Read the join token from FILE (- for stdin)");
+  token_opt->excludes(token_file_opt);
   enroll
       ->add_option("--ca-hash", enroll_options.ca_pin,
                    "The controller's CA pin, sha256:HEX (printed by `keyfleet host token "
@@ -205,7 +212,30 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (apply->parsed()) return Apply(desired_path, apply_settings);
-  if (enroll->parsed()) return Enroll(enroll_options, enroll_timeout);
+  if (enroll->parsed()) {
+    if (!token_file.empty()) {
+      std::stringstream text;
+      if (token_file == "-") {
+        text << std::cin.rdbuf();
+      } else {
+        std::ifstream in(token_file);
+        if (!in) return Fail(kExitUsage, "cannot read " + token_file);
+        text << in.rdbuf();
+      }
+      enroll_options.token = text.str();
+      // One trailing newline (as `echo` or an editor leaves it) is not part of the token.
+      if (!enroll_options.token.empty() && enroll_options.token.back() == '\n') {
+        enroll_options.token.pop_back();
+      }
+    } else if (enroll_options.token.empty()) {
+      if (const char* env = std::getenv("KEYFLEET_JOIN_TOKEN")) enroll_options.token = env;
+    }
+    if (enroll_options.token.empty()) {
+      return Fail(kExitUsage,
+                  "a join token is needed: --token-file FILE, $KEYFLEET_JOIN_TOKEN or --token");
+    }
+    return Enroll(enroll_options, enroll_timeout);
+  }
   if (akc->parsed()) return AuthorizedKeysCommand(user, akc_cache);
 
   AgentConfig config;

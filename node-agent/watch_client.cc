@@ -10,6 +10,7 @@
 
 #include "common/fingerprint.h"
 #include "common/ssh_public_key.h"
+#include "common/tls/grpc_credentials.h"
 #include "keyfleet/v1/agent.grpc.pb.h"
 #include "node-agent/host_credentials.h"
 #include "node-agent/posix/memory_release.h"
@@ -50,6 +51,13 @@ WatchClient::WatchClient(const AgentConfig& config, Reconciler& reconciler)
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> WatchClient::Connect(std::string* hostname) {
   if (config_.insecure_dev) {
+    // Plaintext carries who may log in here, unauthenticated: only ever over loopback.
+    if (!tls::IsLoopbackAddress(config_.controller)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "insecure_dev talks plaintext and trusts whatever answers: it only connects to a "
+          "loopback controller (127.0.0.1, [::1], localhost), not ",
+          config_.controller));
+    }
     *hostname = config_.hostname;
     return grpc::CreateChannel(config_.controller, grpc::InsecureChannelCredentials());
   }

@@ -30,6 +30,9 @@ class WatchClient {
   // controller cannot be reached within `timeout` (the cached state was still enforced).
   absl::Status RunOnce(absl::Duration timeout);
   void Stop();
+  // True while the agent cannot connect for want of usable credentials (not enrolled, its
+  // certificate expired): it enforces its cache and waits for `keyfleet-agent enroll`.
+  bool waiting_for_credentials() const { return credentials_unusable_; }
 
  private:
   // One stream until it ends; true when at least one message arrived.
@@ -51,7 +54,7 @@ class WatchClient {
   std::shared_ptr<grpc::Channel> channel_;  // the current stream's, for renewal
   std::atomic<absl::Time> renew_at_{absl::InfiniteFuture()};
   // The last stream could not start for want of usable credentials (not enrolled, expired).
-  bool credentials_unusable_ = false;
+  std::atomic<bool> credentials_unusable_{false};
   std::atomic<bool> stop_{false};
   std::mutex ctx_mu_;
   grpc::ClientContext* active_ = nullptr;

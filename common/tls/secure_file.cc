@@ -143,7 +143,16 @@ absl::StatusOr<std::string> ReadCheckedFile(const std::string& path, size_t limi
   if (path.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError("the file path contains NUL");
   }
-  HeldFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  // The directories too are walked without following symlinks, as for writing.
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  KF_RETURN_IF_ERROR(ValidateName(name));
+  KF_ASSIGN_OR_RETURN(HeldFd parent, OpenDirectory(dir, /*create=*/false, 0));
+  HeldFd fd(openat(parent.get(), name.c_str(),
+                   O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ELOOP) return Refuse(path, "is a symbolic link; refusing to follow it");
     return Errno(errno, "cannot open", path);
@@ -151,6 +160,11 @@ absl::StatusOr<std::string> ReadCheckedFile(const std::string& path, size_t limi
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return Errno(errno, "cannot stat", path);
   if (!S_ISREG(st.st_mode)) return Refuse(path, "is not a regular file");
+  if (secret && st.st_nlink > 1) {
+    return Refuse(path, absl::StrCat("has ", st.st_nlink,
+                                     " hard links (another name for the same file exists "
+                                     "elsewhere); refusing to read a secret through it"));
+  }
   if (st.st_uid != 0 && st.st_uid != geteuid()) {
     return Refuse(path, absl::StrCat("is owned by uid ", st.st_uid, ", not by root or uid ",
                                      geteuid(), " (this process)"));

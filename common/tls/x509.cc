@@ -144,4 +144,13 @@ absl::StatusOr<absl::Time> Asn1TimeToAbsl(const ASN1_TIME* time) {
   return absl::FromTimeT(timegm(&parts));
 }
 
+absl::Status CheckKeyMatchesCertificate(absl::string_view key_pem, absl::string_view cert_pem) {
+  KF_ASSIGN_OR_RETURN(EvpPkeyPtr key, ParsePrivateKeyPem(key_pem));
+  KF_ASSIGN_OR_RETURN(X509Ptr cert, ParseCertificatePem(cert_pem));
+  if (EVP_PKEY_eq(X509_get0_pubkey(cert.get()), key.get()) != 1) {
+    return absl::InvalidArgumentError("the certificate is not for this private key");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace keyfleet::tls

@@ -95,6 +95,10 @@ absl::StatusOr<std::string> CertificatePin(const std::string& pem);
 // saying the expected form otherwise.
 absl::Status ValidatePin(absl::string_view pin);
 
+// OK when the first certificate in `cert_pem` is for the private key in `key_pem`;
+// INVALID_ARGUMENT otherwise (a reply that would pair a key with someone else's certificate).
+absl::Status CheckKeyMatchesCertificate(absl::string_view key_pem, absl::string_view cert_pem);
+
 // `time` (UTCTime or GeneralizedTime) as absl::Time; INVALID_ARGUMENT if OpenSSL cannot read it.
 absl::StatusOr<absl::Time> Asn1TimeToAbsl(const ASN1_TIME* time);
 

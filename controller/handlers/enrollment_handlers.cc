@@ -6,16 +6,14 @@
 #include "absl/strings/str_cat.h"
 #include "common/host_names.h"
 #include "common/status_macros.h"
+#include "controller/enrollment_rules.h"
 #include "controller/join_token.h"
+#include "controller/store/inventory_errors.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
 namespace keyfleet::controller {
 namespace {
-
-// A placeholder name for checking a CSR before the token says which host it is for.
-constexpr char kCsrCheckHostname[] = "csr-check.invalid";
-constexpr char kCsrCheckEnrollment[] = "00000000";
 
 absl::StatusOr<std::string> NewEnrollmentId() {
   unsigned char raw[16];
@@ -33,13 +31,20 @@ std::string DetailJson(const absl::Status& status) {
 
 }  // namespace
 
+size_t SecurityEventBuffer::SizeOf(const SecurityEvent& e) {
+  return sizeof(e) + e.actor.size() + e.action.size() + e.target.size() + e.detail_json.size() +
+         e.hostname.size();
+}
+
 void SecurityEventBuffer::Add(SecurityEvent event) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (pending_.size() >= kMaxPending) {
+  pending_bytes_ += SizeOf(event);
+  pending_.push_back(std::move(event));
+  while (pending_.size() > kMaxPending || pending_bytes_ > kMaxPendingBytes) {
+    pending_bytes_ -= SizeOf(pending_.front());
     pending_.pop_front();
     ++dropped_;
   }
-  pending_.push_back(std::move(event));
 }
 
 absl::Status SecurityEventBuffer::Flush() {
@@ -49,16 +54,30 @@ absl::Status SecurityEventBuffer::Flush() {
     batch.assign(std::make_move_iterator(pending_.begin()),
                  std::make_move_iterator(pending_.end()));
     pending_.clear();
+    pending_bytes_ = 0;
+    // Dropped events are gone; the audit log at least says how many.
+    if (dropped_ > dropped_reported_) {
+      SecurityEvent e;
+      e.actor = "controller";
+      e.at = absl::Now();
+      e.action = "audit.events_dropped";
+      e.target = "security events";
+      e.detail_json = nlohmann::json{{"dropped", dropped_ - dropped_reported_}}.dump();
+      batch.push_back(std::move(e));
+      dropped_reported_ = dropped_;
+    }
   }
+  if (batch.empty()) return absl::OkStatus();
   absl::Status status = store_.RecordSecurityEvents(batch);
   if (!status.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
-    // Put them back in front of anything that arrived meanwhile, within the bound.
+    // Put them back in front of anything that arrived meanwhile, within the bounds.
     for (auto it = batch.rbegin(); it != batch.rend(); ++it) {
-      if (pending_.size() >= kMaxPending) {
+      if (pending_.size() >= kMaxPending || pending_bytes_ + SizeOf(*it) > kMaxPendingBytes) {
         ++dropped_;
         continue;
       }
+      pending_bytes_ += SizeOf(*it);
       pending_.push_front(std::move(*it));
     }
   }
@@ -92,23 +111,33 @@ absl::StatusOr<EnrollOutcome> EnrollmentHandlers::Enroll(const std::string& peer
     return status;
   };
   absl::StatusOr<JoinTokenParts> parts = ParseJoinToken(token);
-  if (!parts.ok()) return refuse(hostname, parts.status());
+  if (!parts.ok()) return refuse(PrintableName(hostname), parts.status());
   if (!hostname.empty()) {
     if (absl::Status s = ValidateHostname(hostname); !s.ok()) return refuse(parts->id, s);
   }
-  // The CSR first: a bad one must not consume the token.
-  if (absl::StatusOr<std::string> check = ca_.SignHostCertificate(
-          csr_pem, kCsrCheckHostname, kCsrCheckEnrollment, ctx_.Now(), lifetime_);
-      !check.ok()) {
-    return refuse(parts->id, check.status());
+  // A first look at the token, without the lock: a bad token is refused before any signing,
+  // and a good one says which host the certificate is for. EnrollHost checks it all again
+  // inside the transaction that consumes it.
+  KF_ASSIGN_OR_RETURN(std::optional<JoinTokenRecord> known, ctx_.store.GetJoinToken(parts->id));
+  const absl::Time now = ctx_.Now();
+  if (!known) return refuse(parts->id, UnknownJoinTokenError());
+  if (absl::Status s = CheckJoinToken(*known, parts->secret_hash, now); !s.ok()) {
+    return refuse(parts->id, s);
   }
+  const std::string name = known->hostname.empty() ? hostname : known->hostname;
+  absl::StatusOr<std::string> checked = EnrollmentHostname(*known, hostname, std::nullopt);
+  if (!checked.ok()) return refuse(parts->id, checked.status());
+  // The certificate is signed before anything is committed: a bad CSR consumes nothing, and a
+  // consumed token always yields a certificate.
   KF_ASSIGN_OR_RETURN(std::string enrollment_id, NewEnrollmentId());
+  absl::StatusOr<std::string> certificate =
+      ca_.SignHostCertificate(csr_pem, name, enrollment_id, now, lifetime_);
+  if (!certificate.ok()) return refuse(parts->id, certificate.status());
   EnrollmentRequest request;
   request.token_id = parts->id;
   request.secret_hash = parts->secret_hash;
-  request.hostname = hostname;
+  request.hostname = name;
   request.enrollment_id = enrollment_id;
-  const absl::Time now = ctx_.Now();
   request.certificate_expires = now + lifetime_;
   absl::StatusOr<EnrollmentResult> enrolled =
       ctx_.store.EnrollHost({absl::StrCat("token:", parts->id), now}, request);
@@ -116,14 +145,14 @@ absl::StatusOr<EnrollOutcome> EnrollmentHandlers::Enroll(const std::string& peer
     if (enrolled.status().code() == absl::StatusCode::kUnavailable) return enrolled.status();
     return refuse(parts->id, enrolled.status());
   }
-  KF_RETURN_IF_ERROR(ctx_.follower.CatchUpTo(enrolled->change));
-  EnrollOutcome out;
-  out.host = enrolled->host;
-  KF_ASSIGN_OR_RETURN(out.certificate_pem, ca_.SignHostCertificate(csr_pem, out.host.hostname,
-                                                                   enrollment_id, now, lifetime_));
-  out.ca_bundle_pem = ca_.trust_bundle_pem();
-  spdlog::info("host {} enrolled with join token {}", out.host.hostname, parts->id);
-  return out;
+  // Committed: the certificate is the agent's now. If this replica's view lags, the agent's
+  // first Watch may be refused until it catches up (within feed_poll_interval); it retries.
+  if (absl::Status caught_up = ctx_.follower.CatchUpTo(enrolled->change); !caught_up.ok()) {
+    spdlog::warn("host {} enrolled, but the fleet view has not caught up yet: {}", name,
+                 caught_up.ToString());
+  }
+  spdlog::info("host {} enrolled with join token {}", name, parts->id);
+  return EnrollOutcome{enrolled->host, *std::move(certificate), ca_.trust_bundle_pem()};
 }
 
 absl::StatusOr<HostIdentity> EnrollmentHandlers::AuthenticateHost(const std::string& peer,

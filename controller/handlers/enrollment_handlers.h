@@ -16,11 +16,13 @@
 namespace keyfleet::controller {
 
 // Audit events raised on the request path (refusals, renewals), written by the replica's
-// writer thread so a stream never waits on the database. Bounded: past kMaxPending the oldest
-// are dropped and counted (a flood of refusals must not exhaust memory).
+// writer thread so a stream never waits on the database. Bounded: past kMaxPending events or
+// kMaxPendingBytes the oldest are dropped and counted, and the next flush audits how many (a
+// flood of refusals must not exhaust memory).
 class SecurityEventBuffer {
  public:
   static constexpr size_t kMaxPending = 10000;
+  static constexpr size_t kMaxPendingBytes = 8 << 20;
   explicit SecurityEventBuffer(Store& store) : store_(store) {}
   void Add(SecurityEvent event);
   // Writes what is buffered; on failure it stays buffered for the next try.
@@ -30,8 +32,12 @@ class SecurityEventBuffer {
  private:
   Store& store_;
   mutable std::mutex mu_;
+  static size_t SizeOf(const SecurityEvent& e);
+
   std::deque<SecurityEvent> pending_;
+  size_t pending_bytes_ = 0;
   uint64_t dropped_ = 0;
+  uint64_t dropped_reported_ = 0;
 };
 
 struct EnrollOutcome {
@@ -51,8 +57,10 @@ class EnrollmentHandlers {
                      SecurityEventBuffer& events, absl::Duration certificate_lifetime)
       : ctx_(ctx), ca_(ca), events_(events), lifetime_(certificate_lifetime) {}
 
-  // `peer` names the caller in the audit log of a refusal (gRPC's peer address). The CSR is
-  // checked before the token is looked at, so a bad CSR consumes nothing. Errors:
+  // `peer` names the caller in the audit log of a refusal (gRPC's peer address). The token is
+  // looked at, the hostname settled and the certificate signed before the transaction that
+  // consumes the token: a bad CSR consumes nothing, and a consumed token always yields a
+  // certificate. Errors:
   // UNAUTHENTICATED (malformed, unknown, forged, expired, revoked or used-up token),
   // INVALID_ARGUMENT (CSR, hostname), PERMISSION_DENIED / ALREADY_EXISTS (hostname rules).
   absl::StatusOr<EnrollOutcome> Enroll(const std::string& peer, const std::string& token,

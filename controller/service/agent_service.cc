@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "common/host_names.h"
 #include "controller/service/proto_convert.h"
 #include "controller/service/status_mapping.h"
 #include "spdlog/spdlog.h"
@@ -70,10 +71,16 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
   }
 
   void OnWriteDone(bool ok) override {
+    std::optional<grpc::Status> finish;
     {
       std::lock_guard<std::mutex> lock(mu_);
       writing_ = false;
       out_ = v1::WatchResponse();  // Clear() would keep the strings' memory for every stream
+      finish.swap(deferred_finish_);
+    }
+    if (finish) {  // FinishOnce ran while this write was in flight
+      Finish(*finish);
+      return;
     }
     if (!ok) {
       FinishOnce(grpc::Status::OK);
@@ -104,18 +111,19 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
       // The certificate says who this is; the hello may only agree.
       absl::Status refused;
       if (!hello.hostname().empty() && hello.hostname() != identity_->hostname) {
-        refused = absl::PermissionDeniedError(
-            absl::StrCat("the certificate of host ", identity_->hostname,
-                         " cannot watch the desired state of host ", hello.hostname()));
+        refused = absl::PermissionDeniedError(absl::StrCat(
+            "the certificate of host ", identity_->hostname,
+            " cannot watch the desired state of host ", PrintableName(hello.hostname())));
       } else if (!labels.empty()) {
         refused = absl::PermissionDeniedError(
             "an agent cannot set its own labels; they come from its join token and from "
             "`keyfleet host label`");
       }
       if (!refused.ok()) {
-        auth_.enrollment()->Deny("host:" + identity_->hostname, "watch",
-                                 hello.hostname().empty() ? identity_->hostname : hello.hostname(),
-                                 refused);
+        auth_.enrollment()->Deny(
+            "host:" + identity_->hostname, "watch",
+            hello.hostname().empty() ? identity_->hostname : PrintableName(hello.hostname()),
+            refused);
         return ToGrpcStatus(refused);
       }
       hostname_ = identity_->hostname;
@@ -125,7 +133,8 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
       hostname_ = hello.hostname();
     }
     if (!state.ok()) {
-      spdlog::warn("watch from {} refused: {}", hostname_, state.status().ToString());
+      spdlog::warn("watch from {} refused: {}", PrintableName(hostname_),
+                   state.status().ToString());
       return ToGrpcStatus(state.status());
     }
     registered_ = true;
@@ -143,11 +152,12 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
     }
     const v1::ReportRequest& report = in_.report();
     if (!report.hostname().empty() && report.hostname() != hostname_) {
-      absl::Status refused = absl::PermissionDeniedError(
-          absl::StrCat("a report for host ", report.hostname(), " on the Watch stream of host ",
-                       hostname_, "; an agent reports only for its own host"));
+      absl::Status refused = absl::PermissionDeniedError(absl::StrCat(
+          "a report for host ", PrintableName(report.hostname()), " on the Watch stream of host ",
+          hostname_, "; an agent reports only for its own host"));
       if (identity_) {
-        auth_.enrollment()->Deny("host:" + hostname_, "report", report.hostname(), refused);
+        auth_.enrollment()->Deny("host:" + hostname_, "report", PrintableName(report.hostname()),
+                                 refused);
       }
       return ToGrpcStatus(refused);
     }
@@ -189,11 +199,18 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
     return false;
   }
 
+  // Finish must not overlap a write: Pump may have claimed writing_ and be about to call
+  // StartWrite from another thread (a notification, the heartbeat timer). Then the finish waits
+  // for OnWriteDone.
   void FinishOnce(const grpc::Status& status) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (finishing_) return;
       finishing_ = true;
+      if (writing_) {
+        deferred_finish_ = status;
+        return;
+      }
     }
     Finish(status);
   }
@@ -213,6 +230,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
   bool finishing_ = false;
   bool desired_due_ = false;
   bool heartbeat_due_ = false;
+  std::optional<grpc::Status> deferred_finish_;
   std::string sent_digest_;
   uint64_t sent_generation_ = 0;
   v1::WatchResponse out_;

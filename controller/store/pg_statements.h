@@ -119,6 +119,7 @@ inline constexpr Statement kStatements[] = {
   "uses, kf_us(revoked_at), created_by FROM join_tokens "
     {"join_token_all", "SELECT " KF_TOKEN_COLUMNS "ORDER BY created_at, id"},
     {"join_token_lock", "SELECT " KF_TOKEN_COLUMNS "WHERE id = $1 FOR UPDATE"},
+    {"join_token_by_id", "SELECT " KF_TOKEN_COLUMNS "WHERE id = $1"},
 #undef KF_TOKEN_COLUMNS
     {"join_token_use", "UPDATE join_tokens SET uses = uses + 1 WHERE id = $1"},
     {"join_token_revoke", "UPDATE join_tokens SET revoked_at = kf_ts($2) WHERE id = $1"},

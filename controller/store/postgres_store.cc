@@ -396,6 +396,18 @@ absl::StatusOr<std::vector<JoinTokenRecord>> PostgresStore::ListJoinTokens() {
   return tokens;
 }
 
+absl::StatusOr<std::optional<JoinTokenRecord>> PostgresStore::GetJoinToken(const std::string& id) {
+  std::optional<JoinTokenRecord> token;
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read join token", [&](pqxx::dbtransaction& txn) {
+    token.reset();
+    pqxx::result r = txn.exec_prepared("join_token_by_id", id);
+    if (r.empty()) return absl::OkStatus();
+    KF_ASSIGN_OR_RETURN(token, JoinTokenFromRow(r[0]));
+    return absl::OkStatus();
+  }));
+  return token;
+}
+
 absl::Status PostgresStore::RevokeJoinToken(const MutationContext& ctx, const std::string& id) {
   return Mutate(ctx, "revoke join token",
                 [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {

@@ -50,6 +50,7 @@ class PostgresStore : public Store {
                                       const std::string& hostname) override;
   absl::Status CreateJoinToken(const MutationContext& ctx, const JoinTokenRecord& token) override;
   absl::StatusOr<std::vector<JoinTokenRecord>> ListJoinTokens() override;
+  absl::StatusOr<std::optional<JoinTokenRecord>> GetJoinToken(const std::string& id) override;
   absl::Status RevokeJoinToken(const MutationContext& ctx, const std::string& id) override;
   absl::StatusOr<EnrollmentResult> EnrollHost(const MutationContext& ctx,
                                               const EnrollmentRequest& request) override;

@@ -83,6 +83,8 @@ class Store {
   virtual absl::Status CreateJoinToken(const MutationContext& ctx,
                                        const JoinTokenRecord& token) = 0;
   virtual absl::StatusOr<std::vector<JoinTokenRecord>> ListJoinTokens() = 0;
+  // nullopt for an unknown id. A plain read: EnrollHost checks the token again under its lock.
+  virtual absl::StatusOr<std::optional<JoinTokenRecord>> GetJoinToken(const std::string& id) = 0;
   // NOT_FOUND; FAILED_PRECONDITION when already revoked.
   virtual absl::Status RevokeJoinToken(const MutationContext& ctx, const std::string& id) = 0;
   // In one transaction: locks the token, checks it (CheckJoinToken; an unknown id is

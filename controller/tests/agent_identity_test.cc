@@ -162,23 +162,32 @@ class AgentIdentityTest : public ::testing::Test {
     return std::nullopt;
   }
 
-  // Waits (up to 5 s: denials are written in batches) for an audit event with `action`
-  // whose actor or detail mentions `needle`.
-  bool Audited(const std::string& action, const std::string& needle) {
-    for (int i = 0; i < 50; ++i) {
+  // Waits (up to 10 s: denials are written in batches) for an audit event with `action`, an
+  // actor starting with `actor_prefix`, and `detail` in its after_json (the refusal's reason)
+  // or target, with a sequence above `after`. Returns its sequence, or 0.
+  uint64_t Audited(const std::string& action, const std::string& actor_prefix,
+                   const std::string& detail, uint64_t after = 0) {
+    for (int i = 0; i < 100; ++i) {
       grpc::ClientContext ctx;
       v1::ListAuditResponse resp;
       EXPECT_TRUE(admin_->ListAudit(&ctx, v1::ListAuditRequest(), &resp).ok());
       for (const auto& e : resp.events()) {
-        if (e.action() == action && (e.actor().find(needle) != std::string::npos ||
-                                     e.after_json().find(needle) != std::string::npos ||
-                                     e.target().find(needle) != std::string::npos)) {
-          return true;
+        if (e.sequence() > after && e.action() == action && e.actor().rfind(actor_prefix, 0) == 0 &&
+            (e.after_json().find(detail) != std::string::npos ||
+             e.target().find(detail) != std::string::npos)) {
+          return e.sequence();
         }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    return false;
+    return 0;
+  }
+
+  uint64_t LastAuditSequence() {
+    grpc::ClientContext ctx;
+    v1::ListAuditResponse resp;
+    EXPECT_TRUE(admin_->ListAudit(&ctx, v1::ListAuditRequest(), &resp).ok());
+    return resp.events().empty() ? 0 : resp.events().rbegin()->sequence();
   }
 
   static testing::TempPostgres* postgres_;
@@ -208,7 +217,7 @@ TEST_F(AgentIdentityTest, AnEnrolledHostWatchesItsOwnStateOverMutualTls) {
   ASSERT_TRUE(watched.state) << watched.status.error_message();
   EXPECT_EQ(watched.state->hostname(), "web-1");
   EXPECT_EQ(KeyCount(*watched.state, "deploy"), 1u);
-  EXPECT_TRUE(Audited("host.enroll", "web-1"));
+  EXPECT_TRUE(Audited("host.enroll", "token:", "web-1"));
 }
 
 // The table the issue asks for: every way an agent call can be refused.
@@ -264,14 +273,15 @@ TEST_F(AgentIdentityTest, EveryForgedOrStaleIdentityIsRefusedChangesNothingAndIs
     grpc::StatusCode code;
     const char* message;
     const char* audit_action;
-    const char* audit_needle;
+    const char* audit_actor;
   };
   const Case cases[] = {
       {"no client certificate", [&] { return testing::TlsChannel(address_, ca_pem_); }, Hello(),
        nullptr, grpc::StatusCode::UNAUTHENTICATED, "no client certificate", "agent.watch.denied",
        "unauthenticated:"},
       {"a certificate from another CA", [&] { return As(foreign); }, Hello(), nullptr,
-       grpc::StatusCode::UNAUTHENTICATED, "", "agent.watch.denied", "unauthenticated:"},
+       grpc::StatusCode::UNAUTHENTICATED, "not issued by a trusted keyfleet CA",
+       "agent.watch.denied", "unauthenticated:"},
       {"an expired certificate", [&] { return As(expired); }, Hello(), nullptr,
        grpc::StatusCode::UNAUTHENTICATED, "expired", "agent.watch.denied", "unauthenticated:"},
       {"a removed host's certificate", [&] { return As(gone); }, Hello(), nullptr,
@@ -287,13 +297,15 @@ TEST_F(AgentIdentityTest, EveryForgedOrStaleIdentityIsRefusedChangesNothingAndIs
   const std::vector<v1::Host> before = Hosts();
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
+    const uint64_t audited_before = LastAuditSequence();
     WatchOutcome out = WatchOnce(c.channel(), c.hello, c.report);
     EXPECT_EQ(out.status.error_code(), c.code) << out.status.error_message();
     EXPECT_THAT(out.status.error_message(), HasSubstr(c.message));
     if (c.report == nullptr) {
       EXPECT_FALSE(out.state) << "a refused caller gets no desired state";
     }
-    EXPECT_TRUE(Audited(c.audit_action, c.audit_needle));
+    // This refusal, with its reason, under the verified identity (or the peer's address).
+    EXPECT_TRUE(Audited(c.audit_action, c.audit_actor, c.message, audited_before));
   }
   // Nothing changed: same hosts, same labels, db-1 not "converged" by web-1's forged report.
   const std::vector<v1::Host> after = Hosts();
@@ -369,8 +381,10 @@ TEST_F(AgentIdentityTest, BadJoinTokensAndRequestsAreRefusedWithoutConsumingAnyt
        grpc::StatusCode::UNAUTHENTICATED, "no such token"},
       {"a revoked token", *revoked, csr, grpc::StatusCode::UNAUTHENTICATED, "revoked"},
       {"an expired token", expired_token, csr, grpc::StatusCode::UNAUTHENTICATED, "expired"},
-      {"a malformed CSR", *token, bad_csr, grpc::StatusCode::INVALID_ARGUMENT, ""},
-      {"no CSR at all", *token, "", grpc::StatusCode::INVALID_ARGUMENT, ""},
+      {"a malformed CSR", *token, bad_csr, grpc::StatusCode::INVALID_ARGUMENT,
+       "the certificate request"},
+      {"no CSR at all", *token, "", grpc::StatusCode::INVALID_ARGUMENT,
+       "the certificate request is not a PEM"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -379,7 +393,9 @@ TEST_F(AgentIdentityTest, BadJoinTokensAndRequestsAreRefusedWithoutConsumingAnyt
     EXPECT_THAT(s.error_message(), HasSubstr(c.message));
     EXPECT_FALSE(Host("evil-1")) << "nothing was registered";
   }
-  EXPECT_TRUE(Audited("agent.enroll.denied", "unauthenticated:"));
+  for (const Case& c : cases) {
+    EXPECT_TRUE(Audited("agent.enroll.denied", "unauthenticated:", c.message)) << c.name;
+  }
 
   // The bad CSRs consumed nothing: the token still enrolls once, then is spent.
   ASSERT_TRUE(enroll(*token, "new-1", csr).ok());
@@ -388,6 +404,33 @@ TEST_F(AgentIdentityTest, BadJoinTokensAndRequestsAreRefusedWithoutConsumingAnyt
   EXPECT_EQ(replay.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_THAT(replay.error_message(), HasSubstr("already been used"));
   EXPECT_FALSE(Host("new-2"));
+}
+
+TEST_F(AgentIdentityTest, ASingleUseTokenEnrollsExactlyOneHostWhenRacedFromManyClients) {
+  absl::StatusOr<std::string> token = testing::CreateJoinToken(*admin_, "", {}, 1);
+  ASSERT_TRUE(token.ok());
+  constexpr int kRacers = 8;
+  std::vector<absl::Status> results(kRacers);
+  std::vector<std::thread> racers;
+  for (int i = 0; i < kRacers; ++i) {
+    racers.emplace_back([&, i] {
+      results[i] =
+          testing::EnrollTestHost(address_, ca_pem_, *token, "race-" + std::to_string(i)).status();
+    });
+  }
+  for (auto& t : racers) t.join();
+  int enrolled = 0;
+  for (const absl::Status& s : results) {
+    if (s.ok()) {
+      ++enrolled;
+    } else {
+      EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated) << s;
+    }
+  }
+  EXPECT_EQ(enrolled, 1);
+  int hosts = 0;
+  for (const v1::Host& h : Hosts()) hosts += h.hostname().rfind("race-", 0) == 0;
+  EXPECT_EQ(hosts, 1);
 }
 
 TEST_F(AgentIdentityTest, ATokenCannotTakeOverAnotherHostOrName) {
@@ -494,7 +537,7 @@ TEST_F(AgentIdentityTest, AdminsLabelHostsAndTheNewLabelsReachTheAgent) {
   ASSERT_TRUE(admin_->LabelHost(&ctx, req, &resp).ok());
   EXPECT_GT(resp.change(), 0u);
   EXPECT_EQ(KeyCount(*WatchOnce(As(web), Hello()).state, "deploy"), 1u);
-  EXPECT_TRUE(Audited("host.label", "web-1"));
+  EXPECT_TRUE(Audited("host.label", "unverified:", "web-1"));
 }
 
 TEST_F(AgentIdentityTest, AnAgentRenewsItsCertificateOverMutualTls) {
@@ -513,7 +556,7 @@ TEST_F(AgentIdentityTest, AnAgentRenewsItsCertificateOverMutualTls) {
   EXPECT_EQ(tls::InspectCertificate(renewed.cert_pem)->common_name, "web-1");
   EXPECT_FALSE(resp.ca_bundle_pem().empty());
   EXPECT_TRUE(WatchOnce(As(renewed), Hello()).state);
-  EXPECT_TRUE(Audited("host.certificate.renew", "web-1"));
+  EXPECT_TRUE(Audited("host.certificate.renew", "host:web-1", "web-1"));
 
   // Without a certificate there is nothing to renew.
   auto anonymous = v1::AgentService::NewStub(testing::TlsChannel(address_, ca_pem_));

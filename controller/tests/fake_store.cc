@@ -235,6 +235,13 @@ absl::StatusOr<std::vector<JoinTokenRecord>> FakeStore::ListJoinTokens() {
   return out;
 }
 
+absl::StatusOr<std::optional<JoinTokenRecord>> FakeStore::GetJoinToken(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tokens_.find(id);
+  if (it == tokens_.end()) return std::optional<JoinTokenRecord>();
+  return std::optional<JoinTokenRecord>(it->second);
+}
+
 absl::Status FakeStore::RevokeJoinToken(const MutationContext& ctx, const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = tokens_.find(id);

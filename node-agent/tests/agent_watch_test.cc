@@ -193,9 +193,9 @@ TEST_F(AgentWatch, GrantRevokeAndAControllerOutage) {
 
 // Security failures never wipe keys: a certificate that expired while the controller was away
 // leaves the host enforcing its cached state, and enrolling again with a new token brings it
-// back. Before that, the agent renews its (here six-second) certificate on its own.
+// back. Before that, the agent renews its (here 12-second) certificate on its own.
 TEST_F(AgentWatch, CertificatesAreRenewedAndAnExpiredOneKeepsTheFilesUntilReenrollment) {
-  StartServer(absl::Seconds(6));
+  StartServer(absl::Seconds(12));
   Sandbox sandbox;
   AgentConfig config;
   config.controller = address_;
@@ -248,8 +248,11 @@ TEST_F(AgentWatch, CertificatesAreRenewedAndAnExpiredOneKeepsTheFilesUntilReenro
   std::this_thread::sleep_for(absl::ToChronoMilliseconds(expires - absl::Now()) +
                               std::chrono::seconds(1));
   const std::string enforced = Read(file);
-  StartServer(absl::Seconds(6));
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  StartServer(absl::Seconds(12));
+  EXPECT_TRUE(WaitUntil([&] { return client.waiting_for_credentials(); }))
+      << "the agent knows its certificate expired";
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // rechecks run every second meanwhile
+  EXPECT_TRUE(client.waiting_for_credentials());
   EXPECT_EQ(Read(file), enforced) << "an expired certificate wipes nothing";
   EXPECT_THAT(enforced, HasSubstr(key_b64));
   EXPECT_THAT(enforced, HasSubstr(second_b64));
@@ -281,7 +284,7 @@ TEST_F(AgentWatch, CertificatesAreRenewedAndAnExpiredOneKeepsTheFilesUntilReenro
 // from it, the old CA stays trusted), retire the old one. The agent keeps converging throughout.
 // (That a certificate from a retired CA is refused is shown by ca_tests.)
 TEST_F(AgentWatch, TheCaIsRotatedWithoutLosingTheFleet) {
-  StartServer(absl::Seconds(6));
+  StartServer(absl::Seconds(12));
   const std::string ca_dir = (ca_dir_.path() / "ca").string();
   Sandbox sandbox;
   AgentConfig config;
@@ -333,7 +336,7 @@ TEST_F(AgentWatch, TheCaIsRotatedWithoutLosingTheFleet) {
 
   // 1. Stage: the replicas restart trusting both; the agent's renewal brings it the bundle.
   ASSERT_TRUE(controller::CertificateAuthority::StageNext(ca_dir, absl::Now()).ok());
-  StartServer(absl::Seconds(6));
+  StartServer(absl::Seconds(12));
   ASSERT_TRUE(WaitUntil(
       [&] {
         absl::StatusOr<HostCredentials> c = LoadHostCredentials(config.tls_dir);
@@ -346,7 +349,7 @@ TEST_F(AgentWatch, TheCaIsRotatedWithoutLosingTheFleet) {
 
   // 2. Activate: restarted replicas present a certificate from the new CA and sign with it.
   ASSERT_TRUE(controller::CertificateAuthority::ActivateNext(ca_dir).ok());
-  StartServer(absl::Seconds(6));
+  StartServer(absl::Seconds(12));
   EXPECT_NE(pin_, old_pin);
   ASSERT_TRUE(converges()) << "the agent trusts the new server certificate";
   ASSERT_TRUE(WaitUntil([&] { return issuer_pin() == pin_; }, 20))
@@ -354,7 +357,7 @@ TEST_F(AgentWatch, TheCaIsRotatedWithoutLosingTheFleet) {
 
   // 3. Retire: only the new CA is trusted; the agent carries on.
   ASSERT_TRUE(controller::CertificateAuthority::RetirePrevious(ca_dir).ok());
-  StartServer(absl::Seconds(6));
+  StartServer(absl::Seconds(12));
   ASSERT_TRUE(converges()) << "after the old CA is retired";
   EXPECT_EQ(server_->ca()->trusted_pins(), std::vector<std::string>{pin_});
 }

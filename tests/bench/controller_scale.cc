@@ -3,7 +3,10 @@
 // this process, then revokes one key granted to every host and times how long until every
 // stream has received the new desired state. Prints the controller's RSS at each stage.
 //
-//   controller_scale CONTROLLER_BINARY [HOSTS=10000] [KEYS=100000]
+//   controller_scale CONTROLLER_BINARY [HOSTS=10000] [KEYS=100000] [MODE=mtls|plaintext]
+//
+// mtls (the default, as deployed): every host is enrolled and holds its own TLS connection with
+// its own certificate; plaintext: --insecure-dev, the streams share 32 connections.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -24,8 +27,10 @@
 #include "keyfleet/v1/admin.grpc.pb.h"
 #include "keyfleet/v1/agent.grpc.pb.h"
 #include "tests/support/child_process.h"
+#include "tests/support/scoped_temp_dir.h"
 #include "tests/support/temp_postgres.h"
 #include "tests/support/test_keys.h"
+#include "tests/support/tls_fleet.h"
 
 namespace v1 = keyfleet::v1;
 using Clock = std::chrono::steady_clock;
@@ -53,10 +58,14 @@ struct Fleet {
 
 class AgentStream : public grpc::ClientBidiReactor<v1::AgentMessage, v1::WatchResponse> {
  public:
-  AgentStream(v1::AgentService::Stub* stub, Fleet* fleet, int index, int keys_before)
+  // `labelled`: name the host and its labels in the hello (plaintext mode; over mTLS both come
+  // from the certificate and the join token).
+  AgentStream(v1::AgentService::Stub* stub, Fleet* fleet, int index, int keys_before, bool labelled)
       : fleet_(fleet), keys_before_(keys_before) {
-    hello_.mutable_hello()->set_hostname("host-" + std::to_string(index));
-    (*hello_.mutable_hello()->mutable_labels())["env"] = "prod";
+    if (labelled) {
+      hello_.mutable_hello()->set_hostname("host-" + std::to_string(index));
+      (*hello_.mutable_hello()->mutable_labels())["env"] = "prod";
+    }
     stub->async()->Watch(&ctx_, this);
     StartWrite(&hello_);
     StartRead(&resp_);
@@ -109,7 +118,7 @@ class AgentStream : public grpc::ClientBidiReactor<v1::AgentMessage, v1::WatchRe
 int main(int argc, char** argv) {
   keyfleet::DisableAbslDebugChecks();
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s CONTROLLER_BINARY [HOSTS] [KEYS]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s CONTROLLER_BINARY [HOSTS] [KEYS] [mtls|plaintext]\n", argv[0]);
     return 2;
   }
   const std::string binary = argv[1];
@@ -117,22 +126,27 @@ int main(int argc, char** argv) {
   const int keys = argc > 3 ? std::atoi(argv[3]) : 100000;
   const int principals = std::max(1, keys / 100);
 
+  const std::string mode = argc > 4 ? argv[4] : "mtls";
+  if (mode != "mtls" && mode != "plaintext") {
+    std::fprintf(stderr, "MODE must be mtls or plaintext\n");
+    return 2;
+  }
+  const bool mtls = mode == "mtls";
+
   keyfleet::testing::TempPostgres pg;
-  const std::string db = pg.Url(pg.CreateDatabase());
-  const std::string address = "127.0.0.1:" + std::to_string(keyfleet::testing::FreeLoopbackPort());
-  pid_t controller = keyfleet::testing::SpawnProcess(
-      {binary, "--db", db, "--listen", address, "--insecure-dev", "--log-level", "warn"});
+  keyfleet::testing::ScopedTempDir dir("keyfleet-scale-bench");
   grpc::ChannelArguments admin_args;
   admin_args.SetMaxSendMessageSize(64 << 20);
   admin_args.SetMaxReceiveMessageSize(256 << 20);
-  auto admin_channel =
-      grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), admin_args);
-  if (!admin_channel->WaitForConnected(std::chrono::system_clock::now() +
-                                       std::chrono::seconds(30))) {
-    std::fprintf(stderr, "controller did not come up\n");
-    keyfleet::testing::StopProcess(controller);
+  absl::StatusOr<keyfleet::testing::BenchController> started =
+      keyfleet::testing::StartBenchController(binary, pg.Url(pg.CreateDatabase()),
+                                              dir.path().string(), mtls, admin_args);
+  if (!started.ok()) {
+    std::fprintf(stderr, "%s\n", started.status().ToString().c_str());
     return 1;
   }
+  const pid_t controller = started->pid;
+  auto admin_channel = started->admin_channel;
   auto admin = v1::AdminService::NewStub(admin_channel);
   std::printf("controller_rss_start_kib=%ld\n", RssKiB(controller));
 
@@ -174,23 +188,46 @@ int main(int argc, char** argv) {
   std::printf("keys=%d principals=%d load_s=%.2f controller_rss_after_keys_kib=%ld\n", key_index,
               principals, Seconds(t0, t1), RssKiB(controller));
 
-  // Agents: `hosts` Watch streams over 32 connections.
+  // Agents: `hosts` Watch streams, each over its own TLS connection with its own certificate
+  // (mtls), or over 32 shared connections (plaintext).
   Fleet fleet;
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   std::vector<std::unique_ptr<v1::AgentService::Stub>> stubs;
-  for (int c = 0; c < 32; ++c) {
-    grpc::ChannelArguments args;
-    args.SetInt("keyfleet.bench.connection", c);  // a distinct connection per channel
-    args.SetMaxReceiveMessageSize(64 << 20);
-    channels.push_back(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
-    stubs.push_back(v1::AgentService::NewStub(channels.back()));
+  grpc::ChannelArguments agent_args;
+  agent_args.SetMaxReceiveMessageSize(64 << 20);
+  if (mtls) {
+    auto t_enroll = Clock::now();
+    absl::StatusOr<std::vector<keyfleet::testing::TestHostCredentials>> enrolled =
+        keyfleet::testing::EnrollFleet(*admin, *started, "host-", hosts, {{"env", "prod"}});
+    if (!enrolled.ok()) {
+      std::fprintf(stderr, "%s\n", enrolled.status().ToString().c_str());
+      return 1;
+    }
+    std::printf("enrolled=%d enroll_s=%.1f controller_rss_kib=%ld\n", hosts,
+                Seconds(t_enroll, Clock::now()), RssKiB(controller));
+    keyfleet::testing::FleetConnection connection =
+        keyfleet::testing::ConnectFleet(*started, *enrolled, agent_args);
+    std::printf(
+        "tls_connections=%d/%d connect_and_handshake_s=%.2f controller_cpu_ms_per_handshake=%.2f "
+        "controller_rss_connections_kib=%ld\n",
+        connection.connected, hosts, connection.seconds, connection.controller_cpu_ms_per_handshake,
+        RssKiB(controller));
+    if (connection.connected < hosts) return 1;
+    channels = std::move(connection.channels);
+  } else {
+    for (int c = 0; c < 32; ++c) {
+      grpc::ChannelArguments args = agent_args;
+      args.SetInt("keyfleet.bench.connection", c);  // a distinct connection per channel
+      channels.push_back(
+          grpc::CreateCustomChannel(started->address, grpc::InsecureChannelCredentials(), args));
+    }
   }
+  for (auto& c : channels) stubs.push_back(v1::AgentService::NewStub(c));
   std::vector<std::unique_ptr<AgentStream>> streams;
   auto t2 = Clock::now();
   for (int h = 0; h < hosts; ++h) {
-    streams.push_back(
-        std::make_unique<AgentStream>(stubs[h % stubs.size()].get(), &fleet, h, keys_per_host));
+    streams.push_back(std::make_unique<AgentStream>(stubs[h % stubs.size()].get(), &fleet, h,
+                                                    keys_per_host, /*labelled=*/!mtls));
   }
   {
     std::unique_lock<std::mutex> lock(fleet.mu);

@@ -6,9 +6,14 @@
 // longer holds it is measured. Compare hosts/s with ../shared/bench/ansible-baseline.sh.
 //
 //   fleet_revoke CONTROLLER_BINARY [HOSTS=10000] [APPLY_THREADS=8] [SANDBOX_PARENT=/tmp]
+//                [MODE=mtls|plaintext]
 //
 // SANDBOX_PARENT is where the hosts' sandbox roots go: /tmp (the disk) by default; a tmpfs such
 // as /dev/shm shows the same run without the shared disk (no fsync cost, no inode allocator).
+// MODE mtls (the default, as deployed): every host is enrolled through the controller's
+// EnrollmentService with a join token, and holds its own TLS connection with its own client
+// certificate; enrollment, then connection and handshake, are timed and printed apart from the
+// revocation. plaintext: the controller runs with --insecure-dev, 32 shared connections.
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
@@ -35,6 +40,7 @@
 #include "tests/support/scoped_temp_dir.h"
 #include "tests/support/temp_postgres.h"
 #include "tests/support/test_keys.h"
+#include "tests/support/tls_fleet.h"
 
 namespace v1 = keyfleet::v1;
 using Clock = std::chrono::steady_clock;
@@ -62,9 +68,10 @@ class SimAgent : public grpc::ClientBidiReactor<v1::AgentMessage, v1::WatchRespo
   SimAgent(Fleet* fleet, int index) : fleet_(fleet), index_(index) {}
   // Separate from the constructor: a desired state may arrive before the constructor's caller
   // has stored the pointer the apply workers use.
-  void Start(v1::AgentService::Stub* stub) {
+  // `labelled`: say the labels in the hello (plaintext mode; over mTLS they come from the token).
+  void Start(v1::AgentService::Stub* stub, bool labelled) {
     hello_.mutable_hello()->set_hostname("h" + std::to_string(index_));
-    (*hello_.mutable_hello()->mutable_labels())["env"] = "bench";
+    if (labelled) (*hello_.mutable_hello()->mutable_labels())["env"] = "bench";
     stub->async()->Watch(&ctx_, this);
     AddHold();
     writing_ = true;
@@ -158,6 +165,7 @@ bool FileHolds(const std::string& path, const std::string& needle) {
 
 int main(int argc, char** argv) {
   keyfleet::DisableAbslDebugChecks();
+  setvbuf(stdout, nullptr, _IOLBF, 0);  // each phase's figures as soon as they are known
   if (argc < 2 || geteuid() != 0) {
     std::fprintf(stderr, "usage (as root): %s CONTROLLER_BINARY [HOSTS] [APPLY_THREADS]\n",
                  argv[0]);
@@ -166,21 +174,38 @@ int main(int argc, char** argv) {
   const int hosts = argc > 2 ? std::atoi(argv[2]) : 10000;
   const int threads = argc > 3 ? std::atoi(argv[3]) : 8;
   const std::string parent = argc > 4 ? argv[4] : "/tmp";
+  const std::string mode = argc > 5 ? argv[5] : "mtls";
+  if (mode != "mtls" && mode != "plaintext") {
+    std::fprintf(stderr, "MODE must be mtls or plaintext\n");
+    return 2;
+  }
+  const bool mtls = mode == "mtls";
   keyfleet::testing::TempPostgres pg;
   keyfleet::testing::ScopedTempDir dir("keyfleet-fleet-bench", parent);
   const std::string root = dir.path().string();
-  const std::string address = "127.0.0.1:" + std::to_string(keyfleet::testing::FreeLoopbackPort());
-  pid_t controller =
-      keyfleet::testing::SpawnProcess({argv[1], "--db", pg.Url(pg.CreateDatabase()), "--listen",
-                                       address, "--insecure-dev", "--log-level", "warn"},
-                                      root + "/controller.log");
-  auto admin_channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  if (!admin_channel->WaitForConnected(std::chrono::system_clock::now() +
-                                       std::chrono::seconds(30))) {
-    std::fprintf(stderr, "controller did not start\n");
+  absl::StatusOr<keyfleet::testing::BenchController> started =
+      keyfleet::testing::StartBenchController(argv[1], pg.Url(pg.CreateDatabase()), root, mtls);
+  if (!started.ok()) {
+    std::fprintf(stderr, "%s\n", started.status().ToString().c_str());
     return 1;
   }
-  auto admin = v1::AdminService::NewStub(admin_channel);
+  const keyfleet::testing::BenchController& bench_controller = *started;
+  const pid_t controller = bench_controller.pid;
+  const std::string& address = bench_controller.address;
+  auto admin = v1::AdminService::NewStub(bench_controller.admin_channel);
+  std::vector<keyfleet::testing::TestHostCredentials> creds;
+  if (mtls) {
+    auto t_enroll = Clock::now();
+    absl::StatusOr<std::vector<keyfleet::testing::TestHostCredentials>> enrolled =
+        keyfleet::testing::EnrollFleet(*admin, bench_controller, "h", hosts, {{"env", "bench"}});
+    if (!enrolled.ok()) {
+      std::fprintf(stderr, "%s\n", enrolled.status().ToString().c_str());
+      return 1;
+    }
+    creds = *std::move(enrolled);
+    std::printf("enrolled=%d enroll_s=%.1f\n", hosts,
+                std::chrono::duration<double>(Clock::now() - t_enroll).count());
+  }
   const std::string keep = keyfleet::testing::SyntheticEd25519Line(1, "keep");
   const std::string revoked = keyfleet::testing::SyntheticEd25519Line(2, "revoked");
   const std::string revoked_b64 = revoked.substr(12, 68);
@@ -213,12 +238,32 @@ int main(int argc, char** argv) {
   Fleet fleet;
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   std::vector<std::unique_ptr<v1::AgentService::Stub>> stubs;
-  for (int c = 0; c < 32; ++c) {
-    grpc::ChannelArguments args;
-    args.SetInt("keyfleet.bench.connection", c);
-    channels.push_back(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
-    stubs.push_back(v1::AgentService::NewStub(channels.back()));
+  if (mtls) {
+    // One TLS connection per host, each with its host's certificate, as deployed; connected and
+    // handshaken before any Watch, so that cost is measured on its own.
+    keyfleet::testing::FleetConnection fleet_connection =
+        keyfleet::testing::ConnectFleet(bench_controller, creds);
+    channels = std::move(fleet_connection.channels);
+    for (auto& c : channels) stubs.push_back(v1::AgentService::NewStub(c));
+    // Both ends of every handshake run on this machine: the controller's CPU is what a real
+    // fleet costs it; the simulated agents' (mostly OpenSSL 3 decoding each channel's PEM key and
+    // certificate) is each real agent's own, once.
+    std::printf(
+        "tls_connections=%d/%d connect_and_handshake_s=%.2f controller_cpu_ms_per_handshake=%.2f "
+        "agents_cpu_ms_per_handshake=%.2f controller_rss_kib=%ld\n",
+        fleet_connection.connected, hosts, fleet_connection.seconds,
+        fleet_connection.controller_cpu_ms_per_handshake,
+        fleet_connection.agents_cpu_ms_per_handshake,
+        keyfleet::testing::ReadMemoryUse(controller).rss_kib);
+    if (fleet_connection.connected < hosts) return 1;
+  } else {
+    for (int c = 0; c < 32; ++c) {
+      grpc::ChannelArguments args;
+      args.SetInt("keyfleet.bench.connection", c);
+      channels.push_back(
+          grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+      stubs.push_back(v1::AgentService::NewStub(channels.back()));
+    }
   }
   std::vector<std::unique_ptr<SimAgent>> agents(hosts);
   // Apply workers: the agent's work (apply, cache, report) for whichever host got a state.
@@ -263,7 +308,7 @@ int main(int argc, char** argv) {
     agents[i] = std::make_unique<SimAgent>(&fleet, i);
   }
   for (int i = 0; i < hosts; ++i) {
-    agents[i]->Start(stubs[i % stubs.size()].get());
+    agents[i]->Start(stubs[i % stubs.size()].get(), /*labelled=*/!mtls);
   }
   {
     std::unique_lock<std::mutex> lock(fleet.mu);
@@ -276,8 +321,9 @@ int main(int argc, char** argv) {
     keyfleet::testing::StopProcess(controller);
     return 1;
   }
-  std::printf("initial_sync: ready=%d/%d s=%.1f controller_rss_kib=%ld\n", fleet.ready, hosts,
-              std::chrono::duration<double>(Clock::now() - t_connect).count(), mem.rss_kib);
+  std::printf("mode=%s initial_sync: ready=%d/%d s=%.1f controller_rss_kib=%ld\n", mode.c_str(),
+              fleet.ready, hosts, std::chrono::duration<double>(Clock::now() - t_connect).count(),
+              mem.rss_kib);
   std::this_thread::sleep_for(std::chrono::seconds(2));  // let reports settle
 
   {

@@ -25,6 +25,9 @@ struct MemoryUse {
   long anonymous_kib = -1;  // heap and stacks
 };
 MemoryUse ReadMemoryUse(pid_t pid);
+// User + system CPU time the process has used so far, in seconds (-1 if unreadable); pid 0 for
+// this process.
+double CpuSeconds(pid_t pid);
 // The process's RSS per mapped object (file, [heap], [stack], [anonymous]), largest first, one
 // "  KIB KiB  OBJECT" line each: where the pages of a memory regression come from.
 std::string RssByObject(pid_t pid);

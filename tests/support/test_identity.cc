@@ -32,10 +32,16 @@ absl::StatusOr<TestHostCredentials> EnrollTestHost(const std::string& address,
                                                    const std::string& ca_pem,
                                                    const std::string& token,
                                                    const std::string& hostname) {
+  return EnrollTestHost(TlsChannel(address, ca_pem), token, hostname);
+}
+
+absl::StatusOr<TestHostCredentials> EnrollTestHost(const std::shared_ptr<grpc::Channel>& channel,
+                                                   const std::string& token,
+                                                   const std::string& hostname) {
   TestHostCredentials creds;
   KF_ASSIGN_OR_RETURN(creds.key_pem, tls::GenerateKeyPem());
   KF_ASSIGN_OR_RETURN(std::string csr, tls::MakeCsrPem(creds.key_pem, "test-agent"));
-  auto stub = v1::EnrollmentService::NewStub(TlsChannel(address, ca_pem));
+  auto stub = v1::EnrollmentService::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   v1::EnrollRequest req;

@@ -32,6 +32,11 @@ absl::StatusOr<TestHostCredentials> EnrollTestHost(const std::string& address,
                                                    const std::string& token,
                                                    const std::string& hostname);
 
+// The same over an existing TLS `channel` (many enrollments share one connection).
+absl::StatusOr<TestHostCredentials> EnrollTestHost(const std::shared_ptr<grpc::Channel>& channel,
+                                                   const std::string& token,
+                                                   const std::string& hostname);
+
 // A TLS channel trusting `ca_pem`, presenting `creds` when given.
 std::shared_ptr<grpc::Channel> TlsChannel(const std::string& address, const std::string& ca_pem,
                                           const TestHostCredentials* creds = nullptr);
