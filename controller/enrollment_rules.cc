@@ -56,6 +56,19 @@ absl::StatusOr<std::string> EnrollmentHostname(const JoinTokenRecord& token,
   return requested;
 }
 
+HostRecord EnrolledHost(const JoinTokenRecord& token, const std::string& hostname,
+                        const std::optional<HostRecord>& existing, const EnrollmentRequest& request,
+                        absl::Time at) {
+  HostRecord host = existing.value_or(HostRecord());
+  host.hostname = hostname;
+  if (!existing) host.first_seen = host.last_seen = at;
+  if (!existing || !token.labels.empty()) host.labels = token.labels;
+  host.enrollment_id = request.enrollment_id;
+  host.enrolled_at = at;
+  host.certificate_expires = request.certificate_expires;
+  return host;
+}
+
 const char* JoinTokenState(const JoinTokenRecord& token, absl::Time now) {
   if (token.revoked_at) return "revoked";
   if (token.uses >= token.uses_allowed) return "used";

@@ -30,6 +30,13 @@ absl::StatusOr<std::string> EnrollmentHostname(const JoinTokenRecord& token,
                                                const std::string& requested,
                                                const std::optional<HostRecord>& existing);
 
+// The host record an enrollment writes: `existing` (if any) under `hostname`, with the new
+// enrollment id, enrolled at `at`; labels from the token (a re-enrolled host keeps its own when
+// the token carries none).
+HostRecord EnrolledHost(const JoinTokenRecord& token, const std::string& hostname,
+                        const std::optional<HostRecord>& existing, const EnrollmentRequest& request,
+                        absl::Time at);
+
 // "active", "used", "expired" or "revoked" at `now`.
 const char* JoinTokenState(const JoinTokenRecord& token, absl::Time now);
 

@@ -446,13 +446,7 @@ absl::StatusOr<EnrollmentResult> PostgresStore::EnrollHost(const MutationContext
         }
         KF_ASSIGN_OR_RETURN(std::string hostname,
                             EnrollmentHostname(token, request.hostname, existing));
-        HostRecord host = existing.value_or(HostRecord());
-        host.hostname = hostname;
-        if (!existing) host.first_seen = host.last_seen = ctx.at;
-        if (!existing || !token.labels.empty()) host.labels = token.labels;
-        host.enrollment_id = request.enrollment_id;
-        host.enrolled_at = ctx.at;
-        host.certificate_expires = request.certificate_expires;
+        const HostRecord host = EnrolledHost(token, hostname, existing, request, ctx.at);
         txn.exec_prepared0("host_enroll", hostname, LabelsToJson(host.labels), Us(ctx.at),
                            host.enrollment_id, Us(request.certificate_expires));
         txn.exec_prepared0("join_token_use", token.id);

@@ -148,6 +148,28 @@ class AgentIdentityTest : public ::testing::Test {
     ASSERT_TRUE(admin_->AddGrant(&c3, g, &gr).ok());
   }
 
+  void RemoveHost(const std::string& hostname) {
+    grpc::ClientContext ctx;
+    v1::RemoveHostRequest req;
+    req.set_hostname(hostname);
+    v1::MutationResponse resp;
+    ASSERT_TRUE(admin_->RemoveHost(&ctx, req, &resp).ok());
+  }
+
+  // Removes `hostname` while `stream` (its Watch, past its first state) is open; expects the
+  // stream to end UNAUTHENTICATED within `within`.
+  template <typename Stream>
+  void RemovingEndsTheStream(const std::string& hostname, Stream& stream, absl::Duration within) {
+    const absl::Time removed_at = absl::Now();
+    ASSERT_NO_FATAL_FAILURE(RemoveHost(hostname));
+    v1::WatchResponse resp;
+    while (stream.Read(&resp)) {
+    }
+    grpc::Status ended = stream.Finish();
+    EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED) << ended.error_message();
+    EXPECT_LT(absl::Now() - removed_at, within) << "closed at once, not at expiry";
+  }
+
   std::vector<v1::Host> Hosts() {
     grpc::ClientContext ctx;
     v1::ListHostsResponse resp;
@@ -226,13 +248,7 @@ TEST_F(AgentIdentityTest, EveryForgedOrStaleIdentityIsRefusedChangesNothingAndIs
   TestHostCredentials web = Enroll("web-1", {{"env", "prod"}});
   TestHostCredentials db = Enroll("db-1", {{"env", "prod"}});
   TestHostCredentials gone = Enroll("gone-1", {{"env", "prod"}});
-  {
-    grpc::ClientContext ctx;
-    v1::RemoveHostRequest req;
-    req.set_hostname("gone-1");
-    v1::MutationResponse resp;
-    ASSERT_TRUE(admin_->RemoveHost(&ctx, req, &resp).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(RemoveHost("gone-1"));
 
   // A certificate from another CA, for a name that exists here.
   testing::ScopedTempDir other_dir("kf-other-ca");
@@ -466,19 +482,7 @@ TEST_F(AgentIdentityTest, RemovingAHostClosesItsStreamAtOnceAndReenrollingRetire
   ASSERT_TRUE(stream->Read(&resp));
   ASSERT_TRUE(resp.has_desired_state());
 
-  const absl::Time removed_at = absl::Now();
-  {
-    grpc::ClientContext c;
-    v1::RemoveHostRequest req;
-    req.set_hostname("web-1");
-    v1::MutationResponse m;
-    ASSERT_TRUE(admin_->RemoveHost(&c, req, &m).ok());
-  }
-  while (stream->Read(&resp)) {
-  }
-  grpc::Status ended = stream->Finish();
-  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED) << ended.error_message();
-  EXPECT_LT(absl::Now() - removed_at, absl::Seconds(2)) << "closed at once, not at expiry";
+  RemovingEndsTheStream("web-1", *stream, absl::Seconds(2));
   EXPECT_FALSE(Host("web-1"));
 
   // Enrolled again (with a token made for it): the new certificate works, the old one not.
@@ -511,17 +515,8 @@ TEST_F(AgentIdentityTest, ARemovalOnOneReplicaClosesTheHostsStreamOnAnother) {
   v1::WatchResponse resp;
   ASSERT_TRUE(stream->Read(&resp)) << "the other replica serves the enrolled host";
 
-  const absl::Time removed_at = absl::Now();
-  grpc::ClientContext c;
-  v1::RemoveHostRequest req;
-  req.set_hostname("web-1");
-  v1::MutationResponse m;
-  ASSERT_TRUE(admin_->RemoveHost(&c, req, &m).ok());
-  while (stream->Read(&resp)) {
-  }
-  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_LT(absl::Now() - removed_at, absl::Seconds(3))
-      << "the other replica learns of it from the change feed (NOTIFY) at once";
+  // The other replica learns of it from the change feed (NOTIFY) at once.
+  RemovingEndsTheStream("web-1", *stream, absl::Seconds(3));
   other.Shutdown();
 }
 

@@ -268,13 +268,7 @@ absl::StatusOr<EnrollmentResult> FakeStore::EnrollHost(const MutationContext& ct
   std::optional<HostRecord> existing;
   if (auto h = hosts_.find(lookup); h != hosts_.end()) existing = h->second;
   KF_ASSIGN_OR_RETURN(std::string hostname, EnrollmentHostname(token, request.hostname, existing));
-  HostRecord host = existing.value_or(HostRecord());
-  host.hostname = hostname;
-  if (!existing) host.first_seen = host.last_seen = ctx.at;
-  if (!existing || !token.labels.empty()) host.labels = token.labels;
-  host.enrollment_id = request.enrollment_id;
-  host.enrolled_at = ctx.at;
-  host.certificate_expires = request.certificate_expires;
+  const HostRecord host = EnrolledHost(token, hostname, existing, request, ctx.at);
   hosts_[hostname] = host;
   ++token.uses;
   MutationLog log;

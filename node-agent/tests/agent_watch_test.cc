@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "common/status_macros.h"
 #include "controller/ca/certificate_authority.h"
 #include "controller/controller_server.h"
 #include "keyfleet/v1/admin.grpc.pb.h"
@@ -46,6 +47,49 @@ void GrantToProdHosts(v1::AdminService::Stub& admin, const std::string& principa
       admin, principal, {line}, ::keyfleet::testing::LabelSelector("env", "prod"), principal);
   ASSERT_TRUE(added.ok()) << added.status();
 }
+
+// The agent's watch loop on a sandbox host, in-process, enrolled first (as web-1 with a fresh
+// token); re-checks every second. Stopped and joined when it goes out of scope.
+class InProcessAgent {
+ public:
+  InProcessAgent(const std::string& address, const std::string& token, const std::string& pin)
+      : config_(MakeConfig(address, sandbox_)) {
+    enrolled_ = Enroll({address, token, pin, "", config_.tls_dir});
+  }
+  ~InProcessAgent() {
+    if (client_) client_->Stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  // The enrollment's outcome; Start() only after it succeeded.
+  const absl::StatusOr<HostCredentials>& enrolled() const { return enrolled_; }
+  absl::Status Start() {
+    KF_RETURN_IF_ERROR(reconciler_.Start().status());
+    client_ = std::make_unique<WatchClient>(config_, reconciler_);
+    thread_ = std::thread([this] { client_->Run(); });
+    return absl::OkStatus();
+  }
+  WatchClient& client() { return *client_; }
+  const AgentConfig& config() const { return config_; }
+  Sandbox& sandbox() { return sandbox_; }
+
+ private:
+  static AgentConfig MakeConfig(const std::string& address, Sandbox& sandbox) {
+    AgentConfig config;
+    config.controller = address;
+    config.tls_dir = sandbox.Path("tls");
+    config.root = sandbox.root();
+    config.cache_path = sandbox.Path("agent-cache");
+    config.recheck_interval = absl::Seconds(1);
+    return config;
+  }
+
+  Sandbox sandbox_;
+  AgentConfig config_;
+  absl::StatusOr<HostCredentials> enrolled_;
+  Reconciler reconciler_{{{config_.root, config_.accounts}, config_.cache_path}};
+  std::unique_ptr<WatchClient> client_;
+  std::thread thread_;
+};
 
 // A real controller (in-process, serving on a loopback port) on a fresh database.
 class AgentWatch : public ::testing::Test {
@@ -196,27 +240,13 @@ TEST_F(AgentWatch, GrantRevokeAndAControllerOutage) {
 // back. Before that, the agent renews its (here 12-second) certificate on its own.
 TEST_F(AgentWatch, CertificatesAreRenewedAndAnExpiredOneKeepsTheFilesUntilReenrollment) {
   StartServer(absl::Seconds(12));
-  Sandbox sandbox;
-  AgentConfig config;
-  config.controller = address_;
-  config.tls_dir = sandbox.Path("tls");
-  config.root = sandbox.root();
-  config.cache_path = sandbox.Path("agent-cache");
-  config.recheck_interval = absl::Seconds(1);
-  ASSERT_TRUE(Enroll({address_, Token("web-1"), pin_, "", config.tls_dir}).ok());
-  const absl::Time first_expiry = LoadHostCredentials(config.tls_dir)->not_after;
-  Reconciler reconciler({{config.root, config.accounts}, config.cache_path});
-  ASSERT_TRUE(reconciler.Start().ok());
-  WatchClient client(config, reconciler);
-  std::thread agent([&] { client.Run(); });
-  struct Joiner {
-    WatchClient& client;
-    std::thread& thread;
-    ~Joiner() {
-      client.Stop();
-      thread.join();
-    }
-  } joiner{client, agent};
+  InProcessAgent agent(address_, Token("web-1"), pin_);
+  ASSERT_TRUE(agent.enrolled().ok()) << agent.enrolled().status();
+  const absl::Time first_expiry = agent.enrolled()->not_after;
+  ASSERT_TRUE(agent.Start().ok());
+  const AgentConfig& config = agent.config();
+  WatchClient& client = agent.client();
+  Sandbox& sandbox = agent.sandbox();
 
   const std::string line = ::keyfleet::testing::SyntheticEd25519Line(1, "laptop");
   ASSERT_NO_FATAL_FAILURE(GrantToProdHosts(*admin_, "alice", line));
@@ -286,27 +316,12 @@ TEST_F(AgentWatch, CertificatesAreRenewedAndAnExpiredOneKeepsTheFilesUntilReenro
 TEST_F(AgentWatch, TheCaIsRotatedWithoutLosingTheFleet) {
   StartServer(absl::Seconds(12));
   const std::string ca_dir = (ca_dir_.path() / "ca").string();
-  Sandbox sandbox;
-  AgentConfig config;
-  config.controller = address_;
-  config.tls_dir = sandbox.Path("tls");
-  config.root = sandbox.root();
-  config.cache_path = sandbox.Path("agent-cache");
-  config.recheck_interval = absl::Seconds(1);
-  ASSERT_TRUE(Enroll({address_, Token("web-1"), pin_, "", config.tls_dir}).ok());
+  InProcessAgent agent(address_, Token("web-1"), pin_);
+  ASSERT_TRUE(agent.enrolled().ok()) << agent.enrolled().status();
   const std::string old_pin = pin_;
-  Reconciler reconciler({{config.root, config.accounts}, config.cache_path});
-  ASSERT_TRUE(reconciler.Start().ok());
-  WatchClient client(config, reconciler);
-  std::thread agent([&] { client.Run(); });
-  struct Joiner {
-    WatchClient& client;
-    std::thread& thread;
-    ~Joiner() {
-      client.Stop();
-      thread.join();
-    }
-  } joiner{client, agent};
+  ASSERT_TRUE(agent.Start().ok());
+  const AgentConfig& config = agent.config();
+  Sandbox& sandbox = agent.sandbox();
   const std::string file = sandbox.Path("home/alice/.ssh/authorized_keys");
   int next_key = 1;
   // A new key for alice reaches the file: the agent is connected and converging.
