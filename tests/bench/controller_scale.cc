@@ -62,9 +62,10 @@ class AgentStream : public grpc::ClientBidiReactor<v1::AgentMessage, v1::WatchRe
   // from the certificate and the join token).
   AgentStream(v1::AgentService::Stub* stub, Fleet* fleet, int index, int keys_before, bool labelled)
       : fleet_(fleet), keys_before_(keys_before) {
+    v1::WatchRequest* hello = hello_.mutable_hello();
     if (labelled) {
-      hello_.mutable_hello()->set_hostname("host-" + std::to_string(index));
-      (*hello_.mutable_hello()->mutable_labels())["env"] = "prod";
+      hello->set_hostname("host-" + std::to_string(index));
+      (*hello->mutable_labels())["env"] = "prod";
     }
     stub->async()->Watch(&ctx_, this);
     StartWrite(&hello_);
