@@ -410,6 +410,13 @@ std::optional<HostRecord> FleetView::FindHost(const std::string& hostname) const
   return it->second.record;
 }
 
+std::optional<std::string> FleetView::EnrollmentIdOf(const std::string& hostname) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = hosts_.find(hostname);
+  if (it == hosts_.end()) return std::nullopt;
+  return it->second.record.enrollment_id;
+}
+
 std::vector<GrantRecord> FleetView::GrantsForHost(const std::string& hostname) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   std::vector<GrantRecord> out;

@@ -61,6 +61,9 @@ class FleetView {
   std::optional<GrantRecord> FindGrant(int64_t id) const;
   std::vector<HostRecord> Hosts() const;
   std::optional<HostRecord> FindHost(const std::string& hostname) const;
+  // The host's current enrollment id ("" for a host registered by an --insecure-dev hello);
+  // nullopt for an unknown host. Cheap: no copy of the record (checked on every notification).
+  std::optional<std::string> EnrollmentIdOf(const std::string& hostname) const;
   // Grants whose selector matches the host.
   std::vector<GrantRecord> GrantsForHost(const std::string& hostname) const;
 

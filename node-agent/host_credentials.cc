@@ -131,8 +131,8 @@ bool RenewalDue(const HostCredentials& creds, absl::Time now) {
 }
 
 absl::StatusOr<HostCredentials> Renew(const std::shared_ptr<grpc::Channel>& channel,
-                                      const std::string& tls_dir, absl::Duration timeout) {
-  KF_ASSIGN_OR_RETURN(HostCredentials current, LoadHostCredentials(tls_dir));
+                                      const HostCredentials& current, const std::string& tls_dir,
+                                      absl::Duration timeout) {
   KF_ASSIGN_OR_RETURN(std::string key_pem, tls::GenerateKeyPem());
   KF_ASSIGN_OR_RETURN(std::string csr_pem, tls::MakeCsrPem(key_pem, kCsrCommonName));
   auto stub = v1::AgentService::NewStub(channel);

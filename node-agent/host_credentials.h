@@ -51,9 +51,10 @@ std::shared_ptr<grpc::ChannelCredentials> MutualTlsCredentials(const HostCredent
 absl::Time RenewalTime(const HostCredentials& creds);
 bool RenewalDue(const HostCredentials& creds, absl::Time now);
 
-// A new key and certificate from the controller (authenticated by the current certificate over
-// `channel`), saved to `tls_dir`.
+// A new key and certificate for the host of `current` from the controller (authenticated by the
+// current certificate over `channel`), saved to `tls_dir`.
 absl::StatusOr<HostCredentials> Renew(const std::shared_ptr<grpc::Channel>& channel,
-                                      const std::string& tls_dir, absl::Duration timeout);
+                                      const HostCredentials& current, const std::string& tls_dir,
+                                      absl::Duration timeout);
 
 }  // namespace keyfleet::agent

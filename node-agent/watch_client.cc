@@ -100,7 +100,8 @@ void WatchClient::RenewIfDue() {
     channel = channel_;
   }
   if (!channel) return;
-  absl::StatusOr<HostCredentials> renewed = Renew(channel, config_.tls_dir, absl::Seconds(30));
+  absl::StatusOr<HostCredentials> renewed =
+      Renew(channel, *creds, config_.tls_dir, absl::Seconds(30));
   if (!renewed.ok()) {
     // Retry within a minute, sooner as expiry nears (a quarter of what is left).
     renew_at_ = absl::Now() + std::clamp((creds->not_after - absl::Now()) / 4, absl::Seconds(1),

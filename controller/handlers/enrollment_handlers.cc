@@ -84,11 +84,6 @@ absl::Status SecurityEventBuffer::Flush() {
   return status;
 }
 
-uint64_t SecurityEventBuffer::dropped() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return dropped_;
-}
-
 void EnrollmentHandlers::Deny(const std::string& actor, const std::string& call,
                               const std::string& target, const absl::Status& status) {
   spdlog::warn("refused {} from {}: {}", call, actor, std::string(status.message()));
@@ -124,19 +119,19 @@ absl::StatusOr<EnrollOutcome> EnrollmentHandlers::Enroll(const std::string& peer
   if (absl::Status s = CheckJoinToken(*known, parts->secret_hash, now); !s.ok()) {
     return refuse(parts->id, s);
   }
-  const std::string name = known->hostname.empty() ? hostname : known->hostname;
-  absl::StatusOr<std::string> checked = EnrollmentHostname(*known, hostname, std::nullopt);
-  if (!checked.ok()) return refuse(parts->id, checked.status());
+  // Existing hosts are checked again in the transaction (a generic token never takes one over).
+  absl::StatusOr<std::string> name = EnrollmentHostname(*known, hostname, std::nullopt);
+  if (!name.ok()) return refuse(parts->id, name.status());
   // The certificate is signed before anything is committed: a bad CSR consumes nothing, and a
   // consumed token always yields a certificate.
   KF_ASSIGN_OR_RETURN(std::string enrollment_id, NewEnrollmentId());
   absl::StatusOr<std::string> certificate =
-      ca_.SignHostCertificate(csr_pem, name, enrollment_id, now, lifetime_);
+      ca_.SignHostCertificate(csr_pem, *name, enrollment_id, now, lifetime_);
   if (!certificate.ok()) return refuse(parts->id, certificate.status());
   EnrollmentRequest request;
   request.token_id = parts->id;
   request.secret_hash = parts->secret_hash;
-  request.hostname = name;
+  request.hostname = *name;
   request.enrollment_id = enrollment_id;
   request.certificate_expires = now + lifetime_;
   absl::StatusOr<EnrollmentResult> enrolled =
@@ -148,10 +143,10 @@ absl::StatusOr<EnrollOutcome> EnrollmentHandlers::Enroll(const std::string& peer
   // Committed: the certificate is the agent's now. If this replica's view lags, the agent's
   // first Watch may be refused until it catches up (within feed_poll_interval); it retries.
   if (absl::Status caught_up = ctx_.follower.CatchUpTo(enrolled->change); !caught_up.ok()) {
-    spdlog::warn("host {} enrolled, but the fleet view has not caught up yet: {}", name,
+    spdlog::warn("host {} enrolled, but the fleet view has not caught up yet: {}", *name,
                  caught_up.ToString());
   }
-  spdlog::info("host {} enrolled with join token {}", name, parts->id);
+  spdlog::info("host {} enrolled with join token {}", *name, parts->id);
   return EnrollOutcome{enrolled->host, *std::move(certificate), ca_.trust_bundle_pem()};
 }
 
@@ -163,29 +158,28 @@ absl::StatusOr<HostIdentity> EnrollmentHandlers::AuthenticateHost(const std::str
     Deny(absl::StrCat("unauthenticated:", peer), call, peer, identity.status());
     return identity.status();
   }
-  std::optional<HostRecord> host = ctx_.view.FindHost(identity->hostname);
-  absl::Status refused;
-  if (!host) {
-    refused = absl::UnauthenticatedError(absl::StrCat(
-        "host ", identity->hostname,
-        " no longer exists (it was removed); its certificate is refused. Enroll it again "
-        "with a new join token"));
-  } else if (host->enrollment_id != identity->enrollment_id) {
-    refused = absl::UnauthenticatedError(absl::StrCat(
-        "this certificate of host ", identity->hostname,
-        " belongs to an earlier enrollment; the host was enrolled again and only the newer "
-        "certificate works"));
-  }
-  if (!refused.ok()) {
+  if (absl::Status refused = CheckEnrollment(*identity); !refused.ok()) {
     Deny(absl::StrCat("host:", identity->hostname), call, identity->hostname, refused);
     return refused;
   }
   return identity;
 }
 
-bool EnrollmentHandlers::StillEnrolled(const HostIdentity& identity) const {
-  std::optional<HostRecord> host = ctx_.view.FindHost(identity.hostname);
-  return host && host->enrollment_id == identity.enrollment_id;
+absl::Status EnrollmentHandlers::CheckEnrollment(const HostIdentity& identity) const {
+  std::optional<std::string> current = ctx_.view.EnrollmentIdOf(identity.hostname);
+  if (!current) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "host ", identity.hostname,
+        " no longer exists (it was removed); its certificate is refused. Enroll it again "
+        "with a new join token"));
+  }
+  if (*current != identity.enrollment_id) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "this certificate of host ", identity.hostname,
+        " belongs to an earlier enrollment; the host was enrolled again and only the newer "
+        "certificate works"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<RenewOutcome> EnrollmentHandlers::Renew(const HostIdentity& identity,

@@ -27,7 +27,6 @@ class SecurityEventBuffer {
   void Add(SecurityEvent event);
   // Writes what is buffered; on failure it stays buffered for the next try.
   absl::Status Flush();
-  uint64_t dropped() const;
 
  private:
   Store& store_;
@@ -74,9 +73,9 @@ class EnrollmentHandlers {
   absl::StatusOr<HostIdentity> AuthenticateHost(const std::string& peer,
                                                 const std::string& leaf_pem,
                                                 const std::string& call);
-  // Whether `identity` still names the host's current enrollment (false once removed or
-  // enrolled again).
-  bool StillEnrolled(const HostIdentity& identity) const;
+  // OK while `identity` names the host's current enrollment; UNAUTHENTICATED, saying why, once
+  // the host was removed or enrolled again. Not audited (AuthenticateHost audits).
+  absl::Status CheckEnrollment(const HostIdentity& identity) const;
 
   // A new certificate for an authenticated host, for the key in `csr_pem`.
   absl::StatusOr<RenewOutcome> Renew(const HostIdentity& identity, const std::string& csr_pem);

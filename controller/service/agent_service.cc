@@ -41,12 +41,11 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
 
   void Notify() override {
     // A removed or re-enrolled host's stream ends at once: its certificate no longer counts.
-    if (identity_ && !auth_.enrollment()->StillEnrolled(*identity_)) {
-      FinishOnce(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                              "host " + hostname_ +
-                                  " was removed or enrolled again; this certificate no "
-                                  "longer identifies it"));
-      return;
+    if (identity_) {
+      if (absl::Status current = auth_.enrollment()->CheckEnrollment(*identity_); !current.ok()) {
+        FinishOnce(ToGrpcStatus(current));
+        return;
+      }
     }
     {
       std::lock_guard<std::mutex> lock(mu_);

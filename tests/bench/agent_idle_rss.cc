@@ -24,8 +24,8 @@
 #include "tests/support/child_process.h"
 #include "tests/support/scoped_temp_dir.h"
 #include "tests/support/temp_postgres.h"
-#include "tests/support/test_identity.h"
 #include "tests/support/test_keys.h"
+#include "tests/support/tls_fleet.h"
 
 using keyfleet::testing::ReadMemoryUse;
 
@@ -42,26 +42,17 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(root + "/home/alice");
   std::ofstream(root + "/etc/passwd") << "alice:x:2001:2001::/home/alice:/bin/sh\n";
   chown((root + "/home/alice").c_str(), 2001, 2001);
-  const std::string address = "127.0.0.1:" + std::to_string(keyfleet::testing::FreeLoopbackPort());
-  const std::string ca_dir = root + "/ca";
-  pid_t controller = keyfleet::testing::SpawnProcess(
-      {argv[1], "--db", pg.Url(pg.CreateDatabase()), "--listen", address, "--ca-dir", ca_dir,
-       "--tls-name", "127.0.0.1", "--log-level", "warn"},
-      root + "/controller.log");
-  for (int i = 0; i < 300 && !std::filesystem::exists(ca_dir + "/ca.crt"); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  std::string ca_pem;
-  {
-    std::ifstream in(ca_dir + "/ca.crt");
-    ca_pem.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  auto channel = keyfleet::testing::TlsChannel(address, ca_pem);
-  if (ca_pem.empty() ||
-      !channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
-    std::fprintf(stderr, "controller did not start\n");
+  absl::StatusOr<keyfleet::testing::BenchController> started =
+      keyfleet::testing::StartBenchController(argv[1], pg.Url(pg.CreateDatabase()), root,
+                                              /*mtls=*/true);
+  if (!started.ok()) {
+    std::fprintf(stderr, "%s\n", started.status().ToString().c_str());
     return 1;
   }
+  const pid_t controller = started->pid;
+  const std::string& address = started->address;
+  const std::string& ca_pem = started->ca_pem;
+  auto channel = started->admin_channel;
   auto admin = keyfleet::v1::AdminService::NewStub(channel);
   absl::StatusOr<std::string> token = keyfleet::testing::CreateJoinToken(*admin, "bench-1", {});
   absl::StatusOr<keyfleet::agent::HostCredentials> enrolled =

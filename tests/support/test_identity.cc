@@ -67,13 +67,14 @@ std::shared_ptr<grpc::Channel> TlsChannel(const std::string& address, const std:
 
 std::shared_ptr<grpc::Channel> DedicatedTlsChannel(const std::string& address,
                                                    const std::string& ca_pem,
-                                                   const TestHostCredentials& creds) {
+                                                   const TestHostCredentials& creds,
+                                                   const grpc::ChannelArguments& args) {
   static std::atomic<int> counter{0};
-  grpc::ChannelArguments args;
+  grpc::ChannelArguments own = args;
   // A distinct argument keeps gRPC from sharing one subchannel (one connection) between hosts.
-  args.SetInt("keyfleet.test_channel_id", counter++);
+  own.SetInt("keyfleet.test_channel_id", counter++);
   return grpc::CreateCustomChannel(
-      address, tls::ClientTlsCredentials(ca_pem, creds.key_pem, creds.cert_pem), args);
+      address, tls::ClientTlsCredentials(ca_pem, creds.key_pem, creds.cert_pem), own);
 }
 
 }  // namespace keyfleet::testing

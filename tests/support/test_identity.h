@@ -43,8 +43,8 @@ std::shared_ptr<grpc::Channel> TlsChannel(const std::string& address, const std:
 
 // A new, separate channel (its own TCP connection) per call: each simulated host has its own
 // TLS session, as real agents do.
-std::shared_ptr<grpc::Channel> DedicatedTlsChannel(const std::string& address,
-                                                   const std::string& ca_pem,
-                                                   const TestHostCredentials& creds);
+std::shared_ptr<grpc::Channel> DedicatedTlsChannel(
+    const std::string& address, const std::string& ca_pem, const TestHostCredentials& creds,
+    const grpc::ChannelArguments& args = grpc::ChannelArguments());
 
 }  // namespace keyfleet::testing

@@ -99,14 +99,8 @@ FleetConnection ConnectFleet(const BenchController& controller,
   const auto start = std::chrono::steady_clock::now();
   const double controller_cpu = CpuSeconds(controller.pid);
   const double own_cpu = CpuSeconds(0);
-  for (int i = 0; i < count; ++i) {
-    grpc::ChannelArguments host_args = args;
-    // A distinct argument keeps gRPC from sharing one connection between hosts.
-    host_args.SetInt("keyfleet.bench.host", i);
-    out.channels.push_back(grpc::CreateCustomChannel(
-        controller.address,
-        tls::ClientTlsCredentials(controller.ca_pem, hosts[i].key_pem, hosts[i].cert_pem),
-        host_args));
+  for (const TestHostCredentials& host : hosts) {
+    out.channels.push_back(DedicatedTlsChannel(controller.address, controller.ca_pem, host, args));
   }
   // Channels make progress only while someone waits on them: one completion queue watches the
   // connecting ones until each is READY.
