@@ -5,16 +5,19 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "cli/exit_codes.h"
 #include "common/tls/grpc_credentials.h"
 #include "common/tls/secure_file.h"
+#include "common/tls/x509.h"
 
 namespace keyfleet::cli {
 namespace {
 
 constexpr int kCallSeconds = 30;
 constexpr size_t kMaxCaFileBytes = 1 << 20;
+constexpr size_t kMaxTokenFileBytes = 4096;
 
 const char* CodeName(grpc::StatusCode code) {
   switch (code) {
@@ -60,10 +63,72 @@ std::string ResolveControllerAddress(const GlobalOptions& globals) {
   return configured.empty() ? kDefaultController : configured;
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ResolveCredentials(
-    const GlobalOptions& globals) {
+namespace {
+
+absl::StatusOr<std::string> ReadTokenFile(const std::string& file) {
+  absl::StatusOr<std::string> text = tls::ReadSecretFile(file, kMaxTokenFileBytes);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot use the token file: ", text.status().message()));
+  }
+  std::string token(absl::StripAsciiWhitespace(*text));
+  if (token.empty()) return absl::InvalidArgumentError(absl::StrCat(file, " is empty"));
+  return token;
+}
+
+}  // namespace
+
+absl::StatusOr<ClientCredentials> ResolveCredentials(const GlobalOptions& flags) {
+  ClientCredentials out;
+  GlobalOptions globals = flags;
+  // The environment's token, unless the command line names a credential.
+  if (globals.token.empty() && globals.token_file.empty() && globals.cert_file.empty() &&
+      globals.key_file.empty()) {
+    globals.token = globals.env_token;
+    globals.token_file = globals.env_token.empty() ? globals.env_token_file : "";
+  }
+  const bool token_given = !globals.token.empty() || !globals.token_file.empty();
+  std::string cert_file = globals.cert_file;
+  std::string key_file = globals.key_file;
+  if (token_given && (!cert_file.empty() || !key_file.empty())) {
+    return absl::InvalidArgumentError(
+        "give a token (--token, --token-file, $KEYFLEET_TOKEN) or a certificate (--cert, --key), "
+        "not both");
+  }
+  if (!globals.token.empty() && !globals.token_file.empty()) {
+    return absl::InvalidArgumentError("give --token or --token-file, not both");
+  }
+  if (!globals.token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadTokenFile(globals.token_file);
+    if (!token.ok()) return token.status();
+    out.token = *std::move(token);
+  } else if (!globals.token.empty()) {
+    out.token = globals.token;
+  } else if (cert_file.empty() && key_file.empty()) {
+    // Nothing on the command line or in the environment: the config file.
+    if (std::string file = ConfigSetting("token_file"); !file.empty()) {
+      absl::StatusOr<std::string> token = ReadTokenFile(file);
+      if (!token.ok()) return token.status();
+      out.token = *std::move(token);
+    } else if (std::string token = ConfigSetting("token"); !token.empty()) {
+      out.token = token;
+    } else {
+      cert_file = ConfigSetting("cert");
+      key_file = ConfigSetting("key");
+    }
+  }
+  if (cert_file.empty() != key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "an admin certificate needs both --cert FILE and --key FILE (from `keyfleet admin cert "
+        "issue`)");
+  }
   if (globals.insecure_dev || ConfigSetting("insecure_dev") == "true") {
-    return grpc::InsecureChannelCredentials();
+    if (!cert_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--insecure-dev is plaintext: an admin certificate cannot be used; use a token");
+    }
+    out.channel = grpc::InsecureChannelCredentials();
+    return out;
   }
   std::string ca_file = globals.ca_file.empty() ? ConfigSetting("ca") : globals.ca_file;
   if (ca_file.empty()) {
@@ -77,19 +142,38 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ResolveCredentials(
     return absl::InvalidArgumentError(
         absl::StrCat("cannot use the CA file: ", pem.status().message()));
   }
-  return tls::ClientTlsCredentials(*pem);
+  if (cert_file.empty()) {
+    out.channel = tls::ClientTlsCredentials(*pem);
+    return out;
+  }
+  absl::StatusOr<std::string> key = tls::ReadSecretFile(key_file, kMaxCaFileBytes);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot use the key file: ", key.status().message()));
+  }
+  absl::StatusOr<std::string> cert = tls::ReadPublicFile(cert_file, kMaxCaFileBytes);
+  if (!cert.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot use the certificate file: ", cert.status().message()));
+  }
+  if (absl::Status match = tls::CheckKeyMatchesCertificate(*key, *cert); !match.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(key_file, " and ", cert_file,
+                                                   " do not belong together: ", match.message()));
+  }
+  out.channel = tls::ClientTlsCredentials(*pem, *key, *cert);
+  return out;
 }
 
-ControllerClient::ControllerClient(const GlobalOptions& globals,
-                                   std::shared_ptr<grpc::ChannelCredentials> credentials)
+ControllerClient::ControllerClient(const GlobalOptions& globals, ClientCredentials credentials)
     : address_(ResolveControllerAddress(globals)),
-      channel_(grpc::CreateChannel(address_, std::move(credentials))),
+      token_(std::move(credentials.token)),
+      channel_(grpc::CreateChannel(address_, std::move(credentials.channel))),
       admin_(v1::AdminService::NewStub(channel_)) {}
 
 std::unique_ptr<grpc::ClientContext> ControllerClient::Context() const {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(kCallSeconds));
-  if (const char* user = std::getenv("USER")) ctx->AddMetadata("keyfleet-actor", user);
+  if (!token_.empty()) ctx->AddMetadata("authorization", "Bearer " + token_);
   return ctx;
 }
 

@@ -19,21 +19,29 @@ inline constexpr char kDefaultController[] = "127.0.0.1:7443";
 // `controller:` in ~/.config/keyfleet/config.yaml, else 127.0.0.1:7443.
 std::string ResolveControllerAddress(const GlobalOptions& globals);
 
+// How the CLI reaches and proves itself to the controller.
+struct ClientCredentials {
+  std::shared_ptr<grpc::ChannelCredentials> channel;
+  std::string token;  // sent as "authorization: Bearer TOKEN"; "" with a certificate
+};
+
 // TLS verifying the controller against the CA file: --ca, else $KEYFLEET_CA (folded in by main),
 // else `ca:` in the config file; plaintext only with --insecure-dev (or `insecure_dev: true`).
-// INVALID_ARGUMENT saying where to get the CA when none is configured or it cannot be read.
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ResolveCredentials(
-    const GlobalOptions& globals);
+// The caller's identity: --token / --token-file (flags, then $KEYFLEET_TOKEN /
+// $KEYFLEET_TOKEN_FILE folded in by main, then `token_file:` / `token:` in the config file), or
+// --cert and --key (or `cert:` and `key:`) for an admin certificate over mTLS. A token file and
+// a key file must be readable by their owner only.
+// INVALID_ARGUMENT saying what to fix when something is missing, unreadable or contradictory.
+absl::StatusOr<ClientCredentials> ResolveCredentials(const GlobalOptions& globals);
 
 class ControllerClient {
  public:
-  ControllerClient(const GlobalOptions& globals,
-                   std::shared_ptr<grpc::ChannelCredentials> credentials);
+  ControllerClient(const GlobalOptions& globals, ClientCredentials credentials);
 
   v1::AdminService::Stub& admin() { return *admin_; }
   const std::string& address() const { return address_; }
 
-  // A context with the call deadline and the caller's name for the audit log ($USER).
+  // A context with the call deadline and the caller's token.
   std::unique_ptr<grpc::ClientContext> Context() const;
 
   // Prints why `status` failed to stderr and returns the exit code: 3 when the controller could
@@ -42,6 +50,7 @@ class ControllerClient {
 
  private:
   std::string address_;
+  std::string token_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
 };

@@ -7,33 +7,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli/exit_codes.h"
+#include "cli/label_text.h"
 #include "cli/online_command.h"
 #include "cli/table.h"
 #include "common/duration_text.h"
 
 namespace keyfleet::cli {
 namespace {
-
-// "k=v,k2=v2" into `out`; the controller validates names and values.
-bool ParseLabelList(const std::string& text, google::protobuf::Map<std::string, std::string>* out,
-                    std::string* error) {
-  for (absl::string_view part : absl::StrSplit(text, ',')) {
-    size_t eq = part.find('=');
-    if (eq == absl::string_view::npos || eq == 0) {
-      *error = absl::StrCat("labels are KEY=VALUE[,KEY=VALUE…]; \"", part, "\" is not");
-      return false;
-    }
-    (*out)[std::string(part.substr(0, eq))] = std::string(part.substr(eq + 1));
-  }
-  return true;
-}
-
-std::string LabelText(const google::protobuf::Map<std::string, std::string>& labels) {
-  std::map<std::string, std::string> sorted(labels.begin(), labels.end());
-  std::vector<std::string> parts;
-  for (const auto& [k, v] : sorted) parts.push_back(k + "=" + v);
-  return absl::StrJoin(parts, ",");
-}
 
 struct TokenCreateArgs {
   std::string hostname;

@@ -14,6 +14,7 @@
 #include "cli/key_commands.h"
 #include "cli/principal_commands.h"
 #include "cli/rollout_commands.h"
+#include "cli/token_commands.h"
 
 int main(int argc, char** argv) {
   using namespace keyfleet::cli;
@@ -36,6 +37,22 @@ int main(int argc, char** argv) {
                  "then `ca:` in ~/.config/keyfleet/config.yaml)");
   app.add_flag("--insecure-dev", globals.insecure_dev,
                "Plaintext, for a controller started with --insecure-dev on loopback");
+  if (const char* env = std::getenv("KEYFLEET_TOKEN")) globals.env_token = env;
+  if (const char* env = std::getenv("KEYFLEET_TOKEN_FILE")) globals.env_token_file = env;
+  app.add_option(
+      "--token", globals.token,
+      "API token (kfat_…) to authenticate with; prefer --token-file or $KEYFLEET_TOKEN, which "
+      "other users cannot see in the process list (default: $KEYFLEET_TOKEN, then `token_file:` "
+      "or `token:` in ~/.config/keyfleet/config.yaml)");
+  app.add_option(
+      "--token-file", globals.token_file,
+      "File holding the API token, readable only by you (default: $KEYFLEET_TOKEN_FILE)");
+  app.add_option(
+      "--cert", globals.cert_file,
+      "Admin client certificate (from `keyfleet admin cert issue`) to authenticate with over "
+      "mTLS, with --key (default: `cert:` in the config file)");
+  app.add_option("--key", globals.key_file,
+                 "The admin certificate's private key, readable only by you (default: `key:`)");
   std::map<std::string, OutputFormat> formats{{"table", OutputFormat::kTable},
                                               {"json", OutputFormat::kJson}};
   app.add_option("-o,--output", globals.output, "Output format: table (default) or json")
@@ -53,6 +70,8 @@ int main(int argc, char** argv) {
   AddRolloutCommands(app, globals, exit_code);
   AddFingerprintCommand(app, globals, exit_code);
   AddCheckAuthorizedKeysCommand(app, globals, exit_code);
+
+  AddTokenCommands(app, globals, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -10,8 +10,7 @@
 namespace keyfleet::cli {
 
 int WithClient(const GlobalOptions& globals, const std::function<int(ControllerClient&)>& body) {
-  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
-      ResolveCredentials(globals);
+  absl::StatusOr<ClientCredentials> credentials = ResolveCredentials(globals);
   if (!credentials.ok()) return UsageError(std::string(credentials.status().message()));
   ControllerClient client(globals, *std::move(credentials));
   return body(client);

@@ -48,7 +48,7 @@ absl::StatusOr<ControllerConfig> ParseControllerConfig(const std::string& yaml_t
                   {"database", "listen", "db_pool_size", "db_retry_budget", "migrate_on_start",
                    "heartbeat_interval", "feed_poll_interval", "host_stale_after", "log_level",
                    "policy", "ca_dir", "tls_names", "insecure_dev", "host_certificate_lifetime",
-                   "server_certificate_lifetime"},
+                   "server_certificate_lifetime", "bootstrap_token_file"},
                   ""));
     if (root["database"]) config.database = root["database"].as<std::string>();
     if (root["listen"]) config.listen = root["listen"].as<std::string>();
@@ -72,6 +72,9 @@ absl::StatusOr<ControllerConfig> ParseControllerConfig(const std::string& yaml_t
     }
     if (root["log_level"]) config.log_level = root["log_level"].as<std::string>();
     if (root["ca_dir"]) config.ca_dir = root["ca_dir"].as<std::string>();
+    if (root["bootstrap_token_file"]) {
+      config.bootstrap_token_file = root["bootstrap_token_file"].as<std::string>();
+    }
     if (root["tls_names"]) {
       if (!root["tls_names"].IsSequence() || root["tls_names"].size() == 0) {
         return absl::InvalidArgumentError(

@@ -32,12 +32,16 @@ struct ControllerConfig {
   // Issued at each start and not renewed while running (restart within it; the controller warns
   // daily in its last 30 days).
   absl::Duration server_certificate_lifetime = absl::Hours(24 * 365);
+  // The bootstrap admin token, made on a database's first start: read from this file when it
+  // exists (a mounted secret), written there (0600) when not; "" prints it once on stderr.
+  std::string bootstrap_token_file;
 };
 
 // Reads `yaml_text` over `base`. Unknown keys, wrong types and bad values are errors naming
 // the key. Keys: database, listen, db_pool_size, db_retry_budget, migrate_on_start,
 // heartbeat_interval, feed_poll_interval, host_stale_after, log_level, ca_dir, tls_names (a
-// list), insecure_dev, host_certificate_lifetime, server_certificate_lifetime, and policy:
+// list), insecure_dev, host_certificate_lifetime, server_certificate_lifetime,
+// bootstrap_token_file, and policy:
 // {max_key_age, warning_window, rotation_overlap, allowed_key_types, min_rsa_bits,
 // unmanaged_keys}. Durations as "30d", "12h", "15m", "90s".
 absl::StatusOr<ControllerConfig> ParseControllerConfig(const std::string& yaml_text,

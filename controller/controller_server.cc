@@ -8,7 +8,10 @@
 #include "common/status_macros.h"
 #include "common/tls/grpc_credentials.h"
 #include "controller/fleet_view.h"
+#include <cstdio>
+
 #include "controller/handlers/agent_handlers.h"
+#include "controller/handlers/credential_handlers.h"
 #include "controller/handlers/enrollment_handlers.h"
 #include "controller/handlers/host_handlers.h"
 #include "controller/handlers/inventory_handlers.h"
@@ -26,6 +29,21 @@ namespace keyfleet::controller {
 namespace {
 
 constexpr int kTlsMaxFrameBytes = 4096;
+
+// Straight to stderr, once, never through the logger (whose sinks may be files or shipped
+// elsewhere): the operator needs it now and it is never shown again.
+void PrintBootstrapToken(const std::string& token) {
+  std::fprintf(stderr,
+               "\n"
+               "==================================================================\n"
+               "keyfleet bootstrap admin token (shown once, store it now):\n\n"
+               "  %s\n\n"
+               "Use it with `keyfleet --token-file FILE` or KEYFLEET_TOKEN, create named\n"
+               "tokens (`keyfleet token create`), then `keyfleet token revoke bootstrap`.\n"
+               "==================================================================\n\n",
+               token.c_str());
+  std::fflush(stderr);
+}
 
 }  // namespace
 
@@ -48,7 +66,9 @@ struct ControllerServer::Parts {
                        : std::make_optional<EnrollmentHandlers>(ctx, *ca, security_events,
                                                                 config.host_certificate_lifetime)),
         auth(enrollment ? &*enrollment : nullptr),
-        admin_service(inventory, report_handlers, host_handlers, clock),
+        credentials(ctx, ca),
+        admin_auth(credentials, view, store, security_events, clock),
+        admin_service(admin_auth, inventory, report_handlers, host_handlers, credentials, clock),
         agent_service(agents, hub, auth, clock),
         enrollment_service(auth) {}
 
@@ -64,6 +84,8 @@ struct ControllerServer::Parts {
   AgentHandlers agents;
   std::optional<EnrollmentHandlers> enrollment;  // none with --insecure-dev
   AgentAuthenticator auth;
+  CredentialHandlers credentials;
+  AdminAuthorizer admin_auth;
   WatchHub hub;
   AdminServiceImpl admin_service;
   AgentServiceImpl agent_service;
@@ -114,6 +136,9 @@ absl::Status ControllerServer::Start() {
   }
   KF_RETURN_IF_ERROR(parts_->store.CheckSchema());
   KF_RETURN_IF_ERROR(parts_->follower.Load());
+  KF_ASSIGN_OR_RETURN(std::optional<std::string> bootstrap,
+                      parts_->credentials.EnsureBootstrapToken(config_.bootstrap_token_file));
+  if (bootstrap) PrintBootstrapToken(*bootstrap);
   parts_->follower.SetListener(
       [hub = &parts_->hub](const std::vector<std::string>& hosts) { hub->HostsChanged(hosts); });
 
@@ -237,8 +262,12 @@ const CertificateAuthority* ControllerServer::ca() const {
   return ca_.get();
 }
 
-std::shared_ptr<grpc::Channel> ControllerServer::InProcessChannel() {
-  return server_->InProcessChannel(grpc::ChannelArguments());
+std::shared_ptr<grpc::Channel> ControllerServer::InProcessChannel(
+    std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+        interceptors) {
+  if (interceptors.empty()) return server_->InProcessChannel(grpc::ChannelArguments());
+  return server_->experimental().InProcessChannelWithInterceptors(grpc::ChannelArguments(),
+                                                                  std::move(interceptors));
 }
 
 }  // namespace keyfleet::controller

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/clock.h"
@@ -36,8 +37,10 @@ class ControllerServer {
   int port() const { return port_; }
   // The CA this replica issues from; null with --insecure-dev.
   const CertificateAuthority* ca() const;
-  // For in-process tests.
-  std::shared_ptr<grpc::Channel> InProcessChannel();
+  // For in-process tests; `interceptors` can add a token to every call.
+  std::shared_ptr<grpc::Channel> InProcessChannel(
+      std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+          interceptors = {});
 
  private:
   struct Parts;

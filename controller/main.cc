@@ -14,6 +14,7 @@
 #include "common/runtime_setup.h"
 #include "controller/ca/certificate_authority.h"
 #include "controller/config.h"
+#include "controller/secret_token.h"
 #include "controller/controller_server.h"
 #include "controller/store/migrations.h"
 #include "controller/store/postgres_store.h"
@@ -36,6 +37,7 @@ struct Flags {
   std::string log_level;
   std::string ca_dir;
   std::vector<std::string> tls_names;
+  std::string bootstrap_token_file;
   bool no_migrate = false;
   bool insecure_dev = false;
 };
@@ -63,6 +65,9 @@ absl::StatusOr<ControllerConfig> BuildConfig(const Flags& flags) {
   if (!flags.ca_dir.empty()) config.ca_dir = flags.ca_dir;
   if (!flags.tls_names.empty()) config.tls_names = flags.tls_names;
   if (flags.insecure_dev) config.insecure_dev = true;
+  if (!flags.bootstrap_token_file.empty()) {
+    config.bootstrap_token_file = flags.bootstrap_token_file;
+  }
   if (!flags.max_key_age.empty()) {
     auto d = keyfleet::ParseDurationText(flags.max_key_age);
     if (!d.ok()) return d.status();
@@ -184,10 +189,25 @@ int main(int argc, char** argv) {
     cmd->add_flag("--insecure-dev", flags.insecure_dev,
                   "DEVELOPMENT ONLY: plaintext, no agent authentication; refuses any listen "
                   "address but loopback");
+    cmd->add_option("--bootstrap-token-file", flags.bootstrap_token_file,
+                    "The first admin token, made on a database's first start: used from this "
+                    "file if it exists (e.g. a mounted secret; make one with `keyfleet-controller "
+                    "bootstrap-token`), written there (0600) if not. Without it the token is "
+                    "printed once on stderr.");
   }
+  CLI::App* bootstrap_cmd = app.add_subcommand(
+      "bootstrap-token",
+      "Print a new random API token (kfat_…) for --bootstrap-token-file or a Kubernetes secret; "
+      "it becomes the bootstrap admin token when a controller first starts with it.");
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
 
+  if (bootstrap_cmd->parsed()) {
+    auto token = keyfleet::controller::GenerateSecretToken(keyfleet::controller::kApiTokenFormat);
+    if (!token.ok()) return Fail(kExitFailure, std::string(token.status().message()));
+    std::cout << token->text << "\n";
+    return 0;
+  }
   if (init_ca->parsed()) return CaCommand("init", ca_dir, false);
   if (ca_cmd->parsed()) return CaCommand(ca_action, ca_dir, ca_bundle);
 

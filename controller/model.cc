@@ -38,6 +38,12 @@ const std::pair<EntityKind, const char*> kEntityKinds[] = {{EntityKind::kPrincip
                                                            {EntityKind::kGrant, "grant"},
                                                            {EntityKind::kHost, "host"},
                                                            {EntityKind::kPolicy, "policy"}};
+const std::pair<Role, const char*> kRoles[] = {{Role::kAdmin, "admin"},
+                                               {Role::kOperator, "operator"},
+                                               {Role::kAuditor, "auditor"},
+                                               {Role::kOwner, "owner"}};
+const std::pair<CredentialKind, const char*> kCredentialKinds[] = {
+    {CredentialKind::kToken, "token"}, {CredentialKind::kCertificate, "certificate"}};
 
 }  // namespace
 
@@ -97,6 +103,18 @@ const char* EntityKindName(EntityKind kind) {
 }
 std::optional<EntityKind> ParseEntityKind(const std::string& name) {
   return FindByName(kEntityKinds, name);
+}
+const char* RoleName(Role role) {
+  return NameOf(kRoles, role);
+}
+std::optional<Role> ParseRole(const std::string& name) {
+  return FindByName(kRoles, name);
+}
+const char* CredentialKindName(CredentialKind kind) {
+  return NameOf(kCredentialKinds, kind);
+}
+std::optional<CredentialKind> ParseCredentialKind(const std::string& name) {
+  return FindByName(kCredentialKinds, name);
 }
 
 }  // namespace keyfleet::controller

@@ -113,6 +113,28 @@ struct JoinTokenRecord {
   std::string created_by;
 };
 
+// Who may call the admin API (controller/service/admin_auth.h has the table of what each may do).
+enum class Role { kAdmin, kOperator, kAuditor, kOwner };
+enum class CredentialKind { kToken, kCertificate };
+
+// An API token or admin client certificate, as stored: a token's secret never is, only its
+// hash; a certificate is recognised by the credential id in its URI SAN.
+struct ApiCredentialRecord {
+  std::string id;  // 16 hex digits, public
+  std::string name;
+  CredentialKind kind = CredentialKind::kToken;
+  Role role = Role::kAuditor;
+  std::string principal;  // kOwner: the one principal it acts for
+  Labels host_scope;      // kOperator: only hosts carrying these labels; empty = every host
+  std::string secret_hash;         // tokens: hex SHA-256 of the secret part
+  std::string certificate_serial;  // certificates: the serial, hex
+  absl::Time created_at;
+  std::string created_by;
+  std::optional<absl::Time> expires_at;  // nullopt: never
+  std::optional<absl::Time> revoked_at;
+  std::optional<absl::Time> last_used_at;
+};
+
 // One enrollment, as the store checks and records it in a single transaction.
 struct EnrollmentRequest {
   std::string token_id;
@@ -208,6 +230,10 @@ const char* KeySourceName(KeySource source);  // "uploaded" | "generated"
 std::optional<KeySource> ParseKeySource(const std::string& name);
 const char* UnmanagedKeysModeName(UnmanagedKeysMode mode);  // "keep" | "report" | "remove"
 std::optional<UnmanagedKeysMode> ParseUnmanagedKeysMode(const std::string& name);
+const char* RoleName(Role role);  // "admin" | "operator" | "auditor" | "owner"
+std::optional<Role> ParseRole(const std::string& name);
+const char* CredentialKindName(CredentialKind kind);  // "token" | "certificate"
+std::optional<CredentialKind> ParseCredentialKind(const std::string& name);
 const char* EntityKindName(EntityKind kind);  // "principal" | "key" | …
 std::optional<EntityKind> ParseEntityKind(const std::string& name);
 

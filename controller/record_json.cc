@@ -238,6 +238,21 @@ std::string JoinTokenToJson(const JoinTokenRecord& t) {
   return j.dump();
 }
 
+std::string ApiCredentialToJson(const ApiCredentialRecord& c) {
+  json j{{"id", c.id},
+         {"name", c.name},
+         {"kind", CredentialKindName(c.kind)},
+         {"role", RoleName(c.role)},
+         {"created_at", FormatRecordTime(c.created_at)},
+         {"created_by", c.created_by}};
+  if (!c.principal.empty()) j["principal"] = c.principal;
+  if (!c.host_scope.empty()) j["host_scope"] = c.host_scope;
+  if (!c.certificate_serial.empty()) j["certificate_serial"] = c.certificate_serial;
+  if (c.expires_at) j["expires_at"] = FormatRecordTime(*c.expires_at);
+  if (c.revoked_at) j["revoked_at"] = FormatRecordTime(*c.revoked_at);
+  return j.dump();
+}
+
 std::string PolicyToJson(const PolicyRecord& p) {
   std::vector<std::string> types;
   for (KeyType t : p.key_policy.allowed_types) types.emplace_back(KeyTypeName(t));

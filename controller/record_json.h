@@ -33,6 +33,8 @@ absl::StatusOr<PolicyRecord> PolicyFromJson(const std::string& json);
 std::string LabelsToJson(const Labels& labels);
 // For the audit log: never the secret's hash.
 std::string JoinTokenToJson(const JoinTokenRecord& t);
+// For the audit log: never the secret's hash, nor when it was last used.
+std::string ApiCredentialToJson(const ApiCredentialRecord& c);
 absl::StatusOr<Labels> LabelsFromJson(const std::string& json);
 
 }  // namespace keyfleet::controller

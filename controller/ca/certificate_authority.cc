@@ -6,6 +6,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -20,12 +21,13 @@ namespace keyfleet::controller {
 namespace {
 
 constexpr char kServerCommonName[] = "keyfleet-controller";
-constexpr char kAllowedHostKeys[] = "EC P-256, EC P-384, Ed25519";
+constexpr char kAllowedClientKeys[] = "EC P-256, EC P-384, Ed25519";
 constexpr size_t kMaxDnsLabelBytes = 63;
 constexpr absl::Duration kServerBackdate = absl::Hours(1);
-// Host certificates start a little before issuance, for hosts whose clock is behind; at most a
-// tenth of their life, so that "renew after two thirds" stays after issuance for short lives.
-constexpr absl::Duration kMaxHostBackdate = absl::Minutes(5);
+// Client certificates start a little before issuance, for clients whose clock is behind; at most
+// a tenth of their life, so that "renew after two thirds" stays after issuance for short lives.
+constexpr absl::Duration kMaxClientBackdate = absl::Minutes(5);
+constexpr char kNoCertificateOrToken[] = "admin calls need an admin certificate or a token";
 
 bool IsIpLiteral(const std::string& name) {
   unsigned char buffer[sizeof(in6_addr)];
@@ -59,7 +61,7 @@ std::string KeyDescription(EVP_PKEY* key) {
   return absl::StrCat(type != nullptr ? type : "unknown", "-", EVP_PKEY_get_bits(key));
 }
 
-absl::Status CheckHostKey(EVP_PKEY* key) {
+absl::Status CheckClientKey(EVP_PKEY* key) {
   if (EVP_PKEY_is_a(key, "ED25519")) return absl::OkStatus();
   char group[64] = {};
   if (EVP_PKEY_is_a(key, "EC") &&
@@ -69,7 +71,7 @@ absl::Status CheckHostKey(EVP_PKEY* key) {
   }
   return absl::InvalidArgumentError(
       absl::StrCat("the certificate request's key is ", KeyDescription(key),
-                   ", which is not allowed (allowed: ", kAllowedHostKeys, ")"));
+                   ", which is not allowed (allowed: ", kAllowedClientKeys, ")"));
 }
 
 // The trusted CA the verified chain ends in.
@@ -120,32 +122,39 @@ absl::Status VerifyFailure(X509_STORE_CTX* ctx, const std::vector<std::string>& 
   }
 }
 
-// The host identity in keyfleet://host/HOSTNAME/ENROLLMENT_ID, or PERMISSION_DENIED.
-absl::Status ParseHostUri(const std::vector<std::string>& uris, HostIdentity* identity) {
-  auto not_host = [](absl::string_view why) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the client certificate is not a keyfleet host certificate: ", why, " (a host ",
-        "certificate has exactly one URI SAN, ", kHostUriPrefix, "HOSTNAME/ENROLLMENT_ID)"));
-  };
-  if (uris.size() != 1) return not_host(absl::StrCat("it has ", uris.size(), " URI SANs"));
-  const std::string& uri = uris.front();
-  if (!absl::StartsWith(uri, kHostUriPrefix)) {
-    return not_host(absl::StrCat("its URI SAN \"", absl::CHexEscape(uri), "\" is not a host's"));
+// NAME and ID of a URI SAN PREFIX+NAME/ID, each part checked by its validator; otherwise an
+// error whose message says why `uri` is not one, for the caller to wrap.
+using PartValidator = absl::Status (*)(absl::string_view);
+absl::StatusOr<std::pair<std::string, std::string>> ParseIdentityUri(absl::string_view uri,
+                                                                     absl::string_view prefix,
+                                                                     absl::string_view whose,
+                                                                     PartValidator validate_name,
+                                                                     PartValidator validate_id) {
+  if (!absl::StartsWith(uri, prefix)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("its URI SAN \"", absl::CHexEscape(uri), "\" is not ", whose));
   }
-  const std::vector<std::string> parts =
-      absl::StrSplit(absl::string_view(uri).substr(sizeof(kHostUriPrefix) - 1), '/');
-  absl::Status hostname = parts.size() == 2 ? ValidateHostname(parts[0]) : absl::OkStatus();
-  absl::Status enrollment_id =
-      parts.size() == 2 ? ValidateEnrollmentId(parts[1]) : absl::OkStatus();
-  if (parts.size() != 2 || !hostname.ok() || !enrollment_id.ok()) {
-    return not_host(
-        absl::StrCat("its URI SAN \"", absl::CHexEscape(uri), "\" is malformed",
-                     !hostname.ok() ? absl::StrCat(": ", hostname.message()) : "",
-                     !enrollment_id.ok() ? absl::StrCat(": ", enrollment_id.message()) : ""));
+  const std::vector<std::string> parts = absl::StrSplit(uri.substr(prefix.size()), '/');
+  std::string problems;
+  if (parts.size() == 2) {
+    for (const absl::Status& status : {validate_name(parts[0]), validate_id(parts[1])}) {
+      if (!status.ok()) absl::StrAppend(&problems, ": ", status.message());
+    }
   }
-  identity->hostname = parts[0];
-  identity->enrollment_id = parts[1];
-  return absl::OkStatus();
+  if (parts.size() != 2 || !problems.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("its URI SAN \"", absl::CHexEscape(uri), "\" is malformed", problems));
+  }
+  return std::make_pair(parts[0], parts[1]);
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> ParseHostUri(absl::string_view uri) {
+  return ParseIdentityUri(uri, kHostUriPrefix, "a host's", ValidateHostname, ValidateEnrollmentId);
+}
+
+absl::StatusOr<std::pair<std::string, std::string>> ParseAdminUri(absl::string_view uri) {
+  return ParseIdentityUri(uri, kAdminUriPrefix, "an admin's", ValidateCredentialName,
+                          ValidateCredentialId);
 }
 
 }  // namespace
@@ -159,6 +168,29 @@ absl::Status ValidateEnrollmentId(absl::string_view enrollment_id) {
       absl::StrCat("enrollment id \"", absl::CHexEscape(enrollment_id.substr(0, 80)),
                    "\" is not allowed (allowed: ", kMinEnrollmentIdBytes, " to ",
                    kMaxEnrollmentIdBytes, " lower-case letters and digits)"));
+}
+
+absl::Status ValidateCredentialName(absl::string_view name) {
+  bool ok = !name.empty() && name.size() <= kMaxCredentialNameBytes &&
+            absl::ascii_isalnum(static_cast<unsigned char>(name.front()));
+  for (char c : name) {
+    ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                c == '@' || c == '-');
+  }
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("credential name \"", absl::CHexEscape(name.substr(0, 80)),
+                   "\" is not allowed (allowed: 1 to ", kMaxCredentialNameBytes,
+                   " letters, digits, '.', '_', '@' and '-', starting with a letter or digit)"));
+}
+
+absl::Status ValidateCredentialId(absl::string_view credential_id) {
+  bool ok = credential_id.size() == kCredentialIdHexDigits;
+  for (char c : credential_id) ok = ok && (absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f'));
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "credential id \"", absl::CHexEscape(credential_id.substr(0, 80)),
+      "\" is not allowed (allowed: exactly ", kCredentialIdHexDigits, " lower-case hex digits)"));
 }
 
 absl::StatusOr<IssuedKeyPair> CertificateAuthority::IssueServerCertificate(
@@ -200,16 +232,14 @@ absl::StatusOr<IssuedKeyPair> CertificateAuthority::IssueServerCertificate(
   return issued;
 }
 
-absl::StatusOr<std::string> CertificateAuthority::SignHostCertificate(
-    const std::string& csr_pem, const std::string& hostname, const std::string& enrollment_id,
+absl::StatusOr<std::string> CertificateAuthority::SignClientCertificate(
+    const std::string& csr_pem, const std::string& common_name, const std::string& uri,
     absl::Time now, absl::Duration lifetime) const {
   if (csr_pem.size() > kMaxCsrPemBytes) {
     return absl::InvalidArgumentError(absl::StrCat("the certificate request is ", csr_pem.size(),
                                                    " bytes (at most ", kMaxCsrPemBytes,
                                                    " allowed)"));
   }
-  KF_RETURN_IF_ERROR(ValidateHostname(hostname));
-  KF_RETURN_IF_ERROR(ValidateEnrollmentId(enrollment_id));
   if (lifetime <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "certificate lifetime ", absl::FormatDuration(lifetime), " is not allowed (must be > 0)"));
@@ -227,7 +257,7 @@ absl::StatusOr<std::string> CertificateAuthority::SignHostCertificate(
         "the certificate request's public key cannot be read: ", tls::OpenSslErrors()));
   }
   // The key type first: verifying the signature of, say, a huge RSA key would cost far more.
-  KF_RETURN_IF_ERROR(CheckHostKey(key));
+  KF_RETURN_IF_ERROR(CheckClientKey(key));
   if (X509_REQ_verify(req.get(), key) != 1) {
     tls::OpenSslErrors();  // clear the queue
     return absl::InvalidArgumentError(
@@ -236,16 +266,14 @@ absl::StatusOr<std::string> CertificateAuthority::SignHostCertificate(
   }
   KF_ASSIGN_OR_RETURN(
       tls::X509Ptr cert,
-      NewCertificate(key, now - std::min(kMaxHostBackdate, lifetime / 10), now + lifetime));
+      NewCertificate(key, now - std::min(kMaxClientBackdate, lifetime / 10), now + lifetime));
   X509* leaf = cert.get();
   X509* issuer = signing_cert_.get();
-  // RFC 5280 caps a CN at 64 bytes; a longer hostname leaves the subject empty, and an empty
-  // subject requires the SAN to be critical.
-  const bool has_subject = hostname.size() <= tls::kMaxCommonNameBytes;
-  if (has_subject) KF_RETURN_IF_ERROR(SetSubjectCommonName(leaf, hostname));
-  KF_RETURN_IF_ERROR(AddSubjectAltNames(
-      leaf, {{GEN_URI, absl::StrCat(kHostUriPrefix, hostname, "/", enrollment_id)}},
-      /*critical=*/!has_subject));
+  // RFC 5280 caps a CN at 64 bytes; a longer name (only a hostname can be) leaves the subject
+  // empty, and an empty subject requires the SAN to be critical.
+  const bool has_subject = common_name.size() <= tls::kMaxCommonNameBytes;
+  if (has_subject) KF_RETURN_IF_ERROR(SetSubjectCommonName(leaf, common_name));
+  KF_RETURN_IF_ERROR(AddSubjectAltNames(leaf, {{GEN_URI, uri}}, /*critical=*/!has_subject));
   KF_RETURN_IF_ERROR(AddExtension(leaf, issuer, NID_basic_constraints, "critical,CA:FALSE"));
   KF_RETURN_IF_ERROR(AddExtension(leaf, issuer, NID_key_usage, "critical,digitalSignature"));
   KF_RETURN_IF_ERROR(AddExtension(leaf, issuer, NID_ext_key_usage, "clientAuth"));
@@ -255,11 +283,14 @@ absl::StatusOr<std::string> CertificateAuthority::SignHostCertificate(
   return tls::CertificateToPem(leaf);
 }
 
-absl::StatusOr<HostIdentity> CertificateAuthority::VerifyHostCertificate(
-    const std::string& leaf_pem, absl::Time now) const {
+absl::StatusOr<CertificateAuthority::VerifiedClient> CertificateAuthority::VerifyClientCertificate(
+    const std::string& leaf_pem, absl::Time now, ClientKind kind) const {
+  const bool host = kind == ClientKind::kHost;
   if (absl::StripAsciiWhitespace(leaf_pem).empty()) {
-    return absl::UnauthenticatedError(
-        "no client certificate (a host must present the certificate it got at enrollment)");
+    return absl::UnauthenticatedError(absl::StrCat(
+        "no client certificate (",
+        host ? "a host must present the certificate it got at enrollment" : kNoCertificateOrToken,
+        ")"));
   }
   absl::StatusOr<tls::X509Ptr> parsed = tls::ParseCertificatePem(leaf_pem);
   if (!parsed.ok()) {
@@ -269,7 +300,8 @@ absl::StatusOr<HostIdentity> CertificateAuthority::VerifyHostCertificate(
   X509* leaf = parsed->get();
   if (X509_get_extension_flags(leaf) & EXFLAG_CA) {
     return absl::UnauthenticatedError(
-        "the presented certificate is a CA certificate, not a host's client certificate");
+        absl::StrCat("the presented certificate is a CA certificate, not ",
+                     host ? "a host's" : "an admin's", " client certificate"));
   }
   tls::X509StorePtr store(X509_STORE_new());
   tls::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
@@ -292,14 +324,84 @@ absl::StatusOr<HostIdentity> CertificateAuthority::VerifyHostCertificate(
   }
   absl::StatusOr<tls::CertificateInfo> info = tls::DescribeCertificate(leaf);
   if (!info.ok()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "the client certificate is not a keyfleet host certificate: ", info.status().message()));
+    return absl::PermissionDeniedError(absl::StrCat("the client certificate is not a keyfleet ",
+                                                    host ? "host" : "admin",
+                                                    " certificate: ", info.status().message()));
   }
+  return VerifiedClient{*std::move(info), AnchorPin(ctx.get())};
+}
+
+absl::StatusOr<std::string> CertificateAuthority::SignHostCertificate(
+    const std::string& csr_pem, const std::string& hostname, const std::string& enrollment_id,
+    absl::Time now, absl::Duration lifetime) const {
+  KF_RETURN_IF_ERROR(ValidateHostname(hostname));
+  KF_RETURN_IF_ERROR(ValidateEnrollmentId(enrollment_id));
+  return SignClientCertificate(
+      csr_pem, hostname, absl::StrCat(kHostUriPrefix, hostname, "/", enrollment_id), now, lifetime);
+}
+
+absl::StatusOr<std::string> CertificateAuthority::SignAdminCertificate(
+    const std::string& csr_pem, const std::string& name, const std::string& credential_id,
+    absl::Time now, absl::Duration lifetime) const {
+  KF_RETURN_IF_ERROR(ValidateCredentialName(name));
+  KF_RETURN_IF_ERROR(ValidateCredentialId(credential_id));
+  return SignClientCertificate(
+      csr_pem, name, absl::StrCat(kAdminUriPrefix, name, "/", credential_id), now, lifetime);
+}
+
+absl::StatusOr<HostIdentity> CertificateAuthority::VerifyHostCertificate(
+    const std::string& leaf_pem, absl::Time now) const {
+  KF_ASSIGN_OR_RETURN(VerifiedClient verified,
+                      VerifyClientCertificate(leaf_pem, now, ClientKind::kHost));
+  auto not_host = [](absl::string_view why) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the client certificate is not a keyfleet host certificate: ", why, " (a host ",
+        "certificate has exactly one URI SAN, ", kHostUriPrefix, "HOSTNAME/ENROLLMENT_ID)"));
+  };
+  const std::vector<std::string>& uris = verified.info.uris;
+  if (uris.size() != 1) return not_host(absl::StrCat("it has ", uris.size(), " URI SANs"));
+  if (absl::StartsWith(uris.front(), kAdminUriPrefix)) {
+    // Said outright: an admin pointing an agent at its own certificate should learn why.
+    return not_host(absl::StrCat("it is an admin certificate (URI SAN \"",
+                                 absl::CHexEscape(uris.front()), "\")"));
+  }
+  absl::StatusOr<std::pair<std::string, std::string>> parts = ParseHostUri(uris.front());
+  if (!parts.ok()) return not_host(parts.status().message());
   HostIdentity identity;
-  KF_RETURN_IF_ERROR(ParseHostUri(info->uris, &identity));
-  identity.not_after = info->not_after;
-  identity.serial_hex = info->serial_hex;
-  identity.issuer_pin = AnchorPin(ctx.get());
+  identity.hostname = std::move(parts->first);
+  identity.enrollment_id = std::move(parts->second);
+  identity.not_after = verified.info.not_after;
+  identity.serial_hex = std::move(verified.info.serial_hex);
+  identity.issuer_pin = std::move(verified.issuer_pin);
+  return identity;
+}
+
+absl::StatusOr<AdminIdentity> CertificateAuthority::VerifyAdminCertificate(
+    const std::string& leaf_pem, absl::Time now) const {
+  KF_ASSIGN_OR_RETURN(VerifiedClient verified,
+                      VerifyClientCertificate(leaf_pem, now, ClientKind::kAdmin));
+  auto not_admin = [](absl::string_view why) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the client certificate is not a keyfleet admin certificate: ", why,
+                     " (an admin certificate has exactly one URI SAN, ", kAdminUriPrefix,
+                     "NAME/CREDENTIAL_ID)"));
+  };
+  const std::vector<std::string>& uris = verified.info.uris;
+  if (uris.size() != 1) return not_admin(absl::StrCat("it has ", uris.size(), " URI SANs"));
+  if (absl::StatusOr<std::pair<std::string, std::string>> host = ParseHostUri(uris.front());
+      host.ok()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the client certificate is not a keyfleet admin certificate: this is host ",
+                     PrintableName(host->first), "'s certificate; ", kNoCertificateOrToken));
+  }
+  absl::StatusOr<std::pair<std::string, std::string>> parts = ParseAdminUri(uris.front());
+  if (!parts.ok()) return not_admin(parts.status().message());
+  AdminIdentity identity;
+  identity.name = std::move(parts->first);
+  identity.credential_id = std::move(parts->second);
+  identity.not_after = verified.info.not_after;
+  identity.serial_hex = std::move(verified.info.serial_hex);
+  identity.issuer_pin = std::move(verified.issuer_pin);
   return identity;
 }
 

@@ -1,5 +1,6 @@
-// The controller's certificate authority: it issues the gRPC port's server certificate and the
-// hosts' client certificates, and verifies the client certificates hosts present.
+// The controller's certificate authority: it issues the gRPC port's server certificate, the
+// hosts' client certificates and admins' client certificates, and verifies the client
+// certificates hosts and admins present.
 //
 // A CA directory DIR (created 0700) holds, each file written atomically (common/tls/secure_file.h):
 //   ca.key (0600) + ca.crt   the signing CA;
@@ -10,7 +11,10 @@
 // verify), RetirePrevious (certificates of the old CA stop verifying).
 //
 // Host identities live in a URI SAN: keyfleet://host/HOSTNAME/ENROLLMENT_ID, where HOSTNAME is
-// [A-Za-z0-9.-]{1,253} and ENROLLMENT_ID is [a-z0-9]{8,64}.
+// [A-Za-z0-9.-]{1,253} and ENROLLMENT_ID is [a-z0-9]{8,64}. Admin identities likewise:
+// keyfleet://admin/NAME/CREDENTIAL_ID, where NAME is [A-Za-z0-9][A-Za-z0-9._@-]{0,63} and
+// CREDENTIAL_ID is [0-9a-f]{16}. The certificate only names the credential: its role, expiry and
+// revocation are kept with the credential, so callers must look it up on every call.
 #pragma once
 
 #include <cstddef>
@@ -36,6 +40,10 @@ inline constexpr char kPreviousCertFile[] = "previous.crt";
 inline constexpr char kHostUriPrefix[] = "keyfleet://host/";
 inline constexpr size_t kMinEnrollmentIdBytes = 8;
 inline constexpr size_t kMaxEnrollmentIdBytes = 64;
+inline constexpr char kAdminUriPrefix[] = "keyfleet://admin/";
+// Fits a common name (tls::kMaxCommonNameBytes), so an admin certificate always has a subject.
+inline constexpr size_t kMaxCredentialNameBytes = 64;
+inline constexpr size_t kCredentialIdHexDigits = 16;
 // A P-384 or Ed25519 request with a long subject is well under 1 KiB; the cap keeps a hostile
 // request from costing more than parsing a small one.
 inline constexpr size_t kMaxCsrPemBytes = 16 * 1024;
@@ -57,8 +65,21 @@ struct HostIdentity {
   std::string issuer_pin;  // pin of the trusted CA the certificate verified against
 };
 
+struct AdminIdentity {
+  std::string name;           // the credential's name
+  std::string credential_id;  // kCredentialIdHexDigits lower-case hex digits
+  absl::Time not_after;
+  std::string serial_hex;  // as tls::CertificateInfo::serial_hex
+  std::string issuer_pin;  // pin of the trusted CA the certificate verified against
+};
+
 // OK iff `enrollment_id` matches [a-z0-9]{8,64}; INVALID_ARGUMENT saying what is allowed.
 absl::Status ValidateEnrollmentId(absl::string_view enrollment_id);
+// OK iff `name` matches [A-Za-z0-9][A-Za-z0-9._@-]{0,63} (people's e-mail addresses fit);
+// INVALID_ARGUMENT saying what is allowed.
+absl::Status ValidateCredentialName(absl::string_view name);
+// OK iff `credential_id` is exactly 16 lower-case hex digits; INVALID_ARGUMENT saying so.
+absl::Status ValidateCredentialId(absl::string_view credential_id);
 
 class CertificateAuthority {
  public:
@@ -123,12 +144,50 @@ class CertificateAuthority {
   // UNAUTHENTICATED, with the reason: no certificate, unparsable, not issued by a trusted
   // keyfleet CA, expired (saying when), not yet valid (saying from when), a CA certificate, not
   // a client certificate. PERMISSION_DENIED: valid, but not a host certificate (no URI SAN, more
-  // than one, not keyfleet://host/, or a malformed hostname or enrollment id).
+  // than one, not keyfleet://host/, or a malformed hostname or enrollment id; an admin
+  // certificate is refused saying so).
   absl::StatusOr<HostIdentity> VerifyHostCertificate(const std::string& leaf_pem,
                                                      absl::Time now) const;
 
+  // An admin client certificate (PEM) for the public key of `csr_pem`, with the same request
+  // rules, validity and extensions as SignHostCertificate, except: subject CN=name and one URI
+  // SAN keyfleet://admin/NAME/CREDENTIAL_ID. INVALID_ARGUMENT for a bad request, name
+  // (ValidateCredentialName), credential id (ValidateCredentialId) or lifetime.
+  absl::StatusOr<std::string> SignAdminCertificate(const std::string& csr_pem,
+                                                   const std::string& name,
+                                                   const std::string& credential_id, absl::Time now,
+                                                   absl::Duration lifetime) const;
+
+  // Verifies an admin's leaf certificate as VerifyHostCertificate does a host's, with the same
+  // UNAUTHENTICATED reasons, and returns the identity in its single URI SAN
+  // keyfleet://admin/NAME/CREDENTIAL_ID. PERMISSION_DENIED: valid, but not an admin certificate
+  // (a host's certificate, saying whose; no URI SAN, more than one, not keyfleet://admin/, or a
+  // malformed name or credential id). OK says nothing of the credential's role, expiry or
+  // revocation: the caller checks those against the credential_id's row.
+  absl::StatusOr<AdminIdentity> VerifyAdminCertificate(const std::string& leaf_pem,
+                                                       absl::Time now) const;
+
  private:
+  // Whose client certificate is being issued or verified, for the wording of errors.
+  enum class ClientKind { kHost, kAdmin };
+  // What a client certificate's verified chain establishes, before its URI SAN is looked at.
+  struct VerifiedClient {
+    tls::CertificateInfo info;
+    std::string issuer_pin;  // the trusted CA the chain ended in
+  };
+
   CertificateAuthority() = default;
+
+  // A client leaf for the key of `csr_pem` with CN=common_name (no subject and a critical SAN
+  // when it is longer than a CN may be) and the single URI SAN `uri`, as SignHostCertificate
+  // describes. The caller has validated `common_name` and `uri`.
+  absl::StatusOr<std::string> SignClientCertificate(const std::string& csr_pem,
+                                                    const std::string& common_name,
+                                                    const std::string& uri, absl::Time now,
+                                                    absl::Duration lifetime) const;
+  // Every check of VerifyHostCertificate except those of the URI SAN.
+  absl::StatusOr<VerifiedClient> VerifyClientCertificate(const std::string& leaf_pem,
+                                                         absl::Time now, ClientKind kind) const;
 
   tls::EvpPkeyPtr signing_key_;
   tls::X509Ptr signing_cert_;

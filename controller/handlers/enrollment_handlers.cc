@@ -7,7 +7,7 @@
 #include "common/host_names.h"
 #include "common/status_macros.h"
 #include "controller/enrollment_rules.h"
-#include "controller/join_token.h"
+#include "controller/secret_token.h"
 #include "controller/store/inventory_errors.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
@@ -30,6 +30,19 @@ std::string DetailJson(const absl::Status& status) {
 }
 
 }  // namespace
+
+void SecurityEventBuffer::AddDenial(const std::string& actor, const std::string& action,
+                                    const std::string& target, const absl::Status& status,
+                                    absl::Time at) {
+  spdlog::warn("refused {} from {}: {}", action, actor, std::string(status.message()));
+  SecurityEvent e;
+  e.actor = actor;
+  e.at = at;
+  e.action = action;
+  e.target = target;
+  e.detail_json = DetailJson(status);
+  Add(std::move(e));
+}
 
 size_t SecurityEventBuffer::SizeOf(const SecurityEvent& e) {
   return sizeof(e) + e.actor.size() + e.action.size() + e.target.size() + e.detail_json.size() +
@@ -86,14 +99,7 @@ absl::Status SecurityEventBuffer::Flush() {
 
 void EnrollmentHandlers::Deny(const std::string& actor, const std::string& call,
                               const std::string& target, const absl::Status& status) {
-  spdlog::warn("refused {} from {}: {}", call, actor, std::string(status.message()));
-  SecurityEvent e;
-  e.actor = actor;
-  e.at = ctx_.Now();
-  e.action = absl::StrCat("agent.", call, ".denied");
-  e.target = target;
-  e.detail_json = DetailJson(status);
-  events_.Add(std::move(e));
+  events_.AddDenial(actor, absl::StrCat("agent.", call, ".denied"), target, status, ctx_.Now());
 }
 
 absl::StatusOr<EnrollOutcome> EnrollmentHandlers::Enroll(const std::string& peer,
@@ -105,7 +111,7 @@ absl::StatusOr<EnrollOutcome> EnrollmentHandlers::Enroll(const std::string& peer
     Deny(actor, "enroll", target, status);
     return status;
   };
-  absl::StatusOr<JoinTokenParts> parts = ParseJoinToken(token);
+  absl::StatusOr<SecretTokenParts> parts = ParseSecretToken(kJoinTokenFormat, token);
   if (!parts.ok()) return refuse(PrintableName(hostname), parts.status());
   if (!hostname.empty()) {
     if (absl::Status s = ValidateHostname(hostname); !s.ok()) return refuse(parts->id, s);

@@ -25,6 +25,10 @@ class SecurityEventBuffer {
   static constexpr size_t kMaxPendingBytes = 8 << 20;
   explicit SecurityEventBuffer(Store& store) : store_(store) {}
   void Add(SecurityEvent event);
+  // Logs and buffers a refusal: `action` ("agent.watch.denied"), the status code and message
+  // as its detail.
+  void AddDenial(const std::string& actor, const std::string& action, const std::string& target,
+                 const absl::Status& status, absl::Time at);
   // Writes what is buffered; on failure it stays buffered for the next try.
   absl::Status Flush();
 

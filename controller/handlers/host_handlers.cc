@@ -4,7 +4,7 @@
 #include "common/host_names.h"
 #include "common/status_macros.h"
 #include "controller/enrollment_rules.h"
-#include "controller/join_token.h"
+#include "controller/secret_token.h"
 #include "controller/store/inventory_errors.h"
 
 namespace keyfleet::controller {
@@ -63,7 +63,7 @@ absl::StatusOr<NewJoinToken> HostHandlers::CreateJoinToken(const std::string& ac
     return absl::InvalidArgumentError(
         "a token for one --hostname enrolls that host once: --uses must be 1");
   }
-  KF_ASSIGN_OR_RETURN(JoinTokenParts parts, GenerateJoinToken());
+  KF_ASSIGN_OR_RETURN(SecretTokenParts parts, GenerateSecretToken(kJoinTokenFormat));
   NewJoinToken out;
   out.text = parts.text;
   out.ca_pin = ca_pin_;

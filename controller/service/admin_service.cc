@@ -9,12 +9,17 @@
 namespace keyfleet::controller {
 namespace {
 
-std::string Actor(grpc::ServerContext* ctx) {
-  const auto& metadata = ctx->client_metadata();
-  auto it = metadata.find(kActorMetadata);
-  std::string claimed =
-      it == metadata.end() ? "admin" : std::string(it->second.data(), it->second.size());
-  return absl::StrCat("unverified:", claimed.substr(0, 64));
+absl::StatusOr<CredentialSpec> SpecFromProto(const v1::CredentialSpec& p) {
+  CredentialSpec spec;
+  spec.name = p.name();
+  absl::StatusOr<Role> role = FromProto(p.role());
+  if (!role.ok()) return role.status();
+  spec.role = *role;
+  spec.principal = p.principal();
+  spec.host_scope = Labels(p.host_scope().begin(), p.host_scope().end());
+  if (p.has_expires()) spec.lifetime = FromProto(p.expires());
+  spec.never_expires = p.never_expires();
+  return spec;
 }
 
 grpc::Status Mutation(const absl::StatusOr<uint64_t>& change, v1::MutationResponse* resp) {
@@ -25,56 +30,93 @@ grpc::Status Mutation(const absl::StatusOr<uint64_t>& change, v1::MutationRespon
 
 }  // namespace
 
+// Authorizes the call (admin_auth.h) as RPC with TARGET, binding the Caller to `caller`.
+#define KF_AUTHORIZE(rpc, target)                                                  \
+  absl::StatusOr<Caller> caller_or = auth_.Authorize(*ctx, rpc, target);           \
+  if (!caller_or.ok()) return ToGrpcStatus(caller_or.status());                    \
+  const Caller& caller = *caller_or;                                               \
+  (void)caller
+
 void AdminServiceImpl::KeyToProto(const KeyRecord& key, v1::Key* out) const {
   ToProto(key, FleetView::EffectiveKeyState(key, clock_.Now()), out);
 }
 
+namespace {
+
+AccessTarget PrincipalTarget(const std::string& principal) {
+  AccessTarget t;
+  t.principal = principal;
+  return t;
+}
+AccessTarget KeyTarget(const std::string& fingerprint) {
+  AccessTarget t;
+  t.fingerprint = fingerprint;
+  return t;
+}
+AccessTarget HostTarget(const std::string& hostname) {
+  AccessTarget t;
+  t.hostname = hostname;
+  return t;
+}
+
+}  // namespace
+
 grpc::Status AdminServiceImpl::AddPrincipal(grpc::ServerContext* ctx,
                                             const v1::AddPrincipalRequest* req,
                                             v1::MutationResponse* resp) {
+  KF_AUTHORIZE("AddPrincipal", PrincipalTarget(req->name()));
   absl::StatusOr<PrincipalKind> kind = FromProto(req->kind());
   if (!kind.ok()) return ToGrpcStatus(kind.status());
-  return Mutation(inventory_.AddPrincipal(Actor(ctx), req->name(), *kind, req->email()), resp);
+  return Mutation(inventory_.AddPrincipal(caller.actor(), req->name(), *kind, req->email()), resp);
 }
 
-grpc::Status AdminServiceImpl::ListPrincipals(grpc::ServerContext*,
+grpc::Status AdminServiceImpl::ListPrincipals(grpc::ServerContext* ctx,
                                               const v1::ListPrincipalsRequest*,
                                               v1::ListPrincipalsResponse* resp) {
-  for (const PrincipalRecord& p : inventory_.ListPrincipals()) ToProto(p, resp->add_principals());
+  KF_AUTHORIZE("ListPrincipals", {});
+  for (const PrincipalRecord& p : inventory_.ListPrincipals()) {
+    if (caller.SeesPrincipal(p.name)) ToProto(p, resp->add_principals());
+  }
   return grpc::Status::OK;
 }
 
 grpc::Status AdminServiceImpl::DisablePrincipal(grpc::ServerContext* ctx,
                                                 const v1::DisablePrincipalRequest* req,
                                                 v1::MutationResponse* resp) {
-  return Mutation(inventory_.DisablePrincipal(Actor(ctx), req->name()), resp);
+  KF_AUTHORIZE("DisablePrincipal", PrincipalTarget(req->name()));
+  return Mutation(inventory_.DisablePrincipal(caller.actor(), req->name()), resp);
 }
 
 grpc::Status AdminServiceImpl::AddKeys(grpc::ServerContext* ctx, const v1::AddKeysRequest* req,
                                        v1::AddKeysResponse* resp) {
+  KF_AUTHORIZE("AddKeys", PrincipalTarget(req->principal()));
   std::vector<std::string> lines(req->public_keys().begin(), req->public_keys().end());
   absl::StatusOr<AddKeysResult> result =
-      inventory_.AddKeys(Actor(ctx), req->principal(), lines, req->label());
+      inventory_.AddKeys(caller.actor(), req->principal(), lines, req->label());
   if (!result.ok()) return ToGrpcStatus(result.status());
   for (const KeyRecord& key : result->keys) KeyToProto(key, resp->add_keys());
   resp->set_change(result->change);
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::ListKeys(grpc::ServerContext*, const v1::ListKeysRequest* req,
+grpc::Status AdminServiceImpl::ListKeys(grpc::ServerContext* ctx, const v1::ListKeysRequest* req,
                                         v1::ListKeysResponse* resp) {
+  KF_AUTHORIZE("ListKeys", PrincipalTarget(req->principal()));
   KeyFilter filter;
   filter.principal = req->principal();
   filter.state = FromProto(req->state());
   if (req->has_expiring_within()) filter.expiring_within = FromProto(req->expiring_within());
   absl::StatusOr<std::vector<KeyRecord>> keys = inventory_.ListKeys(filter);
   if (!keys.ok()) return ToGrpcStatus(keys.status());
-  for (const KeyRecord& key : *keys) KeyToProto(key, resp->add_keys());
+  for (const KeyRecord& key : *keys) {
+    if (caller.SeesKey(key)) KeyToProto(key, resp->add_keys());
+  }
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::GetKey(grpc::ServerContext*, const v1::GetKeyRequest* req,
+grpc::Status AdminServiceImpl::GetKey(grpc::ServerContext* ctx, const v1::GetKeyRequest* req,
                                       v1::Key* resp) {
+  KF_AUTHORIZE("GetKey", KeyTarget(req->fingerprint()));
   absl::StatusOr<KeyRecord> key = inventory_.GetKey(req->fingerprint());
   if (!key.ok()) return ToGrpcStatus(key.status());
   KeyToProto(*key, resp);
@@ -83,34 +125,46 @@ grpc::Status AdminServiceImpl::GetKey(grpc::ServerContext*, const v1::GetKeyRequ
 
 grpc::Status AdminServiceImpl::LabelKey(grpc::ServerContext* ctx, const v1::LabelKeyRequest* req,
                                         v1::MutationResponse* resp) {
-  return Mutation(inventory_.LabelKey(Actor(ctx), req->fingerprint(), req->label()), resp);
+  KF_AUTHORIZE("LabelKey", KeyTarget(req->fingerprint()));
+  return Mutation(inventory_.LabelKey(caller.actor(), req->fingerprint(), req->label()), resp);
 }
 
 grpc::Status AdminServiceImpl::RemoveKey(grpc::ServerContext* ctx, const v1::RemoveKeyRequest* req,
                                          v1::MutationResponse* resp) {
-  return Mutation(inventory_.RemoveKey(Actor(ctx), req->fingerprint()), resp);
+  KF_AUTHORIZE("RemoveKey", KeyTarget(req->fingerprint()));
+  return Mutation(inventory_.RemoveKey(caller.actor(), req->fingerprint()), resp);
 }
 
 grpc::Status AdminServiceImpl::RevokeKey(grpc::ServerContext* ctx, const v1::RevokeKeyRequest* req,
                                          v1::MutationResponse* resp) {
-  return Mutation(inventory_.RevokeKey(Actor(ctx), req->fingerprint(), req->reason()), resp);
+  KF_AUTHORIZE("RevokeKey", KeyTarget(req->fingerprint()));
+  return Mutation(inventory_.RevokeKey(caller.actor(), req->fingerprint(), req->reason()), resp);
 }
 
 grpc::Status AdminServiceImpl::AddGrant(grpc::ServerContext* ctx, const v1::AddGrantRequest* req,
                                         v1::AddGrantResponse* resp) {
-  absl::StatusOr<AddGrantResult> result = inventory_.AddGrant(Actor(ctx), FromProto(req->grant()));
+  GrantRecord grant = FromProto(req->grant());
+  AccessTarget target;
+  target.principal = grant.principal;
+  target.fingerprint = grant.key_fingerprint;
+  target.selector = grant.hosts;
+  KF_AUTHORIZE("AddGrant", target);
+  absl::StatusOr<AddGrantResult> result = inventory_.AddGrant(caller.actor(), grant);
   if (!result.ok()) return ToGrpcStatus(result.status());
   ToProto(result->grant, resp->mutable_grant());
   resp->set_change(result->change);
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::ListGrants(grpc::ServerContext*, const v1::ListGrantsRequest* req,
+grpc::Status AdminServiceImpl::ListGrants(grpc::ServerContext* ctx, const v1::ListGrantsRequest* req,
                                           v1::ListGrantsResponse* resp) {
+  KF_AUTHORIZE("ListGrants", {});
   absl::StatusOr<std::vector<GrantRecord>> grants =
       inventory_.ListGrants(req->host(), req->principal());
   if (!grants.ok()) return ToGrpcStatus(grants.status());
-  for (const GrantRecord& g : *grants) ToProto(g, resp->add_grants());
+  for (const GrantRecord& g : *grants) {
+    if (caller.SeesGrant(g)) ToProto(g, resp->add_grants());
+  }
   return grpc::Status::OK;
 }
 
@@ -122,14 +176,29 @@ grpc::Status AdminServiceImpl::RemoveGrant(grpc::ServerContext* ctx,
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("grant id \"", req->id(), "\" is not a number (see `keyfleet grant list`)")));
   }
-  return Mutation(inventory_.RemoveGrant(Actor(ctx), id), resp);
+  AccessTarget target;
+  target.grant_id = id;
+  KF_AUTHORIZE("RemoveGrant", target);
+  return Mutation(inventory_.RemoveGrant(caller.actor(), id), resp);
 }
 
-grpc::Status AdminServiceImpl::ListHosts(grpc::ServerContext*, const v1::ListHostsRequest*,
+grpc::Status AdminServiceImpl::ListHosts(grpc::ServerContext* ctx, const v1::ListHostsRequest*,
                                          v1::ListHostsResponse* resp) {
+  KF_AUTHORIZE("ListHosts", {});
   absl::StatusOr<std::vector<HostStatus>> hosts = reports_.ListHosts();
   if (!hosts.ok()) return ToGrpcStatus(hosts.status());
-  for (const HostStatus& h : *hosts) ToProto(h, resp->add_hosts());
+  for (const HostStatus& h : *hosts) {
+    if (caller.SeesHostLabels(h.host.labels)) ToProto(h, resp->add_hosts());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::GetHost(grpc::ServerContext* ctx, const v1::GetHostRequest* req,
+                                       v1::Host* resp) {
+  KF_AUTHORIZE("GetHost", HostTarget(req->hostname()));
+  absl::StatusOr<HostStatus> host = reports_.GetHost(req->hostname());
+  if (!host.ok()) return ToGrpcStatus(host.status());
+  ToProto(*host, resp);
   return grpc::Status::OK;
 }
 
@@ -137,23 +206,31 @@ grpc::Status AdminServiceImpl::LabelHost(grpc::ServerContext* ctx, const v1::Lab
                                          v1::MutationResponse* resp) {
   Labels set(req->set().begin(), req->set().end());
   std::vector<std::string> remove(req->remove().begin(), req->remove().end());
-  return Mutation(hosts_.LabelHost(Actor(ctx), req->hostname(), set, remove), resp);
+  AccessTarget target = HostTarget(req->hostname());
+  for (const auto& [key, value] : set) target.label_keys.push_back(key);
+  target.label_keys.insert(target.label_keys.end(), remove.begin(), remove.end());
+  KF_AUTHORIZE("LabelHost", target);
+  return Mutation(hosts_.LabelHost(caller.actor(), req->hostname(), set, remove), resp);
 }
 
 grpc::Status AdminServiceImpl::RemoveHost(grpc::ServerContext* ctx,
                                           const v1::RemoveHostRequest* req,
                                           v1::MutationResponse* resp) {
-  return Mutation(hosts_.RemoveHost(Actor(ctx), req->hostname()), resp);
+  KF_AUTHORIZE("RemoveHost", HostTarget(req->hostname()));
+  return Mutation(hosts_.RemoveHost(caller.actor(), req->hostname()), resp);
 }
 
 grpc::Status AdminServiceImpl::CreateHostToken(grpc::ServerContext* ctx,
                                                const v1::CreateHostTokenRequest* req,
                                                v1::CreateHostTokenResponse* resp) {
   Labels labels(req->labels().begin(), req->labels().end());
+  AccessTarget target = HostTarget(req->hostname());
+  target.labels = labels;
+  KF_AUTHORIZE("CreateHostToken", target);
   std::optional<absl::Duration> ttl;
   if (req->has_ttl()) ttl = FromProto(req->ttl());
   absl::StatusOr<NewJoinToken> token =
-      hosts_.CreateJoinToken(Actor(ctx), req->hostname(), labels, ttl, req->uses());
+      hosts_.CreateJoinToken(caller.actor(), req->hostname(), labels, ttl, req->uses());
   if (!token.ok()) return ToGrpcStatus(token.status());
   resp->set_token(token->text);
   resp->set_ca_pin(token->ca_pin);
@@ -161,46 +238,47 @@ grpc::Status AdminServiceImpl::CreateHostToken(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::ListHostTokens(grpc::ServerContext*,
+grpc::Status AdminServiceImpl::ListHostTokens(grpc::ServerContext* ctx,
                                               const v1::ListHostTokensRequest*,
                                               v1::ListHostTokensResponse* resp) {
+  KF_AUTHORIZE("ListHostTokens", {});
   absl::StatusOr<std::vector<JoinTokenRecord>> tokens = hosts_.ListJoinTokens();
   if (!tokens.ok()) return ToGrpcStatus(tokens.status());
   const absl::Time now = clock_.Now();
-  for (const JoinTokenRecord& t : *tokens) ToProto(t, now, resp->add_tokens());
+  for (const JoinTokenRecord& t : *tokens) {
+    if (caller.SeesJoinToken(t)) ToProto(t, now, resp->add_tokens());
+  }
   return grpc::Status::OK;
 }
 
 grpc::Status AdminServiceImpl::RevokeHostToken(grpc::ServerContext* ctx,
                                                const v1::RevokeHostTokenRequest* req,
                                                v1::MutationResponse*) {
-  return ToGrpcStatus(hosts_.RevokeJoinToken(Actor(ctx), req->id()));
+  AccessTarget target;
+  target.join_token_id = req->id();
+  KF_AUTHORIZE("RevokeHostToken", target);
+  return ToGrpcStatus(hosts_.RevokeJoinToken(caller.actor(), req->id()));
 }
 
-grpc::Status AdminServiceImpl::GetHost(grpc::ServerContext*, const v1::GetHostRequest* req,
-                                       v1::Host* resp) {
-  absl::StatusOr<HostStatus> host = reports_.GetHost(req->hostname());
-  if (!host.ok()) return ToGrpcStatus(host.status());
-  ToProto(*host, resp);
-  return grpc::Status::OK;
-}
-
-grpc::Status AdminServiceImpl::GetPolicy(grpc::ServerContext*, const v1::GetPolicyRequest*,
+grpc::Status AdminServiceImpl::GetPolicy(grpc::ServerContext* ctx, const v1::GetPolicyRequest*,
                                          v1::Policy* resp) {
+  KF_AUTHORIZE("GetPolicy", {});
   ToProto(inventory_.GetPolicy(), resp);
   return grpc::Status::OK;
 }
 
 grpc::Status AdminServiceImpl::SetPolicy(grpc::ServerContext* ctx, const v1::SetPolicyRequest* req,
                                          v1::MutationResponse* resp) {
+  KF_AUTHORIZE("SetPolicy", {});
   absl::StatusOr<PolicyRecord> policy = FromProto(req->policy(), inventory_.GetPolicy());
   if (!policy.ok()) return ToGrpcStatus(policy.status());
-  return Mutation(inventory_.SetPolicy(Actor(ctx), *policy), resp);
+  return Mutation(inventory_.SetPolicy(caller.actor(), *policy), resp);
 }
 
-grpc::Status AdminServiceImpl::AccessReview(grpc::ServerContext*,
+grpc::Status AdminServiceImpl::AccessReview(grpc::ServerContext* ctx,
                                             const v1::AccessReviewRequest* req,
                                             v1::AccessReviewResponse* resp) {
+  KF_AUTHORIZE("AccessReview", HostTarget(req->hostname()));
   absl::StatusOr<std::vector<AccessEntry>> entries =
       reports_.AccessReview(req->hostname(), req->account());
   if (!entries.ok()) return ToGrpcStatus(entries.status());
@@ -214,9 +292,10 @@ grpc::Status AdminServiceImpl::AccessReview(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::ComplianceReport(grpc::ServerContext*,
+grpc::Status AdminServiceImpl::ComplianceReport(grpc::ServerContext* ctx,
                                                 const v1::ComplianceReportRequest*,
                                                 v1::ComplianceReportResponse* resp) {
+  KF_AUTHORIZE("ComplianceReport", {});
   absl::StatusOr<controller::ComplianceReport> report = reports_.Compliance();
   if (!report.ok()) return ToGrpcStatus(report.status());
   for (const KeyRecord& k : report->expired_or_overdue)
@@ -228,8 +307,9 @@ grpc::Status AdminServiceImpl::ComplianceReport(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::ListAudit(grpc::ServerContext*, const v1::ListAuditRequest* req,
+grpc::Status AdminServiceImpl::ListAudit(grpc::ServerContext* ctx, const v1::ListAuditRequest* req,
                                          v1::ListAuditResponse* resp) {
+  KF_AUTHORIZE("ListAudit", {});
   absl::Time since = req->has_since() ? FromProto(req->since()) : absl::InfinitePast();
   absl::StatusOr<std::vector<AuditEvent>> events = reports_.ListAudit(since);
   if (!events.ok()) return ToGrpcStatus(events.status());
@@ -237,8 +317,9 @@ grpc::Status AdminServiceImpl::ListAudit(grpc::ServerContext*, const v1::ListAud
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::VerifyAudit(grpc::ServerContext*, const v1::VerifyAuditRequest*,
+grpc::Status AdminServiceImpl::VerifyAudit(grpc::ServerContext* ctx, const v1::VerifyAuditRequest*,
                                            v1::VerifyAuditResponse* resp) {
+  KF_AUTHORIZE("VerifyAudit", {});
   absl::StatusOr<AuditVerification> result = reports_.VerifyAudit();
   if (!result.ok()) return ToGrpcStatus(result.status());
   resp->set_ok(result->ok);
@@ -248,16 +329,74 @@ grpc::Status AdminServiceImpl::VerifyAudit(grpc::ServerContext*, const v1::Verif
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::RolloutStatus(grpc::ServerContext*,
+grpc::Status AdminServiceImpl::RolloutStatus(grpc::ServerContext* ctx,
                                              const v1::RolloutStatusRequest* req,
                                              v1::RolloutStatusResponse* resp) {
+  KF_AUTHORIZE("RolloutStatus", {});
   absl::StatusOr<controller::RolloutStatus> status = reports_.Rollout(req->change());
   if (!status.ok()) return ToGrpcStatus(status.status());
   resp->set_change(status->change);
   resp->set_targeted_hosts(status->targeted);
   resp->set_converged_hosts(status->converged);
-  for (const std::string& h : status->pending) resp->add_pending_hosts(h);
-  for (const std::string& h : status->offline) resp->add_offline_hosts(h);
+  if (!caller.SeesRolloutHosts()) return grpc::Status::OK;
+  for (const std::string& h : status->pending) {
+    if (caller.SeesHost(h)) resp->add_pending_hosts(h);
+  }
+  for (const std::string& h : status->offline) {
+    if (caller.SeesHost(h)) resp->add_offline_hosts(h);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::CreateToken(grpc::ServerContext* ctx,
+                                           const v1::CreateTokenRequest* req,
+                                           v1::CreateTokenResponse* resp) {
+  KF_AUTHORIZE("CreateToken", {});
+  absl::StatusOr<CredentialSpec> spec = SpecFromProto(req->spec());
+  if (!spec.ok()) return ToGrpcStatus(spec.status());
+  absl::StatusOr<NewApiToken> token = credentials_.CreateToken(caller.actor(), *spec);
+  if (!token.ok()) return ToGrpcStatus(token.status());
+  resp->set_token(token->text);
+  ToProto(token->record, resp->mutable_credential());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::IssueAdminCertificate(grpc::ServerContext* ctx,
+                                                     const v1::IssueAdminCertificateRequest* req,
+                                                     v1::IssueAdminCertificateResponse* resp) {
+  KF_AUTHORIZE("IssueAdminCertificate", {});
+  absl::StatusOr<CredentialSpec> spec = SpecFromProto(req->spec());
+  if (!spec.ok()) return ToGrpcStatus(spec.status());
+  absl::StatusOr<NewAdminCertificate> cert =
+      credentials_.IssueCertificate(caller.actor(), *spec, req->csr_pem());
+  if (!cert.ok()) return ToGrpcStatus(cert.status());
+  resp->set_certificate_pem(cert->certificate_pem);
+  resp->set_ca_bundle_pem(cert->ca_bundle_pem);
+  ToProto(cert->record, resp->mutable_credential());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::ListTokens(grpc::ServerContext* ctx, const v1::ListTokensRequest*,
+                                          v1::ListTokensResponse* resp) {
+  KF_AUTHORIZE("ListTokens", {});
+  absl::StatusOr<std::vector<ApiCredentialRecord>> all = credentials_.List();
+  if (!all.ok()) return ToGrpcStatus(all.status());
+  for (const ApiCredentialRecord& c : *all) ToProto(c, resp->add_credentials());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::RevokeToken(grpc::ServerContext* ctx,
+                                           const v1::RevokeTokenRequest* req,
+                                           v1::MutationResponse*) {
+  KF_AUTHORIZE("RevokeToken", {});
+  return ToGrpcStatus(credentials_.Revoke(caller.actor(), req->name()).status());
+}
+
+grpc::Status AdminServiceImpl::WhoAmI(grpc::ServerContext* ctx, const v1::WhoAmIRequest*,
+                                      v1::WhoAmIResponse* resp) {
+  KF_AUTHORIZE("WhoAmI", {});
+  ToProto(caller.credential(), resp->mutable_credential());
+  resp->set_actor(caller.actor());
   return grpc::Status::OK;
 }
 

@@ -1,23 +1,28 @@
-// The admin gRPC service: converts protos, calls the handlers, maps statuses. No logic here.
+// The admin gRPC service: authorizes each call (admin_auth.h), converts protos, calls the
+// handlers, maps statuses. No other logic here.
 #pragma once
 
 #include "common/clock.h"
+#include "controller/handlers/credential_handlers.h"
 #include "controller/handlers/host_handlers.h"
 #include "controller/handlers/inventory_handlers.h"
 #include "controller/handlers/report_handlers.h"
+#include "controller/service/admin_auth.h"
 #include "keyfleet/v1/admin.grpc.pb.h"
 
 namespace keyfleet::controller {
 
-// Until admin authentication lands, the actor recorded in the audit log is what the caller
-// claims in the "keyfleet-actor" metadata (default "admin"), prefixed "unverified:".
-inline constexpr char kActorMetadata[] = "keyfleet-actor";
-
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
-  AdminServiceImpl(InventoryHandlers& inventory, ReportHandlers& reports, HostHandlers& hosts,
+  AdminServiceImpl(const AdminAuthorizer& auth, InventoryHandlers& inventory,
+                   ReportHandlers& reports, HostHandlers& hosts, CredentialHandlers& credentials,
                    const Clock& clock)
-      : inventory_(inventory), reports_(reports), hosts_(hosts), clock_(clock) {}
+      : auth_(auth),
+        inventory_(inventory),
+        reports_(reports),
+        hosts_(hosts),
+        credentials_(credentials),
+        clock_(clock) {}
 
   grpc::Status AddPrincipal(grpc::ServerContext* ctx, const v1::AddPrincipalRequest* req,
                             v1::MutationResponse* resp) override;
@@ -71,13 +76,26 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                            v1::VerifyAuditResponse* resp) override;
   grpc::Status RolloutStatus(grpc::ServerContext* ctx, const v1::RolloutStatusRequest* req,
                              v1::RolloutStatusResponse* resp) override;
+  grpc::Status CreateToken(grpc::ServerContext* ctx, const v1::CreateTokenRequest* req,
+                           v1::CreateTokenResponse* resp) override;
+  grpc::Status IssueAdminCertificate(grpc::ServerContext* ctx,
+                                     const v1::IssueAdminCertificateRequest* req,
+                                     v1::IssueAdminCertificateResponse* resp) override;
+  grpc::Status ListTokens(grpc::ServerContext* ctx, const v1::ListTokensRequest* req,
+                          v1::ListTokensResponse* resp) override;
+  grpc::Status RevokeToken(grpc::ServerContext* ctx, const v1::RevokeTokenRequest* req,
+                           v1::MutationResponse* resp) override;
+  grpc::Status WhoAmI(grpc::ServerContext* ctx, const v1::WhoAmIRequest* req,
+                      v1::WhoAmIResponse* resp) override;
 
  private:
   void KeyToProto(const KeyRecord& key, v1::Key* out) const;
 
+  const AdminAuthorizer& auth_;
   InventoryHandlers& inventory_;
   ReportHandlers& reports_;
   HostHandlers& hosts_;
+  CredentialHandlers& credentials_;
   const Clock& clock_;
 };
 

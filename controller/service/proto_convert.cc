@@ -268,4 +268,49 @@ std::optional<std::string> FromProto(v1::KeyState state) {
   }
 }
 
+v1::Role ToProto(Role role) {
+  switch (role) {
+    case Role::kAdmin:
+      return v1::ROLE_ADMIN;
+    case Role::kOperator:
+      return v1::ROLE_OPERATOR;
+    case Role::kAuditor:
+      return v1::ROLE_AUDITOR;
+    case Role::kOwner:
+      return v1::ROLE_OWNER;
+  }
+  return v1::ROLE_UNSPECIFIED;
+}
+
+absl::StatusOr<Role> FromProto(v1::Role role) {
+  switch (role) {
+    case v1::ROLE_ADMIN:
+      return Role::kAdmin;
+    case v1::ROLE_OPERATOR:
+      return Role::kOperator;
+    case v1::ROLE_AUDITOR:
+      return Role::kAuditor;
+    case v1::ROLE_OWNER:
+      return Role::kOwner;
+    default:
+      return absl::InvalidArgumentError(
+          "a role is required: admin, operator, auditor or owner (--role)");
+  }
+}
+
+void ToProto(const ApiCredentialRecord& c, v1::Credential* out) {
+  out->set_id(c.id);
+  out->set_name(c.name);
+  out->set_kind(CredentialKindName(c.kind));
+  out->set_role(ToProto(c.role));
+  out->set_principal(c.principal);
+  for (const auto& [k, v] : c.host_scope) (*out->mutable_host_scope())[k] = v;
+  ToProto(c.created_at, out->mutable_created_at());
+  out->set_created_by(c.created_by);
+  if (c.expires_at) ToProto(*c.expires_at, out->mutable_expires_at());
+  if (c.revoked_at) ToProto(*c.revoked_at, out->mutable_revoked_at());
+  if (c.last_used_at) ToProto(*c.last_used_at, out->mutable_last_used_at());
+  out->set_certificate_serial(c.certificate_serial);
+}
+
 }  // namespace keyfleet::controller

@@ -24,6 +24,11 @@ void ToProto(const HostStatus& h, v1::Host* out);
 void ToProto(const PolicyRecord& p, v1::Policy* out);
 // Never the secret or its hash. `state` as of `now`.
 void ToProto(const JoinTokenRecord& t, absl::Time now, v1::HostToken* out);
+// Never the secret or its hash.
+void ToProto(const ApiCredentialRecord& c, v1::Credential* out);
+v1::Role ToProto(Role role);
+// INVALID_ARGUMENT for ROLE_UNSPECIFIED or an unknown value, listing the roles.
+absl::StatusOr<Role> FromProto(v1::Role role);
 // Unset fields of `p` keep the values of `base`; type names are checked.
 absl::StatusOr<PolicyRecord> FromProto(const v1::Policy& p, const PolicyRecord& base);
 void ToProto(const AuditEvent& e, v1::AuditEvent* out);

@@ -71,4 +71,15 @@ absl::Status UnknownJoinTokenError() {
   return absl::UnauthenticatedError("the join token is not valid (no such token)");
 }
 
+absl::Status CredentialNameTakenError(const std::string& name) {
+  return absl::AlreadyExistsError(absl::StrCat(
+      "a live credential is already named \"", name,
+      "\" (see `keyfleet token list`; revoke it first or choose another name)"));
+}
+
+absl::Status CredentialNotFoundError(const std::string& name_or_id) {
+  return absl::NotFoundError(absl::StrCat("no live token or admin certificate is named \"",
+                                          name_or_id, "\" (see `keyfleet token list`)"));
+}
+
 }  // namespace keyfleet::controller

@@ -22,5 +22,7 @@ absl::Status GrantNotFoundError(int64_t id);
 absl::Status HostNotFoundError(const std::string& hostname);
 absl::Status JoinTokenNotFoundError(const std::string& id);
 absl::Status UnknownJoinTokenError();
+absl::Status CredentialNameTakenError(const std::string& name);
+absl::Status CredentialNotFoundError(const std::string& name_or_id);
 
 }  // namespace keyfleet::controller

@@ -7,6 +7,7 @@
 
 #include "controller/audit_chain.h"
 #include "controller/model.h"
+#include "controller/record_json.h"
 
 namespace keyfleet::controller {
 
@@ -40,6 +41,22 @@ struct MutationLog {
     audit.push_back({std::string(action), target, before_json, after_json});
   }
 };
+
+// The audit entries of a credential's creation and revocation, alike in every store.
+inline MutationLog CredentialCreatedLog(const ApiCredentialRecord& c) {
+  MutationLog log;
+  log.AuditOnly(c.kind == CredentialKind::kToken ? "token.create" : "admin.certificate.issue",
+                c.name, "", ApiCredentialToJson(c));
+  return log;
+}
+inline MutationLog CredentialRevokedLog(const ApiCredentialRecord& before,
+                                        const ApiCredentialRecord& after) {
+  MutationLog log;
+  log.AuditOnly(before.kind == CredentialKind::kToken ? "token.revoke"
+                                                      : "admin.certificate.revoke",
+                before.name, ApiCredentialToJson(before), ApiCredentialToJson(after));
+  return log;
+}
 
 // The audit event for `entry`, numbered `sequence`, chained to `prev_hash` ("" for the first
 // event), with its hash computed: how every store appends to the chain.

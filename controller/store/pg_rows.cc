@@ -113,6 +113,24 @@ absl::StatusOr<JoinTokenRecord> JoinTokenFromRow(const pqxx::row& row) {
   return t;
 }
 
+absl::StatusOr<ApiCredentialRecord> ApiCredentialFromRow(const pqxx::row& row) {
+  ApiCredentialRecord c;
+  c.id = row[0].as<std::string>();
+  c.name = row[1].as<std::string>();
+  KF_ASSIGN_OR_RETURN(c.kind, Enum<CredentialKind>(row[2], ParseCredentialKind));
+  KF_ASSIGN_OR_RETURN(c.role, Enum<Role>(row[3], ParseRole));
+  c.principal = row[4].as<std::string>();
+  KF_ASSIGN_OR_RETURN(c.host_scope, LabelsFromJson(row[5].as<std::string>()));
+  c.secret_hash = row[6].as<std::string>();
+  c.certificate_serial = row[7].as<std::string>();
+  c.created_at = Micros(row[8]);
+  c.created_by = row[9].as<std::string>();
+  c.expires_at = OptionalMicros(row[10]);
+  c.revoked_at = OptionalMicros(row[11]);
+  c.last_used_at = OptionalMicros(row[12]);
+  return c;
+}
+
 absl::StatusOr<AuditEvent> AuditEventFromRow(const pqxx::row& row) {
   AuditEvent e;
   e.sequence = row[0].as<uint64_t>();

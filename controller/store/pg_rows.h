@@ -13,6 +13,7 @@ absl::StatusOr<KeyRecord> KeyFromRow(const pqxx::row& row);
 absl::StatusOr<GrantRecord> GrantFromRow(const pqxx::row& row);
 absl::StatusOr<HostRecord> HostFromRow(const pqxx::row& row);
 absl::StatusOr<JoinTokenRecord> JoinTokenFromRow(const pqxx::row& row);
+absl::StatusOr<ApiCredentialRecord> ApiCredentialFromRow(const pqxx::row& row);
 absl::StatusOr<AuditEvent> AuditEventFromRow(const pqxx::row& row);
 absl::StatusOr<Change> ChangeFromRow(const pqxx::row& row);
 

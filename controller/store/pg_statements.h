@@ -124,6 +124,26 @@ inline constexpr Statement kStatements[] = {
     {"join_token_use", "UPDATE join_tokens SET uses = uses + 1 WHERE id = $1"},
     {"join_token_revoke", "UPDATE join_tokens SET revoked_at = kf_ts($2) WHERE id = $1"},
 
+#define KF_CREDENTIAL_COLUMNS                                                                \
+  "id, name, kind, role, principal, host_scope, secret_hash, certificate_serial, "          \
+  "kf_us(created_at), created_by, kf_us(expires_at), kf_us(revoked_at), kf_us(last_used_at) " \
+  "FROM api_credentials "
+    {"credential_insert",
+     "INSERT INTO api_credentials (id, name, kind, role, principal, host_scope, secret_hash, "
+     "certificate_serial, created_at, created_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+     "$8, kf_ts($9), $10, kf_ts($11))"},
+    {"credential_all", "SELECT " KF_CREDENTIAL_COLUMNS "ORDER BY created_at, id"},
+    {"credential_by_id", "SELECT " KF_CREDENTIAL_COLUMNS "WHERE id = $1"},
+    {"credential_live_by_name_lock",
+     "SELECT " KF_CREDENTIAL_COLUMNS "WHERE name = $1 AND revoked_at IS NULL FOR UPDATE"},
+    {"credential_by_id_lock", "SELECT " KF_CREDENTIAL_COLUMNS "WHERE id = $1 FOR UPDATE"},
+    {"credential_name_ever_used", "SELECT 1 FROM api_credentials WHERE name = $1 LIMIT 1"},
+#undef KF_CREDENTIAL_COLUMNS
+    {"credential_revoke", "UPDATE api_credentials SET revoked_at = kf_ts($2) WHERE id = $1"},
+    {"credential_touch",
+     "UPDATE api_credentials SET last_used_at = kf_ts($2) WHERE id = $1 AND "
+     "(last_used_at IS NULL OR last_used_at < kf_ts($2))"},
+
     {"policy_get", "SELECT document FROM policy"},
     {"policy_set",
      "INSERT INTO policy (singleton, document) VALUES (true, $1) "

@@ -429,6 +429,100 @@ absl::Status PostgresStore::RevokeJoinToken(const MutationContext& ctx, const st
       .status();
 }
 
+namespace {
+
+void InsertCredential(pqxx::dbtransaction& txn, const ApiCredentialRecord& c) {
+  txn.exec_prepared0("credential_insert", c.id, c.name, CredentialKindName(c.kind),
+                     RoleName(c.role), c.principal, LabelsToJson(c.host_scope), c.secret_hash,
+                     c.certificate_serial, Us(c.created_at), c.created_by,
+                     OptionalUs(c.expires_at));
+}
+
+}  // namespace
+
+absl::Status PostgresStore::CreateApiCredential(const MutationContext& ctx,
+                                                const ApiCredentialRecord& credential) {
+  return Mutate(ctx, "create credential",
+                [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+                  if (!txn.exec_prepared("credential_live_by_name_lock", credential.name)
+                           .empty()) {
+                    return CredentialNameTakenError(credential.name);
+                  }
+                  InsertCredential(txn, credential);
+                  return CredentialCreatedLog(credential);
+                })
+      .status();
+}
+
+absl::StatusOr<bool> PostgresStore::CreateApiCredentialOnce(const MutationContext& ctx,
+                                                            const ApiCredentialRecord& credential) {
+  bool created = false;
+  KF_RETURN_IF_ERROR(Mutate(ctx, "create credential once",
+                            [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+                              created = false;
+                              if (!txn.exec_prepared("credential_name_ever_used", credential.name)
+                                       .empty()) {
+                                return MutationLog();
+                              }
+                              InsertCredential(txn, credential);
+                              created = true;
+                              return CredentialCreatedLog(credential);
+                            })
+                         .status());
+  return created;
+}
+
+absl::StatusOr<std::vector<ApiCredentialRecord>> PostgresStore::ListApiCredentials() {
+  std::vector<ApiCredentialRecord> out;
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("list credentials", [&](pqxx::dbtransaction& txn) {
+    KF_ASSIGN_OR_RETURN(
+        out, AllRows<ApiCredentialRecord>(txn, "credential_all", ApiCredentialFromRow));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::optional<ApiCredentialRecord>> PostgresStore::GetApiCredential(
+    const std::string& id) {
+  std::optional<ApiCredentialRecord> out;
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read credential", [&](pqxx::dbtransaction& txn) {
+    out.reset();
+    pqxx::result r = txn.exec_prepared("credential_by_id", id);
+    if (r.empty()) return absl::OkStatus();
+    KF_ASSIGN_OR_RETURN(out, ApiCredentialFromRow(r[0]));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<ApiCredentialRecord> PostgresStore::RevokeApiCredential(
+    const MutationContext& ctx, const std::string& name_or_id) {
+  ApiCredentialRecord after;
+  KF_RETURN_IF_ERROR(
+      Mutate(ctx, "revoke credential", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+        pqxx::result r = txn.exec_prepared("credential_live_by_name_lock", name_or_id);
+        if (r.empty()) r = txn.exec_prepared("credential_by_id_lock", name_or_id);
+        if (r.empty()) return CredentialNotFoundError(name_or_id);
+        KF_ASSIGN_OR_RETURN(ApiCredentialRecord before, ApiCredentialFromRow(r[0]));
+        if (before.revoked_at) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "credential ", before.id, " (\"", before.name, "\") is already revoked"));
+        }
+        txn.exec_prepared0("credential_revoke", before.id, Us(ctx.at));
+        after = before;
+        after.revoked_at = ctx.at;
+        return CredentialRevokedLog(before, after);
+      }).status());
+  return after;
+}
+
+absl::Status PostgresStore::TouchApiCredential(const std::string& id, absl::Time at) {
+  return pool_.Transact("record credential use", [&](pqxx::dbtransaction& txn) {
+    txn.exec_prepared0("credential_touch", id, Us(at));
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<EnrollmentResult> PostgresStore::EnrollHost(const MutationContext& ctx,
                                                            const EnrollmentRequest& request) {
   EnrollmentResult result;

@@ -97,6 +97,26 @@ class Store {
   // records renewed certificates' expiry on their hosts.
   virtual absl::Status RecordSecurityEvents(const std::vector<SecurityEvent>& events) = 0;
 
+  // API tokens and admin certificates (audited, not changes).
+  // ALREADY_EXISTS when a live (unrevoked) credential has that name.
+  virtual absl::Status CreateApiCredential(const MutationContext& ctx,
+                                           const ApiCredentialRecord& credential) = 0;
+  // Creates `credential` only if no credential was ever named credential.name, revoked ones
+  // included: the bootstrap token is made once per database, by whichever replica starts
+  // first, and never comes back after it is revoked. False when one was.
+  virtual absl::StatusOr<bool> CreateApiCredentialOnce(const MutationContext& ctx,
+                                                       const ApiCredentialRecord& credential) = 0;
+  virtual absl::StatusOr<std::vector<ApiCredentialRecord>> ListApiCredentials() = 0;
+  // nullopt for an unknown id.
+  virtual absl::StatusOr<std::optional<ApiCredentialRecord>> GetApiCredential(
+      const std::string& id) = 0;
+  // Revokes the live credential whose name, or id, is `name_or_id`. NOT_FOUND; FAILED_PRECONDITION
+  // when the id names one already revoked.
+  virtual absl::StatusOr<ApiCredentialRecord> RevokeApiCredential(
+      const MutationContext& ctx, const std::string& name_or_id) = 0;
+  // Records a use (last_used_at never moves backwards). Not audited.
+  virtual absl::Status TouchApiCredential(const std::string& id, absl::Time at) = 0;
+
   // Agent reports: last seen, applied generation and digest, drift. Not changes, not audited;
   // written in batches. Reports for unknown hosts are ignored.
   virtual absl::Status RecordHostReports(const std::vector<HostReport>& reports) = 0;

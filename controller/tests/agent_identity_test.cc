@@ -18,6 +18,7 @@
 #include "keyfleet/v1/agent.grpc.pb.h"
 #include "tests/support/scoped_temp_dir.h"
 #include "tests/support/temp_postgres.h"
+#include "tests/support/admin_token.h"
 #include "tests/support/test_identity.h"
 #include "tests/support/test_keys.h"
 
@@ -103,12 +104,15 @@ class AgentIdentityTest : public ::testing::Test {
     config.tls_names = {"127.0.0.1"};
     config.heartbeat_interval = absl::Seconds(1);
     config.feed_poll_interval = absl::Seconds(1);
+    config.bootstrap_token_file = (dir_.path() / "bootstrap.token").string();
     controller_ = std::make_unique<ControllerServer>(config, clock_);
     absl::Status started = controller_->Start();
     ASSERT_TRUE(started.ok()) << started;
     address_ = "127.0.0.1:" + std::to_string(controller_->port());
     ca_pem_ = controller_->ca()->trust_bundle_pem();
-    admin_ = v1::AdminService::NewStub(testing::TlsChannel(address_, ca_pem_));
+    absl::StatusOr<std::string> token = testing::ReadTokenFile(config.bootstrap_token_file);
+    ASSERT_TRUE(token.ok()) << token.status();
+    admin_ = v1::AdminService::NewStub(testing::TokenTlsChannel(address_, ca_pem_, *token));
   }
 
   // Enrolls `hostname` with a fresh token carrying `labels`.
@@ -532,7 +536,7 @@ TEST_F(AgentIdentityTest, AdminsLabelHostsAndTheNewLabelsReachTheAgent) {
   ASSERT_TRUE(admin_->LabelHost(&ctx, req, &resp).ok());
   EXPECT_GT(resp.change(), 0u);
   EXPECT_EQ(KeyCount(*WatchOnce(As(web), Hello()).state, "deploy"), 1u);
-  EXPECT_TRUE(Audited("host.label", "unverified:", "web-1"));
+  EXPECT_TRUE(Audited("host.label", "token:bootstrap", "web-1"));
 }
 
 TEST_F(AgentIdentityTest, AnAgentRenewsItsCertificateOverMutualTls) {

@@ -8,7 +8,7 @@
 #include "controller/enrollment_rules.h"
 #include "controller/fleet_view.h"
 #include "controller/handlers/host_handlers.h"
-#include "controller/join_token.h"
+#include "controller/secret_token.h"
 #include "controller/tests/fake_store.h"
 #include "controller/view_follower.h"
 
@@ -20,12 +20,12 @@ using ::testing::HasSubstr;
 const absl::Time kT0 = absl::FromUnixSeconds(1795000000);
 
 TEST(JoinToken, GeneratedTokensParseBackToTheSameIdAndHash) {
-  absl::StatusOr<JoinTokenParts> a = GenerateJoinToken();
-  absl::StatusOr<JoinTokenParts> b = GenerateJoinToken();
+  absl::StatusOr<SecretTokenParts> a = GenerateSecretToken(kJoinTokenFormat);
+  absl::StatusOr<SecretTokenParts> b = GenerateSecretToken(kJoinTokenFormat);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_NE(a->text, b->text);
   EXPECT_EQ(a->text.size(), 5u + 16 + 1 + 64);
-  absl::StatusOr<JoinTokenParts> parsed = ParseJoinToken(a->text);
+  absl::StatusOr<SecretTokenParts> parsed = ParseSecretToken(kJoinTokenFormat, a->text);
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->id, a->id);
   EXPECT_EQ(parsed->secret_hash, a->secret_hash);
@@ -56,12 +56,12 @@ TEST(JoinToken, MalformedTokensAreRefusedAsUnauthenticated) {
   };
   for (const Row& row : rows) {
     SCOPED_TRACE(row.why);
-    absl::StatusOr<JoinTokenParts> parsed = ParseJoinToken(row.text);
+    absl::StatusOr<SecretTokenParts> parsed = ParseSecretToken(kJoinTokenFormat, row.text);
     ASSERT_FALSE(parsed.ok());
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kUnauthenticated);
     EXPECT_THAT(std::string(parsed.status().message()), HasSubstr("malformed join token"));
   }
-  EXPECT_TRUE(ParseJoinToken("kfjt_" + id + "_" + secret).ok());
+  EXPECT_TRUE(ParseSecretToken(kJoinTokenFormat, "kfjt_" + id + "_" + secret).ok());
 }
 
 JoinTokenRecord Token() {
@@ -147,7 +147,7 @@ class HostHandlersTest : public ::testing::Test {
     absl::StatusOr<NewJoinToken> token =
         hosts_.CreateJoinToken("admin", hostname, labels, std::nullopt, 1);
     ASSERT_TRUE(token.ok()) << token.status();
-    absl::StatusOr<JoinTokenParts> parts = ParseJoinToken(token->text);
+    absl::StatusOr<SecretTokenParts> parts = ParseSecretToken(kJoinTokenFormat, token->text);
     ASSERT_TRUE(parts.ok());
     EnrollmentRequest req{parts->id, parts->secret_hash, "", "0123456789abcdef",
                           kT0 + absl::Hours(24)};

@@ -257,6 +257,76 @@ absl::Status FakeStore::RevokeJoinToken(const MutationContext& ctx, const std::s
   return absl::OkStatus();
 }
 
+absl::Status FakeStore::CreateApiCredential(const MutationContext& ctx,
+                                            const ApiCredentialRecord& credential) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, c] : credentials_) {
+    if (c.name == credential.name && !c.revoked_at) {
+      return CredentialNameTakenError(credential.name);
+    }
+  }
+  credentials_[credential.id] = credential;
+  CommitLocked(ctx, CredentialCreatedLog(credential));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> FakeStore::CreateApiCredentialOnce(const MutationContext& ctx,
+                                                        const ApiCredentialRecord& credential) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, c] : credentials_) {
+    if (c.name == credential.name) return false;
+  }
+  credentials_[credential.id] = credential;
+  CommitLocked(ctx, CredentialCreatedLog(credential));
+  return true;
+}
+
+absl::StatusOr<std::vector<ApiCredentialRecord>> FakeStore::ListApiCredentials() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ApiCredentialRecord> out;
+  for (const auto& [id, c] : credentials_) out.push_back(c);
+  return out;
+}
+
+absl::StatusOr<std::optional<ApiCredentialRecord>> FakeStore::GetApiCredential(
+    const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = credentials_.find(id);
+  if (it == credentials_.end()) return std::optional<ApiCredentialRecord>();
+  return std::optional<ApiCredentialRecord>(it->second);
+}
+
+absl::StatusOr<ApiCredentialRecord> FakeStore::RevokeApiCredential(const MutationContext& ctx,
+                                                                   const std::string& name_or_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ApiCredentialRecord* found = nullptr;
+  for (auto& [id, c] : credentials_) {
+    if (c.name == name_or_id && !c.revoked_at) found = &c;
+  }
+  if (found == nullptr) {
+    auto it = credentials_.find(name_or_id);
+    if (it == credentials_.end()) return CredentialNotFoundError(name_or_id);
+    found = &it->second;
+  }
+  if (found->revoked_at) {
+    return absl::FailedPreconditionError(absl::StrCat("credential ", found->id, " (\"",
+                                                      found->name, "\") is already revoked"));
+  }
+  const ApiCredentialRecord before = *found;
+  found->revoked_at = ctx.at;
+  CommitLocked(ctx, CredentialRevokedLog(before, *found));
+  return *found;
+}
+
+absl::Status FakeStore::TouchApiCredential(const std::string& id, absl::Time at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = credentials_.find(id);
+  if (it != credentials_.end() && (!it->second.last_used_at || *it->second.last_used_at < at)) {
+    it->second.last_used_at = at;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<EnrollmentResult> FakeStore::EnrollHost(const MutationContext& ctx,
                                                        const EnrollmentRequest& request) {
   std::lock_guard<std::mutex> lock(mu_);

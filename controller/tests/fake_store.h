@@ -45,6 +45,16 @@ class FakeStore : public Store {
   absl::StatusOr<EnrollmentResult> EnrollHost(const MutationContext& ctx,
                                               const EnrollmentRequest& request) override;
   absl::Status RecordSecurityEvents(const std::vector<SecurityEvent>& events) override;
+  absl::Status CreateApiCredential(const MutationContext& ctx,
+                                   const ApiCredentialRecord& credential) override;
+  absl::StatusOr<bool> CreateApiCredentialOnce(const MutationContext& ctx,
+                                               const ApiCredentialRecord& credential) override;
+  absl::StatusOr<std::vector<ApiCredentialRecord>> ListApiCredentials() override;
+  absl::StatusOr<std::optional<ApiCredentialRecord>> GetApiCredential(
+      const std::string& id) override;
+  absl::StatusOr<ApiCredentialRecord> RevokeApiCredential(const MutationContext& ctx,
+                                                          const std::string& name_or_id) override;
+  absl::Status TouchApiCredential(const std::string& id, absl::Time at) override;
   absl::Status RecordHostReports(const std::vector<HostReport>& reports) override;
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
   absl::Status TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) override;
@@ -61,6 +71,7 @@ class FakeStore : public Store {
   std::map<int64_t, GrantRecord> grants_;
   std::map<std::string, HostRecord> hosts_;
   std::map<std::string, JoinTokenRecord> tokens_;
+  std::map<std::string, ApiCredentialRecord> credentials_;  // by id
   std::optional<PolicyRecord> policy_;
   std::vector<Change> changes_;
   std::vector<AuditEvent> audit_;

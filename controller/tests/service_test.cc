@@ -12,6 +12,8 @@
 #include "controller/controller_server.h"
 #include "keyfleet/v1/admin.grpc.pb.h"
 #include "keyfleet/v1/agent.grpc.pb.h"
+#include "tests/support/admin_token.h"
+#include "tests/support/scoped_temp_dir.h"
 #include "tests/support/temp_postgres.h"
 #include "tests/support/test_keys.h"
 
@@ -101,6 +103,9 @@ class ServiceTest : public ::testing::Test {
 
   void SetUp() override { database_ = server_->Url(server_->CreateDatabase()); }
 
+  // Every controller of a test shares the database, so the bootstrap token (made by the first).
+  std::string TokenFile() const { return dir_.path().string() + "/bootstrap.token"; }
+
   std::unique_ptr<ControllerServer> StartController() {
     ControllerConfig config;
     config.database = database_;
@@ -110,14 +115,18 @@ class ServiceTest : public ::testing::Test {
     // In-process channels carry no TLS: these tests drive the services in development mode,
     // where the hello names the host. agent_identity_test covers the mTLS path.
     config.insecure_dev = true;
+    config.bootstrap_token_file = TokenFile();
     auto controller = std::make_unique<ControllerServer>(config, clock_);
     absl::Status started = controller->Start();
     EXPECT_TRUE(started.ok()) << started;
     return controller;
   }
 
-  static std::unique_ptr<v1::AdminService::Stub> Admin(ControllerServer& c) {
-    return v1::AdminService::NewStub(c.InProcessChannel());
+  // The admin API as the bootstrap admin.
+  std::unique_ptr<v1::AdminService::Stub> Admin(ControllerServer& c) {
+    absl::StatusOr<std::string> token = testing::ReadTokenFile(TokenFile());
+    EXPECT_TRUE(token.ok()) << token.status();
+    return v1::AdminService::NewStub(c.InProcessChannel(testing::TokenInterceptors(*token)));
   }
 
   grpc::Status AddPrincipal(v1::AdminService::Stub& admin, const std::string& name) {
@@ -151,6 +160,7 @@ class ServiceTest : public ::testing::Test {
   }
 
   static testing::TempPostgres* server_;
+  testing::ScopedTempDir dir_{"service-test"};
   std::string database_;
   SystemClock clock_;
 };

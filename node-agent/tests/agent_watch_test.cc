@@ -23,6 +23,7 @@
 #include "tests/support/run_command.h"
 #include "tests/support/scoped_temp_dir.h"
 #include "tests/support/temp_postgres.h"
+#include "tests/support/admin_token.h"
 #include "tests/support/test_identity.h"
 #include "tests/support/test_keys.h"
 
@@ -109,12 +110,15 @@ class AgentWatch : public ::testing::Test {
     cc.tls_names = {"127.0.0.1"};
     cc.heartbeat_interval = absl::Seconds(1);
     cc.host_certificate_lifetime = host_certificate_lifetime;
+    cc.bootstrap_token_file = (ca_dir_.path() / "bootstrap.token").string();
     server_.reset();
     server_ = std::make_unique<controller::ControllerServer>(cc, clock_);
     ASSERT_TRUE(server_->Start().ok());
     pin_ = server_->ca()->pin();
-    admin_ = v1::AdminService::NewStub(
-        ::keyfleet::testing::TlsChannel(address_, server_->ca()->trust_bundle_pem()));
+    absl::StatusOr<std::string> token = ::keyfleet::testing::ReadTokenFile(cc.bootstrap_token_file);
+    ASSERT_TRUE(token.ok()) << token.status();
+    admin_ = v1::AdminService::NewStub(::keyfleet::testing::TokenTlsChannel(
+        address_, server_->ca()->trust_bundle_pem(), *token));
   }
 
   std::string Token(const std::string& hostname) {

@@ -32,6 +32,8 @@ using tls::testing::ReadTextFile;
 using tls::testing::WriteTextFile;
 
 constexpr char kEnrollmentId[] = "abcdef0123456789";
+constexpr char kAdminName[] = "alice.smith@example.com";
+constexpr char kCredentialId[] = "0123456789abcdef";
 
 mode_t ModeOf(const fs::path& path) {
   struct stat st;
@@ -97,6 +99,23 @@ class CertificateAuthorityTest : public ::testing::Test {
         ca.SignHostCertificate(NewCsr(), hostname, kEnrollmentId, now_, lifetime);
     EXPECT_TRUE(cert.ok()) << cert.status();
     return cert.ok() ? *cert : "";
+  }
+
+  std::string AdminCert(const CertificateAuthority& ca, absl::Duration lifetime = absl::Hours(24)) {
+    absl::StatusOr<std::string> cert =
+        ca.SignAdminCertificate(NewCsr(), kAdminName, kCredentialId, now_, lifetime);
+    EXPECT_TRUE(cert.ok()) << cert.status();
+    return cert.ok() ? *cert : "";
+  }
+
+  // An RSA-2048 certificate request made with the openssl CLI.
+  std::string RsaCsr() {
+    const fs::path csr = work_.path() / "rsa.csr";
+    const fs::path config = work_.path() / "rsa.cnf";
+    WriteTextFile(config, "[req]\ndistinguished_name=dn\n[dn]\n");
+    Openssl(absl::StrCat("req -new -config ", config.string(), " -newkey rsa:2048 -nodes -keyout ",
+                         (work_.path() / "rsa.key").string(), " -subj /CN=x -out ", csr.string()));
+    return ReadTextFile(csr);
   }
 
   // A client certificate issued by this CA with the openssl CLI, with `san` as subjectAltName.
@@ -373,8 +392,11 @@ TEST_F(CertificateAuthorityTest, VerifyRefusesEveryCertificateThatIsNotAValidHos
                      "URI:keyfleet://host/web1/abcdefgh1,URI:keyfleet://host/web2/"
                      "abcdefgh2"),
        cli_at, absl::StatusCode::kPermissionDenied, "it has 2 URI SANs"},
-      {"admin URI", CliClientCert("admin", "URI:keyfleet://admin/alice"), cli_at,
-       absl::StatusCode::kPermissionDenied, "is not a host's"},
+      {"admin certificate", AdminCert(*ca_), now_, absl::StatusCode::kPermissionDenied,
+       "it is an admin certificate (URI SAN \"keyfleet://admin/alice.smith@example.com/"
+       "0123456789abcdef\")"},
+      {"malformed admin URI", CliClientCert("admin", "URI:keyfleet://admin/alice"), cli_at,
+       absl::StatusCode::kPermissionDenied, "it is an admin certificate"},
       {"other scheme", CliClientCert("https", "URI:https://host/web1/abcdefgh1"), cli_at,
        absl::StatusCode::kPermissionDenied, "is not a host's"},
       {"no enrollment id", CliClientCert("no-id", "URI:keyfleet://host/web1"), cli_at,
@@ -417,12 +439,6 @@ TEST_F(CertificateAuthorityTest, ShortLivedCertificatesAreBackdatedByATenthOfThe
 }
 
 TEST_F(CertificateAuthorityTest, SignRefusesBadRequestsAndNames) {
-  const fs::path rsa_csr = work_.path() / "rsa.csr";
-  const fs::path config = work_.path() / "rsa.cnf";
-  WriteTextFile(config, "[req]\ndistinguished_name=dn\n[dn]\n");
-  Openssl(absl::StrCat("req -new -config ", config.string(), " -newkey rsa:2048 -nodes -keyout ",
-                       (work_.path() / "rsa.key").string(), " -subj /CN=x -out ",
-                       rsa_csr.string()));
   const std::string csr = NewCsr();
   const struct {
     const char* why;
@@ -432,7 +448,7 @@ TEST_F(CertificateAuthorityTest, SignRefusesBadRequestsAndNames) {
   } kBad[] = {
       {"tampered signature", FlipLastDerByte(csr), "web1", kEnrollmentId, absl::Hours(1),
        "the certificate request's signature does not verify"},
-      {"RSA key", ReadTextFile(rsa_csr), "web1", kEnrollmentId, absl::Hours(1),
+      {"RSA key", RsaCsr(), "web1", kEnrollmentId, absl::Hours(1),
        "key is RSA-2048, which is not allowed (allowed: EC P-256, EC P-384, Ed25519)"},
       {"P-521 key", NewCsr("P-521"), "web1", kEnrollmentId, absl::Hours(1),
        "key is EC secp521r1, which is not allowed"},
@@ -467,8 +483,253 @@ TEST_F(CertificateAuthorityTest, SignRefusesBadRequestsAndNames) {
       ca_->SignHostCertificate(csr, "web1", std::string(64, '0'), now_, absl::Hours(1)).ok());
 }
 
+TEST(CredentialNamesTest, ValidateAcceptsTheGrammarAndRefusesTheRest) {
+  for (const std::string& good :
+       {std::string("a"), std::string("alice"), std::string("alice.smith@example.com"),
+        std::string("ops-team_2"), std::string("0admin"), std::string("A.B-C_D@E"),
+        std::string(kMaxCredentialNameBytes, 'n')}) {
+    EXPECT_TRUE(ValidateCredentialName(good).ok()) << good;
+  }
+  const struct {
+    const char* why;
+    std::string name;
+    const char* message;
+  } kBadNames[] = {
+      {"empty", "",
+       "credential name \"\" is not allowed (allowed: 1 to 64 letters, digits, "
+       "'.', '_', '@' and '-', starting with a letter or digit)"},
+      {"65 bytes", std::string(kMaxCredentialNameBytes + 1, 'n'), "1 to 64"},
+      {"leading dot", ".alice", "starting with a letter or digit"},
+      {"leading @", "@alice", "starting with a letter or digit"},
+      {"leading hyphen", "-alice", "starting with a letter or digit"},
+      {"slash splits the URI", "alice/0123456789abcdef", "is not allowed"},
+      {"space", "alice smith", "is not allowed"},
+      {"plus", "alice+ops@example.com", "is not allowed"},
+      {"colon", "alice:x", "is not allowed"},
+      {"NUL", std::string("alice\0", 6), "credential name \"alice\\x00\""},
+      {"UTF-8", "\xc3\xa9mile", "is not allowed"},
+  };
+  for (const auto& row : kBadNames) {
+    ExpectStatus(ValidateCredentialName(row.name), absl::StatusCode::kInvalidArgument, row.message,
+                 row.why);
+  }
+
+  for (const char* good : {kCredentialId, "0000000000000000", "ffffffffffffffff"}) {
+    EXPECT_TRUE(ValidateCredentialId(good).ok()) << good;
+  }
+  const struct {
+    const char* why;
+    std::string id;
+  } kBadIds[] = {
+      {"empty", ""},
+      {"15 digits", "0123456789abcde"},
+      {"17 digits", "0123456789abcdef0"},
+      {"upper-case", "0123456789ABCDEF"},
+      {"not hex", "0123456789abcdeg"},
+      {"dashed", "01234567-9abcdef"},
+      {"with a slash", "01234567/9abcdef"},
+  };
+  for (const auto& row : kBadIds) {
+    ExpectStatus(ValidateCredentialId(row.id), absl::StatusCode::kInvalidArgument,
+                 "is not allowed (allowed: exactly 16 lower-case hex digits)", row.why);
+  }
+}
+
+TEST_F(CertificateAuthorityTest, AdminCertificateRoundTripsForEachAllowedKeyType) {
+  for (const char* key_type : {"P-256", "P-384", "ED25519"}) {
+    absl::StatusOr<std::string> leaf = ca_->SignAdminCertificate(
+        NewCsr(key_type, "ignored"), kAdminName, kCredentialId, now_, absl::Hours(12));
+    ASSERT_TRUE(leaf.ok()) << key_type << ": " << leaf.status();
+    absl::StatusOr<AdminIdentity> identity =
+        ca_->VerifyAdminCertificate(*leaf, now_ + absl::Hours(1));
+    ASSERT_TRUE(identity.ok()) << key_type << ": " << identity.status();
+    EXPECT_EQ(identity->name, kAdminName);
+    EXPECT_EQ(identity->credential_id, kCredentialId);
+    EXPECT_EQ(identity->not_after,
+              absl::FromUnixSeconds(absl::ToUnixSeconds(now_ + absl::Hours(12))));
+    EXPECT_EQ(identity->issuer_pin, ca_->pin());
+    absl::StatusOr<tls::CertificateInfo> info = tls::InspectCertificate(*leaf);
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(identity->serial_hex, info->serial_hex);
+    EXPECT_GE(info->serial_hex.size(), 30u) << "128 random bits";
+    EXPECT_EQ(info->common_name, kAdminName);
+    EXPECT_THAT(info->uris,
+                ElementsAre("keyfleet://admin/alice.smith@example.com/0123456789abcdef"));
+    EXPECT_TRUE(info->dns_names.empty());
+    EXPECT_FALSE(info->is_ca);
+    EXPECT_EQ(info->not_before,
+              absl::FromUnixSeconds(absl::ToUnixSeconds(now_ - absl::Minutes(5))));
+
+    const fs::path path = work_.path() / "admin.crt";
+    WriteTextFile(path, *leaf);
+    const std::string ca_file = (fs::path(dir_) / kCaCertFile).string();
+    EXPECT_EQ(
+        Openssl(absl::StrCat("verify -purpose sslclient -CAfile ", ca_file, " ", path.string())),
+        path.string() + ": OK\n");
+    const std::string text = Openssl(absl::StrCat("x509 -noout -text -in ", path.string()));
+    EXPECT_THAT(text, HasSubstr("X509v3 Extended Key Usage: \n                TLS Web Client "
+                                "Authentication\n"));
+    EXPECT_THAT(text, HasSubstr("X509v3 Key Usage: critical\n                Digital Signature\n"));
+    EXPECT_THAT(text, HasSubstr("X509v3 Basic Constraints: critical\n                CA:FALSE"));
+    EXPECT_THAT(text, HasSubstr("X509v3 Subject Key Identifier"));
+    EXPECT_THAT(text, HasSubstr("X509v3 Authority Key Identifier"));
+    EXPECT_THAT(text, Not(HasSubstr("Subject Alternative Name: critical")));
+  }
+  // A name at the limit still fits the CN; short lives are backdated by a tenth of their life.
+  const std::string longest(kMaxCredentialNameBytes, 'n');
+  absl::StatusOr<std::string> leaf =
+      ca_->SignAdminCertificate(NewCsr(), longest, kCredentialId, now_, absl::Seconds(60));
+  ASSERT_TRUE(leaf.ok()) << leaf.status();
+  absl::StatusOr<tls::CertificateInfo> info = tls::InspectCertificate(*leaf);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->common_name, longest);
+  EXPECT_EQ(info->not_before, absl::FromUnixSeconds(absl::ToUnixSeconds(now_ - absl::Seconds(6))));
+  EXPECT_EQ(ca_->VerifyAdminCertificate(*leaf, now_)->name, longest);
+}
+
+TEST_F(CertificateAuthorityTest, AdminCertificateIgnoresTheRequestsSubjectAndExtensions) {
+  // A request asking for a CA certificate for another admin, with extra names.
+  const fs::path config = work_.path() / "req.cnf";
+  WriteTextFile(config,
+                "[req]\ndistinguished_name=dn\nreq_extensions=ext\n[dn]\n[ext]\n"
+                "basicConstraints=critical,CA:TRUE\nextendedKeyUsage=serverAuth\n"
+                "subjectAltName=DNS:evil.example.com,URI:keyfleet://admin/root/ffffffffffffffff\n");
+  const fs::path csr = work_.path() / "req.csr";
+  Openssl(absl::StrCat("req -new -config ", config.string(),
+                       " -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ",
+                       (work_.path() / "req.key").string(), " -subj /CN=root -out ", csr.string()));
+  absl::StatusOr<std::string> leaf =
+      ca_->SignAdminCertificate(ReadTextFile(csr), kAdminName, kCredentialId, now_, absl::Hours(1));
+  ASSERT_TRUE(leaf.ok()) << leaf.status();
+  absl::StatusOr<tls::CertificateInfo> info = tls::InspectCertificate(*leaf);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->common_name, kAdminName);
+  EXPECT_FALSE(info->is_ca);
+  EXPECT_TRUE(info->dns_names.empty());
+  EXPECT_THAT(info->uris,
+              ElementsAre(absl::StrCat(kAdminUriPrefix, kAdminName, "/", kCredentialId)));
+  absl::StatusOr<AdminIdentity> identity = ca_->VerifyAdminCertificate(*leaf, now_);
+  ASSERT_TRUE(identity.ok()) << identity.status();
+  EXPECT_EQ(identity->name, kAdminName);
+}
+
+TEST_F(CertificateAuthorityTest, SignAdminRefusesBadRequestsNamesAndIds) {
+  const std::string csr = NewCsr();
+  const struct {
+    const char* why;
+    std::string csr, name, credential_id;
+    absl::Duration lifetime;
+    const char* message;
+  } kBad[] = {
+      {"tampered signature", FlipLastDerByte(csr), kAdminName, kCredentialId, absl::Hours(1),
+       "the certificate request's signature does not verify"},
+      {"RSA key", RsaCsr(), kAdminName, kCredentialId, absl::Hours(1),
+       "key is RSA-2048, which is not allowed (allowed: EC P-256, EC P-384, Ed25519)"},
+      {"P-521 key", NewCsr("P-521"), kAdminName, kCredentialId, absl::Hours(1),
+       "key is EC secp521r1, which is not allowed"},
+      {"oversize", csr + std::string(kMaxCsrPemBytes + 1 - csr.size(), '\n'), kAdminName,
+       kCredentialId, absl::Hours(1), "is 16385 bytes (at most 16384 allowed)"},
+      {"not a request", "garbage", kAdminName, kCredentialId, absl::Hours(1),
+       "is not a PEM \"CERTIFICATE REQUEST\""},
+      {"truncated request", csr.substr(0, csr.size() / 2), kAdminName, kCredentialId,
+       absl::Hours(1), "is not a PEM \"CERTIFICATE REQUEST\""},
+      {"a certificate", ca_->signing_cert_pem(), kAdminName, kCredentialId, absl::Hours(1),
+       "is not a PEM \"CERTIFICATE REQUEST\""},
+      {"empty name", csr, "", kCredentialId, absl::Hours(1), "credential name \"\" is not allowed"},
+      {"name with /", csr, "alice/x", kCredentialId, absl::Hours(1), "credential name"},
+      {"name of 65", csr, std::string(65, 'n'), kCredentialId, absl::Hours(1), "1 to 64"},
+      {"short id", csr, kAdminName, "0123", absl::Hours(1), "exactly 16 lower-case hex digits"},
+      {"upper-case id", csr, kAdminName, "0123456789ABCDEF", absl::Hours(1), "credential id"},
+      {"zero lifetime", csr, kAdminName, kCredentialId, absl::ZeroDuration(), "must be > 0"},
+      {"negative lifetime", csr, kAdminName, kCredentialId, -absl::Hours(1), "must be > 0"},
+  };
+  for (const auto& row : kBad) {
+    ExpectStatus(ca_->SignAdminCertificate(row.csr, row.name, row.credential_id, now_, row.lifetime)
+                     .status(),
+                 absl::StatusCode::kInvalidArgument, row.message, row.why);
+  }
+  const std::string padded = csr + std::string(kMaxCsrPemBytes - csr.size(), '\n');
+  EXPECT_TRUE(
+      ca_->SignAdminCertificate(padded, kAdminName, kCredentialId, now_, absl::Hours(1)).ok())
+      << "a request of exactly kMaxCsrPemBytes";
+}
+
+TEST_F(CertificateAuthorityTest,
+       VerifyAdminRefusesEveryCertificateThatIsNotAValidAdminCertificate) {
+  ScopedTempDir other_dir("kf-ca-other");
+  ASSERT_TRUE(CertificateAuthority::Create(other_dir.path().string(), now_).ok());
+  std::unique_ptr<CertificateAuthority> other = Load(other_dir.path().string());
+  const std::string one_hour = AdminCert(*ca_, absl::Hours(1));
+  const std::string expired_at =
+      absl::FormatTime(absl::RFC3339_sec, now_ + absl::Hours(1), absl::UTCTimeZone());
+  const std::string valid_from =
+      absl::FormatTime(absl::RFC3339_sec, now_ - absl::Minutes(5), absl::UTCTimeZone());
+  const std::string adminish = "URI:keyfleet://admin/alice/";
+  const absl::Time cli_at = now_ + absl::Minutes(30);  // see the host certificates' table
+  const struct {
+    const char* why;
+    std::string pem;
+    absl::Time at;
+    absl::StatusCode code;
+    std::string message;
+  } kRefused[] = {
+      {"none", " \n", now_, absl::StatusCode::kUnauthenticated,
+       "no client certificate (admin calls need an admin certificate or a token)"},
+      {"garbage", "garbage", now_, absl::StatusCode::kUnauthenticated, "cannot be parsed"},
+      {"from another CA", AdminCert(*other), now_, absl::StatusCode::kUnauthenticated,
+       "was not issued by a trusted keyfleet CA"},
+      {"signature tampered", FlipLastDerByte(AdminCert(*ca_)), now_,
+       absl::StatusCode::kUnauthenticated, "was not issued by a trusted keyfleet CA"},
+      {"expired", one_hour, now_ + absl::Hours(1) + absl::Seconds(1),
+       absl::StatusCode::kUnauthenticated, "the client certificate expired at " + expired_at},
+      {"not yet valid", one_hour, now_ - absl::Minutes(6), absl::StatusCode::kUnauthenticated,
+       "the client certificate is not valid until " + valid_from + "; check the clocks"},
+      {"server certificate",
+       ca_->IssueServerCertificate({"localhost"}, now_, absl::Hours(1))->chain_pem, now_,
+       absl::StatusCode::kUnauthenticated, "is not a TLS client certificate"},
+      {"the CA certificate", ca_->signing_cert_pem(), now_, absl::StatusCode::kUnauthenticated,
+       "is a CA certificate, not an admin's client certificate"},
+      {"a host certificate", HostCert(*ca_), now_, absl::StatusCode::kPermissionDenied,
+       "this is host web1.example.com's certificate; admin calls need an admin certificate or a "
+       "token"},
+      {"no URI", CliClientCert("no-uri", "DNS:web1"), cli_at, absl::StatusCode::kPermissionDenied,
+       "it has 0 URI SANs"},
+      {"two URIs",
+       CliClientCert("two-uris", adminish + "0123456789abcdef," + adminish + "fedcba9876543210"),
+       cli_at, absl::StatusCode::kPermissionDenied, "it has 2 URI SANs"},
+      {"other scheme", CliClientCert("https", "URI:https://admin/alice/0123456789abcdef"), cli_at,
+       absl::StatusCode::kPermissionDenied, "is not an admin's"},
+      {"malformed host URI", CliClientCert("bad-host", "URI:keyfleet://host/web_1/abcdefgh1"),
+       cli_at, absl::StatusCode::kPermissionDenied, "is not an admin's"},
+      {"no credential id", CliClientCert("no-id", "URI:keyfleet://admin/alice"), cli_at,
+       absl::StatusCode::kPermissionDenied, "is malformed"},
+      {"upper-case credential id", CliClientCert("upper-id", adminish + "0123456789ABCDEF"), cli_at,
+       absl::StatusCode::kPermissionDenied, "exactly 16 lower-case hex digits"},
+      {"short credential id", CliClientCert("short-id", adminish + "0123"), cli_at,
+       absl::StatusCode::kPermissionDenied, "credential id \"0123\" is not allowed"},
+      {"bad name", CliClientCert("bad-name", "URI:keyfleet://admin/.alice/0123456789abcdef"),
+       cli_at, absl::StatusCode::kPermissionDenied, "starting with a letter or digit"},
+      {"extra path", CliClientCert("extra", adminish + "0123456789abcdef/more"), cli_at,
+       absl::StatusCode::kPermissionDenied, "is malformed"},
+  };
+  for (const auto& row : kRefused) {
+    ExpectStatus(ca_->VerifyAdminCertificate(row.pem, row.at).status(), row.code, row.message,
+                 row.why);
+  }
+  // The CLI-made certificates are refused for their URI alone: a good one is accepted.
+  absl::StatusOr<AdminIdentity> cli_good =
+      ca_->VerifyAdminCertificate(CliClientCert("good", adminish + "0123456789abcdef"), cli_at);
+  ASSERT_TRUE(cli_good.ok()) << cli_good.status();
+  EXPECT_EQ(cli_good->name, "alice");
+  EXPECT_TRUE(ca_->VerifyAdminCertificate(one_hour, now_ + absl::Hours(1) - absl::Seconds(1)).ok())
+      << "valid until it expires";
+  EXPECT_TRUE(ca_->VerifyAdminCertificate(one_hour, now_ - absl::Minutes(5)).ok())
+      << "valid from 5 minutes before it was signed";
+}
+
 TEST_F(CertificateAuthorityTest, RotationKeepsOldCertificatesValidUntilRetired) {
   const std::string old_cert = HostCert(*ca_, absl::Hours(24 * 30));
+  const std::string old_admin = AdminCert(*ca_, absl::Hours(24 * 30));
   const std::string old_pin = ca_->pin();
 
   ASSERT_TRUE(CertificateAuthority::StageNext(dir_, now_).ok());
@@ -480,6 +741,7 @@ TEST_F(CertificateAuthorityTest, RotationKeepsOldCertificatesValidUntilRetired) 
   EXPECT_EQ(tls::SplitCertificatesPem(staged->trust_bundle_pem())->size(), 2u);
   EXPECT_EQ(ModeOf(fs::path(dir_) / kNextKeyFile), 0600u);
   EXPECT_EQ(staged->VerifyHostCertificate(old_cert, now_)->issuer_pin, old_pin);
+  EXPECT_EQ(staged->VerifyAdminCertificate(old_admin, now_)->issuer_pin, old_pin);
   ExpectStatus(CertificateAuthority::StageNext(dir_, now_), absl::StatusCode::kFailedPrecondition,
                "a CA is already staged");
 
@@ -493,8 +755,15 @@ TEST_F(CertificateAuthorityTest, RotationKeepsOldCertificatesValidUntilRetired) 
   EXPECT_EQ(ModeOf(fs::path(dir_) / kCaKeyFile), 0600u);
   EXPECT_EQ(*tls::CertificatePin(ReadTextFile(fs::path(dir_) / kPreviousCertFile)), old_pin);
   const std::string new_cert = HostCert(*active, absl::Hours(24 * 30));
+  const std::string new_admin = AdminCert(*active, absl::Hours(24 * 30));
   EXPECT_EQ(active->VerifyHostCertificate(old_cert, now_)->issuer_pin, old_pin);
   EXPECT_EQ(active->VerifyHostCertificate(new_cert, now_)->issuer_pin, next_pin);
+  absl::StatusOr<AdminIdentity> old_admin_identity =
+      active->VerifyAdminCertificate(old_admin, now_);
+  ASSERT_TRUE(old_admin_identity.ok()) << old_admin_identity.status();
+  EXPECT_EQ(old_admin_identity->issuer_pin, old_pin);
+  EXPECT_EQ(old_admin_identity->credential_id, kCredentialId);
+  EXPECT_EQ(active->VerifyAdminCertificate(new_admin, now_)->issuer_pin, next_pin);
   ExpectStatus(CertificateAuthority::ActivateNext(dir_), absl::StatusCode::kFailedPrecondition,
                "nothing is staged");
 
@@ -505,6 +774,9 @@ TEST_F(CertificateAuthorityTest, RotationKeepsOldCertificatesValidUntilRetired) 
   ExpectStatus(retired->VerifyHostCertificate(old_cert, now_).status(),
                absl::StatusCode::kUnauthenticated, "was not issued by a trusted keyfleet CA");
   EXPECT_EQ(retired->VerifyHostCertificate(new_cert, now_)->issuer_pin, next_pin);
+  ExpectStatus(retired->VerifyAdminCertificate(old_admin, now_).status(),
+               absl::StatusCode::kUnauthenticated, "was not issued by a trusted keyfleet CA");
+  EXPECT_EQ(retired->VerifyAdminCertificate(new_admin, now_)->issuer_pin, next_pin);
   ExpectStatus(CertificateAuthority::RetirePrevious(dir_), absl::StatusCode::kFailedPrecondition,
                "has no previous.crt");
 }

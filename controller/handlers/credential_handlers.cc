@@ -1,0 +1,207 @@
+#include "controller/handlers/credential_handlers.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/tls/secure_file.h"
+#include "controller/credential_rules.h"
+#include "controller/secret_token.h"
+#include "spdlog/spdlog.h"
+
+namespace keyfleet::controller {
+namespace {
+
+// A token file holds one token and perhaps a newline.
+constexpr size_t kMaxTokenFileBytes = 4096;
+
+absl::Status UnknownTokenError() {
+  return absl::UnauthenticatedError(
+      "the API token is not valid (unknown, or its secret does not match)");
+}
+
+// "dir/name" → {"dir", "name"}; a bare name is in the current directory.
+std::pair<std::string, std::string> SplitPath(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {".", path};
+  return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
+}
+
+}  // namespace
+
+absl::StatusOr<ApiCredentialRecord> CredentialHandlers::NewRecord(const std::string& actor,
+                                                                  const CredentialSpec& spec) {
+  ApiCredentialRecord c;
+  c.name = spec.name;
+  c.role = spec.role;
+  c.principal = spec.principal;
+  c.host_scope = spec.host_scope;
+  KF_RETURN_IF_ERROR(ValidateCredentialSpec(c));
+  if (!c.principal.empty() && !ctx_.view.FindPrincipal(c.principal)) {
+    return absl::NotFoundError(absl::StrCat("principal \"", c.principal,
+                                            "\" does not exist (see `keyfleet principal list`)"));
+  }
+  c.created_at = ctx_.Now();
+  c.created_by = actor;
+  KF_ASSIGN_OR_RETURN(c.expires_at,
+                      CredentialExpiry(c.created_at, spec.lifetime, spec.never_expires));
+  return c;
+}
+
+absl::StatusOr<NewApiToken> CredentialHandlers::CreateToken(const std::string& actor,
+                                                            const CredentialSpec& spec) {
+  KF_ASSIGN_OR_RETURN(ApiCredentialRecord c, NewRecord(actor, spec));
+  KF_ASSIGN_OR_RETURN(SecretTokenParts parts, GenerateSecretToken(kApiTokenFormat));
+  c.id = parts.id;
+  c.kind = CredentialKind::kToken;
+  c.secret_hash = parts.secret_hash;
+  KF_RETURN_IF_ERROR(ctx_.store.CreateApiCredential({actor, c.created_at}, c));
+  spdlog::info("{} created token \"{}\" (role {})", actor, c.name, RoleName(c.role));
+  return NewApiToken{parts.text, c};
+}
+
+absl::StatusOr<NewAdminCertificate> CredentialHandlers::IssueCertificate(
+    const std::string& actor, const CredentialSpec& spec, const std::string& csr_pem) {
+  if (ca_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "this controller runs with --insecure-dev (no TLS, no CA): it cannot issue admin "
+        "certificates; use a token");
+  }
+  if (spec.never_expires) {
+    return absl::InvalidArgumentError(
+        "an admin certificate always expires: give --expires DURATION (default 90 days)");
+  }
+  KF_ASSIGN_OR_RETURN(ApiCredentialRecord c, NewRecord(actor, spec));
+  KF_ASSIGN_OR_RETURN(SecretTokenParts id, GenerateSecretToken(kApiTokenFormat));
+  c.id = id.id;
+  c.kind = CredentialKind::kCertificate;
+  KF_ASSIGN_OR_RETURN(std::string pem, ca_->SignAdminCertificate(csr_pem, c.name, c.id,
+                                                                 c.created_at,
+                                                                 *c.expires_at - c.created_at));
+  KF_ASSIGN_OR_RETURN(tls::CertificateInfo info, tls::InspectCertificate(pem));
+  c.certificate_serial = info.serial_hex;
+  KF_RETURN_IF_ERROR(ctx_.store.CreateApiCredential({actor, c.created_at}, c));
+  spdlog::info("{} issued admin certificate \"{}\" (role {}, serial {})", actor, c.name,
+               RoleName(c.role), c.certificate_serial);
+  return NewAdminCertificate{pem, ca_->trust_bundle_pem(), c};
+}
+
+absl::StatusOr<std::vector<ApiCredentialRecord>> CredentialHandlers::List() const {
+  return ctx_.store.ListApiCredentials();
+}
+
+absl::StatusOr<ApiCredentialRecord> CredentialHandlers::Revoke(const std::string& actor,
+                                                               const std::string& name_or_id) {
+  KF_ASSIGN_OR_RETURN(ApiCredentialRecord c,
+                      ctx_.store.RevokeApiCredential({actor, ctx_.Now()}, name_or_id));
+  spdlog::info("{} revoked {} \"{}\"", actor, CredentialKindName(c.kind), c.name);
+  return c;
+}
+
+absl::StatusOr<ApiCredentialRecord> CredentialHandlers::AuthenticateToken(
+    const std::string& token) const {
+  KF_ASSIGN_OR_RETURN(SecretTokenParts parts, ParseSecretToken(kApiTokenFormat, token));
+  KF_ASSIGN_OR_RETURN(std::optional<ApiCredentialRecord> c, ctx_.store.GetApiCredential(parts.id));
+  if (!c || c->kind != CredentialKind::kToken ||
+      !SecretHashEquals(parts.secret_hash, c->secret_hash)) {
+    return UnknownTokenError();
+  }
+  KF_RETURN_IF_ERROR(CheckCredentialUsable(*c, ctx_.Now()));
+  NoteUse(*c);
+  return *std::move(c);
+}
+
+absl::StatusOr<ApiCredentialRecord> CredentialHandlers::AuthenticateCertificate(
+    const std::string& leaf_pem) const {
+  if (ca_ == nullptr) {
+    return absl::UnauthenticatedError(
+        "this controller runs with --insecure-dev: use a token (--token), not a certificate");
+  }
+  KF_ASSIGN_OR_RETURN(AdminIdentity identity, ca_->VerifyAdminCertificate(leaf_pem, ctx_.Now()));
+  KF_ASSIGN_OR_RETURN(std::optional<ApiCredentialRecord> c,
+                      ctx_.store.GetApiCredential(identity.credential_id));
+  if (!c || c->kind != CredentialKind::kCertificate || c->name != identity.name ||
+      c->certificate_serial != identity.serial_hex) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "admin certificate \"", identity.name, "\" (serial ", identity.serial_hex,
+        ") is not one this controller issued and still knows (see `keyfleet token list`)"));
+  }
+  KF_RETURN_IF_ERROR(CheckCredentialUsable(*c, ctx_.Now()));
+  NoteUse(*c);
+  return *std::move(c);
+}
+
+void CredentialHandlers::NoteUse(const ApiCredentialRecord& c) const {
+  const absl::Time now = ctx_.Now();
+  if (c.last_used_at && now - *c.last_used_at < kLastUsedResolution) return;
+  if (absl::Status s = ctx_.store.TouchApiCredential(c.id, now); !s.ok()) {
+    spdlog::debug("could not record the use of credential {}: {}", c.id,
+                  std::string(s.message()));
+  }
+}
+
+absl::StatusOr<std::optional<std::string>> CredentialHandlers::EnsureBootstrapToken(
+    const std::string& token_file) {
+  SecretTokenParts parts;
+  bool wrote_file = false;
+  if (!token_file.empty()) {
+    absl::StatusOr<std::string> text = tls::ReadSecretFile(token_file, kMaxTokenFileBytes);
+    if (text.ok()) {
+      absl::StatusOr<SecretTokenParts> parsed =
+          ParseSecretToken(kApiTokenFormat, absl::StripAsciiWhitespace(*text));
+      if (!parsed.ok()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "--bootstrap-token-file ", token_file, ": ", parsed.status().message(),
+            " (generate one with `keyfleet-controller bootstrap-token`)"));
+      }
+      parts = *std::move(parsed);
+    } else if (absl::IsNotFound(text.status())) {
+      KF_ASSIGN_OR_RETURN(parts, GenerateSecretToken(kApiTokenFormat));
+      auto [dir, name] = SplitPath(token_file);
+      KF_RETURN_IF_ERROR(tls::WriteFileAtomically(dir, name, parts.text + "\n", 0600));
+      wrote_file = true;
+    } else {
+      return text.status();
+    }
+  } else {
+    KF_ASSIGN_OR_RETURN(parts, GenerateSecretToken(kApiTokenFormat));
+  }
+  ApiCredentialRecord c;
+  c.id = parts.id;
+  c.name = kBootstrapCredentialName;
+  c.kind = CredentialKind::kToken;
+  c.role = Role::kAdmin;
+  c.secret_hash = parts.secret_hash;
+  c.created_at = ctx_.Now();
+  c.created_by = "controller";
+  KF_ASSIGN_OR_RETURN(bool created,
+                      ctx_.store.CreateApiCredentialOnce({"controller", c.created_at}, c));
+  if (!created) {
+    if (wrote_file) {
+      auto [dir, name] = SplitPath(token_file);
+      (void)tls::RemoveFileIfExists(dir, name);
+    } else if (!token_file.empty()) {
+      absl::StatusOr<std::optional<ApiCredentialRecord>> known =
+          ctx_.store.GetApiCredential(parts.id);
+      if (known.ok() && (!*known || (*known)->name != kBootstrapCredentialName)) {
+        spdlog::warn(
+            "--bootstrap-token-file {} holds a token this database does not know: the "
+            "bootstrap token was created before (by another file or replica); ignoring it",
+            token_file);
+      }
+    }
+    return std::optional<std::string>();
+  }
+  if (wrote_file) {
+    spdlog::warn("created the bootstrap admin token and wrote it to {} (0600); revoke it with "
+                 "`keyfleet token revoke bootstrap` once you have named tokens",
+                 token_file);
+    return std::optional<std::string>();
+  }
+  if (!token_file.empty()) {
+    spdlog::warn("registered the bootstrap admin token from {}", token_file);
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(parts.text);
+}
+
+}  // namespace keyfleet::controller
