@@ -115,14 +115,44 @@ void AddAuditCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
     if (globals.output == OutputFormat::kJson) {
       std::cout << ToJson(resp) << "\n";
     } else if (resp.ok()) {
-      std::cout << "audit chain intact: " << resp.events_checked() << " events verified\n";
+      std::cout << "audit log intact: " << resp.events_checked() << " events chained, "
+                << resp.checkpoints_checked() << " signed checkpoints verified\n";
+      if (!resp.detail().empty()) std::cout << "  note: " << resp.detail() << "\n";
     } else {
-      std::cout << "audit chain BROKEN: " << resp.detail() << "\n";
+      std::cout << "audit log BROKEN at sequence " << resp.first_bad_sequence() << ": "
+                << resp.detail() << "\n";
     }
     return resp.ok() ? kExitOk : kExitRefused;
   });
-  audit->callback([verify, since, &globals, &exit_code] {
-    if (verify->parsed()) return;
+  auto follow = std::make_shared<bool>(false);
+  CLI::App* exporter = audit->add_subcommand(
+      "export",
+      "Write the audit log as JSON lines for a SIEM: one event per line with its hash, the "
+      "previous hash and the signed checkpoint covering it (id, key, time, signature); --follow "
+      "keeps streaming new events as they commit");
+  exporter->add_flag("--follow", *follow, "Keep running and write new events as they commit");
+  OnRun(exporter, globals, exit_code, [since, follow](ControllerClient& client) {
+    v1::ExportAuditRequest req;
+    if (!since->empty()) {
+      absl::StatusOr<absl::Time> when = ParseWhen(*since, absl::Now(), /*past=*/true);
+      if (!when.ok()) return UsageError("--since: " + std::string(when.status().message()));
+      req.mutable_since()->set_seconds(absl::ToUnixSeconds(*when));
+    }
+    req.set_follow(*follow);
+    std::unique_ptr<grpc::ClientContext> ctx = client.Context();
+    // An export of a long log takes a while; a follower runs until interrupted.
+    ctx->set_deadline(*follow ? std::chrono::system_clock::time_point::max()
+                              : std::chrono::system_clock::now() + std::chrono::minutes(30));
+    std::unique_ptr<grpc::ClientReader<v1::ExportedAuditEvent>> reader =
+        client.admin().ExportAudit(ctx.get(), req);
+    v1::ExportedAuditEvent event;
+    while (reader->Read(&event)) std::cout << ToJsonLine(event) << std::endl;
+    grpc::Status s = reader->Finish();
+    if (!s.ok()) return client.Fail(s);
+    return kExitOk;
+  });
+  audit->callback([verify, exporter, since, &globals, &exit_code] {
+    if (verify->parsed() || exporter->parsed()) return;
     exit_code = WithClient(globals, [&](ControllerClient& client) {
       v1::ListAuditRequest req;
       if (!since->empty()) {

@@ -35,14 +35,26 @@ std::string Table::Render() const {
   return out;
 }
 
-std::string ToJson(const google::protobuf::Message& message) {
+namespace {
+
+std::string Json(const google::protobuf::Message& message, bool pretty) {
   google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
+  options.add_whitespace = pretty;
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = true;
   std::string out;
   (void)google::protobuf::util::MessageToJsonString(message, &out, options);
   return out;
+}
+
+}  // namespace
+
+std::string ToJson(const google::protobuf::Message& message) {
+  return Json(message, true);
+}
+
+std::string ToJsonLine(const google::protobuf::Message& message) {
+  return Json(message, false);
 }
 
 std::string FormatTimestamp(int64_t seconds) {

@@ -24,6 +24,8 @@ class Table {
 // The protobuf JSON mapping of `message` (field names as in the .proto, defaults included),
 // pretty-printed: the stable form for scripts.
 std::string ToJson(const google::protobuf::Message& message);
+// The same on one line (JSON lines).
+std::string ToJsonLine(const google::protobuf::Message& message);
 
 // "2026-11-21 10:00Z" (UTC), or "-" for an unset timestamp.
 std::string FormatTimestamp(int64_t seconds);

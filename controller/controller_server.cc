@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "common/tls/grpc_credentials.h"
+#include "common/tls/secure_file.h"
 #include "controller/fleet_view.h"
 #include <cstdio>
 
@@ -49,7 +50,8 @@ void PrintBootstrapToken(const std::string& token) {
 
 // Everything a replica owns, in construction order (destroyed in reverse).
 struct ControllerServer::Parts {
-  Parts(const ControllerConfig& config, const Clock& clock, const CertificateAuthority* ca)
+  Parts(const ControllerConfig& config, const Clock& clock, const CertificateAuthority* ca,
+        const AuditSigner* audit_signer)
       : store(PgOptions{config.database, config.db_pool_size, config.db_retry_budget}),
         view(config.default_policy),
         follower(store, view, clock),
@@ -58,7 +60,11 @@ struct ControllerServer::Parts {
         reports(store),
         security_events(store),
         inventory(ctx),
-        report_handlers(ctx),
+        report_handlers(ctx, AuditTrust{audit_signer == nullptr
+                                            ? std::vector<const AuditVerifier*>()
+                                            : std::vector<const AuditVerifier*>{
+                                                  &audit_signer->verifier()},
+                                        [this] { return store.signed_head(); }}),
         host_handlers(ctx, ca == nullptr ? "" : ca->pin()),
         agents(ctx, reports),
         enrollment(ca == nullptr
@@ -129,12 +135,34 @@ absl::Status ControllerServer::Start() {
     spdlog::info("TLS with a certificate for {} from CA {} ({})",
                  absl::StrJoin(config_.tls_names, ", "), config_.ca_dir, ca_->pin());
   }
-  parts_ = std::make_unique<Parts>(config_, clock_, ca_.get());
+  // Events written before signed checkpoints existed are signed once, when the audit key is
+  // new: with an existing key, unsigned events mean checkpoints were deleted, and signing them
+  // would launder the tampering.
+  bool new_audit_key = false;
+  if (!config_.insecure_dev) {
+    absl::StatusOr<bool> key_exists = tls::FileExists(config_.ca_dir, kAuditKeyFile);
+    new_audit_key = !key_exists.ok() || !*key_exists;
+    KF_ASSIGN_OR_RETURN(audit_signer_, AuditSigner::LoadOrCreate(config_.ca_dir, clock_.Now()));
+  } else {
+    spdlog::warn("--insecure-dev: audit checkpoints are not signed (no key directory)");
+  }
+  parts_ = std::make_unique<Parts>(config_, clock_, ca_.get(), audit_signer_.get());
+  parts_->store.SetAuditSigner(audit_signer_.get());
   if (config_.migrate_on_start) {
     KF_ASSIGN_OR_RETURN(MigrationResult migrated, parts_->store.Migrate());
     for (const std::string& name : migrated.applied) spdlog::info("applied migration {}", name);
   }
   KF_RETURN_IF_ERROR(parts_->store.CheckSchema());
+  if (audit_signer_ && new_audit_key) {
+    absl::StatusOr<uint64_t> adopted = parts_->store.AdoptUnsignedAudit();
+    if (!adopted.ok()) {
+      spdlog::error("audit log: {}", adopted.status().ToString());
+    } else if (*adopted > 0) {
+      spdlog::warn("audit log: signed the {} events written before signed checkpoints existed "
+                   "(key {})",
+                   *adopted, audit_signer_->key_id());
+    }
+  }
   KF_RETURN_IF_ERROR(parts_->follower.Load());
   KF_ASSIGN_OR_RETURN(std::optional<std::string> bootstrap,
                       parts_->credentials.EnsureBootstrapToken(config_.bootstrap_token_file));

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "common/clock.h"
+#include "controller/audit_signer.h"
 #include "controller/ca/certificate_authority.h"
 #include "controller/config.h"
 
@@ -51,6 +52,7 @@ class ControllerServer {
   ControllerConfig config_;
   const Clock& clock_;
   std::unique_ptr<CertificateAuthority> ca_;
+  std::unique_ptr<AuditSigner> audit_signer_;  // null with --insecure-dev
   std::unique_ptr<Parts> parts_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

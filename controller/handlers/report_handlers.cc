@@ -106,8 +106,39 @@ absl::StatusOr<std::vector<AuditEvent>> ReportHandlers::ListAudit(absl::Time sin
 }
 
 absl::StatusOr<AuditVerification> ReportHandlers::VerifyAudit() const {
-  KF_ASSIGN_OR_RETURN(std::vector<AuditEvent> events, ListAudit(absl::InfinitePast()));
-  return VerifyAuditChain(events);
+  KF_ASSIGN_OR_RETURN(AuditLog log, ctx_.store.ReadAuditLog());
+  if (trust_.keys.empty()) return VerifyAuditChain(log.events);
+  return VerifyAuditLog(log.events, log.checkpoints, trust_.keys,
+                        trust_.signed_head ? trust_.signed_head() : 0);
+}
+
+absl::StatusOr<std::vector<ExportedAuditEvent>> ReportHandlers::ExportAudit(uint64_t after,
+                                                                           absl::Time since,
+                                                                           size_t limit) const {
+  KF_ASSIGN_OR_RETURN(std::vector<AuditEvent> events, ctx_.store.ListAudit(after, since, limit));
+  std::vector<ExportedAuditEvent> out;
+  if (events.empty()) return out;
+  KF_ASSIGN_OR_RETURN(
+      std::vector<AuditCheckpoint> checkpoints,
+      ctx_.store.CheckpointsCovering(events.front().sequence, events.back().sequence));
+  std::map<uint64_t, std::shared_ptr<const AuditCheckpoint>> covering;
+  for (AuditCheckpoint& cp : checkpoints) {
+    auto shared = std::make_shared<const AuditCheckpoint>(std::move(cp));
+    for (const auto& [sequence, hash] : shared->events) {
+      if (sequence >= events.front().sequence && sequence <= events.back().sequence) {
+        covering.emplace(sequence, shared);
+      }
+    }
+  }
+  out.reserve(events.size());
+  for (AuditEvent& e : events) {
+    ExportedAuditEvent x;
+    auto it = covering.find(e.sequence);
+    if (it != covering.end()) x.checkpoint = it->second;
+    x.event = std::move(e);
+    out.push_back(std::move(x));
+  }
+  return out;
 }
 
 absl::StatusOr<RolloutStatus> ReportHandlers::Rollout(uint64_t change) const {

@@ -3,12 +3,17 @@
 // every replica answers alike wherever an agent is connected.
 #pragma once
 
+#include <functional>
+#include <memory>
+#include <optional>
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "controller/audit_chain.h"
+#include "controller/audit_signer.h"
 #include "controller/handlers/handler_context.h"
 
 namespace keyfleet::controller {
@@ -41,9 +46,24 @@ struct RolloutStatus {
   std::vector<std::string> offline;  // targeted hosts not connected (not seen recently), sorted
 };
 
+// What `audit verify` trusts: the keys signed checkpoints must verify under (the controller's
+// audit key; earlier keys after a rotation), and the highest sequence this replica itself
+// signed. With no keys only the hash chain is checked.
+struct AuditTrust {
+  std::vector<const AuditVerifier*> keys;
+  std::function<uint64_t()> signed_head;
+};
+
+// An audit event as `audit export` writes it: with the signed checkpoint covering it, if any.
+struct ExportedAuditEvent {
+  AuditEvent event;
+  std::shared_ptr<const AuditCheckpoint> checkpoint;  // null: none covers it
+};
+
 class ReportHandlers {
  public:
-  explicit ReportHandlers(HandlerContext& ctx) : ctx_(ctx) {}
+  explicit ReportHandlers(HandlerContext& ctx, AuditTrust trust = {})
+      : ctx_(ctx), trust_(std::move(trust)) {}
 
   absl::StatusOr<std::vector<HostStatus>> ListHosts() const;
   absl::StatusOr<HostStatus> GetHost(const std::string& hostname) const;
@@ -52,7 +72,12 @@ class ReportHandlers {
                                                         const std::string& account) const;
   absl::StatusOr<ComplianceReport> Compliance() const;
   absl::StatusOr<std::vector<AuditEvent>> ListAudit(absl::Time since) const;
+  // The chain and, with trusted keys, every signed checkpoint (audit_chain.h VerifyAuditLog).
   absl::StatusOr<AuditVerification> VerifyAudit() const;
+  // Events with sequence > `after` and at >= `since`, oldest first, at most `limit`, each with
+  // the checkpoint that covers it.
+  absl::StatusOr<std::vector<ExportedAuditEvent>> ExportAudit(uint64_t after, absl::Time since,
+                                                              size_t limit) const;
   // For `change` (0: the latest): targeted hosts and how many have applied it.
   absl::StatusOr<RolloutStatus> Rollout(uint64_t change) const;
 
@@ -60,6 +85,7 @@ class ReportHandlers {
   HostStatus StatusOf(HostRecord host) const;
 
   HandlerContext& ctx_;
+  AuditTrust trust_;
 };
 
 }  // namespace keyfleet::controller

@@ -23,8 +23,11 @@ CREATE UNIQUE INDEX api_credentials_live_name ON api_credentials (name) WHERE re
 -- signed with the controller's audit key (a file beside the CA, never in this database).
 CREATE TABLE audit_checkpoints (
   id         bigserial PRIMARY KEY,
+  first_seq  bigint NOT NULL,  -- the batch's first and last sequence, to find what covers an event
+  last_seq   bigint NOT NULL,
   signed_at  timestamptz NOT NULL,
   key_id     text NOT NULL,
-  events     text NOT NULL,  -- "SEQ:HASH,SEQ:HASH…" of the batch
+  events     text NOT NULL,  -- "SEQ:HASH,SEQ:HASH…" of the batch (what is signed)
   signature  text NOT NULL   -- base64 DER ECDSA-SHA256 over the canonical payload
 );
+CREATE INDEX audit_checkpoints_last_seq ON audit_checkpoints (last_seq);

@@ -326,7 +326,52 @@ grpc::Status AdminServiceImpl::VerifyAudit(grpc::ServerContext* ctx, const v1::V
   resp->set_events_checked(result->events_checked);
   resp->set_first_bad_sequence(result->first_bad_sequence);
   resp->set_detail(result->detail);
+  resp->set_checkpoints_checked(result->checkpoints_checked);
   return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::ExportAudit(grpc::ServerContext* ctx,
+                                           const v1::ExportAuditRequest* req,
+                                           grpc::ServerWriter<v1::ExportedAuditEvent>* writer) {
+  KF_AUTHORIZE("ExportAudit", {});
+  constexpr size_t kPage = 1000;
+  constexpr absl::Duration kFollowPoll = absl::Milliseconds(500);
+  struct Slot {
+    std::atomic<int>& n;
+    ~Slot() { --n; }
+  };
+  if (req->follow() && ++audit_followers_ > kMaxAuditFollowers) {
+    --audit_followers_;
+    return ToGrpcStatus(absl::ResourceExhaustedError(
+        absl::StrCat("already ", kMaxAuditFollowers,
+                     " audit exports are following; try again later or export without --follow")));
+  }
+  std::optional<Slot> slot;
+  if (req->follow()) slot.emplace(Slot{audit_followers_});
+  const absl::Time since = req->has_since() ? FromProto(req->since()) : absl::InfinitePast();
+  uint64_t after = 0;
+  while (!ctx->IsCancelled()) {
+    absl::StatusOr<std::vector<ExportedAuditEvent>> page =
+        reports_.ExportAudit(after, since, kPage);
+    if (!page.ok()) return ToGrpcStatus(page.status());
+    for (const ExportedAuditEvent& x : *page) {
+      v1::ExportedAuditEvent out;
+      ToProto(x.event, out.mutable_event());
+      out.set_prev_hash(x.event.prev_hash);
+      if (x.checkpoint) {
+        out.set_checkpoint_id(x.checkpoint->id);
+        out.set_checkpoint_key_id(x.checkpoint->key_id);
+        ToProto(x.checkpoint->signed_at, out.mutable_checkpoint_signed_at());
+        out.set_checkpoint_signature(x.checkpoint->signature);
+      }
+      if (!writer->Write(out)) return grpc::Status::CANCELLED;
+      after = x.event.sequence;
+    }
+    if (page->size() == kPage) continue;
+    if (!req->follow()) return grpc::Status::OK;
+    absl::SleepFor(kFollowPoll);
+  }
+  return grpc::Status::CANCELLED;
 }
 
 grpc::Status AdminServiceImpl::RolloutStatus(grpc::ServerContext* ctx,

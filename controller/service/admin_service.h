@@ -2,6 +2,8 @@
 // handlers, maps statuses. No other logic here.
 #pragma once
 
+#include <atomic>
+
 #include "common/clock.h"
 #include "controller/handlers/credential_handlers.h"
 #include "controller/handlers/host_handlers.h"
@@ -14,6 +16,8 @@ namespace keyfleet::controller {
 
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
+  static constexpr int kMaxAuditFollowers = 16;
+
   AdminServiceImpl(const AdminAuthorizer& auth, InventoryHandlers& inventory,
                    ReportHandlers& reports, HostHandlers& hosts, CredentialHandlers& credentials,
                    const Clock& clock)
@@ -74,6 +78,10 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                          v1::ListAuditResponse* resp) override;
   grpc::Status VerifyAudit(grpc::ServerContext* ctx, const v1::VerifyAuditRequest* req,
                            v1::VerifyAuditResponse* resp) override;
+  // Pages through the log; with follow, keeps polling for new events (at most
+  // kMaxAuditFollowers at once, each holding one server thread).
+  grpc::Status ExportAudit(grpc::ServerContext* ctx, const v1::ExportAuditRequest* req,
+                           grpc::ServerWriter<v1::ExportedAuditEvent>* writer) override;
   grpc::Status RolloutStatus(grpc::ServerContext* ctx, const v1::RolloutStatusRequest* req,
                              v1::RolloutStatusResponse* resp) override;
   grpc::Status CreateToken(grpc::ServerContext* ctx, const v1::CreateTokenRequest* req,
@@ -97,6 +105,7 @@ class AdminServiceImpl final : public v1::AdminService::Service {
   HostHandlers& hosts_;
   CredentialHandlers& credentials_;
   const Clock& clock_;
+  std::atomic<int> audit_followers_{0};
 };
 
 }  // namespace keyfleet::controller

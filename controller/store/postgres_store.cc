@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "controller/audit_chain.h"
 #include "controller/enrollment_rules.h"
 #include "controller/record_json.h"
 #include "controller/store/inventory_errors.h"
@@ -93,20 +94,13 @@ absl::Status PostgresStore::CheckSchema() {
 absl::StatusOr<uint64_t> PostgresStore::Mutate(const MutationContext& ctx, absl::string_view what,
                                                const MutationBody& body) {
   uint64_t last_change = 0;
+  uint64_t signed_now = 0;
   KF_RETURN_IF_ERROR(pool_.Transact(what, [&](pqxx::dbtransaction& txn) -> absl::Status {
     last_change = 0;
     txn.exec_prepared("inventory_lock");
     KF_ASSIGN_OR_RETURN(MutationLog log, body(txn));
-    pqxx::result last = txn.exec_prepared("audit_last");
-    std::string prev_hash = last.empty() ? "" : last[0][0].as<std::string>();
-    for (const AuditEntry& entry : log.audit) {
-      const AuditEvent event = ChainAuditEvent(
-          txn.exec_prepared1("audit_next_seq")[0].as<uint64_t>(), ctx, entry, prev_hash);
-      txn.exec_prepared0("audit_insert", event.sequence, Us(event.at), event.actor, event.action,
-                         event.target, event.before_json, event.after_json, event.prev_hash,
-                         event.hash);
-      prev_hash = event.hash;
-    }
+    signed_now = 0;
+    KF_RETURN_IF_ERROR(AppendAudit(txn, log.audit, {ctx}, &signed_now));
     for (const EntityChange& change : log.changes) {
       last_change = txn.exec_prepared1("change_insert", Us(ctx.at), EntityKindName(change.entity),
                                        change.key, change.after_json)[0]
@@ -115,7 +109,48 @@ absl::StatusOr<uint64_t> PostgresStore::Mutate(const MutationContext& ctx, absl:
     if (last_change != 0) txn.exec_prepared("change_notify", std::to_string(last_change));
     return absl::OkStatus();
   }));
+  NoteSigned(signed_now);
   return last_change;
+}
+
+absl::Status PostgresStore::AppendAudit(pqxx::dbtransaction& txn,
+                                        const std::vector<AuditEntry>& entries,
+                                        const std::vector<MutationContext>& contexts,
+                                        uint64_t* last_signed) {
+  if (entries.empty()) return absl::OkStatus();
+  pqxx::result last = txn.exec_prepared("audit_last");
+  std::string prev_hash = last.empty() ? "" : last[0][0].as<std::string>();
+  CheckpointEvents batch;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const MutationContext& ctx = contexts.size() == 1 ? contexts[0] : contexts[i];
+    const AuditEvent event = ChainAuditEvent(
+        txn.exec_prepared1("audit_next_seq")[0].as<uint64_t>(), ctx, entries[i], prev_hash);
+    txn.exec_prepared0("audit_insert", event.sequence, Us(event.at), event.actor, event.action,
+                       event.target, event.before_json, event.after_json, event.prev_hash,
+                       event.hash);
+    prev_hash = event.hash;
+    batch.emplace_back(event.sequence, event.hash);
+  }
+  if (signer_ == nullptr) return absl::OkStatus();
+  return InsertCheckpoint(txn, std::move(batch), last_signed);
+}
+
+absl::Status PostgresStore::InsertCheckpoint(pqxx::dbtransaction& txn, CheckpointEvents events,
+                                             uint64_t* last_signed) {
+  const uint64_t first = events.front().first;
+  const uint64_t last = events.back().first;
+  KF_ASSIGN_OR_RETURN(AuditCheckpoint cp, signer_->Sign(std::move(events), absl::Now()));
+  txn.exec_prepared0("checkpoint_insert", static_cast<int64_t>(first), static_cast<int64_t>(last),
+                     Us(cp.signed_at), cp.key_id, FormatCheckpointEvents(cp.events),
+                     cp.signature);
+  *last_signed = std::max(*last_signed, last);
+  return absl::OkStatus();
+}
+
+void PostgresStore::NoteSigned(uint64_t sequence) {
+  uint64_t seen = signed_head_.load();
+  while (sequence > seen && !signed_head_.compare_exchange_weak(seen, sequence)) {
+  }
 }
 
 absl::StatusOr<Snapshot> PostgresStore::LoadSnapshot() {
@@ -556,24 +591,105 @@ absl::StatusOr<EnrollmentResult> PostgresStore::EnrollHost(const MutationContext
 absl::Status PostgresStore::RecordSecurityEvents(const std::vector<SecurityEvent>& events) {
   if (events.empty()) return absl::OkStatus();
   // Not a change; but the audit chain is linear only under the inventory lock.
-  return pool_.Transact("record security events", [&](pqxx::dbtransaction& txn) {
+  std::vector<AuditEntry> entries;
+  std::vector<MutationContext> contexts;
+  for (const SecurityEvent& e : events) {
+    entries.push_back({e.action, e.target, "", e.detail_json});
+    contexts.push_back({e.actor, e.at});
+  }
+  uint64_t signed_now = 0;
+  KF_RETURN_IF_ERROR(pool_.Transact("record security events", [&](pqxx::dbtransaction& txn) {
     txn.exec_prepared("inventory_lock");
-    pqxx::result last = txn.exec_prepared("audit_last");
-    std::string prev_hash = last.empty() ? "" : last[0][0].as<std::string>();
+    signed_now = 0;
+    KF_RETURN_IF_ERROR(AppendAudit(txn, entries, contexts, &signed_now));
     for (const SecurityEvent& e : events) {
-      const AuditEvent event =
-          ChainAuditEvent(txn.exec_prepared1("audit_next_seq")[0].as<uint64_t>(), {e.actor, e.at},
-                          {e.action, e.target, "", e.detail_json}, prev_hash);
-      txn.exec_prepared0("audit_insert", event.sequence, Us(event.at), event.actor, event.action,
-                         event.target, event.before_json, event.after_json, event.prev_hash,
-                         event.hash);
-      prev_hash = event.hash;
       if (e.certificate_expires && !e.hostname.empty()) {
         txn.exec_prepared0("host_certificate_expires", e.hostname, Us(*e.certificate_expires));
       }
     }
     return absl::OkStatus();
-  });
+  }));
+  NoteSigned(signed_now);
+  return absl::OkStatus();
+}
+
+namespace {
+
+absl::StatusOr<AuditCheckpoint> CheckpointFromRow(const pqxx::row& row) {
+  AuditCheckpoint cp;
+  cp.id = row[0].as<int64_t>();
+  cp.signed_at = absl::FromUnixMicros(row[1].as<int64_t>());
+  cp.key_id = row[2].as<std::string>();
+  absl::StatusOr<CheckpointEvents> events = ParseCheckpointEvents(row[3].as<std::string>());
+  if (!events.ok()) {
+    return absl::DataLossError(absl::StrCat("audit checkpoint ", cp.id,
+                                            " has an unreadable events column: ",
+                                            events.status().message()));
+  }
+  cp.events = *std::move(events);
+  cp.signature = row[4].as<std::string>();
+  return cp;
+}
+
+}  // namespace
+
+absl::StatusOr<AuditLog> PostgresStore::ReadAuditLog() {
+  AuditLog log;
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read the audit log", [&](pqxx::dbtransaction& txn) {
+    log = AuditLog();
+    KF_ASSIGN_OR_RETURN(log.events, AllRows<AuditEvent>(txn, "audit_all", AuditEventFromRow));
+    KF_ASSIGN_OR_RETURN(log.checkpoints,
+                        AllRows<AuditCheckpoint>(txn, "checkpoint_all", CheckpointFromRow));
+    return absl::OkStatus();
+  }));
+  return log;
+}
+
+absl::StatusOr<std::vector<AuditCheckpoint>> PostgresStore::CheckpointsCovering(uint64_t first,
+                                                                                uint64_t last) {
+  std::vector<AuditCheckpoint> out;
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read audit checkpoints", [&](pqxx::dbtransaction& txn) {
+    out.clear();
+    pqxx::result r = txn.exec_prepared("checkpoint_covering", static_cast<int64_t>(first),
+                                       static_cast<int64_t>(last));
+    for (const pqxx::row& row : r) {
+      KF_ASSIGN_OR_RETURN(AuditCheckpoint cp, CheckpointFromRow(row));
+      out.push_back(std::move(cp));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<uint64_t> PostgresStore::AdoptUnsignedAudit() {
+  if (signer_ == nullptr) return absl::FailedPreconditionError("no audit signer");
+  uint64_t adopted = 0;
+  uint64_t signed_now = 0;
+  KF_RETURN_IF_ERROR(pool_.Transact("sign the existing audit log", [&](pqxx::dbtransaction& txn) {
+    adopted = 0;
+    signed_now = 0;
+    txn.exec_prepared("inventory_lock");
+    if (!txn.exec_prepared("checkpoint_any").empty()) return absl::OkStatus();
+    KF_ASSIGN_OR_RETURN(std::vector<AuditEvent> events,
+                        AllRows<AuditEvent>(txn, "audit_all", AuditEventFromRow));
+    if (events.empty()) return absl::OkStatus();
+    AuditVerification chain = VerifyAuditChain(events);
+    if (!chain.ok) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the existing audit log does not verify, so it is left unsigned: ", chain.detail));
+    }
+    for (size_t i = 0; i < events.size(); i += kMaxCheckpointEvents) {
+      CheckpointEvents batch;
+      for (size_t j = i; j < events.size() && j < i + kMaxCheckpointEvents; ++j) {
+        batch.emplace_back(events[j].sequence, events[j].hash);
+      }
+      KF_RETURN_IF_ERROR(InsertCheckpoint(txn, std::move(batch), &signed_now));
+    }
+    adopted = events.size();
+    return absl::OkStatus();
+  }));
+  NoteSigned(signed_now);
+  return adopted;
 }
 
 absl::Status PostgresStore::RecordHostReports(const std::vector<HostReport>& reports) {

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <functional>
+#include <atomic>
 #include <memory>
 
+#include "controller/audit_signer.h"
 #include "controller/store/mutation_log.h"
 #include "controller/store/pg_pool.h"
 #include "controller/store/store.h"
@@ -70,6 +72,21 @@ class PostgresStore : public Store {
   absl::Status TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAudit(uint64_t after, absl::Time since,
                                                     size_t limit) override;
+  absl::StatusOr<AuditLog> ReadAuditLog() override;
+  absl::StatusOr<std::vector<AuditCheckpoint>> CheckpointsCovering(uint64_t first,
+                                                                   uint64_t last) override;
+
+  // From now on every batch of audit events (one transaction's) is signed with `signer` and the
+  // checkpoint stored in the same transaction. Set before the first mutation; not owned.
+  void SetAuditSigner(const AuditSigner* signer) { signer_ = signer; }
+  // The highest sequence this store has signed and committed (0: none yet): a log that ends
+  // before it was cut.
+  uint64_t signed_head() const { return signed_head_.load(); }
+  // A database from before signed checkpoints has events and no checkpoint: when the chain
+  // verifies, signs them all (in checkpoints of at most kMaxCheckpointEvents). Returns how many
+  // events it signed (0 when there were checkpoints already, or no events). FAILED_PRECONDITION,
+  // signing nothing, when the chain does not verify.
+  absl::StatusOr<uint64_t> AdoptUnsignedAudit();
 
  private:
   using MutationBody = std::function<absl::StatusOr<MutationLog>(pqxx::dbtransaction&)>;
@@ -79,7 +96,16 @@ class PostgresStore : public Store {
   absl::StatusOr<uint64_t> Mutate(const MutationContext& ctx, absl::string_view what,
                                   const MutationBody& body);
 
+  // Appends `entries` (as `ctx`) to the chain and signs the batch when there is a signer.
+  absl::Status AppendAudit(pqxx::dbtransaction& txn, const std::vector<AuditEntry>& entries,
+                           const std::vector<MutationContext>& contexts, uint64_t* last_signed);
+  absl::Status InsertCheckpoint(pqxx::dbtransaction& txn, CheckpointEvents events,
+                                uint64_t* last_signed);
+  void NoteSigned(uint64_t sequence);
+
   PgPool pool_;
+  const AuditSigner* signer_ = nullptr;
+  std::atomic<uint64_t> signed_head_{0};
 };
 
 }  // namespace keyfleet::controller

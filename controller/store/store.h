@@ -23,9 +23,16 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "controller/audit_checkpoint.h"
 #include "controller/model.h"
 
 namespace keyfleet::controller {
+
+// The whole audit log as one snapshot saw it: what `audit verify` checks.
+struct AuditLog {
+  std::vector<AuditEvent> events;             // by sequence
+  std::vector<AuditCheckpoint> checkpoints;  // by id
+};
 
 class Store {
  public:
@@ -127,6 +134,11 @@ class Store {
   // Audit events with sequence > `after` and at >= `since`, oldest first, at most `limit`.
   virtual absl::StatusOr<std::vector<AuditEvent>> ListAudit(uint64_t after, absl::Time since,
                                                             size_t limit) = 0;
+  // Every event and every signed checkpoint, read in one snapshot.
+  virtual absl::StatusOr<AuditLog> ReadAuditLog() = 0;
+  // The checkpoints covering any sequence in [first, last], by id.
+  virtual absl::StatusOr<std::vector<AuditCheckpoint>> CheckpointsCovering(uint64_t first,
+                                                                           uint64_t last) = 0;
 };
 
 }  // namespace keyfleet::controller

@@ -406,4 +406,13 @@ absl::StatusOr<std::vector<AuditEvent>> FakeStore::ListAudit(uint64_t after, abs
   return out;
 }
 
+absl::StatusOr<AuditLog> FakeStore::ReadAuditLog() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return AuditLog{audit_, {}};
+}
+
+absl::StatusOr<std::vector<AuditCheckpoint>> FakeStore::CheckpointsCovering(uint64_t, uint64_t) {
+  return std::vector<AuditCheckpoint>();
+}
+
 }  // namespace keyfleet::controller

@@ -60,6 +60,10 @@ class FakeStore : public Store {
   absl::Status TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAudit(uint64_t after, absl::Time since,
                                                     size_t limit) override;
+  // No signed checkpoints: PostgresStore signs (tested against PostgreSQL).
+  absl::StatusOr<AuditLog> ReadAuditLog() override;
+  absl::StatusOr<std::vector<AuditCheckpoint>> CheckpointsCovering(uint64_t first,
+                                                                   uint64_t last) override;
 
  private:
   uint64_t CommitLocked(const MutationContext& ctx, const MutationLog& log);
