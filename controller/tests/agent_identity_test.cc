@@ -564,6 +564,67 @@ TEST_F(AgentIdentityTest, AnAgentRenewsItsCertificateOverMutualTls) {
   EXPECT_EQ(anonymous->Renew(&actx, req, &aresp).error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
+TEST_F(AgentIdentityTest, AdminCertificatesAuthenticateOverMutualTlsUntilRevoked) {
+  absl::StatusOr<std::string> key = tls::GenerateKeyPem();
+  ASSERT_TRUE(key.ok());
+  absl::StatusOr<std::string> csr = tls::MakeCsrPem(*key, "ignored");
+  ASSERT_TRUE(csr.ok());
+  v1::IssueAdminCertificateRequest req;
+  req.mutable_spec()->set_name("alice@example.com");
+  req.mutable_spec()->set_role(v1::ROLE_AUDITOR);
+  req.set_csr_pem(*csr);
+  v1::IssueAdminCertificateResponse issued;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status s = admin_->IssueAdminCertificate(&ctx, req, &issued);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  EXPECT_EQ(issued.credential().kind(), "certificate");
+  EXPECT_EQ(issued.ca_bundle_pem(), ca_pem_);
+  TestHostCredentials alice{"", *key, issued.certificate_pem()};
+  auto as_alice = v1::AdminService::NewStub(testing::DedicatedTlsChannel(address_, ca_pem_, alice));
+  {
+    grpc::ClientContext ctx;
+    v1::WhoAmIResponse who;
+    grpc::Status s = as_alice->WhoAmI(&ctx, v1::WhoAmIRequest(), &who);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(who.actor(), "cert:alice@example.com");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::AddPrincipalRequest add;
+    add.set_name("carol");
+    v1::MutationResponse resp;
+    EXPECT_EQ(as_alice->AddPrincipal(&ctx, add, &resp).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);  // an auditor
+  }
+  // A host's certificate is no admin's.
+  TestHostCredentials web = Enroll("web-1", {});
+  auto as_host = v1::AdminService::NewStub(testing::DedicatedTlsChannel(address_, ca_pem_, web));
+  {
+    grpc::ClientContext ctx;
+    v1::WhoAmIResponse who;
+    grpc::Status s = as_host->WhoAmI(&ctx, v1::WhoAmIRequest(), &who);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_THAT(s.error_message(), HasSubstr("host web-1's certificate"));
+  }
+  // Revoked by name: refused from the next call, although the certificate is still valid.
+  {
+    grpc::ClientContext ctx;
+    v1::RevokeTokenRequest revoke;
+    revoke.set_name("alice@example.com");
+    v1::MutationResponse resp;
+    ASSERT_TRUE(admin_->RevokeToken(&ctx, revoke, &resp).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::WhoAmIResponse who;
+    grpc::Status s = as_alice->WhoAmI(&ctx, v1::WhoAmIRequest(), &who);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_THAT(s.error_message(), HasSubstr("revoked"));
+  }
+}
+
 TEST_F(AgentIdentityTest, PlaintextIsRefusedOnTheTlsPort) {
   auto stub =
       v1::AdminService::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));

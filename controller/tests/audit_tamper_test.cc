@@ -237,5 +237,41 @@ TEST_F(AuditTamperTest, ALogFromBeforeCheckpointsIsSignedOnceWhenTheKeyIsNew) {
   EXPECT_GE(r.checkpoints_checked(), 1u);
 }
 
+TEST_F(AuditTamperTest, ExportWritesEachEventWithItsCheckpointAndFollowsNewOnes) {
+  std::vector<v1::ExportedAuditEvent> all;
+  {
+    grpc::ClientContext ctx;
+    auto reader = admin_->ExportAudit(&ctx, v1::ExportAuditRequest());
+    v1::ExportedAuditEvent e;
+    while (reader->Read(&e)) all.push_back(e);
+    ASSERT_TRUE(reader->Finish().ok());
+  }
+  ASSERT_GE(all.size(), 7u);
+  std::string prev;
+  for (const v1::ExportedAuditEvent& e : all) {
+    EXPECT_EQ(e.prev_hash(), prev);
+    EXPECT_NE(e.checkpoint_id(), 0) << e.event().sequence();
+    EXPECT_EQ(e.checkpoint_key_id().rfind("sha256:", 0), 0u);
+    EXPECT_FALSE(e.checkpoint_signature().empty());
+    prev = e.event().hash();
+  }
+
+  grpc::ClientContext follow_ctx;
+  v1::ExportAuditRequest follow;
+  follow.set_follow(true);
+  auto reader = admin_->ExportAudit(&follow_ctx, follow);
+  v1::ExportedAuditEvent e;
+  for (size_t i = 0; i < all.size(); ++i) ASSERT_TRUE(reader->Read(&e));
+  AddPrincipal("late");
+  ASSERT_TRUE(reader->Read(&e));  // streamed as it commits
+  EXPECT_EQ(e.event().action(), "principal.add");
+  EXPECT_EQ(e.event().target(), "late");
+  EXPECT_EQ(e.prev_hash(), all.back().event().hash());
+  follow_ctx.TryCancel();
+  while (reader->Read(&e)) {
+  }
+  reader->Finish();
+}
+
 }  // namespace
 }  // namespace keyfleet::controller
