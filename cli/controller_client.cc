@@ -157,8 +157,8 @@ absl::StatusOr<ClientCredentials> ResolveCredentials(const GlobalOptions& flags)
         absl::StrCat("cannot use the certificate file: ", cert.status().message()));
   }
   if (absl::Status match = tls::CheckKeyMatchesCertificate(*key, *cert); !match.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(key_file, " and ", cert_file,
-                                                   " do not belong together: ", match.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(key_file, " and ", cert_file, " do not belong together: ", match.message()));
   }
   out.channel = tls::ClientTlsCredentials(*pem, *key, *cert);
   return out;

@@ -39,9 +39,9 @@ void AddSpecOptions(CLI::App* cmd, SpecArgs& args, const char* default_expiry) {
   cmd->add_option("--hosts", args.hosts,
                   "With --role operator: limit it to hosts carrying these labels "
                   "(KEY=VALUE[,…]); it may then only grant to selectors requiring them");
-  cmd->add_option("--expires", args.expires,
-                  std::string("How long it is valid, e.g. 90d, 12h (default ") + default_expiry +
-                      ")");
+  cmd->add_option(
+      "--expires", args.expires,
+      std::string("How long it is valid, e.g. 90d, 12h (default ") + default_expiry + ")");
 }
 
 v1::Role RoleOf(const std::string& name) {
@@ -104,8 +104,8 @@ int Create(ControllerClient& client, const GlobalOptions& globals, const SpecArg
   }
   const v1::Credential& c = resp.credential();
   std::cout << resp.token() << "\n";
-  std::cerr << "token \"" << c.name() << "\": role " << RoleText(c.role()) << ", "
-            << ScopeText(c) << ", expires "
+  std::cerr << "token \"" << c.name() << "\": role " << RoleText(c.role()) << ", " << ScopeText(c)
+            << ", expires "
             << (c.has_expires_at() ? FormatTimestamp(c.expires_at().seconds()) : "never")
             << ".\nIt is shown only this once; the controller keeps only its hash. Use it with "
                "`keyfleet --token-file FILE` or $KEYFLEET_TOKEN.\n";
@@ -114,13 +114,15 @@ int Create(ControllerClient& client, const GlobalOptions& globals, const SpecArg
 
 int List(ControllerClient& client, const GlobalOptions& globals) {
   v1::ListTokensResponse resp;
-  grpc::Status s = client.admin().ListTokens(client.Context().get(), v1::ListTokensRequest(), &resp);
+  grpc::Status s =
+      client.admin().ListTokens(client.Context().get(), v1::ListTokensRequest(), &resp);
   if (!s.ok()) return client.Fail(s);
   if (globals.output == OutputFormat::kJson) {
     std::cout << ToJson(resp) << "\n";
     return kExitOk;
   }
-  Table table({"NAME", "KIND", "ROLE", "SCOPE", "STATE", "EXPIRES", "LAST USED", "CREATED BY", "ID"});
+  Table table(
+      {"NAME", "KIND", "ROLE", "SCOPE", "STATE", "EXPIRES", "LAST USED", "CREATED BY", "ID"});
   for (const v1::Credential& c : resp.credentials()) {
     table.Add({c.name(), c.kind(), RoleText(c.role()), ScopeText(c), StateText(c),
                c.has_expires_at() ? FormatTimestamp(c.expires_at().seconds()) : "never",
@@ -142,8 +144,7 @@ std::pair<std::string, std::string> SplitPath(const std::string& path) {
   return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
 }
 
-int IssueCertificate(ControllerClient& client, const GlobalOptions& globals,
-                     const CertArgs& args) {
+int IssueCertificate(ControllerClient& client, const GlobalOptions& globals, const CertArgs& args) {
   v1::IssueAdminCertificateRequest req;
   if (std::string error = BuildSpec(args.spec, req.mutable_spec()); !error.empty()) {
     return UsageError(error);
@@ -159,10 +160,10 @@ int IssueCertificate(ControllerClient& client, const GlobalOptions& globals,
   if (!s.ok()) return client.Fail(s);
   auto [key_dir, key_name] = SplitPath(args.key_out);
   if (absl::Status w = tls::WriteFileAtomically(key_dir, key_name, *key, 0600); !w.ok()) {
-    std::cerr << "keyfleet: the certificate was issued (credential \""
-              << resp.credential().name() << "\") but its key could not be written: "
-              << w.message() << "\n  revoke it with `keyfleet token revoke "
-              << resp.credential().name() << "` and try again\n";
+    std::cerr << "keyfleet: the certificate was issued (credential \"" << resp.credential().name()
+              << "\") but its key could not be written: " << w.message()
+              << "\n  revoke it with `keyfleet token revoke " << resp.credential().name()
+              << "` and try again\n";
     return kExitRefused;
   }
   auto [cert_dir, cert_name] = SplitPath(args.cert_out);
@@ -203,8 +204,9 @@ void AddTokenCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
   });
 
   CLI::App* list = token->add_subcommand(
-      "list", "List tokens and admin certificates: role, scope, state, expiry, last use (never "
-              "a secret)");
+      "list",
+      "List tokens and admin certificates: role, scope, state, expiry, last use (never "
+      "a secret)");
   OnRun(list, globals, exit_code,
         [&globals](ControllerClient& client) { return List(client, globals); });
 
@@ -224,7 +226,8 @@ void AddTokenCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
 
   CLI::App* admin = app.add_subcommand("admin", "Admin client certificates");
   admin->require_subcommand(1);
-  CLI::App* cert = admin->add_subcommand("cert", "Admin client certificates from the controller's CA");
+  CLI::App* cert =
+      admin->add_subcommand("cert", "Admin client certificates from the controller's CA");
   cert->require_subcommand(1);
   auto cert_args = std::make_shared<CertArgs>();
   CLI::App* issue = cert->add_subcommand(
@@ -253,8 +256,7 @@ void AddTokenCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
     const v1::Credential& c = resp.credential();
     std::cout << resp.actor() << ": role " << RoleText(c.role()) << ", " << ScopeText(c)
               << ", expires "
-              << (c.has_expires_at() ? FormatTimestamp(c.expires_at().seconds()) : "never")
-              << "\n";
+              << (c.has_expires_at() ? FormatTimestamp(c.expires_at().seconds()) : "never") << "\n";
     return kExitOk;
   });
 }

@@ -3,14 +3,14 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <cstdio>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "common/tls/grpc_credentials.h"
 #include "common/tls/secure_file.h"
 #include "controller/fleet_view.h"
-#include <cstdio>
-
 #include "controller/handlers/agent_handlers.h"
 #include "controller/handlers/credential_handlers.h"
 #include "controller/handlers/enrollment_handlers.h"
@@ -60,11 +60,11 @@ struct ControllerServer::Parts {
         reports(store),
         security_events(store),
         inventory(ctx),
-        report_handlers(ctx, AuditTrust{audit_signer == nullptr
-                                            ? std::vector<const AuditVerifier*>()
-                                            : std::vector<const AuditVerifier*>{
-                                                  &audit_signer->verifier()},
-                                        [this] { return store.signed_head(); }}),
+        report_handlers(
+            ctx, AuditTrust{audit_signer == nullptr
+                                ? std::vector<const AuditVerifier*>()
+                                : std::vector<const AuditVerifier*>{&audit_signer->verifier()},
+                            [this] { return store.signed_head(); }}),
         host_handlers(ctx, ca == nullptr ? "" : ca->pin()),
         agents(ctx, reports),
         enrollment(ca == nullptr
@@ -158,9 +158,10 @@ absl::Status ControllerServer::Start() {
     if (!adopted.ok()) {
       spdlog::error("audit log: {}", adopted.status().ToString());
     } else if (*adopted > 0) {
-      spdlog::warn("audit log: signed the {} events written before signed checkpoints existed "
-                   "(key {})",
-                   *adopted, audit_signer_->key_id());
+      spdlog::warn(
+          "audit log: signed the {} events written before signed checkpoints existed "
+          "(key {})",
+          *adopted, audit_signer_->key_id());
     }
   }
   KF_RETURN_IF_ERROR(parts_->follower.Load());

@@ -41,30 +41,31 @@ absl::StatusOr<std::optional<absl::Time>> CredentialExpiry(absl::Time now,
                                                            std::optional<absl::Duration> lifetime,
                                                            bool never) {
   if (never && lifetime) {
-    return absl::InvalidArgumentError("give either --expires DURATION or --expires never, not both");
+    return absl::InvalidArgumentError(
+        "give either --expires DURATION or --expires never, not both");
   }
   if (never) return std::optional<absl::Time>();
   const absl::Duration d = lifetime.value_or(kDefaultCredentialLifetime);
   if (d < kMinCredentialLifetime || d > kMaxCredentialLifetime) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--expires must be from ", absl::FormatDuration(kMinCredentialLifetime), " to ",
-        absl::FormatDuration(kMaxCredentialLifetime), " (or \"never\"), got ",
-        absl::FormatDuration(d)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--expires must be from ", absl::FormatDuration(kMinCredentialLifetime),
+                     " to ", absl::FormatDuration(kMaxCredentialLifetime), " (or \"never\"), got ",
+                     absl::FormatDuration(d)));
   }
   return std::optional<absl::Time>(now + d);
 }
 
 absl::Status CheckCredentialUsable(const ApiCredentialRecord& c, absl::Time now) {
   if (c.revoked_at) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        Noun(c), " was revoked at ", absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *c.revoked_at,
-                                                      absl::UTCTimeZone())));
+    return absl::UnauthenticatedError(
+        absl::StrCat(Noun(c), " was revoked at ",
+                     absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *c.revoked_at, absl::UTCTimeZone())));
   }
   if (c.expires_at && now >= *c.expires_at) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        Noun(c), " expired at ",
-        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *c.expires_at, absl::UTCTimeZone()),
-        "; ask an admin for a new one (`keyfleet token create`)"));
+    return absl::UnauthenticatedError(
+        absl::StrCat(Noun(c), " expired at ",
+                     absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *c.expires_at, absl::UTCTimeZone()),
+                     "; ask an admin for a new one (`keyfleet token create`)"));
   }
   return absl::OkStatus();
 }

@@ -124,9 +124,9 @@ struct ApiCredentialRecord {
   std::string name;
   CredentialKind kind = CredentialKind::kToken;
   Role role = Role::kAuditor;
-  std::string principal;  // kOwner: the one principal it acts for
-  Labels host_scope;      // kOperator: only hosts carrying these labels; empty = every host
-  std::string secret_hash;         // tokens: hex SHA-256 of the secret part
+  std::string principal;    // kOwner: the one principal it acts for
+  Labels host_scope;        // kOperator: only hosts carrying these labels; empty = every host
+  std::string secret_hash;  // tokens: hex SHA-256 of the secret part
   std::string certificate_serial;  // certificates: the serial, hex
   absl::Time created_at;
   std::string created_by;

@@ -20,8 +20,7 @@ struct SecretTokenFormat {
 
 inline constexpr SecretTokenFormat kJoinTokenFormat{"kfjt_", "join token",
                                                     "`keyfleet host token create`"};
-inline constexpr SecretTokenFormat kApiTokenFormat{"kfat_", "API token",
-                                                   "`keyfleet token create`"};
+inline constexpr SecretTokenFormat kApiTokenFormat{"kfat_", "API token", "`keyfleet token create`"};
 
 struct SecretTokenParts {
   std::string text;         // what the operator is shown once; empty when parsed

@@ -74,9 +74,9 @@ absl::StatusOr<NewAdminCertificate> CredentialHandlers::IssueCertificate(
   KF_ASSIGN_OR_RETURN(SecretTokenParts id, GenerateSecretToken(kApiTokenFormat));
   c.id = id.id;
   c.kind = CredentialKind::kCertificate;
-  KF_ASSIGN_OR_RETURN(std::string pem, ca_->SignAdminCertificate(csr_pem, c.name, c.id,
-                                                                 c.created_at,
-                                                                 *c.expires_at - c.created_at));
+  KF_ASSIGN_OR_RETURN(
+      std::string pem,
+      ca_->SignAdminCertificate(csr_pem, c.name, c.id, c.created_at, *c.expires_at - c.created_at));
   KF_ASSIGN_OR_RETURN(tls::CertificateInfo info, tls::InspectCertificate(pem));
   c.certificate_serial = info.serial_hex;
   KF_RETURN_IF_ERROR(ctx_.store.CreateApiCredential({actor, c.created_at}, c));
@@ -134,8 +134,7 @@ void CredentialHandlers::NoteUse(const ApiCredentialRecord& c) const {
   const absl::Time now = ctx_.Now();
   if (c.last_used_at && now - *c.last_used_at < kLastUsedResolution) return;
   if (absl::Status s = ctx_.store.TouchApiCredential(c.id, now); !s.ok()) {
-    spdlog::debug("could not record the use of credential {}: {}", c.id,
-                  std::string(s.message()));
+    spdlog::debug("could not record the use of credential {}: {}", c.id, std::string(s.message()));
   }
 }
 
@@ -149,9 +148,9 @@ absl::StatusOr<std::optional<std::string>> CredentialHandlers::EnsureBootstrapTo
       absl::StatusOr<SecretTokenParts> parsed =
           ParseSecretToken(kApiTokenFormat, absl::StripAsciiWhitespace(*text));
       if (!parsed.ok()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "--bootstrap-token-file ", token_file, ": ", parsed.status().message(),
-            " (generate one with `keyfleet-controller bootstrap-token`)"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("--bootstrap-token-file ", token_file, ": ", parsed.status().message(),
+                         " (generate one with `keyfleet-controller bootstrap-token`)"));
       }
       parts = *std::move(parsed);
     } else if (absl::IsNotFound(text.status())) {
@@ -192,9 +191,10 @@ absl::StatusOr<std::optional<std::string>> CredentialHandlers::EnsureBootstrapTo
     return std::optional<std::string>();
   }
   if (wrote_file) {
-    spdlog::warn("created the bootstrap admin token and wrote it to {} (0600); revoke it with "
-                 "`keyfleet token revoke bootstrap` once you have named tokens",
-                 token_file);
+    spdlog::warn(
+        "created the bootstrap admin token and wrote it to {} (0600); revoke it with "
+        "`keyfleet token revoke bootstrap` once you have named tokens",
+        token_file);
     return std::optional<std::string>();
   }
   if (!token_file.empty()) {

@@ -113,8 +113,8 @@ absl::StatusOr<AuditVerification> ReportHandlers::VerifyAudit() const {
 }
 
 absl::StatusOr<std::vector<ExportedAuditEvent>> ReportHandlers::ExportAudit(uint64_t after,
-                                                                           absl::Time since,
-                                                                           size_t limit) const {
+                                                                            absl::Time since,
+                                                                            size_t limit) const {
   KF_ASSIGN_OR_RETURN(std::vector<AuditEvent> events, ctx_.store.ListAudit(after, since, limit));
   std::vector<ExportedAuditEvent> out;
   if (events.empty()) return out;

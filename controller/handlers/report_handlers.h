@@ -3,11 +3,10 @@
 // every replica answers alike wherever an agent is connected.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
-
-#include <cstdint>
 #include <string>
 #include <vector>
 

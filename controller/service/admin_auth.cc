@@ -160,9 +160,8 @@ absl::Status AdminAuthorizer::CheckRule(const AdminRpcRule& rule, const Caller& 
                                         const AccessTarget& target) const {
   const ApiCredentialRecord& c = caller.credential();
   if ((rule.roles & BitOf(c.role)) == 0) {
-    return absl::PermissionDeniedError(absl::StrCat(rule.rpc, " needs role ",
-                                                    RolesText(rule.roles), "; ", Who(c),
-                                                    " has role ", RoleName(c.role)));
+    return absl::PermissionDeniedError(absl::StrCat(rule.rpc, " needs role ", RolesText(rule.roles),
+                                                    "; ", Who(c), " has role ", RoleName(c.role)));
   }
   if (caller.is_owner()) return CheckNarrowing(rule.owner, rule, caller, target);
   if (caller.is_scoped()) return CheckNarrowing(rule.scoped, rule, caller, target);
@@ -175,8 +174,8 @@ absl::Status AdminAuthorizer::CheckNarrowing(Narrowing narrowing, const AdminRpc
   const ApiCredentialRecord& c = caller.credential();
   const std::string scope = ScopeText(c.host_scope);
   auto outside = [&](const std::string& what) {
-    return absl::PermissionDeniedError(absl::StrCat(Who(c), " is limited to hosts ", scope, "; ",
-                                                    what));
+    return absl::PermissionDeniedError(
+        absl::StrCat(Who(c), " is limited to hosts ", scope, "; ", what));
   };
   auto not_own = [&](const std::string& what) {
     return absl::PermissionDeniedError(
@@ -188,8 +187,7 @@ absl::Status AdminAuthorizer::CheckNarrowing(Narrowing narrowing, const AdminRpc
       return absl::OkStatus();
     case Narrowing::kRefused:
       if (caller.is_owner()) {
-        return not_own(absl::StrCat(rule.rpc, " needs role ",
-                                    RolesText(rule.roles & ~kOwnerRole)));
+        return not_own(absl::StrCat(rule.rpc, " needs role ", RolesText(rule.roles & ~kOwnerRole)));
       }
       return outside(absl::StrCat(rule.rpc,
                                   " reaches beyond a host scope and needs an unscoped operator "
@@ -209,9 +207,9 @@ absl::Status AdminAuthorizer::CheckNarrowing(Narrowing narrowing, const AdminRpc
       if (target.selector && CoversScope(target.selector->labels, c.host_scope)) {
         return absl::OkStatus();
       }
-      return outside(absl::StrCat(
-          "the grant's host selector \"", target.selector ? FormatHostSelector(*target.selector) : "",
-          "\" does not require ", scope, " (add those labels to --hosts)"));
+      return outside(absl::StrCat("the grant's host selector \"",
+                                  target.selector ? FormatHostSelector(*target.selector) : "",
+                                  "\" does not require ", scope, " (add those labels to --hosts)"));
     case Narrowing::kGrantInScope: {
       std::optional<GrantRecord> grant = view_.FindGrant(target.grant_id);
       if (grant && CoversScope(grant->hosts.labels, c.host_scope)) return absl::OkStatus();
@@ -219,8 +217,8 @@ absl::Status AdminAuthorizer::CheckNarrowing(Narrowing narrowing, const AdminRpc
     }
     case Narrowing::kNewJoinToken:
       if (!CoversScope(target.labels, c.host_scope)) {
-        return outside(absl::StrCat("a join token it creates must give the labels ", scope,
-                                    " (--labels)"));
+        return outside(
+            absl::StrCat("a join token it creates must give the labels ", scope, " (--labels)"));
       }
       if (!target.hostname.empty() && view_.FindHost(target.hostname) &&
           !caller.SeesHost(target.hostname)) {

@@ -40,25 +40,25 @@ inline constexpr uint8_t kWriters = kAdminRole | kOperatorRole;
 
 // How an owner, or an operator limited to a host scope, is narrowed on one RPC.
 enum class Narrowing {
-  kRefused,          // may not call it at all
-  kAny,              // may call it as anyone with the role
-  kFiltered,         // may call it; the answer holds only what the caller may see
-  kOwnPrincipal,     // owner: the request's principal is its own
-  kOwnKey,           // owner: the request's key belongs to its principal
-  kHostInScope,      // scoped: the request's host carries the scope's labels
-  kSelectorInScope,  // scoped: the grant's selector requires the scope's labels
-  kGrantInScope,     // scoped: the named grant's selector does
-  kNewJoinToken,     // scoped: the join token gives the scope's labels (and names no host
-                     // outside the scope)
-  kJoinTokenInScope, // scoped: the named join token gives the scope's labels
-  kHostLabels,       // scoped: host in scope, and no label that defines any scope is touched
+  kRefused,           // may not call it at all
+  kAny,               // may call it as anyone with the role
+  kFiltered,          // may call it; the answer holds only what the caller may see
+  kOwnPrincipal,      // owner: the request's principal is its own
+  kOwnKey,            // owner: the request's key belongs to its principal
+  kHostInScope,       // scoped: the request's host carries the scope's labels
+  kSelectorInScope,   // scoped: the grant's selector requires the scope's labels
+  kGrantInScope,      // scoped: the named grant's selector does
+  kNewJoinToken,      // scoped: the join token gives the scope's labels (and names no host
+                      // outside the scope)
+  kJoinTokenInScope,  // scoped: the named join token gives the scope's labels
+  kHostLabels,        // scoped: host in scope, and no label that defines any scope is touched
 };
 
 struct AdminRpcRule {
-  const char* rpc;  // method of keyfleet.v1.AdminService
-  uint8_t roles;    // RoleBit set
-  Narrowing owner;  // kRefused unless roles has kOwnerRole
-  Narrowing scoped; // for an operator with a host scope
+  const char* rpc;   // method of keyfleet.v1.AdminService
+  uint8_t roles;     // RoleBit set
+  Narrowing owner;   // kRefused unless roles has kOwnerRole
+  Narrowing scoped;  // for an operator with a host scope
 };
 
 // clang-format off
@@ -104,9 +104,9 @@ const AdminRpcRule* FindAdminRpcRule(absl::string_view rpc);
 
 // What a request touches, for the owner and scope narrowings that need it.
 struct AccessTarget {
-  std::string principal;    // kOwnPrincipal
-  std::string fingerprint;  // kOwnKey
-  std::string hostname;     // kHostInScope, kHostLabels, kNewJoinToken
+  std::string principal;                 // kOwnPrincipal
+  std::string fingerprint;               // kOwnKey
+  std::string hostname;                  // kHostInScope, kHostLabels, kNewJoinToken
   std::optional<HostSelector> selector;  // kSelectorInScope
   int64_t grant_id = 0;                  // kGrantInScope
   Labels labels;                         // kNewJoinToken: the labels it gives

@@ -31,10 +31,10 @@ grpc::Status Mutation(const absl::StatusOr<uint64_t>& change, v1::MutationRespon
 }  // namespace
 
 // Authorizes the call (admin_auth.h) as RPC with TARGET, binding the Caller to `caller`.
-#define KF_AUTHORIZE(rpc, target)                                                  \
-  absl::StatusOr<Caller> caller_or = auth_.Authorize(*ctx, rpc, target);           \
-  if (!caller_or.ok()) return ToGrpcStatus(caller_or.status());                    \
-  const Caller& caller = *caller_or;                                               \
+#define KF_AUTHORIZE(rpc, target)                                        \
+  absl::StatusOr<Caller> caller_or = auth_.Authorize(*ctx, rpc, target); \
+  if (!caller_or.ok()) return ToGrpcStatus(caller_or.status());          \
+  const Caller& caller = *caller_or;                                     \
   (void)caller
 
 void AdminServiceImpl::KeyToProto(const KeyRecord& key, v1::Key* out) const {
@@ -156,7 +156,8 @@ grpc::Status AdminServiceImpl::AddGrant(grpc::ServerContext* ctx, const v1::AddG
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::ListGrants(grpc::ServerContext* ctx, const v1::ListGrantsRequest* req,
+grpc::Status AdminServiceImpl::ListGrants(grpc::ServerContext* ctx,
+                                          const v1::ListGrantsRequest* req,
                                           v1::ListGrantsResponse* resp) {
   KF_AUTHORIZE("ListGrants", {});
   absl::StatusOr<std::vector<GrantRecord>> grants =

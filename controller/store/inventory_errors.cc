@@ -72,9 +72,9 @@ absl::Status UnknownJoinTokenError() {
 }
 
 absl::Status CredentialNameTakenError(const std::string& name) {
-  return absl::AlreadyExistsError(absl::StrCat(
-      "a live credential is already named \"", name,
-      "\" (see `keyfleet token list`; revoke it first or choose another name)"));
+  return absl::AlreadyExistsError(
+      absl::StrCat("a live credential is already named \"", name,
+                   "\" (see `keyfleet token list`; revoke it first or choose another name)"));
 }
 
 absl::Status CredentialNotFoundError(const std::string& name_or_id) {

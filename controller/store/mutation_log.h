@@ -52,8 +52,7 @@ inline MutationLog CredentialCreatedLog(const ApiCredentialRecord& c) {
 inline MutationLog CredentialRevokedLog(const ApiCredentialRecord& before,
                                         const ApiCredentialRecord& after) {
   MutationLog log;
-  log.AuditOnly(before.kind == CredentialKind::kToken ? "token.revoke"
-                                                      : "admin.certificate.revoke",
+  log.AuditOnly(before.kind == CredentialKind::kToken ? "token.revoke" : "admin.certificate.revoke",
                 before.name, ApiCredentialToJson(before), ApiCredentialToJson(after));
   return log;
 }

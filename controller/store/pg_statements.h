@@ -136,8 +136,8 @@ inline constexpr Statement kStatements[] = {
     {"join_token_use", "UPDATE join_tokens SET uses = uses + 1 WHERE id = $1"},
     {"join_token_revoke", "UPDATE join_tokens SET revoked_at = kf_ts($2) WHERE id = $1"},
 
-#define KF_CREDENTIAL_COLUMNS                                                                \
-  "id, name, kind, role, principal, host_scope, secret_hash, certificate_serial, "          \
+#define KF_CREDENTIAL_COLUMNS                                                                 \
+  "id, name, kind, role, principal, host_scope, secret_hash, certificate_serial, "            \
   "kf_us(created_at), created_by, kf_us(expires_at), kf_us(revoked_at), kf_us(last_used_at) " \
   "FROM api_credentials "
     {"credential_insert",

@@ -123,8 +123,8 @@ absl::Status PostgresStore::AppendAudit(pqxx::dbtransaction& txn,
   CheckpointEvents batch;
   for (size_t i = 0; i < entries.size(); ++i) {
     const MutationContext& ctx = contexts.size() == 1 ? contexts[0] : contexts[i];
-    const AuditEvent event = ChainAuditEvent(
-        txn.exec_prepared1("audit_next_seq")[0].as<uint64_t>(), ctx, entries[i], prev_hash);
+    const AuditEvent event = ChainAuditEvent(txn.exec_prepared1("audit_next_seq")[0].as<uint64_t>(),
+                                             ctx, entries[i], prev_hash);
     txn.exec_prepared0("audit_insert", event.sequence, Us(event.at), event.actor, event.action,
                        event.target, event.before_json, event.after_json, event.prev_hash,
                        event.hash);
@@ -141,8 +141,7 @@ absl::Status PostgresStore::InsertCheckpoint(pqxx::dbtransaction& txn, Checkpoin
   const uint64_t last = events.back().first;
   KF_ASSIGN_OR_RETURN(AuditCheckpoint cp, signer_->Sign(std::move(events), absl::Now()));
   txn.exec_prepared0("checkpoint_insert", static_cast<int64_t>(first), static_cast<int64_t>(last),
-                     Us(cp.signed_at), cp.key_id, FormatCheckpointEvents(cp.events),
-                     cp.signature);
+                     Us(cp.signed_at), cp.key_id, FormatCheckpointEvents(cp.events), cp.signature);
   *last_signed = std::max(*last_signed, last);
   return absl::OkStatus();
 }
@@ -479,8 +478,7 @@ absl::Status PostgresStore::CreateApiCredential(const MutationContext& ctx,
                                                 const ApiCredentialRecord& credential) {
   return Mutate(ctx, "create credential",
                 [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
-                  if (!txn.exec_prepared("credential_live_by_name_lock", credential.name)
-                           .empty()) {
+                  if (!txn.exec_prepared("credential_live_by_name_lock", credential.name).empty()) {
                     return CredentialNameTakenError(credential.name);
                   }
                   InsertCredential(txn, credential);
@@ -492,26 +490,26 @@ absl::Status PostgresStore::CreateApiCredential(const MutationContext& ctx,
 absl::StatusOr<bool> PostgresStore::CreateApiCredentialOnce(const MutationContext& ctx,
                                                             const ApiCredentialRecord& credential) {
   bool created = false;
-  KF_RETURN_IF_ERROR(Mutate(ctx, "create credential once",
-                            [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
-                              created = false;
-                              if (!txn.exec_prepared("credential_name_ever_used", credential.name)
-                                       .empty()) {
-                                return MutationLog();
-                              }
-                              InsertCredential(txn, credential);
-                              created = true;
-                              return CredentialCreatedLog(credential);
-                            })
-                         .status());
+  KF_RETURN_IF_ERROR(
+      Mutate(ctx, "create credential once",
+             [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+               created = false;
+               if (!txn.exec_prepared("credential_name_ever_used", credential.name).empty()) {
+                 return MutationLog();
+               }
+               InsertCredential(txn, credential);
+               created = true;
+               return CredentialCreatedLog(credential);
+             })
+          .status());
   return created;
 }
 
 absl::StatusOr<std::vector<ApiCredentialRecord>> PostgresStore::ListApiCredentials() {
   std::vector<ApiCredentialRecord> out;
   KF_RETURN_IF_ERROR(pool_.ReadSnapshot("list credentials", [&](pqxx::dbtransaction& txn) {
-    KF_ASSIGN_OR_RETURN(
-        out, AllRows<ApiCredentialRecord>(txn, "credential_all", ApiCredentialFromRow));
+    KF_ASSIGN_OR_RETURN(out,
+                        AllRows<ApiCredentialRecord>(txn, "credential_all", ApiCredentialFromRow));
     return absl::OkStatus();
   }));
   return out;
@@ -534,20 +532,22 @@ absl::StatusOr<ApiCredentialRecord> PostgresStore::RevokeApiCredential(
     const MutationContext& ctx, const std::string& name_or_id) {
   ApiCredentialRecord after;
   KF_RETURN_IF_ERROR(
-      Mutate(ctx, "revoke credential", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
-        pqxx::result r = txn.exec_prepared("credential_live_by_name_lock", name_or_id);
-        if (r.empty()) r = txn.exec_prepared("credential_by_id_lock", name_or_id);
-        if (r.empty()) return CredentialNotFoundError(name_or_id);
-        KF_ASSIGN_OR_RETURN(ApiCredentialRecord before, ApiCredentialFromRow(r[0]));
-        if (before.revoked_at) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "credential ", before.id, " (\"", before.name, "\") is already revoked"));
-        }
-        txn.exec_prepared0("credential_revoke", before.id, Us(ctx.at));
-        after = before;
-        after.revoked_at = ctx.at;
-        return CredentialRevokedLog(before, after);
-      }).status());
+      Mutate(ctx, "revoke credential",
+             [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+               pqxx::result r = txn.exec_prepared("credential_live_by_name_lock", name_or_id);
+               if (r.empty()) r = txn.exec_prepared("credential_by_id_lock", name_or_id);
+               if (r.empty()) return CredentialNotFoundError(name_or_id);
+               KF_ASSIGN_OR_RETURN(ApiCredentialRecord before, ApiCredentialFromRow(r[0]));
+               if (before.revoked_at) {
+                 return absl::FailedPreconditionError(absl::StrCat(
+                     "credential ", before.id, " (\"", before.name, "\") is already revoked"));
+               }
+               txn.exec_prepared0("credential_revoke", before.id, Us(ctx.at));
+               after = before;
+               after.revoked_at = ctx.at;
+               return CredentialRevokedLog(before, after);
+             })
+          .status());
   return after;
 }
 
@@ -622,9 +622,9 @@ absl::StatusOr<AuditCheckpoint> CheckpointFromRow(const pqxx::row& row) {
   cp.key_id = row[2].as<std::string>();
   absl::StatusOr<CheckpointEvents> events = ParseCheckpointEvents(row[3].as<std::string>());
   if (!events.ok()) {
-    return absl::DataLossError(absl::StrCat("audit checkpoint ", cp.id,
-                                            " has an unreadable events column: ",
-                                            events.status().message()));
+    return absl::DataLossError(
+        absl::StrCat("audit checkpoint ", cp.id,
+                     " has an unreadable events column: ", events.status().message()));
   }
   cp.events = *std::move(events);
   cp.signature = row[4].as<std::string>();

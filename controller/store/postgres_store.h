@@ -2,8 +2,8 @@
 // PgPool, which retries lost connections.
 #pragma once
 
-#include <functional>
 #include <atomic>
+#include <functional>
 #include <memory>
 
 #include "controller/audit_signer.h"

@@ -30,7 +30,7 @@ namespace keyfleet::controller {
 
 // The whole audit log as one snapshot saw it: what `audit verify` checks.
 struct AuditLog {
-  std::vector<AuditEvent> events;             // by sequence
+  std::vector<AuditEvent> events;            // by sequence
   std::vector<AuditCheckpoint> checkpoints;  // by id
 };
 

@@ -10,8 +10,8 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <algorithm>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -49,26 +49,54 @@ enum Caller {
 };
 
 const char* CallerName(int c) {
-  static const char* kNames[] = {"no token", "revoked token", "expired token", "admin",
-                                 "operator", "operator scoped inside", "operator scoped outside",
-                                 "auditor",  "owner of P", "owner of another principal"};
+  static const char* kNames[] = {"no token",
+                                 "revoked token",
+                                 "expired token",
+                                 "admin",
+                                 "operator",
+                                 "operator scoped inside",
+                                 "operator scoped outside",
+                                 "auditor",
+                                 "owner of P",
+                                 "owner of another principal"};
   return kNames[c];
 }
 
 // Which callers get past authorization; the unauthenticated three never do.
 // A=admin O=operator I=scoped inside X=scoped outside U=auditor P=owner of P Q=owner of another.
 const std::map<std::string, std::string> kExpected = {
-    {"AddPrincipal", "AO"},      {"ListPrincipals", "AOIXUPQ"}, {"DisablePrincipal", "AO"},
-    {"AddKeys", "AOP"},          {"ListKeys", "AOIXUPQ"},       {"GetKey", "AOIXUP"},
-    {"LabelKey", "AOP"},         {"RemoveKey", "AOP"},          {"RevokeKey", "AO"},
-    {"AddGrant", "AOI"},         {"ListGrants", "AOIXUPQ"},     {"RemoveGrant", "AOI"},
-    {"ListHosts", "AOIXU"},      {"GetHost", "AOIU"},           {"LabelHost", "AOI"},
-    {"RemoveHost", "AOI"},       {"CreateHostToken", "AOI"},    {"ListHostTokens", "AOIXU"},
-    {"RevokeHostToken", "AOI"},  {"GetPolicy", "AOIXU"},        {"SetPolicy", "A"},
-    {"AccessReview", "AOIU"},    {"ComplianceReport", "AOU"},   {"ListAudit", "AU"},
-    {"VerifyAudit", "AU"},       {"ExportAudit", "AU"},         {"RolloutStatus", "AOIXUPQ"},
-    {"CreateToken", "A"},        {"IssueAdminCertificate", "A"}, {"ListTokens", "AU"},
-    {"RevokeToken", "A"},        {"WhoAmI", "AOIXUPQ"},
+    {"AddPrincipal", "AO"},
+    {"ListPrincipals", "AOIXUPQ"},
+    {"DisablePrincipal", "AO"},
+    {"AddKeys", "AOP"},
+    {"ListKeys", "AOIXUPQ"},
+    {"GetKey", "AOIXUP"},
+    {"LabelKey", "AOP"},
+    {"RemoveKey", "AOP"},
+    {"RevokeKey", "AO"},
+    {"AddGrant", "AOI"},
+    {"ListGrants", "AOIXUPQ"},
+    {"RemoveGrant", "AOI"},
+    {"ListHosts", "AOIXU"},
+    {"GetHost", "AOIU"},
+    {"LabelHost", "AOI"},
+    {"RemoveHost", "AOI"},
+    {"CreateHostToken", "AOI"},
+    {"ListHostTokens", "AOIXU"},
+    {"RevokeHostToken", "AOI"},
+    {"GetPolicy", "AOIXU"},
+    {"SetPolicy", "A"},
+    {"AccessReview", "AOIU"},
+    {"ComplianceReport", "AOU"},
+    {"ListAudit", "AU"},
+    {"VerifyAudit", "AU"},
+    {"ExportAudit", "AU"},
+    {"RolloutStatus", "AOIXUPQ"},
+    {"CreateToken", "A"},
+    {"IssueAdminCertificate", "A"},
+    {"ListTokens", "AU"},
+    {"RevokeToken", "A"},
+    {"WhoAmI", "AOIXUPQ"},
 };
 
 bool Expected(const std::string& rpc, int caller) {
@@ -427,7 +455,8 @@ TEST_F(AdminAuthorizationTest, RefusalsSayWhatWouldBeNeededAndAreAudited) {
   AddPrincipal("bob");
   EnsureHost("pay-1", "payments");
   const std::string auditor = CreateToken("aud", v1::ROLE_AUDITOR, "", {});
-  const std::string scoped = CreateToken("op-payments", v1::ROLE_OPERATOR, "", {{"team", "payments"}});
+  const std::string scoped =
+      CreateToken("op-payments", v1::ROLE_OPERATOR, "", {{"team", "payments"}});
   const std::string owner = CreateToken("alice-self", v1::ROLE_OWNER, "alice", {});
 
   v1::AddPrincipalRequest add;

@@ -16,9 +16,9 @@
 #include "controller/controller_server.h"
 #include "keyfleet/v1/admin.grpc.pb.h"
 #include "keyfleet/v1/agent.grpc.pb.h"
+#include "tests/support/admin_token.h"
 #include "tests/support/scoped_temp_dir.h"
 #include "tests/support/temp_postgres.h"
-#include "tests/support/admin_token.h"
 #include "tests/support/test_identity.h"
 #include "tests/support/test_keys.h"
 

@@ -71,9 +71,9 @@ class AuditTamperTest : public ::testing::Test {
   // The events as stored, in order.
   std::vector<AuditEvent> Events(pqxx::work& txn) {
     std::vector<AuditEvent> out;
-    for (const pqxx::row& r : txn.exec(
-             "SELECT seq, kf_us(at), actor, action, target, "
-             "before_json, after_json, prev_hash, hash FROM audit_events ORDER BY seq")) {
+    for (const pqxx::row& r :
+         txn.exec("SELECT seq, kf_us(at), actor, action, target, "
+                  "before_json, after_json, prev_hash, hash FROM audit_events ORDER BY seq")) {
       AuditEvent e;
       e.sequence = r[0].as<uint64_t>();
       e.at = absl::FromUnixMicros(r[1].as<int64_t>());

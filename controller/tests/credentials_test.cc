@@ -68,13 +68,9 @@ TEST(CredentialRules, ExpiryDefaultsTo90DaysWithinLimits) {
   EXPECT_EQ(**CredentialExpiry(kT0, std::nullopt, false), kT0 + absl::Hours(24 * 90));
   EXPECT_FALSE(CredentialExpiry(kT0, std::nullopt, true)->has_value());
   EXPECT_EQ(**CredentialExpiry(kT0, kMinCredentialLifetime, false), kT0 + kMinCredentialLifetime);
-  EXPECT_EQ(CredentialExpiry(kT0, kMinCredentialLifetime - absl::Seconds(1), false)
-                .status()
-                .code(),
+  EXPECT_EQ(CredentialExpiry(kT0, kMinCredentialLifetime - absl::Seconds(1), false).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CredentialExpiry(kT0, kMaxCredentialLifetime + absl::Seconds(1), false)
-                .status()
-                .code(),
+  EXPECT_EQ(CredentialExpiry(kT0, kMaxCredentialLifetime + absl::Seconds(1), false).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(CredentialExpiry(kT0, absl::Hours(1), true).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -128,7 +124,8 @@ class CredentialHandlersTest : public ::testing::Test {
 };
 
 TEST_F(CredentialHandlersTest, ATokenAuthenticatesUntilRevokedOrExpired) {
-  absl::StatusOr<NewApiToken> t = credentials_.CreateToken("token:bootstrap", Spec("ci", Role::kOperator));
+  absl::StatusOr<NewApiToken> t =
+      credentials_.CreateToken("token:bootstrap", Spec("ci", Role::kOperator));
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_EQ(t->text.find(t->record.secret_hash), std::string::npos);
   absl::StatusOr<ApiCredentialRecord> who = credentials_.AuthenticateToken(t->text);

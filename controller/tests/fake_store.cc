@@ -309,8 +309,8 @@ absl::StatusOr<ApiCredentialRecord> FakeStore::RevokeApiCredential(const Mutatio
     found = &it->second;
   }
   if (found->revoked_at) {
-    return absl::FailedPreconditionError(absl::StrCat("credential ", found->id, " (\"",
-                                                      found->name, "\") is already revoked"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("credential ", found->id, " (\"", found->name, "\") is already revoked"));
   }
   const ApiCredentialRecord before = *found;
   found->revoked_at = ctx.at;

@@ -16,7 +16,8 @@ class AddToken : public gx::Interceptor {
  public:
   explicit AddToken(const std::string& header) : header_(header) {}
   void Intercept(gx::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(gx::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+    if (methods->QueryInterceptionHookPoint(
+            gx::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
       methods->GetSendInitialMetadata()->insert({"authorization", header_});
     }
     methods->Proceed();
@@ -53,9 +54,8 @@ std::vector<std::unique_ptr<gx::ClientInterceptorFactoryInterface>> TokenInterce
 std::shared_ptr<grpc::Channel> TokenChannel(const std::string& address,
                                             std::shared_ptr<grpc::ChannelCredentials> credentials,
                                             const std::string& token) {
-  return gx::CreateCustomChannelWithInterceptors(address, std::move(credentials),
-                                                 grpc::ChannelArguments(),
-                                                 TokenInterceptors(token));
+  return gx::CreateCustomChannelWithInterceptors(
+      address, std::move(credentials), grpc::ChannelArguments(), TokenInterceptors(token));
 }
 
 std::shared_ptr<grpc::Channel> TokenTlsChannel(const std::string& address,

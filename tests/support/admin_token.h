@@ -27,8 +27,7 @@ std::shared_ptr<grpc::Channel> TokenChannel(const std::string& address,
 
 // A TLS channel trusting `ca_pem` whose calls carry `token`.
 std::shared_ptr<grpc::Channel> TokenTlsChannel(const std::string& address,
-                                               const std::string& ca_pem,
-                                               const std::string& token);
+                                               const std::string& ca_pem, const std::string& token);
 
 // The token in a --bootstrap-token-file the controller wrote (trailing newline removed).
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
