@@ -138,12 +138,6 @@ struct CertArgs {
   std::string cert_out;
 };
 
-std::pair<std::string, std::string> SplitPath(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return {".", path};
-  return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
-}
-
 int IssueCertificate(ControllerClient& client, const GlobalOptions& globals, const CertArgs& args) {
   v1::IssueAdminCertificateRequest req;
   if (std::string error = BuildSpec(args.spec, req.mutable_spec()); !error.empty()) {
@@ -158,7 +152,7 @@ int IssueCertificate(ControllerClient& client, const GlobalOptions& globals, con
   v1::IssueAdminCertificateResponse resp;
   grpc::Status s = client.admin().IssueAdminCertificate(client.Context().get(), req, &resp);
   if (!s.ok()) return client.Fail(s);
-  auto [key_dir, key_name] = SplitPath(args.key_out);
+  auto [key_dir, key_name] = tls::SplitDirAndName(args.key_out);
   if (absl::Status w = tls::WriteFileAtomically(key_dir, key_name, *key, 0600); !w.ok()) {
     std::cerr << "keyfleet: the certificate was issued (credential \"" << resp.credential().name()
               << "\") but its key could not be written: " << w.message()
@@ -166,7 +160,7 @@ int IssueCertificate(ControllerClient& client, const GlobalOptions& globals, con
               << "` and try again\n";
     return kExitRefused;
   }
-  auto [cert_dir, cert_name] = SplitPath(args.cert_out);
+  auto [cert_dir, cert_name] = tls::SplitDirAndName(args.cert_out);
   if (absl::Status w = tls::WriteFileAtomically(cert_dir, cert_name, resp.certificate_pem(), 0644);
       !w.ok()) {
     std::cerr << "keyfleet: cannot write the certificate: " << w.message() << "\n";

@@ -266,4 +266,10 @@ absl::StatusOr<std::string> ReadPublicFile(const std::string& path, size_t limit
   return ReadCheckedFile(path, limit, /*secret=*/false);
 }
 
+std::pair<std::string, std::string> SplitDirAndName(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {".", path};
+  return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
+}
+
 }  // namespace keyfleet::tls

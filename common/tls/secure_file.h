@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -34,6 +35,10 @@ inline constexpr size_t kMaxSecureFileNameBytes = 200;
 // NOT_FOUND: a component of `dir` does not exist.
 absl::Status WriteFileAtomically(const std::string& dir, const std::string& name,
                                  absl::string_view content, mode_t mode);
+
+// "DIR/NAME" split for the functions here: {"DIR", "NAME"}; a bare name is {".", NAME}, and
+// "/NAME" is {"/", NAME}.
+std::pair<std::string, std::string> SplitDirAndName(const std::string& path);
 
 // Like `mkdir -p`: creates the missing components of `dir` with `mode` (subject to the umask),
 // walking as above (FAILED_PRECONDITION for a symlink at any level). Then refuses

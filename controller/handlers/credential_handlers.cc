@@ -19,13 +19,6 @@ absl::Status UnknownTokenError() {
       "the API token is not valid (unknown, or its secret does not match)");
 }
 
-// "dir/name" → {"dir", "name"}; a bare name is in the current directory.
-std::pair<std::string, std::string> SplitPath(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return {".", path};
-  return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
-}
-
 }  // namespace
 
 absl::StatusOr<ApiCredentialRecord> CredentialHandlers::NewRecord(const std::string& actor,
@@ -155,7 +148,7 @@ absl::StatusOr<std::optional<std::string>> CredentialHandlers::EnsureBootstrapTo
       parts = *std::move(parsed);
     } else if (absl::IsNotFound(text.status())) {
       KF_ASSIGN_OR_RETURN(parts, GenerateSecretToken(kApiTokenFormat));
-      auto [dir, name] = SplitPath(token_file);
+      auto [dir, name] = tls::SplitDirAndName(token_file);
       KF_RETURN_IF_ERROR(tls::WriteFileAtomically(dir, name, parts.text + "\n", 0600));
       wrote_file = true;
     } else {
@@ -176,7 +169,7 @@ absl::StatusOr<std::optional<std::string>> CredentialHandlers::EnsureBootstrapTo
                       ctx_.store.CreateApiCredentialOnce({"controller", c.created_at}, c));
   if (!created) {
     if (wrote_file) {
-      auto [dir, name] = SplitPath(token_file);
+      auto [dir, name] = tls::SplitDirAndName(token_file);
       (void)tls::RemoveFileIfExists(dir, name);
     } else if (!token_file.empty()) {
       absl::StatusOr<std::optional<ApiCredentialRecord>> known =

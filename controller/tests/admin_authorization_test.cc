@@ -6,12 +6,10 @@
 // still be NOT_FOUND or INVALID_ARGUMENT: the requests are built to change little).
 #include <gmock/gmock.h>
 #include <google/protobuf/descriptor.h>
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -238,29 +236,11 @@ class AdminAuthorizationTest : public ::testing::Test {
 
 testing::TempPostgres* AdminAuthorizationTest::postgres_ = nullptr;
 
-// One generic unary call of /keyfleet.v1.AdminService/RPC with `request`.
-grpc::Status GenericCall(grpc::Channel& channel, const std::string& rpc,
+// One unary call of /keyfleet.v1.AdminService/RPC with `request`, by name.
+grpc::Status GenericCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& rpc,
                          const google::protobuf::Message& request) {
-  grpc::GenericStub stub(std::shared_ptr<grpc::Channel>(&channel, [](grpc::Channel*) {}));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  grpc::Slice slice(request.SerializeAsString());
-  grpc::ByteBuffer req(&slice, 1);
-  grpc::ByteBuffer resp;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  grpc::Status status;
-  stub.UnaryCall(&ctx, "/keyfleet.v1.AdminService/" + rpc, grpc::StubOptions(), &req, &resp,
-                 [&](grpc::Status s) {
-                   std::lock_guard<std::mutex> lock(mu);
-                   status = s;
-                   done = true;
-                   cv.notify_all();
-                 });
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return done; });
-  return status;
+  return testing::GenericUnaryCall(channel, "/keyfleet.v1.AdminService/" + rpc,
+                                   request.SerializeAsString());
 }
 
 grpc::Status AdminAuthorizationTest::Call(const std::string& rpc, const std::string& token) {
@@ -373,7 +353,7 @@ grpc::Status AdminAuthorizationTest::Call(const std::string& rpc, const std::str
     // of any of them serializes to nothing.
     req = std::make_unique<v1::ListHostsRequest>();
   }
-  return GenericCall(*channel, rpc, *req);
+  return GenericCall(channel, rpc, *req);
 }
 
 TEST_F(AdminAuthorizationTest, EveryRpcAllowsExactlyTheRolesTheTableGives) {
@@ -461,7 +441,7 @@ TEST_F(AdminAuthorizationTest, RefusalsSayWhatWouldBeNeededAndAreAudited) {
 
   v1::AddPrincipalRequest add;
   add.set_name("carol");
-  grpc::Status s = GenericCall(*Channel(auditor), "AddPrincipal", add);
+  grpc::Status s = GenericCall(Channel(auditor), "AddPrincipal", add);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(s.error_message(), HasSubstr("AddPrincipal needs role admin or operator"));
   EXPECT_THAT(s.error_message(), HasSubstr("token \"aud\" has role auditor"));
@@ -471,14 +451,14 @@ TEST_F(AdminAuthorizationTest, RefusalsSayWhatWouldBeNeededAndAreAudited) {
   grant.mutable_grant()->set_principal("alice");
   (*grant.mutable_grant()->mutable_hosts()->mutable_labels())["env"] = "prod";
   grant.mutable_grant()->set_account("deploy");
-  s = GenericCall(*Channel(scoped), "AddGrant", grant);
+  s = GenericCall(Channel(scoped), "AddGrant", grant);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(s.error_message(), HasSubstr("limited to hosts team=payments"));
   EXPECT_THAT(s.error_message(), HasSubstr("does not require team=payments"));
   v1::LabelHostRequest relabel;
   relabel.set_hostname("pay-1");
   relabel.add_remove("team");
-  s = GenericCall(*Channel(scoped), "LabelHost", relabel);
+  s = GenericCall(Channel(scoped), "LabelHost", relabel);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(s.error_message(), HasSubstr("label \"team\" defines a host scope"));
 
@@ -486,12 +466,12 @@ TEST_F(AdminAuthorizationTest, RefusalsSayWhatWouldBeNeededAndAreAudited) {
   v1::AddKeysRequest keys;
   keys.set_principal("bob");
   keys.add_public_keys(testing::SyntheticEd25519Line(7));
-  s = GenericCall(*Channel(owner), "AddKeys", keys);
+  s = GenericCall(Channel(owner), "AddKeys", keys);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(s.error_message(), HasSubstr("owner of principal \"alice\" only"));
 
   // No token at all says how to authenticate.
-  s = GenericCall(*Channel(""), "ListPrincipals", v1::ListPrincipalsRequest());
+  s = GenericCall(Channel(""), "ListPrincipals", v1::ListPrincipalsRequest());
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_THAT(s.error_message(), HasSubstr("--token"));
 

@@ -19,11 +19,11 @@
 #include "node-agent/tests/sandbox.h"
 #include "node-agent/watch_client.h"
 #include "tests/support/admin_setup.h"
+#include "tests/support/admin_token.h"
 #include "tests/support/child_process.h"
 #include "tests/support/run_command.h"
 #include "tests/support/scoped_temp_dir.h"
 #include "tests/support/temp_postgres.h"
-#include "tests/support/admin_token.h"
 #include "tests/support/test_identity.h"
 #include "tests/support/test_keys.h"
 
@@ -117,8 +117,8 @@ class AgentWatch : public ::testing::Test {
     pin_ = server_->ca()->pin();
     absl::StatusOr<std::string> token = ::keyfleet::testing::ReadTokenFile(cc.bootstrap_token_file);
     ASSERT_TRUE(token.ok()) << token.status();
-    admin_ = v1::AdminService::NewStub(::keyfleet::testing::TokenTlsChannel(
-        address_, server_->ca()->trust_bundle_pem(), *token));
+    admin_ = v1::AdminService::NewStub(
+        ::keyfleet::testing::TokenTlsChannel(address_, server_->ca()->trust_bundle_pem(), *token));
   }
 
   std::string Token(const std::string& hostname) {

@@ -1,6 +1,10 @@
 #include "tests/support/admin_token.h"
 
+#include <grpcpp/generic/generic_stub.h>
+
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -62,6 +66,38 @@ std::shared_ptr<grpc::Channel> TokenTlsChannel(const std::string& address,
                                                const std::string& ca_pem,
                                                const std::string& token) {
   return TokenChannel(address, tls::ClientTlsCredentials(ca_pem), token);
+}
+
+grpc::Status GenericUnaryCall(const std::shared_ptr<grpc::Channel>& channel,
+                              const std::string& method, const std::string& request,
+                              std::string* response) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  grpc::Slice slice(request);
+  grpc::ByteBuffer req(&slice, 1);
+  grpc::ByteBuffer resp;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  grpc::Status status;
+  stub.UnaryCall(&ctx, method, grpc::StubOptions(), &req, &resp, [&](grpc::Status s) {
+    std::lock_guard<std::mutex> lock(mu);
+    status = s;
+    done = true;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return done; });
+  if (status.ok() && response != nullptr) {
+    std::vector<grpc::Slice> slices;
+    if (!resp.Dump(&slices).ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "bad response");
+    response->clear();
+    for (const grpc::Slice& s : slices) {
+      response->append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+  }
+  return status;
 }
 
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {

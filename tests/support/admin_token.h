@@ -29,6 +29,12 @@ std::shared_ptr<grpc::Channel> TokenChannel(const std::string& address,
 std::shared_ptr<grpc::Channel> TokenTlsChannel(const std::string& address,
                                                const std::string& ca_pem, const std::string& token);
 
+// One unary call of `method` ("/pkg.Service/Method") with serialized `request` bytes, by name:
+// for tables of calls over many methods. Fills `response` (bytes) when given.
+grpc::Status GenericUnaryCall(const std::shared_ptr<grpc::Channel>& channel,
+                              const std::string& method, const std::string& request,
+                              std::string* response = nullptr);
+
 // The token in a --bootstrap-token-file the controller wrote (trailing newline removed).
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path);
 
