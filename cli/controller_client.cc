@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -121,6 +122,14 @@ absl::StatusOr<ClientCredentials> ResolveCredentials(const GlobalOptions& flags)
     return absl::InvalidArgumentError(
         "an admin certificate needs both --cert FILE and --key FILE (from `keyfleet admin cert "
         "issue`)");
+  }
+  // It goes into a header: a newline or control character would make gRPC abort the call.
+  if (out.token.size() > kMaxTokenFileBytes ||
+      !std::all_of(out.token.begin(), out.token.end(), [](char c) { return c > ' ' && c < 127; })) {
+    return absl::InvalidArgumentError(
+        "the API token holds characters no token has (spaces, newlines or control "
+        "characters; a token is one line, kfat_…): check --token, --token-file or "
+        "$KEYFLEET_TOKEN");
   }
   if (globals.insecure_dev || ConfigSetting("insecure_dev") == "true") {
     if (!cert_file.empty()) {

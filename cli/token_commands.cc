@@ -143,6 +143,20 @@ int IssueCertificate(ControllerClient& client, const GlobalOptions& globals, con
   if (std::string error = BuildSpec(args.spec, req.mutable_spec()); !error.empty()) {
     return UsageError(error);
   }
+  // Both places must be writable before anything is issued (else a live credential would have
+  // no key), and a key is never overwritten.
+  auto [key_dir, key_name] = tls::SplitDirAndName(args.key_out);
+  absl::StatusOr<bool> key_exists = tls::FileExists(key_dir, key_name);
+  if (!key_exists.ok()) return UsageError("--key-out: " + std::string(key_exists.status().message()));
+  if (*key_exists) {
+    return UsageError("--key-out " + args.key_out +
+                      " exists; give a new path (a private key is never overwritten)");
+  }
+  auto [cert_dir, cert_name] = tls::SplitDirAndName(args.cert_out);
+  absl::StatusOr<bool> cert_exists = tls::FileExists(cert_dir, cert_name);
+  if (!cert_exists.ok()) {
+    return UsageError("--cert-out: " + std::string(cert_exists.status().message()));
+  }
   // The key is made here and never leaves this machine; the controller sees only the CSR.
   absl::StatusOr<std::string> key = tls::GenerateKeyPem();
   if (!key.ok()) return UsageError(std::string(key.status().message()));
@@ -152,7 +166,6 @@ int IssueCertificate(ControllerClient& client, const GlobalOptions& globals, con
   v1::IssueAdminCertificateResponse resp;
   grpc::Status s = client.admin().IssueAdminCertificate(client.Context().get(), req, &resp);
   if (!s.ok()) return client.Fail(s);
-  auto [key_dir, key_name] = tls::SplitDirAndName(args.key_out);
   if (absl::Status w = tls::WriteFileAtomically(key_dir, key_name, *key, 0600); !w.ok()) {
     std::cerr << "keyfleet: the certificate was issued (credential \"" << resp.credential().name()
               << "\") but its key could not be written: " << w.message()
@@ -160,7 +173,6 @@ int IssueCertificate(ControllerClient& client, const GlobalOptions& globals, con
               << "` and try again\n";
     return kExitRefused;
   }
-  auto [cert_dir, cert_name] = tls::SplitDirAndName(args.cert_out);
   if (absl::Status w = tls::WriteFileAtomically(cert_dir, cert_name, resp.certificate_pem(), 0644);
       !w.ok()) {
     std::cerr << "keyfleet: cannot write the certificate: " << w.message() << "\n";

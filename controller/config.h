@@ -35,6 +35,9 @@ struct ControllerConfig {
   // The bootstrap admin token, made on a database's first start: read from this file when it
   // exists (a mounted secret), written there (0600) when not; "" prints it once on stderr.
   std::string bootstrap_token_file;
+  // $KEYFLEET_BOOTSTRAP_TOKEN (never read from the YAML file: it is a secret): registered as the
+  // bootstrap token, e.g. from a Kubernetes Secret through secretKeyRef.
+  std::string bootstrap_token;
 };
 
 // Reads `yaml_text` over `base`. Unknown keys, wrong types and bad values are errors naming

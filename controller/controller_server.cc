@@ -166,7 +166,8 @@ absl::Status ControllerServer::Start() {
   }
   KF_RETURN_IF_ERROR(parts_->follower.Load());
   KF_ASSIGN_OR_RETURN(std::optional<std::string> bootstrap,
-                      parts_->credentials.EnsureBootstrapToken(config_.bootstrap_token_file));
+                      parts_->credentials.EnsureBootstrapToken(config_.bootstrap_token_file,
+                                                                 config_.bootstrap_token));
   if (bootstrap) PrintBootstrapToken(*bootstrap);
   parts_->follower.SetListener(
       [hub = &parts_->hub](const std::vector<std::string>& hosts) { hub->HostsChanged(hosts); });

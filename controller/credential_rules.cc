@@ -1,6 +1,7 @@
 #include "controller/credential_rules.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/duration_text.h"
 #include "common/host_names.h"
 #include "common/status_macros.h"
 #include "controller/ca/certificate_authority.h"
@@ -28,7 +29,8 @@ absl::Status ValidateCredentialSpec(const ApiCredentialRecord& c) {
   if (!c.host_scope.empty()) {
     if (c.role != Role::kOperator) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--hosts limits an operator to a host scope; a ", RoleName(c.role),
+          "--hosts limits an operator to a host scope; ",
+          c.role == Role::kOwner ? "an " : "a ", RoleName(c.role),
           " credential cannot be scoped (admin and auditor see the whole fleet, an owner its "
           "principal)"));
     }

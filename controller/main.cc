@@ -59,6 +59,9 @@ absl::StatusOr<ControllerConfig> BuildConfig(const Flags& flags) {
     config.database = env;
   }
   if (!flags.database.empty()) config.database = flags.database;
+  if (const char* env = std::getenv("KEYFLEET_BOOTSTRAP_TOKEN"); env != nullptr && *env != '\0') {
+    config.bootstrap_token = env;
+  }
   if (!flags.listen.empty()) config.listen = flags.listen;
   if (!flags.log_level.empty()) config.log_level = flags.log_level;
   if (flags.no_migrate) config.migrate_on_start = false;
@@ -193,7 +196,8 @@ int main(int argc, char** argv) {
                     "The first admin token, made on a database's first start: used from this "
                     "file if it exists (e.g. a mounted secret; make one with `keyfleet-controller "
                     "bootstrap-token`), written there (0600) if not. Without it the token is "
-                    "printed once on stderr.");
+                    "printed once on stderr. $KEYFLEET_BOOTSTRAP_TOKEN, when set, is registered instead "
+                    "(e.g. from a Kubernetes Secret).");
   }
   CLI::App* bootstrap_cmd = app.add_subcommand(
       "bootstrap-token",

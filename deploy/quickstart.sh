@@ -2,10 +2,12 @@
 # keyfleet quickstart: installs what is missing, builds, then runs the main job on this machine:
 # a private PostgreSQL in a temporary directory, the controller (TLS, with a CA it creates), and
 # three agents on sandbox roots (each a fake host with its own /etc/passwd and homes), each
-# enrolled with a join token that gives it its labels and watching over mutual TLS. It walks
-# through an impostor being refused, adding people and a deploy service, granting by label, the
-# synced files, an access review, drift repaired, a fleet-wide revocation, the compliance report
-# and the audit log.
+# enrolled with a join token that gives it its labels and watching over mutual TLS. Every CLI call
+# authenticates with the bootstrap admin token the controller writes to $WORK/admin.token. It
+# walks through adding people and a deploy service, granting by label, the synced files, an
+# access review, drift repaired, a fleet-wide revocation, alice replacing her key herself with a
+# token limited to her own keys, an impostor being refused, the compliance report and the audit
+# log.
 # Everything it starts is stopped and removed on exit, also on Ctrl-C. Run as root.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,6 +22,8 @@ KEYFLEET="$BUILD_DIR/cli/keyfleet"
 CONTROLLER="$BUILD_DIR/controller/keyfleet-controller"
 AGENT="$BUILD_DIR/node-agent/keyfleet-agent"
 START=$(date +%s)
+# The demo shows its own credentials; none from the caller's environment.
+unset KEYFLEET_TOKEN KEYFLEET_TOKEN_FILE
 
 WORK=$(mktemp -d /tmp/keyfleet-quickstart.XXXXXX)
 chmod 755 "$WORK"
@@ -54,9 +58,9 @@ step "The controller's CA (its key stays in $WORK/ca, readable only by root)"
 run "$CONTROLLER" init-ca --ca-dir "$WORK/ca"
 export KEYFLEET_CA="$WORK/ca/ca.crt"
 
-step "The controller (migrates the schema, serves TLS on a free loopback port)"
+step "The controller (migrates the schema, writes the bootstrap admin token, serves TLS on a free loopback port)"
 "$CONTROLLER" --db "$DB" --listen 127.0.0.1:0 --ca-dir "$WORK/ca" --tls-name 127.0.0.1 \
-  >"$WORK/controller.log" 2>&1 &
+  --bootstrap-token-file "$WORK/admin.token" >"$WORK/controller.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do
   PORT=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$WORK/controller.log")
@@ -66,6 +70,11 @@ done
 [ -n "${PORT:-}" ] || { cat "$WORK/controller.log"; exit 1; }
 export KEYFLEET_CONTROLLER="127.0.0.1:$PORT"
 cat "$WORK/controller.log"
+# Every call below authenticates with it (0600, made by the controller on this database's first
+# start); without a credential the controller refuses.
+run "$KEYFLEET" principal list
+export KEYFLEET_TOKEN_FILE="$WORK/admin.token"
+run "$KEYFLEET" whoami
 
 step "Three sandbox hosts, each with accounts alice (2001), bob (2002), deploy (2003), enrolled with join tokens"
 make_host() {
@@ -165,6 +174,21 @@ run "$KEYFLEET" key revoke "$FP" --reason "laptop stolen" --wait --timeout 30s
 show_file web-1 alice
 show_file db-1 alice
 run "$KEYFLEET" key add alice "$WORK/alice.pub"
+
+step "alice replaces her key herself, with a token that may manage only her own keys"
+# The admin hands her an owner token (kept 0600: the CLI refuses a token file others can read).
+printf '\n$ keyfleet token create --name alice-self --role owner --principal alice > %s\n' \
+  "$WORK/alice.token"
+(umask 077 && "$KEYFLEET" token create --name alice-self --role owner --principal alice \
+  >"$WORK/alice.token")
+ssh-keygen -q -t ed25519 -N '' -C "alice@new-laptop" -f "$WORK/alice-new"
+run "$KEYFLEET" --token-file "$WORK/alice.token" whoami
+run "$KEYFLEET" --token-file "$WORK/alice.token" key add alice "$WORK/alice-new.pub" --label new-laptop
+run "$KEYFLEET" --token-file "$WORK/alice.token" key add bob "$WORK/alice-new.pub"
+run "$KEYFLEET" --token-file "$WORK/alice.token" grant add alice --hosts role=web --account alice
+wait_converged
+show_file web-1 alice
+run "$KEYFLEET" token list
 
 step "An impostor replays web-1's (already used) join token; without a certificate it gets nothing"
 PIN=$("$CONTROLLER" ca show --ca-dir "$WORK/ca" | sed -n 's/.*signing CA pin: //p')

@@ -132,20 +132,38 @@ void CredentialHandlers::NoteUse(const ApiCredentialRecord& c) const {
 }
 
 absl::StatusOr<std::optional<std::string>> CredentialHandlers::EnsureBootstrapToken(
-    const std::string& token_file) {
+    const std::string& token_file, const std::string& given_token) {
+  // Made once per database: a restart (or another replica) has nothing to do, and needs
+  // neither the file nor its directory.
+  KF_ASSIGN_OR_RETURN(std::vector<ApiCredentialRecord> all, ctx_.store.ListApiCredentials());
+  for (const ApiCredentialRecord& c : all) {
+    if (c.name == kBootstrapCredentialName) return std::optional<std::string>();
+  }
   SecretTokenParts parts;
   bool wrote_file = false;
-  if (!token_file.empty()) {
+  std::string source;
+  if (!given_token.empty()) {
+    absl::StatusOr<SecretTokenParts> parsed =
+        ParseSecretToken(kApiTokenFormat, absl::StripAsciiWhitespace(given_token));
+    if (!parsed.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "$KEYFLEET_BOOTSTRAP_TOKEN: ", parsed.status().message(),
+          " (generate one with `keyfleet-controller bootstrap-token`)"));
+    }
+    parts = *std::move(parsed);
+    source = "$KEYFLEET_BOOTSTRAP_TOKEN";
+  } else if (!token_file.empty()) {
     absl::StatusOr<std::string> text = tls::ReadSecretFile(token_file, kMaxTokenFileBytes);
     if (text.ok()) {
       absl::StatusOr<SecretTokenParts> parsed =
           ParseSecretToken(kApiTokenFormat, absl::StripAsciiWhitespace(*text));
       if (!parsed.ok()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("--bootstrap-token-file ", token_file, ": ", parsed.status().message(),
-                         " (generate one with `keyfleet-controller bootstrap-token`)"));
+        return absl::FailedPreconditionError(absl::StrCat(
+            "--bootstrap-token-file ", token_file, ": ", parsed.status().message(),
+            " (generate one with `keyfleet-controller bootstrap-token`)"));
       }
       parts = *std::move(parsed);
+      source = token_file;
     } else if (absl::IsNotFound(text.status())) {
       KF_ASSIGN_OR_RETURN(parts, GenerateSecretToken(kApiTokenFormat));
       auto [dir, name] = tls::SplitDirAndName(token_file);
@@ -167,31 +185,21 @@ absl::StatusOr<std::optional<std::string>> CredentialHandlers::EnsureBootstrapTo
   c.created_by = "controller";
   KF_ASSIGN_OR_RETURN(bool created,
                       ctx_.store.CreateApiCredentialOnce({"controller", c.created_at}, c));
-  if (!created) {
+  if (!created) {  // another replica made it meanwhile
     if (wrote_file) {
       auto [dir, name] = tls::SplitDirAndName(token_file);
       (void)tls::RemoveFileIfExists(dir, name);
-    } else if (!token_file.empty()) {
-      absl::StatusOr<std::optional<ApiCredentialRecord>> known =
-          ctx_.store.GetApiCredential(parts.id);
-      if (known.ok() && (!*known || (*known)->name != kBootstrapCredentialName)) {
-        spdlog::warn(
-            "--bootstrap-token-file {} holds a token this database does not know: the "
-            "bootstrap token was created before (by another file or replica); ignoring it",
-            token_file);
-      }
     }
     return std::optional<std::string>();
   }
   if (wrote_file) {
-    spdlog::warn(
-        "created the bootstrap admin token and wrote it to {} (0600); revoke it with "
-        "`keyfleet token revoke bootstrap` once you have named tokens",
-        token_file);
+    spdlog::warn("created the bootstrap admin token and wrote it to {} (0600); revoke it with "
+                 "`keyfleet token revoke bootstrap` once you have named tokens",
+                 token_file);
     return std::optional<std::string>();
   }
-  if (!token_file.empty()) {
-    spdlog::warn("registered the bootstrap admin token from {}", token_file);
+  if (!source.empty()) {
+    spdlog::warn("registered the bootstrap admin token from {}", source);
     return std::optional<std::string>();
   }
   return std::optional<std::string>(parts.text);

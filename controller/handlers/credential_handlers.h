@@ -59,12 +59,14 @@ class CredentialHandlers {
   // CA now, and naming a live certificate credential with that serial.
   absl::StatusOr<ApiCredentialRecord> AuthenticateCertificate(const std::string& leaf_pem) const;
 
-  // Makes the bootstrap admin token on the first start of a database. With `token_file`
-  // (--bootstrap-token-file): a token already there (a mounted secret) is the one registered;
-  // otherwise a new one is written there (0600) before it is registered. Without: a new one is
-  // returned for the caller to print once. Returns the token text only when the caller should
-  // print it; nullopt when the bootstrap token existed already or went to the file.
-  absl::StatusOr<std::optional<std::string>> EnsureBootstrapToken(const std::string& token_file);
+  // Makes the bootstrap admin token on the first start of a database, and never again (not
+  // after it is revoked either). `given_token` ($KEYFLEET_BOOTSTRAP_TOKEN, e.g. from a
+  // Kubernetes Secret) is registered as it is; else with `token_file` (--bootstrap-token-file)
+  // a token already there (0600/0400) is registered, or a new one written there (0600) first;
+  // else a new one is returned for the caller to print once. Returns the token text only when
+  // the caller should print it.
+  absl::StatusOr<std::optional<std::string>> EnsureBootstrapToken(
+      const std::string& token_file, const std::string& given_token = "");
 
  private:
   absl::StatusOr<ApiCredentialRecord> NewRecord(const std::string& actor,

@@ -141,7 +141,7 @@ absl::StatusOr<EnrollOutcome> EnrollmentHandlers::Enroll(const std::string& peer
   request.enrollment_id = enrollment_id;
   request.certificate_expires = now + lifetime_;
   absl::StatusOr<EnrollmentResult> enrolled =
-      ctx_.store.EnrollHost({absl::StrCat("token:", parts->id), now}, request);
+      ctx_.store.EnrollHost({absl::StrCat("join-token:", parts->id), now}, request);
   if (!enrolled.ok()) {
     if (enrolled.status().code() == absl::StatusCode::kUnavailable) return enrolled.status();
     return refuse(parts->id, enrolled.status());

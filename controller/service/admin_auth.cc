@@ -190,8 +190,8 @@ absl::Status AdminAuthorizer::CheckNarrowing(Narrowing narrowing, const AdminRpc
         return not_own(absl::StrCat(rule.rpc, " needs role ", RolesText(rule.roles & ~kOwnerRole)));
       }
       return outside(absl::StrCat(rule.rpc,
-                                  " reaches beyond a host scope and needs an unscoped operator "
-                                  "or admin"));
+                                  " reaches beyond a host scope and needs a credential "
+                                  "without one"));
     case Narrowing::kOwnPrincipal:
       if (target.principal == c.principal) return absl::OkStatus();
       return not_own(absl::StrCat("the request names principal \"", target.principal, "\""));

@@ -243,7 +243,7 @@ TEST_F(AgentIdentityTest, AnEnrolledHostWatchesItsOwnStateOverMutualTls) {
   ASSERT_TRUE(watched.state) << watched.status.error_message();
   EXPECT_EQ(watched.state->hostname(), "web-1");
   EXPECT_EQ(KeyCount(*watched.state, "deploy"), 1u);
-  EXPECT_TRUE(Audited("host.enroll", "token:", "web-1"));
+  EXPECT_TRUE(Audited("host.enroll", "join-token:", "web-1"));
 }
 
 // The table the issue asks for: every way an agent call can be refused.

@@ -195,6 +195,26 @@ TEST_F(CredentialHandlersTest, TheBootstrapTokenIsMadeOnceAndNeverAgain) {
   EXPECT_FALSE(std::filesystem::exists(file));  // nothing new after a revocation
 }
 
+TEST_F(CredentialHandlersTest, ABootstrapTokenFromTheEnvironmentIsRegisteredAsItIs) {
+  absl::StatusOr<SecretTokenParts> mine = GenerateSecretToken(kApiTokenFormat);
+  const std::string unwritable = "/nonexistent-dir/bootstrap.token";
+  absl::StatusOr<std::optional<std::string>> r =
+      credentials_.EnsureBootstrapToken(unwritable, mine->text + "\n");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->has_value());
+  EXPECT_TRUE(credentials_.AuthenticateToken(mine->text).ok());
+  // A restart needs neither the token nor the file's directory any more.
+  EXPECT_TRUE(credentials_.EnsureBootstrapToken(unwritable).ok());
+  EXPECT_EQ(credentials_.EnsureBootstrapToken("", "garbage").status().code(),
+            absl::StatusCode::kOk);  // made already: nothing is read
+}
+
+TEST_F(CredentialHandlersTest, AMalformedBootstrapTokenIsRefused) {
+  absl::Status s = credentials_.EnsureBootstrapToken("", "kfat_nothex").status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("KEYFLEET_BOOTSTRAP_TOKEN"));
+}
+
 TEST_F(CredentialHandlersTest, TheBootstrapTokenGoesToOrComesFromAFile) {
   const std::string file = dir_.path().string() + "/bootstrap.token";
   absl::StatusOr<std::optional<std::string>> made = credentials_.EnsureBootstrapToken(file);

@@ -1,10 +1,16 @@
 // Every online `keyfleet` command against a real controller (its binary, on a loopback port)
-// and a real PostgreSQL: table and JSON output, and exit codes. Label: postgres.
+// and a real PostgreSQL: table and JSON output, exit codes, and who may call what. Every call
+// authenticates: the controller writes its bootstrap admin token to a file
+// (--bootstrap-token-file) and the CLI reads it with --token-file. Labels: postgres, tls.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 #include "nlohmann/json.hpp"
@@ -17,8 +23,12 @@
 namespace keyfleet::testing {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 using ::testing::Not;
+
+constexpr char kTokenPattern[] = "kfat_[0-9a-f]{16}_[0-9a-f]{64}";
 
 class CliOnlineTest : public ::testing::Test {
  protected:
@@ -26,10 +36,11 @@ class CliOnlineTest : public ::testing::Test {
     pg_ = new TempPostgres();
     dir_ = new ScopedTempDir("keyfleet-cli");
     address_ = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
-    controller_ = SpawnProcess(
-        {KEYFLEET_CONTROLLER, "--db", pg_->Url(pg_->CreateDatabase()), "--listen", address_,
-         "--ca-dir", CaDir(), "--tls-name", "127.0.0.1", "--log-level", "warn"},
-        dir_->path().string() + "/controller.log");
+    controller_ =
+        SpawnProcess({KEYFLEET_CONTROLLER, "--db", pg_->Url(pg_->CreateDatabase()), "--listen",
+                      address_, "--ca-dir", CaDir(), "--tls-name", "127.0.0.1",
+                      "--bootstrap-token-file", BootstrapTokenFile(), "--log-level", "warn"},
+                     dir_->path().string() + "/controller.log");
     for (int i = 0; i < 100; ++i) {
       if (RunCommand(Cli("principal list") + " >/dev/null 2>&1").exit_code == 0) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -43,11 +54,23 @@ class CliOnlineTest : public ::testing::Test {
   }
 
   static std::string CaDir() { return dir_->path().string() + "/ca"; }
-  static std::string Cli(const std::string& args) {
-    return std::string(KEYFLEET_CLI) + " --controller " + address_ + " --ca " + CaDir() +
+  static std::string BootstrapTokenFile() { return dir_->path().string() + "/bootstrap.token"; }
+  // The CLI with no credentials at all: none in the environment, no config file.
+  static std::string Bare(const std::string& args, const std::string& address = address_) {
+    return "env -u KEYFLEET_TOKEN -u KEYFLEET_TOKEN_FILE HOME=/nonexistent " +
+           std::string(KEYFLEET_CLI) + " --controller " + address + " --ca " + CaDir() +
            "/ca.crt " + args;
   }
+  // The CLI holding the token in `token_file`.
+  static std::string As(const std::string& token_file, const std::string& args) {
+    return Bare("--token-file " + token_file + " " + args);
+  }
+  // The CLI as the bootstrap admin.
+  static std::string Cli(const std::string& args) { return As(BootstrapTokenFile(), args); }
   static CommandResult Run(const std::string& args) { return RunCommand(Cli(args) + " 2>&1"); }
+  static CommandResult RunAs(const std::string& token_file, const std::string& args) {
+    return RunCommand(As(token_file, args) + " 2>&1");
+  }
   static nlohmann::json Json(const std::string& args) {
     CommandResult r = RunCommand(Cli("-o json " + args) + " 2>/dev/null");
     EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.out;
@@ -57,6 +80,49 @@ class CliOnlineTest : public ::testing::Test {
     const std::string path = dir_->path().string() + "/" + name;
     std::ofstream(path) << content;
     return path;
+  }
+  static std::string ReadFile(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  static std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
+  // `token create --name NAME SPEC` as the bootstrap admin; the token goes to DIR/NAME.token
+  // (0600, as the CLI requires). Returns the file's path.
+  static std::string CreateToken(const std::string& name, const std::string& spec) {
+    CommandResult created =
+        RunCommand(Cli("token create --name " + name + " " + spec) + " 2>/dev/null");
+    EXPECT_EQ(created.exit_code, 0) << name;
+    const std::string path = WriteFile(name + ".token", created.out);
+    chmod(path.c_str(), 0600);
+    return path;
+  }
+  // The audit events (protobuf JSON) whose action is `action`.
+  static std::vector<nlohmann::json> AuditEvents(const std::string& action) {
+    std::vector<nlohmann::json> out;
+    const nlohmann::json audit = Json("audit");
+    for (const nlohmann::json& e : audit["events"]) {
+      if (e["action"] == action) out.push_back(e);
+    }
+    return out;
+  }
+  // The events with `action` whose actor starts with `actor_prefix`, once there are at least
+  // `count` (refusals are appended by a writer thread in batches, so they may take a moment); what
+  // there is after 5 s otherwise.
+  static std::vector<nlohmann::json> AwaitAuditEvents(const std::string& action,
+                                                      const std::string& actor_prefix,
+                                                      size_t count) {
+    std::vector<nlohmann::json> out;
+    for (int i = 0; i < 50; ++i) {
+      if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      out.clear();
+      for (const nlohmann::json& e : AuditEvents(action)) {
+        if (e["actor"].get<std::string>().rfind(actor_prefix, 0) == 0) out.push_back(e);
+      }
+      if (out.size() >= count) break;
+    }
+    return out;
   }
 
   static TempPostgres* pg_;
@@ -173,7 +239,7 @@ TEST_F(CliOnlineTest, PrincipalsKeysGrantsPolicyAuditEndToEnd) {
   EXPECT_GE(Json("audit --since 1h")["events"].size(), 10u);
   EXPECT_EQ(Json("audit --since 2099-01-01")["events"].size(), 0u);
   EXPECT_EQ(Run("audit --since yesterday").exit_code, 2);
-  EXPECT_THAT(Run("audit verify").out, HasSubstr("audit chain intact"));
+  EXPECT_THAT(Run("audit verify").out, HasSubstr(" intact: "));
   EXPECT_TRUE(Json("audit verify")["ok"].get<bool>());
 
   // hosts, access, reports (no agent has connected)
@@ -188,20 +254,24 @@ TEST_F(CliOnlineTest, PrincipalsKeysGrantsPolicyAuditEndToEnd) {
 }
 
 TEST_F(CliOnlineTest, AnUnreachableControllerIsExitCodeThree) {
-  const std::string ca = " --ca " + CaDir() + "/ca.crt ";
-  CommandResult r = RunCommand(std::string(KEYFLEET_CLI) + " --controller 127.0.0.1:1" + ca +
-                               "principal list 2>&1");
+  CommandResult r = RunCommand(
+      Bare("--token-file " + BootstrapTokenFile() + " principal list", "127.0.0.1:1") + " 2>&1");
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_THAT(r.out, HasSubstr("cannot reach the controller at 127.0.0.1:1"));
-  CommandResult env = RunCommand("KEYFLEET_CONTROLLER=127.0.0.1:1 KEYFLEET_CA=" + CaDir() +
-                                 "/ca.crt " + std::string(KEYFLEET_CLI) + " key list 2>&1");
-  EXPECT_EQ(env.exit_code, 3);
+  // Everything from the environment instead of flags.
+  CommandResult env = RunCommand(
+      "env -u KEYFLEET_TOKEN HOME=/nonexistent "
+      "KEYFLEET_CONTROLLER=127.0.0.1:1 KEYFLEET_CA=" +
+      CaDir() + "/ca.crt KEYFLEET_TOKEN_FILE=" + BootstrapTokenFile() + " " +
+      std::string(KEYFLEET_CLI) + " key list 2>&1");
+  EXPECT_EQ(env.exit_code, 3) << env.out;
 }
 
 TEST_F(CliOnlineTest, TheControllerIsVerifiedAgainstItsCa) {
+  const std::string token = " --token-file " + BootstrapTokenFile();
   // No CA configured: a usage error that says where to get it, before any connection.
   CommandResult none = RunCommand("HOME=/nonexistent " + std::string(KEYFLEET_CLI) +
-                                  " --controller " + address_ + " principal list 2>&1");
+                                  " --controller " + address_ + token + " principal list 2>&1");
   EXPECT_EQ(none.exit_code, 2) << none.out;
   EXPECT_THAT(none.out, HasSubstr("--ca FILE"));
   // Another CA: the handshake fails, so the controller is unreachable as far as we can trust.
@@ -211,11 +281,11 @@ TEST_F(CliOnlineTest, TheControllerIsVerifiedAgainstItsCa) {
           .exit_code,
       0);
   CommandResult wrong = RunCommand(std::string(KEYFLEET_CLI) + " --controller " + address_ +
-                                   " --ca " + other + "/ca.crt principal list 2>&1");
+                                   " --ca " + other + "/ca.crt" + token + " principal list 2>&1");
   EXPECT_EQ(wrong.exit_code, 3) << wrong.out;
   // Plaintext against the TLS port fails too.
   CommandResult plain = RunCommand(std::string(KEYFLEET_CLI) + " --controller " + address_ +
-                                   " --insecure-dev principal list 2>&1");
+                                   " --insecure-dev" + token + " principal list 2>&1");
   EXPECT_NE(plain.exit_code, 0) << plain.out;
 }
 
@@ -241,6 +311,279 @@ TEST_F(CliOnlineTest, JoinTokensAreCreatedListedAndRevokedWithoutShowingTheSecre
   EXPECT_EQ(Run("host token create --ttl 8d").exit_code, 1);
   EXPECT_EQ(Run("host label nosuch-host env=prod").exit_code, 1);
   EXPECT_EQ(Run("host label nosuch-host").exit_code, 2);
+}
+
+TEST_F(CliOnlineTest, CallsWithoutAValidCredentialAreNotAuthenticated) {
+  // None at all: refused by the controller, which says how to authenticate.
+  CommandResult none = RunCommand(Bare("principal list") + " 2>&1");
+  EXPECT_EQ(none.exit_code, 1) << none.out;
+  EXPECT_THAT(none.out, HasSubstr("keyfleet: not authenticated: no credentials"));
+  EXPECT_THAT(none.out, HasSubstr("--token"));
+  // Malformed, and well formed but unknown to the controller.
+  CommandResult malformed = RunCommand(Bare("--token not-a-token principal list") + " 2>&1");
+  EXPECT_EQ(malformed.exit_code, 1) << malformed.out;
+  EXPECT_THAT(malformed.out, HasSubstr("keyfleet: not authenticated: malformed API token"));
+  const std::string unknown = "kfat_0123456789abcdef_" + std::string(64, 'a');
+  CommandResult stranger = RunCommand(Bare("--token " + unknown + " principal list") + " 2>&1");
+  EXPECT_EQ(stranger.exit_code, 1) << stranger.out;
+  EXPECT_THAT(stranger.out, HasSubstr("keyfleet: not authenticated: "));
+  // A token file others can read is refused before anything is sent.
+  const std::string readable = WriteFile("readable.token", ReadFile(BootstrapTokenFile()));
+  chmod(readable.c_str(), 0644);
+  CommandResult loose = RunAs(readable, "principal list");
+  EXPECT_EQ(loose.exit_code, 2) << loose.out;
+  EXPECT_THAT(loose.out, HasSubstr("chmod 600 " + readable));
+  // Each refusal is audited with the peer's address, never with a secret.
+  EXPECT_GE(AwaitAuditEvents("admin.ListPrincipals.denied", "unauthenticated:", 3).size(), 3u);
+  EXPECT_THAT(Json("audit").dump(), Not(HasSubstr(std::string(64, 'a'))));
+}
+
+TEST_F(CliOnlineTest, TheTokenComesFromAFlagTheEnvironmentOrTheConfigFile) {
+  const std::string auditor = CreateToken("precedence", "--role auditor");
+  const std::string cli =
+      std::string(KEYFLEET_CLI) + " --controller " + address_ + " --ca " + CaDir() + "/ca.crt ";
+  const std::string clean = "env -u KEYFLEET_TOKEN -u KEYFLEET_TOKEN_FILE HOME=/nonexistent ";
+  const std::string token = FirstLine(ReadFile(BootstrapTokenFile()));
+  EXPECT_THAT(RunCommand(clean + "KEYFLEET_TOKEN=" + token + " " + cli + "whoami").out,
+              HasSubstr("token:bootstrap: role admin"));
+  EXPECT_THAT(
+      RunCommand(clean + "KEYFLEET_TOKEN_FILE=" + BootstrapTokenFile() + " " + cli + "whoami").out,
+      HasSubstr("token:bootstrap: role admin"));
+  // A flag wins over the environment.
+  EXPECT_THAT(RunCommand(clean + "KEYFLEET_TOKEN_FILE=" + BootstrapTokenFile() + " " + cli +
+                         "--token-file " + auditor + " whoami")
+                  .out,
+              HasSubstr("token:precedence: role auditor"));
+  // ~/.config/keyfleet/config.yaml: token_file, or the token itself.
+  const std::string home = dir_->path().string() + "/home";
+  std::filesystem::create_directories(home + "/.config/keyfleet");
+  const std::string in_home = "env -u KEYFLEET_TOKEN -u KEYFLEET_TOKEN_FILE HOME=" + home + " ";
+  std::ofstream(home + "/.config/keyfleet/config.yaml") << "token_file: " << auditor << "\n";
+  EXPECT_THAT(RunCommand(in_home + cli + "whoami").out, HasSubstr("token:precedence"));
+  std::ofstream(home + "/.config/keyfleet/config.yaml") << "token: " << token << "\n";
+  EXPECT_THAT(RunCommand(in_home + cli + "whoami").out, HasSubstr("token:bootstrap"));
+}
+
+TEST_F(CliOnlineTest, NamedTokensAreCreatedListedUsedAndRevoked) {
+  const std::string stderr_file = dir_->path().string() + "/create.err";
+  CommandResult created = RunCommand(
+      Cli("token create --name ci-bot --role operator --expires 30d") + " 2>" + stderr_file);
+  ASSERT_EQ(created.exit_code, 0) << ReadFile(stderr_file);
+  // Only the token on stdout (for `> file`), the description on stderr.
+  const std::string token = FirstLine(created.out);
+  EXPECT_EQ(created.out, token + "\n");
+  EXPECT_THAT(token, MatchesRegex(kTokenPattern));
+  EXPECT_THAT(ReadFile(stderr_file), HasSubstr("token \"ci-bot\": role operator, all hosts"));
+  const std::string secret = token.substr(22);  // after kfat_ID_
+  const std::string file = WriteFile("ci-bot.token", created.out);
+  chmod(file.c_str(), 0600);
+
+  // Listed with its role and state, never with its secret (nor is the secret audited).
+  CommandResult listed = Run("token list");
+  EXPECT_THAT(listed.out, ContainsRegex("ci-bot +token +operator +all hosts +active"));
+  EXPECT_THAT(listed.out, Not(HasSubstr(secret)));
+  EXPECT_THAT(Run("-o json token list").out, Not(HasSubstr(secret)));
+  EXPECT_THAT(Json("audit").dump(), Not(HasSubstr(secret)));
+
+  // Used: the audit names it.
+  CommandResult added = RunAs(file, "principal add erin");
+  EXPECT_EQ(added.exit_code, 0) << added.out;
+  EXPECT_THAT(RunAs(file, "whoami").out, HasSubstr("token:ci-bot: role operator, all hosts"));
+  nlohmann::json who =
+      nlohmann::json::parse(RunCommand(As(file, "-o json whoami")).out, nullptr, false);
+  EXPECT_EQ(who.value("actor", ""), "token:ci-bot");
+  std::vector<nlohmann::json> adds = AuditEvents("principal.add");
+  ASSERT_FALSE(adds.empty());
+  EXPECT_EQ(adds.back()["target"], "erin");
+  EXPECT_EQ(adds.back()["actor"], "token:ci-bot");
+
+  // Revoked: refused from the next call on.
+  CommandResult revoked = Run("token revoke ci-bot");
+  EXPECT_EQ(revoked.exit_code, 0) << revoked.out;
+  CommandResult refused = RunAs(file, "principal list");
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_THAT(refused.out, HasSubstr("keyfleet: not authenticated: token \"ci-bot\" was revoked"));
+  EXPECT_THAT(Run("token list").out, ContainsRegex("ci-bot +token +operator +all hosts +revoked"));
+  EXPECT_EQ(Run("token revoke ci-bot").exit_code, 1) << "nothing live is named so";
+
+  // Bad specifications.
+  EXPECT_EQ(Run("token create --name x --role wizard").exit_code, 2);
+  EXPECT_EQ(Run("token create --role admin").exit_code, 2);
+  CommandResult ownerless = Run("token create --name x --role owner");
+  EXPECT_EQ(ownerless.exit_code, 1);
+  EXPECT_THAT(ownerless.out, HasSubstr("--principal"));
+  EXPECT_EQ(Run("token create --name x --role owner --principal nobody").exit_code, 1);
+  EXPECT_EQ(Run("token create --name 'bad name' --role auditor").exit_code, 1);
+}
+
+TEST_F(CliOnlineTest, AnAuditorReadsEverythingAndChangesNothing) {
+  const std::string auditor = CreateToken("auditor-1", "--role auditor");
+  for (const char* read : {"principal list", "key list", "grant list", "host list",
+                           "host token list", "policy show", "audit", "token list", "whoami"}) {
+    CommandResult r = RunAs(auditor, read);
+    EXPECT_EQ(r.exit_code, 0) << read << "\n" << r.out;
+  }
+  CommandResult verify = RunAs(auditor, "audit verify");
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
+  EXPECT_THAT(verify.out, HasSubstr(" intact: "));
+  nlohmann::json verified =
+      nlohmann::json::parse(RunCommand(As(auditor, "-o json audit verify")).out, nullptr, false);
+  EXPECT_TRUE(verified.value("ok", false)) << verified.dump();
+
+  CommandResult add = RunAs(auditor, "principal add mallory");
+  EXPECT_EQ(add.exit_code, 1);
+  EXPECT_THAT(add.out,
+              HasSubstr("keyfleet: permission denied: AddPrincipal needs role admin or operator"));
+  CommandResult policy = RunAs(auditor, "policy set --warn 10d");
+  EXPECT_EQ(policy.exit_code, 1);
+  EXPECT_THAT(policy.out, HasSubstr("permission denied: SetPolicy needs role admin"));
+  CommandResult mint = RunAs(auditor, "token create --name escalate --role admin");
+  EXPECT_EQ(mint.exit_code, 1);
+  EXPECT_THAT(mint.out, HasSubstr("permission denied: CreateToken needs role admin"));
+  CommandResult join = RunAs(auditor, "host token create");
+  EXPECT_EQ(join.exit_code, 1);
+  EXPECT_THAT(join.out, HasSubstr("permission denied"));
+
+  // Nothing changed, and each refusal is audited under the auditor's name.
+  EXPECT_THAT(Run("principal list").out, Not(HasSubstr("mallory")));
+  EXPECT_THAT(Run("token list").out, Not(HasSubstr("escalate")));
+  std::vector<nlohmann::json> denied =
+      AwaitAuditEvents("admin.AddPrincipal.denied", "token:auditor-1", 1);
+  ASSERT_EQ(denied.size(), 1u);
+  EXPECT_EQ(denied.back()["target"], "mallory");
+}
+
+TEST_F(CliOnlineTest, AdminCertificatesAuthenticateOverMtlsUntilRevoked) {
+  const std::string key = dir_->path().string() + "/ops.key";
+  const std::string cert = dir_->path().string() + "/ops.crt";
+  CommandResult issued = Run("admin cert issue --name ops-cert --role operator --key-out " + key +
+                             " --cert-out " + cert);
+  ASSERT_EQ(issued.exit_code, 0) << issued.out;
+  struct stat key_stat {};
+  ASSERT_EQ(stat(key.c_str(), &key_stat), 0);
+  EXPECT_EQ(key_stat.st_mode & 0777, 0600u);
+  EXPECT_THAT(ReadFile(key), HasSubstr("PRIVATE KEY"));
+  EXPECT_THAT(ReadFile(cert), HasSubstr("BEGIN CERTIFICATE"));
+  EXPECT_THAT(Run("token list").out,
+              ContainsRegex("ops-cert +certificate +operator +all hosts +active"));
+
+  // The certificate alone authenticates (no token anywhere), and the audit names it.
+  const std::string with_cert = "--cert " + cert + " --key " + key + " ";
+  CommandResult who = RunCommand(Bare(with_cert + "whoami") + " 2>&1");
+  EXPECT_EQ(who.exit_code, 0) << who.out;
+  EXPECT_THAT(who.out, HasSubstr("cert:ops-cert: role operator"));
+  CommandResult added = RunCommand(Bare(with_cert + "principal add frank") + " 2>&1");
+  EXPECT_EQ(added.exit_code, 0) << added.out;
+  std::vector<nlohmann::json> adds = AuditEvents("principal.add");
+  ASSERT_FALSE(adds.empty());
+  EXPECT_EQ(adds.back()["target"], "frank");
+  EXPECT_EQ(adds.back()["actor"], "cert:ops-cert");
+  EXPECT_EQ(RunCommand(Bare("--cert " + cert + " whoami") + " 2>&1").exit_code, 2)
+      << "--cert needs --key";
+
+  // Revoked by name: the same certificate, still within its validity, is refused.
+  EXPECT_EQ(Run("token revoke ops-cert").exit_code, 0);
+  CommandResult refused = RunCommand(Bare(with_cert + "principal list") + " 2>&1");
+  EXPECT_EQ(refused.exit_code, 1) << refused.out;
+  EXPECT_THAT(refused.out,
+              HasSubstr("keyfleet: not authenticated: admin certificate \"ops-cert\" was revoked"));
+}
+
+TEST_F(CliOnlineTest, TheAuditLogNamesTheVerifiedCallerNotWhatItClaims) {
+  // $USER used to be the actor; it says nothing now.
+  CommandResult added = RunCommand("USER=mallory " + Cli("principal add gina") + " 2>&1");
+  ASSERT_EQ(added.exit_code, 0) << added.out;
+  bool found = false;
+  const nlohmann::json audit = Json("audit");
+  ASSERT_TRUE(audit.contains("events"));
+  for (const nlohmann::json& e : audit["events"]) {
+    const std::string actor = e["actor"];
+    EXPECT_THAT(actor, Not(HasSubstr("unverified"))) << e.dump();
+    EXPECT_THAT(actor, Not(HasSubstr("mallory"))) << e.dump();
+    EXPECT_THAT(actor, ContainsRegex("^((token|cert|host|join-token|unauthenticated):.+|controller)$"))
+        << e.dump();
+    if (e["action"] == "principal.add" && e["target"] == "gina") {
+      found = true;
+      EXPECT_EQ(actor, "token:bootstrap");
+    }
+  }
+  EXPECT_TRUE(found);
+  CommandResult table = Run("audit");
+  EXPECT_THAT(table.out, HasSubstr("token:bootstrap"));
+  EXPECT_THAT(table.out, Not(HasSubstr("unverified")));
+  // The controller made the bootstrap token itself, once.
+  std::vector<nlohmann::json> made = AuditEvents("token.create");
+  ASSERT_FALSE(made.empty());
+  EXPECT_EQ(made.front()["actor"], "controller");
+  EXPECT_EQ(made.front()["target"], "bootstrap");
+}
+
+TEST_F(CliOnlineTest, TheBootstrapTokenComesFromASecretOrIsPrintedOnceAndIsMadeOnce) {
+  // A second controller (same CA, its own database) for each case; `log` is its stderr.
+  const std::string address = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
+  auto start = [&](const std::string& db, const std::string& log,
+                   const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {
+        KEYFLEET_CONTROLLER, "--db",  db,           "--listen", address,
+        "--ca-dir",          CaDir(), "--tls-name", "127.0.0.1"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const std::string log_path = dir_->path().string() + "/" + log;
+    const pid_t pid = SpawnProcess(argv, log_path);
+    for (int i = 0; i < 100 && ReadFile(log_path).find("serving on port") == std::string::npos;
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_THAT(ReadFile(log_path), HasSubstr("serving on port")) << log;
+    return pid;
+  };
+  auto run_as = [&](const std::string& token_file, const std::string& args) {
+    return RunCommand(Bare("--token-file " + token_file + " " + args, address) + " 2>&1");
+  };
+
+  // A mounted secret: `keyfleet-controller bootstrap-token` makes one beforehand (0400).
+  CommandResult generated = RunCommand(std::string(KEYFLEET_CONTROLLER) + " bootstrap-token");
+  ASSERT_EQ(generated.exit_code, 0);
+  EXPECT_THAT(FirstLine(generated.out), MatchesRegex(kTokenPattern));
+  const std::string secret = WriteFile("mounted.token", generated.out);
+  chmod(secret.c_str(), 0400);
+  const std::string db = pg_->Url(pg_->CreateDatabase());
+  pid_t pid = start(db, "mounted-1.log", {"--bootstrap-token-file", secret});
+  EXPECT_THAT(run_as(secret, "whoami").out,
+              HasSubstr("token:bootstrap: role admin, all hosts, expires never"));
+  // A named admin takes over and revokes the bootstrap token.
+  CommandResult named = RunCommand(
+      Bare("--token-file " + secret + " token create --name root-admin --role admin", address) +
+      " 2>/dev/null");
+  ASSERT_EQ(named.exit_code, 0);
+  const std::string admin = WriteFile("root-admin.token", named.out);
+  chmod(admin.c_str(), 0600);
+  EXPECT_EQ(run_as(admin, "token revoke bootstrap").exit_code, 0);
+  CommandResult refused = run_as(secret, "principal list");
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.out, HasSubstr("not authenticated: token \"bootstrap\" was revoked"));
+  // A restart with the same secret does not bring it back, and leaves the file alone.
+  StopProcess(pid);
+  pid = start(db, "mounted-2.log", {"--bootstrap-token-file", secret});
+  EXPECT_EQ(run_as(secret, "principal list").exit_code, 1);
+  EXPECT_EQ(run_as(admin, "principal list").exit_code, 0);
+  EXPECT_EQ(ReadFile(secret), generated.out);
+  StopProcess(pid);
+
+  // No file: printed once on stderr at the first start of a database, never again.
+  const std::string fresh = pg_->Url(pg_->CreateDatabase());
+  pid = start(fresh, "printed-1.log", {});
+  std::smatch printed;
+  const std::string log = ReadFile(dir_->path().string() + "/printed-1.log");
+  ASSERT_TRUE(std::regex_search(log, printed, std::regex(kTokenPattern))) << log;
+  const std::string printed_file = WriteFile("printed.token", printed.str() + "\n");
+  chmod(printed_file.c_str(), 0600);
+  EXPECT_THAT(run_as(printed_file, "whoami").out, HasSubstr("token:bootstrap: role admin"));
+  StopProcess(pid);
+  pid = start(fresh, "printed-2.log", {});
+  EXPECT_THAT(ReadFile(dir_->path().string() + "/printed-2.log"),
+              Not(ContainsRegex(kTokenPattern)));
+  EXPECT_EQ(run_as(printed_file, "whoami").exit_code, 0);
+  StopProcess(pid);
 }
 
 TEST_F(CliOnlineTest, EveryCommandHasHelp) {
@@ -270,7 +613,13 @@ TEST_F(CliOnlineTest, EveryCommandHasHelp) {
                           "report drift",
                           "audit",
                           "audit verify",
+                          "audit export",
                           "rollout status",
+                          "token create",
+                          "token list",
+                          "token revoke",
+                          "admin cert issue",
+                          "whoami",
                           "fingerprint",
                           "check-authorized-keys"}) {
     CommandResult r = RunCommand(std::string(KEYFLEET_CLI) + " " + cmd + " --help 2>&1");

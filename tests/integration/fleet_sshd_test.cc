@@ -2,12 +2,16 @@
 // enrolled with a join token (`enroll`, then `run` over mTLS, root "/") writing the real homes of
 // two real test accounts, the `keyfleet` CLI verifying the controller's certificate, and a real
 // sshd on a loopback port. Each case checks what sshd allows and that `keyfleet access` agrees.
+// The CLI authenticates with the bootstrap admin token the controller writes
+// (--bootstrap-token-file), or with a token that admin created for a narrower role.
 // Labels: sshd, tls. The accounts and sshd are created and removed by the test.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <fstream>
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
@@ -56,21 +60,40 @@ class FleetSshdTest : public ::testing::Test {
   }
 
   void StartController() {
-    controller_ = SpawnProcess({KEYFLEET_CONTROLLER, "--db", db_, "--listen", address_, "--ca-dir",
-                                ca_dir_, "--tls-name", "127.0.0.1", "--log-level", "warn"},
-                               sshd_.dir() + "/controller.log");
+    // The first start writes the bootstrap admin token there; a restart finds it registered.
+    controller_ = SpawnProcess(
+        {KEYFLEET_CONTROLLER, "--db", db_, "--listen", address_, "--ca-dir", ca_dir_, "--tls-name",
+         "127.0.0.1", "--bootstrap-token-file", AdminTokenFile(), "--log-level", "warn"},
+        sshd_.dir() + "/controller.log");
     ASSERT_TRUE(WaitFor([&] { return Cli("principal list").exit_code == 0; }));
   }
 
-  CommandResult Cli(const std::string& args) {
-    return RunCommand(std::string(KEYFLEET_CLI) + " --controller " + address_ + " --ca " + ca_dir_ +
-                      "/ca.crt " + args + " 2>&1");
+  std::string AdminTokenFile() const { return sshd_.dir() + "/bootstrap.token"; }
+  // The CLI holding the token in `token_file` (no other credential from the environment).
+  std::string CliCommand(const std::string& token_file, const std::string& args) const {
+    return "env -u KEYFLEET_TOKEN -u KEYFLEET_TOKEN_FILE HOME=/nonexistent " +
+           std::string(KEYFLEET_CLI) + " --controller " + address_ + " --ca " + ca_dir_ +
+           "/ca.crt --token-file " + token_file + " " + args;
   }
+  CommandResult CliAs(const std::string& token_file, const std::string& args) {
+    return RunCommand(CliCommand(token_file, args) + " 2>&1");
+  }
+  // As the bootstrap admin.
+  CommandResult Cli(const std::string& args) { return CliAs(AdminTokenFile(), args); }
   nlohmann::json Json(const std::string& args) {
-    CommandResult r = RunCommand(std::string(KEYFLEET_CLI) + " --controller " + address_ +
-                                 " --ca " + ca_dir_ + "/ca.crt -o json " + args + " 2>/dev/null");
+    CommandResult r = RunCommand(CliCommand(AdminTokenFile(), "-o json " + args) + " 2>/dev/null");
     EXPECT_EQ(r.exit_code, 0) << args;
     return nlohmann::json::parse(r.out, nullptr, false);
+  }
+  // `token create --name NAME SPEC` as the admin, written to DIR/NAME.token (0600).
+  std::string CreateToken(const std::string& name, const std::string& spec) {
+    CommandResult created = RunCommand(
+        CliCommand(AdminTokenFile(), "token create --name " + name + " " + spec) + " 2>/dev/null");
+    EXPECT_EQ(created.exit_code, 0) << name;
+    const std::string path = sshd_.dir() + "/" + name + ".token";
+    std::ofstream(path) << created.out;
+    chmod(path.c_str(), 0600);
+    return path;
   }
   static bool WaitFor(const std::function<bool()>& pred) {
     for (int i = 0; i < 150; ++i) {
@@ -182,6 +205,60 @@ TEST_F(FleetSshdTest, WhatTheCliGrantsIsWhatSshdAllows) {
   EXPECT_THAT(stuck.out, HasSubstr("not converged: " + std::string(kHost)));
   Converged();
   EXPECT_TRUE(sshd_.LoginAs(user, "bob", "true")) << "applied once the agent resumed";
+}
+
+// Owner self-service: an admin sets up alice (principal, grant) and hands her a token for her
+// own principal; with it she adds her new key, which then logs in through real sshd, and removes
+// it again. The same token cannot touch anyone else's keys nor grant herself more.
+TEST_F(FleetSshdTest, AnOwnerManagesItsOwnKeysAndNothingElse) {
+  const std::string user = sshd_.user();
+  ASSERT_EQ(Cli("principal add alice").exit_code, 0);
+  ASSERT_EQ(Cli("grant add alice --hosts env=e2e --account " + user).exit_code, 0);
+  const std::string bob = Person("bob", "bob");
+  const std::string owner = CreateToken("alice-self", "--role owner --principal alice");
+  EXPECT_THAT(CliAs(owner, "whoami").out,
+              HasSubstr("token:alice-self: role owner, principal alice"));
+
+  // Her own key: added with her token, and sshd lets it in.
+  sshd_.NewKey("alice-laptop");
+  CommandResult added =
+      CliAs(owner, "key add alice " + sshd_.dir() + "/alice-laptop.pub --label laptop");
+  ASSERT_EQ(added.exit_code, 0) << added.out;
+  EXPECT_THAT(added.out, HasSubstr("1 key(s) added to alice"));
+  const std::string laptop = Json("key list --principal alice")["keys"][0]["fingerprint"];
+  Converged();
+  std::string out;
+  EXPECT_TRUE(sshd_.LoginAs(user, "alice-laptop", "echo self-service", &out)) << sshd_.Log();
+  EXPECT_EQ(out, "self-service\n");
+  EXPECT_EQ(Access(user), (std::set<std::string>{laptop}));
+  const nlohmann::json adds = Json("audit --since 1h");
+  bool audited = false;
+  for (const nlohmann::json& e : adds["events"]) {
+    if (e["action"] == "key.add" && e["actor"] == "token:alice-self") audited = true;
+  }
+  EXPECT_TRUE(audited) << "the key's addition is audited under her token";
+
+  // Anyone else's keys, and grants: refused, and nothing changes.
+  sshd_.NewKey("planted");
+  CommandResult planted = CliAs(owner, "key add bob " + sshd_.dir() + "/planted.pub");
+  EXPECT_EQ(planted.exit_code, 1) << planted.out;
+  EXPECT_THAT(planted.out, HasSubstr("keyfleet: permission denied"));
+  EXPECT_THAT(planted.out, HasSubstr("principal \"bob\""));
+  CommandResult removed = CliAs(owner, "key remove " + bob);
+  EXPECT_EQ(removed.exit_code, 1) << removed.out;
+  EXPECT_THAT(removed.out, HasSubstr("keyfleet: permission denied"));
+  CommandResult granted = CliAs(owner, "grant add alice --hosts env=e2e --account " + other_);
+  EXPECT_EQ(granted.exit_code, 1) << granted.out;
+  EXPECT_THAT(granted.out,
+              HasSubstr("keyfleet: permission denied: AddGrant needs role admin or operator"));
+  EXPECT_EQ(Json("key list --principal bob")["keys"].size(), 1u);
+  EXPECT_EQ(Json("grant list --principal alice")["grants"].size(), 1u);
+  EXPECT_FALSE(sshd_.LoginAs(other_, "alice-laptop", "true")) << "no grant as " << other_;
+
+  // Her own key removed with her token: it stops logging in.
+  CommandResult gone = CliAs(owner, "key remove " + laptop + " --wait --timeout 30s");
+  ASSERT_EQ(gone.exit_code, 0) << gone.out;
+  EXPECT_FALSE(sshd_.LoginAs(user, "alice-laptop", "true"));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/tls/grpc_credentials.h"
+#include "tests/support/admin_token.h"
 #include "tests/support/child_process.h"
 
 namespace keyfleet::testing {
@@ -27,8 +28,10 @@ absl::StatusOr<BenchController> StartBenchController(const std::string& binary,
                                                      const grpc::ChannelArguments& admin_args) {
   BenchController c;
   c.address = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
+  const std::string token_file = root + "/bootstrap.token";
   std::vector<std::string> argv = {binary,    "--db",        database, "--listen",
-                                   c.address, "--log-level", "warn"};
+                                   c.address, "--log-level", "warn",   "--bootstrap-token-file",
+                                   token_file};
   if (mtls) {
     argv.insert(argv.end(), {"--ca-dir", root + "/ca", "--tls-name", "127.0.0.1"});
   } else {
@@ -36,14 +39,19 @@ absl::StatusOr<BenchController> StartBenchController(const std::string& binary,
   }
   c.pid = SpawnProcess(argv, root + "/controller.log");
   if (c.pid < 0) return absl::InternalError("cannot start " + binary);
-  for (int i = 0; mtls && i < 300 && c.ca_pem.empty(); ++i) {
+  // The CA is there before the port is served, the token file before the first call is answered.
+  for (int i = 0; i < 300 && ((mtls && c.ca_pem.empty()) || c.admin_token.empty()); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    c.ca_pem = ReadText(root + "/ca/ca.crt");
+    if (mtls && c.ca_pem.empty()) c.ca_pem = ReadText(root + "/ca/ca.crt");
+    if (c.admin_token.empty()) {
+      absl::StatusOr<std::string> token = ReadTokenFile(token_file);
+      if (token.ok()) c.admin_token = *token;
+    }
   }
-  c.admin_channel = grpc::CreateCustomChannel(
+  c.admin_channel = grpc::experimental::CreateCustomChannelWithInterceptors(
       c.address, mtls ? tls::ClientTlsCredentials(c.ca_pem) : grpc::InsecureChannelCredentials(),
-      admin_args);
-  if ((mtls && c.ca_pem.empty()) ||
+      admin_args, TokenInterceptors(c.admin_token));
+  if ((mtls && c.ca_pem.empty()) || c.admin_token.empty() ||
       !c.admin_channel->WaitForConnected(std::chrono::system_clock::now() +
                                          std::chrono::seconds(30))) {
     StopProcess(c.pid);

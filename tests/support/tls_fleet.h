@@ -1,6 +1,7 @@
 // Many simulated hosts for benchmarks, each with its own identity and its own TLS connection, as
 // a real fleet has: the controller binary started with TLS (or --insecure-dev), hosts enrolled
-// through its EnrollmentService, and their connections made a bounded number at a time.
+// through its EnrollmentService, and their connections made a bounded number at a time. Admin
+// calls carry the controller's bootstrap admin token.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -20,12 +21,14 @@ namespace keyfleet::testing {
 struct BenchController {
   pid_t pid = -1;
   std::string address;
-  std::string ca_pem;  // empty in plaintext mode
-  std::shared_ptr<grpc::Channel> admin_channel;
+  std::string ca_pem;       // empty in plaintext mode
+  std::string admin_token;  // the bootstrap admin token, from ROOT/bootstrap.token
+  std::shared_ptr<grpc::Channel> admin_channel;  // every call carries admin_token
 };
 
 // Starts BINARY on a free loopback port with a fresh CA in ROOT/ca (mtls) or --insecure-dev,
-// `extra_args` appended, its log in ROOT/controller.log; waits until it serves (30 s).
+// writing its bootstrap admin token to ROOT/bootstrap.token (--bootstrap-token-file), its log in
+// ROOT/controller.log; waits until it serves (30 s). `admin_args` configure admin_channel.
 absl::StatusOr<BenchController> StartBenchController(
     const std::string& binary, const std::string& database, const std::string& root, bool mtls,
     const grpc::ChannelArguments& admin_args = grpc::ChannelArguments());
