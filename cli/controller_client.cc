@@ -19,6 +19,7 @@ namespace {
 constexpr int kCallSeconds = 30;
 constexpr size_t kMaxCaFileBytes = 1 << 20;
 constexpr size_t kMaxTokenFileBytes = 4096;
+constexpr size_t kMaxConfigBytes = 1 << 20;
 
 const char* CodeName(grpc::StatusCode code) {
   switch (code) {
@@ -112,6 +113,14 @@ absl::StatusOr<ClientCredentials> ResolveCredentials(const GlobalOptions& flags)
       if (!token.ok()) return token.status();
       out.token = *std::move(token);
     } else if (std::string token = ConfigSetting("token"); !token.empty()) {
+      // A secret in the config file: the file must be as private as a token file.
+      const std::string path = std::string(std::getenv("HOME")) + "/.config/keyfleet/config.yaml";
+      absl::StatusOr<std::string> private_copy = tls::ReadSecretFile(path, kMaxConfigBytes);
+      if (!private_copy.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the config file holds a token (`token:`), so it must be readable by you only: ",
+            private_copy.status().message()));
+      }
       out.token = token;
     } else {
       cert_file = ConfigSetting("cert");
@@ -132,6 +141,13 @@ absl::StatusOr<ClientCredentials> ResolveCredentials(const GlobalOptions& flags)
         "$KEYFLEET_TOKEN");
   }
   if (globals.insecure_dev || ConfigSetting("insecure_dev") == "true") {
+    const std::string address = ResolveControllerAddress(globals);
+    if (!tls::IsLoopbackAddress(address)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--insecure-dev is plaintext and would send the token in the clear: it reaches only a "
+          "loopback controller (127.0.0.1, [::1], localhost), not ",
+          address));
+    }
     if (!cert_file.empty()) {
       return absl::InvalidArgumentError(
           "--insecure-dev is plaintext: an admin certificate cannot be used; use a token");

@@ -22,6 +22,7 @@ struct SpecArgs {
   std::string principal;
   std::string hosts;
   std::string expires;
+  CLI::Option* hosts_option = nullptr;  // given at all (an empty value is an error, not "all")
 };
 
 void AddSpecOptions(CLI::App* cmd, SpecArgs& args, const char* default_expiry) {
@@ -36,9 +37,10 @@ void AddSpecOptions(CLI::App* cmd, SpecArgs& args, const char* default_expiry) {
       ->required()
       ->check(CLI::IsMember({"admin", "operator", "auditor", "owner"}));
   cmd->add_option("--principal", args.principal, "With --role owner: the principal it acts for");
-  cmd->add_option("--hosts", args.hosts,
-                  "With --role operator: limit it to hosts carrying these labels "
-                  "(KEY=VALUE[,…]); it may then only grant to selectors requiring them");
+  args.hosts_option =
+      cmd->add_option("--hosts", args.hosts,
+                      "With --role operator: limit it to hosts carrying these labels "
+                      "(KEY=VALUE[,…]); it may then only grant to selectors requiring them");
   cmd->add_option(
       "--expires", args.expires,
       std::string("How long it is valid, e.g. 90d, 12h (default ") + default_expiry + ")");
@@ -63,6 +65,10 @@ std::string BuildSpec(const SpecArgs& args, v1::CredentialSpec* spec) {
   spec->set_role(RoleOf(args.role));
   spec->set_principal(args.principal);
   std::string error;
+  if (args.hosts_option != nullptr && args.hosts_option->count() > 0 && args.hosts.empty()) {
+    return "--hosts is empty (an unset variable?); leave it out for a credential without a "
+           "host scope";
+  }
   if (!args.hosts.empty() && !ParseLabelList(args.hosts, spec->mutable_host_scope(), &error)) {
     return absl::StrCat("--hosts: ", error);
   }
@@ -147,7 +153,8 @@ int IssueCertificate(ControllerClient& client, const GlobalOptions& globals, con
   // no key), and a key is never overwritten.
   auto [key_dir, key_name] = tls::SplitDirAndName(args.key_out);
   absl::StatusOr<bool> key_exists = tls::FileExists(key_dir, key_name);
-  if (!key_exists.ok()) return UsageError("--key-out: " + std::string(key_exists.status().message()));
+  if (!key_exists.ok())
+    return UsageError("--key-out: " + std::string(key_exists.status().message()));
   if (*key_exists) {
     return UsageError("--key-out " + args.key_out +
                       " exists; give a new path (a private key is never overwritten)");

@@ -36,6 +36,14 @@ absl::Status ValidateLabelPart(absl::string_view what, absl::string_view text) {
 
 }  // namespace
 
+bool LabelsCover(const Labels& labels, const Labels& required) {
+  for (const auto& [key, value] : required) {
+    auto it = labels.find(key);
+    if (it == labels.end() || it->second != value) return false;
+  }
+  return true;
+}
+
 absl::Status ValidateLabels(const Labels& labels) {
   if (labels.size() > kMaxLabels) {
     return absl::InvalidArgumentError(

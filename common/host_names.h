@@ -21,6 +21,9 @@ inline constexpr size_t kMaxHostnameBytes = 253;
 // digit. INVALID_ARGUMENT naming the label otherwise.
 absl::Status ValidateLabels(const Labels& labels);
 
+// True when `labels` carry every label of `required` with the same value (a host scope).
+bool LabelsCover(const Labels& labels, const Labels& required);
+
 // A hostname: 1..253 bytes of [A-Za-z0-9.-], not starting with '-' or '.'.
 absl::Status ValidateHostname(absl::string_view hostname);
 

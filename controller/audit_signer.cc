@@ -164,9 +164,11 @@ absl::StatusOr<std::unique_ptr<AuditSigner>> AuditSigner::LoadOrCreate(const std
                      absl::FormatTime(kAuditTimeFormat, now, absl::UTCTimeZone()),
                      ". Keep it out of the database and its backups.\n", key_pem);
     Cleanse(&key_pem);
-    absl::Status written = tls::WriteFileAtomically(dir, kAuditKeyFile, content, kKeyMode);
+    // Exclusive: when replicas sharing the directory start together, one key wins and all load
+    // it.
+    absl::Status written = tls::CreateFileExclusively(dir, kAuditKeyFile, content, kKeyMode);
     Cleanse(&content);
-    KF_RETURN_IF_ERROR(written);
+    if (!absl::IsAlreadyExists(written)) KF_RETURN_IF_ERROR(written);
   }
   // Read back what is on disk, so the key in use is exactly the one the file holds.
   return Load(dir);

@@ -2,6 +2,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -141,7 +142,8 @@ absl::Status ControllerServer::Start() {
   bool new_audit_key = false;
   if (!config_.insecure_dev) {
     absl::StatusOr<bool> key_exists = tls::FileExists(config_.ca_dir, kAuditKeyFile);
-    new_audit_key = !key_exists.ok() || !*key_exists;
+    if (!key_exists.ok()) return key_exists.status();
+    new_audit_key = !*key_exists;
     KF_ASSIGN_OR_RETURN(audit_signer_, AuditSigner::LoadOrCreate(config_.ca_dir, clock_.Now()));
   } else {
     spdlog::warn("--insecure-dev: audit checkpoints are not signed (no key directory)");
@@ -153,6 +155,18 @@ absl::Status ControllerServer::Start() {
     for (const std::string& name : migrated.applied) spdlog::info("applied migration {}", name);
   }
   KF_RETURN_IF_ERROR(parts_->store.CheckSchema());
+  if (audit_signer_) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    audit_high_water_ = std::make_unique<AuditHighWater>(config_.ca_dir, host);
+    absl::StatusOr<uint64_t> recorded = audit_high_water_->Load();
+    if (!recorded.ok()) {
+      spdlog::error("audit log high-water marks in {}: {}", config_.ca_dir,
+                    recorded.status().ToString());
+    } else {
+      parts_->store.NoteSigned(*recorded);
+    }
+  }
   if (audit_signer_ && new_audit_key) {
     absl::StatusOr<uint64_t> adopted = parts_->store.AdoptUnsignedAudit();
     if (!adopted.ok()) {
@@ -167,7 +181,7 @@ absl::Status ControllerServer::Start() {
   KF_RETURN_IF_ERROR(parts_->follower.Load());
   KF_ASSIGN_OR_RETURN(std::optional<std::string> bootstrap,
                       parts_->credentials.EnsureBootstrapToken(config_.bootstrap_token_file,
-                                                                 config_.bootstrap_token));
+                                                               config_.bootstrap_token));
   if (bootstrap) PrintBootstrapToken(*bootstrap);
   parts_->follower.SetListener(
       [hub = &parts_->hub](const std::vector<std::string>& hosts) { hub->HostsChanged(hosts); });
@@ -237,6 +251,19 @@ void ControllerServer::WarnOfServerCertificateExpiry() {
 
 // Database writes live on their own thread so a PostgreSQL outage (each call may retry for
 // db_retry_budget) never delays expiry or heartbeats.
+void ControllerServer::RecordAuditHighWater() {
+  if (!audit_high_water_) return;
+  const uint64_t head = parts_->store.signed_head();
+  if (head <= audit_high_water_->recorded()) return;
+  if (absl::Status s = audit_high_water_->Record(head); !s.ok()) {
+    spdlog::warn(
+        "cannot record the audit log's signed head beside the key ({}); truncation of the log "
+        "is then detected only while this replica runs: {}",
+        config_.ca_dir, s.ToString());
+    audit_high_water_.reset();  // said once; the directory is read-only (a mounted secret)
+  }
+}
+
 void ControllerServer::RunWriter() {
   absl::Time last_touch = absl::InfinitePast();
   std::unique_lock<std::mutex> lock(timer_mu_);
@@ -249,6 +276,7 @@ void ControllerServer::RunWriter() {
     absl::Status audited = parts_->security_events.Flush();
     if (!audited.ok())
       spdlog::warn("writing security events to the audit log: {}", audited.ToString());
+    RecordAuditHighWater();
     if (absl::Now() - last_touch >= config_.heartbeat_interval) {
       last_touch = absl::Now();
       absl::Status touched = parts_->store.TouchHosts(parts_->hub.ConnectedHosts(), clock_.Now());

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "common/clock.h"
+#include "controller/audit_high_water.h"
 #include "controller/audit_signer.h"
 #include "controller/ca/certificate_authority.h"
 #include "controller/config.h"
@@ -47,12 +48,14 @@ class ControllerServer {
   struct Parts;
   void RunTimer();                       // expiry and heartbeats
   void RunWriter();                      // report batches and seen-marks (database)
+  void RecordAuditHighWater();           // after signed commits, beside the audit key
   void WarnOfServerCertificateExpiry();  // daily, during the certificate's last 30 days
 
   ControllerConfig config_;
   const Clock& clock_;
   std::unique_ptr<CertificateAuthority> ca_;
-  std::unique_ptr<AuditSigner> audit_signer_;  // null with --insecure-dev
+  std::unique_ptr<AuditSigner> audit_signer_;         // null with --insecure-dev
+  std::unique_ptr<AuditHighWater> audit_high_water_;  // beside the key; null when unwritable
   std::unique_ptr<Parts> parts_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -18,6 +18,12 @@ std::string Noun(const ApiCredentialRecord& c) {
 
 absl::Status ValidateCredentialSpec(const ApiCredentialRecord& c) {
   KF_RETURN_IF_ERROR(ValidateCredentialName(c.name));
+  if (ValidateCredentialId(c.name).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--name \"", c.name,
+        "\" looks like a credential id (16 hex digits), which `token revoke` also takes; choose "
+        "a name that does not"));
+  }
   if (c.role == Role::kOwner && c.principal.empty()) {
     return absl::InvalidArgumentError(
         "the owner role acts for one principal: give it with --principal");
@@ -29,8 +35,8 @@ absl::Status ValidateCredentialSpec(const ApiCredentialRecord& c) {
   if (!c.host_scope.empty()) {
     if (c.role != Role::kOperator) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--hosts limits an operator to a host scope; ",
-          c.role == Role::kOwner ? "an " : "a ", RoleName(c.role),
+          "--hosts limits an operator to a host scope; ", c.role == Role::kOwner ? "an " : "a ",
+          RoleName(c.role),
           " credential cannot be scoped (admin and auditor see the whole fleet, an owner its "
           "principal)"));
     }

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/host_names.h"
 #include "common/status_macros.h"
 
@@ -39,6 +40,12 @@ absl::StatusOr<std::string> EnrollmentHostname(const JoinTokenRecord& token,
       return absl::PermissionDeniedError(absl::StrCat("join token ", token.id, " enrolls host ",
                                                       token.hostname, ", not ", requested));
     }
+    if (existing && !LabelsCover(existing->labels, token.creator_scope)) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "join token ", token.id, " was made by an operator limited to hosts ",
+          absl::StrJoin(token.creator_scope, ",", absl::PairFormatter("=")), "; host ",
+          token.hostname, " is outside that scope (an unscoped operator must re-enroll it)"));
+    }
     return token.hostname;
   }
   if (requested.empty()) {
@@ -62,7 +69,10 @@ HostRecord EnrolledHost(const JoinTokenRecord& token, const std::string& hostnam
   HostRecord host = existing.value_or(HostRecord());
   host.hostname = hostname;
   if (!existing) host.first_seen = host.last_seen = at;
-  if (!existing || !token.labels.empty()) host.labels = token.labels;
+  // A scoped operator's token never relabels an existing host (labels define scopes).
+  if (!existing || (!token.labels.empty() && token.creator_scope.empty())) {
+    host.labels = token.labels;
+  }
   host.enrollment_id = request.enrollment_id;
   host.enrolled_at = at;
   host.certificate_expires = request.certificate_expires;

@@ -25,14 +25,15 @@ absl::Status CheckJoinToken(const JoinTokenRecord& token, const std::string& sec
 // for another name is PERMISSION_DENIED); it may re-enroll an existing host, whose older
 // certificates then stop working. A token naming no host enrolls a new host under the
 // requested name (INVALID_ARGUMENT when none is given) and never takes over an existing one
-// (ALREADY_EXISTS saying how to re-enroll it).
+// (ALREADY_EXISTS saying how to re-enroll it). A token made by a host-scoped operator
+// re-enrolls only a host whose labels carry that scope (PERMISSION_DENIED otherwise).
 absl::StatusOr<std::string> EnrollmentHostname(const JoinTokenRecord& token,
                                                const std::string& requested,
                                                const std::optional<HostRecord>& existing);
 
 // The host record an enrollment writes: `existing` (if any) under `hostname`, with the new
 // enrollment id, enrolled at `at`; labels from the token (a re-enrolled host keeps its own when
-// the token carries none).
+// the token carries none, or when a scoped operator made the token).
 HostRecord EnrolledHost(const JoinTokenRecord& token, const std::string& hostname,
                         const std::optional<HostRecord>& existing, const EnrollmentRequest& request,
                         absl::Time at);

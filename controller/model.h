@@ -111,6 +111,9 @@ struct JoinTokenRecord {
   uint32_t uses = 0;
   std::optional<absl::Time> revoked_at;
   std::string created_by;
+  // The host scope of the operator who made it ({} : unscoped). Such a token re-enrolls only a
+  // host inside that scope, and leaves its labels as they are.
+  Labels creator_scope;
 };
 
 // Who may call the admin API (controller/service/admin_auth.h has the table of what each may do).
@@ -159,6 +162,7 @@ struct SecurityEvent {
   std::string detail_json;
   std::string hostname;  // with certificate_expires: the renewed host
   std::optional<absl::Time> certificate_expires;
+  uint64_t repeated = 1;  // identical refusals in a row, from one source, recorded once
 };
 
 using UnmanagedKeysMode = ::keyfleet::UnmanagedKeysMode;

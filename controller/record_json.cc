@@ -235,6 +235,7 @@ std::string JoinTokenToJson(const JoinTokenRecord& t) {
          {"uses", t.uses},
          {"created_by", t.created_by}};
   if (t.revoked_at) j["revoked_at"] = FormatRecordTime(*t.revoked_at);
+  if (!t.creator_scope.empty()) j["creator_scope"] = t.creator_scope;
   return j.dump();
 }
 

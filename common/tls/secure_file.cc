@@ -197,8 +197,10 @@ absl::StatusOr<std::string> ReadCheckedFile(const std::string& path, size_t limi
 
 }  // namespace
 
-absl::Status WriteFileAtomically(const std::string& dir, const std::string& name,
-                                 absl::string_view content, mode_t mode) {
+namespace {
+
+absl::Status WriteFile(const std::string& dir, const std::string& name, absl::string_view content,
+                       mode_t mode, bool replace) {
   KF_RETURN_IF_ERROR(ValidateName(name));
   if (mode & ~static_cast<mode_t>(0777)) {
     return absl::InvalidArgumentError(
@@ -219,15 +221,37 @@ absl::Status WriteFileAtomically(const std::string& dir, const std::string& name
   if (!WriteAll(file.get(), content)) return fail(Errno(errno, "cannot write", temp_path));
   if (fchmod(file.get(), mode) != 0) return fail(Errno(errno, "cannot chmod", temp_path));
   if (fsync(file.get()) != 0) return fail(Errno(errno, "cannot fsync", temp_path));
-  if (absl::Status replaceable = CheckReplaceable(held.get(), name, path); !replaceable.ok()) {
-    return fail(replaceable);
-  }
-  if (renameat(held.get(), temp.c_str(), held.get(), name.c_str()) != 0) {
-    return fail(Errno(errno, "cannot rename into place", path));
+  if (!replace) {
+    // The name appears complete or not at all, and never replaces what another process made.
+    if (renameat2(held.get(), temp.c_str(), held.get(), name.c_str(), RENAME_NOREPLACE) != 0) {
+      if (errno == EEXIST) {
+        return fail(absl::AlreadyExistsError(absl::StrCat(path, " exists already")));
+      }
+      return fail(Errno(errno, "cannot rename into place", path));
+    }
+  } else {
+    if (absl::Status replaceable = CheckReplaceable(held.get(), name, path); !replaceable.ok()) {
+      return fail(replaceable);
+    }
+    if (renameat(held.get(), temp.c_str(), held.get(), name.c_str()) != 0) {
+      return fail(Errno(errno, "cannot rename into place", path));
+    }
   }
   // The rename is durable only once the directory entry is.
   if (fsync(held.get()) != 0) return Errno(errno, "cannot fsync", dir);
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status WriteFileAtomically(const std::string& dir, const std::string& name,
+                                 absl::string_view content, mode_t mode) {
+  return WriteFile(dir, name, content, mode, /*replace=*/true);
+}
+
+absl::Status CreateFileExclusively(const std::string& dir, const std::string& name,
+                                   absl::string_view content, mode_t mode) {
+  return WriteFile(dir, name, content, mode, /*replace=*/false);
 }
 
 absl::Status EnsurePrivateDirectory(const std::string& dir, mode_t mode) {

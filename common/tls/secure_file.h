@@ -40,6 +40,12 @@ absl::Status WriteFileAtomically(const std::string& dir, const std::string& name
 // "/NAME" is {"/", NAME}.
 std::pair<std::string, std::string> SplitDirAndName(const std::string& path);
 
+// As WriteFileAtomically, but never replaces: ALREADY_EXISTS when DIR/NAME exists (a file made
+// concurrently by another process included), which then stays as it was. For files that must be
+// made once (a signing key, the bootstrap token).
+absl::Status CreateFileExclusively(const std::string& dir, const std::string& name,
+                                   absl::string_view content, mode_t mode);
+
 // Like `mkdir -p`: creates the missing components of `dir` with `mode` (subject to the umask),
 // walking as above (FAILED_PRECONDITION for a symlink at any level). Then refuses
 // (FAILED_PRECONDITION) a final directory that is group- or world-writable or owned by neither

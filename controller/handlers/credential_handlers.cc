@@ -84,6 +84,25 @@ absl::StatusOr<std::vector<ApiCredentialRecord>> CredentialHandlers::List() cons
 
 absl::StatusOr<ApiCredentialRecord> CredentialHandlers::Revoke(const std::string& actor,
                                                                const std::string& name_or_id) {
+  // Revoking the last usable admin credential would lock everyone out for good (the bootstrap
+  // token is never made again).
+  KF_ASSIGN_OR_RETURN(std::vector<ApiCredentialRecord> all, ctx_.store.ListApiCredentials());
+  const absl::Time now = ctx_.Now();
+  auto usable_admin = [&](const ApiCredentialRecord& c) {
+    return c.role == Role::kAdmin && CheckCredentialUsable(c, now).ok();
+  };
+  const ApiCredentialRecord* target = nullptr;
+  int admins = 0;
+  for (const ApiCredentialRecord& c : all) {
+    if (usable_admin(c)) ++admins;
+    if (!c.revoked_at && (c.name == name_or_id || c.id == name_or_id)) target = &c;
+  }
+  if (target != nullptr && usable_admin(*target) && admins == 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("\"", target->name,
+                     "\" is the last usable admin credential; revoking it would leave "
+                     "nobody able to manage tokens or policy (create another admin token first)"));
+  }
   KF_ASSIGN_OR_RETURN(ApiCredentialRecord c,
                       ctx_.store.RevokeApiCredential({actor, ctx_.Now()}, name_or_id));
   spdlog::info("{} revoked {} \"{}\"", actor, CredentialKindName(c.kind), c.name);
@@ -137,7 +156,15 @@ absl::StatusOr<std::optional<std::string>> CredentialHandlers::EnsureBootstrapTo
   // neither the file nor its directory.
   KF_ASSIGN_OR_RETURN(std::vector<ApiCredentialRecord> all, ctx_.store.ListApiCredentials());
   for (const ApiCredentialRecord& c : all) {
-    if (c.name == kBootstrapCredentialName) return std::optional<std::string>();
+    if (c.name != kBootstrapCredentialName) continue;
+    if (absl::StatusOr<SecretTokenParts> given =
+            ParseSecretToken(kApiTokenFormat, absl::StripAsciiWhitespace(given_token));
+        !given_token.empty() && given.ok() && given->id != c.id) {
+      spdlog::warn(
+          "$KEYFLEET_BOOTSTRAP_TOKEN is not this database's bootstrap token (that was "
+          "made before); it is ignored");
+    }
+    return std::optional<std::string>();
   }
   SecretTokenParts parts;
   bool wrote_file = false;
@@ -146,9 +173,9 @@ absl::StatusOr<std::optional<std::string>> CredentialHandlers::EnsureBootstrapTo
     absl::StatusOr<SecretTokenParts> parsed =
         ParseSecretToken(kApiTokenFormat, absl::StripAsciiWhitespace(given_token));
     if (!parsed.ok()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "$KEYFLEET_BOOTSTRAP_TOKEN: ", parsed.status().message(),
-          " (generate one with `keyfleet-controller bootstrap-token`)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("$KEYFLEET_BOOTSTRAP_TOKEN: ", parsed.status().message(),
+                       " (generate one with `keyfleet-controller bootstrap-token`)"));
     }
     parts = *std::move(parsed);
     source = "$KEYFLEET_BOOTSTRAP_TOKEN";
@@ -158,16 +185,21 @@ absl::StatusOr<std::optional<std::string>> CredentialHandlers::EnsureBootstrapTo
       absl::StatusOr<SecretTokenParts> parsed =
           ParseSecretToken(kApiTokenFormat, absl::StripAsciiWhitespace(*text));
       if (!parsed.ok()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "--bootstrap-token-file ", token_file, ": ", parsed.status().message(),
-            " (generate one with `keyfleet-controller bootstrap-token`)"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("--bootstrap-token-file ", token_file, ": ", parsed.status().message(),
+                         " (generate one with `keyfleet-controller bootstrap-token`)"));
       }
       parts = *std::move(parsed);
       source = token_file;
     } else if (absl::IsNotFound(text.status())) {
       KF_ASSIGN_OR_RETURN(parts, GenerateSecretToken(kApiTokenFormat));
       auto [dir, name] = tls::SplitDirAndName(token_file);
-      KF_RETURN_IF_ERROR(tls::WriteFileAtomically(dir, name, parts.text + "\n", 0600));
+      absl::Status written = tls::CreateFileExclusively(dir, name, parts.text + "\n", 0600);
+      if (absl::IsAlreadyExists(written)) {
+        // Another replica sharing the file wrote it first: use its token.
+        return EnsureBootstrapToken(token_file, given_token);
+      }
+      KF_RETURN_IF_ERROR(written);
       wrote_file = true;
     } else {
       return text.status();
@@ -193,9 +225,10 @@ absl::StatusOr<std::optional<std::string>> CredentialHandlers::EnsureBootstrapTo
     return std::optional<std::string>();
   }
   if (wrote_file) {
-    spdlog::warn("created the bootstrap admin token and wrote it to {} (0600); revoke it with "
-                 "`keyfleet token revoke bootstrap` once you have named tokens",
-                 token_file);
+    spdlog::warn(
+        "created the bootstrap admin token and wrote it to {} (0600); revoke it with "
+        "`keyfleet token revoke bootstrap` once you have named tokens",
+        token_file);
     return std::optional<std::string>();
   }
   if (!source.empty()) {

@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/host_names.h"
@@ -23,10 +25,27 @@ absl::StatusOr<std::string> NewEnrollmentId() {
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(raw), sizeof(raw)));
 }
 
+// The refusal's reason, made safe for the audit log and the log: messages quote what callers
+// sent.
+std::string Reason(const absl::Status& status) {
+  std::string reason = absl::CHexEscape(status.message());
+  if (reason.size() > SecurityEventBuffer::kMaxReasonBytes) {
+    reason.resize(SecurityEventBuffer::kMaxReasonBytes);
+    reason += "…";
+  }
+  return reason;
+}
+
 std::string DetailJson(const absl::Status& status) {
   return nlohmann::json{{"code", absl::StatusCodeToString(status.code())},
-                        {"reason", std::string(status.message())}}
+                        {"reason", Reason(status)}}
       .dump();
+}
+
+// "unauthenticated:ipv4:10.0.0.5:41234" and the same address on another port are one source.
+absl::string_view Source(absl::string_view actor) {
+  const size_t colon = actor.rfind(':');
+  return colon == absl::string_view::npos ? actor : actor.substr(0, colon);
 }
 
 }  // namespace
@@ -34,13 +53,24 @@ std::string DetailJson(const absl::Status& status) {
 void SecurityEventBuffer::AddDenial(const std::string& actor, const std::string& action,
                                     const std::string& target, const absl::Status& status,
                                     absl::Time at) {
-  spdlog::warn("refused {} from {}: {}", action, actor, std::string(status.message()));
   SecurityEvent e;
-  e.actor = actor;
+  e.actor = PrintableName(actor);
   e.at = at;
   e.action = action;
-  e.target = target;
+  e.target = PrintableName(target);
   e.detail_json = DetailJson(status);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!pending_.empty()) {
+      SecurityEvent& last = pending_.back();
+      if (last.action == e.action && last.target == e.target && last.detail_json == e.detail_json &&
+          Source(last.actor) == Source(e.actor)) {
+        ++last.repeated;
+        return;
+      }
+    }
+  }
+  spdlog::warn("refused {} from {}: {}", e.action, e.actor, Reason(status));
   Add(std::move(e));
 }
 
@@ -64,10 +94,12 @@ absl::Status SecurityEventBuffer::Flush() {
   std::vector<SecurityEvent> batch;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    batch.assign(std::make_move_iterator(pending_.begin()),
-                 std::make_move_iterator(pending_.end()));
-    pending_.clear();
-    pending_bytes_ = 0;
+    const size_t n = std::min(pending_.size(), kMaxFlushEvents);
+    for (size_t i = 0; i < n; ++i) {
+      pending_bytes_ -= SizeOf(pending_.front());
+      batch.push_back(std::move(pending_.front()));
+      pending_.pop_front();
+    }
     // Dropped events are gone; the audit log at least says how many.
     if (dropped_ > dropped_reported_) {
       SecurityEvent e;
@@ -81,6 +113,15 @@ absl::Status SecurityEventBuffer::Flush() {
     }
   }
   if (batch.empty()) return absl::OkStatus();
+  for (SecurityEvent& e : batch) {
+    if (e.repeated > 1) {
+      nlohmann::json detail = nlohmann::json::parse(e.detail_json, nullptr, false);
+      if (detail.is_object()) {
+        detail["repeated"] = e.repeated;
+        e.detail_json = detail.dump();
+      }
+    }
+  }
   absl::Status status = store_.RecordSecurityEvents(batch);
   if (!status.ok()) {
     std::lock_guard<std::mutex> lock(mu_);

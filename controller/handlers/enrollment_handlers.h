@@ -18,18 +18,25 @@ namespace keyfleet::controller {
 // Audit events raised on the request path (refusals, renewals), written by the replica's
 // writer thread so a stream never waits on the database. Bounded: past kMaxPending events or
 // kMaxPendingBytes the oldest are dropped and counted, and the next flush audits how many (a
-// flood of refusals must not exhaust memory).
+// flood of refusals must not exhaust memory). A refusal identical to the one before it (same
+// action, target and reason, from the same address) is counted into it rather than stored
+// again, and a flush writes at most kMaxFlushEvents, so a flood can neither fill the audit log
+// nor hold the inventory lock for long.
 class SecurityEventBuffer {
  public:
   static constexpr size_t kMaxPending = 10000;
   static constexpr size_t kMaxPendingBytes = 8 << 20;
+  static constexpr size_t kMaxFlushEvents = 500;
+  // A refusal's reason is cut to this many bytes in the audit log (targets to PrintableName's).
+  static constexpr size_t kMaxReasonBytes = 512;
   explicit SecurityEventBuffer(Store& store) : store_(store) {}
   void Add(SecurityEvent event);
   // Logs and buffers a refusal: `action` ("agent.watch.denied"), the status code and message
   // as its detail.
   void AddDenial(const std::string& actor, const std::string& action, const std::string& target,
                  const absl::Status& status, absl::Time at);
-  // Writes what is buffered; on failure it stays buffered for the next try.
+  // Writes up to kMaxFlushEvents of what is buffered, oldest first; on failure they stay
+  // buffered for the next try.
   absl::Status Flush();
 
  private:

@@ -41,11 +41,9 @@ absl::StatusOr<uint64_t> HostHandlers::RemoveHost(const std::string& actor,
   return change;
 }
 
-absl::StatusOr<NewJoinToken> HostHandlers::CreateJoinToken(const std::string& actor,
-                                                           const std::string& hostname,
-                                                           const Labels& labels,
-                                                           std::optional<absl::Duration> ttl,
-                                                           uint32_t uses) {
+absl::StatusOr<NewJoinToken> HostHandlers::CreateJoinToken(
+    const std::string& actor, const std::string& hostname, const Labels& labels,
+    std::optional<absl::Duration> ttl, uint32_t uses, const Labels& creator_scope) {
   if (!hostname.empty()) KF_RETURN_IF_ERROR(ValidateHostname(hostname));
   KF_RETURN_IF_ERROR(ValidateLabels(labels));
   const absl::Duration lifetime = ttl.value_or(kDefaultJoinTokenTtl);
@@ -76,6 +74,7 @@ absl::StatusOr<NewJoinToken> HostHandlers::CreateJoinToken(const std::string& ac
   t.expires_at = t.created_at + lifetime;
   t.uses_allowed = uses;
   t.created_by = actor;
+  t.creator_scope = creator_scope;
   KF_RETURN_IF_ERROR(ctx_.store.CreateJoinToken({actor, t.created_at}, t));
   return out;
 }

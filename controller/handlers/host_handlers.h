@@ -32,10 +32,12 @@ class HostHandlers {
   absl::StatusOr<uint64_t> RemoveHost(const std::string& actor, const std::string& hostname);
 
   // `ttl`: default kDefaultJoinTokenTtl, at most kMaxJoinTokenTtl; `uses`: 0 means 1, at most
-  // kMaxJoinTokenUses. The hostname (if any) and labels are validated.
+  // kMaxJoinTokenUses. The hostname (if any) and labels are validated. `creator_scope`: the
+  // host scope of the operator asking ({} : none), recorded on the token.
   absl::StatusOr<NewJoinToken> CreateJoinToken(const std::string& actor,
                                                const std::string& hostname, const Labels& labels,
-                                               std::optional<absl::Duration> ttl, uint32_t uses);
+                                               std::optional<absl::Duration> ttl, uint32_t uses,
+                                               const Labels& creator_scope = {});
   absl::StatusOr<std::vector<JoinTokenRecord>> ListJoinTokens() const;
   absl::Status RevokeJoinToken(const std::string& actor, const std::string& id);
 

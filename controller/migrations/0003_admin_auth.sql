@@ -19,6 +19,10 @@ CREATE TABLE api_credentials (
 -- A name names one live credential; revoked ones keep theirs for the record.
 CREATE UNIQUE INDEX api_credentials_live_name ON api_credentials (name) WHERE revoked_at IS NULL;
 
+-- A join token made by a host-scoped operator carries the scope: it may re-enroll only a host
+-- inside it (checked in the enrollment transaction), and never relabels one.
+ALTER TABLE join_tokens ADD COLUMN creator_scope text NOT NULL DEFAULT '{}';
+
 -- Signed checkpoints of the audit chain: each batch of events appended in one transaction is
 -- signed with the controller's audit key (a file beside the CA, never in this database).
 CREATE TABLE audit_checkpoints (

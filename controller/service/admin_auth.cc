@@ -69,11 +69,7 @@ const AdminRpcRule* FindAdminRpcRule(absl::string_view rpc) {
 }
 
 bool CoversScope(const Labels& labels, const Labels& scope) {
-  for (const auto& [key, value] : scope) {
-    auto it = labels.find(key);
-    if (it == labels.end() || it->second != value) return false;
-  }
-  return true;
+  return LabelsCover(labels, scope);
 }
 
 std::string Caller::actor() const {
@@ -163,7 +159,15 @@ absl::Status AdminAuthorizer::CheckRule(const AdminRpcRule& rule, const Caller& 
     return absl::PermissionDeniedError(absl::StrCat(rule.rpc, " needs role ", RolesText(rule.roles),
                                                     "; ", Who(c), " has role ", RoleName(c.role)));
   }
-  if (caller.is_owner()) return CheckNarrowing(rule.owner, rule, caller, target);
+  if (caller.is_owner()) {
+    std::optional<PrincipalRecord> principal = view_.FindPrincipal(c.principal);
+    if (!principal || principal->disabled) {
+      return absl::PermissionDeniedError(absl::StrCat(Who(c), " acts for principal \"", c.principal,
+                                                      "\", which is ",
+                                                      principal ? "disabled" : "gone"));
+    }
+    return CheckNarrowing(rule.owner, rule, caller, target);
+  }
   if (caller.is_scoped()) return CheckNarrowing(rule.scoped, rule, caller, target);
   return absl::OkStatus();
 }
@@ -215,40 +219,51 @@ absl::Status AdminAuthorizer::CheckNarrowing(Narrowing narrowing, const AdminRpc
       if (grant && CoversScope(grant->hosts.labels, c.host_scope)) return absl::OkStatus();
       return outside(absl::StrCat("grant ", target.grant_id, " is not inside it"));
     }
-    case Narrowing::kNewJoinToken:
+    case Narrowing::kNewJoinToken: {
       if (!CoversScope(target.labels, c.host_scope)) {
         return outside(
             absl::StrCat("a join token it creates must give the labels ", scope, " (--labels)"));
       }
+      // Early word only: the enrollment transaction refuses a host outside the scope.
       if (!target.hostname.empty() && view_.FindHost(target.hostname) &&
           !caller.SeesHost(target.hostname)) {
         return outside(absl::StrCat("host \"", target.hostname, "\" is outside it"));
       }
-      return absl::OkStatus();
+      std::vector<std::string> keys;
+      for (const auto& [key, value] : target.labels) {
+        if (c.host_scope.count(key) == 0) keys.push_back(key);
+      }
+      return CheckScopeDefiningKeys(keys, c);
+    }
     case Narrowing::kJoinTokenInScope: {
       KF_ASSIGN_OR_RETURN(std::optional<JoinTokenRecord> token,
                           store_.GetJoinToken(target.join_token_id));
       if (token && caller.SeesJoinToken(*token)) return absl::OkStatus();
       return outside(absl::StrCat("join token ", target.join_token_id, " is not inside it"));
     }
-    case Narrowing::kHostLabels: {
+    case Narrowing::kHostLabels:
       if (!caller.SeesHost(target.hostname)) {
         return outside(absl::StrCat("host \"", target.hostname, "\" is outside it"));
       }
-      KF_ASSIGN_OR_RETURN(std::vector<ApiCredentialRecord> all, store_.ListApiCredentials());
-      for (const std::string& key : target.label_keys) {
-        for (const ApiCredentialRecord& other : all) {
-          if (!other.revoked_at && other.host_scope.count(key) != 0) {
-            return outside(absl::StrCat("label \"", key,
-                                        "\" defines a host scope: only an unscoped operator or "
-                                        "admin may set or remove it"));
-          }
-        }
-      }
-      return absl::OkStatus();
-    }
+      return CheckScopeDefiningKeys(target.label_keys, c);
   }
   return absl::InternalError("unknown narrowing");
+}
+
+absl::Status AdminAuthorizer::CheckScopeDefiningKeys(const std::vector<std::string>& keys,
+                                                     const ApiCredentialRecord& c) const {
+  if (keys.empty()) return absl::OkStatus();
+  KF_ASSIGN_OR_RETURN(std::vector<ApiCredentialRecord> all, store_.ListApiCredentials());
+  for (const std::string& key : keys) {
+    for (const ApiCredentialRecord& other : all) {
+      if (!other.revoked_at && other.host_scope.count(key) != 0) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            Who(c), " is limited to hosts ", ScopeText(c.host_scope), "; label \"", key,
+            "\" defines a host scope: only an unscoped operator or admin may set or remove it"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 void AdminAuthorizer::Deny(const std::string& actor, absl::string_view rpc,

@@ -48,8 +48,9 @@ enum class Narrowing {
   kHostInScope,       // scoped: the request's host carries the scope's labels
   kSelectorInScope,   // scoped: the grant's selector requires the scope's labels
   kGrantInScope,      // scoped: the named grant's selector does
-  kNewJoinToken,      // scoped: the join token gives the scope's labels (and names no host
-                      // outside the scope)
+  kNewJoinToken,      // scoped: the join token gives the scope's labels and no other label
+                      // defining a scope; a host it re-enrolls must be inside the scope
+                      // (checked again, in the transaction, when it is used)
   kJoinTokenInScope,  // scoped: the named join token gives the scope's labels
   kHostLabels,        // scoped: host in scope, and no label that defines any scope is touched
 };
@@ -161,6 +162,9 @@ class AdminAuthorizer {
                          const AccessTarget& target) const;
   absl::Status CheckNarrowing(Narrowing narrowing, const AdminRpcRule& rule, const Caller& caller,
                               const AccessTarget& target) const;
+  // PERMISSION_DENIED when a label key in `keys` defines some live credential's host scope.
+  absl::Status CheckScopeDefiningKeys(const std::vector<std::string>& keys,
+                                      const ApiCredentialRecord& c) const;
   void Deny(const std::string& actor, absl::string_view rpc, const AccessTarget& target,
             const absl::Status& status) const;
 

@@ -173,13 +173,14 @@ grpc::Status AdminServiceImpl::RemoveGrant(grpc::ServerContext* ctx,
                                            const v1::RemoveGrantRequest* req,
                                            v1::MutationResponse* resp) {
   int64_t id = 0;
-  if (!absl::SimpleAtoi(req->id(), &id)) {
+  const bool numeric = absl::SimpleAtoi(req->id(), &id);
+  AccessTarget target;
+  target.grant_id = numeric ? id : 0;
+  KF_AUTHORIZE("RemoveGrant", target);
+  if (!numeric) {
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("grant id \"", req->id(), "\" is not a number (see `keyfleet grant list`)")));
   }
-  AccessTarget target;
-  target.grant_id = id;
-  KF_AUTHORIZE("RemoveGrant", target);
   return Mutation(inventory_.RemoveGrant(caller.actor(), id), resp);
 }
 
@@ -230,8 +231,8 @@ grpc::Status AdminServiceImpl::CreateHostToken(grpc::ServerContext* ctx,
   KF_AUTHORIZE("CreateHostToken", target);
   std::optional<absl::Duration> ttl;
   if (req->has_ttl()) ttl = FromProto(req->ttl());
-  absl::StatusOr<NewJoinToken> token =
-      hosts_.CreateJoinToken(caller.actor(), req->hostname(), labels, ttl, req->uses());
+  absl::StatusOr<NewJoinToken> token = hosts_.CreateJoinToken(
+      caller.actor(), req->hostname(), labels, ttl, req->uses(), caller.credential().host_scope);
   if (!token.ok()) return ToGrpcStatus(token.status());
   resp->set_token(token->text);
   resp->set_ca_pin(token->ca_pin);
@@ -371,6 +372,10 @@ grpc::Status AdminServiceImpl::ExportAudit(grpc::ServerContext* ctx,
     if (page->size() == kPage) continue;
     if (!req->follow()) return grpc::Status::OK;
     absl::SleepFor(kFollowPoll);
+    // A follower is asked again each time: a revoked or expired credential stops the stream.
+    if (absl::StatusOr<Caller> again = auth_.Authorize(*ctx, "ExportAudit"); !again.ok()) {
+      return ToGrpcStatus(again.status());
+    }
   }
   return grpc::Status::CANCELLED;
 }

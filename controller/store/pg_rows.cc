@@ -110,6 +110,7 @@ absl::StatusOr<JoinTokenRecord> JoinTokenFromRow(const pqxx::row& row) {
   t.uses = row[7].as<uint32_t>();
   t.revoked_at = OptionalMicros(row[8]);
   t.created_by = row[9].as<std::string>();
+  KF_ASSIGN_OR_RETURN(t.creator_scope, LabelsFromJson(row[10].as<std::string>()));
   return t;
 }
 

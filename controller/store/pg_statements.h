@@ -125,10 +125,11 @@ inline constexpr Statement kStatements[] = {
 
     {"join_token_insert",
      "INSERT INTO join_tokens (id, secret_hash, hostname, labels, created_at, expires_at, "
-     "uses_allowed, created_by) VALUES ($1, $2, $3, $4, kf_ts($5), kf_ts($6), $7, $8)"},
+     "uses_allowed, created_by, creator_scope) VALUES ($1, $2, $3, $4, kf_ts($5), kf_ts($6), $7, "
+     "$8, $9)"},
 #define KF_TOKEN_COLUMNS                                                                    \
   "id, secret_hash, hostname, labels, kf_us(created_at), kf_us(expires_at), uses_allowed, " \
-  "uses, kf_us(revoked_at), created_by FROM join_tokens "
+  "uses, kf_us(revoked_at), created_by, creator_scope FROM join_tokens "
     {"join_token_all", "SELECT " KF_TOKEN_COLUMNS "ORDER BY created_at, id"},
     {"join_token_lock", "SELECT " KF_TOKEN_COLUMNS "WHERE id = $1 FOR UPDATE"},
     {"join_token_by_id", "SELECT " KF_TOKEN_COLUMNS "WHERE id = $1"},

@@ -413,7 +413,8 @@ absl::Status PostgresStore::CreateJoinToken(const MutationContext& ctx,
                   txn.exec_prepared0("join_token_insert", token.id, token.secret_hash,
                                      token.hostname, LabelsToJson(token.labels),
                                      Us(token.created_at), Us(token.expires_at),
-                                     static_cast<int64_t>(token.uses_allowed), token.created_by);
+                                     static_cast<int64_t>(token.uses_allowed), token.created_by,
+                                     LabelsToJson(token.creator_scope));
                   MutationLog log;
                   log.AuditOnly("host.token.create", token.id, "", JoinTokenToJson(token));
                   return log;
@@ -686,6 +687,15 @@ absl::StatusOr<uint64_t> PostgresStore::AdoptUnsignedAudit() {
       KF_RETURN_IF_ERROR(InsertCheckpoint(txn, std::move(batch), &signed_now));
     }
     adopted = events.size();
+    // The adoption itself is on the record, signed like any event.
+    const std::string note = nlohmann::json{
+        {"events", adopted},
+        {"head_sequence", events.back().sequence},
+        {"head_hash", events.back().hash},
+        {"key_id",
+         signer_->key_id()}}.dump();
+    KF_RETURN_IF_ERROR(AppendAudit(txn, {{"audit.adopt", "audit log", "", note}},
+                                   {{"controller", absl::Now()}}, &signed_now));
     return absl::OkStatus();
   }));
   NoteSigned(signed_now);

@@ -82,6 +82,9 @@ class PostgresStore : public Store {
   // The highest sequence this store has signed and committed (0: none yet): a log that ends
   // before it was cut.
   uint64_t signed_head() const { return signed_head_.load(); }
+  // Raises signed_head to `sequence` (what this controller signed before a restart, or another
+  // replica recorded; see audit_high_water.h).
+  void NoteSigned(uint64_t sequence);
   // A database from before signed checkpoints has events and no checkpoint: when the chain
   // verifies, signs them all (in checkpoints of at most kMaxCheckpointEvents). Returns how many
   // events it signed (0 when there were checkpoints already, or no events). FAILED_PRECONDITION,
@@ -101,7 +104,6 @@ class PostgresStore : public Store {
                            const std::vector<MutationContext>& contexts, uint64_t* last_signed);
   absl::Status InsertCheckpoint(pqxx::dbtransaction& txn, CheckpointEvents events,
                                 uint64_t* last_signed);
-  void NoteSigned(uint64_t sequence);
 
   PgPool pool_;
   const AuditSigner* signer_ = nullptr;

@@ -462,6 +462,15 @@ TEST_F(AdminAuthorizationTest, RefusalsSayWhatWouldBeNeededAndAreAudited) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(s.error_message(), HasSubstr("label \"team\" defines a host scope"));
 
+  // Nor hand out, through a join token, a label that defines another scope.
+  CreateToken("op-prod", v1::ROLE_OPERATOR, "", {{"env", "prod"}});
+  v1::CreateHostTokenRequest join;
+  (*join.mutable_labels())["team"] = "payments";
+  (*join.mutable_labels())["env"] = "prod";
+  s = GenericCall(Channel(scoped), "CreateHostToken", join);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("label \"env\" defines a host scope"));
+
   // An owner acts for its principal only.
   v1::AddKeysRequest keys;
   keys.set_principal("bob");
@@ -493,6 +502,7 @@ TEST_F(AdminAuthorizationTest, RefusalsSayWhatWouldBeNeededAndAreAudited) {
   EXPECT_EQ(seen.count("admin.AddPrincipal.denied token:aud"), 1u);
   EXPECT_EQ(seen.count("admin.AddGrant.denied token:op-payments"), 1u);
   EXPECT_EQ(seen.count("admin.LabelHost.denied token:op-payments"), 1u);
+  EXPECT_EQ(seen.count("admin.CreateHostToken.denied token:op-payments"), 1u);
   EXPECT_EQ(seen.count("admin.AddKeys.denied token:alice-self"), 1u);
   EXPECT_TRUE(unauthenticated_seen());
   // And the actor of every change is a verified credential.

@@ -5,7 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <pqxx/pqxx>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
@@ -173,6 +176,43 @@ TEST_F(AuditTamperTest, DeletingTheLastEventsWithTheirCheckpointsIsCaughtByTheRu
   txn.exec_params("DELETE FROM audit_checkpoints WHERE last_seq >= $1",
                   static_cast<int64_t>(first_deleted));
   txn.commit();
+  v1::VerifyAuditResponse r = Verify();
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.first_bad_sequence(), first_deleted) << r.detail();
+}
+
+TEST_F(AuditTamperTest, ACutTailWithItsCheckpointsIsCaughtAfterARestartToo) {
+  // The controller records the highest sequence it signed beside its key (within a moment).
+  pqxx::connection conn(database_);
+  uint64_t last = 0;
+  {
+    pqxx::work txn(conn);
+    last = Sequence(txn, 0);
+  }
+  bool recorded = false;
+  for (int i = 0; i < 50 && !recorded; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (const auto& entry : std::filesystem::directory_iterator(dir_.path() / "ca")) {
+      if (entry.path().filename().string().rfind("audit-head.", 0) != 0) continue;
+      std::ifstream in(entry.path());
+      uint64_t seq = 0;
+      in >> seq;
+      recorded = recorded || seq >= last;
+    }
+  }
+  ASSERT_TRUE(recorded);
+  controller_.reset();
+  uint64_t first_deleted = 0;
+  {
+    pqxx::work txn(conn);
+    first_deleted = Sequence(txn, 2);
+    txn.exec_params("DELETE FROM audit_events WHERE seq >= $1",
+                    static_cast<int64_t>(first_deleted));
+    txn.exec_params("DELETE FROM audit_checkpoints WHERE last_seq >= $1",
+                    static_cast<int64_t>(first_deleted));
+    txn.commit();
+  }
+  Start();
   v1::VerifyAuditResponse r = Verify();
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(r.first_bad_sequence(), first_deleted) << r.detail();

@@ -46,6 +46,7 @@ TEST(CredentialRules, SpecsAreCheckedWithMessagesNamingTheFlag) {
       {"scoped owner", "o", Role::kOwner, "alice", {{"team", "x"}}, "cannot be scoped"},
       {"scoped auditor", "a", Role::kAuditor, "", {{"team", "x"}}, "cannot be scoped"},
       {"bad scope label", "o", Role::kOperator, "", {{"Bad Key", "x"}}, "label"},
+      {"a name like an id", "0123456789abcdef", Role::kAdmin, "", {}, "looks like a credential id"},
   };
   for (const Row& row : rows) {
     SCOPED_TRACE(row.why);
@@ -187,6 +188,11 @@ TEST_F(CredentialHandlersTest, TheBootstrapTokenIsMadeOnceAndNeverAgain) {
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->has_value());  // printed once only
 
+  // The last usable admin credential cannot be revoked: nobody could manage tokens again.
+  absl::Status last = credentials_.Revoke("a", "bootstrap").status();
+  EXPECT_EQ(last.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(last.message()), HasSubstr("last usable admin"));
+  ASSERT_TRUE(credentials_.CreateToken("a", Spec("named-admin", Role::kAdmin)).ok());
   ASSERT_TRUE(credentials_.Revoke("a", "bootstrap").ok());
   const std::string file = dir_.path().string() + "/bootstrap.token";
   absl::StatusOr<std::optional<std::string>> after = credentials_.EnsureBootstrapToken(file);

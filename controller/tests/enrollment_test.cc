@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "controller/enrollment_rules.h"
 #include "controller/fleet_view.h"
+#include "controller/handlers/enrollment_handlers.h"
 #include "controller/handlers/host_handlers.h"
 #include "controller/secret_token.h"
 #include "controller/tests/fake_store.h"
@@ -129,6 +130,54 @@ TEST(EnrollmentRules, HostnamesComeFromTheTokenOrNameANewHost) {
   absl::StatusOr<std::string> takeover = EnrollmentHostname(generic, "web-1", existing);
   EXPECT_EQ(takeover.status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_THAT(std::string(takeover.status().message()), HasSubstr("--hostname web-1"));
+}
+
+TEST(EnrollmentRules, AScopedOperatorsTokenReenrollsOnlyInsideItsScopeAndNeverRelabels) {
+  JoinTokenRecord token = Token();
+  token.hostname = "db-7";
+  token.labels = {{"team", "payments"}};
+  token.creator_scope = {{"team", "payments"}};
+  HostRecord outside;
+  outside.hostname = "db-7";
+  outside.labels = {{"team", "infra"}, {"env", "prod"}};
+  absl::Status refused = EnrollmentHostname(token, "", outside).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("outside that scope"));
+
+  HostRecord inside = outside;
+  inside.labels = {{"team", "payments"}, {"env", "prod"}};
+  ASSERT_TRUE(EnrollmentHostname(token, "", inside).ok());
+  EnrollmentRequest req{token.id, token.secret_hash, "", "0123456789abcdef", kT0};
+  EXPECT_EQ(EnrolledHost(token, "db-7", inside, req, kT0).labels, inside.labels)
+      << "labels stay: they define scopes";
+  EXPECT_EQ(EnrolledHost(token, "db-8", std::nullopt, req, kT0).labels, token.labels)
+      << "a new host gets the token's labels";
+
+  // An unscoped operator's token re-enrolls and relabels as before.
+  token.creator_scope.clear();
+  ASSERT_TRUE(EnrollmentHostname(token, "", outside).ok());
+  EXPECT_EQ(EnrolledHost(token, "db-7", outside, req, kT0).labels, token.labels);
+}
+
+TEST(SecurityEvents, AFloodOfIdenticalRefusalsIsOneCountedEventAndCallerTextIsCut) {
+  FakeStore store;
+  SecurityEventBuffer buffer(store);
+  const absl::Status denied = absl::PermissionDeniedError(std::string(5000, 'x') + "\nforged");
+  for (int port = 0; port < 1000; ++port) {
+    buffer.AddDenial("unauthenticated:ipv4:10.0.0.5:" + std::to_string(40000 + port),
+                     "admin.GetHost.denied", std::string(4 << 20, 'h'), denied, kT0);
+  }
+  buffer.AddDenial("token:other", "admin.GetHost.denied", "web-1", denied, kT0);
+  ASSERT_TRUE(buffer.Flush().ok());
+  absl::StatusOr<std::vector<AuditEvent>> events = store.ListAudit(0, absl::InfinitePast(), 100);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  const AuditEvent& flood = (*events)[0];
+  EXPECT_LE(flood.target.size(), kMaxHostnameBytes + 8);
+  EXPECT_LE(flood.after_json.size(), SecurityEventBuffer::kMaxReasonBytes + 100);
+  EXPECT_THAT(flood.after_json, HasSubstr("\"repeated\":1000"));
+  EXPECT_EQ(flood.after_json.find('\n'), std::string::npos);
+  EXPECT_EQ((*events)[1].actor, "token:other");
 }
 
 class HostHandlersTest : public ::testing::Test {

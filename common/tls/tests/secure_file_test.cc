@@ -66,6 +66,22 @@ TEST_F(SecureFileTest, WritesContentWithTheGivenMode) {
   EXPECT_EQ(ReadTextFile(root_ / "empty"), "");
 }
 
+TEST_F(SecureFileTest, AnExclusiveCreateNeverReplaces) {
+  ASSERT_TRUE(CreateFileExclusively(dir_, "audit.key", "first\n", 0600).ok());
+  ExpectRefused(CreateFileExclusively(dir_, "audit.key", "second\n", 0600),
+                absl::StatusCode::kAlreadyExists, "exists already");
+  EXPECT_EQ(ReadTextFile(root_ / "audit.key"), "first\n");
+  EXPECT_EQ(ModeOf(root_ / "audit.key"), 0600u);
+  EXPECT_EQ(Entries(root_), std::vector<std::string>{"audit.key"}) << "no temporary file left";
+  fs::create_symlink("/etc/passwd", root_ / "link");
+  ExpectRefused(CreateFileExclusively(dir_, "link", "x", 0600), absl::StatusCode::kAlreadyExists,
+                "exists already");
+  EXPECT_EQ(SplitDirAndName("/var/lib/keyfleet/bootstrap.token"),
+            std::make_pair(std::string("/var/lib/keyfleet"), std::string("bootstrap.token")));
+  EXPECT_EQ(SplitDirAndName("token"), std::make_pair(std::string("."), std::string("token")));
+  EXPECT_EQ(SplitDirAndName("/token"), std::make_pair(std::string("/"), std::string("token")));
+}
+
 TEST_F(SecureFileTest, ResolvesARelativeDirectoryFromTheCurrentOne) {
   fs::create_directory(root_ / "sub");
   const fs::path saved = fs::current_path();
