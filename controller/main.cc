@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/duration_text.h"
 #include "common/runtime_setup.h"
+#include "controller/audit_signer.h"
 #include "controller/ca/certificate_authority.h"
 #include "controller/config.h"
 #include "controller/controller_server.h"
@@ -61,6 +62,7 @@ absl::StatusOr<ControllerConfig> BuildConfig(const Flags& flags) {
   if (!flags.database.empty()) config.database = flags.database;
   if (const char* env = std::getenv("KEYFLEET_BOOTSTRAP_TOKEN"); env != nullptr && *env != '\0') {
     config.bootstrap_token = env;
+    unsetenv("KEYFLEET_BOOTSTRAP_TOKEN");  // no child or crash report inherits the secret
   }
   if (!flags.listen.empty()) config.listen = flags.listen;
   if (!flags.log_level.empty()) config.log_level = flags.log_level;
@@ -180,7 +182,11 @@ int main(int argc, char** argv) {
   ca_cmd->add_option("ACTION", ca_action, "show, stage, activate or retire")
       ->required()
       ->check(CLI::IsMember({"show", "stage", "activate", "retire"}));
-  for (CLI::App* cmd : {init_ca, ca_cmd}) {
+  CLI::App* audit_key_cmd = app.add_subcommand(
+      "audit-key",
+      "Print the audit key's id and public key (PEM): what checks the signed checkpoints of an "
+      "exported audit log away from the controller. The private key stays in --ca-dir.");
+  for (CLI::App* cmd : {init_ca, ca_cmd, audit_key_cmd}) {
     cmd->add_option("--ca-dir", ca_dir, "CA directory (default " + default_ca_dir + ")");
   }
   for (CLI::App* cmd : {&app, serve}) {
@@ -210,6 +216,12 @@ int main(int argc, char** argv) {
     auto token = keyfleet::controller::GenerateSecretToken(keyfleet::controller::kApiTokenFormat);
     if (!token.ok()) return Fail(kExitFailure, std::string(token.status().message()));
     std::cout << token->text << "\n";
+    return 0;
+  }
+  if (audit_key_cmd->parsed()) {
+    auto signer = keyfleet::controller::AuditSigner::Load(ca_dir);
+    if (!signer.ok()) return Fail(kExitFailure, std::string(signer.status().message()));
+    std::cout << "# " << (*signer)->key_id() << "\n" << (*signer)->public_key_pem();
     return 0;
   }
   if (init_ca->parsed()) return CaCommand("init", ca_dir, false);

@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "controller/audit_checkpoint.h"
 #include "controller/fleet_view.h"
 #include "controller/service/proto_convert.h"
 #include "controller/service/status_mapping.h"
@@ -365,6 +366,9 @@ grpc::Status AdminServiceImpl::ExportAudit(grpc::ServerContext* ctx,
         out.set_checkpoint_key_id(x.checkpoint->key_id);
         ToProto(x.checkpoint->signed_at, out.mutable_checkpoint_signed_at());
         out.set_checkpoint_signature(x.checkpoint->signature);
+        if (x.checkpoint->events.back().first == x.event.sequence) {
+          out.set_checkpoint_events(FormatCheckpointEvents(x.checkpoint->events));
+        }
       }
       if (!writer->Write(out)) return grpc::Status::CANCELLED;
       after = x.event.sequence;

@@ -287,6 +287,9 @@ TEST_F(AuditTamperTest, ExportWritesEachEventWithItsCheckpointAndFollowsNewOnes)
     ASSERT_TRUE(reader->Finish().ok());
   }
   ASSERT_GE(all.size(), 7u);
+  EXPECT_THAT(all.back().checkpoint_events(),
+              HasSubstr(absl::StrCat(all.back().event().sequence(), ":",
+                                     all.back().event().hash())));
   std::string prev;
   for (const v1::ExportedAuditEvent& e : all) {
     EXPECT_EQ(e.prev_hash(), prev);

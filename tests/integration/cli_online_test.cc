@@ -360,7 +360,14 @@ TEST_F(CliOnlineTest, TheTokenComesFromAFlagTheEnvironmentOrTheConfigFile) {
   const std::string in_home = "env -u KEYFLEET_TOKEN -u KEYFLEET_TOKEN_FILE HOME=" + home + " ";
   std::ofstream(home + "/.config/keyfleet/config.yaml") << "token_file: " << auditor << "\n";
   EXPECT_THAT(RunCommand(in_home + cli + "whoami").out, HasSubstr("token:precedence"));
-  std::ofstream(home + "/.config/keyfleet/config.yaml") << "token: " << token << "\n";
+  const std::string config = home + "/.config/keyfleet/config.yaml";
+  std::ofstream(config) << "token: " << token << "\n";
+  // A token in the config file makes it a secret: readable by its owner only.
+  std::filesystem::permissions(config, std::filesystem::perms(0644));
+  CommandResult loose = RunCommand(in_home + cli + "whoami 2>&1");
+  EXPECT_EQ(loose.exit_code, 2) << loose.out;
+  EXPECT_THAT(loose.out, HasSubstr("readable by you only"));
+  std::filesystem::permissions(config, std::filesystem::perms(0600));
   EXPECT_THAT(RunCommand(in_home + cli + "whoami").out, HasSubstr("token:bootstrap"));
 }
 
