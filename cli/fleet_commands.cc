@@ -25,9 +25,19 @@ std::string DriftKind(v1::DriftKind kind) {
   return name;
 }
 
+// "yes", "no", or "FAILED (alice: reason; …)" when the agent could not write some accounts.
+std::string ConvergedText(const v1::Host& h) {
+  if (h.failed_accounts_size() == 0) return h.converged() ? "yes" : "no";
+  std::vector<std::string> parts;
+  for (const v1::AccountFailure& f : h.failed_accounts()) {
+    parts.push_back((f.account().empty() ? std::string("*") : f.account()) + ": " + f.reason());
+  }
+  return "FAILED (" + absl::StrJoin(parts, "; ") + ")";
+}
+
 void AddHostRows(Table& table, const v1::Host& h) {
   table.Add({h.hostname(), Labels(h.labels()), FormatTimestamp(h.last_seen().seconds()),
-             std::to_string(h.applied_generation()), h.converged() ? "yes" : "no",
+             std::to_string(h.applied_generation()), ConvergedText(h),
              std::to_string(h.last_drift_size())});
 }
 
@@ -85,7 +95,7 @@ void AddFleetCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
     table.Add({"last seen", FormatTimestamp(h.last_seen().seconds())});
     table.Add({"desired generation", std::to_string(h.desired_generation())});
     table.Add({"applied generation", std::to_string(h.applied_generation())});
-    table.Add({"converged", h.converged() ? "yes" : "no"});
+    table.Add({"converged", ConvergedText(h)});
     table.Add({"host keys", absl::StrJoin(h.host_key_fingerprints(), " ")});
     std::cout << table.Render();
     if (h.last_drift_size() > 0) {

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   CLI::App app(
       "keyfleet: provision and rotate SSH authorized_keys across a fleet.\n"
       "Exit codes: 0 success, 1 refused (reason printed), 2 usage error, 3 controller "
-      "unreachable, 4 --wait timed out before every targeted host converged.",
+      "unreachable, 4 --wait timed out before every targeted host converged, 5 some hosts applied "
+      "it but could not write some accounts (named, with the reason).",
       "keyfleet");
   app.set_version_flag("--version", KEYFLEET_VERSION);
   app.require_subcommand(1);

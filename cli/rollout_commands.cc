@@ -36,6 +36,21 @@ void PrintSummary(const v1::RolloutStatusResponse& s, bool converged, absl::Dura
     std::cout << "not connected (they apply it when they reconnect): "
               << absl::StrJoin(s.offline_hosts().begin(), s.offline_hosts().end(), ", ") << "\n";
   }
+  if (s.failed_hosts_size() > 0) {
+    std::cout << "FAILED on " << s.failed_hosts_size()
+              << " host(s) (applied, but these accounts are not as desired):\n";
+    for (const v1::FailedHost& h : s.failed_hosts()) {
+      for (const v1::AccountFailure& a : h.accounts()) {
+        std::cout << "  " << h.hostname() << ": " << (a.account().empty() ? "*" : a.account())
+                  << ": " << a.reason() << "\n";
+      }
+    }
+  }
+}
+
+int ExitCodeOf(const v1::RolloutStatusResponse& s) {
+  if (s.failed_hosts_size() > 0) return kExitRolloutFailed;
+  return s.pending_hosts_size() == 0 ? kExitOk : kExitNotConverged;
 }
 
 }  // namespace
@@ -66,13 +81,14 @@ int WaitForRollout(ControllerClient& client, const GlobalOptions& globals, uint6
   } else {
     PrintSummary(resp, converged, absl::Now() - start);
   }
-  return converged ? kExitOk : kExitNotConverged;
+  return ExitCodeOf(resp);
 }
 
 void AddWaitOptions(CLI::App* cmd, WaitOptions* options) {
   cmd->add_flag("--wait", options->wait,
                 "Wait until every targeted, connected host has applied the change (exit 4 if "
-                "some have not within --timeout)");
+                "some have not within --timeout; exit 5 if some applied it but could not write "
+                "some accounts, each named with the reason)");
   cmd->add_option("--timeout", options->timeout, "How long --wait waits (default 60s)");
 }
 
@@ -105,7 +121,7 @@ void AddRolloutCommands(CLI::App& app, const GlobalOptions& globals, int& exit_c
     } else {
       PrintSummary(resp, resp.pending_hosts_size() == 0, absl::ZeroDuration());
     }
-    return kExitOk;
+    return resp.failed_hosts_size() > 0 ? kExitRolloutFailed : kExitOk;
   });
 }
 

@@ -91,6 +91,8 @@ struct HostRecord {
   uint64_t applied_generation = 0;
   std::string applied_digest;
   std::string drift_json = "[]";  // the last report's drift items, as JSON
+  // The accounts the last report's apply could not write, as JSON [{"account","reason"}].
+  std::string failed_accounts_json = "[]";
   std::vector<std::string> host_key_fingerprints;
   // Enrollment: empty for a host registered by an --insecure-dev hello. A host certificate is
   // honoured only while it names the host's current enrollment id.
@@ -185,6 +187,7 @@ struct HostReport {
   std::string applied_digest;
   std::string drift_json = "[]";
   std::vector<std::string> host_key_fingerprints;
+  std::string failed_accounts_json = "[]";  // [{"account", "reason"}]
 };
 
 // One append-only, hash-chained audit event.

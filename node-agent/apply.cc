@@ -44,8 +44,10 @@ class AccountApplier {
     }
     std::optional<Account> account = passwd_.Find(name);
     if (!account) {
-      return refuse(v1::DRIFT_KIND_NO_SUCH_ACCOUNT, "",
-                    absl::StrCat("no account named ", name, " on this host"));
+      std::string why = absl::StrCat("no account named ", name, " on this host");
+      report_->drift.push_back({name, v1::DRIFT_KIND_NO_SUCH_ACCOUNT, "", why, false});
+      report_->accounts.push_back({name, AccountOutcome::kNoAccount, std::move(why)});
+      return;
     }
     if (absl::Status s = CheckAccountAllowed(*account, settings_.accounts); !s.ok()) {
       return refuse(v1::DRIFT_KIND_REFUSED_ACCOUNT, "", std::string(s.message()));
@@ -117,6 +119,15 @@ class AccountApplier {
       report_->accounts.push_back({name, AccountOutcome::kUnchanged, ""});
       return;
     }
+    if (merged->content.size() > kMaxAuthorizedKeysFileBytes) {
+      // Written, it could never be read back (nor changed again): refuse, keep the old file.
+      report_->accounts.push_back(
+          {name, AccountOutcome::kRefused,
+           absl::StrCat("the file would be ", merged->content.size(), " bytes, over the ",
+                        kMaxAuthorizedKeysFileBytes,
+                        "-byte limit; nothing written (the previous file stays)")});
+      return;
+    }
     if (absl::Status s = fs_.ReplaceAuthorizedKeys(*dirs, *account, merged->content); !s.ok()) {
       return Failed(name, s);
     }
@@ -152,6 +163,8 @@ const char* AccountOutcomeName(AccountOutcome outcome) {
       return "written";
     case AccountOutcome::kUnchanged:
       return "unchanged";
+    case AccountOutcome::kNoAccount:
+      return "no-account";
     case AccountOutcome::kRefused:
       return "refused";
     case AccountOutcome::kFailed:

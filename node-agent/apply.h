@@ -23,7 +23,9 @@ struct ApplySettings {
   bool sweep_stale_temps = true;
 };
 
-enum class AccountOutcome { kWritten, kUnchanged, kRefused, kFailed };
+// kNoAccount: the host has no such account, so there is nothing to write (and nothing that sshd
+// could let in); kRefused and kFailed leave the account not as desired.
+enum class AccountOutcome { kWritten, kUnchanged, kNoAccount, kRefused, kFailed };
 const char* AccountOutcomeName(AccountOutcome outcome);
 
 struct AccountApplied {
@@ -31,6 +33,11 @@ struct AccountApplied {
   AccountOutcome outcome = AccountOutcome::kUnchanged;
   std::string detail;
 };
+
+// True when the account is not as desired after the apply (refused or failed).
+inline bool NotApplied(const AccountApplied& a) {
+  return a.outcome == AccountOutcome::kRefused || a.outcome == AccountOutcome::kFailed;
+}
 
 struct ApplyReport {
   uint64_t generation = 0;

@@ -27,6 +27,7 @@ namespace {
 
 using keyfleet::agent::AccountOutcome;
 using keyfleet::agent::AgentConfig;
+using keyfleet::agent::NotApplied;
 
 constexpr int kExitOk = 0;
 constexpr int kExitRefused = 1;  // applied, but an account was refused or failed
@@ -40,7 +41,7 @@ int Fail(int code, const std::string& message) {
 
 bool AnyRefused(const keyfleet::agent::ApplyReport& report) {
   for (const auto& a : report.accounts) {
-    if (a.outcome == AccountOutcome::kRefused || a.outcome == AccountOutcome::kFailed) return true;
+    if (NotApplied(a) || a.outcome == AccountOutcome::kNoAccount) return true;
   }
   return false;
 }

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/delivery_limits.h"
 #include "common/fingerprint.h"
 #include "common/ssh_public_key.h"
 #include "common/tls/grpc_credentials.h"
@@ -59,7 +60,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> WatchClient::Connect(std::string*
           config_.controller));
     }
     *hostname = config_.hostname;
-    return grpc::CreateChannel(config_.controller, grpc::InsecureChannelCredentials());
+    return grpc::CreateCustomChannel(config_.controller, grpc::InsecureChannelCredentials(),
+                                     ChannelArguments());
   }
   // Read again for every stream: enrollment or renewal may have changed them.
   absl::StatusOr<HostCredentials> creds = LoadHostCredentials(config_.tls_dir);
@@ -72,7 +74,15 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> WatchClient::Connect(std::string*
   }
   *hostname = creds->hostname;
   ScheduleRenewal(*creds);
-  return grpc::CreateChannel(config_.controller, MutualTlsCredentials(*creds));
+  return grpc::CreateCustomChannel(config_.controller, MutualTlsCredentials(*creds),
+                                   ChannelArguments());
+}
+
+grpc::ChannelArguments WatchClient::ChannelArguments() {
+  grpc::ChannelArguments args;
+  // The controller refuses a change that would make a desired state bigger than this.
+  args.SetMaxReceiveMessageSize(static_cast<int>(kMaxDesiredStateBytes));
+  return args;
 }
 
 void WatchClient::ScheduleRenewal(const HostCredentials& creds) {
@@ -131,6 +141,12 @@ void WatchClient::Report(const ApplyReport& report) {
     item->set_path(d.path);
     item->set_detail(d.detail);
     item->set_repaired(d.repaired);
+  }
+  for (const AccountApplied& a : report.accounts) {
+    if (!NotApplied(a)) continue;
+    v1::AccountFailure* failure = req.add_failed_accounts();
+    failure->set_account(a.account);
+    failure->set_reason(a.detail);
   }
   for (const std::string& fp : HostKeyFingerprints(config_.root)) req.add_host_key_fingerprints(fp);
   std::lock_guard<std::mutex> lock(stream_mu_);

@@ -46,6 +46,7 @@ class WatchClient {
   // Renews the certificate when due; after a renewal the stream is re-opened with it.
   void RenewIfDue();
   void ScheduleRenewal(const HostCredentials& creds);
+  static grpc::ChannelArguments ChannelArguments();
   absl::Time renew_at() const;
 
   const AgentConfig& config_;

@@ -7,6 +7,7 @@
 #include "common/ssh_public_key.h"
 #include "common/status_macros.h"
 #include "controller/host_selector.h"
+#include "nlohmann/json.hpp"
 
 namespace keyfleet::controller {
 namespace {
@@ -20,13 +21,30 @@ absl::Status HostNotFound(const std::string& hostname) {
 
 }  // namespace
 
+std::vector<AccountFailureRecord> FailuresOf(const HostRecord& host) {
+  std::vector<AccountFailureRecord> out;
+  if (host.failed_accounts_json.empty()) return out;
+  nlohmann::json parsed = nlohmann::json::parse(host.failed_accounts_json, nullptr, false);
+  if (!parsed.is_array()) return {{"", "the host's failure report cannot be read"}};
+  for (const nlohmann::json& f : parsed) {
+    if (!f.is_object() || !f.contains("account") || !f["account"].is_string() ||
+        !f.contains("reason") || !f["reason"].is_string()) {
+      out.push_back({"", "the host's failure report cannot be read"});
+      continue;
+    }
+    out.push_back({f["account"].get<std::string>(), f["reason"].get<std::string>()});
+  }
+  return out;
+}
+
 HostStatus ReportHandlers::StatusOf(HostRecord host) const {
   HostStatus status;
   std::optional<HostDesiredState> desired = ctx_.view.DesiredState(host.hostname);
+  status.failed_accounts = FailuresOf(host);
   if (desired) {
     status.desired_generation = desired->generation;
     status.desired_digest = desired->digest;
-    status.converged = host.applied_digest == desired->digest;
+    status.converged = host.applied_digest == desired->digest && status.failed_accounts.empty();
   }
   status.host = std::move(host);
   return status;
@@ -166,7 +184,11 @@ absl::StatusOr<RolloutStatus> ReportHandlers::Rollout(uint64_t change) const {
         it != by_name.end() && (it->second->applied_generation >= targets->change ||
                                 (desired && it->second->applied_digest == desired->digest));
     const absl::Time now = ctx_.Now();
-    if (converged) {
+    std::vector<AccountFailureRecord> failures;
+    if (converged) failures = FailuresOf(*it->second);
+    if (converged && !failures.empty()) {
+      status.failed.emplace_back(hostname, std::move(failures));
+    } else if (converged) {
       ++status.converged;
     } else if (it != by_name.end() &&
                it->second->last_seen + ctx_.settings.connected_window >= now) {

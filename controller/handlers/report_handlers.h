@@ -17,11 +17,22 @@
 
 namespace keyfleet::controller {
 
+// An account a host's agent could not write, and why (from its last report).
+struct AccountFailureRecord {
+  std::string account;
+  std::string reason;
+};
+
+// The failures in a host's last report; a malformed record reads as one failure saying so.
+std::vector<AccountFailureRecord> FailuresOf(const HostRecord& host);
+
 struct HostStatus {
   HostRecord host;  // including the last report
   uint64_t desired_generation = 0;
   std::string desired_digest;
-  bool converged = false;  // the last applied digest is the current desired one
+  // The last applied digest is the current desired one, and every account was written.
+  bool converged = false;
+  std::vector<AccountFailureRecord> failed_accounts;  // non-empty: failed, not converged
 };
 
 struct AccessEntry {
@@ -43,6 +54,8 @@ struct RolloutStatus {
   uint32_t converged = 0;
   std::vector<std::string> pending;  // connected targeted hosts not yet converged, sorted
   std::vector<std::string> offline;  // targeted hosts not connected (not seen recently), sorted
+  // Targeted hosts that applied the change but could not write some accounts, sorted.
+  std::vector<std::pair<std::string, std::vector<AccountFailureRecord>>> failed;
 };
 
 // What `audit verify` trusts: the keys signed checkpoints must verify under (the controller's

@@ -400,6 +400,16 @@ grpc::Status AdminServiceImpl::RolloutStatus(grpc::ServerContext* ctx,
   for (const std::string& h : status->offline) {
     if (caller.SeesHost(h)) resp->add_offline_hosts(h);
   }
+  for (const auto& [hostname, accounts] : status->failed) {
+    if (!caller.SeesHost(hostname)) continue;
+    v1::FailedHost* failed = resp->add_failed_hosts();
+    failed->set_hostname(hostname);
+    for (const AccountFailureRecord& a : accounts) {
+      v1::AccountFailure* f = failed->add_accounts();
+      f->set_account(a.account);
+      f->set_reason(a.reason);
+    }
+  }
   return grpc::Status::OK;
 }
 

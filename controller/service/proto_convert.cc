@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/host_names.h"
 #include "common/key_policy.h"
 #include "common/ssh_key_type.h"
 #include "controller/enrollment_rules.h"
@@ -130,6 +131,11 @@ void ToProto(const HostStatus& h, v1::Host* out) {
   if (h.host.certificate_expires) {
     ToProto(*h.host.certificate_expires, out->mutable_certificate_expires());
   }
+  for (const AccountFailureRecord& f : h.failed_accounts) {
+    v1::AccountFailure* out_failure = out->add_failed_accounts();
+    out_failure->set_account(f.account);
+    out_failure->set_reason(f.reason);
+  }
   nlohmann::json drift = nlohmann::json::parse(h.host.drift_json, nullptr, false);
   if (drift.is_array()) {
     for (const auto& item : drift) {
@@ -238,6 +244,18 @@ HostReport FromProto(const std::string& hostname, const v1::ReportRequest& req) 
     drift += item;
   }
   report.drift_json = drift + "]";
+  // What an agent says is cut to a sane size before it is stored and shown.
+  constexpr size_t kMaxReasonBytes = 512;
+  constexpr int kMaxFailures = 1000;
+  nlohmann::json failed = nlohmann::json::array();
+  for (int i = 0; i < req.failed_accounts_size() && i < kMaxFailures; ++i) {
+    std::string reason = req.failed_accounts(i).reason();
+    if (reason.size() > kMaxReasonBytes) reason = reason.substr(0, kMaxReasonBytes) + "…";
+    failed.push_back(
+        {{"account", PrintableName(req.failed_accounts(i).account())}, {"reason", reason}});
+  }
+  report.failed_accounts_json =
+      failed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return report;
 }
 

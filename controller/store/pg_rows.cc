@@ -95,6 +95,7 @@ absl::StatusOr<HostRecord> HostFromRow(const pqxx::row& row) {
   h.enrollment_id = row[8].as<std::string>();
   h.enrolled_at = OptionalMicros(row[9]);
   h.certificate_expires = OptionalMicros(row[10]);
+  h.failed_accounts_json = row[11].as<std::string>();
   return h;
 }
 

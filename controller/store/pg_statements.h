@@ -24,7 +24,7 @@ struct Statement {
 #define KF_HOST_COLUMNS                                                               \
   "hostname, labels, kf_us(first_seen), kf_us(last_seen), applied_generation, "       \
   "applied_digest, drift, host_key_fingerprints, enrollment_id, kf_us(enrolled_at), " \
-  "kf_us(certificate_expires) FROM hosts "
+  "kf_us(certificate_expires), failed_accounts FROM hosts "
 #define KF_PRINCIPAL_COLUMNS "name, kind, email, disabled, kf_us(created_at), id FROM principals "
 
 inline constexpr Statement kStatements[] = {
@@ -107,9 +107,9 @@ inline constexpr Statement kStatements[] = {
     {"host_reports",
      "UPDATE hosts AS h SET last_seen = greatest(h.last_seen, kf_ts(r.at)), "
      "applied_generation = r.generation, applied_digest = r.digest, drift = r.drift, "
-     "host_key_fingerprints = r.host_keys "
-     "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) "
-     "AS r(hostname, at, generation, digest, drift, host_keys) "
+     "host_key_fingerprints = r.host_keys, failed_accounts = r.failed "
+     "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], "
+     "$7::text[]) AS r(hostname, at, generation, digest, drift, host_keys, failed) "
      "WHERE h.hostname = r.hostname AND h.applied_generation <= r.generation"},
 
     {"host_delete", "DELETE FROM hosts WHERE hostname = $1"},

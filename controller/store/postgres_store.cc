@@ -704,7 +704,7 @@ absl::StatusOr<uint64_t> PostgresStore::AdoptUnsignedAudit() {
 
 absl::Status PostgresStore::RecordHostReports(const std::vector<HostReport>& reports) {
   if (reports.empty()) return absl::OkStatus();
-  std::vector<std::string> hostnames, digests, drifts, host_keys;
+  std::vector<std::string> hostnames, digests, drifts, host_keys, failed;
   std::vector<int64_t> ats, generations;
   for (const HostReport& r : reports) {
     hostnames.push_back(r.hostname);
@@ -713,11 +713,12 @@ absl::Status PostgresStore::RecordHostReports(const std::vector<HostReport>& rep
     digests.push_back(r.applied_digest);
     drifts.push_back(r.drift_json);
     host_keys.push_back(nlohmann::json(r.host_key_fingerprints).dump());
+    failed.push_back(r.failed_accounts_json);
   }
   return pool_.Transact("record host reports", [&](pqxx::dbtransaction& txn) {
     txn.exec_prepared0("host_reports", PgTextArray(hostnames), PgBigintArray(ats),
                        PgBigintArray(generations), PgTextArray(digests), PgTextArray(drifts),
-                       PgTextArray(host_keys));
+                       PgTextArray(host_keys), PgTextArray(failed));
     return absl::OkStatus();
   });
 }

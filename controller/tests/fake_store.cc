@@ -375,6 +375,7 @@ absl::Status FakeStore::RecordHostReports(const std::vector<HostReport>& reports
     h.applied_generation = r.applied_generation;
     h.applied_digest = r.applied_digest;
     h.drift_json = r.drift_json;
+    h.failed_accounts_json = r.failed_accounts_json;
     h.host_key_fingerprints = r.host_key_fingerprints;
   }
   return absl::OkStatus();

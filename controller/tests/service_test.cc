@@ -211,6 +211,71 @@ TEST_F(ServiceTest, GrantedKeysReachTheWatchingAgentAndRevocationRemovesThem) {
   EXPECT_EQ(rollout().converged_hosts(), 1u);
 }
 
+// "Applied" means the files are as desired: an agent that applied the generation but could not
+// write an account makes the host failed, never converged, naming the account and the reason.
+TEST_F(ServiceTest, AHostThatCouldNotWriteAnAccountIsFailedNotConverged) {
+  auto controller = StartController();
+  auto admin = Admin(*controller);
+  ASSERT_TRUE(AddPrincipal(*admin, "alice").ok());
+  const std::string fp = AddKey(*admin, "alice", 1);
+  ASSERT_TRUE(Grant(*admin, "alice", "prod", "deploy").ok());
+  WatchClient agent(controller->InProcessChannel(), "web-1", {{"env", "prod"}});
+  ASSERT_TRUE(agent.WaitFor([](const v1::DesiredState& s) { return KeyCount(s, "deploy") == 1; }));
+
+  grpc::ClientContext ctx;
+  v1::RevokeKeyRequest revoke;
+  revoke.set_fingerprint(fp);
+  revoke.set_reason("stolen");
+  v1::MutationResponse revoked;
+  ASSERT_TRUE(admin->RevokeKey(&ctx, revoke, &revoked).ok());
+  auto after = agent.WaitFor([](const v1::DesiredState& s) { return KeyCount(s, "deploy") == 0; });
+  ASSERT_TRUE(after);
+  v1::ReportRequest report;
+  report.set_applied_generation(after->generation());
+  report.set_applied_digest(after->digest());
+  v1::AccountFailure* failure = report.add_failed_accounts();
+  failure->set_account("deploy");
+  failure->set_reason("is larger than 1048576 bytes");
+  ASSERT_TRUE(agent.Report(report));
+
+  v1::RolloutStatusResponse status;
+  for (int i = 0; i < 50 && status.failed_hosts_size() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    grpc::ClientContext c;
+    v1::RolloutStatusRequest req;
+    req.set_change(revoked.change());
+    status.Clear();
+    ASSERT_TRUE(admin->RolloutStatus(&c, req, &status).ok());
+  }
+  EXPECT_EQ(status.converged_hosts(), 0u);
+  EXPECT_EQ(status.pending_hosts_size(), 0);
+  ASSERT_EQ(status.failed_hosts_size(), 1);
+  EXPECT_EQ(status.failed_hosts(0).hostname(), "web-1");
+  ASSERT_EQ(status.failed_hosts(0).accounts_size(), 1);
+  EXPECT_EQ(status.failed_hosts(0).accounts(0).account(), "deploy");
+  EXPECT_THAT(status.failed_hosts(0).accounts(0).reason(), HasSubstr("1048576"));
+
+  grpc::ClientContext hc;
+  v1::GetHostRequest get;
+  get.set_hostname("web-1");
+  v1::Host host;
+  ASSERT_TRUE(admin->GetHost(&hc, get, &host).ok());
+  EXPECT_FALSE(host.converged());
+  ASSERT_EQ(host.failed_accounts_size(), 1);
+
+  // Once a report says every account was written, the host converges.
+  report.clear_failed_accounts();
+  ASSERT_TRUE(agent.Report(report));
+  for (int i = 0; i < 50 && !host.converged(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    grpc::ClientContext c;
+    host.Clear();
+    ASSERT_TRUE(admin->GetHost(&c, get, &host).ok());
+  }
+  EXPECT_TRUE(host.converged());
+  EXPECT_EQ(host.failed_accounts_size(), 0);
+}
+
 TEST_F(ServiceTest, ErrorsKeepTheirCodesOverGrpc) {
   auto controller = StartController();
   auto admin = Admin(*controller);

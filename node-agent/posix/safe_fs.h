@@ -15,13 +15,14 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/delivery_limits.h"
 #include "node-agent/accounts.h"
 #include "node-agent/drift.h"
 #include "node-agent/posix/unique_fd.h"
 
 namespace keyfleet::agent {
 
-inline constexpr size_t kMaxAuthorizedKeysFileBytes = 1 << 20;
+using ::keyfleet::kMaxAuthorizedKeysFileBytes;  // common/delivery_limits.h
 inline constexpr char kTempPrefix[] = ".keyfleet-tmp-";
 
 // The account's home and .ssh, held open.

@@ -91,8 +91,8 @@ TEST(Apply, OneBadAccountNeverStopsTheOthers) {
   ASSERT_EQ(report.accounts.size(), 7u);
   EXPECT_EQ(report.accounts[0].outcome, AccountOutcome::kRefused);  // "../etc"
   EXPECT_THAT(report.accounts[0].detail, HasSubstr("'/'"));
-  EXPECT_EQ(report.accounts[1].outcome, AccountOutcome::kRefused);  // no such account
-  EXPECT_EQ(report.accounts[2].outcome, AccountOutcome::kRefused);  // uid 0
+  EXPECT_EQ(report.accounts[1].outcome, AccountOutcome::kNoAccount);  // no such account
+  EXPECT_EQ(report.accounts[2].outcome, AccountOutcome::kRefused);    // uid 0
   EXPECT_THAT(report.accounts[2].detail, HasSubstr("allow_root"));
   EXPECT_EQ(report.accounts[3].outcome, AccountOutcome::kRefused);  // uid 1 < min_uid
   EXPECT_EQ(report.accounts[4].outcome, AccountOutcome::kWritten);
@@ -104,6 +104,44 @@ TEST(Apply, OneBadAccountNeverStopsTheOthers) {
   allow.allow_root = true;
   ApplyReport with_root = sandbox.Apply(Desired(2, "root", {Key(1)}), allow);
   EXPECT_EQ(with_root.writes, 1) << "root only with the local allow_root setting";
+}
+
+// The file limit holds both ways: at the limit the file is written, one byte past it nothing is
+// written and the account is reported as not applied (the previous file stays).
+TEST(Apply, AFileOverTheLimitIsNeverWrittenAndTheAccountIsNotApplied) {
+  Sandbox sandbox;
+  ASSERT_EQ(sandbox.Apply(Desired(1, "alice", {Key(1)})).writes, 1);
+  const std::string before = Read(sandbox.Path(kAliceKeys));
+  // Enough keys to come within one line of the limit, then one comment padded to reach it.
+  const auto file_size = [&](const std::vector<std::string>& k) {
+    Sandbox probe;
+    probe.Apply(Desired(2, "alice", k));
+    return Read(probe.Path(kAliceKeys)).size();
+  };
+  std::vector<std::string> keys;
+  for (int i = 0; i < 9000; ++i) keys.push_back(Key(i));
+  const size_t base = file_size(keys);
+  const size_t per_key = Key(9000).size() + 1;  // a line and its newline
+  ASSERT_LT(base, kMaxAuthorizedKeysFileBytes);
+  while (base + (keys.size() - 9000 + 1) * per_key < kMaxAuthorizedKeysFileBytes) {
+    keys.push_back(Key(static_cast<int>(keys.size())));
+  }
+  const size_t size = file_size(keys);
+  ASSERT_LE(size, kMaxAuthorizedKeysFileBytes);
+  keys.back() += std::string(kMaxAuthorizedKeysFileBytes - size, 'c');  // comment padding
+  ApplyReport at_limit = sandbox.Apply(Desired(2, "alice", keys));
+  ASSERT_EQ(at_limit.accounts.size(), 1u);
+  EXPECT_EQ(at_limit.accounts[0].outcome, AccountOutcome::kWritten) << at_limit.accounts[0].detail;
+  ASSERT_EQ(Read(sandbox.Path(kAliceKeys)).size(), kMaxAuthorizedKeysFileBytes);
+
+  keys.back() += "c";
+  ApplyReport past = sandbox.Apply(Desired(3, "alice", keys));
+  ASSERT_EQ(past.accounts.size(), 1u);
+  EXPECT_EQ(past.accounts[0].outcome, AccountOutcome::kRefused);
+  EXPECT_TRUE(NotApplied(past.accounts[0]));
+  EXPECT_THAT(past.accounts[0].detail, HasSubstr("1048576-byte limit"));
+  EXPECT_EQ(Read(sandbox.Path(kAliceKeys)).size(), kMaxAuthorizedKeysFileBytes) << "unchanged";
+  (void)before;
 }
 
 TEST(Apply, ExclusiveAccountsDropUnmanagedKeys) {
