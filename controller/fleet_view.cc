@@ -221,11 +221,18 @@ void FleetView::MatchHostLocked(HostEntry& host) {
 
 void FleetView::DirtyHostsUsingLocked(const std::string& principal, const std::string& fingerprint,
                                       std::set<std::string>* dirty) const {
+  // A principal reaches hosts through grants naming it and through grants naming one of its
+  // keys by fingerprint (disabling it must take those lines away too).
+  static const std::set<std::string> kNone;
+  auto owned = keys_by_principal_.find(principal);
+  const std::set<std::string>& fingerprints =
+      principal.empty() || owned == keys_by_principal_.end() ? kNone : owned->second;
   for (const auto& [hostname, host] : hosts_) {
     for (int64_t id : host.grants) {
       const GrantRecord& g = grants_.at(id).record;
       if ((!principal.empty() && g.principal == principal) ||
-          (!fingerprint.empty() && g.key_fingerprint == fingerprint)) {
+          (!fingerprint.empty() && g.key_fingerprint == fingerprint) ||
+          (!g.key_fingerprint.empty() && fingerprints.count(g.key_fingerprint) != 0)) {
         dirty->insert(hostname);
         break;
       }
@@ -303,6 +310,12 @@ std::map<std::string, std::vector<AccessLine>> FleetView::ComputeAccessLocked(
     std::sort(lines.begin(), lines.end(), [](const AccessLine& a, const AccessLine& b) {
       return std::tie(a.fingerprint, a.grant_id) < std::tie(b.fingerprint, b.grant_id);
     });
+    // Grants that render the very same line (the same key, options and expiry) write it once:
+    // the file holds each line once, through the grant with the lowest id.
+    std::set<absl::string_view> seen;
+    lines.erase(std::remove_if(lines.begin(), lines.end(),
+                               [&](const AccessLine& l) { return !seen.insert(l.line->text).second; }),
+                lines.end());
   }
   return by_account;
 }

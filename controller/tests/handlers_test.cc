@@ -336,6 +336,40 @@ TEST_F(HandlersTest, DisablingAPrincipalRemovesItsKeys) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+// A grant by fingerprint reaches the host without naming the principal: disabling the principal
+// must still take the line away at once (it used to stay until an unrelated change).
+TEST_F(HandlersTest, DisablingAPrincipalRemovesKeysGrantedByFingerprint) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  const std::string fp = AddKey("alice", 1);
+  GrantRecord by_key;
+  by_key.key_fingerprint = fp;
+  by_key.hosts = *ParseHostSelector("db-*");
+  by_key.account = "deploy";
+  ASSERT_TRUE(inventory_.AddGrant("admin", by_key).ok());
+  Connect("db-1", {});
+  Connect("db-2", {});
+  ASSERT_THAT(Lines("db-1", "deploy"), SizeIs(1));
+  const uint64_t before = agents_.DesiredState("db-1")->generation;
+  ASSERT_TRUE(inventory_.DisablePrincipal("admin", "alice").ok());
+  EXPECT_THAT(Lines("db-1", "deploy"), IsEmpty());
+  EXPECT_THAT(Lines("db-2", "deploy"), IsEmpty());
+  EXPECT_GT(agents_.DesiredState("db-1")->generation, before) << "a new state is pushed";
+}
+
+TEST_F(HandlersTest, IdenticalGrantsWriteTheLineOnce) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  AddKey("alice", 1);
+  ASSERT_TRUE(inventory_.AddGrant("admin", Grant("alice", "*", "deploy")).ok());
+  ASSERT_TRUE(inventory_.AddGrant("admin", Grant("alice", "*", "deploy")).ok());
+  Connect("h1", {});
+  EXPECT_THAT(Lines("h1", "deploy"), SizeIs(1));
+  // Different options are different lines, and both stay.
+  GrantRecord restricted = Grant("alice", "*", "deploy");
+  restricted.options = "from=\"10.0.0.0/8\"";
+  ASSERT_TRUE(inventory_.AddGrant("admin", restricted).ok());
+  EXPECT_THAT(Lines("h1", "deploy"), SizeIs(2));
+}
+
 TEST_F(HandlersTest, LabelsAreEditableAndShowInTheLineComment) {
   ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
   std::string fp = AddKey("alice", 1);
