@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_join.h"
 #include "cli/admin_commands.h"
 #include "cli/check_authorized_keys_command.h"
 #include "cli/exit_codes.h"
@@ -15,6 +16,35 @@
 #include "cli/principal_commands.h"
 #include "cli/rollout_commands.h"
 #include "cli/token_commands.h"
+
+namespace {
+
+// A word where a command was expected, per command group: CLI11 alone would only say "A
+// subcommand is required". Each group that needs a subcommand gets a hidden catch-all positional
+// (subcommand names still match first), read when parsing fails.
+struct StrayWords {
+  CLI::App* group;
+  std::vector<std::string> words;
+};
+
+void CatchStrayWords(CLI::App* app, std::vector<std::unique_ptr<StrayWords>>* out) {
+  if (app->get_require_subcommand_min() > 0) {
+    out->push_back(std::make_unique<StrayWords>(StrayWords{app, {}}));
+    app->add_option("stray-word", out->back()->words)->group("");
+  }
+  for (CLI::App* sub : app->get_subcommands({})) CatchStrayWords(sub, out);
+}
+
+// "keyfleet key" for the `key` group.
+std::string GroupPath(CLI::App* app) {
+  std::string path = app->get_name();
+  for (CLI::App* p = app->get_parent(); p != nullptr; p = p->get_parent()) {
+    path = p->get_name() + " " + path;
+  }
+  return path;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace keyfleet::cli;
@@ -74,9 +104,20 @@ int main(int argc, char** argv) {
 
   AddTokenCommands(app, globals, exit_code);
 
+  std::vector<std::unique_ptr<StrayWords>> stray;
+  CatchStrayWords(&app, &stray);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    for (const auto& s : stray) {
+      if (s->words.empty()) continue;
+      std::vector<std::string> names;
+      for (CLI::App* sub : s->group->get_subcommands({})) names.push_back(sub->get_name());
+      std::cerr << "keyfleet: unknown command \"" << s->words.front() << "\" for `"
+                << GroupPath(s->group) << "` (commands: " << absl::StrJoin(names, ", ")
+                << "; see `" << GroupPath(s->group) << " --help`)\n";
+      return kExitUsage;
+    }
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitUsage;
   }

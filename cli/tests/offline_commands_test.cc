@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <tuple>
+#include <vector>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +19,7 @@ namespace {
 
 using ::keyfleet::testing::Vector;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 CheckOptions FixedClock() {
   CheckOptions o;
@@ -117,6 +120,21 @@ TEST_F(CliBinaryTest, ExitCodesAndFormats) {
   EXPECT_EQ(RunCli("fingerprint -E sha1 " + good_).exit_code, 2);
   EXPECT_EQ(RunCli("fingerprint").exit_code, 2);
   EXPECT_EQ(RunCli("no-such-command").exit_code, 2);
+  // An unknown word is named, with the commands that exist there, at every level.
+  for (const auto& [args, group, known] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"nonsense", "`keyfleet`", "principal, key"},
+           {"key nonsense", "`keyfleet key`", "add, list"},
+           {"--controller 127.0.0.1:1 host token frob", "`keyfleet host token`", "create"}}) {
+    ::keyfleet::testing::CommandResult r = RunCli(args);
+    EXPECT_EQ(r.exit_code, 2) << args;
+    EXPECT_THAT(r.out, HasSubstr("unknown command \"" + args.substr(args.rfind(' ') + 1) + "\""))
+        << args;
+    EXPECT_THAT(r.out, HasSubstr(group)) << args;
+    EXPECT_THAT(r.out, HasSubstr(known)) << args;
+    EXPECT_THAT(r.out, Not(HasSubstr("A subcommand is required"))) << args;
+  }
+  EXPECT_THAT(RunCli("").out, HasSubstr("A subcommand is required"));
   EXPECT_EQ(RunCli("--help").exit_code, 0);
   EXPECT_EQ(RunCli("fingerprint --help").exit_code, 0);
 
