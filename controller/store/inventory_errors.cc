@@ -30,7 +30,13 @@ absl::Status PrincipalAlreadyDisabledError(const std::string& name) {
       absl::StrCat("principal \"", name, "\" is already disabled"));
 }
 
-absl::Status KeyOwnedError(const std::string& fingerprint, const std::string& owner) {
+absl::Status KeyOwnedError(const std::string& fingerprint, const std::string& owner,
+                           const std::string& adding_to) {
+  if (owner == adding_to) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "key ", fingerprint, " is already one of ", owner,
+        "'s keys; nothing was added (see `keyfleet key show ", fingerprint, "`)"));
+  }
   return absl::AlreadyExistsError(
       absl::StrCat("key ", fingerprint, " already belongs to principal \"", owner,
                    "\"; one key cannot serve two owners (generate a separate key for each)"));

@@ -13,7 +13,9 @@ absl::Status PrincipalExistsError(const std::string& name);
 absl::Status PrincipalNotFoundError(const std::string& name);
 absl::Status PrincipalDisabledError(const std::string& name);
 absl::Status PrincipalAlreadyDisabledError(const std::string& name);
-absl::Status KeyOwnedError(const std::string& fingerprint, const std::string& owner);
+// The key exists already: under `adding_to` itself, or under another owner.
+absl::Status KeyOwnedError(const std::string& fingerprint, const std::string& owner,
+                           const std::string& adding_to);
 absl::Status KeyRevokedError(const std::string& fingerprint, const std::string& reason,
                              absl::Time revoked_at);
 absl::Status KeyNotFoundError(const std::string& fingerprint);

@@ -236,7 +236,7 @@ absl::StatusOr<uint64_t> PostgresStore::AddKeys(const MutationContext& ctx,
       }
       pqxx::result existing = txn.exec_prepared("key_by_fingerprint", key.fingerprint);
       if (!existing.empty())
-        return KeyOwnedError(key.fingerprint, existing[0][1].as<std::string>());
+        return KeyOwnedError(key.fingerprint, existing[0][1].as<std::string>(), key.principal);
       txn.exec_prepared0("key_insert", key.fingerprint, principal_ids[key.principal], key.type,
                          static_cast<int64_t>(key.bits), key.public_key, key.comment, key.label,
                          Us(key.created_at), Us(key.expires_at), KeyStateName(key.state),

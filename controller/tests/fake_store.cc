@@ -75,7 +75,7 @@ absl::StatusOr<uint64_t> FakeStore::AddKeys(const MutationContext& ctx,
       return KeyRevokedError(key.fingerprint, r->second.reason, r->second.revoked_at);
     }
     if (auto k = keys_.find(key.fingerprint); k != keys_.end()) {
-      return KeyOwnedError(key.fingerprint, k->second.principal);
+      return KeyOwnedError(key.fingerprint, k->second.principal, key.principal);
     }
   }
   MutationLog log;

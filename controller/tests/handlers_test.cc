@@ -18,6 +18,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
@@ -131,8 +132,14 @@ TEST_F(HandlersTest, AKeyCannotServeTwoOwners) {
   auto r = inventory_.AddKeys("admin", "bob", {Ed(5)}, "");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_THAT(r.status().message(), HasSubstr("\"alice\""));
+  EXPECT_THAT(r.status().message(), HasSubstr("cannot serve two owners"));
   auto dup = inventory_.AddKeys("admin", "bob", {Ed(6), Ed(6)}, "");
   EXPECT_EQ(dup.status().code(), absl::StatusCode::kInvalidArgument);
+  // Adding a key again to its own principal is no conflict between owners: say so.
+  auto again = inventory_.AddKeys("admin", "alice", {Ed(5)}, "");
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(again.status().message(), HasSubstr("already one of alice's keys"));
+  EXPECT_THAT(again.status().message(), Not(HasSubstr("two owners")));
 }
 
 TEST_F(HandlersTest, RevokeRemovesEverywhereAndBlocksReAdding) {
