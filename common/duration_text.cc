@@ -48,4 +48,10 @@ std::string FormatDurationText(absl::Duration d) {
   return absl::StrCat(s, "s");
 }
 
+std::string FormatDurationForHumans(absl::Duration d) {
+  const absl::Duration unit =
+      absl::AbsDuration(d) < absl::Seconds(10) ? absl::Milliseconds(100) : absl::Seconds(1);
+  return absl::FormatDuration(absl::Floor(d + unit / 2, unit));  // nearest
+}
+
 }  // namespace keyfleet

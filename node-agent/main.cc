@@ -76,7 +76,14 @@ int AuthorizedKeysCommand(const std::string& user, const std::string& cache_path
   }
   auto cached = keyfleet::agent::DesiredStateCache(cache_path).Load();
   if (!cached.ok()) return Fail(kExitRefused, std::string(cached.status().message()));
-  if (!cached->has_value()) return kExitOk;
+  if (!cached->has_value()) {
+    // sshd logs a command that fails ("AuthorizedKeysCommand … failed, status 1"): no cache
+    // must leave a trace, not look like an account without keys.
+    return Fail(kExitRefused,
+                "no desired state cached at " + cache_path +
+                    " yet (the agent has not received one: is `keyfleet-agent run` running and "
+                    "enrolled?); no keys given");
+  }
   for (const auto& account : (*cached)->accounts()) {
     if (account.account() != user) continue;
     for (const std::string& line : account.keys()) std::cout << line << "\n";

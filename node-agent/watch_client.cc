@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/delivery_limits.h"
+#include "common/duration_text.h"
 #include "common/fingerprint.h"
 #include "common/ssh_public_key.h"
 #include "common/tls/grpc_credentials.h"
@@ -287,7 +288,7 @@ void WatchClient::Run() {
       // and say so once, not every time.
       if (reason != last_reason) {
         spdlog::error("{}; the cached state stays enforced; checking again every {}", reason,
-                      absl::FormatDuration(kCredentialsPoll));
+                      FormatDurationForHumans(kCredentialsPoll));
       }
       last_reason = reason;
       SleepUnless(stop_, kCredentialsPoll);
@@ -296,7 +297,7 @@ void WatchClient::Run() {
     last_reason.clear();
     // Full jitter: a fleet reconnecting after a controller restart spreads out.
     absl::Duration wait = backoff * std::uniform_real_distribution<double>(0.5, 1.0)(rng);
-    spdlog::warn("watch ended ({}); reconnecting in {}", reason, absl::FormatDuration(wait));
+    spdlog::warn("watch ended ({}); reconnecting in {}", reason, FormatDurationForHumans(wait));
     SleepUnless(stop_, wait);
     backoff = std::min(backoff * 2, absl::Seconds(60));
   }
@@ -311,7 +312,7 @@ absl::Status WatchClient::RunOnce(absl::Duration timeout) {
   const bool timed_out = absl::Now() - start >= timeout;
   return absl::UnavailableError(absl::StrCat(
       "no desired state from ", config_.controller,
-      timed_out ? absl::StrCat(" within ", absl::FormatDuration(timeout)) : std::string(),
+      timed_out ? absl::StrCat(" within ", FormatDurationForHumans(timeout)) : std::string(),
       status.ok() ? "" : ": ", status.message()));
 }
 

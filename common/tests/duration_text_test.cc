@@ -35,5 +35,12 @@ TEST(DurationText, Formats) {
   EXPECT_EQ(FormatDurationText(absl::Seconds(61)), "61s");
 }
 
+TEST(DurationText, ForHumansIsRounded) {
+  EXPECT_EQ(FormatDurationForHumans(absl::Nanoseconds(1743557759)), "1.7s");
+  EXPECT_EQ(FormatDurationForHumans(absl::Milliseconds(12400)), "12s");
+  EXPECT_EQ(FormatDurationForHumans(absl::Seconds(150)), "2m30s");
+  EXPECT_EQ(FormatDurationForHumans(absl::ZeroDuration()), "0");
+}
+
 }  // namespace
 }  // namespace keyfleet

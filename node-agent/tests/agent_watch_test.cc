@@ -224,6 +224,12 @@ TEST_F(AgentWatch, GrantRevokeAndAControllerOutage) {
                                             other.Path("agent-cache") + " 2>/dev/null")
                 .exit_code,
             2);
+  // No cache yet: a failure sshd logs, never a silent "no keys".
+  ::keyfleet::testing::CommandResult no_cache = ::keyfleet::testing::RunCommand(
+      std::string(KEYFLEET_AGENT) + " authorized-keys-command alice --cache " +
+      other.Path("no-such-cache") + " 2>&1");
+  EXPECT_EQ(no_cache.exit_code, 1) << no_cache.out;
+  EXPECT_THAT(no_cache.out, HasSubstr("no desired state cached"));
 
   // The controller goes away: nothing is removed, local edits are still repaired from cache.
   const std::string before_outage = Read(file);
