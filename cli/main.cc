@@ -87,7 +87,18 @@ int main(int argc, char** argv) {
   std::map<std::string, OutputFormat> formats{{"table", OutputFormat::kTable},
                                               {"json", OutputFormat::kJson}};
   app.add_option("-o,--output", globals.output, "Output format: table (default) or json")
-      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case).description(""))
+      ->transform(CLI::Validator(
+          [formats](std::string& value) -> std::string {
+            std::string lower = value;
+            for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            auto it = formats.find(lower);
+            if (it == formats.end()) {
+              return "\"" + value + "\" is not an output format (allowed: table, json)";
+            }
+            value = std::to_string(static_cast<int>(it->second));
+            return "";
+          },
+          "", "output format"))
       ->type_name("table|json");
 
   int exit_code = kExitOk;

@@ -135,6 +135,11 @@ TEST_F(CliBinaryTest, ExitCodesAndFormats) {
     EXPECT_THAT(r.out, Not(HasSubstr("A subcommand is required"))) << args;
   }
   EXPECT_THAT(RunCli("").out, HasSubstr("A subcommand is required"));
+  ::keyfleet::testing::CommandResult yaml = RunCli("-o yaml fingerprint " + good_);
+  EXPECT_EQ(yaml.exit_code, 2);
+  EXPECT_THAT(yaml.out, HasSubstr("\"yaml\" is not an output format (allowed: table, json)"));
+  EXPECT_THAT(yaml.out, Not(HasSubstr("->")));
+  EXPECT_EQ(RunCli("-o JSON fingerprint " + good_).exit_code, 0);
   EXPECT_EQ(RunCli("--help").exit_code, 0);
   EXPECT_EQ(RunCli("fingerprint --help").exit_code, 0);
 
