@@ -130,6 +130,29 @@ void WatchClient::RenewIfDue() {
   if (active_ != nullptr) active_->TryCancel();
 }
 
+namespace {
+
+// Drift and failed accounts, as a report shows them: equal signatures, nothing new to say.
+std::string ReportSignature(const ApplyReport& report) {
+  std::string out;
+  for (const Drift& d : report.drift) {
+    absl::StrAppend(&out, d.account, "\x1f", static_cast<int>(d.kind), "\x1f", d.path, "\x1f",
+                    d.detail, "\x1f", d.repaired, "\x1e");
+  }
+  out += "\x1d";
+  for (const AccountApplied& a : report.accounts) {
+    if (NotApplied(a)) absl::StrAppend(&out, a.account, "\x1f", a.detail, "\x1e");
+  }
+  return out;
+}
+
+}  // namespace
+
+bool WatchClient::ReportChanged(const ApplyReport& report) {
+  std::lock_guard<std::mutex> lock(stream_mu_);
+  return ReportSignature(report) != last_reported_;
+}
+
 void WatchClient::Report(const ApplyReport& report) {
   v1::AgentMessage msg;
   v1::ReportRequest& req = *msg.mutable_report();  // the stream's host: no name needed
@@ -154,7 +177,9 @@ void WatchClient::Report(const ApplyReport& report) {
   if (stream_ == nullptr || !stream_->Write(msg)) {
     spdlog::warn("report of generation {} not sent: not connected to the controller",
                  report.generation);
+    return;
   }
+  last_reported_ = ReportSignature(report);
 }
 
 bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl::Status* status) {
@@ -263,7 +288,7 @@ void WatchClient::RecheckLoop() {
     if (absl::Now() < next_recheck) continue;
     next_recheck = absl::Now() + config_.recheck_interval;
     std::optional<ApplyReport> report = reconciler_.Recheck();
-    if (report && (report->writes > 0 || !report->drift.empty())) {
+    if (report && (report->writes > 0 || ReportChanged(*report))) {
       spdlog::info("recheck: {} write(s), {} drift item(s)", report->writes, report->drift.size());
       Report(*report);
     }

@@ -40,6 +40,8 @@ class WatchClient {
   // Sends a report on the current stream; dropped (logged) while disconnected: the next apply
   // after reconnecting reports again.
   void Report(const ApplyReport& report);
+  // Whether `report` says something the last report sent did not (drift or failures).
+  bool ReportChanged(const ApplyReport& report);
   void RecheckLoop();
   // A channel with the current credentials, and the hostname to say in the hello.
   absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(std::string* hostname);
@@ -62,6 +64,9 @@ class WatchClient {
   // The current stream, for writes (Watch's reader thread and the recheck thread both report).
   using Stream = grpc::ClientReaderWriter<v1::AgentMessage, v1::WatchResponse>;
   std::mutex stream_mu_;
+  // What the last report said (drift and failed accounts, not the generation): a re-check
+  // reports when it differs, so drift that went away is cleared on the controller too.
+  std::string last_reported_;  // guarded by stream_mu_
   Stream* stream_ = nullptr;
 };
 

@@ -6,7 +6,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
+#include <set>
 #include <thread>
 
 #include "common/clock.h"
@@ -145,6 +147,46 @@ class AgentWatch : public ::testing::Test {
   std::unique_ptr<controller::ControllerServer> server_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
 };
+
+// Drift found by a re-check and then gone is cleared on the controller: a re-check reports when
+// what it found differs from the last report, not only when it finds something.
+TEST_F(AgentWatch, DriftThatGoesAwayIsClearedOnTheController) {
+  Sandbox sandbox;
+  AgentConfig config;
+  config.controller = address_;
+  config.tls_dir = sandbox.Path("tls");
+  EnrollOptions enroll{address_, Token("web-1"), pin_, "", config.tls_dir};
+  ASSERT_TRUE(Enroll(enroll).ok());
+  config.root = sandbox.root();
+  config.cache_path = sandbox.Path("agent-cache");
+  config.recheck_interval = absl::Seconds(1);
+  Reconciler reconciler({{config.root, config.accounts}, config.cache_path});
+  ASSERT_TRUE(reconciler.Start().ok());
+  WatchClient client(config, reconciler);
+  std::thread agent([&] { client.Run(); });
+
+  const std::string line = ::keyfleet::testing::SyntheticEd25519Line(1, "laptop");
+  ASSERT_NO_FATAL_FAILURE(GrantToProdHosts(*admin_, "alice", line));
+  const std::string file = sandbox.Path("home/alice/.ssh/authorized_keys");
+  ASSERT_TRUE(WaitUntil([&] { return Read(file).find(line.substr(12, 68)) != std::string::npos; }));
+  auto drift_kinds = [&] {
+    grpc::ClientContext c;
+    v1::GetHostRequest req;
+    req.set_hostname("web-1");
+    v1::Host host;
+    std::set<int> kinds;
+    if (admin_->GetHost(&c, req, &host).ok()) {
+      for (const v1::DriftItem& d : host.last_drift()) kinds.insert(d.kind());
+    }
+    return kinds;
+  };
+  ASSERT_EQ(chmod(file.c_str(), 0644), 0);  // the next re-check repairs it and reports it
+  ASSERT_TRUE(WaitUntil([&] { return drift_kinds().count(v1::DRIFT_KIND_WRONG_MODE) == 1; }));
+  // The following re-check finds nothing wrong: that, too, reaches the controller.
+  EXPECT_TRUE(WaitUntil([&] { return drift_kinds().empty(); }));
+  client.Stop();
+  agent.join();
+}
 
 TEST_F(AgentWatch, GrantRevokeAndAControllerOutage) {
   Sandbox sandbox;
