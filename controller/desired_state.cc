@@ -23,6 +23,27 @@ absl::StatusOr<std::string> RenderManagedLine(const AuthorizedKeysOptions& grant
   return line;
 }
 
+absl::StatusOr<AuthorizedKeysOptions> ParseStoredGrantOptions(const std::string& text) {
+  if (text.empty()) return AuthorizedKeysOptions();
+  return ParseAuthorizedKeysOptions(text);
+}
+
+absl::Status CheckGrantLinesFit(const GrantRecord& grant, const std::vector<KeyRecord>& keys) {
+  absl::StatusOr<AuthorizedKeysOptions> options = ParseStoredGrantOptions(grant.options);
+  if (!options.ok()) return options.status();
+  for (const KeyRecord& key : keys) {
+    // The expiry's text has one length whatever the time: any stands for all.
+    absl::StatusOr<std::string> line = RenderManagedLine(*options, key.expires_at, key);
+    if (!line.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(line.status().message(),
+                       " (a longer line can never reach a host): shorten the "
+                       "grant's --options, the key's label, or grant a shorter key"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 ManagedLinePtr MakeManagedLine(std::string text) {
   auto line = std::make_shared<ManagedLine>();
   line->hash = Sha256Digest(text);

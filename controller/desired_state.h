@@ -53,6 +53,14 @@ struct HostDesiredState {
 absl::StatusOr<std::string> RenderManagedLine(const AuthorizedKeysOptions& grant_options,
                                               absl::Time expires_at, const KeyRecord& key);
 
+// Stored grant options are canonical text; "" means none.
+absl::StatusOr<AuthorizedKeysOptions> ParseStoredGrantOptions(const std::string& text);
+
+// OK when every line `grant` renders for `keys` fits kMaxAuthorizedKeysLineBytes (a longer line
+// could never be delivered); INVALID_ARGUMENT naming the key, the size and the limit otherwise.
+// Checked when a grant, a key or a key's label is added or changed.
+absl::Status CheckGrantLinesFit(const GrantRecord& grant, const std::vector<KeyRecord>& keys);
+
 // Hex SHA-256 over the unmanaged mode, the accounts and their lines' hashes (not the generation
 // or hostname): equal digests mean an agent has nothing to do.
 std::string DesiredStateDigest(const HostDesiredState& state);

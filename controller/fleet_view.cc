@@ -11,15 +11,6 @@
 #include "spdlog/spdlog.h"
 
 namespace keyfleet::controller {
-namespace {
-
-// Stored grant options are canonical text; "" means none.
-absl::StatusOr<AuthorizedKeysOptions> ParseStoredGrantOptions(const std::string& text) {
-  if (text.empty()) return AuthorizedKeysOptions();
-  return ParseAuthorizedKeysOptions(text);
-}
-
-}  // namespace
 
 FleetView::FleetView(PolicyRecord default_policy) : default_policy_(std::move(default_policy)) {}
 
@@ -313,9 +304,10 @@ std::map<std::string, std::vector<AccessLine>> FleetView::ComputeAccessLocked(
     // Grants that render the very same line (the same key, options and expiry) write it once:
     // the file holds each line once, through the grant with the lowest id.
     std::set<absl::string_view> seen;
-    lines.erase(std::remove_if(lines.begin(), lines.end(),
-                               [&](const AccessLine& l) { return !seen.insert(l.line->text).second; }),
-                lines.end());
+    lines.erase(
+        std::remove_if(lines.begin(), lines.end(),
+                       [&](const AccessLine& l) { return !seen.insert(l.line->text).second; }),
+        lines.end());
   }
   return by_account;
 }

@@ -8,6 +8,7 @@
 #include "common/ssh_key_type.h"
 #include "common/ssh_public_key.h"
 #include "common/status_macros.h"
+#include "controller/desired_state.h"
 #include "controller/host_selector.h"
 #include "controller/inventory_validation.h"
 #include "controller/store/inventory_errors.h"
@@ -97,6 +98,9 @@ absl::StatusOr<AddKeysResult> InventoryHandlers::AddKeys(const std::string& acto
     record.expires_at = now + policy.max_key_age;
     result.keys.push_back(std::move(record));
   }
+  for (const GrantRecord& g : ctx_.view.Grants()) {
+    if (g.principal == principal) KF_RETURN_IF_ERROR(CheckGrantLinesFit(g, result.keys));
+  }
   KF_ASSIGN_OR_RETURN(result.change,
                       Visible(ctx_.store.AddKeys(Mutation(ctx_, actor), result.keys)));
   return result;
@@ -124,6 +128,14 @@ absl::StatusOr<uint64_t> InventoryHandlers::LabelKey(const std::string& actor,
                                                      const std::string& fingerprint,
                                                      const std::string& label) {
   KF_RETURN_IF_ERROR(ValidateKeyLabel(label));
+  if (std::optional<KeyRecord> key = ctx_.view.FindKey(fingerprint)) {
+    key->label = label;  // the label is in the line's comment
+    for (const GrantRecord& g : ctx_.view.Grants()) {
+      if (g.principal == key->principal || g.key_fingerprint == fingerprint) {
+        KF_RETURN_IF_ERROR(CheckGrantLinesFit(g, {*key}));
+      }
+    }
+  }
   return Visible(ctx_.store.LabelKey(Mutation(ctx_, actor), fingerprint, label));
 }
 
@@ -160,6 +172,17 @@ absl::StatusOr<AddGrantResult> InventoryHandlers::AddGrant(const std::string& ac
   KF_RETURN_IF_ERROR(ValidateHostSelector(grant.hosts));
   KF_RETURN_IF_ERROR(ValidateAccountName(grant.account, grant.allow_root));
   KF_ASSIGN_OR_RETURN(grant.options, CanonicalGrantOptions(grant.options));
+  {
+    std::vector<KeyRecord> covered;
+    if (!grant.principal.empty()) {
+      KeyFilter filter;
+      filter.principal = grant.principal;
+      covered = ctx_.view.Keys(filter, ctx_.Now());
+    } else if (std::optional<KeyRecord> key = ctx_.view.FindKey(grant.key_fingerprint)) {
+      covered.push_back(*key);
+    }
+    KF_RETURN_IF_ERROR(CheckGrantLinesFit(grant, covered));
+  }
   if (grant.expires_at)
     *grant.expires_at = absl::FromUnixMicros(absl::ToUnixMicros(*grant.expires_at));
   grant.id = 0;

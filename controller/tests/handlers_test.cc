@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "common/clock.h"
+#include "common/delivery_limits.h"
+#include "controller/desired_state.h"
 #include "controller/fleet_view.h"
 #include "controller/handlers/agent_handlers.h"
 #include "controller/handlers/inventory_handlers.h"
@@ -18,8 +20,8 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::Not;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1795000000);  // 2026-11-18 11:06:40 UTC
@@ -375,6 +377,36 @@ TEST_F(HandlersTest, IdenticalGrantsWriteTheLineOnce) {
   restricted.options = "from=\"10.0.0.0/8\"";
   ASSERT_TRUE(inventory_.AddGrant("admin", restricted).ok());
   EXPECT_THAT(Lines("h1", "deploy"), SizeIs(2));
+}
+
+// A grant whose lines would pass the 8 KiB line limit could never reach a host: it is refused at
+// the mutation (it used to be accepted, "converge", and grant nothing). At the limit it is taken.
+TEST_F(HandlersTest, GrantsWhoseLinesWouldPassTheLineLimitAreRefused) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  AddKey("alice", 1);
+  const KeyRecord key = *view_.FindKey(view_.Keys({"alice", {}, {}}, kT0)[0].fingerprint);
+  auto line_size = [&](size_t n) {
+    auto options = ParseAuthorizedKeysOptions("command=\"" + std::string(n, 'x') + "\"");
+    return RenderManagedLine(*options, key.expires_at, key)
+        .value_or(std::string(99999, ' '))
+        .size();
+  };
+  const size_t n = 100 + (::keyfleet::kMaxAuthorizedKeysLineBytes - line_size(100));
+  ASSERT_EQ(line_size(n), ::keyfleet::kMaxAuthorizedKeysLineBytes);
+  GrantRecord at_limit = Grant("alice", "*", "deploy");
+  at_limit.options = "command=\"" + std::string(n, 'x') + "\"";
+  EXPECT_TRUE(inventory_.AddGrant("admin", at_limit).ok());
+  GrantRecord past = Grant("alice", "*", "ops");
+  past.options = "command=\"" + std::string(n + 1, 'x') + "\"";
+  absl::Status refused = inventory_.AddGrant("admin", past).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.message(), HasSubstr("the limit is 8192"));
+  // A key or a label that would push a line of an existing grant past the limit is refused too.
+  auto rsa = inventory_.AddKeys("admin", "alice", {testing::Vector("rsa2048").line}, "");
+  EXPECT_EQ(rsa.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(rsa.status().message(), HasSubstr("the limit is 8192"));
+  EXPECT_EQ(inventory_.LabelKey("admin", key.fingerprint, "laptop").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(HandlersTest, LabelsAreEditableAndShowInTheLineComment) {
