@@ -141,6 +141,15 @@ absl::StatusOr<uint64_t> InventoryHandlers::LabelKey(const std::string& actor,
 
 absl::StatusOr<uint64_t> InventoryHandlers::RemoveKey(const std::string& actor,
                                                       const std::string& fingerprint) {
+  // A revoked key's record is the evidence of its revocation and is listed as long as the
+  // blocklist holds its fingerprint (for ever): it is on no host, so there is nothing to remove.
+  if (std::optional<KeyRecord> key = ctx_.view.FindKey(fingerprint);
+      key && key->state == KeyState::kRevoked) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("key ", fingerprint,
+                     " is revoked: it is on no host, and its record stays (listed by "
+                     "`keyfleet key list --state revoked`) as long as the blocklist holds it"));
+  }
   return Visible(ctx_.store.RemoveKey(Mutation(ctx_, actor), fingerprint));
 }
 

@@ -179,11 +179,29 @@ TEST_F(HandlersTest, RevokeRemovesEverywhereAndBlocksReAdding) {
   EXPECT_THAT(rollout->pending, IsEmpty());
   EXPECT_THAT(rollout->offline, ElementsAre("web-2"));
 
-  ASSERT_TRUE(inventory_.RemoveKey("admin", fp).ok());
+  // Its record stays (it is the evidence, listed with --state revoked); the blocklist refuses it
+  // for ever.
+  EXPECT_EQ(inventory_.RemoveKey("admin", fp).status().code(),
+            absl::StatusCode::kFailedPrecondition);
   auto again = inventory_.AddKeys("admin", "alice", {Ed(1)}, "");
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(again.status().message(), HasSubstr("laptop stolen"));
   EXPECT_THAT(again.status().message(), HasSubstr("2026-11-18"));
+}
+
+TEST_F(HandlersTest, ARevokedKeyStaysListedAndCannotBeRemoved) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  const std::string fp = AddKey("alice", 9);
+  ASSERT_TRUE(inventory_.RevokeKey("admin", fp, "stolen").ok());
+  absl::Status removed = inventory_.RemoveKey("admin", fp).status();
+  EXPECT_EQ(removed.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(removed.message(), HasSubstr("--state revoked"));
+  KeyFilter revoked;
+  revoked.state = "revoked";
+  auto listed = inventory_.ListKeys(revoked);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_THAT(*listed, SizeIs(1));
+  EXPECT_EQ((*listed)[0].fingerprint, fp);
 }
 
 TEST_F(HandlersTest, ExpiredKeysDropOutOnTimeWithoutAMutation) {

@@ -217,11 +217,15 @@ TEST_F(CliOnlineTest, PrincipalsKeysGrantsPolicyAuditEndToEnd) {
   CommandResult revoked = Run("key revoke " + fp + " --reason 'lost laptop'");
   EXPECT_EQ(revoked.exit_code, 0) << revoked.out;
   EXPECT_EQ(Json("key show " + fp)["state"], "KEY_STATE_REVOKED");
-  EXPECT_EQ(Run("key remove " + fp).exit_code, 0);
+  // A revoked key stays listed (the evidence); removing it is refused, saying why.
+  CommandResult remove_revoked = Run("key remove " + fp);
+  EXPECT_EQ(remove_revoked.exit_code, 1);
+  EXPECT_THAT(remove_revoked.out, HasSubstr("--state revoked"));
+  EXPECT_THAT(Run("key list --state revoked").out, HasSubstr(fp));
   EXPECT_THAT(Run("key add dana " + first_key).out, HasSubstr("lost laptop"));
 
   // rollout (no hosts: nothing targeted, converged at once) and revoke --wait
-  nlohmann::json remaining = Json("key list --principal dana");
+  nlohmann::json remaining = Json("key list --principal dana --state active");
   ASSERT_EQ(remaining["keys"].size(), 1u);
   const std::string fp2 = remaining["keys"][0]["fingerprint"];
   CommandResult waited = Run("key revoke " + fp2 + " --reason test --wait --timeout 5s");
@@ -507,7 +511,8 @@ TEST_F(CliOnlineTest, TheAuditLogNamesTheVerifiedCallerNotWhatItClaims) {
     const std::string actor = e["actor"];
     EXPECT_THAT(actor, Not(HasSubstr("unverified"))) << e.dump();
     EXPECT_THAT(actor, Not(HasSubstr("mallory"))) << e.dump();
-    EXPECT_THAT(actor, ContainsRegex("^((token|cert|host|join-token|unauthenticated):.+|controller)$"))
+    EXPECT_THAT(actor,
+                ContainsRegex("^((token|cert|host|join-token|unauthenticated):.+|controller)$"))
         << e.dump();
     if (e["action"] == "principal.add" && e["target"] == "gina") {
       found = true;
