@@ -7,15 +7,6 @@
 #include "controller/ca/certificate_authority.h"
 
 namespace keyfleet::controller {
-namespace {
-
-std::string Noun(const ApiCredentialRecord& c) {
-  return absl::StrCat(c.kind == CredentialKind::kToken ? "token" : "admin certificate", " \"",
-                      c.name, "\"");
-}
-
-}  // namespace
-
 absl::Status ValidateCredentialSpec(const ApiCredentialRecord& c) {
   KF_RETURN_IF_ERROR(ValidateCredentialName(c.name));
   if (ValidateCredentialId(c.name).ok()) {
@@ -66,16 +57,21 @@ absl::StatusOr<std::optional<absl::Time>> CredentialExpiry(absl::Time now,
 absl::Status CheckCredentialUsable(const ApiCredentialRecord& c, absl::Time now) {
   if (c.revoked_at) {
     return absl::UnauthenticatedError(
-        absl::StrCat(Noun(c), " was revoked at ",
+        absl::StrCat(CredentialDescription(c), " was revoked at ",
                      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *c.revoked_at, absl::UTCTimeZone())));
   }
   if (c.expires_at && now >= *c.expires_at) {
     return absl::UnauthenticatedError(
-        absl::StrCat(Noun(c), " expired at ",
+        absl::StrCat(CredentialDescription(c), " expired at ",
                      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *c.expires_at, absl::UTCTimeZone()),
                      "; ask an admin for a new one (`keyfleet token create`)"));
   }
   return absl::OkStatus();
+}
+
+std::string CredentialDescription(const ApiCredentialRecord& c) {
+  return absl::StrCat(c.kind == CredentialKind::kToken ? "token" : "admin certificate", " \"",
+                      c.name, "\"");
 }
 
 std::string CredentialActor(const ApiCredentialRecord& c) {

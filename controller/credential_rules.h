@@ -38,6 +38,9 @@ absl::StatusOr<std::optional<absl::Time>> CredentialExpiry(absl::Time now,
 // expired otherwise.
 absl::Status CheckCredentialUsable(const ApiCredentialRecord& credential, absl::Time now);
 
+// How messages name it: `token "NAME"` or `admin certificate "NAME"`.
+std::string CredentialDescription(const ApiCredentialRecord& credential);
+
 // How the audit log names the holder: "token:NAME" or "cert:NAME".
 std::string CredentialActor(const ApiCredentialRecord& credential);
 

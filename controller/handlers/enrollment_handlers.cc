@@ -59,19 +59,17 @@ void SecurityEventBuffer::AddDenial(const std::string& actor, const std::string&
   e.action = action;
   e.target = PrintableName(target);
   e.detail_json = DetailJson(status);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!pending_.empty()) {
-      SecurityEvent& last = pending_.back();
-      if (last.action == e.action && last.target == e.target && last.detail_json == e.detail_json &&
-          Source(last.actor) == Source(e.actor)) {
-        ++last.repeated;
-        return;
-      }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!pending_.empty()) {
+    SecurityEvent& last = pending_.back();
+    if (last.action == e.action && last.target == e.target && last.detail_json == e.detail_json &&
+        Source(last.actor) == Source(e.actor)) {
+      ++last.repeated;
+      return;
     }
   }
   spdlog::warn("refused {} from {}: {}", e.action, e.actor, Reason(status));
-  Add(std::move(e));
+  AddLocked(std::move(e));
 }
 
 size_t SecurityEventBuffer::SizeOf(const SecurityEvent& e) {
@@ -81,6 +79,10 @@ size_t SecurityEventBuffer::SizeOf(const SecurityEvent& e) {
 
 void SecurityEventBuffer::Add(SecurityEvent event) {
   std::lock_guard<std::mutex> lock(mu_);
+  AddLocked(std::move(event));
+}
+
+void SecurityEventBuffer::AddLocked(SecurityEvent event) {
   pending_bytes_ += SizeOf(event);
   pending_.push_back(std::move(event));
   while (pending_.size() > kMaxPending || pending_bytes_ > kMaxPendingBytes) {

@@ -43,6 +43,7 @@ class SecurityEventBuffer {
   Store& store_;
   mutable std::mutex mu_;
   static size_t SizeOf(const SecurityEvent& e);
+  void AddLocked(SecurityEvent event);  // mu_ held
 
   std::deque<SecurityEvent> pending_;
   size_t pending_bytes_ = 0;

@@ -44,11 +44,6 @@ std::string ScopeText(const Labels& scope) {
   return absl::StrJoin(scope, ",", absl::PairFormatter("="));
 }
 
-std::string Who(const ApiCredentialRecord& c) {
-  return absl::StrCat(c.kind == CredentialKind::kToken ? "token" : "admin certificate", " \"",
-                      c.name, "\"");
-}
-
 std::string TargetText(const AccessTarget& t) {
   if (!t.hostname.empty()) return t.hostname;
   if (!t.fingerprint.empty()) return t.fingerprint;
@@ -68,10 +63,6 @@ const AdminRpcRule* FindAdminRpcRule(absl::string_view rpc) {
   return nullptr;
 }
 
-bool CoversScope(const Labels& labels, const Labels& scope) {
-  return LabelsCover(labels, scope);
-}
-
 std::string Caller::actor() const {
   return CredentialActor(credential_);
 }
@@ -85,7 +76,7 @@ bool Caller::SeesKey(const KeyRecord& key) const {
 }
 
 bool Caller::SeesHostLabels(const Labels& labels) const {
-  return CoversScope(labels, credential_.host_scope);
+  return LabelsCover(labels, credential_.host_scope);
 }
 
 bool Caller::SeesHost(const std::string& hostname) const {
@@ -100,11 +91,11 @@ bool Caller::SeesGrant(const GrantRecord& grant) const {
     std::optional<KeyRecord> key = view_->FindKey(grant.key_fingerprint);
     return key && key->principal == credential_.principal;
   }
-  return CoversScope(grant.hosts.labels, credential_.host_scope);
+  return LabelsCover(grant.hosts.labels, credential_.host_scope);
 }
 
 bool Caller::SeesJoinToken(const JoinTokenRecord& token) const {
-  return CoversScope(token.labels, credential_.host_scope);
+  return LabelsCover(token.labels, credential_.host_scope);
 }
 
 absl::StatusOr<ApiCredentialRecord> AdminAuthorizer::Authenticate(
@@ -157,14 +148,15 @@ absl::Status AdminAuthorizer::CheckRule(const AdminRpcRule& rule, const Caller& 
   const ApiCredentialRecord& c = caller.credential();
   if ((rule.roles & BitOf(c.role)) == 0) {
     return absl::PermissionDeniedError(absl::StrCat(rule.rpc, " needs role ", RolesText(rule.roles),
-                                                    "; ", Who(c), " has role ", RoleName(c.role)));
+                                                    "; ", CredentialDescription(c), " has role ",
+                                                    RoleName(c.role)));
   }
   if (caller.is_owner()) {
     std::optional<PrincipalRecord> principal = view_.FindPrincipal(c.principal);
     if (!principal || principal->disabled) {
-      return absl::PermissionDeniedError(absl::StrCat(Who(c), " acts for principal \"", c.principal,
-                                                      "\", which is ",
-                                                      principal ? "disabled" : "gone"));
+      return absl::PermissionDeniedError(
+          absl::StrCat(CredentialDescription(c), " acts for principal \"", c.principal,
+                       "\", which is ", principal ? "disabled" : "gone"));
     }
     return CheckNarrowing(rule.owner, rule, caller, target);
   }
@@ -179,11 +171,11 @@ absl::Status AdminAuthorizer::CheckNarrowing(Narrowing narrowing, const AdminRpc
   const std::string scope = ScopeText(c.host_scope);
   auto outside = [&](const std::string& what) {
     return absl::PermissionDeniedError(
-        absl::StrCat(Who(c), " is limited to hosts ", scope, "; ", what));
+        absl::StrCat(CredentialDescription(c), " is limited to hosts ", scope, "; ", what));
   };
   auto not_own = [&](const std::string& what) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(Who(c), " is the owner of principal \"", c.principal, "\" only; ", what));
+    return absl::PermissionDeniedError(absl::StrCat(
+        CredentialDescription(c), " is the owner of principal \"", c.principal, "\" only; ", what));
   };
   switch (narrowing) {
     case Narrowing::kAny:
@@ -208,7 +200,7 @@ absl::Status AdminAuthorizer::CheckNarrowing(Narrowing narrowing, const AdminRpc
       if (caller.SeesHost(target.hostname)) return absl::OkStatus();
       return outside(absl::StrCat("host \"", target.hostname, "\" is outside it"));
     case Narrowing::kSelectorInScope:
-      if (target.selector && CoversScope(target.selector->labels, c.host_scope)) {
+      if (target.selector && LabelsCover(target.selector->labels, c.host_scope)) {
         return absl::OkStatus();
       }
       return outside(absl::StrCat("the grant's host selector \"",
@@ -216,11 +208,11 @@ absl::Status AdminAuthorizer::CheckNarrowing(Narrowing narrowing, const AdminRpc
                                   "\" does not require ", scope, " (add those labels to --hosts)"));
     case Narrowing::kGrantInScope: {
       std::optional<GrantRecord> grant = view_.FindGrant(target.grant_id);
-      if (grant && CoversScope(grant->hosts.labels, c.host_scope)) return absl::OkStatus();
+      if (grant && LabelsCover(grant->hosts.labels, c.host_scope)) return absl::OkStatus();
       return outside(absl::StrCat("grant ", target.grant_id, " is not inside it"));
     }
     case Narrowing::kNewJoinToken: {
-      if (!CoversScope(target.labels, c.host_scope)) {
+      if (!LabelsCover(target.labels, c.host_scope)) {
         return outside(
             absl::StrCat("a join token it creates must give the labels ", scope, " (--labels)"));
       }
@@ -258,7 +250,8 @@ absl::Status AdminAuthorizer::CheckScopeDefiningKeys(const std::vector<std::stri
     for (const ApiCredentialRecord& other : all) {
       if (!other.revoked_at && other.host_scope.count(key) != 0) {
         return absl::PermissionDeniedError(absl::StrCat(
-            Who(c), " is limited to hosts ", ScopeText(c.host_scope), "; label \"", key,
+            CredentialDescription(c), " is limited to hosts ", ScopeText(c.host_scope),
+            "; label \"", key,
             "\" defines a host scope: only an unscoped operator or admin may set or remove it"));
       }
     }

@@ -115,9 +115,6 @@ struct AccessTarget {
   std::string join_token_id;             // kJoinTokenInScope
 };
 
-// True when `labels` carry every label of `scope`.
-bool CoversScope(const Labels& labels, const Labels& scope);
-
 // An authenticated, authorized caller, and what it may see of list answers.
 class Caller {
  public:

@@ -404,11 +404,7 @@ grpc::Status AdminServiceImpl::RolloutStatus(grpc::ServerContext* ctx,
     if (!caller.SeesHost(hostname)) continue;
     v1::FailedHost* failed = resp->add_failed_hosts();
     failed->set_hostname(hostname);
-    for (const AccountFailureRecord& a : accounts) {
-      v1::AccountFailure* f = failed->add_accounts();
-      f->set_account(a.account);
-      f->set_reason(a.reason);
-    }
+    for (const AccountFailureRecord& a : accounts) ToProto(a, failed->add_accounts());
   }
   return grpc::Status::OK;
 }

@@ -131,11 +131,7 @@ void ToProto(const HostStatus& h, v1::Host* out) {
   if (h.host.certificate_expires) {
     ToProto(*h.host.certificate_expires, out->mutable_certificate_expires());
   }
-  for (const AccountFailureRecord& f : h.failed_accounts) {
-    v1::AccountFailure* out_failure = out->add_failed_accounts();
-    out_failure->set_account(f.account);
-    out_failure->set_reason(f.reason);
-  }
+  for (const AccountFailureRecord& f : h.failed_accounts) ToProto(f, out->add_failed_accounts());
   nlohmann::json drift = nlohmann::json::parse(h.host.drift_json, nullptr, false);
   if (drift.is_array()) {
     for (const auto& item : drift) {
@@ -145,6 +141,11 @@ void ToProto(const HostStatus& h, v1::Host* out) {
       }
     }
   }
+}
+
+void ToProto(const AccountFailureRecord& f, v1::AccountFailure* out) {
+  out->set_account(f.account);
+  out->set_reason(f.reason);
 }
 
 void ToProto(const JoinTokenRecord& t, absl::Time now, v1::HostToken* out) {

@@ -21,6 +21,7 @@ void ToProto(const KeyRecord& k, const std::string& state, v1::Key* out);
 void ToProto(const GrantRecord& g, v1::Grant* out);
 GrantRecord FromProto(const v1::Grant& g);
 void ToProto(const HostStatus& h, v1::Host* out);
+void ToProto(const AccountFailureRecord& f, v1::AccountFailure* out);
 void ToProto(const PolicyRecord& p, v1::Policy* out);
 // Never the secret or its hash. `state` as of `now`.
 void ToProto(const JoinTokenRecord& t, absl::Time now, v1::HostToken* out);
