@@ -41,6 +41,28 @@ absl::Status DirOpenError(int dir_fd, const char* name, const std::string& path,
   return Errno("cannot open", path, err);
 }
 
+// The OpenSSH group rule of the system under the root: os-release(5) is /etc/os-release, or
+// /usr/lib/os-release when that is missing. Unreadable: upstream's (stricter) rule.
+GroupWritableRule GroupRuleUnder(int root_fd) {
+  for (const char* name : {"etc/os-release", "usr/lib/os-release"}) {
+    int fd = openat(root_fd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) continue;
+    UniqueFd held(fd);
+    struct stat st;
+    std::string content;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        ReadAll(fd, kMaxOsReleaseBytes, &content) != ReadAllResult::kOk) {
+      return GroupWritableRule::kRefuse;
+    }
+    return GroupWritableRuleForOsRelease(content);
+  }
+  return GroupWritableRule::kRefuse;
+}
+
+PathOwnership OwnershipOf(const std::string& path, const struct stat& st) {
+  return {path, st.st_uid, st.st_gid, static_cast<mode_t>(st.st_mode & 07777)};
+}
+
 std::string RandomSuffix() {
   unsigned char bytes[8];
   if (getrandom(bytes, sizeof(bytes), 0) != sizeof(bytes)) {
@@ -70,16 +92,10 @@ absl::StatusOr<AccountDirs> SafeAccountFs::Open(const Account& account, bool cre
   }
   struct stat home;
   if (fstat(dir.get(), &home) != 0) return Errno("cannot stat", dirs.home_path, errno);
+  ReportStrictModes(OwnershipOf(dirs.home_path, home), account, drift);
   if (home.st_uid != account.uid && home.st_uid != 0) {
     return Refuse(dirs.home_path, absl::StrCat("home is owned by uid ", home.st_uid, ", not ",
                                                account.name, " (", account.uid, ") or root"));
-  }
-  if (home.st_mode & (S_IWGRP | S_IWOTH)) {
-    drift->push_back({account.name, v1::DRIFT_KIND_SSHD_WILL_REFUSE, dirs.home_path,
-                      absl::StrCat("home is group- or world-writable (mode ",
-                                   absl::StrFormat("%o", home.st_mode & 07777),
-                                   "): sshd's StrictModes will refuse these keys"),
-                      false});
   }
   dirs.home = std::move(dir);
   dirs.ssh_path = dirs.home_path + "/.ssh";
@@ -103,6 +119,7 @@ absl::StatusOr<AccountDirs> SafeAccountFs::Open(const Account& account, bool cre
   struct stat st;
   if (fstat(dirs.ssh.get(), &st) != 0) return Errno("cannot stat", dirs.ssh_path, errno);
   if (st.st_uid != account.uid && st.st_uid != 0) {
+    ReportStrictModes(OwnershipOf(dirs.ssh_path, st), account, drift);
     return Refuse(dirs.ssh_path, absl::StrCat(".ssh is owned by uid ", st.st_uid, ", not ",
                                               account.name, " (", account.uid, ") or root"));
   }
@@ -111,8 +128,32 @@ absl::StatusOr<AccountDirs> SafeAccountFs::Open(const Account& account, bool cre
     const bool fixed = fchmod(dirs.ssh.get(), kSshDirMode) == 0;
     drift->push_back({account.name, v1::DRIFT_KIND_WRONG_MODE, dirs.ssh_path,
                       absl::StrFormat(".ssh had mode %o, set to 700", was), fixed});
+    if (fixed) st.st_mode = (st.st_mode & ~07777) | kSshDirMode;
   }
+  // As sshd will find it: only a failed repair leaves something to refuse.
+  ReportStrictModes(OwnershipOf(dirs.ssh_path, st), account, drift);
   return dirs;
+}
+
+void SafeAccountFs::LoadGroupLookup() {
+  if (databases_) return;
+  group_rule_ = GroupRuleUnder(root_fd_);
+  databases_.emplace();
+  databases_->passwd_path = root_label_ + "/etc/passwd";
+  databases_->group_path = root_label_ + "/etc/group";
+  databases_->passwd = PasswdFile::LoadAt(root_fd_, "etc/passwd", databases_->passwd_path);
+  databases_->group = GroupFile::LoadAt(root_fd_, "etc/group", databases_->group_path);
+}
+
+void SafeAccountFs::ReportStrictModes(const PathOwnership& path, const Account& account,
+                                      std::vector<Drift>* drift) {
+  if (NeedsGroupLookup(path)) LoadGroupLookup();
+  std::optional<StrictModesRefusal> refusal =
+      CheckStrictModes(path, account, group_rule_, databases_ ? &*databases_ : nullptr);
+  if (refusal) {
+    drift->push_back({account.name, v1::DRIFT_KIND_SSHD_WILL_REFUSE, path.path,
+                      StrictModesMessage(*refusal, account.name), false});
+  }
 }
 
 absl::StatusOr<ExistingFile> SafeAccountFs::ReadAuthorizedKeys(const AccountDirs& dirs) {

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "node-agent/accounts.h"
 #include "node-agent/drift.h"
 #include "node-agent/posix/unique_fd.h"
+#include "node-agent/strict_modes.h"
 
 namespace keyfleet::agent {
 
@@ -49,9 +51,12 @@ class SafeAccountFs {
       : root_fd_(root_fd), root_label_(std::move(root_label)) {}
 
   // Opens home and .ssh, creating .ssh (0700, owned by the account) when missing and `create`.
-  // Appends drift: a home sshd's StrictModes would refuse (group/world-writable, or owned by
-  // root while the account is not root is fine), .ssh with a wrong mode (repaired via fchmod on
-  // the held descriptor). NOT_FOUND when .ssh is missing and !create.
+  // Appends drift: .ssh with a wrong mode (repaired via fchmod on the held descriptor), and
+  // DRIFT_KIND_SSHD_WILL_REFUSE for a home or .ssh (as left after the repair) that sshd's
+  // StrictModes refuses, as CheckStrictModes decides it: with the group rule of the OpenSSH
+  // that ROOT/etc/os-release names, and ROOT/etc/passwd and ROOT/etc/group, all read only
+  // when a path is group-writable. A home or .ssh owned by another user is also refused here
+  // (FAILED_PRECONDITION). NOT_FOUND when .ssh is missing and !create.
   absl::StatusOr<AccountDirs> Open(const Account& account, bool create, std::vector<Drift>* drift);
   absl::StatusOr<ExistingFile> ReadAuthorizedKeys(const AccountDirs& dirs);
   // A new file in .ssh: written, fchown to the account, fchmod 0600, fsync, renameat over
@@ -63,8 +68,17 @@ class SafeAccountFs {
   bool HasAuthorizedKeys2(const AccountDirs& dirs);
 
  private:
+  // Appends SSHD_WILL_REFUSE drift when sshd refuses `path` for `account`.
+  void ReportStrictModes(const PathOwnership& path, const Account& account,
+                         std::vector<Drift>* drift);
+  // Reads the group rule and the account databases the first time a path needs them.
+  void LoadGroupLookup();
+
   int root_fd_;
   std::string root_label_;
+  // Valid once LoadGroupLookup ran (the rule is not consulted before: see NeedsGroupLookup).
+  GroupWritableRule group_rule_ = GroupWritableRule::kRefuse;
+  std::optional<AccountDatabases> databases_;
 };
 
 }  // namespace keyfleet::agent

@@ -18,6 +18,27 @@ std::string Key(int n) {
   return ::keyfleet::testing::SyntheticEd25519Line(n, "k");
 }
 
+// The SSHD_WILL_REFUSE drift items of a report.
+std::vector<Drift> SshdRefusals(const ApplyReport& report) {
+  std::vector<Drift> out;
+  for (const Drift& d : report.drift) {
+    if (d.kind == v1::DRIFT_KIND_SSHD_WILL_REFUSE) out.push_back(d);
+  }
+  return out;
+}
+
+// A Debian system: its sshd accepts a group-writable home whose group holds only the account.
+void MakeDebian(Sandbox& sandbox) {
+  sandbox.Write("etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n",
+                0644, 0);
+  sandbox.Write("etc/group",
+                "root:x:0:\n"
+                "users:x:100:alice,bob\n"
+                "alice:x:2001:\n"
+                "bob:x:2002:\n",
+                0644, 0);
+}
+
 class HostileFsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -124,21 +145,75 @@ TEST_F(HostileFsTest, HomeOwnedByAnotherUser) {
   targets_.emplace_back(sandbox_.Path("home/alice"), Snapshot(sandbox_.Path("home/alice")));
   ExpectRefused("owned by uid 2002");
   EXPECT_FALSE(Snapshot(sandbox_.Path("home/alice/.ssh")).exists) << "nothing was created";
+  // sshd refuses it too, and the report says so with the fix.
+  std::vector<Drift> refusals = SshdRefusals(sandbox_.Apply(Desired(1, "alice", {Key(1)})));
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_THAT(refusals[0].detail,
+              HasSubstr("run `chown alice " + sandbox_.Path("home/alice") + "`"));
 }
 
-TEST_F(HostileFsTest, GroupWritableHomeIsReportedAsSshdWillRefuse) {
+TEST_F(HostileFsTest, GroupWritableHomeIsReportedWhereSshdRefusesAnyGroupWrite) {
+  // No os-release (an unknown system): upstream OpenSSH's rule, which refuses any group write.
   ASSERT_EQ(chmod(sandbox_.Path("home/alice").c_str(), 0775), 0);
   ApplyReport report = sandbox_.Apply(Desired(1, "alice", {Key(1)}));
-  bool reported = false;
-  for (const Drift& d : report.drift) {
-    if (d.kind == v1::DRIFT_KIND_SSHD_WILL_REFUSE) {
-      reported = true;
-      EXPECT_FALSE(d.repaired) << "never claimed as fixed";
-      EXPECT_THAT(d.detail, HasSubstr("775"));
-    }
-  }
-  EXPECT_TRUE(reported);
+  std::vector<Drift> refusals = SshdRefusals(report);
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_FALSE(refusals[0].repaired) << "never claimed as fixed";
+  EXPECT_EQ(refusals[0].path, sandbox_.Path("home/alice"));
+  EXPECT_THAT(refusals[0].detail, HasSubstr("775"));
+  EXPECT_THAT(refusals[0].detail, HasSubstr("chmod g-w " + sandbox_.Path("home/alice")));
   ExpectTargetsUntouched();
+}
+
+TEST_F(HostileFsTest, GroupWritableHomeWithThePrivateGroupIsAcceptedOnDebian) {
+  MakeDebian(sandbox_);
+  ASSERT_EQ(chmod(sandbox_.Path("home/alice").c_str(), 0775), 0);  // alice:alice (2001)
+  SnapshotTargets();
+  ApplyReport report = sandbox_.Apply(Desired(1, "alice", {Key(1)}));
+  EXPECT_THAT(SshdRefusals(report), ::testing::IsEmpty());
+  EXPECT_EQ(report.writes, 1);
+  EXPECT_EQ(Snapshot(sandbox_.Path("home/alice")).mode & 07777, 0775u) << "never changed";
+  ExpectTargetsUntouched();
+}
+
+TEST_F(HostileFsTest, GroupWritableHomeWithASharedGroupIsReportedOnDebian) {
+  MakeDebian(sandbox_);
+  ASSERT_EQ(chown(sandbox_.Path("home/alice").c_str(), kAlice, 100), 0);  // users: alice, bob
+  ASSERT_EQ(chmod(sandbox_.Path("home/alice").c_str(), 0775), 0);
+  SnapshotTargets();
+  ApplyReport report = sandbox_.Apply(Desired(1, "alice", {Key(1)}));
+  ExpectTargetsUntouched();
+  std::vector<Drift> refusals = SshdRefusals(report);
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_THAT(refusals[0].detail, HasSubstr("group users (gid 100) lists the members alice, bob"));
+  EXPECT_THAT(refusals[0].detail, HasSubstr("run `chmod g-w " + sandbox_.Path("home/alice")));
+  EXPECT_EQ(report.writes, 1) << "the keys are still written, for when the home is fixed";
+}
+
+TEST_F(HostileFsTest, GroupWritableHomeWithoutAGroupFileIsReportedOnDebian) {
+  MakeDebian(sandbox_);
+  ASSERT_EQ(unlink(sandbox_.Path("etc/group").c_str()), 0);
+  ASSERT_EQ(chmod(sandbox_.Path("home/alice").c_str(), 0775), 0);
+  std::vector<Drift> refusals = SshdRefusals(sandbox_.Apply(Desired(1, "alice", {Key(1)})));
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_THAT(refusals[0].detail, HasSubstr("cannot read " + sandbox_.Path("etc/group")));
+}
+
+TEST_F(HostileFsTest, WorldWritableHomeIsReportedOnDebian) {
+  MakeDebian(sandbox_);
+  ASSERT_EQ(chmod(sandbox_.Path("home/alice").c_str(), 0777), 0);
+  std::vector<Drift> refusals = SshdRefusals(sandbox_.Apply(Desired(1, "alice", {Key(1)})));
+  ASSERT_EQ(refusals.size(), 1u);
+  EXPECT_THAT(refusals[0].detail, HasSubstr("is world-writable (mode 777)"));
+  EXPECT_THAT(refusals[0].detail, HasSubstr("run `chmod o-w " + sandbox_.Path("home/alice")));
+}
+
+TEST_F(HostileFsTest, RepairedSshDirIsNotReportedAsRefused) {
+  MakeDebian(sandbox_);
+  sandbox_.Mkdir("home/alice/.ssh", 0777, kAlice);
+  ApplyReport report = sandbox_.Apply(Desired(1, "alice", {Key(1)}));
+  EXPECT_THAT(SshdRefusals(report), ::testing::IsEmpty()) << "the agent set it to 700";
+  EXPECT_EQ(Snapshot(sandbox_.Path("home/alice/.ssh")).mode & 07777, 0700u);
 }
 
 TEST_F(HostileFsTest, SshIsARegularFile) {
