@@ -2,10 +2,15 @@
 
 #include <iostream>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/exit_codes.h"
 #include "cli/online_command.h"
 #include "cli/table.h"
+#include "cli/text_input.h"
+#include "common/authorized_keys_line.h"
+#include "common/fingerprint.h"
 
 namespace keyfleet::cli {
 namespace {
@@ -23,6 +28,57 @@ std::string DriftKind(v1::DriftKind kind) {
   if (name.rfind(prefix, 0) == 0) name = name.substr(prefix.size());
   for (char& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(c));
   return name;
+}
+
+std::string AccessStateText(v1::AccessState state) {
+  switch (state) {
+    case v1::ACCESS_STATE_ACTIVE:
+      return "active";
+    case v1::ACCESS_STATE_PENDING_ADD:
+      return "pending-add";
+    case v1::ACCESS_STATE_PENDING_REMOVAL:
+      return "pending-removal";
+    case v1::ACCESS_STATE_UNMANAGED:
+      return "unmanaged";
+    case v1::ACCESS_STATE_UNREPORTED:
+      return "unreported";
+    default:
+      return "?";
+  }
+}
+
+// A SHA256:… fingerprint as given, or the fingerprint of the one public key in a file.
+absl::StatusOr<std::string> FingerprintArgument(const std::string& arg) {
+  if (absl::StartsWith(arg, "SHA256:")) {
+    if (arg.size() != 7 + 43) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", SanitizeForTerminal(arg),
+          "\" is not a SHA256 fingerprint (SHA256: and 43 base64 characters, as ssh-keygen -l "
+          "prints)"));
+    }
+    return arg;
+  }
+  absl::StatusOr<std::string> content = ReadTextInput(arg);
+  if (!content.ok()) return content.status();
+  std::vector<std::string> found;
+  std::string first_error;
+  ForEachLine(*content, [&](size_t n, absl::string_view line) {
+    if (IsBlankOrCommentLine(line)) return;
+    absl::StatusOr<AuthorizedKeysLine> parsed = ParseAuthorizedKeysLine(line);
+    if (parsed.ok()) {
+      found.push_back(Fingerprint(parsed->key));
+    } else if (first_error.empty()) {
+      first_error = absl::StrCat("line ", n, ": ", parsed.status().message());
+    }
+  });
+  if (found.size() == 1 && first_error.empty()) return found[0];
+  if (!first_error.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(DisplayName(arg), " is not a public key file (", first_error, ")"));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      DisplayName(arg), found.empty() ? " holds no public key" : " holds more than one key",
+      "; give one key (a .pub file) or its SHA256: fingerprint"));
 }
 
 // "yes", "no", or "FAILED (alice: reason; …)" when the agent could not write some accounts.
@@ -111,7 +167,10 @@ void AddFleetCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
   };
   auto access_args = std::make_shared<AccessArgs>();
   CLI::App* access = app.add_subcommand(
-      "access", "Who can log into HOST (as ACCOUNT), with which key, through which grant");
+      "access",
+      "Who can log into HOST (as ACCOUNT) now: each key line sshd reads there — keyfleet's, "
+      "pending ones, and keys users added themselves — whether it logs in, why, until when, and "
+      "with which restrictions");
   access->add_option("HOST", access_args->host, "Hostname")->required();
   access->add_option("ACCOUNT", access_args->account, "Only this account");
   OnRun(access, globals, exit_code, [access_args, &globals](ControllerClient& client) {
@@ -125,13 +184,83 @@ void AddFleetCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
       std::cout << ToJson(resp) << "\n";
       return kExitOk;
     }
-    Table table({"ACCOUNT", "PRINCIPAL", "FINGERPRINT", "LABEL", "GRANT", "EXPIRES"});
+    if (!resp.files_reported()) {
+      std::cout << "note: " << access_args->host
+                << " has not reported its files; lines below are keyfleet's desired state only\n";
+    }
+    if (resp.change_pending()) {
+      std::cout << "note: a change is pending: " << access_args->host << " applied generation "
+                << resp.applied_generation() << ", desired is " << resp.desired_generation()
+                << "; lines in the file still log in until it applies\n";
+    }
+    for (const v1::AccountAccess& a : resp.accounts()) {
+      for (const std::string& fact : a.facts()) {
+        std::cout << (a.sshd_refuses() ? "NO LOGIN " : "note: ") << a.account() << ": "
+                  << SanitizeForTerminal(fact) << "\n";
+      }
+    }
+    Table table({"ACCOUNT", "LOGS IN", "STATE", "PRINCIPAL", "FINGERPRINT", "GRANT", "EXPIRES",
+                 "OPTIONS", "WHY"});
     for (const auto& e : resp.entries()) {
-      table.Add({e.account(), e.key().principal(), e.key().fingerprint(), e.key().label(),
-                 e.grant_id(), FormatTimestamp(e.key().expires_at().seconds())});
+      std::string owner = e.has_key() ? e.key().principal() : "-";
+      if (e.has_key() && !e.key().label().empty()) owner += "/" + e.key().label();
+      if (!e.has_key() && !e.comment().empty()) owner = "(" + e.comment() + ")";
+      table.Add({e.account(), e.logs_in() ? "yes" : "no", AccessStateText(e.state()),
+                 SanitizeForTerminal(owner), e.fingerprint(),
+                 e.grant_id().empty() ? "-" : e.grant_id(),
+                 e.has_expires_at() ? FormatTimestamp(e.expires_at().seconds()) : "never",
+                 e.options().empty() ? "-" : SanitizeForTerminal(e.options()),
+                 SanitizeForTerminal(e.why())});
     }
     std::cout << table.Render();
     return kExitOk;
+  });
+
+  struct VerifyArgs {
+    std::string key, host, account, from;
+  };
+  auto verify_args = std::make_shared<VerifyArgs>();
+  CLI::App* verify = app.add_subcommand(
+      "verify",
+      "Would this key log into HOST as ACCOUNT now, and why or why not (what sshd there will "
+      "do, from the host's last report; nothing logs in). Exit 0: yes, 1: no");
+  verify
+      ->add_option("KEY", verify_args->key,
+                   "A public key file (- for stdin) or a key's SHA256:… fingerprint")
+      ->required();
+  verify->add_option("HOST", verify_args->host, "Hostname")->required();
+  verify->add_option("ACCOUNT", verify_args->account, "Local account to log in as")->required();
+  verify->add_option("--from", verify_args->from,
+                     "The client's IP address, checked against from= restrictions");
+  OnRun(verify, globals, exit_code, [verify_args, &globals](ControllerClient& client) {
+    absl::StatusOr<std::string> fingerprint = FingerprintArgument(verify_args->key);
+    if (!fingerprint.ok()) return UsageError(std::string(fingerprint.status().message()));
+    v1::VerifyAccessRequest req;
+    req.set_hostname(verify_args->host);
+    req.set_account(verify_args->account);
+    req.set_fingerprint(*fingerprint);
+    req.set_from_address(verify_args->from);
+    v1::VerifyAccessResponse resp;
+    grpc::Status s = client.admin().VerifyAccess(client.Context().get(), req, &resp);
+    if (!s.ok()) return client.Fail(s);
+    if (globals.output == OutputFormat::kJson) {
+      std::cout << ToJson(resp) << "\n";
+    } else {
+      std::cout << (resp.allowed()      ? "yes"
+                    : resp.determined() ? "no"
+                                        : "cannot tell")
+                << ": " << *fingerprint << " as " << verify_args->account << "@"
+                << verify_args->host
+                << (verify_args->from.empty() ? "" : " from " + verify_args->from) << "\n  "
+                << SanitizeForTerminal(resp.reason()) << "\n";
+      for (const auto& e : resp.lines()) {
+        std::cout << "  line: " << AccessStateText(e.state()) << " in " << e.file()
+                  << (e.logs_in() ? ", logs in" : ", does not log in")
+                  << (e.options().empty() ? "" : ", options " + SanitizeForTerminal(e.options()))
+                  << (e.why().empty() ? "" : " — " + SanitizeForTerminal(e.why())) << "\n";
+      }
+    }
+    return resp.allowed() ? kExitOk : kExitRefused;
   });
 
   CLI::App* report = app.add_subcommand("report", "Compliance and drift across the fleet");

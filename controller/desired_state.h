@@ -46,6 +46,13 @@ struct HostDesiredState {
   std::string digest;  // see DesiredStateDigest
 };
 
+// Upper bounds of the protobuf framing around a desired state sent to an agent (a WatchResponse):
+// the message itself (generation, digest, hostname's tag) and each account (name's tag, flags).
+// Each line adds its length plus 3 (tag and a length of at most 8 KiB). With these the
+// controller refuses, at the mutation, a state over kMaxDesiredStateBytes.
+inline constexpr size_t kDesiredStateWireOverheadBytes = 128;
+inline constexpr size_t kDesiredStateAccountOverheadBytes = 16;
+
 // The managed line for `key` granted by `grant`: the grant's options plus
 // expiry-time="YYYYMMDDHHMMZ" for `expires_at`, the key, and a comment naming the owner
 // ("alice" or "alice/laptop"). Fails when the result is not a valid line of at most 8 KiB,

@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/delivery_limits.h"
 #include "common/status_macros.h"
 #include "controller/host_selector.h"
 #include "controller/record_json.h"
@@ -96,10 +97,9 @@ std::vector<std::string> FleetView::Tick(absl::Time now) {
   RecomputeMemo memo;
   for (auto& [hostname, host] : hosts_) {
     if (host.next_expiry > now) continue;
-    if (RecomputeLocked(host, now, &memo)) {
-      host.desired.generation = sequence_;
-      changed.push_back(hostname);
-    }
+    // An expiry changes the content, not which change it reflects: the generation stays, and
+    // agents apply the same generation with a new digest.
+    if (RecomputeLocked(host, now, &memo)) changed.push_back(hostname);
   }
   return changed;
 }
@@ -231,6 +231,17 @@ void FleetView::DirtyHostsUsingLocked(const std::string& principal, const std::s
   }
 }
 
+ManagedLinePtr FleetView::RenderLine(const GrantEntry& grant, const KeyRecord& key,
+                                     absl::Time expiry) {
+  absl::StatusOr<std::string> text = RenderManagedLine(grant.options, expiry, key);
+  if (!text.ok()) {
+    spdlog::error("grant {} key {} left out: {}", grant.record.id, key.fingerprint,
+                  std::string(text.status().message()));
+    return nullptr;
+  }
+  return MakeManagedLine(*std::move(text));
+}
+
 ManagedLinePtr FleetView::LineFor(const GrantEntry& grant, const KeyRecord& key,
                                   absl::Time expiry) const {
   const auto cache_key = std::make_pair(key.fingerprint, grant.record.id);
@@ -239,13 +250,8 @@ ManagedLinePtr FleetView::LineFor(const GrantEntry& grant, const KeyRecord& key,
     auto it = line_cache_.find(cache_key);
     if (it != line_cache_.end() && it->second.expiry == expiry) return it->second.line;
   }
-  absl::StatusOr<std::string> text = RenderManagedLine(grant.options, expiry, key);
-  if (!text.ok()) {
-    spdlog::error("grant {} key {} left out: {}", grant.record.id, key.fingerprint,
-                  std::string(text.status().message()));
-    return nullptr;
-  }
-  ManagedLinePtr line = MakeManagedLine(*std::move(text));
+  ManagedLinePtr line = RenderLine(grant, key, expiry);
+  if (!line) return nullptr;
   std::lock_guard<std::mutex> lock(cache_mu_);
   line_cache_[cache_key] = CachedLine{expiry, line};
   return line;
@@ -265,11 +271,20 @@ void FleetView::ForgetLinesOfGrantLocked(int64_t id) {
 }
 
 std::map<std::string, std::vector<AccessLine>> FleetView::ComputeAccessLocked(
-    const HostEntry& host, absl::Time now, absl::Time* next_expiry) const {
+    const std::set<int64_t>& grant_ids, absl::Time now, absl::Time* next_expiry,
+    const ProposedChange* proposed) const {
   std::map<std::string, std::vector<AccessLine>> by_account;
   *next_expiry = absl::InfiniteFuture();
-  for (int64_t id : host.grants) {
-    const GrantEntry& grant = grants_.at(id);
+  std::optional<GrantEntry> proposed_grant;
+  if (proposed != nullptr && proposed->new_grant && grant_ids.count(kProposedGrantId)) {
+    absl::StatusOr<AuthorizedKeysOptions> options =
+        ParseStoredGrantOptions(proposed->new_grant->options);
+    proposed_grant =
+        GrantEntry{*proposed->new_grant, options.ok() ? *options : AuthorizedKeysOptions()};
+    proposed_grant->record.id = kProposedGrantId;
+  }
+  for (int64_t id : grant_ids) {
+    const GrantEntry& grant = id == kProposedGrantId ? *proposed_grant : grants_.at(id);
     const GrantRecord& g = grant.record;
     std::vector<AccessLine>& lines = by_account[g.account];  // listed even when empty
     if (g.expires_at && *g.expires_at <= now) continue;
@@ -281,17 +296,33 @@ std::map<std::string, std::vector<AccessLine>> FleetView::ComputeAccessLocked(
       if (fps != keys_by_principal_.end()) {
         for (const std::string& fp : fps->second) keys.push_back(&keys_.at(fp));
       }
+      if (proposed != nullptr) {
+        for (const KeyRecord& k : proposed->new_keys) {
+          if (k.principal == g.principal) keys.push_back(&k);
+        }
+      }
     } else if (auto key = keys_.find(g.key_fingerprint); key != keys_.end()) {
       auto owner = principals_.find(key->second.principal);
       if (owner == principals_.end() || owner->second.disabled) continue;
       keys.push_back(&key->second);
     }
     for (const KeyRecord* key : keys) {
+      bool hypothetical = id == kProposedGrantId;
+      if (proposed != nullptr && proposed->relabelled_key &&
+          proposed->relabelled_key->fingerprint == key->fingerprint) {
+        key = &*proposed->relabelled_key;
+        hypothetical = true;
+      }
+      if (proposed != nullptr && !hypothetical) {
+        for (const KeyRecord& k : proposed->new_keys) hypothetical |= &k == key;
+      }
       if (key->state == KeyState::kRevoked) continue;
       absl::Time expiry = key->expires_at;
       if (g.expires_at) expiry = std::min(expiry, *g.expires_at);
       if (expiry <= now) continue;
-      ManagedLinePtr line = LineFor(grant, *key, expiry);
+      // What a proposed change renders is not cached: it may never be made.
+      ManagedLinePtr line =
+          hypothetical ? RenderLine(grant, *key, expiry) : LineFor(grant, *key, expiry);
       if (!line) continue;
       lines.push_back({g.account, key->fingerprint, key->principal, id, expiry, std::move(line)});
       *next_expiry = std::min(*next_expiry, expiry);
@@ -312,12 +343,91 @@ std::map<std::string, std::vector<AccessLine>> FleetView::ComputeAccessLocked(
   return by_account;
 }
 
+absl::Status FleetView::CheckDelivery(const ProposedChange& change, absl::Time now) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  // Which existing grants the change reaches through its keys.
+  std::set<std::string> principals;
+  for (const KeyRecord& k : change.new_keys) principals.insert(k.principal);
+  auto touches = [&](const std::set<int64_t>& ids) {
+    for (int64_t id : ids) {
+      if (id == kProposedGrantId) return true;
+      const GrantRecord& g = grants_.at(id).record;
+      if (principals.count(g.principal)) return true;
+      if (change.relabelled_key && (g.principal == change.relabelled_key->principal ||
+                                    g.key_fingerprint == change.relabelled_key->fingerprint)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  std::string first_problem;
+  size_t hosts_over = 0;
+  std::map<std::set<int64_t>, std::string> memo;  // grant set -> problem ("" none)
+  auto check = [&](const std::string& hostname, const Labels& labels, std::set<int64_t> ids,
+                   bool relabelled) {
+    if (change.new_grant && SelectorMatches(change.new_grant->hosts, hostname, labels)) {
+      ids.insert(kProposedGrantId);
+    }
+    if (!relabelled && !touches(ids)) return;
+    auto cached = memo.find(ids);
+    if (cached == memo.end()) {
+      absl::Time next_expiry;
+      std::map<std::string, std::vector<AccessLine>> by_account =
+          ComputeAccessLocked(ids, now, &next_expiry, &change);
+      std::string problem;
+      size_t wire = kDesiredStateWireOverheadBytes + hostname.size();
+      for (const auto& [account, lines] : by_account) {
+        size_t block = kManagedBlockMarkerBytes;
+        for (const AccessLine& l : lines) block += l.line->text.size() + 1;
+        wire += account.size() + kDesiredStateAccountOverheadBytes +
+                (block - kManagedBlockMarkerBytes) + lines.size() * 2;
+        if (!problem.empty()) continue;
+        if (lines.size() > kMaxManagedKeysPerAccount) {
+          problem = absl::StrCat("account \"", account, "\" would hold ", lines.size(),
+                                 " managed keys; the limit is ", kMaxManagedKeysPerAccount,
+                                 " per account");
+        } else if (block > kMaxManagedBlockBytes) {
+          problem =
+              absl::StrCat("account \"", account, "\" would need ", block,
+                           " bytes of authorized_keys; keyfleet's share of a file is at most ",
+                           kMaxManagedBlockBytes, " bytes (of the ", kMaxAuthorizedKeysFileBytes,
+                           "-byte file limit)");
+        }
+      }
+      if (problem.empty() && wire > kMaxDesiredStateBytes) {
+        problem = absl::StrCat("its desired state would be about ", wire, " bytes; the limit is ",
+                               kMaxDesiredStateBytes, " bytes per host");
+      }
+      cached = memo.emplace(ids, std::move(problem)).first;
+    }
+    if (cached->second.empty()) return;
+    if (++hosts_over == 1) first_problem = absl::StrCat("host ", hostname, ": ", cached->second);
+  };
+  for (const auto& [hostname, host] : hosts_) {
+    if (change.relabelled_host && change.relabelled_host->hostname == hostname) continue;
+    check(hostname, host.record.labels, host.grants, false);
+  }
+  if (const std::optional<HostRecord>& h = change.relabelled_host) {
+    std::set<int64_t> ids;
+    for (const auto& [id, grant] : grants_) {
+      if (SelectorMatches(grant.record.hosts, h->hostname, h->labels)) ids.insert(id);
+    }
+    check(h->hostname, h->labels, std::move(ids), true);
+  }
+  if (hosts_over == 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "refused: it could not be delivered. ", first_problem,
+      hosts_over > 1 ? absl::StrCat(" (and ", hosts_over - 1, " more host(s))") : "",
+      ". Nothing was changed: grant fewer keys to that account, narrow the host selector, or "
+      "split the keys across accounts"));
+}
+
 bool FleetView::RecomputeLocked(HostEntry& host, absl::Time now, RecomputeMemo* memo) {
   auto cached = memo->find(host.grants);
   if (cached == memo->end()) {
     ComputedContent content;
     std::map<std::string, std::vector<AccessLine>> by_account =
-        ComputeAccessLocked(host, now, &content.next_expiry);
+        ComputeAccessLocked(host.grants, now, &content.next_expiry);
     HostDesiredState probe;
     probe.unmanaged = PolicyLocked().unmanaged_keys;
     for (auto& [account, lines] : by_account) {
@@ -445,7 +555,7 @@ std::optional<std::vector<AccessLine>> FleetView::Access(const std::string& host
   if (it == hosts_.end()) return std::nullopt;
   absl::Time next_expiry;
   std::vector<AccessLine> out;
-  for (auto& [account, lines] : ComputeAccessLocked(it->second, now, &next_expiry)) {
+  for (auto& [account, lines] : ComputeAccessLocked(it->second.grants, now, &next_expiry)) {
     for (AccessLine& line : lines) out.push_back(std::move(line));
   }
   return out;

@@ -31,6 +31,14 @@ struct KeyFilter {
   std::optional<absl::Duration> expiring_within;
 };
 
+// What a mutation would add to the fleet, for FleetView::CheckDelivery (which changes nothing).
+struct ProposedChange {
+  std::optional<GrantRecord> new_grant;       // AddGrant
+  std::vector<KeyRecord> new_keys;            // AddKeys: keys of one principal
+  std::optional<KeyRecord> relabelled_key;    // LabelKey: the key with its new label
+  std::optional<HostRecord> relabelled_host;  // LabelHost, Enroll: the host with its new labels
+};
+
 struct RolloutTargets {
   uint64_t change = 0;
   std::vector<std::string> hosts;  // whose desired state that change altered
@@ -67,6 +75,13 @@ class FleetView {
   // Grants whose selector matches the host.
   std::vector<GrantRecord> GrantsForHost(const std::string& hostname) const;
 
+  // OK when every host the change would reach could still be sent and could still write its
+  // files (common/delivery_limits.h: managed keys per account, managed block bytes, desired
+  // state bytes); else INVALID_ARGUMENT naming the limit, the first host and account over it,
+  // and how many hosts are. Checked against this view: two racing mutations may pass it
+  // together, and the agent then reports the account as failed (never silently dropped).
+  absl::Status CheckDelivery(const ProposedChange& change, absl::Time now) const;
+
   // nullopt for a host the view does not know.
   std::optional<HostDesiredState> DesiredState(const std::string& hostname) const;
   // Computed on demand, as of `now`.
@@ -95,11 +110,15 @@ class FleetView {
   void MatchHostLocked(HostEntry& host);
   void DirtyHostsUsingLocked(const std::string& principal, const std::string& fingerprint,
                              std::set<std::string>* dirty) const;
-  // Every line the host's grants allow at `now`, grouped by account (accounts of matching
+  // Every line the grants `grant_ids` allow at `now`, grouped by account (accounts of matching
   // grants are present even when empty) and sorted; sets *next_expiry to the earliest expiry.
-  std::map<std::string, std::vector<AccessLine>> ComputeAccessLocked(const HostEntry& host,
-                                                                     absl::Time now,
-                                                                     absl::Time* next_expiry) const;
+  // With `proposed`, as if that change were made (grant id kProposedGrantId is its new grant).
+  std::map<std::string, std::vector<AccessLine>> ComputeAccessLocked(
+      const std::set<int64_t>& grant_ids, absl::Time now, absl::Time* next_expiry,
+      const ProposedChange* proposed = nullptr) const;
+  static constexpr int64_t kProposedGrantId = -1;
+  static ManagedLinePtr RenderLine(const GrantEntry& grant, const KeyRecord& key,
+                                   absl::Time expiry);
   // The shared line for (grant, key, expiry), rendered once and cached.
   ManagedLinePtr LineFor(const GrantEntry& grant, const KeyRecord& key, absl::Time expiry) const;
   void ForgetLinesOfKeyLocked(const std::string& fingerprint);

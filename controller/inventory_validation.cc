@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/authorized_keys_options.h"
 #include "common/key_policy.h"
+#include "common/source_address_match.h"
 
 namespace keyfleet::controller {
 namespace {
@@ -93,6 +94,22 @@ absl::StatusOr<std::string> CanonicalGrantOptions(absl::string_view text) {
     return absl::InvalidArgumentError(
         "grant options may not include cert-authority: a grant authorizes keys, not "
         "certificate authorities");
+  }
+  if (options->Has("expiry-time")) {
+    // keyfleet writes each line's expiry-time itself (the earlier of the key's and the grant's
+    // expiry, in UTC); a second one, possibly in the host's time zone, would make the expiry
+    // `keyfleet access` shows differ from the one sshd enforces.
+    return absl::InvalidArgumentError(
+        "grant options may not include expiry-time: keyfleet writes each line's expiry itself; "
+        "give the grant an end with --expires (e.g. --expires 30d or --expires "
+        "2027-01-31T00:00:00Z)");
+  }
+  if (const std::string* from = options->Value("from")) {
+    // sshd denies every login through a from= list it finds invalid (10.0.0.1/8, a /33, an
+    // empty entry): such a grant would grant nothing.
+    if (absl::Status s = ValidateFromPatternList(*from); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("grant options are invalid: ", s.message()));
+    }
   }
   return RenderAuthorizedKeysOptions(*options);
 }

@@ -188,6 +188,9 @@ struct HostReport {
   std::string drift_json = "[]";
   std::vector<std::string> host_key_fingerprints;
   std::string failed_accounts_json = "[]";  // [{"account", "reason"}]
+  // The key lines found in the accounts' files (JSON array of v1::ObservedAccount); "" when the
+  // agent did not report them (the stored ones stay).
+  std::string observed_json;
 };
 
 // One append-only, hash-chained audit event.

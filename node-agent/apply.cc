@@ -7,8 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/authorized_keys_line.h"
+#include "common/delivery_limits.h"
 #include "nlohmann/json.hpp"
 #include "node-agent/managed_block.h"
+#include "node-agent/observed_keys.h"
 #include "node-agent/posix/safe_fs.h"
 
 namespace keyfleet::agent {
@@ -65,6 +67,7 @@ class AccountApplier {
     absl::StatusOr<AccountDirs> dirs = fs_.Open(*account, /*create=*/!lines.empty(), &drift);
     if (!dirs.ok()) {
       if (dirs.status().code() == absl::StatusCode::kNotFound && lines.empty()) {
+        Observe(name, "");
         report_->accounts.push_back({name, AccountOutcome::kUnchanged, "no .ssh, no keys"});
         return;
       }
@@ -79,6 +82,7 @@ class AccountApplier {
     absl::StatusOr<ExistingFile> existing = fs_.ReadAuthorizedKeys(*dirs);
     if (!existing.ok()) return Failed(name, existing.status());
     if (!existing->exists && lines.empty()) {
+      Observe(name, "");
       report_->accounts.push_back({name, AccountOutcome::kUnchanged, "no file, no keys"});
       return;
     }
@@ -94,6 +98,7 @@ class AccountApplier {
     if (!merged.ok()) {
       drift.push_back({name, v1::DRIFT_KIND_DAMAGED_MARKER, path,
                        std::string(merged.status().message()), false});
+      Observe(name, existing->content);
       report_->accounts.push_back(
           {name, AccountOutcome::kRefused, std::string(merged.status().message())});
       return;
@@ -116,11 +121,13 @@ class AccountApplier {
       write = true;
     }
     if (!write) {
+      Observe(name, existing->content);
       report_->accounts.push_back({name, AccountOutcome::kUnchanged, ""});
       return;
     }
     if (merged->content.size() > kMaxAuthorizedKeysFileBytes) {
       // Written, it could never be read back (nor changed again): refuse, keep the old file.
+      Observe(name, existing->content);
       report_->accounts.push_back(
           {name, AccountOutcome::kRefused,
            absl::StrCat("the file would be ", merged->content.size(), " bytes, over the ",
@@ -129,14 +136,23 @@ class AccountApplier {
       return;
     }
     if (absl::Status s = fs_.ReplaceAuthorizedKeys(*dirs, *account, merged->content); !s.ok()) {
+      Observe(name, existing->content);  // the replacement is atomic: the old file stays
       return Failed(name, s);
     }
+    Observe(name, merged->content);
     ++report_->writes;
     report_->accounts.push_back(
         {name, AccountOutcome::kWritten, absl::StrCat(lines.size(), " managed key(s)")});
   }
 
  private:
+  // Records what `name`'s authorized_keys holds now (`content`) for the report.
+  void Observe(const std::string& name, absl::string_view content) {
+    v1::ObservedAccount& observed = report_->observed.emplace_back();
+    observed.set_account(name);
+    ObserveKeyLines(content, "authorized_keys", local_zone_, &budget_, &observed);
+  }
+
   void Failed(const std::string& name, const absl::Status& status) {
     const bool refused = status.code() == absl::StatusCode::kFailedPrecondition;
     if (refused) {
@@ -153,6 +169,8 @@ class AccountApplier {
   const uint64_t generation_;
   const PreviousLines* previous_;
   ApplyReport* report_;
+  const absl::TimeZone local_zone_ = absl::LocalTimeZone();
+  ObservedBudget budget_{kMaxObservedReportBytes};
 };
 
 }  // namespace

@@ -45,6 +45,9 @@ struct ApplyReport {
   std::vector<AccountApplied> accounts;
   std::vector<Drift> drift;
   int writes = 0;
+  // The key lines each account's files hold after the apply (observed_keys.h); accounts that
+  // do not exist or whose files could not be read are absent.
+  std::vector<v1::ObservedAccount> observed;
 };
 
 // The lines the agent last wrote, per account (from its cache): lets a damaged managed block be

@@ -143,6 +143,9 @@ std::string ReportSignature(const ApplyReport& report) {
   for (const AccountApplied& a : report.accounts) {
     if (NotApplied(a)) absl::StrAppend(&out, a.account, "\x1f", a.detail, "\x1e");
   }
+  // What the files hold (a user's own key added or removed is news for `keyfleet access`).
+  out += "\x1d";
+  for (const v1::ObservedAccount& a : report.observed) out += a.SerializeAsString();
   return out;
 }
 
@@ -173,6 +176,8 @@ void WatchClient::Report(const ApplyReport& report) {
     failure->set_reason(a.detail);
   }
   for (const std::string& fp : HostKeyFingerprints(config_.root)) req.add_host_key_fingerprints(fp);
+  for (const v1::ObservedAccount& a : report.observed) *req.add_observed() = a;
+  req.set_observed_included(true);
   std::lock_guard<std::mutex> lock(stream_mu_);
   if (stream_ == nullptr || !stream_->Write(msg)) {
     spdlog::warn("report of generation {} not sent: not connected to the controller",

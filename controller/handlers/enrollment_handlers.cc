@@ -171,6 +171,16 @@ absl::StatusOr<EnrollOutcome> EnrollmentHandlers::Enroll(const std::string& peer
   // Existing hosts are checked again in the transaction (a generic token never takes one over).
   absl::StatusOr<std::string> name = EnrollmentHostname(*known, hostname, std::nullopt);
   if (!name.ok()) return refuse(parts->id, name.status());
+  if (!ctx_.view.FindHost(*name)) {
+    // A new host gets the token's labels: refused here if what they grant could not reach it.
+    ProposedChange proposed;
+    proposed.relabelled_host = HostRecord();
+    proposed.relabelled_host->hostname = *name;
+    proposed.relabelled_host->labels = known->labels;
+    if (absl::Status s = ctx_.view.CheckDelivery(proposed, now); !s.ok()) {
+      return refuse(parts->id, s);
+    }
+  }
   // The certificate is signed before anything is committed: a bad CSR consumes nothing, and a
   // consumed token always yields a certificate.
   KF_ASSIGN_OR_RETURN(std::string enrollment_id, NewEnrollmentId());

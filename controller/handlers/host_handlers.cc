@@ -27,6 +27,12 @@ absl::StatusOr<uint64_t> HostHandlers::LabelHost(const std::string& actor,
   }
   for (const auto& [key, value] : set) labels[key] = value;
   KF_RETURN_IF_ERROR(ValidateLabels(labels));
+  {
+    ProposedChange proposed;
+    proposed.relabelled_host = *host;
+    proposed.relabelled_host->labels = labels;
+    KF_RETURN_IF_ERROR(ctx_.view.CheckDelivery(proposed, ctx_.Now()));
+  }
   KF_ASSIGN_OR_RETURN(uint64_t change,
                       ctx_.store.SetHostLabels({actor, ctx_.Now()}, hostname, labels));
   if (change != 0) KF_RETURN_IF_ERROR(ctx_.follower.CatchUpTo(change));

@@ -101,6 +101,11 @@ absl::StatusOr<AddKeysResult> InventoryHandlers::AddKeys(const std::string& acto
   for (const GrantRecord& g : ctx_.view.Grants()) {
     if (g.principal == principal) KF_RETURN_IF_ERROR(CheckGrantLinesFit(g, result.keys));
   }
+  {
+    ProposedChange proposed;
+    proposed.new_keys = result.keys;
+    KF_RETURN_IF_ERROR(ctx_.view.CheckDelivery(proposed, now));
+  }
   KF_ASSIGN_OR_RETURN(result.change,
                       Visible(ctx_.store.AddKeys(Mutation(ctx_, actor), result.keys)));
   return result;
@@ -135,6 +140,9 @@ absl::StatusOr<uint64_t> InventoryHandlers::LabelKey(const std::string& actor,
         KF_RETURN_IF_ERROR(CheckGrantLinesFit(g, {*key}));
       }
     }
+    ProposedChange proposed;
+    proposed.relabelled_key = *key;
+    KF_RETURN_IF_ERROR(ctx_.view.CheckDelivery(proposed, ctx_.Now()));
   }
   return Visible(ctx_.store.LabelKey(Mutation(ctx_, actor), fingerprint, label));
 }
@@ -194,6 +202,11 @@ absl::StatusOr<AddGrantResult> InventoryHandlers::AddGrant(const std::string& ac
   }
   if (grant.expires_at)
     *grant.expires_at = absl::FromUnixMicros(absl::ToUnixMicros(*grant.expires_at));
+  {
+    ProposedChange proposed;
+    proposed.new_grant = grant;
+    KF_RETURN_IF_ERROR(ctx_.view.CheckDelivery(proposed, ctx_.Now()));
+  }
   grant.id = 0;
   grant.created_at = ctx_.Now();
   KF_ASSIGN_OR_RETURN(auto added, ctx_.store.AddGrant(Mutation(ctx_, actor), grant));

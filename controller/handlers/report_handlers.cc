@@ -7,6 +7,7 @@
 #include "common/ssh_public_key.h"
 #include "common/status_macros.h"
 #include "controller/host_selector.h"
+#include "controller/inventory_validation.h"
 #include "nlohmann/json.hpp"
 
 namespace keyfleet::controller {
@@ -67,19 +68,57 @@ absl::StatusOr<HostStatus> ReportHandlers::GetHost(const std::string& hostname) 
   return HostNotFound(hostname);
 }
 
-absl::StatusOr<std::vector<AccessEntry>> ReportHandlers::AccessReview(
-    const std::string& hostname, const std::string& account) const {
+absl::StatusOr<AccessReviewResult> ReportHandlers::AccessReview(const std::string& hostname,
+                                                                const std::string& account) const {
   KF_RETURN_IF_ERROR(ValidateHostname(hostname));
-  std::optional<std::vector<AccessLine>> lines = ctx_.view.Access(hostname, ctx_.Now());
+  if (!account.empty()) KF_RETURN_IF_ERROR(ValidateAccountName(account, /*allow_root=*/true));
+  const absl::Time now = ctx_.Now();
+  AccessInputs inputs;
+  std::optional<std::vector<AccessLine>> lines = ctx_.view.Access(hostname, now);
   if (!lines) return HostNotFound(hostname);
-  std::vector<AccessEntry> out;
-  for (AccessLine& line : *lines) {
-    if (!account.empty() && line.account != account) continue;
-    std::optional<KeyRecord> key = ctx_.view.FindKey(line.fingerprint);
-    if (!key) continue;
-    out.push_back({std::move(line), *std::move(key)});
+  inputs.desired = *std::move(lines);
+  KF_ASSIGN_OR_RETURN(HostStatus status, GetHost(hostname));
+  KF_ASSIGN_OR_RETURN(std::string observed, ctx_.store.HostObservedJson(hostname));
+  if (!observed.empty()) {
+    KF_ASSIGN_OR_RETURN(inputs.observed, ObservedFromJson(observed));
   }
-  return out;
+  inputs.problems = ProblemsFromDriftJson(status.host.drift_json);
+  for (const AccountFailureRecord& f : status.failed_accounts) {
+    inputs.problems.push_back({f.account, "FAILED", f.reason});
+  }
+  inputs.converged = status.converged;
+  inputs.desired_generation = status.desired_generation;
+  inputs.applied_generation = status.host.applied_generation;
+  AccessReviewResult result;
+  result.answer = ComputeAccess(inputs, account, now);
+  for (const AccessVerdict& v : result.answer.entries) {
+    if (v.fingerprint.empty() || result.keys.count(v.fingerprint)) continue;
+    if (std::optional<KeyRecord> key = ctx_.view.FindKey(v.fingerprint)) {
+      result.keys.emplace(v.fingerprint, *std::move(key));
+    }
+  }
+  return result;
+}
+
+absl::StatusOr<VerifyAccessResult> ReportHandlers::VerifyAccess(
+    const std::string& hostname, const std::string& account, const std::string& fingerprint,
+    const std::string& from_address) const {
+  if (account.empty()) return absl::InvalidArgumentError("give the account to log in as");
+  if (fingerprint.empty()) {
+    return absl::InvalidArgumentError(
+        "give the key (a public key file or its SHA256: fingerprint)");
+  }
+  KF_ASSIGN_OR_RETURN(AccessReviewResult access, AccessReview(hostname, account));
+  KF_ASSIGN_OR_RETURN(VerifyResult verdict,
+                      VerifyKeyAccess(access.answer, account, fingerprint, from_address));
+  VerifyAccessResult result;
+  result.verdict = std::move(verdict);
+  if (auto key = access.keys.find(fingerprint); key != access.keys.end()) {
+    result.keys.insert(*key);
+  } else if (std::optional<KeyRecord> known = ctx_.view.FindKey(fingerprint)) {
+    result.keys.emplace(fingerprint, *std::move(known));
+  }
+  return result;
 }
 
 absl::StatusOr<ComplianceReport> ReportHandlers::Compliance() const {

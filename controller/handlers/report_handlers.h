@@ -5,12 +5,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "controller/access_truth.h"
 #include "controller/audit_chain.h"
 #include "controller/audit_signer.h"
 #include "controller/handlers/handler_context.h"
@@ -35,9 +37,16 @@ struct HostStatus {
   std::vector<AccountFailureRecord> failed_accounts;  // non-empty: failed, not converged
 };
 
-struct AccessEntry {
-  AccessLine line;
-  KeyRecord key;
+// `keyfleet access`: what sshd on the host does (access_truth.h), with the inventory's record of
+// each key keyfleet knows.
+struct AccessReviewResult {
+  AccessAnswer answer;
+  std::map<std::string, KeyRecord> keys;  // by fingerprint
+};
+
+struct VerifyAccessResult {
+  VerifyResult verdict;
+  std::map<std::string, KeyRecord> keys;
 };
 
 struct ComplianceReport {
@@ -79,9 +88,15 @@ class ReportHandlers {
 
   absl::StatusOr<std::vector<HostStatus>> ListHosts() const;
   absl::StatusOr<HostStatus> GetHost(const std::string& hostname) const;
-  // Who can log into `hostname` as `account` (every account when empty), through which grant.
-  absl::StatusOr<std::vector<AccessEntry>> AccessReview(const std::string& hostname,
-                                                        const std::string& account) const;
+  // Who can log into `hostname` as `account` (every account when empty): the desired state
+  // joined with what the host last reported of its files and accounts.
+  absl::StatusOr<AccessReviewResult> AccessReview(const std::string& hostname,
+                                                  const std::string& account) const;
+  // Would the key `fingerprint` log into `hostname` as `account` now (from `from_address`)?
+  absl::StatusOr<VerifyAccessResult> VerifyAccess(const std::string& hostname,
+                                                  const std::string& account,
+                                                  const std::string& fingerprint,
+                                                  const std::string& from_address) const;
   absl::StatusOr<ComplianceReport> Compliance() const;
   absl::StatusOr<std::vector<AuditEvent>> ListAudit(absl::Time since) const;
   // The chain and, with trusted keys, every signed checkpoint (audit_chain.h VerifyAuditLog).

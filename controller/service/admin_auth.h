@@ -87,6 +87,7 @@ inline constexpr AdminRpcRule kAdminRpcRules[] = {
     {"GetPolicy",              kReaders,               Narrowing::kRefused,     Narrowing::kAny},
     {"SetPolicy",              kAdminRole,             Narrowing::kRefused,     Narrowing::kRefused},
     {"AccessReview",           kReaders,               Narrowing::kRefused,     Narrowing::kHostInScope},
+    {"VerifyAccess",           kReaders,               Narrowing::kRefused,     Narrowing::kHostInScope},
     {"ComplianceReport",       kReaders,               Narrowing::kRefused,     Narrowing::kRefused},
     {"ListAudit",              kAdminRole | kAuditorRole, Narrowing::kRefused,  Narrowing::kRefused},
     {"VerifyAudit",            kAdminRole | kAuditorRole, Narrowing::kRefused,  Narrowing::kRefused},

@@ -282,17 +282,52 @@ grpc::Status AdminServiceImpl::AccessReview(grpc::ServerContext* ctx,
                                             const v1::AccessReviewRequest* req,
                                             v1::AccessReviewResponse* resp) {
   KF_AUTHORIZE("AccessReview", HostTarget(req->hostname()));
-  absl::StatusOr<std::vector<AccessEntry>> entries =
+  absl::StatusOr<AccessReviewResult> access =
       reports_.AccessReview(req->hostname(), req->account());
-  if (!entries.ok()) return ToGrpcStatus(entries.status());
-  for (const AccessEntry& e : *entries) {
-    v1::AccessEntry* out = resp->add_entries();
-    out->set_account(e.line.account);
-    KeyToProto(e.key, out->mutable_key());
-    out->set_grant_id(std::to_string(e.line.grant_id));
-    out->set_authorized_keys_line(e.line.line->text);
-  }
+  if (!access.ok()) return ToGrpcStatus(access.status());
+  const AccessAnswer& a = access->answer;
+  for (const AccessVerdict& v : a.entries) AccessToProto(v, access->keys, resp->add_entries());
+  for (const AccountAccessFacts& f : a.accounts) ToProto(f, resp->add_accounts());
+  resp->set_files_reported(a.files_reported);
+  resp->set_change_pending(a.change_pending);
+  resp->set_desired_generation(a.desired_generation);
+  resp->set_applied_generation(a.applied_generation);
   return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::VerifyAccess(grpc::ServerContext* ctx,
+                                            const v1::VerifyAccessRequest* req,
+                                            v1::VerifyAccessResponse* resp) {
+  KF_AUTHORIZE("VerifyAccess", HostTarget(req->hostname()));
+  absl::StatusOr<VerifyAccessResult> result = reports_.VerifyAccess(
+      req->hostname(), req->account(), req->fingerprint(), req->from_address());
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  const VerifyResult& v = result->verdict;
+  resp->set_allowed(v.allowed);
+  resp->set_determined(v.determined);
+  resp->set_reason(v.reason);
+  for (const AccessVerdict& line : v.lines) AccessToProto(line, result->keys, resp->add_lines());
+  ToProto(v.account, resp->mutable_account());
+  return grpc::Status::OK;
+}
+
+void AdminServiceImpl::AccessToProto(const AccessVerdict& v,
+                                     const std::map<std::string, KeyRecord>& keys,
+                                     v1::AccessEntry* out) const {
+  out->set_account(v.account);
+  if (auto key = keys.find(v.fingerprint); key != keys.end()) {
+    KeyToProto(key->second, out->mutable_key());
+  }
+  if (v.grant_id != 0) out->set_grant_id(std::to_string(v.grant_id));
+  out->set_authorized_keys_line(v.desired_line);
+  out->set_fingerprint(v.fingerprint);
+  out->set_state(ToProto(v.state));
+  out->set_logs_in(v.logs_in);
+  out->set_why(v.why);
+  if (v.expires_at) ToProto(*v.expires_at, out->mutable_expires_at());
+  out->set_options(v.options);
+  out->set_file(v.file);
+  out->set_comment(v.comment);
 }
 
 grpc::Status AdminServiceImpl::ComplianceReport(grpc::ServerContext* ctx,

@@ -72,6 +72,8 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                          v1::MutationResponse* resp) override;
   grpc::Status AccessReview(grpc::ServerContext* ctx, const v1::AccessReviewRequest* req,
                             v1::AccessReviewResponse* resp) override;
+  grpc::Status VerifyAccess(grpc::ServerContext* ctx, const v1::VerifyAccessRequest* req,
+                            v1::VerifyAccessResponse* resp) override;
   grpc::Status ComplianceReport(grpc::ServerContext* ctx, const v1::ComplianceReportRequest* req,
                                 v1::ComplianceReportResponse* resp) override;
   grpc::Status ListAudit(grpc::ServerContext* ctx, const v1::ListAuditRequest* req,
@@ -98,6 +100,8 @@ class AdminServiceImpl final : public v1::AdminService::Service {
 
  private:
   void KeyToProto(const KeyRecord& key, v1::Key* out) const;
+  void AccessToProto(const AccessVerdict& v, const std::map<std::string, KeyRecord>& keys,
+                     v1::AccessEntry* out) const;
 
   const AdminAuthorizer& auth_;
   InventoryHandlers& inventory_;

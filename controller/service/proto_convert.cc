@@ -230,6 +230,52 @@ void ToProto(const HostDesiredState& s, v1::DesiredState* out) {
   }
 }
 
+v1::AccessState ToProto(AccessState state) {
+  switch (state) {
+    case AccessState::kActive:
+      return v1::ACCESS_STATE_ACTIVE;
+    case AccessState::kPendingAdd:
+      return v1::ACCESS_STATE_PENDING_ADD;
+    case AccessState::kPendingRemoval:
+      return v1::ACCESS_STATE_PENDING_REMOVAL;
+    case AccessState::kUnmanaged:
+      return v1::ACCESS_STATE_UNMANAGED;
+    case AccessState::kUnreported:
+      return v1::ACCESS_STATE_UNREPORTED;
+  }
+  return v1::ACCESS_STATE_UNSPECIFIED;
+}
+
+void ToProto(const AccountAccessFacts& facts, v1::AccountAccess* out) {
+  out->set_account(facts.account);
+  out->set_sshd_refuses(facts.sshd_refuses);
+  for (const std::string& f : facts.facts) out->add_facts(f);
+  out->set_lines_left_out(facts.lines_left_out);
+}
+
+std::vector<ObservedAccountRecord> FromProto(
+    const google::protobuf::RepeatedPtrField<v1::ObservedAccount>& in) {
+  std::vector<ObservedAccountRecord> out;
+  for (const v1::ObservedAccount& a : in) {
+    ObservedAccountRecord account;
+    account.account = a.account();
+    account.lines_left_out = a.lines_left_out();
+    for (const v1::ObservedKeyLine& l : a.lines()) {
+      ObservedLineRecord line;
+      line.fingerprint = l.fingerprint();
+      line.managed = l.managed();
+      line.options = l.options();
+      if (l.has_expires_at()) line.expires_at = FromProto(l.expires_at());
+      line.comment = l.comment();
+      line.file = l.file();
+      line.key_type = l.key_type();
+      account.lines.push_back(std::move(line));
+    }
+    out.push_back(std::move(account));
+  }
+  return out;
+}
+
 HostReport FromProto(const std::string& hostname, const v1::ReportRequest& req) {
   HostReport report;
   report.hostname = hostname;
@@ -257,6 +303,7 @@ HostReport FromProto(const std::string& hostname, const v1::ReportRequest& req) 
   }
   report.failed_accounts_json =
       failed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (req.observed_included()) report.observed_json = ObservedToJson(FromProto(req.observed()));
   return report;
 }
 

@@ -11,6 +11,8 @@
 namespace keyfleet::controller {
 
 void ToProto(absl::Time t, google::protobuf::Timestamp* out);
+v1::AccessState ToProto(AccessState state);
+void ToProto(const AccountAccessFacts& facts, v1::AccountAccess* out);
 absl::Time FromProto(const google::protobuf::Timestamp& t);
 void ToProto(absl::Duration d, google::protobuf::Duration* out);
 absl::Duration FromProto(const google::protobuf::Duration& d);

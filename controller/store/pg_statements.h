@@ -92,6 +92,7 @@ inline constexpr Statement kStatements[] = {
 
     {"host_all", "SELECT " KF_HOST_COLUMNS "ORDER BY hostname"},
     {"host_by_name", "SELECT " KF_HOST_COLUMNS "WHERE hostname = $1"},
+    {"host_observed", "SELECT observed FROM hosts WHERE hostname = $1"},
     {"host_insert",
      "INSERT INTO hosts (hostname, labels, first_seen, last_seen) "
      "VALUES ($1, $2, kf_ts($3), kf_ts($3))"},
@@ -107,9 +108,11 @@ inline constexpr Statement kStatements[] = {
     {"host_reports",
      "UPDATE hosts AS h SET last_seen = greatest(h.last_seen, kf_ts(r.at)), "
      "applied_generation = r.generation, applied_digest = r.digest, drift = r.drift, "
-     "host_key_fingerprints = r.host_keys, failed_accounts = r.failed "
+     "host_key_fingerprints = r.host_keys, failed_accounts = r.failed, "
+     "observed = CASE WHEN r.observed = '' THEN h.observed ELSE r.observed END "
      "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], "
-     "$7::text[]) AS r(hostname, at, generation, digest, drift, host_keys, failed) "
+     "$7::text[], $8::text[]) AS r(hostname, at, generation, digest, drift, host_keys, failed, "
+     "observed) "
      "WHERE h.hostname = r.hostname AND h.applied_generation <= r.generation"},
 
     {"host_delete", "DELETE FROM hosts WHERE hostname = $1"},

@@ -704,7 +704,7 @@ absl::StatusOr<uint64_t> PostgresStore::AdoptUnsignedAudit() {
 
 absl::Status PostgresStore::RecordHostReports(const std::vector<HostReport>& reports) {
   if (reports.empty()) return absl::OkStatus();
-  std::vector<std::string> hostnames, digests, drifts, host_keys, failed;
+  std::vector<std::string> hostnames, digests, drifts, host_keys, failed, observed;
   std::vector<int64_t> ats, generations;
   for (const HostReport& r : reports) {
     hostnames.push_back(r.hostname);
@@ -714,13 +714,26 @@ absl::Status PostgresStore::RecordHostReports(const std::vector<HostReport>& rep
     drifts.push_back(r.drift_json);
     host_keys.push_back(nlohmann::json(r.host_key_fingerprints).dump());
     failed.push_back(r.failed_accounts_json);
+    observed.push_back(r.observed_json);
   }
   return pool_.Transact("record host reports", [&](pqxx::dbtransaction& txn) {
     txn.exec_prepared0("host_reports", PgTextArray(hostnames), PgBigintArray(ats),
                        PgBigintArray(generations), PgTextArray(digests), PgTextArray(drifts),
-                       PgTextArray(host_keys), PgTextArray(failed));
+                       PgTextArray(host_keys), PgTextArray(failed), PgTextArray(observed));
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<std::string> PostgresStore::HostObservedJson(const std::string& hostname) {
+  std::optional<std::string> observed;
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read a host's key lines", [&](pqxx::dbtransaction& txn) {
+    pqxx::result r = txn.exec_prepared("host_observed", hostname);
+    observed.reset();
+    if (!r.empty()) observed = r[0][0].as<std::string>();
+    return absl::OkStatus();
+  }));
+  if (!observed) return HostNotFoundError(hostname);
+  return *observed;
 }
 
 absl::Status PostgresStore::TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) {

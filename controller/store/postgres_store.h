@@ -69,6 +69,7 @@ class PostgresStore : public Store {
   absl::Status TouchApiCredential(const std::string& id, absl::Time at) override;
   absl::Status RecordHostReports(const std::vector<HostReport>& reports) override;
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
+  absl::StatusOr<std::string> HostObservedJson(const std::string& hostname) override;
   absl::Status TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAudit(uint64_t after, absl::Time since,
                                                     size_t limit) override;

@@ -128,6 +128,9 @@ class Store {
   // written in batches. Reports for unknown hosts are ignored.
   virtual absl::Status RecordHostReports(const std::vector<HostReport>& reports) = 0;
   virtual absl::StatusOr<std::vector<HostRecord>> ListHosts() = 0;
+  // The host's last reported key lines (HostReport::observed_json); "" when it never reported
+  // them, NOT_FOUND for an unknown host.
+  virtual absl::StatusOr<std::string> HostObservedJson(const std::string& hostname) = 0;
   // Marks hosts whose agents hold a stream to this replica as seen at `at` (never backwards).
   virtual absl::Status TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) = 0;
 

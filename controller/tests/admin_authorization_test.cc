@@ -63,38 +63,17 @@ const char* CallerName(int c) {
 // Which callers get past authorization; the unauthenticated three never do.
 // A=admin O=operator I=scoped inside X=scoped outside U=auditor P=owner of P Q=owner of another.
 const std::map<std::string, std::string> kExpected = {
-    {"AddPrincipal", "AO"},
-    {"ListPrincipals", "AOIXUPQ"},
-    {"DisablePrincipal", "AO"},
-    {"AddKeys", "AOP"},
-    {"ListKeys", "AOIXUPQ"},
-    {"GetKey", "AOIXUP"},
-    {"LabelKey", "AOP"},
-    {"RemoveKey", "AOP"},
-    {"RevokeKey", "AO"},
-    {"AddGrant", "AOI"},
-    {"ListGrants", "AOIXUPQ"},
-    {"RemoveGrant", "AOI"},
-    {"ListHosts", "AOIXU"},
-    {"GetHost", "AOIU"},
-    {"LabelHost", "AOI"},
-    {"RemoveHost", "AOI"},
-    {"CreateHostToken", "AOI"},
-    {"ListHostTokens", "AOIXU"},
-    {"RevokeHostToken", "AOI"},
-    {"GetPolicy", "AOIXU"},
-    {"SetPolicy", "A"},
-    {"AccessReview", "AOIU"},
-    {"ComplianceReport", "AOU"},
-    {"ListAudit", "AU"},
-    {"VerifyAudit", "AU"},
-    {"ExportAudit", "AU"},
-    {"RolloutStatus", "AOIXUPQ"},
-    {"CreateToken", "A"},
-    {"IssueAdminCertificate", "A"},
-    {"ListTokens", "AU"},
-    {"RevokeToken", "A"},
-    {"WhoAmI", "AOIXUPQ"},
+    {"AddPrincipal", "AO"},       {"ListPrincipals", "AOIXUPQ"}, {"DisablePrincipal", "AO"},
+    {"AddKeys", "AOP"},           {"ListKeys", "AOIXUPQ"},       {"GetKey", "AOIXUP"},
+    {"LabelKey", "AOP"},          {"RemoveKey", "AOP"},          {"RevokeKey", "AO"},
+    {"AddGrant", "AOI"},          {"ListGrants", "AOIXUPQ"},     {"RemoveGrant", "AOI"},
+    {"ListHosts", "AOIXU"},       {"GetHost", "AOIU"},           {"LabelHost", "AOI"},
+    {"RemoveHost", "AOI"},        {"CreateHostToken", "AOI"},    {"ListHostTokens", "AOIXU"},
+    {"RevokeHostToken", "AOI"},   {"GetPolicy", "AOIXU"},        {"SetPolicy", "A"},
+    {"AccessReview", "AOIU"},     {"VerifyAccess", "AOIU"},      {"ComplianceReport", "AOU"},
+    {"ListAudit", "AU"},          {"VerifyAudit", "AU"},         {"ExportAudit", "AU"},
+    {"RolloutStatus", "AOIXUPQ"}, {"CreateToken", "A"},          {"IssueAdminCertificate", "A"},
+    {"ListTokens", "AU"},         {"RevokeToken", "A"},          {"WhoAmI", "AOIXUPQ"},
 };
 
 bool Expected(const std::string& rpc, int caller) {
@@ -301,6 +280,12 @@ grpc::Status AdminAuthorizationTest::Call(const std::string& rpc, const std::str
   } else if (rpc == "RemoveGrant") {
     auto r = std::make_unique<v1::RemoveGrantRequest>();
     r->set_id(std::to_string(payments_grant_));
+    req = std::move(r);
+  } else if (rpc == "VerifyAccess") {
+    auto r = std::make_unique<v1::VerifyAccessRequest>();
+    r->set_hostname("pay-1");
+    r->set_account("deploy");
+    r->set_fingerprint("SHA256:" + std::string(43, 'A'));
     req = std::move(r);
   } else if (rpc == "GetHost" || rpc == "AccessReview") {
     if (rpc == "GetHost") {

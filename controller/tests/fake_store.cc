@@ -377,8 +377,16 @@ absl::Status FakeStore::RecordHostReports(const std::vector<HostReport>& reports
     h.drift_json = r.drift_json;
     h.failed_accounts_json = r.failed_accounts_json;
     h.host_key_fingerprints = r.host_key_fingerprints;
+    if (!r.observed_json.empty()) observed_[r.hostname] = r.observed_json;
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> FakeStore::HostObservedJson(const std::string& hostname) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!hosts_.count(hostname)) return HostNotFoundError(hostname);
+  auto it = observed_.find(hostname);
+  return it == observed_.end() ? std::string() : it->second;
 }
 
 absl::Status FakeStore::TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) {

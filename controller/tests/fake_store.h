@@ -57,6 +57,7 @@ class FakeStore : public Store {
   absl::Status TouchApiCredential(const std::string& id, absl::Time at) override;
   absl::Status RecordHostReports(const std::vector<HostReport>& reports) override;
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
+  absl::StatusOr<std::string> HostObservedJson(const std::string& hostname) override;
   absl::Status TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAudit(uint64_t after, absl::Time since,
                                                     size_t limit) override;
@@ -74,6 +75,7 @@ class FakeStore : public Store {
   std::map<std::string, RevokedFingerprint> revoked_;
   std::map<int64_t, GrantRecord> grants_;
   std::map<std::string, HostRecord> hosts_;
+  std::map<std::string, std::string> observed_;  // HostObservedJson
   std::map<std::string, JoinTokenRecord> tokens_;
   std::map<std::string, ApiCredentialRecord> credentials_;  // by id
   std::optional<PolicyRecord> policy_;

@@ -166,7 +166,8 @@ TEST_F(HandlersTest, RevokeRemovesEverywhereAndBlocksReAdding) {
   EXPECT_EQ(rollout->converged, 0u);
   EXPECT_THAT(rollout->pending, ElementsAre("web-1", "web-2"));
   auto state = agents_.DesiredState("web-1");
-  ASSERT_TRUE(agents_.Report({"web-1", kT0, state->generation, state->digest, "[]", {}}).ok());
+  ASSERT_TRUE(
+      agents_.Report({"web-1", kT0, state->generation, state->digest, "[]", {}, "[]", ""}).ok());
   ASSERT_TRUE(reports_.Flush().ok());
   rollout = reports_handlers_.Rollout(*change);
   EXPECT_EQ(rollout->converged, 1u);
@@ -273,12 +274,23 @@ TEST_F(HandlersTest, GrantExpiryAndOptionsShapeTheLine) {
 
   auto access = reports_handlers_.AccessReview("web-1", "deploy");
   ASSERT_TRUE(access.ok());
-  ASSERT_THAT(*access, SizeIs(1));
-  EXPECT_EQ((*access)[0].line.grant_id, added->grant.id);
-  EXPECT_EQ((*access)[0].key.fingerprint, fp);
+  ASSERT_THAT(access->answer.entries, SizeIs(1));
+  const AccessVerdict& entry = access->answer.entries[0];
+  EXPECT_EQ(entry.grant_id, added->grant.id);
+  EXPECT_EQ(entry.fingerprint, fp);
+  EXPECT_EQ(access->keys.at(fp).fingerprint, fp);
+  // The expiry shown is the one the line carries (the grant's, to the minute), not the key's.
+  ASSERT_TRUE(entry.expires_at.has_value());
+  EXPECT_EQ(absl::FormatTime("%Y%m%d%H%MZ", *entry.expires_at, absl::UTCTimeZone()),
+            "202611201106Z");
+  EXPECT_EQ(entry.options, "restrict,command=\"echo ok\",expiry-time=\"202611201106Z\"");
+  EXPECT_FALSE(access->answer.files_reported) << "no agent reported its files here";
 
+  const uint64_t generation = agents_.DesiredState("web-1")->generation;
   clock_.Advance(2 * kDay);
   follower_.Tick();
+  // An expiry changes the content, not the generation (the README's promise).
+  EXPECT_EQ(agents_.DesiredState("web-1")->generation, generation);
   EXPECT_THAT(Lines("web-1", "deploy"), IsEmpty());
   auto state = agents_.DesiredState("web-1");
   ASSERT_THAT(state->accounts, SizeIs(1)) << "the account stays listed: no keys is explicit";
@@ -292,7 +304,7 @@ TEST_F(HandlersTest, GrantsWithPastExpiryAreAcceptedButGrantNothing) {
   ASSERT_TRUE(inventory_.AddGrant("admin", g).ok());
   Connect("h1", {});
   EXPECT_THAT(Lines("h1", "alice"), IsEmpty());
-  EXPECT_THAT(*reports_handlers_.AccessReview("h1", ""), IsEmpty());
+  EXPECT_THAT(reports_handlers_.AccessReview("h1", "")->answer.entries, IsEmpty());
 }
 
 TEST_F(HandlersTest, InvalidGrantsAreRefusedWithTheReason) {
