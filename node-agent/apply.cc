@@ -75,10 +75,7 @@ class AccountApplier {
     }
     if (settings_.sweep_stale_temps) fs_.RemoveStaleTempFiles(*dirs);
     const std::string path = dirs->ssh_path + "/authorized_keys";
-    if (fs_.HasAuthorizedKeys2(*dirs)) {
-      drift.push_back({name, v1::DRIFT_KIND_AUTHORIZED_KEYS2, dirs->ssh_path + "/authorized_keys2",
-                       "authorized_keys2 exists; keys there are not managed by keyfleet", false});
-    }
+    if (fs_.HasAuthorizedKeys2(*dirs)) ObserveAuthorizedKeys2(*account, *dirs);
     absl::StatusOr<ExistingFile> existing = fs_.ReadAuthorizedKeys(*dirs);
     if (!existing.ok()) return Failed(name, existing.status());
     if (!existing->exists && lines.empty()) {
@@ -146,11 +143,37 @@ class AccountApplier {
   }
 
  private:
-  // Records what `name`'s authorized_keys holds now (`content`) for the report.
+  // Records what `name`'s authorized_keys holds now (`content`) for the report, with the lines
+  // of its authorized_keys2 (sshd's default AuthorizedKeysFile reads both).
   void Observe(const std::string& name, absl::string_view content) {
     v1::ObservedAccount& observed = report_->observed.emplace_back();
     observed.set_account(name);
     ObserveKeyLines(content, "authorized_keys", local_zone_, &budget_, &observed);
+    if (keys2_account_ == name) {
+      ObserveKeyLines(keys2_content_, "authorized_keys2", local_zone_, &budget_, &observed);
+      observed.set_lines_left_out(observed.lines_left_out() + keys2_left_out_);
+    }
+  }
+
+  // authorized_keys2 is never written, only read and reported: its lines log in like any other
+  // unmanaged line unless sshd ignores the file.
+  void ObserveAuthorizedKeys2(const Account& account, const AccountDirs& dirs) {
+    const std::string path = dirs.ssh_path + "/authorized_keys2";
+    keys2_account_ = account.name;
+    keys2_content_.clear();
+    keys2_left_out_ = 0;
+    std::string detail = "authorized_keys2 exists; keys there are not managed by keyfleet";
+    absl::StatusOr<ExistingFile> file = fs_.ReadKeyFile(dirs, "authorized_keys2");
+    if (!file.ok()) {
+      keys2_left_out_ = 1;  // unreadable here, perhaps not for sshd: access may be wider
+      absl::StrAppend(&detail, " (not read: ", file.status().message(), ")");
+    } else if (std::optional<StrictModesRefusal> refused = fs_.FileRefusal(path, *file, account)) {
+      absl::StrAppend(&detail, "; sshd ignores it: ", StrictModesMessage(*refused, account.name));
+    } else {
+      keys2_content_ = file->content;
+      absl::StrAppend(&detail, " (they log in too)");
+    }
+    report_->drift.push_back({account.name, v1::DRIFT_KIND_AUTHORIZED_KEYS2, path, detail, false});
   }
 
   void Failed(const std::string& name, const absl::Status& status) {
@@ -170,6 +193,9 @@ class AccountApplier {
   const PreviousLines* previous_;
   ApplyReport* report_;
   const absl::TimeZone local_zone_ = absl::LocalTimeZone();
+  std::string keys2_account_;  // the account whose authorized_keys2 keys2_content_ is
+  std::string keys2_content_;
+  uint32_t keys2_left_out_ = 0;
   ObservedBudget budget_{kMaxObservedReportBytes};
 };
 

@@ -156,10 +156,23 @@ void SafeAccountFs::ReportStrictModes(const PathOwnership& path, const Account& 
   }
 }
 
+std::optional<StrictModesRefusal> SafeAccountFs::FileRefusal(const std::string& path,
+                                                             const ExistingFile& file,
+                                                             const Account& account) {
+  const PathOwnership owner{path, file.uid, file.gid, file.mode};
+  if (NeedsGroupLookup(owner)) LoadGroupLookup();
+  return CheckStrictModes(owner, account, group_rule_, databases_ ? &*databases_ : nullptr);
+}
+
 absl::StatusOr<ExistingFile> SafeAccountFs::ReadAuthorizedKeys(const AccountDirs& dirs) {
-  const std::string path = dirs.ssh_path + "/authorized_keys";
+  return ReadKeyFile(dirs, "authorized_keys");
+}
+
+absl::StatusOr<ExistingFile> SafeAccountFs::ReadKeyFile(const AccountDirs& dirs,
+                                                        const std::string& name) {
+  const std::string path = dirs.ssh_path + "/" + name;
   ExistingFile file;
-  int fd = openat(dirs.ssh.get(), "authorized_keys",
+  int fd = openat(dirs.ssh.get(), name.c_str(),
                   O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return file;

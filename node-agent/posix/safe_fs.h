@@ -59,6 +59,12 @@ class SafeAccountFs {
   // (FAILED_PRECONDITION). NOT_FOUND when .ssh is missing and !create.
   absl::StatusOr<AccountDirs> Open(const Account& account, bool create, std::vector<Drift>* drift);
   absl::StatusOr<ExistingFile> ReadAuthorizedKeys(const AccountDirs& dirs);
+  // The file `name` in .ssh, read with authorized_keys' rules (no symlink, one link, the size
+  // limit; FAILED_PRECONDITION otherwise). A missing file reads as !exists.
+  absl::StatusOr<ExistingFile> ReadKeyFile(const AccountDirs& dirs, const std::string& name);
+  // Why sshd's StrictModes ignores `file` (at `path`) for `account`; nullopt: sshd reads it.
+  std::optional<StrictModesRefusal> FileRefusal(const std::string& path, const ExistingFile& file,
+                                                const Account& account);
   // A new file in .ssh: written, fchown to the account, fchmod 0600, fsync, renameat over
   // authorized_keys, fsync of .ssh. The old file is never modified.
   absl::Status ReplaceAuthorizedKeys(const AccountDirs& dirs, const Account& account,
