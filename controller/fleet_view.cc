@@ -65,30 +65,54 @@ absl::Status FleetView::Reset(const Snapshot& snapshot, absl::Time now) {
 }
 
 absl::StatusOr<std::vector<std::string>> FleetView::Apply(const Change& change, absl::Time now) {
-  std::unique_lock<std::shared_mutex> lock(mu_);
   std::vector<std::string> changed;
-  if (change.sequence <= sequence_) return changed;  // already applied
-  std::set<std::string> dirty;
-  KF_RETURN_IF_ERROR(ApplyLocked(change, &dirty));
-  sequence_ = change.sequence;
+  KF_RETURN_IF_ERROR(ApplyBatch({change}, now, &changed));
+  return changed;
+}
+
+absl::Status FleetView::ApplyBatch(const std::vector<Change>& changes, absl::Time now,
+                                   std::vector<std::string>* changed_hosts) {
+  std::unique_lock<std::shared_mutex> lock(mu_);
+  // Every change is applied first and the hosts they dirtied are recomputed once: a request
+  // that added 4,096 keys (4,096 changes) recomputes each host once, not 4,096 times.
+  std::vector<std::pair<uint64_t, std::set<std::string>>> applied;
+  std::set<std::string> dirty_all, own_host_changes;
+  absl::Status failed;
+  for (const Change& change : changes) {
+    if (change.sequence <= sequence_) continue;  // already applied
+    std::set<std::string> dirty;
+    failed = ApplyLocked(change, &dirty);
+    if (!failed.ok()) break;  // this change left the view unchanged; the earlier ones stay
+    sequence_ = change.sequence;
+    dirty_all.insert(dirty.begin(), dirty.end());
+    // A host's own change (removed, enrolled again, relabelled) reaches its streams even when
+    // its desired state is unchanged: they check whether their certificate still names it.
+    if (change.entity == EntityKind::kHost) own_host_changes.insert(change.entity_key);
+    applied.emplace_back(change.sequence, std::move(dirty));
+  }
+  std::set<std::string> changed;
   RecomputeMemo memo;
-  for (const std::string& hostname : dirty) {
+  for (const std::string& hostname : dirty_all) {
     auto host = hosts_.find(hostname);
-    if (host == hosts_.end()) continue;  // removed by this change
+    if (host == hosts_.end()) continue;  // removed
     if (RecomputeLocked(host->second, now, &memo)) {
       host->second.desired.generation = sequence_;
-      changed.push_back(hostname);
+      changed.insert(hostname);
     }
   }
-  rollouts_.push_back({change.sequence, changed});
-  if (rollouts_.size() > kRolloutHistory) rollouts_.pop_front();
-  // A host's own change (removed, enrolled again, relabelled) reaches its streams even when its
-  // desired state is unchanged: they check whether their certificate still names the host.
-  if (change.entity == EntityKind::kHost &&
-      std::find(changed.begin(), changed.end(), change.entity_key) == changed.end()) {
-    changed.push_back(change.entity_key);
+  for (auto& [sequence, dirty] : applied) {
+    RolloutTargets targets{sequence, {}};
+    for (const std::string& h : dirty) {
+      if (changed.count(h)) targets.hosts.push_back(h);
+    }
+    rollouts_.push_back(std::move(targets));
+    if (rollouts_.size() > kRolloutHistory) rollouts_.pop_front();
   }
-  return changed;
+  changed_hosts->assign(changed.begin(), changed.end());
+  for (const std::string& h : own_host_changes) {
+    if (!changed.count(h)) changed_hosts->push_back(h);
+  }
+  return failed;
 }
 
 std::vector<std::string> FleetView::Tick(absl::Time now) {

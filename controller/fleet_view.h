@@ -54,6 +54,13 @@ class FleetView {
   // Applies one change; its sequence must be above sequence(). Returns the hosts whose desired
   // state changed. A malformed payload is DATA_LOSS and leaves the view unchanged.
   absl::StatusOr<std::vector<std::string>> Apply(const Change& change, absl::Time now);
+  // Applies `changes` (in sequence order) and recomputes each host they affect once. Sets
+  // *changed_hosts to the hosts whose desired state changed (and hosts a change was about); each
+  // change's rollout targets are the hosts it affected whose state changed. On a malformed
+  // payload the changes before it stay applied (and their hosts are in *changed_hosts), and
+  // DATA_LOSS is returned.
+  absl::Status ApplyBatch(const std::vector<Change>& changes, absl::Time now,
+                          std::vector<std::string>* changed_hosts);
   // Recomputes hosts with a line that expired by `now`; returns those whose state changed.
   std::vector<std::string> Tick(absl::Time now);
 

@@ -40,15 +40,13 @@ absl::Status ViewFollower::CatchUp() {
     KF_ASSIGN_OR_RETURN(std::vector<Change> changes,
                         store_.ChangesSince(view_.sequence(), kChangesPerRead));
     std::vector<std::string> changed;
-    for (const Change& change : changes) {
-      absl::StatusOr<std::vector<std::string>> hosts = view_.Apply(change, clock_.Now());
-      if (!hosts.ok()) {
-        return absl::DataLossError(
-            absl::StrCat("cannot apply change ", change.sequence, ": ", hosts.status().message()));
-      }
-      changed.insert(changed.end(), hosts->begin(), hosts->end());
-    }
+    absl::Status applied = view_.ApplyBatch(changes, clock_.Now(), &changed);
+    // The changes before a bad one are in the view: their hosts are told either way.
     if (listener_ && !changed.empty()) listener_(changed);
+    if (!applied.ok()) {
+      return absl::DataLossError(absl::StrCat("cannot apply the change after ", view_.sequence(),
+                                              ": ", applied.message()));
+    }
     if (changes.size() < kChangesPerRead) return absl::OkStatus();
   }
 }

@@ -97,7 +97,8 @@ TEST_F(AccessTruthTest, ConvergedLinesAreActiveAndLogIn) {
   EXPECT_EQ(a.entries[0].grant_id, 1);
   // The expiry shown is the one in the file: the minute keyfleet wrote, not the exact second.
   ASSERT_TRUE(a.entries[0].expires_at);
-  EXPECT_EQ(*a.entries[0].expires_at, absl::FromUnixSeconds(absl::ToUnixSeconds(in_a_year_) / 60 * 60));
+  EXPECT_EQ(*a.entries[0].expires_at,
+            absl::FromUnixSeconds(absl::ToUnixSeconds(in_a_year_) / 60 * 60));
 }
 
 TEST_F(AccessTruthTest, APendingChangeSaysWhatStillLogsInAndWhatDoesNotYet) {

@@ -489,3 +489,121 @@ TEST_F(HandlersTest, PolicyValidation) {
 
 }  // namespace
 }  // namespace keyfleet::controller
+
+namespace keyfleet::controller {
+namespace {
+
+// Limits of what one host can hold (common/delivery_limits.h), checked when the change is made:
+// at the limit it is taken, one past it is refused naming the limit, the host and the account,
+// and nothing changes (it used to be accepted, then refused by the agent, and reported applied).
+class DeliveryLimitsTest : public HandlersTest {
+ protected:
+  std::vector<std::string> Keys(uint64_t first, size_t count) {
+    std::vector<std::string> lines;
+    for (uint64_t n = first; n < first + count; ++n) lines.push_back(Ed(n));
+    return lines;
+  }
+  // The managed block's size as the limit counts it.
+  size_t BlockBytes(const std::string& host, const std::string& account) {
+    size_t bytes = ::keyfleet::kManagedBlockMarkerBytes;
+    for (const std::string& line : Lines(host, account)) bytes += line.size() + 1;
+    return bytes;
+  }
+};
+
+TEST_F(DeliveryLimitsTest, KeysPerAccount) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "bob", PrincipalKind::kPerson, "").ok());
+  Connect("h1", {{"env", "prod"}});
+  Connect("h2", {});
+  ASSERT_TRUE(inventory_.AddGrant("admin", Grant("alice", "env=prod", "deploy")).ok());
+  auto at_limit =
+      inventory_.AddKeys("admin", "alice", Keys(1, ::keyfleet::kMaxManagedKeysPerAccount), "");
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status();
+  EXPECT_THAT(Lines("h1", "deploy"), SizeIs(::keyfleet::kMaxManagedKeysPerAccount));
+
+  absl::Status past = inventory_.AddKeys("admin", "alice", {Ed(100000)}, "").status();
+  EXPECT_EQ(past.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(past.message(),
+              HasSubstr("host h1: account \"deploy\" would hold 4097 managed keys"));
+  EXPECT_THAT(past.message(), HasSubstr("the limit is 4096 per account"));
+  EXPECT_THAT(view_.Keys({"alice", {}, {}}, kT0), SizeIs(::keyfleet::kMaxManagedKeysPerAccount))
+      << "nothing was added";
+  EXPECT_THAT(Lines("h1", "deploy"), SizeIs(::keyfleet::kMaxManagedKeysPerAccount));
+
+  // Another way to the same account: a grant of one more key.
+  const std::string bobs = AddKey("bob", 200000);
+  GrantRecord one_more;
+  one_more.key_fingerprint = bobs;
+  one_more.hosts = *ParseHostSelector("*");
+  one_more.account = "deploy";
+  absl::Status refused = inventory_.AddGrant("admin", one_more).status();
+  EXPECT_THAT(refused.message(), HasSubstr("host h1: account \"deploy\" would hold 4097"));
+  // To a host where it fits, it is fine; relabelling that host into the full grant is refused.
+  one_more.hosts = *ParseHostSelector("h2");
+  ASSERT_TRUE(inventory_.AddGrant("admin", one_more).ok());
+  ProposedChange relabel;
+  relabel.relabelled_host = *view_.FindHost("h2");
+  relabel.relabelled_host->labels = {{"env", "prod"}};
+  absl::Status relabelled = view_.CheckDelivery(relabel, kT0);
+  EXPECT_THAT(relabelled.message(), HasSubstr("host h2: account \"deploy\" would hold 4097"));
+}
+
+TEST_F(DeliveryLimitsTest, ManagedBlockBytesAtTheLimitAndOnePast) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  auto keys = inventory_.AddKeys("admin", "alice", Keys(1, 110), "");
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  Connect("h1", {});
+  GrantRecord big = Grant("alice", "*", "deploy");
+  big.options = "command=\"" + std::string(7000, 'x') + "\"";
+  ASSERT_TRUE(inventory_.AddGrant("admin", big).ok());
+  const size_t used = BlockBytes("h1", "deploy");
+  ASSERT_LT(used, ::keyfleet::kMaxManagedBlockBytes);
+  // One more line, sized to fill the block exactly.
+  const KeyRecord key = keys->keys[0];
+  auto line_size = [&](size_t n) {
+    auto options = ParseAuthorizedKeysOptions("command=\"" + std::string(n, 'y') + "\"");
+    return RenderManagedLine(*options, key.expires_at, key).value_or("").size();
+  };
+  const size_t want = ::keyfleet::kMaxManagedBlockBytes - used - 1;  // plus its newline
+  const size_t n = 100 + want - line_size(100);
+  ASSERT_EQ(line_size(n), want);
+  GrantRecord fill;
+  fill.key_fingerprint = key.fingerprint;
+  fill.hosts = *ParseHostSelector("*");
+  fill.account = "deploy";
+  fill.options = "command=\"" + std::string(n + 1, 'y') + "\"";
+  absl::Status past = inventory_.AddGrant("admin", fill).status();
+  EXPECT_EQ(past.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(past.message(), HasSubstr("host h1: account \"deploy\" would need 786433 bytes"));
+  EXPECT_THAT(past.message(), HasSubstr("at most 786432 bytes"));
+  fill.options = "command=\"" + std::string(n, 'y') + "\"";
+  ASSERT_TRUE(inventory_.AddGrant("admin", fill).ok());
+  EXPECT_EQ(BlockBytes("h1", "deploy"), ::keyfleet::kMaxManagedBlockBytes);
+  // A longer label lengthens every line's comment: refused too.
+  EXPECT_EQ(inventory_.LabelKey("admin", key.fingerprint, "laptop").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(DeliveryLimitsTest, DesiredStateBytes) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  ASSERT_TRUE(inventory_.AddKeys("admin", "alice", Keys(1, 110), "").ok());
+  Connect("h1", {});
+  GrantRecord big = Grant("alice", "*", "a1");
+  big.options = "command=\"" + std::string(7000, 'x') + "\"";
+  size_t accepted = 0;
+  absl::Status refused;
+  for (int i = 1; i <= 8 && refused.ok(); ++i) {
+    big.account = "a" + std::to_string(i);
+    refused = inventory_.AddGrant("admin", big).status();
+    if (refused.ok()) ++accepted;
+  }
+  // Each account holds ~782 KB (under the per-file share); five fit in 4 MiB, six do not.
+  EXPECT_EQ(accepted, 5u);
+  EXPECT_THAT(refused.message(), HasSubstr("host h1: its desired state would be about"));
+  EXPECT_THAT(refused.message(), HasSubstr("the limit is 4194304 bytes per host"));
+  EXPECT_EQ(agents_.DesiredState("h1")->accounts.size(), 5u);
+}
+
+}  // namespace
+}  // namespace keyfleet::controller
