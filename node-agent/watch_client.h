@@ -33,6 +33,9 @@ class WatchClient {
   // True while the agent cannot connect for want of usable credentials (not enrolled, its
   // certificate expired): it enforces its cache and waits for `keyfleet-agent enroll`.
   bool waiting_for_credentials() const { return credentials_unusable_; }
+  // The channel settings every controller connection uses: a receive limit of
+  // kMaxDesiredStateBytes (common/delivery_limits.h).
+  static grpc::ChannelArguments ChannelArguments();
 
  private:
   // One stream until it ends; true when at least one message arrived.
@@ -48,7 +51,6 @@ class WatchClient {
   // Renews the certificate when due; after a renewal the stream is re-opened with it.
   void RenewIfDue();
   void ScheduleRenewal(const HostCredentials& creds);
-  static grpc::ChannelArguments ChannelArguments();
   absl::Time renew_at() const;
 
   const AgentConfig& config_;
