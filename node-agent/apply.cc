@@ -45,6 +45,14 @@ class AccountApplier {
       return refuse(v1::DRIFT_KIND_REFUSED_ACCOUNT, "", std::string(s.message()));
     }
     std::optional<Account> account = passwd_.Find(name);
+    if (desired.keys_size() == 0 &&
+        (!account || !CheckAccountAllowed(*account, settings_.accounts).ok())) {
+      // Nothing to write, and the agent never writes such an account: nothing to report.
+      report_->accounts.push_back(
+          {name, AccountOutcome::kUnchanged,
+           account ? "refused account, no keys" : "no such account, no keys"});
+      return;
+    }
     if (!account) {
       std::string why = absl::StrCat("no account named ", name, " on this host");
       report_->drift.push_back({name, v1::DRIFT_KIND_NO_SUCH_ACCOUNT, "", why, false});

@@ -21,9 +21,18 @@ ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state, bool sweep) {
   ApplySettings settings = settings_.apply;
   settings.sweep_stale_temps = sweep || !swept_;
   swept_ = true;
-  if (!applied_) return ApplyDesiredState(state, settings, *passwd);
-  const PreviousLines previous = PreviousLinesOf(*applied_);
-  return ApplyDesiredState(state, settings, *passwd, &previous);
+  ApplyReport report;
+  if (!applied_) {
+    report = ApplyDesiredState(state, settings, *passwd);
+  } else {
+    const PreviousLines previous = PreviousLinesOf(*applied_);
+    report = ApplyDesiredState(state, settings, *passwd, &previous);
+  }
+  not_applied_.clear();
+  for (const AccountApplied& a : report.accounts) {
+    if (NotApplied(a)) not_applied_.insert(a.account);
+  }
+  return report;
 }
 
 absl::StatusOr<std::optional<ApplyReport>> Reconciler::Start() {
@@ -50,11 +59,14 @@ std::optional<ApplyReport> Reconciler::Offer(const v1::DesiredState& offered) {
   }
   v1::DesiredState state = offered;
   // An account we managed that is no longer listed has no managed keys now: its block must go.
+  // It is carried (as "no managed keys") until one apply emptied it, not for ever: a removed
+  // grant to a refused or missing account would otherwise be reported on every recheck.
   if (applied_) {
     std::set<std::string> listed;
     for (const auto& a : state.accounts()) listed.insert(a.account());
     for (const auto& a : applied_->accounts()) {
       if (listed.count(a.account())) continue;
+      if (a.keys_size() == 0 && !not_applied_.count(a.account())) continue;
       v1::AccountKeys* emptied = state.add_accounts();
       emptied->set_account(a.account());
       emptied->set_unmanaged(a.unmanaged());

@@ -6,6 +6,7 @@
 
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "absl/status/status.h"
@@ -44,6 +45,8 @@ class Reconciler {
   DesiredStateCache cache_;
   std::optional<v1::DesiredState> applied_;
   bool swept_ = false;
+  // Accounts the last apply could not bring to their desired state (kept while they leave it).
+  std::set<std::string> not_applied_;
 };
 
 }  // namespace keyfleet::agent

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <set>
+
 #include "node-agent/cache.h"
 #include "node-agent/managed_block.h"
 #include "node-agent/tests/sandbox.h"
@@ -63,6 +65,32 @@ TEST_F(ReconcilerTest, AnAccountDroppedFromTheStateLosesItsManagedKeys) {
   ASSERT_TRUE(r.Offer(State(1, "a", {{"alice", {Key(1)}}, {"bob", {Key(2)}}})));
   ASSERT_TRUE(r.Offer(State(2, "b", {{"bob", {Key(2)}}})));
   EXPECT_EQ(Alice(), RenderManagedBlock({}, 2));
+}
+
+// A removed grant to root (refused here) or to an account this host lacks used to leave its
+// drift reported for ever: the emptied account stayed in every later state.
+TEST_F(ReconcilerTest, ARemovedGrantToARefusedOrMissingAccountLeavesNoDriftBehind) {
+  auto kinds = [](const ApplyReport& report) {
+    std::set<std::string> out;
+    for (const Drift& d : report.drift) out.insert(d.account + ":" + v1::DriftKind_Name(d.kind));
+    return out;
+  };
+  Reconciler r(Settings());
+  ASSERT_TRUE(r.Start().ok());
+  auto first =
+      r.Offer(State(1, "a", {{"alice", {Key(1)}}, {"root", {Key(2)}}, {"ghost", {Key(3)}}}));
+  ASSERT_TRUE(first);
+  EXPECT_THAT(kinds(*first), ::testing::IsSupersetOf({"root:DRIFT_KIND_REFUSED_ACCOUNT",
+                                                      "ghost:DRIFT_KIND_NO_SUCH_ACCOUNT"}));
+  auto second = r.Offer(State(2, "b", {{"alice", {Key(1)}}}));
+  ASSERT_TRUE(second);
+  EXPECT_THAT(kinds(*second), ::testing::IsEmpty());
+  EXPECT_THAT(kinds(*r.Recheck()), ::testing::IsEmpty());
+  auto third = r.Offer(State(3, "c", {{"alice", {Key(4)}}}));
+  ASSERT_TRUE(third);
+  EXPECT_THAT(kinds(*third), ::testing::IsEmpty());
+  ASSERT_THAT(r.applied()->accounts(), ::testing::SizeIs(1)) << "the emptied accounts are gone";
+  EXPECT_EQ(Alice(), RenderManagedBlock({Key(4)}, 3));
 }
 
 TEST_F(ReconcilerTest, TheCacheIsEnforcedAfterARestartWithoutTheController) {
