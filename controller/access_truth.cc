@@ -8,15 +8,31 @@
 #include "absl/strings/str_join.h"
 #include "common/authorized_keys_line.h"
 #include "common/delivery_limits.h"
-#include "common/host_names.h"
 #include "common/source_address_match.h"
 #include "nlohmann/json.hpp"
 
 namespace keyfleet::controller {
 namespace {
 
+// At most `limit` bytes of an agent's text, control characters dropped. Not escaped: options
+// are parsed again and compared with the desired line's (PrintableName's C escapes turned every
+// quote into \" and cut at a hostname's length, so no managed line with options ever matched).
 std::string Cut(const std::string& text, size_t limit) {
-  return PrintableName(text.size() > limit ? text.substr(0, limit) : text);
+  std::string out;
+  for (char c : text) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) continue;
+    if (out.size() == limit) {
+      // Cut: do not leave half a UTF-8 sequence at the end.
+      while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) {
+        out.pop_back();
+      }
+      if (!out.empty() && static_cast<unsigned char>(out.back()) >= 0xC0) out.pop_back();
+      break;
+    }
+    out.push_back(c);
+  }
+  return out;
 }
 
 std::string TimeText(absl::Time t) {

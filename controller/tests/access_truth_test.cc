@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/authorized_keys_line.h"
 #include "common/authorized_keys_options.h"
+#include "common/delivery_limits.h"
 #include "common/fingerprint.h"
 #include "common/ssh_public_key.h"
 #include "tests/support/test_keys.h"
@@ -280,8 +281,18 @@ TEST_F(AccessTruthTest, ObservedJsonRoundTripsAndIsStrict) {
   EXPECT_EQ((*back)[0].lines_left_out, 2u);
   ASSERT_THAT((*back)[0].lines, SizeIs(2));
   EXPECT_EQ((*back)[0].lines[0].expires_at, accounts[0].lines[0].expires_at);
+  EXPECT_EQ((*back)[0].lines[0].options, "expiry-time=\"20300101Z\"")
+      << "options come back as the agent rendered them, to match the desired line's";
   EXPECT_EQ((*back)[0].lines[1].comment.find('\x1b'), std::string::npos)
       << "control characters from agents never reach a terminal";
+  // Options up to their limit are kept whole; past it they are cut there.
+  const std::string long_from = "from=\"" + std::string(kMaxObservedOptionsBytes - 8, '1') + "\"";
+  accounts[0].lines[0].options = long_from;
+  accounts[0].lines[1].options = long_from + ",restrict";
+  back = ObservedFromJson(ObservedToJson(accounts));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ((*back)[0].lines[0].options, long_from);
+  EXPECT_EQ((*back)[0].lines[1].options.size(), kMaxObservedOptionsBytes);
   for (const std::string bad : {"", "{", "[{}]", "[{\"account\":1}]", "{\"a\":1}"}) {
     EXPECT_EQ(ObservedFromJson(bad).status().code(), absl::StatusCode::kDataLoss) << bad;
   }
