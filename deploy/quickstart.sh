@@ -167,12 +167,17 @@ echo '(the agent re-checks every 2 s)'
 sleep 3
 run "$KEYFLEET" report drift
 show_file web-1 alice
+echo '(access answers from the files: the stray line logs in as bob, outside keyfleet)'
+run "$KEYFLEET" access web-1 bob
+run "$KEYFLEET" verify "$WORK/deploy.pub" web-1 bob
+run "$KEYFLEET" verify "$WORK/deploy.pub" web-1 deploy --from 10.1.2.3
 
 step "alice's laptop is stolen: revoke her key everywhere and wait for the fleet"
 FP=$("$KEYFLEET" fingerprint "$WORK/alice.pub" | awk '{print $2}')
 run "$KEYFLEET" key revoke "$FP" --reason "laptop stolen" --wait --timeout 30s
 show_file web-1 alice
 show_file db-1 alice
+run "$KEYFLEET" verify "$WORK/alice.pub" db-1 alice
 run "$KEYFLEET" key add alice "$WORK/alice.pub"
 
 step "alice replaces her key herself, with a token that may manage only her own keys"

@@ -298,6 +298,11 @@ int main(int argc, char** argv) {
           v1::AgentMessage msg;
           msg.mutable_report()->set_applied_generation(report->generation);
           msg.mutable_report()->set_applied_digest(report->digest);
+          // What a real agent reports too: every key line its accounts' files hold.
+          for (v1::ObservedAccount& o : report->observed) {
+            *msg.mutable_report()->add_observed() = std::move(o);
+          }
+          msg.mutable_report()->set_observed_included(true);
           agents[i]->SendReport(std::move(msg));
         }
       }
