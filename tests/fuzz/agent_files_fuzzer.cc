@@ -6,17 +6,38 @@
 #include <string>
 
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/authorized_keys_line.h"
+#include "common/delivery_limits.h"
 #include "node-agent/accounts.h"
 #include "node-agent/managed_block.h"
+#include "node-agent/observed_keys.h"
 
 using namespace keyfleet::agent;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string input(reinterpret_cast<const char*>(data) + 1, size - 1);
-  if (data[0] % 2 == 1) {
+  if (data[0] % 3 == 1) {
     PasswdFile passwd = PasswdFile::Parse(input);
     (void)passwd.Find("alice");
+    return 0;
+  }
+  if (data[0] % 3 == 2) {
+    // What the agent reports of a file: every line reported or counted, within the budget.
+    ObservedBudget budget{2000};
+    keyfleet::v1::ObservedAccount observed;
+    ObserveKeyLines(input, "authorized_keys", absl::UTCTimeZone(), &budget, &observed);
+    size_t key_lines = 0;
+    for (absl::string_view line : absl::StrSplit(input, '\n', absl::SkipEmpty())) {
+      if (!keyfleet::IsBlankOrCommentLine(line)) ++key_lines;
+    }
+    if (observed.lines_size() + observed.lines_left_out() > key_lines) std::abort();
+    if (observed.ByteSizeLong() > 2000 + 16) std::abort();
+    for (const auto& l : observed.lines()) {
+      if (l.fingerprint().rfind("SHA256:", 0) != 0) std::abort();
+      if (l.comment().size() > keyfleet::kMaxObservedCommentBytes) std::abort();
+    }
     return 0;
   }
   ParsedAuthorizedKeys parsed = ParseAuthorizedKeysFile(input);
