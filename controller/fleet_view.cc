@@ -427,9 +427,13 @@ absl::Status FleetView::CheckDelivery(const ProposedChange& change, absl::Time n
     if (cached->second.empty()) return;
     if (++hosts_over == 1) first_problem = absl::StrCat("host ", hostname, ": ", cached->second);
   };
-  for (const auto& [hostname, host] : hosts_) {
-    if (change.relabelled_host && change.relabelled_host->hostname == hostname) continue;
-    check(hostname, host.record.labels, host.grants, false);
+  // Only a new grant, new keys or a relabelled key reach other hosts (an enrollment or a host
+  // label reaches that host alone: no walk over the fleet for each of 10,000 enrollments).
+  if (change.new_grant || !change.new_keys.empty() || change.relabelled_key) {
+    for (const auto& [hostname, host] : hosts_) {
+      if (change.relabelled_host && change.relabelled_host->hostname == hostname) continue;
+      check(hostname, host.record.labels, host.grants, false);
+    }
   }
   if (const std::optional<HostRecord>& h = change.relabelled_host) {
     std::set<int64_t> ids;
