@@ -45,7 +45,7 @@ bool Accepting(int port) {
 
 }  // namespace
 
-SshdFixture::SshdFixture() : dir_("keyfleet-sshd") {
+SshdFixture::SshdFixture(const std::string& authorized_keys_files) : dir_("keyfleet-sshd") {
   if (geteuid() != 0) Die("sshd tests must run as root (they create a local account)");
   dir_path_ = dir_.path().string();
   chmod(dir_path_.c_str(), 0755);  // sshd's StrictModes walks up to the home
@@ -69,18 +69,19 @@ SshdFixture::SshdFixture() : dir_("keyfleet-sshd") {
   // sshd's privilege separation directory; removed again if this test created it.
   created_run_sshd_ = mkdir("/run/sshd", 0755) == 0;
   port_ = FreeLoopbackPort();
-  std::ofstream(dir_path_ + "/sshd_config") << "Port " << port_ << "\n"
-                                            << "ListenAddress 127.0.0.1\n"
-                                            << "HostKey " << dir_path_ << "/host_key\n"
-                                            << "PidFile " << dir_path_ << "/sshd.pid\n"
-                                            << "AuthorizedKeysFile .ssh/authorized_keys\n"
-                                            << "StrictModes yes\n"
-                                            << "PubkeyAuthentication yes\n"
-                                            << "PasswordAuthentication no\n"
-                                            << "KbdInteractiveAuthentication no\n"
-                                            << "UsePAM no\n"
-                                            << "AllowUsers " << user_ << " " << user_ << "-*\n"
-                                            << "LogLevel VERBOSE\n";
+  std::ofstream(dir_path_ + "/sshd_config")
+      << "Port " << port_ << "\n"
+      << "ListenAddress 127.0.0.1\n"
+      << "HostKey " << dir_path_ << "/host_key\n"
+      << "PidFile " << dir_path_ << "/sshd.pid\n"
+      << "AuthorizedKeysFile " << authorized_keys_files << "\n"
+      << "StrictModes yes\n"
+      << "PubkeyAuthentication yes\n"
+      << "PasswordAuthentication no\n"
+      << "KbdInteractiveAuthentication no\n"
+      << "UsePAM no\n"
+      << "AllowUsers " << user_ << " " << user_ << "-*\n"
+      << "LogLevel VERBOSE\n";
   sshd_ = fork();
   if (sshd_ == 0) {
     const std::string log = dir_path_ + "/sshd.log";

@@ -14,7 +14,10 @@ namespace keyfleet::testing {
 
 class SshdFixture {
  public:
-  SshdFixture();   // creates the account (home inside the temp dir) and starts sshd
+  // Creates the account (home inside the temp dir) and starts sshd reading the key files
+  // `authorized_keys_files` (sshd's AuthorizedKeysFile; Debian's default also reads
+  // .ssh/authorized_keys2).
+  explicit SshdFixture(const std::string& authorized_keys_files = ".ssh/authorized_keys");
   ~SshdFixture();  // stops sshd, deletes the account
 
   const std::string& user() const { return user_; }
