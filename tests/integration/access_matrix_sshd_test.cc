@@ -587,20 +587,31 @@ TEST_F(AccessMatrixSshdTest, AccessAndVerifyAgreeWithRealLogins) {
          .login = true,
          .state = "UNMANAGED",
          .file = "authorized_keys2"}}},
-      {"dsa_key",
+      {"dsa_key_refused_by_policy_then_added_by_hand",
        [&] {
          Cli("principal add walt");
          const std::string line = NewKey("walt", "dsa");
          CommandResult added = Cli("key add walt " + KeyPath("walt") + ".pub");
-         std::printf("[ note     ] key add of a DSA key: exit %d: %s", added.exit_code,
-                     added.out.c_str());
-         if (added.exit_code == 0) {
-           Grant("walt", hosts + user);
-         } else {
-           AddByHand(user, "authorized_keys", line);  // then as the user's own line
-         }
+         EXPECT_EQ(added.exit_code, 1) << added.out;
+         EXPECT_THAT(added.out, ::testing::HasSubstr("ssh-dss is never allowed"));
+         AddByHand(user, "authorized_keys", line);  // the user's own line: sshd 9.2 refuses it
        },
-       {{.account = user, .key = "walt", .login = false}}},
+       {{.account = user, .key = "walt", .login = false, .state = "UNMANAGED"}}},
+      {"managed_key_also_added_by_hand",
+       [&] {
+         Person("kim", "kim");
+         grant_ids["kim"] = Grant("kim", hosts + second);
+         Converged();
+         std::ifstream in(KeyPath("kim") + ".pub");
+         std::string line;
+         std::getline(in, line);
+         AddByHand(second, "authorized_keys", line);
+       },
+       {{.account = second, .key = "kim", .login = true, .state = "UNMANAGED"},
+        {.account = second, .key = "kim", .login = true, .state = "ACTIVE"}}},
+      {"users_copy_logs_in_after_the_grant_is_removed",
+       [&] { MustCli("grant remove " + grant_ids["kim"]); },
+       {{.account = second, .key = "kim", .login = true, .state = "UNMANAGED"}}},
       {"rsa_key_principal_grant",
        [&] {
          Person("zoe", "zoe", "rsa");
