@@ -16,6 +16,7 @@
 // revocation. plaintext: the controller runs with --insecure-dev, 32 shared connections.
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,10 +60,19 @@ struct Fleet {
   std::vector<double> latency_s;
   Clock::time_point revoked_at;
   bool revoking = false;
+  // After the revocation: when each host's stream delivered the new state (before its apply).
+  std::vector<double> received_s;
 };
 
 // One simulated agent's Watch stream: desired states go to the apply queue; reports come back
 // from the apply workers (outside reactions, hence the hold) and are written one at a time.
+double SelfCpuSeconds() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
 class SimAgent : public grpc::ClientBidiReactor<v1::AgentMessage, v1::WatchResponse> {
  public:
   SimAgent(Fleet* fleet, int index) : fleet_(fleet), index_(index) {}
@@ -83,6 +93,10 @@ class SimAgent : public grpc::ClientBidiReactor<v1::AgentMessage, v1::WatchRespo
     if (!ok) return;
     if (resp_.has_desired_state()) {
       std::lock_guard<std::mutex> lock(fleet_->mu);
+      if (fleet_->revoking) {
+        fleet_->received_s.push_back(
+            std::chrono::duration<double>(Clock::now() - fleet_->revoked_at).count());
+      }
       fleet_->jobs.emplace_back(index_, resp_.desired_state());
       fleet_->jobs_cv.notify_one();
     }
@@ -331,6 +345,10 @@ int main(int argc, char** argv) {
               mem.rss_kib);
   std::this_thread::sleep_for(std::chrono::seconds(2));  // let reports settle
 
+  // CPU each side spends on the revocation: the controller (push, reports, database) and this
+  // process (the 10,000 simulated agents' streams, applies and reports), on the same cores.
+  const double controller_cpu_before = keyfleet::testing::CpuSeconds(controller);
+  const double agents_cpu_before = SelfCpuSeconds();
   {
     std::lock_guard<std::mutex> lock(fleet.mu);
     fleet.revoking = true;
@@ -346,11 +364,15 @@ int main(int argc, char** argv) {
     std::unique_lock<std::mutex> lock(fleet.mu);
     fleet.cv.wait_for(lock, std::chrono::seconds(120), [&] { return fleet.converged >= hosts; });
   }
-  std::vector<double> lat;
+  const double controller_cpu_s = keyfleet::testing::CpuSeconds(controller) - controller_cpu_before;
+  const double agents_cpu_s = SelfCpuSeconds() - agents_cpu_before;
+  std::vector<double> lat, received;
   {
     std::lock_guard<std::mutex> lock(fleet.mu);
     lat = fleet.latency_s;
+    received = fleet.received_s;
   }
+  std::sort(received.begin(), received.end());
   std::sort(lat.begin(), lat.end());
   auto pct = [&](double p) {
     return lat.empty() ? -1.0 : lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))];
@@ -365,6 +387,16 @@ int main(int argc, char** argv) {
       "revoke: converged=%zu/%d still_holding_revoked_key=%d p50_s=%.3f p99_s=%.3f max_s=%.3f "
       "hosts_per_s=%.0f\n",
       lat.size(), hosts, still, pct(0.5), pct(0.99), max_s, max_s > 0 ? lat.size() / max_s : 0);
+  auto received_pct = [&](double p) {
+    return received.empty()
+               ? -1.0
+               : received[std::min(received.size() - 1, static_cast<size_t>(p * received.size()))];
+  };
+  std::printf(
+      "revoke_delivery: received=%zu p50_s=%.3f p99_s=%.3f max_s=%.3f cpu_s: controller=%.2f "
+      "simulated_agents=%.2f\n",
+      received.size(), received_pct(0.5), received_pct(0.99),
+      received.empty() ? -1.0 : received.back(), controller_cpu_s, agents_cpu_s);
 
   {
     std::lock_guard<std::mutex> lock(fleet.mu);
