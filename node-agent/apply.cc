@@ -62,6 +62,12 @@ class AccountApplier {
     if (absl::Status s = CheckAccountAllowed(*account, settings_.accounts); !s.ok()) {
       return refuse(v1::DRIFT_KIND_REFUSED_ACCOUNT, "", std::string(s.message()));
     }
+    if (static_cast<size_t>(desired.keys_size()) > kMaxManagedKeysPerAccount) {
+      return refuse(v1::DRIFT_KIND_REFUSED_ACCOUNT, "",
+                    absl::StrCat("the desired state has ", desired.keys_size(),
+                                 " managed keys; the limit is ", kMaxManagedKeysPerAccount,
+                                 " per account; nothing written"));
+    }
     std::vector<std::string> lines;
     for (int i = 0; i < desired.keys_size(); ++i) {
       if (auto parsed = ParseAuthorizedKeysLine(desired.keys(i)); !parsed.ok()) {

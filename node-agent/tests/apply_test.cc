@@ -112,6 +112,8 @@ TEST(Apply, AFileOverTheLimitIsNeverWrittenAndTheAccountIsNotApplied) {
   Sandbox sandbox;
   ASSERT_EQ(sandbox.Apply(Desired(1, "alice", {Key(1)})).writes, 1);
   const std::string before = Read(sandbox.Path(kAliceKeys));
+  // Keys with long comments (fewer than the keys-per-account limit fill the file).
+  const auto LongKey = [](int i) { return Key(i) + std::string(300, 'p'); };
   // Enough keys to come within one line of the limit, then one comment padded to reach it.
   const auto file_size = [&](const std::vector<std::string>& k) {
     Sandbox probe;
@@ -119,12 +121,12 @@ TEST(Apply, AFileOverTheLimitIsNeverWrittenAndTheAccountIsNotApplied) {
     return Read(probe.Path(kAliceKeys)).size();
   };
   std::vector<std::string> keys;
-  for (int i = 0; i < 9000; ++i) keys.push_back(Key(i));
+  for (int i = 0; i < 2000; ++i) keys.push_back(LongKey(i));
   const size_t base = file_size(keys);
-  const size_t per_key = Key(9000).size() + 1;  // a line and its newline
+  const size_t per_key = LongKey(2000).size() + 1;  // a line and its newline
   ASSERT_LT(base, kMaxAuthorizedKeysFileBytes);
-  while (base + (keys.size() - 9000 + 1) * per_key < kMaxAuthorizedKeysFileBytes) {
-    keys.push_back(Key(static_cast<int>(keys.size())));
+  while (base + (keys.size() - 2000 + 1) * per_key < kMaxAuthorizedKeysFileBytes) {
+    keys.push_back(LongKey(static_cast<int>(keys.size())));
   }
   const size_t size = file_size(keys);
   ASSERT_LE(size, kMaxAuthorizedKeysFileBytes);
@@ -142,6 +144,24 @@ TEST(Apply, AFileOverTheLimitIsNeverWrittenAndTheAccountIsNotApplied) {
   EXPECT_THAT(past.accounts[0].detail, HasSubstr("1048576-byte limit"));
   EXPECT_EQ(Read(sandbox.Path(kAliceKeys)).size(), kMaxAuthorizedKeysFileBytes) << "unchanged";
   (void)before;
+}
+
+// Managed keys per account (common/delivery_limits.h): the controller refuses more, and an
+// agent that gets more anyway (two racing mutations) refuses the account rather than write it.
+TEST(Apply, KeysPerAccountAtTheLimitAndOnePast) {
+  Sandbox sandbox;
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < kMaxManagedKeysPerAccount; ++i) keys.push_back(Key(static_cast<int>(i)));
+  ApplyReport at_limit = sandbox.Apply(Desired(1, "alice", keys));
+  ASSERT_EQ(at_limit.accounts.size(), 1u);
+  EXPECT_EQ(at_limit.accounts[0].outcome, AccountOutcome::kWritten) << at_limit.accounts[0].detail;
+  const std::string written = Read(sandbox.Path(kAliceKeys));
+  keys.push_back(Key(static_cast<int>(kMaxManagedKeysPerAccount)));
+  ApplyReport past = sandbox.Apply(Desired(2, "alice", keys));
+  ASSERT_EQ(past.accounts.size(), 1u);
+  EXPECT_EQ(past.accounts[0].outcome, AccountOutcome::kRefused);
+  EXPECT_THAT(past.accounts[0].detail, HasSubstr("4097 managed keys; the limit is 4096"));
+  EXPECT_EQ(Read(sandbox.Path(kAliceKeys)), written) << "nothing written";
 }
 
 TEST(Apply, ExclusiveAccountsDropUnmanagedKeys) {
