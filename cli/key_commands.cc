@@ -53,6 +53,10 @@ void PrintKey(const v1::Key& k) {
     table.Add({"revoked", FormatTimestamp(k.revoked_at().seconds())});
     table.Add({"reason", k.revocation_reason()});
   }
+  if (!k.predecessor_fingerprint().empty()) table.Add({"replaces", k.predecessor_fingerprint()});
+  if (!k.successor_fingerprint().empty()) {
+    table.Add({"replaced by", k.successor_fingerprint()});
+  }
   table.Add({"public key", k.public_key()});
   std::cout << table.Render();
 }
@@ -204,6 +208,67 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
     if (!s.ok()) return client.Fail(s);
     return FinishMutation(client, globals, "key " + revoke_args->fingerprint + " revoked",
                           resp.change(), revoke_args->wait);
+  });
+
+  struct RotateArgs {
+    std::string fingerprint, file, label, overlap;
+    bool now = false;
+    WaitOptions wait;
+  };
+  auto rotate_args = std::make_shared<RotateArgs>();
+  CLI::App* rotate = group->add_subcommand(
+      "rotate",
+      "Replace a key with its successor: NEW_FILE's key joins the same principal with every "
+      "grant the old key had, and the old key (superseded) logs in until the overlap ends "
+      "(--overlap, default the policy's; --now for none) — sshd itself enforces that end. For a "
+      "compromised key use `key revoke`.");
+  rotate->add_option("OLD_FINGERPRINT", rotate_args->fingerprint, "SHA256:… of the key to replace")
+      ->required();
+  rotate->add_option("NEW_FILE", rotate_args->file, "The successor's .pub file (- for stdin)")
+      ->required();
+  rotate->add_option("--label", rotate_args->label, "The new key's label (default: the old one's)");
+  rotate->add_option("--overlap", rotate_args->overlap,
+                     "How long the old key keeps working, e.g. 14d (default: the policy's)");
+  rotate->add_flag("--now", rotate_args->now, "End the old key at once (a replaced laptop)");
+  AddWaitOptions(rotate, &rotate_args->wait);
+  OnRun(rotate, globals, exit_code, [rotate_args, &globals](ControllerClient& client) {
+    if (rotate_args->now && !rotate_args->overlap.empty()) {
+      return UsageError("give --overlap or --now, not both");
+    }
+    absl::StatusOr<std::string> text = ReadTextInput(rotate_args->file);
+    if (!text.ok()) return UsageError(std::string(text.status().message()));
+    std::vector<std::string> keys;
+    ForEachLine(*text, [&](size_t, absl::string_view line) {
+      if (!IsBlankOrCommentLine(line)) keys.emplace_back(line);
+    });
+    if (keys.size() != 1) {
+      return UsageError(DisplayName(rotate_args->file) + " must hold exactly one public key (it " +
+                        "holds " + std::to_string(keys.size()) + ")");
+    }
+    v1::RotateKeyRequest req;
+    req.set_old_fingerprint(rotate_args->fingerprint);
+    req.set_public_key(keys[0]);
+    req.set_label(rotate_args->label);
+    req.set_now(rotate_args->now);
+    if (!rotate_args->overlap.empty()) {
+      absl::StatusOr<absl::Duration> d = ParseDurationText(rotate_args->overlap);
+      if (!d.ok()) return UsageError("--overlap: " + std::string(d.status().message()));
+      req.mutable_overlap()->set_seconds(absl::ToInt64Seconds(*d));
+    }
+    v1::RotateKeyResponse resp;
+    grpc::Status s = client.admin().RotateKey(client.Context().get(), req, &resp);
+    if (!s.ok()) return client.Fail(s);
+    if (globals.output == OutputFormat::kJson) {
+      std::cout << ToJson(resp) << "\n";
+      if (!rotate_args->wait.wait) return kExitOk;
+    }
+    const std::string summary = absl::StrCat(
+        "key ", resp.old_key().fingerprint(), " rotated to ", resp.new_key().fingerprint(),
+        "; the old key works until ", FormatTimestamp(resp.old_key().expires_at().seconds()),
+        resp.carried_grants_size() > 0
+            ? absl::StrCat(" (", resp.carried_grants_size(), " grant(s) by fingerprint carried)")
+            : "");
+    return FinishMutation(client, globals, summary, resp.change(), rotate_args->wait);
   });
 }
 

@@ -299,16 +299,20 @@ std::map<std::string, std::vector<AccessLine>> FleetView::ComputeAccessLocked(
     const ProposedChange* proposed) const {
   std::map<std::string, std::vector<AccessLine>> by_account;
   *next_expiry = absl::InfiniteFuture();
-  std::optional<GrantEntry> proposed_grant;
-  if (proposed != nullptr && proposed->new_grant && grant_ids.count(kProposedGrantId)) {
-    absl::StatusOr<AuthorizedKeysOptions> options =
-        ParseStoredGrantOptions(proposed->new_grant->options);
-    proposed_grant =
-        GrantEntry{*proposed->new_grant, options.ok() ? *options : AuthorizedKeysOptions()};
-    proposed_grant->record.id = kProposedGrantId;
+  std::map<int64_t, GrantEntry> proposed_grants;
+  if (proposed != nullptr) {
+    for (size_t i = 0; i < proposed->new_grants.size(); ++i) {
+      const int64_t id = kProposedGrantId - static_cast<int64_t>(i);
+      if (!grant_ids.count(id)) continue;
+      absl::StatusOr<AuthorizedKeysOptions> options =
+          ParseStoredGrantOptions(proposed->new_grants[i].options);
+      GrantEntry entry{proposed->new_grants[i], options.ok() ? *options : AuthorizedKeysOptions()};
+      entry.record.id = id;
+      proposed_grants.emplace(id, std::move(entry));
+    }
   }
   for (int64_t id : grant_ids) {
-    const GrantEntry& grant = id == kProposedGrantId ? *proposed_grant : grants_.at(id);
+    const GrantEntry& grant = id < 0 ? proposed_grants.at(id) : grants_.at(id);
     const GrantRecord& g = grant.record;
     std::vector<AccessLine>& lines = by_account[g.account];  // listed even when empty
     if (g.expires_at && *g.expires_at <= now) continue;
@@ -329,9 +333,13 @@ std::map<std::string, std::vector<AccessLine>> FleetView::ComputeAccessLocked(
       auto owner = principals_.find(key->second.principal);
       if (owner == principals_.end() || owner->second.disabled) continue;
       keys.push_back(&key->second);
+    } else if (proposed != nullptr) {
+      for (const KeyRecord& k : proposed->new_keys) {
+        if (k.fingerprint == g.key_fingerprint) keys.push_back(&k);
+      }
     }
     for (const KeyRecord* key : keys) {
-      bool hypothetical = id == kProposedGrantId;
+      bool hypothetical = id < 0;
       if (proposed != nullptr && proposed->relabelled_key &&
           proposed->relabelled_key->fingerprint == key->fingerprint) {
         key = &*proposed->relabelled_key;
@@ -374,7 +382,7 @@ absl::Status FleetView::CheckDelivery(const ProposedChange& change, absl::Time n
   for (const KeyRecord& k : change.new_keys) principals.insert(k.principal);
   auto touches = [&](const std::set<int64_t>& ids) {
     for (int64_t id : ids) {
-      if (id == kProposedGrantId) return true;
+      if (id < 0) return true;
       const GrantRecord& g = grants_.at(id).record;
       if (principals.count(g.principal)) return true;
       if (change.relabelled_key && (g.principal == change.relabelled_key->principal ||
@@ -389,8 +397,10 @@ absl::Status FleetView::CheckDelivery(const ProposedChange& change, absl::Time n
   std::map<std::set<int64_t>, std::string> memo;  // grant set -> problem ("" none)
   auto check = [&](const std::string& hostname, const Labels& labels, std::set<int64_t> ids,
                    bool relabelled) {
-    if (change.new_grant && SelectorMatches(change.new_grant->hosts, hostname, labels)) {
-      ids.insert(kProposedGrantId);
+    for (size_t i = 0; i < change.new_grants.size(); ++i) {
+      if (SelectorMatches(change.new_grants[i].hosts, hostname, labels)) {
+        ids.insert(kProposedGrantId - static_cast<int64_t>(i));
+      }
     }
     if (!relabelled && !touches(ids)) return;
     auto cached = memo.find(ids);
@@ -429,7 +439,7 @@ absl::Status FleetView::CheckDelivery(const ProposedChange& change, absl::Time n
   };
   // Only a new grant, new keys or a relabelled key reach other hosts (an enrollment or a host
   // label reaches that host alone: no walk over the fleet for each of 10,000 enrollments).
-  if (change.new_grant || !change.new_keys.empty() || change.relabelled_key) {
+  if (!change.new_grants.empty() || !change.new_keys.empty() || change.relabelled_key) {
     for (const auto& [hostname, host] : hosts_) {
       if (change.relabelled_host && change.relabelled_host->hostname == hostname) continue;
       check(hostname, host.record.labels, host.grants, false);
@@ -507,6 +517,14 @@ std::optional<KeyRecord> FleetView::FindKey(const std::string& fingerprint) cons
   auto it = keys_.find(fingerprint);
   if (it == keys_.end()) return std::nullopt;
   return it->second;
+}
+
+std::string FleetView::PredecessorOf(const std::string& fingerprint) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (const auto& [fp, key] : keys_) {
+    if (key.successor_fingerprint == fingerprint) return fp;
+  }
+  return "";
 }
 
 std::vector<KeyRecord> FleetView::Keys(const KeyFilter& filter, absl::Time now) const {

@@ -33,7 +33,7 @@ struct KeyFilter {
 
 // What a mutation would add to the fleet, for FleetView::CheckDelivery (which changes nothing).
 struct ProposedChange {
-  std::optional<GrantRecord> new_grant;       // AddGrant
+  std::vector<GrantRecord> new_grants;        // AddGrant; RotateKey (carried grants)
   std::vector<KeyRecord> new_keys;            // AddKeys: keys of one principal
   std::optional<KeyRecord> relabelled_key;    // LabelKey: the key with its new label
   std::optional<HostRecord> relabelled_host;  // LabelHost, Enroll: the host with its new labels
@@ -70,6 +70,8 @@ class FleetView {
   std::vector<PrincipalRecord> Principals() const;
   std::optional<PrincipalRecord> FindPrincipal(const std::string& name) const;
   std::optional<KeyRecord> FindKey(const std::string& fingerprint) const;
+  // The key whose successor is `fingerprint` ("" for none).
+  std::string PredecessorOf(const std::string& fingerprint) const;
   // Keys matching `filter` at `now`, in fingerprint order.
   std::vector<KeyRecord> Keys(const KeyFilter& filter, absl::Time now) const;
   std::vector<GrantRecord> Grants() const;
@@ -119,7 +121,8 @@ class FleetView {
                              std::set<std::string>* dirty) const;
   // Every line the grants `grant_ids` allow at `now`, grouped by account (accounts of matching
   // grants are present even when empty) and sorted; sets *next_expiry to the earliest expiry.
-  // With `proposed`, as if that change were made (grant id kProposedGrantId is its new grant).
+  // With `proposed`, as if that change were made (grant id kProposedGrantId - i is its i-th new
+  // grant).
   std::map<std::string, std::vector<AccessLine>> ComputeAccessLocked(
       const std::set<int64_t>& grant_ids, absl::Time now, absl::Time* next_expiry,
       const ProposedChange* proposed = nullptr) const;

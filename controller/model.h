@@ -101,6 +101,13 @@ struct HostRecord {
   std::optional<absl::Time> certificate_expires;  // of the newest certificate issued
 };
 
+// A key replaced by its successor (`keyfleet key rotate`), all in one transaction.
+struct KeyRotation {
+  std::string old_fingerprint;
+  absl::Time old_expires_at;  // the end of the overlap (now for --now), never later than before
+  KeyRecord successor;        // same principal; successor.state active
+};
+
 // A join token as stored: the secret itself never is, only its hash.
 struct JoinTokenRecord {
   std::string id;           // public part, 16 hex digits

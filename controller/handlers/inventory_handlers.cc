@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/duration_text.h"
 #include "common/fingerprint.h"
 #include "common/key_policy.h"
 #include "common/ssh_key_type.h"
@@ -15,6 +16,33 @@
 
 namespace keyfleet::controller {
 namespace {
+
+// A key as AddKeys and RotateKey register it: parsed, no certificate, allowed by the policy.
+absl::StatusOr<KeyRecord> NewKeyRecord(const std::string& line, const std::string& principal,
+                                       const std::string& label, const PolicyRecord& policy,
+                                       absl::Time now) {
+  absl::StatusOr<PublicKey> key = ParsePublicKey(line);
+  if (!key.ok()) return key.status();
+  if (key->certificate) {
+    return absl::InvalidArgumentError(
+        "this is a certificate, not a key; add the plain public key (the certificate's key is "
+        "in the matching .pub file)");
+  }
+  KF_RETURN_IF_ERROR(CheckKeyAgainstPolicy(*key, policy.key_policy));
+  KeyRecord record;
+  record.fingerprint = Fingerprint(*key);
+  record.principal = principal;
+  record.type = std::string(KeyTypeName(key->type));
+  record.bits = key->bits;
+  record.comment = key->comment;
+  PublicKey plain = *key;
+  plain.comment.clear();
+  record.public_key = RenderPublicKey(plain);
+  record.label = label;
+  record.created_at = now;
+  record.expires_at = now + policy.max_key_age;
+  return record;
+}
 
 MutationContext Mutation(const HandlerContext& ctx, const std::string& actor) {
   return {actor, ctx.Now()};
@@ -69,34 +97,14 @@ absl::StatusOr<AddKeysResult> InventoryHandlers::AddKeys(const std::string& acto
   AddKeysResult result;
   std::set<std::string> seen;
   for (size_t i = 0; i < lines.size(); ++i) {
-    absl::StatusOr<PublicKey> key = ParsePublicKey(lines[i]);
-    if (!key.ok()) return KeyError(i, lines.size(), key.status());
-    if (key->certificate) {
+    absl::StatusOr<KeyRecord> record = NewKeyRecord(lines[i], principal, label, policy, now);
+    if (!record.ok()) return KeyError(i, lines.size(), record.status());
+    if (!seen.insert(record->fingerprint).second) {
       return KeyError(i, lines.size(),
-                      absl::InvalidArgumentError(
-                          "this is a certificate, not a key; add the plain public key (the "
-                          "certificate's key is in the matching .pub file)"));
-    }
-    absl::Status allowed = CheckKeyAgainstPolicy(*key, policy.key_policy);
-    if (!allowed.ok()) return KeyError(i, lines.size(), allowed);
-    KeyRecord record;
-    record.fingerprint = Fingerprint(*key);
-    if (!seen.insert(record.fingerprint).second) {
-      return KeyError(i, lines.size(),
-                      absl::InvalidArgumentError(absl::StrCat("key ", record.fingerprint,
+                      absl::InvalidArgumentError(absl::StrCat("key ", record->fingerprint,
                                                               " appears twice in this request")));
     }
-    record.principal = principal;
-    record.type = std::string(KeyTypeName(key->type));
-    record.bits = key->bits;
-    record.comment = key->comment;
-    PublicKey plain = *key;
-    plain.comment.clear();
-    record.public_key = RenderPublicKey(plain);
-    record.label = label;
-    record.created_at = now;
-    record.expires_at = now + policy.max_key_age;
-    result.keys.push_back(std::move(record));
+    result.keys.push_back(*std::move(record));
   }
   for (const GrantRecord& g : ctx_.view.Grants()) {
     if (g.principal == principal) KF_RETURN_IF_ERROR(CheckGrantLinesFit(g, result.keys));
@@ -108,6 +116,57 @@ absl::StatusOr<AddKeysResult> InventoryHandlers::AddKeys(const std::string& acto
   }
   KF_ASSIGN_OR_RETURN(result.change,
                       Visible(ctx_.store.AddKeys(Mutation(ctx_, actor), result.keys)));
+  return result;
+}
+
+absl::StatusOr<RotateKeyResult> InventoryHandlers::RotateKey(
+    const std::string& actor, const std::string& old_fingerprint, const std::string& public_key,
+    const std::string& label, std::optional<absl::Duration> overlap) {
+  std::optional<KeyRecord> old_key = ctx_.view.FindKey(old_fingerprint);
+  if (!old_key) return KeyNotFoundError(old_fingerprint);
+  KF_RETURN_IF_ERROR(CheckRotatable(*old_key));
+  if (!label.empty()) KF_RETURN_IF_ERROR(ValidateKeyLabel(label));
+  const PolicyRecord policy = ctx_.view.policy();
+  const absl::Time now = ctx_.Now();
+  const absl::Duration keep = overlap.value_or(policy.rotation_overlap);
+  if (keep < absl::ZeroDuration() || keep > policy.max_key_age) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the overlap must be between 0 (--now) and the policy's max key age (",
+                     FormatDurationForHumans(policy.max_key_age), ")"));
+  }
+  absl::StatusOr<KeyRecord> next = NewKeyRecord(
+      public_key, old_key->principal, label.empty() ? old_key->label : label, policy, now);
+  if (!next.ok()) {
+    return absl::Status(next.status().code(),
+                        absl::StrCat("the new key: ", next.status().message()));
+  }
+  if (next->fingerprint == old_fingerprint) {
+    return absl::InvalidArgumentError(
+        "the new key is the old one; generate a new key pair (ssh-keygen) and rotate to it");
+  }
+  // What the new key's lines need: the principal's grants, and copies of the old fingerprint's.
+  ProposedChange proposed;
+  proposed.new_keys = {*next};
+  for (const GrantRecord& g : ctx_.view.Grants()) {
+    if (g.principal == next->principal) KF_RETURN_IF_ERROR(CheckGrantLinesFit(g, {*next}));
+    if (g.key_fingerprint == old_fingerprint) {
+      GrantRecord copy = g;
+      copy.key_fingerprint = next->fingerprint;
+      KF_RETURN_IF_ERROR(CheckGrantLinesFit(copy, {*next}));
+      proposed.new_grants.push_back(std::move(copy));
+    }
+  }
+  KF_RETURN_IF_ERROR(ctx_.view.CheckDelivery(proposed, now));
+  KeyRotation rotation{old_fingerprint, now + keep, *next};
+  RotateKeyResult result;
+  KF_ASSIGN_OR_RETURN(result.change,
+                      ctx_.store.RotateKey(Mutation(ctx_, actor), rotation, &result.carried));
+  KF_RETURN_IF_ERROR(ctx_.follower.CatchUpTo(result.change));
+  result.new_key = *next;
+  result.old_key = *old_key;
+  result.old_key.state = KeyState::kSuperseded;
+  result.old_key.successor_fingerprint = next->fingerprint;
+  result.old_key.expires_at = std::min(old_key->expires_at, now + keep);
   return result;
 }
 
@@ -204,7 +263,7 @@ absl::StatusOr<AddGrantResult> InventoryHandlers::AddGrant(const std::string& ac
     *grant.expires_at = absl::FromUnixMicros(absl::ToUnixMicros(*grant.expires_at));
   {
     ProposedChange proposed;
-    proposed.new_grant = grant;
+    proposed.new_grants = {grant};
     KF_RETURN_IF_ERROR(ctx_.view.CheckDelivery(proposed, ctx_.Now()));
   }
   grant.id = 0;

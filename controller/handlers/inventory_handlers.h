@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,13 @@ namespace keyfleet::controller {
 struct AddKeysResult {
   uint64_t change = 0;
   std::vector<KeyRecord> keys;
+};
+
+struct RotateKeyResult {
+  uint64_t change = 0;
+  KeyRecord old_key;  // superseded, its life ending at the overlap's end
+  KeyRecord new_key;
+  std::vector<GrantRecord> carried;  // grants made to the old fingerprint, copied to the new one
 };
 
 struct AddGrantResult {
@@ -38,9 +46,22 @@ class InventoryHandlers {
   absl::StatusOr<AddKeysResult> AddKeys(const std::string& actor, const std::string& principal,
                                         const std::vector<std::string>& public_keys,
                                         const std::string& label);
+  // `key rotate`: the successor `public_key` (same principal; `label`, or the old key's) replaces
+  // `old_fingerprint`, which is superseded and ends at now + `overlap` (the policy's
+  // rotation_overlap when unset; zero for a replaced laptop). Grants to the old fingerprint are
+  // copied to the new one; the principal's grants reach it anyway. Refused like AddKeys for the
+  // new key, and for a revoked or already superseded old key.
+  absl::StatusOr<RotateKeyResult> RotateKey(const std::string& actor,
+                                            const std::string& old_fingerprint,
+                                            const std::string& public_key, const std::string& label,
+                                            std::optional<absl::Duration> overlap);
   // INVALID_ARGUMENT for an unknown state name.
   absl::StatusOr<std::vector<KeyRecord>> ListKeys(const KeyFilter& filter) const;
   absl::StatusOr<KeyRecord> GetKey(const std::string& fingerprint) const;
+  // The key `fingerprint` replaced (`key rotate`), "" for none.
+  std::string PredecessorOf(const std::string& fingerprint) const {
+    return ctx_.view.PredecessorOf(fingerprint);
+  }
   absl::StatusOr<uint64_t> LabelKey(const std::string& actor, const std::string& fingerprint,
                                     const std::string& label);
   absl::StatusOr<uint64_t> RemoveKey(const std::string& actor, const std::string& fingerprint);

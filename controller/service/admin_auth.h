@@ -73,6 +73,7 @@ inline constexpr AdminRpcRule kAdminRpcRules[] = {
     {"GetKey",                 kEveryRole,             Narrowing::kOwnKey,      Narrowing::kAny},
     {"LabelKey",               kWriters | kOwnerRole,  Narrowing::kOwnKey,      Narrowing::kRefused},
     {"RemoveKey",              kWriters | kOwnerRole,  Narrowing::kOwnKey,      Narrowing::kRefused},
+    {"RotateKey",              kWriters | kOwnerRole,  Narrowing::kOwnKey,      Narrowing::kRefused},
     {"RevokeKey",              kWriters,               Narrowing::kRefused,     Narrowing::kRefused},
     {"AddGrant",               kWriters,               Narrowing::kRefused,     Narrowing::kSelectorInScope},
     {"ListGrants",             kEveryRole,             Narrowing::kFiltered,    Narrowing::kFiltered},

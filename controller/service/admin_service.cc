@@ -121,6 +121,27 @@ grpc::Status AdminServiceImpl::GetKey(grpc::ServerContext* ctx, const v1::GetKey
   absl::StatusOr<KeyRecord> key = inventory_.GetKey(req->fingerprint());
   if (!key.ok()) return ToGrpcStatus(key.status());
   KeyToProto(*key, resp);
+  resp->set_predecessor_fingerprint(inventory_.PredecessorOf(key->fingerprint));
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::RotateKey(grpc::ServerContext* ctx, const v1::RotateKeyRequest* req,
+                                         v1::RotateKeyResponse* resp) {
+  KF_AUTHORIZE("RotateKey", KeyTarget(req->old_fingerprint()));
+  if (req->now() && req->has_overlap()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "give an overlap or --now, not both");
+  }
+  std::optional<absl::Duration> overlap;
+  if (req->has_overlap()) overlap = FromProto(req->overlap());
+  if (req->now()) overlap = absl::ZeroDuration();
+  absl::StatusOr<RotateKeyResult> result = inventory_.RotateKey(
+      caller.actor(), req->old_fingerprint(), req->public_key(), req->label(), overlap);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  resp->set_change(result->change);
+  KeyToProto(result->old_key, resp->mutable_old_key());
+  KeyToProto(result->new_key, resp->mutable_new_key());
+  resp->mutable_new_key()->set_predecessor_fingerprint(result->old_key.fingerprint);
+  for (const GrantRecord& g : result->carried) ToProto(g, resp->add_carried_grants());
   return grpc::Status::OK;
 }
 

@@ -44,6 +44,8 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                         v1::MutationResponse* resp) override;
   grpc::Status RemoveKey(grpc::ServerContext* ctx, const v1::RemoveKeyRequest* req,
                          v1::MutationResponse* resp) override;
+  grpc::Status RotateKey(grpc::ServerContext* ctx, const v1::RotateKeyRequest* req,
+                         v1::RotateKeyResponse* resp) override;
   grpc::Status RevokeKey(grpc::ServerContext* ctx, const v1::RevokeKeyRequest* req,
                          v1::MutationResponse* resp) override;
   grpc::Status AddGrant(grpc::ServerContext* ctx, const v1::AddGrantRequest* req,

@@ -30,12 +30,26 @@ absl::Status PrincipalAlreadyDisabledError(const std::string& name) {
       absl::StrCat("principal \"", name, "\" is already disabled"));
 }
 
+absl::Status CheckRotatable(const KeyRecord& key) {
+  if (key.state == KeyState::kRevoked) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "key ", key.fingerprint,
+        " is revoked: a compromised key is not rotated; add the new key with `keyfleet key add`"));
+  }
+  if (key.state == KeyState::kSuperseded) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("key ", key.fingerprint, " was already rotated to ", key.successor_fingerprint,
+                     "; rotate that key instead"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status KeyOwnedError(const std::string& fingerprint, const std::string& owner,
                            const std::string& adding_to) {
   if (owner == adding_to) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "key ", fingerprint, " is already one of ", owner,
-        "'s keys; nothing was added (see `keyfleet key show ", fingerprint, "`)"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("key ", fingerprint, " is already one of ", owner,
+                     "'s keys; nothing was added (see `keyfleet key show ", fingerprint, "`)"));
   }
   return absl::AlreadyExistsError(
       absl::StrCat("key ", fingerprint, " already belongs to principal \"", owner,

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "controller/model.h"
 
 namespace keyfleet::controller {
 
@@ -14,6 +15,9 @@ absl::Status PrincipalNotFoundError(const std::string& name);
 absl::Status PrincipalDisabledError(const std::string& name);
 absl::Status PrincipalAlreadyDisabledError(const std::string& name);
 // The key exists already: under `adding_to` itself, or under another owner.
+// OK for an active (or merely expired) key; FAILED_PRECONDITION for a revoked one (compromise
+// is final: add a new key) or one already superseded (rotate its successor instead).
+absl::Status CheckRotatable(const KeyRecord& key);
 absl::Status KeyOwnedError(const std::string& fingerprint, const std::string& owner,
                            const std::string& adding_to);
 absl::Status KeyRevokedError(const std::string& fingerprint, const std::string& reason,

@@ -72,6 +72,9 @@ inline constexpr Statement kStatements[] = {
      "created_at, expires_at, state, successor_fingerprint, source) VALUES ($1, $2, $3, $4, $5, "
      "$6, $7, kf_ts($8), kf_ts($9), $10, $11, $12)"},
     {"key_set_label", "UPDATE keys SET label = $2 WHERE fingerprint = $1"},
+    {"key_supersede",
+     "UPDATE keys SET state = 'superseded', successor_fingerprint = $2, expires_at = kf_ts($3) "
+     "WHERE fingerprint = $1"},
     {"key_delete", "DELETE FROM keys WHERE fingerprint = $1"},
     {"key_revoke",
      "UPDATE keys SET state = 'revoked', revocation_reason = $2, revoked_at = kf_ts($3) "
@@ -84,6 +87,7 @@ inline constexpr Statement kStatements[] = {
 
     {"grant_all", "SELECT " KF_GRANT_COLUMNS "ORDER BY g.id"},
     {"grant_by_id", "SELECT " KF_GRANT_COLUMNS "WHERE g.id = $1"},
+    {"grants_of_key", "SELECT " KF_GRANT_COLUMNS "WHERE g.key_fingerprint = $1 ORDER BY g.id"},
     {"grant_insert",
      "INSERT INTO grants (principal_id, key_fingerprint, selector_labels, hostname_glob, "
      "account, options, expires_at, allow_root, created_at) VALUES ($1, $2, $3, $4, $5, $6, "

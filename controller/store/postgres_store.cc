@@ -273,6 +273,55 @@ absl::StatusOr<uint64_t> PostgresStore::RemoveKey(const MutationContext& ctx,
   });
 }
 
+absl::StatusOr<uint64_t> PostgresStore::RotateKey(const MutationContext& ctx,
+                                                  const KeyRotation& rotation,
+                                                  std::vector<GrantRecord>* carried) {
+  return Mutate(ctx, "rotate key", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+    carried->clear();
+    KF_ASSIGN_OR_RETURN(KeyRecord before, LoadKey(txn, rotation.old_fingerprint));
+    KF_RETURN_IF_ERROR(CheckRotatable(before));
+    const KeyRecord& next = rotation.successor;
+    KF_ASSIGN_OR_RETURN(auto owner, LoadPrincipal(txn, next.principal));
+    if (owner.second.disabled) return PrincipalDisabledError(next.principal);
+    pqxx::result revoked = txn.exec_prepared("revoked_by_fingerprint", next.fingerprint);
+    if (!revoked.empty()) {
+      return KeyRevokedError(next.fingerprint, revoked[0][0].as<std::string>(),
+                             absl::FromUnixMicros(revoked[0][1].as<int64_t>()));
+    }
+    pqxx::result existing = txn.exec_prepared("key_by_fingerprint", next.fingerprint);
+    if (!existing.empty()) {
+      return KeyOwnedError(next.fingerprint, existing[0][1].as<std::string>(), next.principal);
+    }
+    MutationLog log;
+    txn.exec_prepared0("key_insert", next.fingerprint, owner.first, next.type,
+                       static_cast<int64_t>(next.bits), next.public_key, next.comment, next.label,
+                       Us(next.created_at), Us(next.expires_at), KeyStateName(next.state),
+                       next.successor_fingerprint, KeySourceName(next.source));
+    log.Record("key.add", EntityKind::kKey, next.fingerprint, "", KeyToJson(next));
+    KeyRecord after = before;
+    after.state = KeyState::kSuperseded;
+    after.successor_fingerprint = next.fingerprint;
+    after.expires_at = std::min(before.expires_at, rotation.old_expires_at);
+    txn.exec_prepared0("key_supersede", before.fingerprint, next.fingerprint, Us(after.expires_at));
+    log.Record("key.rotate", EntityKind::kKey, before.fingerprint, KeyToJson(before),
+               KeyToJson(after));
+    pqxx::result grants = txn.exec_prepared("grants_of_key", before.fingerprint);
+    for (const pqxx::row& row : grants) {
+      KF_ASSIGN_OR_RETURN(GrantRecord grant, GrantFromRow(row));
+      grant.key_fingerprint = next.fingerprint;
+      grant.created_at = ctx.at;
+      grant.id = txn.exec_prepared1("grant_insert", std::optional<int64_t>(), next.fingerprint,
+                                    LabelsToJson(grant.hosts.labels), grant.hosts.hostname_glob,
+                                    grant.account, grant.options, OptionalUs(grant.expires_at),
+                                    grant.allow_root, Us(grant.created_at))[0]
+                     .as<int64_t>();
+      log.Record("grant.add", EntityKind::kGrant, std::to_string(grant.id), "", GrantToJson(grant));
+      carried->push_back(std::move(grant));
+    }
+    return log;
+  });
+}
+
 absl::StatusOr<uint64_t> PostgresStore::RevokeKey(const MutationContext& ctx,
                                                   const std::string& fingerprint,
                                                   const std::string& reason) {

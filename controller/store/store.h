@@ -65,6 +65,14 @@ class Store {
   virtual absl::StatusOr<uint64_t> RevokeKey(const MutationContext& ctx,
                                              const std::string& fingerprint,
                                              const std::string& reason) = 0;
+  // Registers the successor (as AddKeys checks it), marks the old key superseded with
+  // successor_fingerprint set and expires_at = rotation.old_expires_at, and copies every grant
+  // made to the old fingerprint to the new one. NOT_FOUND for an unknown old key;
+  // FAILED_PRECONDITION when it is revoked or already superseded. Sets *carried to the new
+  // grants.
+  virtual absl::StatusOr<uint64_t> RotateKey(const MutationContext& ctx,
+                                             const KeyRotation& rotation,
+                                             std::vector<GrantRecord>* carried) = 0;
   // Assigns grant.id. The principal or key it names must exist.
   virtual absl::StatusOr<std::pair<uint64_t, GrantRecord>> AddGrant(const MutationContext& ctx,
                                                                     const GrantRecord& grant) = 0;

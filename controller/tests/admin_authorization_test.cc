@@ -63,17 +63,40 @@ const char* CallerName(int c) {
 // Which callers get past authorization; the unauthenticated three never do.
 // A=admin O=operator I=scoped inside X=scoped outside U=auditor P=owner of P Q=owner of another.
 const std::map<std::string, std::string> kExpected = {
-    {"AddPrincipal", "AO"},       {"ListPrincipals", "AOIXUPQ"}, {"DisablePrincipal", "AO"},
-    {"AddKeys", "AOP"},           {"ListKeys", "AOIXUPQ"},       {"GetKey", "AOIXUP"},
-    {"LabelKey", "AOP"},          {"RemoveKey", "AOP"},          {"RevokeKey", "AO"},
-    {"AddGrant", "AOI"},          {"ListGrants", "AOIXUPQ"},     {"RemoveGrant", "AOI"},
-    {"ListHosts", "AOIXU"},       {"GetHost", "AOIU"},           {"LabelHost", "AOI"},
-    {"RemoveHost", "AOI"},        {"CreateHostToken", "AOI"},    {"ListHostTokens", "AOIXU"},
-    {"RevokeHostToken", "AOI"},   {"GetPolicy", "AOIXU"},        {"SetPolicy", "A"},
-    {"AccessReview", "AOIU"},     {"VerifyAccess", "AOIU"},      {"ComplianceReport", "AOU"},
-    {"ListAudit", "AU"},          {"VerifyAudit", "AU"},         {"ExportAudit", "AU"},
-    {"RolloutStatus", "AOIXUPQ"}, {"CreateToken", "A"},          {"IssueAdminCertificate", "A"},
-    {"ListTokens", "AU"},         {"RevokeToken", "A"},          {"WhoAmI", "AOIXUPQ"},
+    {"AddPrincipal", "AO"},
+    {"ListPrincipals", "AOIXUPQ"},
+    {"DisablePrincipal", "AO"},
+    {"AddKeys", "AOP"},
+    {"ListKeys", "AOIXUPQ"},
+    {"GetKey", "AOIXUP"},
+    {"LabelKey", "AOP"},
+    {"RemoveKey", "AOP"},
+    {"RevokeKey", "AO"},
+    {"RotateKey", "AOP"},
+    {"AddGrant", "AOI"},
+    {"ListGrants", "AOIXUPQ"},
+    {"RemoveGrant", "AOI"},
+    {"ListHosts", "AOIXU"},
+    {"GetHost", "AOIU"},
+    {"LabelHost", "AOI"},
+    {"RemoveHost", "AOI"},
+    {"CreateHostToken", "AOI"},
+    {"ListHostTokens", "AOIXU"},
+    {"RevokeHostToken", "AOI"},
+    {"GetPolicy", "AOIXU"},
+    {"SetPolicy", "A"},
+    {"AccessReview", "AOIU"},
+    {"VerifyAccess", "AOIU"},
+    {"ComplianceReport", "AOU"},
+    {"ListAudit", "AU"},
+    {"VerifyAudit", "AU"},
+    {"ExportAudit", "AU"},
+    {"RolloutStatus", "AOIXUPQ"},
+    {"CreateToken", "A"},
+    {"IssueAdminCertificate", "A"},
+    {"ListTokens", "AU"},
+    {"RevokeToken", "A"},
+    {"WhoAmI", "AOIXUPQ"},
 };
 
 bool Expected(const std::string& rpc, int caller) {
@@ -247,6 +270,12 @@ grpc::Status AdminAuthorizationTest::Call(const std::string& rpc, const std::str
     auto r = std::make_unique<v1::AddKeysRequest>();
     r->set_principal("alice");
     r->add_public_keys(bad_key_line);
+    req = std::move(r);
+  } else if (rpc == "RotateKey") {
+    // Authorized callers get past the table and are refused for the (bad) new key: no change.
+    auto r = std::make_unique<v1::RotateKeyRequest>();
+    r->set_old_fingerprint(alice_key_);
+    r->set_public_key("not a key");
     req = std::move(r);
   } else if (rpc == "GetKey" || rpc == "LabelKey" || rpc == "RemoveKey" || rpc == "RevokeKey") {
     const std::string fp = rpc == "RemoveKey"   ? removable_key_

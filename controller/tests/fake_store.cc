@@ -111,6 +111,44 @@ absl::StatusOr<uint64_t> FakeStore::RemoveKey(const MutationContext& ctx,
   return CommitLocked(ctx, log);
 }
 
+absl::StatusOr<uint64_t> FakeStore::RotateKey(const MutationContext& ctx,
+                                              const KeyRotation& rotation,
+                                              std::vector<GrantRecord>* carried) {
+  std::lock_guard<std::mutex> lock(mu_);
+  carried->clear();
+  auto old = keys_.find(rotation.old_fingerprint);
+  if (old == keys_.end()) return KeyNotFoundError(rotation.old_fingerprint);
+  KF_RETURN_IF_ERROR(CheckRotatable(old->second));
+  const KeyRecord& next = rotation.successor;
+  if (auto r = revoked_.find(next.fingerprint); r != revoked_.end()) {
+    return KeyRevokedError(next.fingerprint, r->second.reason, r->second.revoked_at);
+  }
+  if (auto k = keys_.find(next.fingerprint); k != keys_.end()) {
+    return KeyOwnedError(next.fingerprint, k->second.principal, next.principal);
+  }
+  MutationLog log;
+  keys_[next.fingerprint] = next;
+  log.Record("key.add", EntityKind::kKey, next.fingerprint, "", KeyToJson(next));
+  const std::string before = KeyToJson(old->second);
+  old->second.state = KeyState::kSuperseded;
+  old->second.successor_fingerprint = next.fingerprint;
+  old->second.expires_at = std::min(old->second.expires_at, rotation.old_expires_at);
+  log.Record("key.rotate", EntityKind::kKey, old->first, before, KeyToJson(old->second));
+  std::vector<GrantRecord> copies;
+  for (const auto& [id, g] : grants_) {
+    if (g.key_fingerprint == rotation.old_fingerprint) copies.push_back(g);
+  }
+  for (GrantRecord& g : copies) {
+    g.key_fingerprint = next.fingerprint;
+    g.created_at = ctx.at;
+    g.id = next_grant_id_++;
+    grants_[g.id] = g;
+    log.Record("grant.add", EntityKind::kGrant, std::to_string(g.id), "", GrantToJson(g));
+    carried->push_back(g);
+  }
+  return CommitLocked(ctx, log);
+}
+
 absl::StatusOr<uint64_t> FakeStore::RevokeKey(const MutationContext& ctx,
                                               const std::string& fingerprint,
                                               const std::string& reason) {

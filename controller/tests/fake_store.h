@@ -25,6 +25,8 @@ class FakeStore : public Store {
                                     const std::string& label) override;
   absl::StatusOr<uint64_t> RemoveKey(const MutationContext& ctx,
                                      const std::string& fingerprint) override;
+  absl::StatusOr<uint64_t> RotateKey(const MutationContext& ctx, const KeyRotation& rotation,
+                                     std::vector<GrantRecord>* carried) override;
   absl::StatusOr<uint64_t> RevokeKey(const MutationContext& ctx, const std::string& fingerprint,
                                      const std::string& reason) override;
   absl::StatusOr<std::pair<uint64_t, GrantRecord>> AddGrant(const MutationContext& ctx,

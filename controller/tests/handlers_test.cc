@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_join.h"
 #include "common/clock.h"
 #include "common/delivery_limits.h"
 #include "controller/desired_state.h"
@@ -603,6 +604,106 @@ TEST_F(DeliveryLimitsTest, DesiredStateBytes) {
   EXPECT_THAT(refused.message(), HasSubstr("host h1: its desired state would be about"));
   EXPECT_THAT(refused.message(), HasSubstr("the limit is 4194304 bytes per host"));
   EXPECT_EQ(agents_.DesiredState("h1")->accounts.size(), 5u);
+}
+
+}  // namespace
+}  // namespace keyfleet::controller
+
+namespace keyfleet::controller {
+namespace {
+
+// `key rotate` on a fixed clock: the successor gets every grant (the principal's reach it, the
+// old fingerprint's are copied), the old key is superseded and keeps logging in until the
+// overlap ends — its line carries that end as expiry-time, so sshd enforces it alone.
+TEST_F(HandlersTest, RotationTimeline) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  const std::string k1 = AddKey("alice", 1);
+  ASSERT_TRUE(inventory_.AddGrant("admin", Grant("alice", "*", "alice")).ok());
+  GrantRecord by_fp;
+  by_fp.key_fingerprint = k1;
+  by_fp.hosts = *ParseHostSelector("*");
+  by_fp.account = "deploy";
+  by_fp.options = "restrict";
+  ASSERT_TRUE(inventory_.AddGrant("admin", by_fp).ok());
+  Connect("h1", {});
+
+  auto rotated = inventory_.RotateKey("admin", k1, Ed(2), "", std::nullopt);
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  const std::string k2 = rotated->new_key.fingerprint;
+  ASSERT_THAT(rotated->carried, SizeIs(1));
+  EXPECT_EQ(rotated->carried[0].key_fingerprint, k2);
+  EXPECT_EQ(rotated->carried[0].options, "restrict");
+  const KeyRecord old_key = *view_.FindKey(k1);
+  EXPECT_EQ(old_key.state, KeyState::kSuperseded);
+  EXPECT_EQ(old_key.successor_fingerprint, k2);
+  EXPECT_EQ(old_key.expires_at, kT0 + 14 * kDay) << "the policy's overlap";
+  EXPECT_EQ(view_.PredecessorOf(k2), k1);
+  EXPECT_EQ(FleetView::EffectiveKeyState(old_key, kT0), "superseded");
+  // During the overlap both keys log in, in both accounts; the old line ends with the overlap.
+  EXPECT_THAT(Lines("h1", "alice"), SizeIs(2));
+  EXPECT_THAT(Lines("h1", "deploy"), SizeIs(2));
+  const std::string overlap_end =
+      absl::FormatTime("%Y%m%d%H%MZ", kT0 + 14 * kDay, absl::UTCTimeZone());
+  EXPECT_THAT(absl::StrJoin(Lines("h1", "alice"), "\n"),
+              HasSubstr("expiry-time=\"" + overlap_end + "\""));
+  // A key is rotated once; its successor is what rotates next.
+  auto again = inventory_.RotateKey("admin", k1, Ed(3), "", std::nullopt);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(again.status().message(), HasSubstr("already rotated to " + k2));
+
+  clock_.Advance(14 * kDay + absl::Minutes(1));
+  follower_.Tick();
+  EXPECT_THAT(Lines("h1", "alice"), SizeIs(1)) << "the overlap is over";
+  EXPECT_THAT(Lines("h1", "deploy"), SizeIs(1));
+
+  // Rotating twice, the second time with --now (a replaced laptop): the old key leaves at once.
+  auto now = inventory_.RotateKey("admin", k2, Ed(3), "laptop", absl::ZeroDuration());
+  ASSERT_TRUE(now.ok()) << now.status();
+  const std::string k3 = now->new_key.fingerprint;
+  EXPECT_EQ(now->new_key.label, "laptop");
+  ASSERT_THAT(now->carried, SizeIs(1)) << "the grant carried to k2 is carried on to k3";
+  ASSERT_THAT(Lines("h1", "alice"), SizeIs(1));
+  EXPECT_THAT(Lines("h1", "alice")[0], HasSubstr(" alice/laptop"));
+  ASSERT_THAT(Lines("h1", "deploy"), SizeIs(1));
+  EXPECT_EQ(view_.FindKey(k2)->expires_at, kT0 + 14 * kDay + absl::Minutes(1));
+}
+
+TEST_F(HandlersTest, RotationRefusals) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "bob", PrincipalKind::kPerson, "").ok());
+  const std::string k1 = AddKey("alice", 1);
+  const std::string bobs = AddKey("bob", 5);
+  struct Row {
+    std::string name, old_fp, new_key;
+    std::optional<absl::Duration> overlap;
+    absl::StatusCode code;
+    std::string says;
+  };
+  const std::vector<Row> rows = {
+      {"unknown old key", "SHA256:" + std::string(43, 'A'), Ed(2), std::nullopt,
+       absl::StatusCode::kNotFound, ""},
+      {"the same key", k1, Ed(1), std::nullopt, absl::StatusCode::kInvalidArgument,
+       "the new key is the old one"},
+      {"not a key", k1, "ssh-ed25519 nope", std::nullopt, absl::StatusCode::kInvalidArgument,
+       "the new key: "},
+      {"someone else's key", k1, Ed(5), std::nullopt, absl::StatusCode::kAlreadyExists,
+       "belongs to principal \"bob\""},
+      {"negative overlap", k1, Ed(2), -absl::Hours(1), absl::StatusCode::kInvalidArgument,
+       "between 0"},
+      {"overlap past the max age", k1, Ed(2), 400 * kDay, absl::StatusCode::kInvalidArgument,
+       "max key age"},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.name);
+    auto r = inventory_.RotateKey("admin", row.old_fp, row.new_key, "", row.overlap);
+    EXPECT_EQ(r.status().code(), row.code) << r.status();
+    EXPECT_THAT(r.status().message(), HasSubstr(row.says));
+  }
+  EXPECT_EQ(view_.FindKey(k1)->state, KeyState::kActive) << "nothing changed";
+  ASSERT_TRUE(inventory_.RevokeKey("admin", bobs, "stolen").ok());
+  auto revoked = inventory_.RotateKey("admin", bobs, Ed(6), "", std::nullopt);
+  EXPECT_EQ(revoked.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(revoked.status().message(), HasSubstr("is revoked"));
 }
 
 }  // namespace

@@ -167,6 +167,51 @@ TEST_F(PostgresStoreTest, ARevokedKeyCanNeverBeAddedAgain) {
   EXPECT_THAT(again.status().message(), HasSubstr("2026-11-18"));
 }
 
+// A rotation is one transaction: the successor, the superseded old key and the grants carried
+// from its fingerprint, all in the feed and the audit log, or nothing.
+TEST_F(PostgresStoreTest, RotationSupersedesLinksAndCarriesFingerprintGrants) {
+  ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("alice")).ok());
+  KeyRecord old_key = Key("alice", 1);
+  ASSERT_TRUE(store_->AddKeys(Ctx(), {old_key}).ok());
+  GrantRecord by_fp;
+  by_fp.key_fingerprint = old_key.fingerprint;
+  by_fp.hosts.hostname_glob = "db-*";
+  by_fp.account = "deploy";
+  by_fp.options = "restrict";
+  by_fp.created_at = kT0;
+  ASSERT_TRUE(store_->AddGrant(Ctx(), by_fp).ok());
+  KeyRecord next = Key("alice", 2);
+  std::vector<GrantRecord> carried;
+  auto change = store_->RotateKey(
+      Ctx(absl::Hours(1)), {old_key.fingerprint, kT0 + absl::Hours(1) + absl::Hours(24 * 14), next},
+      &carried);
+  ASSERT_TRUE(change.ok()) << change.status();
+  ASSERT_EQ(carried.size(), 1u);
+  EXPECT_EQ(carried[0].key_fingerprint, next.fingerprint);
+  auto snap = store_->LoadSnapshot();
+  ASSERT_TRUE(snap.ok());
+  ASSERT_EQ(snap->keys.size(), 2u);
+  for (const KeyRecord& k : snap->keys) {
+    if (k.fingerprint == old_key.fingerprint) {
+      EXPECT_EQ(k.state, KeyState::kSuperseded);
+      EXPECT_EQ(k.successor_fingerprint, next.fingerprint);
+      EXPECT_EQ(k.expires_at, kT0 + absl::Hours(1) + absl::Hours(24 * 14));
+    } else {
+      EXPECT_EQ(k, next);
+    }
+  }
+  EXPECT_EQ(snap->grants.size(), 2u);
+  auto events = store_->ListAudit(0, absl::InfinitePast(), 100);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->back().action, "grant.add");
+  EXPECT_EQ((*events)[events->size() - 2].action, "key.rotate");
+  // Once superseded it is not rotated again, and nothing of a refused rotation stays.
+  auto again =
+      store_->RotateKey(Ctx(absl::Hours(2)), {old_key.fingerprint, kT0, Key("alice", 3)}, &carried);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->LoadSnapshot()->keys.size(), 2u);
+}
+
 TEST_F(PostgresStoreTest, MutationErrorsAreActionable) {
   ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("alice")).ok());
   EXPECT_EQ(store_->AddPrincipal(Ctx(), Person("alice")).status().code(),

@@ -263,3 +263,52 @@ TEST_F(FleetSshdTest, AnOwnerManagesItsOwnKeysAndNothingElse) {
 
 }  // namespace
 }  // namespace keyfleet::testing
+
+namespace keyfleet::testing {
+namespace {
+
+// `key rotate` end to end: both keys log in during the overlap, and at its end the old one stops
+// on time with the agent stopped — sshd enforces the old line's expiry-time by itself.
+TEST_F(FleetSshdTest, RotationOverlapEndsOnTimeEvenWithTheAgentStopped) {
+  const std::string user = sshd_.user();
+  const std::string old_fp = Person("dave", "dave-old");
+  ASSERT_EQ(Cli("grant add dave --hosts env=e2e --account " + user).exit_code, 0);
+  Converged();
+  ASSERT_TRUE(sshd_.LoginAs(user, "dave-old", "true")) << sshd_.Log();
+
+  sshd_.NewKey("dave-new");
+  CommandResult rotated =
+      Cli("key rotate " + old_fp + " " + sshd_.dir() + "/dave-new.pub --overlap 1m");
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.out;
+  EXPECT_THAT(rotated.out, HasSubstr("rotated to SHA256:"));
+  Converged();
+  EXPECT_TRUE(sshd_.LoginAs(user, "dave-old", "true")) << "the overlap: the old key still works";
+  EXPECT_TRUE(sshd_.LoginAs(user, "dave-new", "true")) << sshd_.Log();
+  const nlohmann::json old_key = Json("key show " + old_fp);
+  EXPECT_EQ(old_key.value("state", ""), "KEY_STATE_SUPERSEDED");
+  const std::string new_fp = old_key.value("successor_fingerprint", "");
+  ASSERT_FALSE(new_fp.empty());
+  EXPECT_EQ(Json("key show " + new_fp).value("predecessor_fingerprint", ""), old_fp);
+
+  // The agent stops; the old key's line still ends at the overlap's end (within ~60 s: the line
+  // carries the minute), and the new one keeps working.
+  kill(agent_, SIGSTOP);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(100);
+  bool old_refused = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!sshd_.LoginAs(user, "dave-old", "true")) {
+      old_refused = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+  EXPECT_TRUE(old_refused) << "the old key still logs in after its overlap";
+  EXPECT_TRUE(sshd_.LoginAs(user, "dave-new", "true"));
+  kill(agent_, SIGCONT);
+  Converged();
+  EXPECT_TRUE(sshd_.LoginAs(user, "dave-new", "true"));
+  EXPECT_FALSE(sshd_.LoginAs(user, "dave-old", "true"));
+}
+
+}  // namespace
+}  // namespace keyfleet::testing
