@@ -10,6 +10,7 @@
 #include "cli/table.h"
 #include "cli/text_input.h"
 #include "common/authorized_keys_line.h"
+#include "common/duration_text.h"
 #include "common/fingerprint.h"
 
 namespace keyfleet::cli {
@@ -307,6 +308,36 @@ void AddFleetCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
     hosts("hosts not converged", resp.not_converged());
     hosts("hosts not seen recently", resp.not_seen());
     return clean ? kExitOk : kExitRefused;
+  });
+  CLI::App* rotation = report->add_subcommand(
+      "rotation",
+      "The rotation campaign for the current policy cycle (the last max key age): per owner and "
+      "overall, current keys rotated (or added) this cycle, due within the warning window, and "
+      "overdue. Exit 1 when any key is overdue.");
+  OnRun(rotation, globals, exit_code, [&globals](ControllerClient& client) {
+    v1::RotationReportResponse resp;
+    grpc::Status s =
+        client.admin().RotationReport(client.Context().get(), v1::RotationReportRequest(), &resp);
+    if (!s.ok()) return client.Fail(s);
+    const int code = resp.overall().overdue() > 0 ? kExitRefused : kExitOk;
+    if (globals.output == OutputFormat::kJson) {
+      std::cout << ToJson(resp) << "\n";
+      return code;
+    }
+    Table table({"PRINCIPAL", "KEYS", "ROTATED", "DUE", "OVERDUE", "OVERDUE KEYS"});
+    for (const v1::OwnerRotation& o : resp.owners()) {
+      table.Add({o.principal(), std::to_string(o.keys()), std::to_string(o.rotated()),
+                 std::to_string(o.due()), std::to_string(o.overdue()),
+                 absl::StrJoin(o.overdue_fingerprints(), " ")});
+    }
+    std::cout << table.Render();
+    const v1::OwnerRotation& all = resp.overall();
+    std::cout << all.rotated() << "/" << all.keys() << " keys rotated this cycle (since "
+              << FormatTimestamp(resp.cycle_start().seconds()) << "), " << all.due()
+              << " due within "
+              << FormatDurationForHumans(absl::Seconds(resp.warning_window().seconds())) << ", "
+              << all.overdue() << " overdue\n";
+    return code;
   });
   CLI::App* drift = report->add_subcommand("drift", "Drift the agents last reported, per host");
   OnRun(drift, globals, exit_code, [&globals](ControllerClient& client) {

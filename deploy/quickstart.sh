@@ -204,6 +204,14 @@ run "$AGENT" run --once --controller "$KEYFLEET_CONTROLLER" --tls-dir "$WORK/imp
   --root "$WORK/impostor" --cache "$WORK/impostor/cache"
 run "$KEYFLEET" host show web-1
 
+step "bob rotates his key: the new one joins his grants, the old one works for a 7-day overlap"
+ssh-keygen -q -t ed25519 -N '' -C "bob@new-desktop" -f "$WORK/bob-new"
+BOB_FP=$("$KEYFLEET" fingerprint "$WORK/bob.pub" | awk '{print $2}')
+run "$KEYFLEET" key rotate "$BOB_FP" "$WORK/bob-new.pub" --overlap 7d --wait --timeout 30s
+show_file web-1 bob
+run "$KEYFLEET" key show "$BOB_FP"
+run "$KEYFLEET" report rotation
+
 step "Compliance report and the audit log"
 run "$KEYFLEET" report compliance
 run "$KEYFLEET" audit

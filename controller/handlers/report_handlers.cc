@@ -147,6 +147,36 @@ absl::StatusOr<ComplianceReport> ReportHandlers::Compliance() const {
   return report;
 }
 
+RotationReport ReportHandlers::Rotation() const {
+  const absl::Time now = ctx_.Now();
+  RotationReport report;
+  report.policy = ctx_.view.policy();
+  const PolicyRecord& policy = report.policy;
+  report.cycle_start = now - policy.max_key_age;
+  report.overall.principal = "";
+  std::map<std::string, OwnerRotation> owners;
+  for (const KeyRecord& key : ctx_.view.Keys(KeyFilter{}, now)) {
+    if (key.state == KeyState::kRevoked || key.state == KeyState::kSuperseded) continue;
+    OwnerRotation& owner = owners[key.principal];
+    owner.principal = key.principal;
+    const absl::Time end = std::min(key.expires_at, key.created_at + policy.max_key_age);
+    for (OwnerRotation* o : {&owner, &report.overall}) {
+      ++o->keys;
+      if (end <= now) {
+        ++o->overdue;
+        o->overdue_fingerprints.push_back(key.fingerprint);
+      } else if (end <= now + policy.warning_window) {
+        ++o->due;
+        o->due_fingerprints.push_back(key.fingerprint);
+      } else if (key.created_at >= report.cycle_start) {
+        ++o->rotated;
+      }
+    }
+  }
+  for (auto& [name, o] : owners) report.owners.push_back(std::move(o));
+  return report;
+}
+
 absl::StatusOr<std::vector<AuditEvent>> ReportHandlers::ListAudit(absl::Time since) const {
   std::vector<AuditEvent> all;
   uint64_t after = 0;

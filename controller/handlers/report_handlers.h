@@ -57,6 +57,19 @@ struct ComplianceReport {
   std::vector<HostStatus> not_seen;  // not seen for settings.host_stale_after
 };
 
+// One owner's standing in the rotation campaign (or everyone's, with principal "").
+struct OwnerRotation {
+  std::string principal;
+  uint32_t keys = 0, rotated = 0, due = 0, overdue = 0;
+  std::vector<std::string> due_fingerprints, overdue_fingerprints;
+};
+struct RotationReport {
+  absl::Time cycle_start;  // now - max_key_age
+  PolicyRecord policy;
+  OwnerRotation overall;
+  std::vector<OwnerRotation> owners;  // by principal
+};
+
 struct RolloutStatus {
   uint64_t change = 0;
   uint32_t targeted = 0;
@@ -98,6 +111,10 @@ class ReportHandlers {
                                                   const std::string& fingerprint,
                                                   const std::string& from_address) const;
   absl::StatusOr<ComplianceReport> Compliance() const;
+  // The rotation campaign over the current keys (neither superseded nor revoked): a key is
+  // overdue once older than the max age or expired, due when it will be within the warning
+  // window, rotated when created within the cycle and neither.
+  RotationReport Rotation() const;
   absl::StatusOr<std::vector<AuditEvent>> ListAudit(absl::Time since) const;
   // The chain and, with trusted keys, every signed checkpoint (audit_chain.h VerifyAuditLog).
   absl::StatusOr<AuditVerification> VerifyAudit() const;

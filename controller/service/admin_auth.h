@@ -90,6 +90,7 @@ inline constexpr AdminRpcRule kAdminRpcRules[] = {
     {"AccessReview",           kReaders,               Narrowing::kRefused,     Narrowing::kHostInScope},
     {"VerifyAccess",           kReaders,               Narrowing::kRefused,     Narrowing::kHostInScope},
     {"ComplianceReport",       kReaders,               Narrowing::kRefused,     Narrowing::kRefused},
+    {"RotationReport",         kReaders,               Narrowing::kRefused,     Narrowing::kRefused},
     {"ListAudit",              kAdminRole | kAuditorRole, Narrowing::kRefused,  Narrowing::kRefused},
     {"VerifyAudit",            kAdminRole | kAuditorRole, Narrowing::kRefused,  Narrowing::kRefused},
     {"ExportAudit",            kAdminRole | kAuditorRole, Narrowing::kRefused,  Narrowing::kRefused},

@@ -366,6 +366,28 @@ grpc::Status AdminServiceImpl::ComplianceReport(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status AdminServiceImpl::RotationReport(grpc::ServerContext* ctx,
+                                              const v1::RotationReportRequest*,
+                                              v1::RotationReportResponse* resp) {
+  KF_AUTHORIZE("RotationReport", {});
+  const controller::RotationReport report = reports_.Rotation();
+  ToProto(report.cycle_start, resp->mutable_cycle_start());
+  ToProto(report.policy.max_key_age, resp->mutable_max_key_age());
+  ToProto(report.policy.warning_window, resp->mutable_warning_window());
+  auto owner = [](const OwnerRotation& o, v1::OwnerRotation* out) {
+    out->set_principal(o.principal);
+    out->set_keys(o.keys);
+    out->set_rotated(o.rotated);
+    out->set_due(o.due);
+    out->set_overdue(o.overdue);
+    for (const std::string& fp : o.overdue_fingerprints) out->add_overdue_fingerprints(fp);
+    for (const std::string& fp : o.due_fingerprints) out->add_due_fingerprints(fp);
+  };
+  owner(report.overall, resp->mutable_overall());
+  for (const OwnerRotation& o : report.owners) owner(o, resp->add_owners());
+  return grpc::Status::OK;
+}
+
 grpc::Status AdminServiceImpl::ListAudit(grpc::ServerContext* ctx, const v1::ListAuditRequest* req,
                                          v1::ListAuditResponse* resp) {
   KF_AUTHORIZE("ListAudit", {});

@@ -78,6 +78,8 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                             v1::VerifyAccessResponse* resp) override;
   grpc::Status ComplianceReport(grpc::ServerContext* ctx, const v1::ComplianceReportRequest* req,
                                 v1::ComplianceReportResponse* resp) override;
+  grpc::Status RotationReport(grpc::ServerContext* ctx, const v1::RotationReportRequest* req,
+                              v1::RotationReportResponse* resp) override;
   grpc::Status ListAudit(grpc::ServerContext* ctx, const v1::ListAuditRequest* req,
                          v1::ListAuditResponse* resp) override;
   grpc::Status VerifyAudit(grpc::ServerContext* ctx, const v1::VerifyAuditRequest* req,

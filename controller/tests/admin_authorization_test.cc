@@ -88,6 +88,7 @@ const std::map<std::string, std::string> kExpected = {
     {"AccessReview", "AOIU"},
     {"VerifyAccess", "AOIU"},
     {"ComplianceReport", "AOU"},
+    {"RotationReport", "AOU"},
     {"ListAudit", "AU"},
     {"VerifyAudit", "AU"},
     {"ExportAudit", "AU"},

@@ -708,3 +708,45 @@ TEST_F(HandlersTest, RotationRefusals) {
 
 }  // namespace
 }  // namespace keyfleet::controller
+
+namespace keyfleet::controller {
+namespace {
+
+// `report rotation` on a fixed clock (policy: 365 d max age, 30 d warning window).
+TEST_F(HandlersTest, RotationReportCountsTheCampaign) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "bob", PrincipalKind::kPerson, "").ok());
+  const std::string old_alice = AddKey("alice", 1);  // day 0
+  const std::string old_bob = AddKey("bob", 2);      // day 0
+  clock_.Advance(200 * kDay);
+  const std::string fresh_bob = AddKey("bob", 3);  // day 200
+  clock_.Advance(140 * kDay);                      // day 340: the day-0 keys are due
+  {
+    RotationReport r = reports_handlers_.Rotation();
+    EXPECT_EQ(r.overall.keys, 3u);
+    EXPECT_EQ(r.overall.due, 2u);
+    EXPECT_EQ(r.overall.rotated, 1u);
+    EXPECT_EQ(r.overall.overdue, 0u);
+  }
+  // alice rotates; bob does not, and his old key goes overdue at day 365.
+  ASSERT_TRUE(inventory_.RotateKey("admin", old_alice, Ed(4), "", std::nullopt).ok());
+  clock_.Advance(30 * kDay);  // day 370
+  RotationReport r = reports_handlers_.Rotation();
+  EXPECT_EQ(r.cycle_start, kT0 + 5 * kDay);
+  ASSERT_EQ(r.owners.size(), 2u);
+  const OwnerRotation& alice = r.owners[0];
+  EXPECT_EQ(alice.principal, "alice");
+  EXPECT_EQ(alice.keys, 1u) << "the superseded key no longer counts";
+  EXPECT_EQ(alice.rotated, 1u);
+  const OwnerRotation& bob = r.owners[1];
+  EXPECT_EQ(bob.keys, 2u);
+  EXPECT_EQ(bob.overdue, 1u);
+  EXPECT_EQ(bob.overdue_fingerprints, std::vector<std::string>{old_bob});
+  EXPECT_EQ(bob.rotated, 1u) << fresh_bob;
+  EXPECT_EQ(r.overall.keys, 3u);
+  EXPECT_EQ(r.overall.rotated, 2u);
+  EXPECT_EQ(r.overall.overdue, 1u);
+}
+
+}  // namespace
+}  // namespace keyfleet::controller
