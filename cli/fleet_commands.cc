@@ -335,7 +335,7 @@ void AddFleetCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
     std::cout << all.rotated() << "/" << all.keys() << " keys rotated this cycle (since "
               << FormatTimestamp(resp.cycle_start().seconds()) << "), " << all.due()
               << " due within "
-              << FormatDurationForHumans(absl::Seconds(resp.warning_window().seconds())) << ", "
+              << FormatDurationText(absl::Seconds(resp.warning_window().seconds())) << ", "
               << all.overdue() << " overdue\n";
     return code;
   });

@@ -132,7 +132,7 @@ absl::StatusOr<RotateKeyResult> InventoryHandlers::RotateKey(
   if (keep < absl::ZeroDuration() || keep > policy.max_key_age) {
     return absl::InvalidArgumentError(
         absl::StrCat("the overlap must be between 0 (--now) and the policy's max key age (",
-                     FormatDurationForHumans(policy.max_key_age), ")"));
+                     FormatDurationText(policy.max_key_age), ")"));
   }
   absl::StatusOr<KeyRecord> next = NewKeyRecord(
       public_key, old_key->principal, label.empty() ? old_key->label : label, policy, now);
