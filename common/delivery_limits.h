@@ -28,8 +28,10 @@ inline constexpr size_t kMaxDesiredStateBytes = 4 << 20;
 // What an agent reports of the key lines it found (ObservedAccount), all accounts together; lines
 // past this are counted as left out, so a report always fits the controller's receive limit.
 inline constexpr size_t kMaxObservedReportBytes = 2 << 20;
-// The comment and options of an unmanaged line are cut to these sizes in a report.
+// The comment of a line is cut to this size in a report (it decides nothing).
 inline constexpr size_t kMaxObservedCommentBytes = 256;
-inline constexpr size_t kMaxObservedOptionsBytes = 1024;
+// Options are never cut (a cut list would not be what sshd reads): a parsed line's options fit
+// the line limit.
+inline constexpr size_t kMaxObservedOptionsBytes = kMaxAuthorizedKeysLineBytes;
 
 }  // namespace keyfleet

@@ -44,8 +44,10 @@ bool SshdRefuses(const std::string& kind) {
   return kind == "DRIFT_KIND_NO_SUCH_ACCOUNT" || kind == "DRIFT_KIND_SSHD_WILL_REFUSE";
 }
 // Kinds after which the agent did not read the files: what sshd does there is unknown.
+// (or whether sshd uses them at all cannot be told).
 bool FilesUnread(const std::string& kind) {
-  return kind == "DRIFT_KIND_UNSAFE_PATH" || kind == "DRIFT_KIND_REFUSED_ACCOUNT";
+  return kind == "DRIFT_KIND_UNSAFE_PATH" || kind == "DRIFT_KIND_REFUSED_ACCOUNT" ||
+         kind == "DRIFT_KIND_SSHD_MAY_REFUSE";
 }
 
 // The options of a line the desired state wants, rendered as the agent renders what it reads.
@@ -203,6 +205,7 @@ AccessAnswer ComputeAccess(const AccessInputs& in, const std::string& only, absl
       if (!wanted(a.account)) continue;
       observed[a.account] = &a;
       facts[a.account].account = a.account;
+      facts[a.account].observed = true;
       facts[a.account].lines_left_out = a.lines_left_out;
     }
   }
@@ -274,6 +277,13 @@ AccessAnswer ComputeAccess(const AccessInputs& in, const std::string& only, absl
       if (found) {
         v.state = AccessState::kActive;
         JudgeLineInFile(v, now);
+      } else if (obs->second->lines_left_out > 0) {
+        // Perhaps among the lines the host did not report: unknown, not a sure "no".
+        v.state = AccessState::kPendingAdd;
+        v.known = false;
+        v.logs_in = false;
+        v.why = absl::StrCat("not among the reported lines (", obs->second->lines_left_out,
+                             " were left out): it may be in the file");
       } else {
         v.state = AccessState::kPendingAdd;
         v.logs_in = false;
@@ -384,6 +394,15 @@ absl::StatusOr<VerifyResult> VerifyKeyAccess(const AccessAnswer& answer, const s
     result.reason = absl::StrCat("no: ", first_refusal);
     result.determined = std::all_of(result.lines.begin(), result.lines.end(),
                                     [](const AccessVerdict& v) { return v.known; });
+    return result;
+  }
+  if (answer.files_reported && !result.account.observed) {
+    // The agent reads only the accounts keyfleet manages on the host: another account's own
+    // keys are unknown to it.
+    result.determined = false;
+    result.reason = absl::StrCat("cannot tell: keyfleet grants this key nothing as ", account,
+                                 ", and the agent does not read the files of accounts keyfleet "
+                                 "does not manage on this host");
     return result;
   }
   if (!answer.files_reported) {

@@ -79,6 +79,7 @@ struct AccountAccessFacts {
   std::string account;
   bool sshd_refuses = false;  // no key logs in: no such account, or StrictModes
   bool unknown = false;       // the agent could not read the files: access there is unknown
+  bool observed = false;      // the host reported this account's files
   std::vector<std::string> facts;
   uint32_t lines_left_out = 0;
 };

@@ -49,7 +49,7 @@ class AccountApplier {
         (!account || !CheckAccountAllowed(*account, settings_.accounts).ok())) {
       // Nothing to write, and the agent never writes such an account: nothing to report.
       report_->accounts.push_back(
-          {name, AccountOutcome::kUnchanged,
+          {name, AccountOutcome::kSkipped,
            account ? "refused account, no keys" : "no such account, no keys"});
       return;
     }
@@ -182,7 +182,10 @@ class AccountApplier {
       keys2_left_out_ = 1;  // unreadable here, perhaps not for sshd: access may be wider
       absl::StrAppend(&detail, " (not read: ", file.status().message(), ")");
     } else if (std::optional<StrictModesRefusal> refused = fs_.FileRefusal(path, *file, account)) {
-      absl::StrAppend(&detail, "; sshd ignores it: ", StrictModesMessage(*refused, account.name));
+      absl::StrAppend(&detail, refused->certain ? "; sshd ignores it: " : "; sshd may ignore it: ",
+                      StrictModesMessage(*refused, account.name));
+      // Unsure: its lines are not reported, but counted, so access says it may be wider.
+      if (!refused->certain) keys2_left_out_ = 1;
     } else {
       keys2_content_ = file->content;
       absl::StrAppend(&detail, " (they log in too)");
@@ -223,6 +226,8 @@ const char* AccountOutcomeName(AccountOutcome outcome) {
       return "unchanged";
     case AccountOutcome::kNoAccount:
       return "no-account";
+    case AccountOutcome::kSkipped:
+      return "skipped";
     case AccountOutcome::kRefused:
       return "refused";
     case AccountOutcome::kFailed:

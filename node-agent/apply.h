@@ -25,7 +25,9 @@ struct ApplySettings {
 
 // kNoAccount: the host has no such account, so there is nothing to write (and nothing that sshd
 // could let in); kRefused and kFailed leave the account not as desired.
-enum class AccountOutcome { kWritten, kUnchanged, kNoAccount, kRefused, kFailed };
+// kSkipped: no keys wanted for an account the agent never writes (none on this host, or refused
+// by local policy): nothing looked at, nothing reported.
+enum class AccountOutcome { kWritten, kUnchanged, kNoAccount, kSkipped, kRefused, kFailed };
 const char* AccountOutcomeName(AccountOutcome outcome);
 
 struct AccountApplied {

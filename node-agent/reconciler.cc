@@ -28,9 +28,18 @@ ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state, bool sweep) {
     const PreviousLines previous = PreviousLinesOf(*applied_);
     report = ApplyDesiredState(state, settings, *passwd, &previous);
   }
-  not_applied_.clear();
+  std::set<std::string> without_keys;
+  for (const v1::AccountKeys& a : state.accounts()) {
+    if (a.keys_size() == 0) without_keys.insert(a.account());
+  }
   for (const AccountApplied& a : report.accounts) {
-    if (NotApplied(a)) not_applied_.insert(a.account);
+    const bool done =
+        a.outcome == AccountOutcome::kWritten || a.outcome == AccountOutcome::kUnchanged;
+    if (done && without_keys.count(a.account)) {
+      emptied_.insert(a.account);
+    } else {
+      emptied_.erase(a.account);
+    }
   }
   return report;
 }
@@ -59,14 +68,15 @@ std::optional<ApplyReport> Reconciler::Offer(const v1::DesiredState& offered) {
   }
   v1::DesiredState state = offered;
   // An account we managed that is no longer listed has no managed keys now: its block must go.
-  // It is carried (as "no managed keys") until one apply emptied it, not for ever: a removed
-  // grant to a refused or missing account would otherwise be reported on every recheck.
+  // It is carried (as "no managed keys") until an apply has emptied its file, whatever fails
+  // meanwhile; an account the agent never writes (missing, refused) stays carried, silently,
+  // so a block left there is emptied if the account comes back.
   if (applied_) {
     std::set<std::string> listed;
     for (const auto& a : state.accounts()) listed.insert(a.account());
     for (const auto& a : applied_->accounts()) {
       if (listed.count(a.account())) continue;
-      if (a.keys_size() == 0 && !not_applied_.count(a.account())) continue;
+      if (a.keys_size() == 0 && emptied_.count(a.account())) continue;
       v1::AccountKeys* emptied = state.add_accounts();
       emptied->set_account(a.account());
       emptied->set_unmanaged(a.unmanaged());

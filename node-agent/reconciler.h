@@ -45,8 +45,9 @@ class Reconciler {
   DesiredStateCache cache_;
   std::optional<v1::DesiredState> applied_;
   bool swept_ = false;
-  // Accounts the last apply could not bring to their desired state (kept while they leave it).
-  std::set<std::string> not_applied_;
+  // Accounts whose last apply wrote (or found) a file without managed keys: a dropped account is
+  // carried until it is here.
+  std::set<std::string> emptied_;
 };
 
 }  // namespace keyfleet::agent

@@ -41,19 +41,31 @@ std::string GroupLabel(const Group& group) {
 // Why Debian's secure_permissions() refuses a group write bit, in its order; nullopt when it
 // accepts. `account_uid` is the account logging in; the member list is compared with the
 // name of the path's owner (Debian compares those two, which differ for a root-owned path).
-std::optional<std::string> DebianGroupRefusal(const PathOwnership& path, uid_t account_uid,
-                                              const AccountDatabases* db) {
-  if (db == nullptr) return "its group's members were not looked up";
+// Whether the refusal is certain: the agent cannot see what sshd sees through NSS (LDAP, sssd)
+// or in lines it cannot parse, so "unknown" is reported as such, never as a sure refusal.
+struct GroupRefusal {
+  std::string reason;
+  bool certain = true;
+};
+GroupRefusal Unsure(std::string reason) {
+  return {std::move(reason), false};
+}
+
+std::optional<GroupRefusal> DebianGroupRefusal(const PathOwnership& path, uid_t account_uid,
+                                               const AccountDatabases* db) {
+  if (db == nullptr) return Unsure("its group's members were not looked up");
   if (!db->group.ok()) {
-    return absl::StrCat("whether its group holds only the account is unknown (",
-                        db->group.status().message(), ")");
+    return Unsure(absl::StrCat("whether its group holds only the account is unknown (",
+                               db->group.status().message(), ")"));
   }
   if (!db->passwd.ok()) {
-    return absl::StrCat("whether its group holds only the account is unknown (",
-                        db->passwd.status().message(), ")");
+    return Unsure(absl::StrCat("whether its group holds only the account is unknown (",
+                               db->passwd.status().message(), ")"));
   }
   std::optional<Group> group = db->group->FindByGid(path.gid);
-  if (!group) return absl::StrCat("its group (gid ", path.gid, ") is not in ", db->group_path);
+  if (!group) {
+    return Unsure(absl::StrCat("its group (gid ", path.gid, ") is not in ", db->group_path));
+  }
   int members = 0;
   std::vector<std::string> others;
   for (const Account& a : db->passwd->entries()) {
@@ -62,27 +74,32 @@ std::optional<std::string> DebianGroupRefusal(const PathOwnership& path, uid_t a
     if (a.uid != account_uid) others.push_back(absl::StrCat(a.name, " (uid ", a.uid, ")"));
   }
   if (!others.empty()) {
-    return absl::StrCat(GroupLabel(*group), " is also the primary group of ", NamesShown(others));
+    return GroupRefusal{
+        absl::StrCat(GroupLabel(*group), " is also the primary group of ", NamesShown(others))};
   }
   std::optional<Account> owner = db->passwd->FindByUid(path.uid);
-  if (!owner) return absl::StrCat("its owner (uid ", path.uid, ") is not in ", db->passwd_path);
+  if (!owner) {
+    return Unsure(absl::StrCat("its owner (uid ", path.uid, ") is not in ", db->passwd_path));
+  }
   if (!group->members.empty()) {
     ++members;
     if (group->members.size() > 1 || group->members[0] != owner->name) {
-      return absl::StrCat(GroupLabel(*group), " lists the members ", NamesShown(group->members),
-                          " (only the owner ", owner->name, ", alone, is accepted)");
+      return GroupRefusal{absl::StrCat(GroupLabel(*group), " lists the members ",
+                                       NamesShown(group->members), " (only the owner ", owner->name,
+                                       ", alone, is accepted)")};
     }
   }
   if (members == 0) {
-    return absl::StrCat(GroupLabel(*group),
-                        " has no members (accepted only when it holds the account alone)");
+    return GroupRefusal{absl::StrCat(
+        GroupLabel(*group), " has no members (accepted only when it holds the account alone)")};
   }
   // Lines the agent could not parse may be entries sshd sees (say, another member).
   for (const auto& [file, malformed] : {std::pair(db->passwd_path, db->passwd->malformed_lines()),
                                         std::pair(db->group_path, db->group->malformed_lines())}) {
     if (malformed > 0) {
-      return absl::StrCat("whether ", GroupLabel(*group), " holds only the account is unknown (",
-                          file, " has ", malformed, " line(s) the agent cannot parse)");
+      return Unsure(absl::StrCat("whether ", GroupLabel(*group),
+                                 " holds only the account is unknown (", file, " has ", malformed,
+                                 " line(s) the agent cannot parse)"));
     }
   }
   return std::nullopt;
@@ -121,28 +138,32 @@ std::optional<StrictModesRefusal> CheckStrictModes(const PathOwnership& path,
     fixes.push_back(absl::StrCat("chown ", ShellQuote(account.name), " ", ShellQuote(path.path)));
   }
   std::string chmod_who;
+  bool certain = true;
   if (path.mode & S_IWGRP) {
-    std::optional<std::string> why;
+    std::optional<GroupRefusal> why;
     if (rule == GroupWritableRule::kRefuse) {
-      why = "this system's sshd accepts no group write bit";
+      why = GroupRefusal{"this system's sshd accepts no group write bit"};
     } else {
       why = DebianGroupRefusal(path, account.uid, databases);
     }
     if (why) {
-      reasons.push_back(absl::StrCat("is group-writable (", mode, ") and ", *why));
+      reasons.push_back(absl::StrCat("is group-writable (", mode, ") and ", why->reason));
       chmod_who += "g";
+      certain = why->certain;
     }
   }
   if (path.mode & S_IWOTH) {
     reasons.push_back(absl::StrCat("is world-writable (", mode, ")"));
     chmod_who += "o";
   }
+  if (reasons.size() > 1) certain = true;  // any certain reason settles it
   if (reasons.empty()) return std::nullopt;
   if (!chmod_who.empty()) {
     fixes.push_back(absl::StrCat("chmod ", chmod_who, "-w ", ShellQuote(path.path)));
   }
+  // Only an uncertain group rule can be the single reason: any other reason is certain.
   return StrictModesRefusal{path.path, absl::StrJoin(reasons, ", and "),
-                            absl::StrJoin(fixes, " && ")};
+                            absl::StrJoin(fixes, " && "), certain};
 }
 
 std::string StrictModesMessage(const StrictModesRefusal& refusal, const std::string& account) {

@@ -69,6 +69,9 @@ struct StrictModesRefusal {
   std::string path;
   std::string reason;  // "is group-writable (mode 775) and group users (gid 100) is also …"
   std::string fix;     // a shell command after which sshd accepts the path: "chmod g-w /home/a"
+  // false when the agent cannot tell (a group or owner not in its files — sshd may find it
+  // through NSS —, unreadable or unparsable account files): sshd may accept the path.
+  bool certain = true;
 };
 
 // Why sshd refuses `path` for `account` under `rule`, every reason at once (sshd names only

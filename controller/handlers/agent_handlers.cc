@@ -26,7 +26,10 @@ absl::Status ReportBuffer::Flush() {
   }
   absl::Status status = store_.RecordHostReports(batch);
   if (!status.ok()) {
-    for (HostReport& report : batch) Add(std::move(report));  // keep the newest of each
+    // Kept for the next flush, unless the host reported again meanwhile: that report is newer
+    // (the same generation can carry newer files: an expiry, a user's own key).
+    std::lock_guard<std::mutex> lock(mu_);
+    for (HostReport& report : batch) pending_.try_emplace(report.hostname, std::move(report));
   }
   return status;
 }

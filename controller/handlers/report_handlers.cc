@@ -157,6 +157,9 @@ RotationReport ReportHandlers::Rotation() const {
   std::map<std::string, OwnerRotation> owners;
   for (const KeyRecord& key : ctx_.view.Keys(KeyFilter{}, now)) {
     if (key.state == KeyState::kRevoked || key.state == KeyState::kSuperseded) continue;
+    // A disabled principal's keys log in nowhere: nothing to rotate.
+    std::optional<PrincipalRecord> principal = ctx_.view.FindPrincipal(key.principal);
+    if (!principal || principal->disabled) continue;
     OwnerRotation& owner = owners[key.principal];
     owner.principal = key.principal;
     const absl::Time end = std::min(key.expires_at, key.created_at + policy.max_key_age);

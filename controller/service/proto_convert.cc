@@ -251,6 +251,7 @@ void ToProto(const AccountAccessFacts& facts, v1::AccountAccess* out) {
   out->set_sshd_refuses(facts.sshd_refuses);
   for (const std::string& f : facts.facts) out->add_facts(f);
   out->set_lines_left_out(facts.lines_left_out);
+  out->set_files_reported(facts.observed);
 }
 
 std::vector<ObservedAccountRecord> FromProto(

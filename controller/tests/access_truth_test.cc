@@ -271,6 +271,36 @@ TEST_F(AccessTruthTest, LinesLeftOutOfTheReportMakeANoUncertain) {
   EXPECT_FALSE(v->determined);
 }
 
+// Where the host's reports cannot settle it, verify says so instead of a sure "no".
+TEST_F(AccessTruthTest, WhatTheHostDidNotReportIsUnknownNotNo) {
+  AccessInputs in;
+  in.desired = {Desired("deploy", k1_, "", in_a_year_)};
+  in.observed = std::vector<ObservedAccountRecord>{{"deploy", {InFile(in.desired[0])}, 0}};
+  in.converged = true;
+  // An account keyfleet does not manage there: the agent never reads it.
+  AccessAnswer root = ComputeAccess(in, "root", kNow);
+  ASSERT_THAT(root.accounts, SizeIs(1));
+  EXPECT_FALSE(root.accounts[0].observed);
+  auto v = VerifyKeyAccess(root, "root", k2_.fingerprint, "");
+  EXPECT_FALSE(v->allowed);
+  EXPECT_FALSE(v->determined);
+  EXPECT_THAT(v->reason, HasSubstr("does not read the files of accounts"));
+  // A desired line not among the reported ones while some lines were left out.
+  AccessInputs cut = in;
+  cut.observed = std::vector<ObservedAccountRecord>{{"deploy", {}, 1}};
+  v = VerifyKeyAccess(ComputeAccess(cut, "deploy", kNow), "deploy", k1_.fingerprint, "");
+  EXPECT_FALSE(v->allowed);
+  EXPECT_FALSE(v->determined) << v->reason;
+  // StrictModes the agent could not decide (a group only NSS knows).
+  AccessInputs maybe = in;
+  maybe.problems = {{"deploy", "DRIFT_KIND_SSHD_MAY_REFUSE", "/home/deploy is group-writable"}};
+  AccessAnswer a = ComputeAccess(maybe, "deploy", kNow);
+  EXPECT_FALSE(a.accounts[0].sshd_refuses);
+  v = VerifyKeyAccess(a, "deploy", k1_.fingerprint, "");
+  EXPECT_FALSE(v->determined);
+  EXPECT_THAT(v->reason, HasSubstr("cannot tell"));
+}
+
 TEST_F(AccessTruthTest, ObservedJsonRoundTripsAndIsStrict) {
   std::vector<ObservedAccountRecord> accounts = {
       {"deploy", {UsersOwn(k1_, "expiry-time=\"20300101Z\""), UsersOwn(k2_)}, 2}};

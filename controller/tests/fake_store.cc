@@ -120,6 +120,9 @@ absl::StatusOr<uint64_t> FakeStore::RotateKey(const MutationContext& ctx,
   if (old == keys_.end()) return KeyNotFoundError(rotation.old_fingerprint);
   KF_RETURN_IF_ERROR(CheckRotatable(old->second));
   const KeyRecord& next = rotation.successor;
+  auto owner = principals_.find(next.principal);
+  if (owner == principals_.end()) return PrincipalNotFoundError(next.principal);
+  if (owner->second.disabled) return PrincipalDisabledError(next.principal);
   if (auto r = revoked_.find(next.fingerprint); r != revoked_.end()) {
     return KeyRevokedError(next.fingerprint, r->second.reason, r->second.revoked_at);
   }

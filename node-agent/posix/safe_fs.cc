@@ -151,8 +151,10 @@ void SafeAccountFs::ReportStrictModes(const PathOwnership& path, const Account& 
   std::optional<StrictModesRefusal> refusal =
       CheckStrictModes(path, account, group_rule_, databases_ ? &*databases_ : nullptr);
   if (refusal) {
-    drift->push_back({account.name, v1::DRIFT_KIND_SSHD_WILL_REFUSE, path.path,
-                      StrictModesMessage(*refusal, account.name), false});
+    drift->push_back(
+        {account.name,
+         refusal->certain ? v1::DRIFT_KIND_SSHD_WILL_REFUSE : v1::DRIFT_KIND_SSHD_MAY_REFUSE,
+         path.path, StrictModesMessage(*refusal, account.name), false});
   }
 }
 

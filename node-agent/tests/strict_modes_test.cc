@@ -168,6 +168,38 @@ TEST(StrictModes, MessageNamesPathReasonAndFix) {
             "will refuse alice's keys; run `chmod g-w '/srv/home dirs/alice'`");
 }
 
+// What the agent cannot see (a group or owner only NSS knows, account files it cannot read or
+// parse) makes the refusal uncertain: reported as "may refuse", never as a sure "no login".
+TEST(StrictModes, RefusalsTheAgentCannotBeSureOfAreMarkedUncertain) {
+  const Account alice = Named("alice", 2001);
+  struct Row {
+    const char* what;
+    uid_t uid;
+    gid_t gid;
+    mode_t mode;
+    Db db;
+    bool certain;
+  };
+  const Row rows[] = {
+      {"shared group", 2001, 100, 0775, Db::kStandard, true},
+      {"world-writable", 2001, 2001, 0777, Db::kStandard, true},
+      {"group not in /etc/group", 2001, 4242, 0775, Db::kStandard, false},
+      {"group file unreadable", 2001, 2001, 0775, Db::kGroupUnreadable, false},
+      {"passwd has lines the agent cannot parse", 2001, 2001, 0775, Db::kMalformedPasswd, false},
+      {"no databases", 2001, 2001, 0775, Db::kNone, false},
+      {"unknown group and world-writable", 2001, 4242, 0777, Db::kStandard, true},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.what);
+    const AccountDatabases db = MakeDatabases(row.db);
+    auto refusal = CheckStrictModes({"/home/alice", row.uid, row.gid, row.mode}, alice,
+                                    GroupWritableRule::kDebianUserGroupModes,
+                                    row.db == Db::kNone ? nullptr : &db);
+    ASSERT_TRUE(refusal.has_value());
+    EXPECT_EQ(refusal->certain, row.certain) << refusal->reason;
+  }
+}
+
 TEST(StrictModes, LongMemberListsAreShortened) {
   AccountDatabases db;
   db.passwd = PasswdFile::Parse("alice:x:2001:2001::/home/alice:/bin/sh\n");
