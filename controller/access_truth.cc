@@ -190,8 +190,13 @@ AccessAnswer ComputeAccess(const AccessInputs& in, const std::string& only, absl
   answer.change_pending = !in.converged;
   answer.desired_generation = in.desired_generation;
   answer.applied_generation = in.applied_generation;
+  // An expiry recompute keeps the generation: then it is the state, not the generation, that
+  // is pending.
   const std::string pending_text =
-      absl::StrCat("the host has not applied generation ", in.desired_generation, " yet");
+      in.applied_generation == in.desired_generation && in.desired_generation != 0
+          ? absl::StrCat("the host has not applied generation ", in.desired_generation,
+                         "'s recomputed state (an expiry) yet")
+          : absl::StrCat("the host has not applied generation ", in.desired_generation, " yet");
 
   // Every account anything mentions.
   std::map<std::string, AccountAccessFacts> facts;
