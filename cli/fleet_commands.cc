@@ -6,10 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/exit_codes.h"
+#include "cli/fingerprint_command.h"
 #include "cli/online_command.h"
 #include "cli/table.h"
 #include "cli/text_input.h"
-#include "common/authorized_keys_line.h"
 #include "common/duration_text.h"
 #include "common/fingerprint.h"
 
@@ -23,29 +23,19 @@ std::string Labels(const google::protobuf::Map<std::string, std::string>& labels
   return absl::StrJoin(parts, ",");
 }
 
-std::string DriftKind(v1::DriftKind kind) {
-  std::string name = v1::DriftKind_Name(kind);
-  const std::string prefix = "DRIFT_KIND_";
-  if (name.rfind(prefix, 0) == 0) name = name.substr(prefix.size());
+// A protobuf enum value's name as a word: DRIFT_KIND_NO_SUCH_ACCOUNT -> "no-such-account".
+std::string EnumWord(std::string name, absl::string_view prefix) {
+  if (absl::StartsWith(name, prefix)) name = name.substr(prefix.size());
   for (char& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(c));
   return name;
 }
 
+std::string DriftKind(v1::DriftKind kind) {
+  return EnumWord(v1::DriftKind_Name(kind), "DRIFT_KIND_");
+}
+
 std::string AccessStateText(v1::AccessState state) {
-  switch (state) {
-    case v1::ACCESS_STATE_ACTIVE:
-      return "active";
-    case v1::ACCESS_STATE_PENDING_ADD:
-      return "pending-add";
-    case v1::ACCESS_STATE_PENDING_REMOVAL:
-      return "pending-removal";
-    case v1::ACCESS_STATE_UNMANAGED:
-      return "unmanaged";
-    case v1::ACCESS_STATE_UNREPORTED:
-      return "unreported";
-    default:
-      return "?";
-  }
+  return EnumWord(v1::AccessState_Name(state), "ACCESS_STATE_");
 }
 
 // A SHA256:… fingerprint as given, or the fingerprint of the one public key in a file.
@@ -61,24 +51,16 @@ absl::StatusOr<std::string> FingerprintArgument(const std::string& arg) {
   }
   absl::StatusOr<std::string> content = ReadTextInput(arg);
   if (!content.ok()) return content.status();
-  std::vector<std::string> found;
-  std::string first_error;
-  ForEachLine(*content, [&](size_t n, absl::string_view line) {
-    if (IsBlankOrCommentLine(line)) return;
-    absl::StatusOr<AuthorizedKeysLine> parsed = ParseAuthorizedKeysLine(line);
-    if (parsed.ok()) {
-      found.push_back(Fingerprint(parsed->key));
-    } else if (first_error.empty()) {
-      first_error = absl::StrCat("line ", n, ": ", parsed.status().message());
-    }
-  });
-  if (found.size() == 1 && first_error.empty()) return found[0];
-  if (!first_error.empty()) {
+  FingerprintResult found = FingerprintKeys(*content, FingerprintHash::kSha256);
+  if (!found.errors.empty()) {
+    const LineError& e = found.errors.front();
     return absl::InvalidArgumentError(
-        absl::StrCat(DisplayName(arg), " is not a public key file (", first_error, ")"));
+        absl::StrCat(DisplayName(arg), " is not a public key file (",
+                     e.line == 0 ? e.reason : absl::StrCat("line ", e.line, ": ", e.reason), ")"));
   }
+  if (found.keys.size() == 1) return found.keys[0].fingerprint;
   return absl::InvalidArgumentError(absl::StrCat(
-      DisplayName(arg), found.empty() ? " holds no public key" : " holds more than one key",
+      DisplayName(arg), found.keys.empty() ? " holds no public key" : " holds more than one key",
       "; give one key (a .pub file) or its SHA256: fingerprint"));
 }
 

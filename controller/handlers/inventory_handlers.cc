@@ -162,11 +162,17 @@ absl::StatusOr<RotateKeyResult> InventoryHandlers::RotateKey(
   KF_ASSIGN_OR_RETURN(result.change,
                       ctx_.store.RotateKey(Mutation(ctx_, actor), rotation, &result.carried));
   KF_RETURN_IF_ERROR(ctx_.follower.CatchUpTo(result.change));
-  result.new_key = *next;
-  result.old_key = *old_key;
-  result.old_key.state = KeyState::kSuperseded;
-  result.old_key.successor_fingerprint = next->fingerprint;
-  result.old_key.expires_at = std::min(old_key->expires_at, now + keep);
+  // As stored: the view has caught up with the rotation (a later change may already have
+  // removed either key; then the error says so rather than guess).
+  std::optional<KeyRecord> stored_new = ctx_.view.FindKey(next->fingerprint);
+  std::optional<KeyRecord> stored_old = ctx_.view.FindKey(old_fingerprint);
+  if (!stored_new || !stored_old) {
+    return absl::AbortedError(absl::StrCat("key ", old_fingerprint, " was rotated (change ",
+                                           result.change,
+                                           "), but a later change removed one of the keys"));
+  }
+  result.new_key = *std::move(stored_new);
+  result.old_key = *std::move(stored_old);
   return result;
 }
 

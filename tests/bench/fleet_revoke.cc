@@ -66,13 +66,6 @@ struct Fleet {
 
 // One simulated agent's Watch stream: desired states go to the apply queue; reports come back
 // from the apply workers (outside reactions, hence the hold) and are written one at a time.
-double SelfCpuSeconds() {
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
-         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
 class SimAgent : public grpc::ClientBidiReactor<v1::AgentMessage, v1::WatchResponse> {
  public:
   SimAgent(Fleet* fleet, int index) : fleet_(fleet), index_(index) {}
@@ -348,7 +341,7 @@ int main(int argc, char** argv) {
   // CPU each side spends on the revocation: the controller (push, reports, database) and this
   // process (the 10,000 simulated agents' streams, applies and reports), on the same cores.
   const double controller_cpu_before = keyfleet::testing::CpuSeconds(controller);
-  const double agents_cpu_before = SelfCpuSeconds();
+  const double agents_cpu_before = keyfleet::testing::CpuSeconds(getpid());
   {
     std::lock_guard<std::mutex> lock(fleet.mu);
     fleet.revoking = true;
@@ -365,7 +358,7 @@ int main(int argc, char** argv) {
     fleet.cv.wait_for(lock, std::chrono::seconds(120), [&] { return fleet.converged >= hosts; });
   }
   const double controller_cpu_s = keyfleet::testing::CpuSeconds(controller) - controller_cpu_before;
-  const double agents_cpu_s = SelfCpuSeconds() - agents_cpu_before;
+  const double agents_cpu_s = keyfleet::testing::CpuSeconds(getpid()) - agents_cpu_before;
   std::vector<double> lat, received;
   {
     std::lock_guard<std::mutex> lock(fleet.mu);
