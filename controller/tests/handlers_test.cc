@@ -59,6 +59,15 @@ class HandlersTest : public ::testing::Test {
     return g;
   }
 
+  GrantRecord FingerprintGrant(const std::string& fingerprint, const std::string& selector,
+                               const std::string& account) {
+    GrantRecord g;
+    g.key_fingerprint = fingerprint;
+    g.hosts = *ParseHostSelector(selector);
+    g.account = account;
+    return g;
+  }
+
   void Connect(const std::string& host, Labels labels) {
     ASSERT_TRUE(agents_.Connect(host, labels).ok());
   }
@@ -255,10 +264,7 @@ TEST_F(HandlersTest, WarningWindowListsExpiringKeys) {
 TEST_F(HandlersTest, GrantExpiryAndOptionsShapeTheLine) {
   ASSERT_TRUE(inventory_.AddPrincipal("admin", "ci", PrincipalKind::kService, "").ok());
   std::string fp = AddKey("ci", 9);
-  GrantRecord g;
-  g.key_fingerprint = fp;
-  g.hosts = *ParseHostSelector("role=web,web-*");
-  g.account = "deploy";
+  GrantRecord g = FingerprintGrant(fp, "role=web,web-*", "deploy");
   g.options = "RESTRICT,command=\"echo ok\"";
   g.expires_at = kT0 + 2 * kDay;
   auto added = inventory_.AddGrant("admin", g);
@@ -381,10 +387,7 @@ TEST_F(HandlersTest, DisablingAPrincipalRemovesItsKeys) {
 TEST_F(HandlersTest, DisablingAPrincipalRemovesKeysGrantedByFingerprint) {
   ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
   const std::string fp = AddKey("alice", 1);
-  GrantRecord by_key;
-  by_key.key_fingerprint = fp;
-  by_key.hosts = *ParseHostSelector("db-*");
-  by_key.account = "deploy";
+  GrantRecord by_key = FingerprintGrant(fp, "db-*", "deploy");
   ASSERT_TRUE(inventory_.AddGrant("admin", by_key).ok());
   Connect("db-1", {});
   Connect("db-2", {});
@@ -534,10 +537,7 @@ TEST_F(DeliveryLimitsTest, KeysPerAccount) {
 
   // Another way to the same account: a grant of one more key.
   const std::string bobs = AddKey("bob", 200000);
-  GrantRecord one_more;
-  one_more.key_fingerprint = bobs;
-  one_more.hosts = *ParseHostSelector("*");
-  one_more.account = "deploy";
+  GrantRecord one_more = FingerprintGrant(bobs, "*", "deploy");
   absl::Status refused = inventory_.AddGrant("admin", one_more).status();
   EXPECT_THAT(refused.message(), HasSubstr("host h1: account \"deploy\" would hold 4097"));
   // To a host where it fits, it is fine; relabelling that host into the full grant is refused.
@@ -569,10 +569,7 @@ TEST_F(DeliveryLimitsTest, ManagedBlockBytesAtTheLimitAndOnePast) {
   const size_t want = ::keyfleet::kMaxManagedBlockBytes - used - 1;  // plus its newline
   const size_t n = 100 + want - line_size(100);
   ASSERT_EQ(line_size(n), want);
-  GrantRecord fill;
-  fill.key_fingerprint = key.fingerprint;
-  fill.hosts = *ParseHostSelector("*");
-  fill.account = "deploy";
+  GrantRecord fill = FingerprintGrant(key.fingerprint, "*", "deploy");
   fill.options = "command=\"" + std::string(n + 1, 'y') + "\"";
   absl::Status past = inventory_.AddGrant("admin", fill).status();
   EXPECT_EQ(past.code(), absl::StatusCode::kInvalidArgument);
@@ -619,10 +616,7 @@ TEST_F(HandlersTest, RotationTimeline) {
   ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
   const std::string k1 = AddKey("alice", 1);
   ASSERT_TRUE(inventory_.AddGrant("admin", Grant("alice", "*", "alice")).ok());
-  GrantRecord by_fp;
-  by_fp.key_fingerprint = k1;
-  by_fp.hosts = *ParseHostSelector("*");
-  by_fp.account = "deploy";
+  GrantRecord by_fp = FingerprintGrant(k1, "*", "deploy");
   by_fp.options = "restrict";
   ASSERT_TRUE(inventory_.AddGrant("admin", by_fp).ok());
   Connect("h1", {});
