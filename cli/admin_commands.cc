@@ -25,6 +25,30 @@ std::string UnmanagedName(v1::UnmanagedKeys mode) {
 
 }  // namespace
 
+namespace {
+
+std::string DurationOf(const google::protobuf::Duration& d) {
+  return FormatDurationText(absl::Seconds(d.seconds()));
+}
+
+void AddRuleRows(Table& table, const std::string& who, const v1::RotationRule& r) {
+  table.Add({who + "max key age", DurationOf(r.max_key_age())});
+  table.Add({who + "warning window", DurationOf(r.warning_window())});
+  table.Add({who + "rotation overlap", DurationOf(r.rotation_overlap())});
+}
+
+void PrintShortened(const v1::SetPolicyResponse& resp) {
+  Table table({"KEY", "PRINCIPAL", "CREATED", "EXPIRES NOW", "EXPIRES AFTER"});
+  for (const v1::ShortenedKey& k : resp.shortened()) {
+    table.Add({k.fingerprint(), k.principal(), FormatTimestamp(k.created_at().seconds()),
+               FormatTimestamp(k.expires_before().seconds()),
+               FormatTimestamp(k.expires_after().seconds())});
+  }
+  std::cout << table.Render();
+}
+
+}  // namespace
+
 void AddPolicyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code) {
   CLI::App* group = app.add_subcommand("policy", "Rotation and key-type policy");
   group->require_subcommand(1);
@@ -38,26 +62,50 @@ void AddPolicyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_co
       return kExitOk;
     }
     Table table({"SETTING", "VALUE"});
-    table.Add({"max key age", FormatDurationText(absl::Seconds(p.max_key_age().seconds()))});
-    table.Add({"warning window", FormatDurationText(absl::Seconds(p.warning_window().seconds()))});
-    table.Add(
-        {"rotation overlap", FormatDurationText(absl::Seconds(p.rotation_overlap().seconds()))});
+    table.Add({"max key age", DurationOf(p.max_key_age())});
+    table.Add({"warning window", DurationOf(p.warning_window())});
+    table.Add({"rotation overlap", DurationOf(p.rotation_overlap())});
+    if (p.has_person()) AddRuleRows(table, "people: ", p.person());
+    if (p.has_service()) AddRuleRows(table, "services: ", p.service());
     table.Add({"allowed key types", absl::StrJoin(p.allowed_key_types(), ",")});
     table.Add({"min RSA bits", std::to_string(p.min_rsa_bits())});
     table.Add({"unmanaged keys", UnmanagedName(p.unmanaged_keys())});
     std::cout << table.Render();
+    if (!p.has_person() || !p.has_service()) {
+      std::cout << "("
+                << (!p.has_person() && !p.has_service() ? "people and services"
+                    : !p.has_person()                   ? "people"
+                                                        : "services")
+                << " follow the max key age, warning window and overlap above)\n";
+    }
     return kExitOk;
   });
 
   struct SetArgs {
-    std::string max_age, warn, overlap, allow_types, unmanaged;
+    std::string kind, max_age, warn, overlap, allow_types, unmanaged;
     uint32_t min_rsa_bits = 0;
+    bool inherit = false, apply_to_existing = false, dry_run = false;
   };
   auto set_args = std::make_shared<SetArgs>();
-  CLI::App* set = group->add_subcommand("set", "Change the policy; unset options keep their value");
+  CLI::App* set = group->add_subcommand(
+      "set",
+      "Change the policy; unset options keep their value. A shorter max age applies to new keys; "
+      "existing keys keep their expiry (and are reported overdue once older) unless "
+      "--apply-to-existing shortens them (see who first with --dry-run)");
+  set->add_option("--kind", set_args->kind,
+                  "Set the rotation rule (--max-age, --warn, --overlap) of one principal kind "
+                  "only: person or service; without it, the rule of every kind without its own")
+      ->check(CLI::IsMember({"person", "service"}));
   set->add_option("--max-age", set_args->max_age, "Max key age, e.g. 365d");
   set->add_option("--warn", set_args->warn, "Warning window before expiry, e.g. 30d");
   set->add_option("--overlap", set_args->overlap, "Rotation overlap, e.g. 14d");
+  set->add_flag("--inherit", set_args->inherit,
+                "With --kind: drop that kind's own rule; it follows the default again");
+  set->add_flag("--apply-to-existing", set_args->apply_to_existing,
+                "Shorten existing keys' lives to the new rule; a key already past it keeps the "
+                "warning window from now, so nobody is locked out without notice");
+  set->add_flag("--dry-run", set_args->dry_run,
+                "With --apply-to-existing: list the keys it would shorten and change nothing");
   set->add_option("--min-rsa-bits", set_args->min_rsa_bits, "Minimum RSA size (at least 2048)");
   set->add_option("--allow-types", set_args->allow_types,
                   "Comma-separated key types, e.g. ssh-ed25519,ecdsa-sha2-nistp256");
@@ -65,11 +113,20 @@ void AddPolicyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_co
                   "What agents do with keys keyfleet did not write: keep, report or remove")
       ->check(CLI::IsMember({"keep", "report", "remove"}));
   OnRun(set, globals, exit_code, [set_args, &globals](ControllerClient& client) {
+    const SetArgs& a = *set_args;
+    if (a.inherit && a.kind.empty()) return UsageError("--inherit needs --kind person|service");
+    if (a.inherit && (!a.max_age.empty() || !a.warn.empty() || !a.overlap.empty())) {
+      return UsageError(
+          "--inherit drops the kind's own rule; do not give --max-age/--warn/--overlap");
+    }
+    if (a.dry_run && !a.apply_to_existing) {
+      return UsageError("--dry-run shows what --apply-to-existing would shorten; give both");
+    }
     v1::SetPolicyRequest req;
     v1::Policy* p = req.mutable_policy();
+    v1::RotationRule rule;
     auto duration = [](const std::string& flag, const std::string& text,
                        google::protobuf::Duration* out) -> bool {
-      if (text.empty()) return true;
       absl::StatusOr<absl::Duration> d = ParseDurationText(text);
       if (!d.ok()) {
         UsageError(flag + ": " + std::string(d.status().message()));
@@ -78,25 +135,63 @@ void AddPolicyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_co
       out->set_seconds(absl::ToInt64Seconds(*d));
       return true;
     };
-    if (!duration("--max-age", set_args->max_age, p->mutable_max_key_age()) ||
-        !duration("--warn", set_args->warn, p->mutable_warning_window()) ||
-        !duration("--overlap", set_args->overlap, p->mutable_rotation_overlap())) {
+    if ((!a.max_age.empty() && !duration("--max-age", a.max_age, rule.mutable_max_key_age())) ||
+        (!a.warn.empty() && !duration("--warn", a.warn, rule.mutable_warning_window())) ||
+        (!a.overlap.empty() &&
+         !duration("--overlap", a.overlap, rule.mutable_rotation_overlap()))) {
       return kExitUsage;
     }
-    if (set_args->max_age.empty()) p->clear_max_key_age();
-    if (set_args->warn.empty()) p->clear_warning_window();
-    if (set_args->overlap.empty()) p->clear_rotation_overlap();
-    p->set_min_rsa_bits(set_args->min_rsa_bits);
-    for (absl::string_view t : absl::StrSplit(set_args->allow_types, ',', absl::SkipEmpty())) {
+    const v1::PrincipalKind kind = a.kind == "person"    ? v1::PRINCIPAL_KIND_PERSON
+                                   : a.kind == "service" ? v1::PRINCIPAL_KIND_SERVICE
+                                                         : v1::PRINCIPAL_KIND_UNSPECIFIED;
+    if (a.inherit) {
+      req.add_inherit(kind);
+    } else if (kind == v1::PRINCIPAL_KIND_PERSON) {
+      *p->mutable_person() = rule;
+    } else if (kind == v1::PRINCIPAL_KIND_SERVICE) {
+      *p->mutable_service() = rule;
+    } else {
+      if (rule.has_max_key_age()) *p->mutable_max_key_age() = rule.max_key_age();
+      if (rule.has_warning_window()) *p->mutable_warning_window() = rule.warning_window();
+      if (rule.has_rotation_overlap()) *p->mutable_rotation_overlap() = rule.rotation_overlap();
+    }
+    p->set_min_rsa_bits(a.min_rsa_bits);
+    for (absl::string_view t : absl::StrSplit(a.allow_types, ',', absl::SkipEmpty())) {
       p->add_allowed_key_types(std::string(t));
     }
-    if (set_args->unmanaged == "keep") p->set_unmanaged_keys(v1::UNMANAGED_KEYS_KEEP);
-    if (set_args->unmanaged == "report") p->set_unmanaged_keys(v1::UNMANAGED_KEYS_REPORT);
-    if (set_args->unmanaged == "remove") p->set_unmanaged_keys(v1::UNMANAGED_KEYS_REMOVE);
-    v1::MutationResponse resp;
+    if (a.unmanaged == "keep") p->set_unmanaged_keys(v1::UNMANAGED_KEYS_KEEP);
+    if (a.unmanaged == "report") p->set_unmanaged_keys(v1::UNMANAGED_KEYS_REPORT);
+    if (a.unmanaged == "remove") p->set_unmanaged_keys(v1::UNMANAGED_KEYS_REMOVE);
+    req.set_apply_to_existing(a.apply_to_existing);
+    req.set_dry_run(a.dry_run);
+    v1::SetPolicyResponse resp;
     grpc::Status s = client.admin().SetPolicy(client.Context().get(), req, &resp);
     if (!s.ok()) return client.Fail(s);
-    return PrintMutation(globals, "policy updated", resp);
+    if (globals.output == OutputFormat::kJson) {
+      std::cout << ToJson(resp) << "\n";
+      return kExitOk;
+    }
+    const int n = resp.shortened_size();
+    if (a.dry_run) {
+      std::cout << "dry run, nothing changed: the new policy would shorten " << n
+                << (n == 1 ? " key" : " keys") << (n > 0 ? ":" : "") << "\n";
+      if (n > 0) PrintShortened(resp);
+      return kExitOk;
+    }
+    std::cout << (resp.change() == 0
+                      ? "policy unchanged"
+                      : "policy updated (change " + std::to_string(resp.change()) + ")")
+              << "\n";
+    if (resp.applied() && n > 0) {
+      std::cout << "shortened the lives of " << n << (n == 1 ? " key" : " keys") << ":\n";
+      PrintShortened(resp);
+    } else if (n > 0) {
+      std::cout << n << (n == 1 ? " existing key outlives" : " existing keys outlive")
+                << " the new rule; they keep their expiry and 'keyfleet report rotation' lists "
+                   "them overdue once older (shorten them with --apply-to-existing; see which "
+                   "with --dry-run)\n";
+    }
+    return kExitOk;
   });
 }
 

@@ -4,8 +4,10 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/authorized_keys_options.h"
+#include "common/duration_text.h"
 #include "common/key_policy.h"
 #include "common/source_address_match.h"
+#include "common/status_macros.h"
 
 namespace keyfleet::controller {
 namespace {
@@ -114,19 +116,36 @@ absl::StatusOr<std::string> CanonicalGrantOptions(absl::string_view text) {
   return RenderAuthorizedKeysOptions(*options);
 }
 
-absl::Status ValidatePolicy(const PolicyRecord& policy) {
+namespace {
+
+absl::Status ValidateRotationRule(const RotationRule& rule, absl::string_view whose) {
   const absl::Duration day = absl::Hours(24);
-  if (policy.max_key_age < day || policy.max_key_age > 3650 * day) {
-    return absl::InvalidArgumentError(absl::StrCat("max key age ",
-                                                   absl::FormatDuration(policy.max_key_age),
-                                                   " is out of range: allowed 1 day to 3650 days"));
+  if (rule.max_key_age < day || rule.max_key_age > 3650 * day) {
+    return absl::InvalidArgumentError(absl::StrCat(whose, "max key age ",
+                                                   FormatDurationText(rule.max_key_age),
+                                                   " is out of range: allowed 1d to 3650d"));
   }
-  if (policy.warning_window < absl::ZeroDuration() || policy.warning_window > policy.max_key_age) {
-    return absl::InvalidArgumentError("the warning window must be between 0 and the max key age");
+  if (rule.warning_window < absl::ZeroDuration() || rule.warning_window > rule.max_key_age) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(whose, "warning window must be between 0 and the max key age (",
+                     FormatDurationText(rule.max_key_age), ")"));
   }
-  if (policy.rotation_overlap < absl::ZeroDuration() ||
-      policy.rotation_overlap > policy.max_key_age) {
-    return absl::InvalidArgumentError("the rotation overlap must be between 0 and the max key age");
+  if (rule.rotation_overlap < absl::ZeroDuration() || rule.rotation_overlap > rule.max_key_age) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(whose, "rotation overlap must be between 0 and the max key age (",
+                     FormatDurationText(rule.max_key_age), ")"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidatePolicy(const PolicyRecord& policy) {
+  KF_RETURN_IF_ERROR(ValidateRotationRule(policy.DefaultRule(), "the "));
+  if (policy.person_rule)
+    KF_RETURN_IF_ERROR(ValidateRotationRule(*policy.person_rule, "people's "));
+  if (policy.service_rule) {
+    KF_RETURN_IF_ERROR(ValidateRotationRule(*policy.service_rule, "services' "));
   }
   absl::Status keys = ValidateKeyPolicy(policy.key_policy);
   if (!keys.ok()) return absl::InvalidArgumentError(keys.message());

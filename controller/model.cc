@@ -67,10 +67,20 @@ bool GrantRecord::operator==(const GrantRecord& o) const {
                                           o.options, o.expires_at, o.allow_root, o.created_at);
 }
 
+bool RotationRule::operator==(const RotationRule& o) const {
+  return max_key_age == o.max_key_age && warning_window == o.warning_window &&
+         rotation_overlap == o.rotation_overlap;
+}
+
+RotationRule PolicyRecord::RuleFor(PrincipalKind kind) const {
+  const std::optional<RotationRule>& own = OwnRule(kind);
+  return own ? *own : DefaultRule();
+}
+
 bool PolicyRecord::operator==(const PolicyRecord& o) const {
   return max_key_age == o.max_key_age && warning_window == o.warning_window &&
-         rotation_overlap == o.rotation_overlap &&
-         key_policy.allowed_types == o.key_policy.allowed_types &&
+         rotation_overlap == o.rotation_overlap && person_rule == o.person_rule &&
+         service_rule == o.service_rule && key_policy.allowed_types == o.key_policy.allowed_types &&
          key_policy.min_rsa_bits == o.key_policy.min_rsa_bits && unmanaged_keys == o.unmanaged_keys;
 }
 

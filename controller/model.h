@@ -176,12 +176,35 @@ struct SecurityEvent {
 
 using UnmanagedKeysMode = ::keyfleet::UnmanagedKeysMode;
 
-struct PolicyRecord {
+// How long a key may live, how early its owner is warned, and how long a rotated key stays.
+struct RotationRule {
   absl::Duration max_key_age = absl::Hours(24 * 365);
   absl::Duration warning_window = absl::Hours(24 * 30);
   absl::Duration rotation_overlap = absl::Hours(24 * 14);
+
+  bool operator==(const RotationRule& o) const;
+};
+
+struct PolicyRecord {
+  // The rule for every principal kind without its own.
+  absl::Duration max_key_age = absl::Hours(24 * 365);
+  absl::Duration warning_window = absl::Hours(24 * 30);
+  absl::Duration rotation_overlap = absl::Hours(24 * 14);
+  // People and services may have their own rule (e.g. 90 days for CI keys).
+  std::optional<RotationRule> person_rule;
+  std::optional<RotationRule> service_rule;
   KeyPolicy key_policy = KeyPolicy::Default();
   UnmanagedKeysMode unmanaged_keys = UnmanagedKeysMode::kKeep;
+
+  RotationRule DefaultRule() const { return {max_key_age, warning_window, rotation_overlap}; }
+  // The kind's own rule, or the default.
+  RotationRule RuleFor(PrincipalKind kind) const;
+  std::optional<RotationRule>& OwnRule(PrincipalKind kind) {
+    return kind == PrincipalKind::kService ? service_rule : person_rule;
+  }
+  const std::optional<RotationRule>& OwnRule(PrincipalKind kind) const {
+    return kind == PrincipalKind::kService ? service_rule : person_rule;
+  }
 
   bool operator==(const PolicyRecord& o) const;
 };

@@ -254,28 +254,51 @@ std::string ApiCredentialToJson(const ApiCredentialRecord& c) {
   return j.dump();
 }
 
+namespace {
+
+json RotationRuleToJson(const RotationRule& r) {
+  return json{{"max_key_age_seconds", absl::ToInt64Seconds(r.max_key_age)},
+              {"warning_window_seconds", absl::ToInt64Seconds(r.warning_window)},
+              {"rotation_overlap_seconds", absl::ToInt64Seconds(r.rotation_overlap)}};
+}
+
+absl::StatusOr<RotationRule> RotationRuleFromJson(const json& j) {
+  KF_ASSIGN_OR_RETURN(int64_t max_age, GetInt<int64_t>(j, "max_key_age_seconds"));
+  KF_ASSIGN_OR_RETURN(int64_t warning, GetInt<int64_t>(j, "warning_window_seconds"));
+  KF_ASSIGN_OR_RETURN(int64_t overlap, GetInt<int64_t>(j, "rotation_overlap_seconds"));
+  return RotationRule{absl::Seconds(max_age), absl::Seconds(warning), absl::Seconds(overlap)};
+}
+
+}  // namespace
+
 std::string PolicyToJson(const PolicyRecord& p) {
   std::vector<std::string> types;
   for (KeyType t : p.key_policy.allowed_types) types.emplace_back(KeyTypeName(t));
-  return json{{"max_key_age_seconds", absl::ToInt64Seconds(p.max_key_age)},
-              {"warning_window_seconds", absl::ToInt64Seconds(p.warning_window)},
-              {"rotation_overlap_seconds", absl::ToInt64Seconds(p.rotation_overlap)},
-              {"allowed_key_types", types},
-              {"min_rsa_bits", p.key_policy.min_rsa_bits},
-              {"unmanaged_keys", UnmanagedKeysModeName(p.unmanaged_keys)}}
-      .dump();
+  json j = RotationRuleToJson(p.DefaultRule());
+  j["allowed_key_types"] = types;
+  j["min_rsa_bits"] = p.key_policy.min_rsa_bits;
+  j["unmanaged_keys"] = UnmanagedKeysModeName(p.unmanaged_keys);
+  // Absent (not null) when a kind follows the default, so policies stored before per-kind rules
+  // read back unchanged.
+  if (p.person_rule) j["person"] = RotationRuleToJson(*p.person_rule);
+  if (p.service_rule) j["service"] = RotationRuleToJson(*p.service_rule);
+  return j.dump();
 }
 
 absl::StatusOr<PolicyRecord> PolicyFromJson(const std::string& text) {
   return ParseRecord<PolicyRecord>(
       "policy", text, [](const json& j) -> absl::StatusOr<PolicyRecord> {
         PolicyRecord p;
-        KF_ASSIGN_OR_RETURN(int64_t max_age, GetInt<int64_t>(j, "max_key_age_seconds"));
-        KF_ASSIGN_OR_RETURN(int64_t warning, GetInt<int64_t>(j, "warning_window_seconds"));
-        KF_ASSIGN_OR_RETURN(int64_t overlap, GetInt<int64_t>(j, "rotation_overlap_seconds"));
-        p.max_key_age = absl::Seconds(max_age);
-        p.warning_window = absl::Seconds(warning);
-        p.rotation_overlap = absl::Seconds(overlap);
+        KF_ASSIGN_OR_RETURN(RotationRule rule, RotationRuleFromJson(j));
+        p.max_key_age = rule.max_key_age;
+        p.warning_window = rule.warning_window;
+        p.rotation_overlap = rule.rotation_overlap;
+        if (j.contains("person")) {
+          KF_ASSIGN_OR_RETURN(p.person_rule, RotationRuleFromJson(j.at("person")));
+        }
+        if (j.contains("service")) {
+          KF_ASSIGN_OR_RETURN(p.service_rule, RotationRuleFromJson(j.at("service")));
+        }
         p.key_policy.allowed_types.clear();
         for (const std::string& name : j.at("allowed_key_types").get<std::vector<std::string>>()) {
           std::optional<KeyType> type = KeyTypeFromName(name);

@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   postgresql openssh-client openssh-server
+  libcpp-httplib-dev libcurl4-openssl-dev python3-aiosmtpd
 )
 
 missing=()

@@ -18,9 +18,10 @@ namespace keyfleet::controller {
 namespace {
 
 // A key as AddKeys and RotateKey register it: parsed, no certificate, allowed by the policy.
+// Its life is the owner's kind's max key age.
 absl::StatusOr<KeyRecord> NewKeyRecord(const std::string& line, const std::string& principal,
                                        const std::string& label, const PolicyRecord& policy,
-                                       absl::Time now) {
+                                       PrincipalKind kind, absl::Time now) {
   absl::StatusOr<PublicKey> key = ParsePublicKey(line);
   if (!key.ok()) return key.status();
   if (key->certificate) {
@@ -40,8 +41,14 @@ absl::StatusOr<KeyRecord> NewKeyRecord(const std::string& line, const std::strin
   record.public_key = RenderPublicKey(plain);
   record.label = label;
   record.created_at = now;
-  record.expires_at = now + policy.max_key_age;
+  record.expires_at = now + policy.RuleFor(kind).max_key_age;
   return record;
+}
+
+// The owner's kind picks the rotation rule; an unknown owner is refused by the store.
+PrincipalKind KindOf(const FleetView& view, const std::string& principal) {
+  std::optional<PrincipalRecord> p = view.FindPrincipal(principal);
+  return p ? p->kind : PrincipalKind::kPerson;
 }
 
 MutationContext Mutation(const HandlerContext& ctx, const std::string& actor) {
@@ -93,11 +100,12 @@ absl::StatusOr<AddKeysResult> InventoryHandlers::AddKeys(const std::string& acto
   KF_RETURN_IF_ERROR(ValidateKeyLabel(label));
   if (lines.empty()) return absl::InvalidArgumentError("no public keys given");
   const PolicyRecord policy = ctx_.view.policy();
+  const PrincipalKind kind = KindOf(ctx_.view, principal);
   const absl::Time now = ctx_.Now();
   AddKeysResult result;
   std::set<std::string> seen;
   for (size_t i = 0; i < lines.size(); ++i) {
-    absl::StatusOr<KeyRecord> record = NewKeyRecord(lines[i], principal, label, policy, now);
+    absl::StatusOr<KeyRecord> record = NewKeyRecord(lines[i], principal, label, policy, kind, now);
     if (!record.ok()) return KeyError(i, lines.size(), record.status());
     if (!seen.insert(record->fingerprint).second) {
       return KeyError(i, lines.size(),
@@ -127,15 +135,17 @@ absl::StatusOr<RotateKeyResult> InventoryHandlers::RotateKey(
   KF_RETURN_IF_ERROR(CheckRotatable(*old_key));
   if (!label.empty()) KF_RETURN_IF_ERROR(ValidateKeyLabel(label));
   const PolicyRecord policy = ctx_.view.policy();
+  const PrincipalKind kind = KindOf(ctx_.view, old_key->principal);
+  const RotationRule rule = policy.RuleFor(kind);
   const absl::Time now = ctx_.Now();
-  const absl::Duration keep = overlap.value_or(policy.rotation_overlap);
-  if (keep < absl::ZeroDuration() || keep > policy.max_key_age) {
+  const absl::Duration keep = overlap.value_or(rule.rotation_overlap);
+  if (keep < absl::ZeroDuration() || keep > rule.max_key_age) {
     return absl::InvalidArgumentError(
         absl::StrCat("the overlap must be between 0 (--now) and the policy's max key age (",
-                     FormatDurationText(policy.max_key_age), ")"));
+                     FormatDurationText(rule.max_key_age), ")"));
   }
   absl::StatusOr<KeyRecord> next = NewKeyRecord(
-      public_key, old_key->principal, label.empty() ? old_key->label : label, policy, now);
+      public_key, old_key->principal, label.empty() ? old_key->label : label, policy, kind, now);
   if (!next.ok()) {
     return absl::Status(next.status().code(),
                         absl::StrCat("the new key: ", next.status().message()));
@@ -313,10 +323,26 @@ PolicyRecord InventoryHandlers::GetPolicy() const {
   return ctx_.view.policy();
 }
 
-absl::StatusOr<uint64_t> InventoryHandlers::SetPolicy(const std::string& actor,
-                                                      const PolicyRecord& policy) {
+absl::StatusOr<InventoryHandlers::SetPolicyResult> InventoryHandlers::SetPolicy(
+    const std::string& actor, const PolicyRecord& policy, ExistingKeys existing) {
   KF_RETURN_IF_ERROR(ValidatePolicy(policy));
-  return Visible(ctx_.store.SetPolicy(Mutation(ctx_, actor), policy));
+  const absl::Time now = ctx_.Now();
+  SetPolicyResult result;
+  result.shortened = ShortenedLives(
+      policy, ctx_.view.Keys(KeyFilter{}, now),
+      [this](const std::string& name) -> std::optional<PrincipalKind> {
+        std::optional<PrincipalRecord> p = ctx_.view.FindPrincipal(name);
+        if (!p) return std::nullopt;
+        return p->kind;
+      },
+      now);
+  if (existing == ExistingKeys::kDryRun) return result;
+  const std::vector<KeyLifeChange> none;
+  KF_ASSIGN_OR_RETURN(
+      result.change,
+      Visible(ctx_.store.SetPolicy(Mutation(ctx_, actor), policy,
+                                   existing == ExistingKeys::kShorten ? result.shortened : none)));
+  return result;
 }
 
 }  // namespace keyfleet::controller

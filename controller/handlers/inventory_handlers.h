@@ -77,7 +77,16 @@ class InventoryHandlers {
   absl::StatusOr<uint64_t> RemoveGrant(const std::string& actor, int64_t id);
 
   PolicyRecord GetPolicy() const;
-  absl::StatusOr<uint64_t> SetPolicy(const std::string& actor, const PolicyRecord& policy);
+  // What a new policy does to existing keys whose lives it would shorten (ShortenedLives):
+  // kKeep leaves them (the rotation report lists them overdue once past the new max age),
+  // kShorten shortens them with the policy in one change, kDryRun changes nothing.
+  enum class ExistingKeys { kKeep, kShorten, kDryRun };
+  struct SetPolicyResult {
+    uint64_t change = 0;
+    std::vector<KeyLifeChange> shortened;  // applied only with kShorten
+  };
+  absl::StatusOr<SetPolicyResult> SetPolicy(const std::string& actor, const PolicyRecord& policy,
+                                            ExistingKeys existing = ExistingKeys::kKeep);
 
  private:
   // Waits for this replica's view to show `change`; the mutation is committed either way.

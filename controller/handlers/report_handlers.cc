@@ -132,9 +132,11 @@ absl::StatusOr<ComplianceReport> ReportHandlers::Compliance() const {
       return !parsed.ok() || !CheckKeyAgainstPolicy(*parsed, policy.key_policy).ok();
     }();
     if (weak) report.weak_type.push_back(key);
-    if (key.expires_at <= now || key.created_at + policy.max_key_age <= now) {
+    std::optional<PrincipalRecord> owner = ctx_.view.FindPrincipal(key.principal);
+    const RotationRule rule = policy.RuleFor(owner ? owner->kind : PrincipalKind::kPerson);
+    if (key.expires_at <= now || key.created_at + rule.max_key_age <= now) {
       report.expired_or_overdue.push_back(std::move(key));
-    } else if (key.expires_at <= now + policy.warning_window) {
+    } else if (key.expires_at <= now + rule.warning_window) {
       report.expiring_soon.push_back(std::move(key));
     }
   }
@@ -162,16 +164,18 @@ RotationReport ReportHandlers::Rotation() const {
     if (!principal || principal->disabled) continue;
     OwnerRotation& owner = owners[key.principal];
     owner.principal = key.principal;
-    const absl::Time end = std::min(key.expires_at, key.created_at + policy.max_key_age);
+    // Each kind's own cycle: a 90-day service key rotated 100 days ago is not "this cycle".
+    const RotationRule rule = policy.RuleFor(principal->kind);
+    const absl::Time end = std::min(key.expires_at, key.created_at + rule.max_key_age);
     for (OwnerRotation* o : {&owner, &report.overall}) {
       ++o->keys;
       if (end <= now) {
         ++o->overdue;
         o->overdue_fingerprints.push_back(key.fingerprint);
-      } else if (end <= now + policy.warning_window) {
+      } else if (end <= now + rule.warning_window) {
         ++o->due;
         o->due_fingerprints.push_back(key.fingerprint);
-      } else if (key.created_at >= report.cycle_start) {
+      } else if (key.created_at >= now - rule.max_key_age) {
         ++o->rotated;
       }
     }

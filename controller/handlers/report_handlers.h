@@ -64,7 +64,7 @@ struct OwnerRotation {
   std::vector<std::string> due_fingerprints, overdue_fingerprints;
 };
 struct RotationReport {
-  absl::Time cycle_start;  // now - max_key_age
+  absl::Time cycle_start;  // now - the default max_key_age (each kind counts its own cycle)
   PolicyRecord policy;
   OwnerRotation overall;
   std::vector<OwnerRotation> owners;  // by principal

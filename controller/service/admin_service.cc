@@ -292,11 +292,40 @@ grpc::Status AdminServiceImpl::GetPolicy(grpc::ServerContext* ctx, const v1::Get
 }
 
 grpc::Status AdminServiceImpl::SetPolicy(grpc::ServerContext* ctx, const v1::SetPolicyRequest* req,
-                                         v1::MutationResponse* resp) {
+                                         v1::SetPolicyResponse* resp) {
   KF_AUTHORIZE("SetPolicy", {});
-  absl::StatusOr<PolicyRecord> policy = FromProto(req->policy(), inventory_.GetPolicy());
+  PolicyRecord base = inventory_.GetPolicy();
+  for (int kind : req->inherit()) {
+    absl::StatusOr<PrincipalKind> k = FromProto(static_cast<v1::PrincipalKind>(kind));
+    if (!k.ok()) return ToGrpcStatus(k.status());
+    base.OwnRule(*k).reset();
+  }
+  absl::StatusOr<PolicyRecord> policy = FromProto(req->policy(), base);
   if (!policy.ok()) return ToGrpcStatus(policy.status());
-  return Mutation(inventory_.SetPolicy(caller.actor(), *policy), resp);
+  if (req->dry_run() && !req->apply_to_existing()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "dry_run answers what apply_to_existing would shorten; set both"));
+  }
+  using Existing = InventoryHandlers::ExistingKeys;
+  const Existing existing = req->dry_run()             ? Existing::kDryRun
+                            : req->apply_to_existing() ? Existing::kShorten
+                                                       : Existing::kKeep;
+  absl::StatusOr<InventoryHandlers::SetPolicyResult> result =
+      inventory_.SetPolicy(caller.actor(), *policy, existing);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  resp->set_change(result->change);
+  resp->set_applied(existing == Existing::kShorten);
+  for (const KeyLifeChange& k : result->shortened) {
+    v1::ShortenedKey* out = resp->add_shortened();
+    out->set_fingerprint(k.fingerprint);
+    out->set_principal(k.principal);
+    out->set_kind(k.kind == PrincipalKind::kService ? v1::PRINCIPAL_KIND_SERVICE
+                                                    : v1::PRINCIPAL_KIND_PERSON);
+    ToProto(k.created_at, out->mutable_created_at());
+    ToProto(k.expires_before, out->mutable_expires_before());
+    ToProto(k.expires_after, out->mutable_expires_after());
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status AdminServiceImpl::AccessReview(grpc::ServerContext* ctx,

@@ -71,7 +71,7 @@ class AdminServiceImpl final : public v1::AdminService::Service {
   grpc::Status GetPolicy(grpc::ServerContext* ctx, const v1::GetPolicyRequest* req,
                          v1::Policy* resp) override;
   grpc::Status SetPolicy(grpc::ServerContext* ctx, const v1::SetPolicyRequest* req,
-                         v1::MutationResponse* resp) override;
+                         v1::SetPolicyResponse* resp) override;
   grpc::Status AccessReview(grpc::ServerContext* ctx, const v1::AccessReviewRequest* req,
                             v1::AccessReviewResponse* resp) override;
   grpc::Status VerifyAccess(grpc::ServerContext* ctx, const v1::VerifyAccessRequest* req,

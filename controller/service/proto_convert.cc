@@ -161,10 +161,30 @@ void ToProto(const JoinTokenRecord& t, absl::Time now, v1::HostToken* out) {
   out->set_state(JoinTokenState(t, now));
 }
 
+namespace {
+
+void RuleToProto(const RotationRule& r, v1::RotationRule* out) {
+  ToProto(r.max_key_age, out->mutable_max_key_age());
+  ToProto(r.warning_window, out->mutable_warning_window());
+  ToProto(r.rotation_overlap, out->mutable_rotation_overlap());
+}
+
+// Unset fields keep `base`'s values.
+RotationRule RuleFromProto(const v1::RotationRule& r, RotationRule base) {
+  if (r.has_max_key_age()) base.max_key_age = FromProto(r.max_key_age());
+  if (r.has_warning_window()) base.warning_window = FromProto(r.warning_window());
+  if (r.has_rotation_overlap()) base.rotation_overlap = FromProto(r.rotation_overlap());
+  return base;
+}
+
+}  // namespace
+
 void ToProto(const PolicyRecord& p, v1::Policy* out) {
   ToProto(p.max_key_age, out->mutable_max_key_age());
   ToProto(p.warning_window, out->mutable_warning_window());
   ToProto(p.rotation_overlap, out->mutable_rotation_overlap());
+  if (p.person_rule) RuleToProto(*p.person_rule, out->mutable_person());
+  if (p.service_rule) RuleToProto(*p.service_rule, out->mutable_service());
   for (KeyType t : p.key_policy.allowed_types)
     out->add_allowed_key_types(std::string(KeyTypeName(t)));
   out->set_min_rsa_bits(p.key_policy.min_rsa_bits);
@@ -176,6 +196,12 @@ absl::StatusOr<PolicyRecord> FromProto(const v1::Policy& p, const PolicyRecord& 
   if (p.has_max_key_age()) out.max_key_age = FromProto(p.max_key_age());
   if (p.has_warning_window()) out.warning_window = FromProto(p.warning_window());
   if (p.has_rotation_overlap()) out.rotation_overlap = FromProto(p.rotation_overlap());
+  if (p.has_person()) {
+    out.person_rule = RuleFromProto(p.person(), out.RuleFor(PrincipalKind::kPerson));
+  }
+  if (p.has_service()) {
+    out.service_rule = RuleFromProto(p.service(), out.RuleFor(PrincipalKind::kService));
+  }
   if (p.allowed_key_types_size() > 0) {
     out.key_policy.allowed_types.clear();
     for (const std::string& name : p.allowed_key_types()) {

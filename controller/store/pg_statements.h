@@ -75,6 +75,7 @@ inline constexpr Statement kStatements[] = {
     {"key_supersede",
      "UPDATE keys SET state = 'superseded', successor_fingerprint = $2, expires_at = kf_ts($3) "
      "WHERE fingerprint = $1"},
+    {"key_set_expiry", "UPDATE keys SET expires_at = kf_ts($2) WHERE fingerprint = $1"},
     {"key_delete", "DELETE FROM keys WHERE fingerprint = $1"},
     {"key_revoke",
      "UPDATE keys SET state = 'revoked', revocation_reason = $2, revoked_at = kf_ts($3) "

@@ -384,15 +384,27 @@ absl::StatusOr<uint64_t> PostgresStore::RemoveGrant(const MutationContext& ctx, 
 }
 
 absl::StatusOr<uint64_t> PostgresStore::SetPolicy(const MutationContext& ctx,
-                                                  const PolicyRecord& policy) {
+                                                  const PolicyRecord& policy,
+                                                  const std::vector<KeyLifeChange>& shorten) {
   return Mutate(ctx, "set policy", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
     pqxx::result r = txn.exec_prepared("policy_get");
     std::string before = r.empty() ? "" : r[0][0].as<std::string>();
     std::string after = PolicyToJson(policy);
     MutationLog log;
-    if (before == after) return log;
-    txn.exec_prepared0("policy_set", after);
-    log.Record("policy.set", EntityKind::kPolicy, "policy", before, after);
+    if (before != after) {
+      txn.exec_prepared0("policy_set", after);
+      log.Record("policy.set", EntityKind::kPolicy, "policy", before, after);
+    }
+    for (const KeyLifeChange& change : shorten) {
+      KF_ASSIGN_OR_RETURN(KeyRecord key, LoadKey(txn, change.fingerprint));
+      // Computed from the view: a change since then may have ended the key sooner already.
+      if (key.state == KeyState::kRevoked || key.expires_at <= change.expires_after) continue;
+      KeyRecord shortened = key;
+      shortened.expires_at = change.expires_after;
+      txn.exec_prepared0("key_set_expiry", key.fingerprint, Us(shortened.expires_at));
+      log.Record("key.shorten", EntityKind::kKey, key.fingerprint, KeyToJson(key),
+                 KeyToJson(shortened));
+    }
     return log;
   });
 }

@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "controller/audit_checkpoint.h"
 #include "controller/model.h"
+#include "controller/policy_impact.h"
 
 namespace keyfleet::controller {
 
@@ -77,8 +78,10 @@ class Store {
   virtual absl::StatusOr<std::pair<uint64_t, GrantRecord>> AddGrant(const MutationContext& ctx,
                                                                     const GrantRecord& grant) = 0;
   virtual absl::StatusOr<uint64_t> RemoveGrant(const MutationContext& ctx, int64_t id) = 0;
-  virtual absl::StatusOr<uint64_t> SetPolicy(const MutationContext& ctx,
-                                             const PolicyRecord& policy) = 0;
+  // With the policy, shortens the listed keys' lives (only where the stored expiry is still
+  // later, each audited as key.shorten) in the same transaction.
+  virtual absl::StatusOr<uint64_t> SetPolicy(const MutationContext& ctx, const PolicyRecord& policy,
+                                             const std::vector<KeyLifeChange>& shorten) = 0;
   // Creates the host or updates its labels (a change, audited with the host as actor); only
   // refreshes last_seen, and returns 0, when the labels are unchanged.
   virtual absl::StatusOr<uint64_t> RegisterHost(const MutationContext& ctx,

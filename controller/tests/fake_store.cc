@@ -199,7 +199,8 @@ absl::StatusOr<uint64_t> FakeStore::RemoveGrant(const MutationContext& ctx, int6
 }
 
 absl::StatusOr<uint64_t> FakeStore::SetPolicy(const MutationContext& ctx,
-                                              const PolicyRecord& policy) {
+                                              const PolicyRecord& policy,
+                                              const std::vector<KeyLifeChange>& shorten) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string before = policy_ ? PolicyToJson(*policy_) : "";
   std::string after = PolicyToJson(policy);
@@ -207,6 +208,18 @@ absl::StatusOr<uint64_t> FakeStore::SetPolicy(const MutationContext& ctx,
   if (before != after) {
     policy_ = policy;
     log.Record("policy.set", EntityKind::kPolicy, "policy", before, after);
+  }
+  for (const KeyLifeChange& change : shorten) {
+    auto key = keys_.find(change.fingerprint);
+    if (key == keys_.end()) return KeyNotFoundError(change.fingerprint);
+    if (key->second.state == KeyState::kRevoked || key->second.expires_at <= change.expires_after) {
+      continue;
+    }
+    KeyRecord shortened = key->second;
+    shortened.expires_at = change.expires_after;
+    log.Record("key.shorten", EntityKind::kKey, key->first, KeyToJson(key->second),
+               KeyToJson(shortened));
+    key->second = shortened;
   }
   return CommitLocked(ctx, log);
 }

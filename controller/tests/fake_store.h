@@ -32,8 +32,8 @@ class FakeStore : public Store {
   absl::StatusOr<std::pair<uint64_t, GrantRecord>> AddGrant(const MutationContext& ctx,
                                                             const GrantRecord& grant) override;
   absl::StatusOr<uint64_t> RemoveGrant(const MutationContext& ctx, int64_t id) override;
-  absl::StatusOr<uint64_t> SetPolicy(const MutationContext& ctx,
-                                     const PolicyRecord& policy) override;
+  absl::StatusOr<uint64_t> SetPolicy(const MutationContext& ctx, const PolicyRecord& policy,
+                                     const std::vector<KeyLifeChange>& shorten) override;
   absl::StatusOr<uint64_t> RegisterHost(const MutationContext& ctx, const std::string& hostname,
                                         const Labels& labels) override;
   absl::StatusOr<uint64_t> SetHostLabels(const MutationContext& ctx, const std::string& hostname,

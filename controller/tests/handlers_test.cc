@@ -742,5 +742,92 @@ TEST_F(HandlersTest, RotationReportCountsTheCampaign) {
   EXPECT_EQ(r.overall.overdue, 1u);
 }
 
+// People and services may have their own rule: a service key lives 90 days, a person's 365.
+TEST_F(HandlersTest, PolicyPerPrincipalKind) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "ci", PrincipalKind::kService, "").ok());
+  PolicyRecord policy;
+  policy.service_rule = RotationRule{90 * kDay, 7 * kDay, 1 * kDay};
+  ASSERT_TRUE(inventory_.SetPolicy("admin", policy).ok());
+  EXPECT_EQ(inventory_.GetPolicy().RuleFor(PrincipalKind::kService).max_key_age, 90 * kDay);
+  EXPECT_EQ(inventory_.GetPolicy().RuleFor(PrincipalKind::kPerson).max_key_age, 365 * kDay);
+
+  const std::string alice_key = AddKey("alice", 1);
+  const std::string ci_key = AddKey("ci", 2);
+  EXPECT_EQ(inventory_.GetKey(alice_key)->expires_at, kT0 + 365 * kDay);
+  EXPECT_EQ(inventory_.GetKey(ci_key)->expires_at, kT0 + 90 * kDay);
+
+  // The service's overlap is its own (1 day), and so is its cap on --overlap.
+  auto rotated = inventory_.RotateKey("admin", ci_key, Ed(3), "", std::nullopt);
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  EXPECT_EQ(rotated->old_key.expires_at, kT0 + kDay);
+  auto too_long =
+      inventory_.RotateKey("admin", rotated->new_key.fingerprint, Ed(4), "", 100 * kDay);
+  EXPECT_THAT(too_long.status().message(), HasSubstr("max key age (90d)"));
+
+  // Day 85: the service key is due (7-day window), alice's is not.
+  clock_.Advance(85 * kDay);
+  RotationReport r = reports_handlers_.Rotation();
+  ASSERT_EQ(r.owners.size(), 2u);
+  EXPECT_EQ(r.owners[1].principal, "ci");
+  EXPECT_EQ(r.owners[1].due, 1u);
+  EXPECT_EQ(r.owners[0].due, 0u);
+
+  // A bad per-kind rule is refused with the kind named.
+  PolicyRecord bad;
+  bad.person_rule = RotationRule{30 * kDay, 60 * kDay, kDay};
+  EXPECT_THAT(inventory_.SetPolicy("admin", bad).status().message(),
+              HasSubstr("people's warning window"));
+}
+
+// --apply-to-existing on a fixed clock: lives shorten to created + max age, but a key already
+// past the new max age keeps the warning window from now; a dry run changes nothing.
+TEST_F(HandlersTest, ApplyToExistingShortensLivesWithNotice) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "ci", PrincipalKind::kService, "").ok());
+  const std::string old_ci = AddKey("ci", 1);  // day 0
+  clock_.Advance(60 * kDay);
+  const std::string new_ci = AddKey("ci", 2);  // day 60
+  const std::string alice_key = AddKey("alice", 3);
+  const std::string revoked = AddKey("ci", 4);
+  ASSERT_TRUE(inventory_.RevokeKey("admin", revoked, "test").ok());
+  clock_.Advance(40 * kDay);  // day 100
+
+  PolicyRecord policy;
+  policy.service_rule = RotationRule{90 * kDay, 14 * kDay, kDay};
+  using Existing = InventoryHandlers::ExistingKeys;
+  auto dry = inventory_.SetPolicy("admin", policy, Existing::kDryRun);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_EQ(dry->change, 0u);
+  ASSERT_EQ(dry->shortened.size(), 2u) << "only the service's live keys";
+  EXPECT_EQ(dry->shortened[0].fingerprint < dry->shortened[1].fingerprint, true);
+  EXPECT_FALSE(inventory_.GetPolicy().service_rule.has_value()) << "a dry run changes nothing";
+  EXPECT_EQ(inventory_.GetKey(old_ci)->expires_at, kT0 + 365 * kDay);
+
+  // Without --apply-to-existing the keys stay; the report lists the old one overdue.
+  auto kept = inventory_.SetPolicy("admin", policy);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->shortened.size(), 2u);
+  EXPECT_EQ(inventory_.GetKey(old_ci)->expires_at, kT0 + 365 * kDay);
+  EXPECT_EQ(reports_handlers_.Rotation().overall.overdue, 1u);
+
+  auto applied = inventory_.SetPolicy("admin", policy, Existing::kShorten);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_GT(applied->change, kept->change) << "the policy is unchanged, the keys are a change";
+  // Day 100: the day-0 key is past 90 days: it gets 14 days' notice, not an instant cut.
+  EXPECT_EQ(inventory_.GetKey(old_ci)->expires_at, kT0 + 114 * kDay);
+  EXPECT_EQ(inventory_.GetKey(new_ci)->expires_at, kT0 + 150 * kDay);
+  EXPECT_EQ(inventory_.GetKey(alice_key)->expires_at, kT0 + 425 * kDay) << "people unchanged";
+  // Applying again finds nothing more to shorten.
+  auto again = inventory_.SetPolicy("admin", policy, Existing::kShorten);
+  ASSERT_TRUE(again.ok());
+  EXPECT_THAT(again->shortened, IsEmpty());
+  auto events = reports_handlers_.ListAudit(absl::InfinitePast());
+  ASSERT_TRUE(events.ok());
+  int shortened_events = 0;
+  for (const AuditEvent& e : *events) shortened_events += e.action == "key.shorten";
+  EXPECT_EQ(shortened_events, 2);
+}
+
 }  // namespace
 }  // namespace keyfleet::controller

@@ -212,6 +212,41 @@ TEST_F(PostgresStoreTest, RotationSupersedesLinksAndCarriesFingerprintGrants) {
   EXPECT_EQ(store_->LoadSnapshot()->keys.size(), 2u);
 }
 
+// A policy with --apply-to-existing: the policy and the shortened lives are one change; a key
+// that ended sooner meanwhile is left as it is; per-kind rules survive the round trip.
+TEST_F(PostgresStoreTest, PolicyShortensKeyLivesInOneChange) {
+  ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("alice")).ok());
+  KeyRecord a = Key("alice", 1), b = Key("alice", 2);
+  ASSERT_TRUE(store_->AddKeys(Ctx(), {a, b}).ok());
+  PolicyRecord policy;
+  policy.person_rule = RotationRule{absl::Hours(24 * 30), absl::Hours(24 * 7), absl::Hours(24)};
+  const absl::Time end = kT0 + absl::Hours(24 * 30);
+  std::vector<KeyLifeChange> shorten = {
+      {a.fingerprint, "alice", PrincipalKind::kPerson, a.created_at, a.expires_at, end},
+      {b.fingerprint, "alice", PrincipalKind::kPerson, b.created_at, b.expires_at,
+       b.expires_at + absl::Hours(1)}};  // would lengthen: left alone
+  auto change = store_->SetPolicy(Ctx(absl::Hours(1)), policy, shorten);
+  ASSERT_TRUE(change.ok()) << change.status();
+  auto snap = store_->LoadSnapshot();
+  ASSERT_TRUE(snap.ok());
+  ASSERT_TRUE(snap->policy.has_value());
+  EXPECT_EQ(*snap->policy, policy);
+  for (const KeyRecord& k : snap->keys) {
+    EXPECT_EQ(k.expires_at, k.fingerprint == a.fingerprint ? end : b.expires_at) << k.fingerprint;
+  }
+  auto events = store_->ListAudit(0, absl::InfinitePast(), 100);
+  ASSERT_TRUE(events.ok());
+  ASSERT_GE(events->size(), 2u);
+  EXPECT_EQ((*events)[events->size() - 2].action, "policy.set");
+  EXPECT_EQ(events->back().action, "key.shorten");
+  auto feed = store_->ChangesSince(0, 100);
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  ASSERT_GE(feed->size(), 2u);
+  EXPECT_EQ(feed->back().sequence, *change);
+  EXPECT_EQ(feed->back().entity_key, a.fingerprint);
+  EXPECT_EQ((*feed)[feed->size() - 2].entity, EntityKind::kPolicy);
+}
+
 TEST_F(PostgresStoreTest, MutationErrorsAreActionable) {
   ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("alice")).ok());
   EXPECT_EQ(store_->AddPrincipal(Ctx(), Person("alice")).status().code(),

@@ -209,6 +209,20 @@ TEST_F(CliOnlineTest, PrincipalsKeysGrantsPolicyAuditEndToEnd) {
   EXPECT_EQ(policy["unmanaged_keys"], "UNMANAGED_KEYS_REPORT");
   EXPECT_EQ(Run("policy set --min-rsa-bits 1024").exit_code, 1);
   EXPECT_EQ(Run("policy set --max-age forever").exit_code, 2);
+  // A rule per principal kind, and --apply-to-existing tried with a dry run first.
+  EXPECT_EQ(Run("policy set --kind service --max-age 90d --dry-run").exit_code, 2);
+  EXPECT_EQ(Run("policy set --inherit").exit_code, 2);
+  auto dry = Run("policy set --kind service --max-age 60d --apply-to-existing --dry-run");
+  EXPECT_EQ(dry.exit_code, 0) << dry.out;
+  EXPECT_THAT(dry.out, HasSubstr("dry run, nothing changed"));
+  EXPECT_THAT(Run("policy show").out, HasSubstr("people and services follow"));
+  EXPECT_EQ(Run("policy set --kind service --max-age 90d --warn 14d").exit_code, 0);
+  auto per_kind = Run("policy show");
+  EXPECT_THAT(per_kind.out, HasSubstr("services: max key age"));
+  EXPECT_THAT(per_kind.out, HasSubstr("(people follow the max key age"));
+  EXPECT_EQ(Json("policy show")["service"]["max_key_age"], "7776000s");
+  EXPECT_EQ(Run("policy set --kind service --inherit").exit_code, 0);
+  EXPECT_FALSE(Json("policy show").contains("service"));
 
   // principal disable, revoke
   EXPECT_EQ(Run("principal disable ci").exit_code, 0);
