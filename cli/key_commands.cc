@@ -1,10 +1,12 @@
 #include "cli/key_commands.h"
 
 #include <iostream>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "cli/exit_codes.h"
 #include "cli/online_command.h"
+#include "cli/private_key_file.h"
 #include "cli/rollout_commands.h"
 #include "cli/table.h"
 #include "cli/text_input.h"
@@ -59,6 +61,67 @@ void PrintKey(const v1::Key& k) {
   }
   table.Add({"public key", k.public_key()});
   std::cout << table.Render();
+}
+
+// --generate [--type T] --out FILE [--passphrase-file F], for `key generate` and `key rotate`.
+struct GeneratedKeyOutput {
+  bool generate = false;
+  std::string type = "ed25519";
+  std::string out;
+  std::string passphrase_file;
+};
+
+void AddGeneratedKeyOptions(CLI::App* cmd, GeneratedKeyOutput* o, bool optional) {
+  if (optional) {
+    cmd->add_flag("--generate", o->generate,
+                  "The controller makes the successor's key pair (see key generate)");
+  } else {
+    o->generate = true;
+  }
+  cmd->add_option("--type", o->type, "ed25519 (default), ecdsa-p256 or rsa-3072")
+      ->check(CLI::IsMember({"ed25519", "ecdsa-p256", "rsa-3072"}));
+  cmd->add_option("--out", o->out,
+                  "Where to write the private key (created 0600, never overwritten); the public "
+                  "key goes to OUT.pub");
+  cmd->add_option("--passphrase-file", o->passphrase_file,
+                  "Encrypt the private key with the passphrase in this file (one line), as "
+                  "ssh-keygen does; it never leaves this machine");
+}
+
+struct PreparedKeyOutput {
+  std::optional<SecretBytes> passphrase;
+  std::optional<PrivateKeyFiles> files;
+};
+
+// Before the controller is asked: the passphrase is read and both files exist, empty, so a key
+// is never made that cannot be saved.
+absl::StatusOr<PreparedKeyOutput> PrepareKeyOutput(const GeneratedKeyOutput& o) {
+  if (o.out.empty())
+    return absl::InvalidArgumentError("--out FILE is required with a generated key");
+  PreparedKeyOutput p;
+  if (!o.passphrase_file.empty()) {
+    absl::StatusOr<SecretBytes> pass = ReadPassphraseFile(o.passphrase_file);
+    if (!pass.ok()) return pass.status();
+    p.passphrase = std::move(*pass);
+  }
+  absl::StatusOr<PrivateKeyFiles> files = PrivateKeyFiles::Create(o.out);
+  if (!files.ok()) return files.status();
+  p.files.emplace(std::move(*files));
+  return p;
+}
+
+absl::Status SaveGeneratedKey(PreparedKeyOutput& out, const std::string& private_key,
+                              const v1::Key& key) {
+  std::string public_line = key.public_key();
+  if (!key.comment().empty()) public_line += " " + key.comment();
+  return out.files->Commit(private_key, out.passphrase, public_line);
+}
+
+int SaveFailed(const absl::Status& s, const std::string& fingerprint) {
+  std::cerr << "keyfleet: error: the key " << fingerprint
+            << " was registered but its private key could not be saved: " << s.message()
+            << "\n  remove it (keyfleet key remove " << fingerprint << ") and generate again\n";
+  return kExitRefused;
 }
 
 }  // namespace
@@ -213,62 +276,117 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
   struct RotateArgs {
     std::string fingerprint, file, label, overlap;
     bool now = false;
+    GeneratedKeyOutput generated;
     WaitOptions wait;
   };
   auto rotate_args = std::make_shared<RotateArgs>();
   CLI::App* rotate = group->add_subcommand(
       "rotate",
-      "Replace a key with its successor: NEW_FILE's key joins the same principal with every "
-      "grant the old key had, and the old key (superseded) logs in until the overlap ends "
-      "(--overlap, default the policy's; --now for none) — sshd itself enforces that end. For a "
-      "compromised key use `key revoke`.");
+      "Replace a key with its successor: NEW_FILE's key (or one the controller generates, "
+      "--generate) joins the same principal with every grant the old key had, and the old key "
+      "(superseded) logs in until the overlap ends (--overlap, default the policy's; --now for "
+      "none) — sshd itself enforces that end. For a compromised key use `key revoke`.");
   rotate->add_option("OLD_FINGERPRINT", rotate_args->fingerprint, "SHA256:… of the key to replace")
       ->required();
-  rotate->add_option("NEW_FILE", rotate_args->file, "The successor's .pub file (- for stdin)")
-      ->required();
+  rotate->add_option("NEW_FILE", rotate_args->file, "The successor's .pub file (- for stdin)");
   rotate->add_option("--label", rotate_args->label, "The new key's label (default: the old one's)");
   rotate->add_option("--overlap", rotate_args->overlap,
                      "How long the old key keeps working, e.g. 14d (default: the policy's)");
   rotate->add_flag("--now", rotate_args->now, "End the old key at once (a replaced laptop)");
+  AddGeneratedKeyOptions(rotate, &rotate_args->generated, /*optional=*/true);
   AddWaitOptions(rotate, &rotate_args->wait);
   OnRun(rotate, globals, exit_code, [rotate_args, &globals](ControllerClient& client) {
-    if (rotate_args->now && !rotate_args->overlap.empty()) {
-      return UsageError("give --overlap or --now, not both");
-    }
-    absl::StatusOr<std::string> text = ReadTextInput(rotate_args->file);
-    if (!text.ok()) return UsageError(std::string(text.status().message()));
-    std::vector<std::string> keys;
-    ForEachLine(*text, [&](size_t, absl::string_view line) {
-      if (!IsBlankOrCommentLine(line)) keys.emplace_back(line);
-    });
-    if (keys.size() != 1) {
-      return UsageError(DisplayName(rotate_args->file) + " must hold exactly one public key (it " +
-                        "holds " + std::to_string(keys.size()) + ")");
+    const RotateArgs& a = *rotate_args;
+    if (a.now && !a.overlap.empty()) return UsageError("give --overlap or --now, not both");
+    if (a.generated.generate == !a.file.empty()) {
+      return UsageError("give the successor's NEW_FILE or --generate (with --out), one of them");
     }
     v1::RotateKeyRequest req;
-    req.set_old_fingerprint(rotate_args->fingerprint);
-    req.set_public_key(keys[0]);
-    req.set_label(rotate_args->label);
-    req.set_now(rotate_args->now);
-    if (!rotate_args->overlap.empty()) {
-      absl::StatusOr<absl::Duration> d = ParseDurationText(rotate_args->overlap);
+    req.set_old_fingerprint(a.fingerprint);
+    req.set_label(a.label);
+    req.set_now(a.now);
+    if (!a.overlap.empty()) {
+      absl::StatusOr<absl::Duration> d = ParseDurationText(a.overlap);
       if (!d.ok()) return UsageError("--overlap: " + std::string(d.status().message()));
       req.mutable_overlap()->set_seconds(absl::ToInt64Seconds(*d));
+    }
+    std::optional<PreparedKeyOutput> out;
+    if (a.generated.generate) {
+      absl::StatusOr<PreparedKeyOutput> prepared = PrepareKeyOutput(a.generated);
+      if (!prepared.ok()) return UsageError(std::string(prepared.status().message()));
+      out.emplace(std::move(*prepared));
+      req.set_generate_type(a.generated.type);
+    } else {
+      absl::StatusOr<std::string> text = ReadTextInput(a.file);
+      if (!text.ok()) return UsageError(std::string(text.status().message()));
+      std::vector<std::string> keys;
+      ForEachLine(*text, [&](size_t, absl::string_view line) {
+        if (!IsBlankOrCommentLine(line)) keys.emplace_back(line);
+      });
+      if (keys.size() != 1) {
+        return UsageError(DisplayName(a.file) + " must hold exactly one public key (it " +
+                          "holds " + std::to_string(keys.size()) + ")");
+      }
+      req.set_public_key(keys[0]);
     }
     v1::RotateKeyResponse resp;
     grpc::Status s = client.admin().RotateKey(client.Context().get(), req, &resp);
     if (!s.ok()) return client.Fail(s);
+    if (out) {
+      absl::Status saved = SaveGeneratedKey(*out, resp.private_key(), resp.new_key());
+      if (!saved.ok()) return SaveFailed(saved, resp.new_key().fingerprint());
+    }
+    resp.clear_private_key();  // never printed
     if (globals.output == OutputFormat::kJson) {
       std::cout << ToJson(resp) << "\n";
-      if (!rotate_args->wait.wait) return kExitOk;
+      if (!a.wait.wait) return kExitOk;
     }
     const std::string summary = absl::StrCat(
         "key ", resp.old_key().fingerprint(), " rotated to ", resp.new_key().fingerprint(),
+        out ? absl::StrCat(" (generated: ", a.generated.out, ")") : "",
         "; the old key works until ", FormatTimestamp(resp.old_key().expires_at().seconds()),
         resp.carried_grants_size() > 0
             ? absl::StrCat(" (", resp.carried_grants_size(), " grant(s) by fingerprint carried)")
             : "");
-    return FinishMutation(client, globals, summary, resp.change(), rotate_args->wait);
+    return FinishMutation(client, globals, summary, resp.change(), a.wait);
+  });
+
+  struct GenerateArgs {
+    std::string principal, label;
+    GeneratedKeyOutput generated;
+  };
+  auto generate_args = std::make_shared<GenerateArgs>();
+  CLI::App* generate = group->add_subcommand(
+      "generate",
+      "Have the controller make a key pair for PRINCIPAL (a CI pipeline's key): only the public "
+      "half is kept; the private key comes back once, over TLS, and is written to --out (0600, "
+      "OpenSSH format, with --passphrase-file's passphrase) and --out.pub");
+  generate->add_option("PRINCIPAL", generate_args->principal, "Whose key it is")->required();
+  generate->add_option("--label", generate_args->label, "A label, e.g. ci");
+  AddGeneratedKeyOptions(generate, &generate_args->generated, /*optional=*/false);
+  OnRun(generate, globals, exit_code, [generate_args, &globals](ControllerClient& client) {
+    const GenerateArgs& a = *generate_args;
+    absl::StatusOr<PreparedKeyOutput> out = PrepareKeyOutput(a.generated);
+    if (!out.ok()) return UsageError(std::string(out.status().message()));
+    v1::GenerateKeyRequest req;
+    req.set_principal(a.principal);
+    req.set_type(a.generated.type);
+    req.set_label(a.label);
+    v1::GenerateKeyResponse resp;
+    grpc::Status s = client.admin().GenerateKey(client.Context().get(), req, &resp);
+    if (!s.ok()) return client.Fail(s);
+    absl::Status saved = SaveGeneratedKey(*out, resp.private_key(), resp.key());
+    if (!saved.ok()) return SaveFailed(saved, resp.key().fingerprint());
+    resp.clear_private_key();  // never printed
+    if (globals.output == OutputFormat::kJson) {
+      std::cout << ToJson(resp) << "\n";
+      return kExitOk;
+    }
+    std::cout << "generated " << resp.key().type() << " key " << resp.key().fingerprint() << " for "
+              << a.principal << " (change " << resp.change() << "): private key in "
+              << a.generated.out << (out->passphrase ? " (passphrase-protected)" : "")
+              << ", public key in " << a.generated.out << ".pub; the controller keeps no copy\n";
+    return kExitOk;
   });
 }
 

@@ -14,6 +14,7 @@
 #include "cli/host_commands.h"
 #include "cli/key_commands.h"
 #include "cli/principal_commands.h"
+#include "cli/notify_commands.h"
 #include "cli/rollout_commands.h"
 #include "cli/token_commands.h"
 
@@ -110,6 +111,7 @@ int main(int argc, char** argv) {
   AddPolicyCommands(app, globals, exit_code);
   AddAuditCommands(app, globals, exit_code);
   AddRolloutCommands(app, globals, exit_code);
+  AddNotifyCommands(app, globals, exit_code);
   AddFingerprintCommand(app, globals, exit_code);
   AddCheckAuthorizedKeysCommand(app, globals, exit_code);
 

@@ -48,7 +48,8 @@ absl::StatusOr<ControllerConfig> ParseControllerConfig(const std::string& yaml_t
                   {"database", "listen", "db_pool_size", "db_retry_budget", "migrate_on_start",
                    "heartbeat_interval", "feed_poll_interval", "host_stale_after", "log_level",
                    "policy", "ca_dir", "tls_names", "insecure_dev", "host_certificate_lifetime",
-                   "server_certificate_lifetime", "bootstrap_token_file"},
+                   "server_certificate_lifetime", "bootstrap_token_file", "notifications",
+                   "notify_scan_interval"},
                   ""));
     if (root["database"]) config.database = root["database"].as<std::string>();
     if (root["listen"]) config.listen = root["listen"].as<std::string>();
@@ -98,6 +99,17 @@ absl::StatusOr<ControllerConfig> ParseControllerConfig(const std::string& yaml_t
       KF_ASSIGN_OR_RETURN(
           config.server_certificate_lifetime,
           Duration(root["server_certificate_lifetime"], "server_certificate_lifetime"));
+    }
+    if (root["notifications"]) {
+      KF_ASSIGN_OR_RETURN(config.notifications, notify::ParseNotifyConfig(root["notifications"]));
+    }
+    if (root["notify_scan_interval"]) {
+      KF_ASSIGN_OR_RETURN(config.notify_scan_interval,
+                          Duration(root["notify_scan_interval"], "notify_scan_interval"));
+      if (config.notify_scan_interval < absl::Seconds(1) ||
+          config.notify_scan_interval > absl::Hours(24)) {
+        return absl::InvalidArgumentError("notify_scan_interval must be between 1s and 24h");
+      }
     }
     if (YAML::Node policy = root["policy"]) {
       if (!policy.IsMap()) return absl::InvalidArgumentError("policy must be a mapping");

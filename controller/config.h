@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "controller/model.h"
+#include "controller/notify/notify_config.h"
 
 namespace keyfleet::controller {
 
@@ -38,13 +39,18 @@ struct ControllerConfig {
   // $KEYFLEET_BOOTSTRAP_TOKEN (never read from the YAML file: it is a secret): registered as the
   // bootstrap token, e.g. from a Kubernetes Secret through secretKeyRef.
   std::string bootstrap_token;
+  // Webhooks and e-mail (notify_config.h); none by default. The outbox is kept either way.
+  notify::NotifyConfig notifications;
+  // How often expiring and overdue keys, drift, silent hosts and stuck rollouts are looked for.
+  absl::Duration notify_scan_interval = absl::Seconds(60);
 };
 
 // Reads `yaml_text` over `base`. Unknown keys, wrong types and bad values are errors naming
 // the key. Keys: database, listen, db_pool_size, db_retry_budget, migrate_on_start,
 // heartbeat_interval, feed_poll_interval, host_stale_after, log_level, ca_dir, tls_names (a
 // list), insecure_dev, host_certificate_lifetime, server_certificate_lifetime,
-// bootstrap_token_file, and policy:
+// bootstrap_token_file, notify_scan_interval, notifications (notify/notify_config.h), and
+// policy:
 // {max_key_age, warning_window, rotation_overlap, allowed_key_types, min_rsa_bits,
 // unmanaged_keys}. Durations as "30d", "12h", "15m", "90s".
 absl::StatusOr<ControllerConfig> ParseControllerConfig(const std::string& yaml_text,

@@ -18,6 +18,8 @@
 #include "controller/handlers/host_handlers.h"
 #include "controller/handlers/inventory_handlers.h"
 #include "controller/handlers/report_handlers.h"
+#include "controller/notify/make_sinks.h"
+#include "controller/notify_dispatcher.h"
 #include "controller/service/admin_service.h"
 #include "controller/service/agent_service.h"
 #include "controller/service/watch_hub.h"
@@ -50,6 +52,17 @@ void PrintBootstrapToken(const std::string& token) {
 }  // namespace
 
 // Everything a replica owns, in construction order (destroyed in reverse).
+namespace {
+
+std::vector<std::string> SinkNames(
+    const std::vector<std::unique_ptr<notify::NotificationSink>>& sinks) {
+  std::vector<std::string> names;
+  for (const auto& sink : sinks) names.push_back(sink->name());
+  return names;
+}
+
+}  // namespace
+
 struct ControllerServer::Parts {
   Parts(const ControllerConfig& config, const Clock& clock, const CertificateAuthority* ca,
         const AuditSigner* audit_signer)
@@ -75,7 +88,10 @@ struct ControllerServer::Parts {
         auth(enrollment ? &*enrollment : nullptr),
         credentials(ctx, ca),
         admin_auth(credentials, view, store, security_events, clock),
-        admin_service(admin_auth, inventory, report_handlers, host_handlers, credentials, clock),
+        sinks(notify::MakeSinks(config.notifications, clock)),
+        notify_handlers(&store, SinkNames(sinks), clock),
+        admin_service(admin_auth, inventory, report_handlers, host_handlers, credentials,
+                      notify_handlers, clock),
         agent_service(agents, hub, auth, clock),
         enrollment_service(auth) {}
 
@@ -93,6 +109,10 @@ struct ControllerServer::Parts {
   AgentAuthenticator auth;
   CredentialHandlers credentials;
   AdminAuthorizer admin_auth;
+  // Moved into the dispatcher at start.
+  std::vector<std::unique_ptr<notify::NotificationSink>> sinks;
+  NotifyHandlers notify_handlers;
+  std::unique_ptr<NotifyDispatcher> dispatcher;
   WatchHub hub;
   AdminServiceImpl admin_service;
   AgentServiceImpl agent_service;
@@ -213,6 +233,21 @@ absl::Status ControllerServer::Start() {
       },
       config_.feed_poll_interval);
   parts_->listener->Start();
+  DispatcherSettings notify_settings;
+  notify_settings.retry = config_.notifications.retry;
+  notify_settings.scan_interval = config_.notify_scan_interval;
+  notify_settings.host_stale_after = config_.host_stale_after;
+  notify_settings.rollout_deadline = config_.host_stale_after;
+  // A claimed delivery is this replica's for the longest sink timeout and some slack: a replica
+  // that dies mid-delivery holds it no longer than that.
+  absl::Duration longest = absl::ZeroDuration();
+  for (const auto& w : config_.notifications.webhooks) longest = std::max(longest, w.timeout);
+  if (config_.notifications.smtp) longest = std::max(longest, config_.notifications.smtp->timeout);
+  notify_settings.lease = longest + absl::Seconds(10);
+  parts_->dispatcher =
+      std::make_unique<NotifyDispatcher>(parts_->store, std::move(parts_->sinks), notify_settings,
+                                         parts_->view, parts_->report_handlers, clock_);
+  parts_->dispatcher->Start();
   timer_ = std::thread([this] { RunTimer(); });
   writer_ = std::thread([this] { RunWriter(); });
   spdlog::info("keyfleet-controller serving on port {} at change {}", port_,
@@ -293,6 +328,7 @@ void ControllerServer::Shutdown() {
   if (timer_.joinable()) timer_.join();
   if (writer_.joinable()) writer_.join();
   if (parts_) {
+    if (parts_->dispatcher) parts_->dispatcher->Stop();
     parts_->listener.reset();
     (void)parts_->reports.Flush();
     (void)parts_->security_events.Flush();

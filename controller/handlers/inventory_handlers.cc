@@ -6,6 +6,8 @@
 #include "common/duration_text.h"
 #include "common/fingerprint.h"
 #include "common/key_policy.h"
+#include "common/openssh_private_key.h"
+#include "common/ssh_key_generation.h"
 #include "common/ssh_key_type.h"
 #include "common/ssh_public_key.h"
 #include "common/status_macros.h"
@@ -21,7 +23,7 @@ namespace {
 // Its life is the owner's kind's max key age.
 absl::StatusOr<KeyRecord> NewKeyRecord(const std::string& line, const std::string& principal,
                                        const std::string& label, const PolicyRecord& policy,
-                                       PrincipalKind kind, absl::Time now) {
+                                       PrincipalKind kind, KeySource source, absl::Time now) {
   absl::StatusOr<PublicKey> key = ParsePublicKey(line);
   if (!key.ok()) return key.status();
   if (key->certificate) {
@@ -42,6 +44,7 @@ absl::StatusOr<KeyRecord> NewKeyRecord(const std::string& line, const std::strin
   record.label = label;
   record.created_at = now;
   record.expires_at = now + policy.RuleFor(kind).max_key_age;
+  record.source = source;
   return record;
 }
 
@@ -96,6 +99,14 @@ absl::StatusOr<AddKeysResult> InventoryHandlers::AddKeys(const std::string& acto
                                                          const std::string& principal,
                                                          const std::vector<std::string>& lines,
                                                          const std::string& label) {
+  return AddKeysFrom(actor, principal, lines, label, KeySource::kUploaded);
+}
+
+absl::StatusOr<AddKeysResult> InventoryHandlers::AddKeysFrom(const std::string& actor,
+                                                             const std::string& principal,
+                                                             const std::vector<std::string>& lines,
+                                                             const std::string& label,
+                                                             KeySource source) {
   KF_RETURN_IF_ERROR(ValidatePrincipalName(principal));
   KF_RETURN_IF_ERROR(ValidateKeyLabel(label));
   if (lines.empty()) return absl::InvalidArgumentError("no public keys given");
@@ -105,7 +116,8 @@ absl::StatusOr<AddKeysResult> InventoryHandlers::AddKeys(const std::string& acto
   AddKeysResult result;
   std::set<std::string> seen;
   for (size_t i = 0; i < lines.size(); ++i) {
-    absl::StatusOr<KeyRecord> record = NewKeyRecord(lines[i], principal, label, policy, kind, now);
+    absl::StatusOr<KeyRecord> record =
+        NewKeyRecord(lines[i], principal, label, policy, kind, source, now);
     if (!record.ok()) return KeyError(i, lines.size(), record.status());
     if (!seen.insert(record->fingerprint).second) {
       return KeyError(i, lines.size(),
@@ -129,7 +141,7 @@ absl::StatusOr<AddKeysResult> InventoryHandlers::AddKeys(const std::string& acto
 
 absl::StatusOr<RotateKeyResult> InventoryHandlers::RotateKey(
     const std::string& actor, const std::string& old_fingerprint, const std::string& public_key,
-    const std::string& label, std::optional<absl::Duration> overlap) {
+    const std::string& label, std::optional<absl::Duration> overlap, KeySource source) {
   std::optional<KeyRecord> old_key = ctx_.view.FindKey(old_fingerprint);
   if (!old_key) return KeyNotFoundError(old_fingerprint);
   KF_RETURN_IF_ERROR(CheckRotatable(*old_key));
@@ -144,8 +156,9 @@ absl::StatusOr<RotateKeyResult> InventoryHandlers::RotateKey(
         absl::StrCat("the overlap must be between 0 (--now) and the policy's max key age (",
                      FormatDurationText(rule.max_key_age), ")"));
   }
-  absl::StatusOr<KeyRecord> next = NewKeyRecord(
-      public_key, old_key->principal, label.empty() ? old_key->label : label, policy, kind, now);
+  absl::StatusOr<KeyRecord> next =
+      NewKeyRecord(public_key, old_key->principal, label.empty() ? old_key->label : label, policy,
+                   kind, source, now);
   if (!next.ok()) {
     return absl::Status(next.status().code(),
                         absl::StrCat("the new key: ", next.status().message()));
@@ -342,6 +355,58 @@ absl::StatusOr<InventoryHandlers::SetPolicyResult> InventoryHandlers::SetPolicy(
       result.change,
       Visible(ctx_.store.SetPolicy(Mutation(ctx_, actor), policy,
                                    existing == ExistingKeys::kShorten ? result.shortened : none)));
+  return result;
+}
+
+namespace {
+
+struct GeneratedPair {
+  std::string public_line;
+  SecretBytes private_key;
+};
+
+// The pair is made before the inventory is asked anything: a refused request leaves nothing
+// behind but wiped memory.
+absl::StatusOr<GeneratedPair> MakeKeyPair(const std::string& type_name,
+                                          const std::string& principal) {
+  KF_ASSIGN_OR_RETURN(GeneratedKeyType type,
+                      ParseGeneratedKeyType(type_name.empty() ? "ed25519" : type_name));
+  KF_ASSIGN_OR_RETURN(SshKeyPair pair, GenerateSshKeyPair(type, principal + "@keyfleet"));
+  KF_ASSIGN_OR_RETURN(PublicKey pub, SshKeyPairPublicKey(pair));
+  GeneratedPair out;
+  out.public_line = RenderPublicKey(pub);
+  KF_ASSIGN_OR_RETURN(out.private_key, EncodeOpenSshPrivateKey(pair, std::nullopt));
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<GeneratedKeyResult> InventoryHandlers::GenerateKey(const std::string& actor,
+                                                                  const std::string& principal,
+                                                                  const std::string& type,
+                                                                  const std::string& label) {
+  KF_RETURN_IF_ERROR(ValidatePrincipalName(principal));
+  KF_RETURN_IF_ERROR(ValidateKeyLabel(label));
+  KF_ASSIGN_OR_RETURN(GeneratedPair pair, MakeKeyPair(type, principal));
+  KF_ASSIGN_OR_RETURN(AddKeysResult added, AddKeysFrom(actor, principal, {pair.public_line}, label,
+                                                       KeySource::kGenerated));
+  GeneratedKeyResult result;
+  result.change = added.change;
+  result.key = std::move(added.keys.at(0));
+  result.private_key = std::move(pair.private_key);
+  return result;
+}
+
+absl::StatusOr<GeneratedRotationResult> InventoryHandlers::RotateToGeneratedKey(
+    const std::string& actor, const std::string& old_fingerprint, const std::string& type,
+    const std::string& label, std::optional<absl::Duration> overlap) {
+  std::optional<KeyRecord> old_key = ctx_.view.FindKey(old_fingerprint);
+  if (!old_key) return KeyNotFoundError(old_fingerprint);
+  KF_ASSIGN_OR_RETURN(GeneratedPair pair, MakeKeyPair(type, old_key->principal));
+  GeneratedRotationResult result;
+  KF_ASSIGN_OR_RETURN(result.rotation, RotateKey(actor, old_fingerprint, pair.public_line, label,
+                                                 overlap, KeySource::kGenerated));
+  result.private_key = std::move(pair.private_key);
   return result;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/ssh_key_generation.h"
 #include "controller/handlers/handler_context.h"
 
 namespace keyfleet::controller {
@@ -24,6 +25,17 @@ struct RotateKeyResult {
   KeyRecord old_key;  // superseded, its life ending at the overlap's end
   KeyRecord new_key;
   std::vector<GrantRecord> carried;  // grants made to the old fingerprint, copied to the new one
+};
+
+struct GeneratedKeyResult {
+  uint64_t change = 0;
+  KeyRecord key;
+  SecretBytes private_key;  // OpenSSH format, unencrypted
+};
+
+struct GeneratedRotationResult {
+  RotateKeyResult rotation;
+  SecretBytes private_key;  // the new key's, as GeneratedKeyResult's
 };
 
 struct AddGrantResult {
@@ -54,7 +66,19 @@ class InventoryHandlers {
   absl::StatusOr<RotateKeyResult> RotateKey(const std::string& actor,
                                             const std::string& old_fingerprint,
                                             const std::string& public_key, const std::string& label,
-                                            std::optional<absl::Duration> overlap);
+                                            std::optional<absl::Duration> overlap,
+                                            KeySource source = KeySource::kUploaded);
+
+  // `key generate`: a key pair made here (`type`: "ed25519", "ecdsa-p256", "rsa-3072"); only
+  // the public half is stored (source generated), added like AddKeys. The private key, in
+  // OpenSSH's format and unencrypted, is in the result and nowhere else.
+  absl::StatusOr<GeneratedKeyResult> GenerateKey(const std::string& actor,
+                                                 const std::string& principal,
+                                                 const std::string& type, const std::string& label);
+  // `key rotate --generate`: RotateKey to a key pair made here, as GenerateKey.
+  absl::StatusOr<GeneratedRotationResult> RotateToGeneratedKey(
+      const std::string& actor, const std::string& old_fingerprint, const std::string& type,
+      const std::string& label, std::optional<absl::Duration> overlap);
   // INVALID_ARGUMENT for an unknown state name.
   absl::StatusOr<std::vector<KeyRecord>> ListKeys(const KeyFilter& filter) const;
   absl::StatusOr<KeyRecord> GetKey(const std::string& fingerprint) const;
@@ -89,6 +113,9 @@ class InventoryHandlers {
                                             ExistingKeys existing = ExistingKeys::kKeep);
 
  private:
+  absl::StatusOr<AddKeysResult> AddKeysFrom(const std::string& actor, const std::string& principal,
+                                            const std::vector<std::string>& public_keys,
+                                            const std::string& label, KeySource source);
   // Waits for this replica's view to show `change`; the mutation is committed either way.
   absl::StatusOr<uint64_t> Visible(absl::StatusOr<uint64_t> change);
 

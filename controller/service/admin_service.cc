@@ -44,6 +44,19 @@ void AdminServiceImpl::KeyToProto(const KeyRecord& key, v1::Key* out) const {
 
 namespace {
 
+// A private key leaves the controller only inside TLS (never over --insecure-dev plaintext).
+grpc::Status RequireTls(const grpc::ServerContext& ctx) {
+  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
+  if (auth != nullptr) {
+    for (const grpc::string_ref& type : auth->FindPropertyValues("transport_security_type")) {
+      if (std::string(type.data(), type.size()) == "ssl") return grpc::Status::OK;
+    }
+  }
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                      "keys are generated only over TLS (the private key travels in the answer); "
+                      "this connection is plaintext (--insecure-dev)");
+}
+
 AccessTarget PrincipalTarget(const std::string& principal) {
   AccessTarget t;
   t.principal = principal;
@@ -100,6 +113,20 @@ grpc::Status AdminServiceImpl::AddKeys(grpc::ServerContext* ctx, const v1::AddKe
   return grpc::Status::OK;
 }
 
+grpc::Status AdminServiceImpl::GenerateKey(grpc::ServerContext* ctx,
+                                           const v1::GenerateKeyRequest* req,
+                                           v1::GenerateKeyResponse* resp) {
+  KF_AUTHORIZE("GenerateKey", PrincipalTarget(req->principal()));
+  if (grpc::Status tls = RequireTls(*ctx); !tls.ok()) return tls;
+  absl::StatusOr<GeneratedKeyResult> result =
+      inventory_.GenerateKey(caller.actor(), req->principal(), req->type(), req->label());
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  resp->set_change(result->change);
+  KeyToProto(result->key, resp->mutable_key());
+  resp->set_private_key(std::string(result->private_key.view()));
+  return grpc::Status::OK;
+}
+
 grpc::Status AdminServiceImpl::ListKeys(grpc::ServerContext* ctx, const v1::ListKeysRequest* req,
                                         v1::ListKeysResponse* resp) {
   KF_AUTHORIZE("ListKeys", PrincipalTarget(req->principal()));
@@ -134,8 +161,22 @@ grpc::Status AdminServiceImpl::RotateKey(grpc::ServerContext* ctx, const v1::Rot
   std::optional<absl::Duration> overlap;
   if (req->has_overlap()) overlap = FromProto(req->overlap());
   if (req->now()) overlap = absl::ZeroDuration();
-  absl::StatusOr<RotateKeyResult> result = inventory_.RotateKey(
-      caller.actor(), req->old_fingerprint(), req->public_key(), req->label(), overlap);
+  absl::StatusOr<RotateKeyResult> result;
+  if (!req->generate_type().empty()) {
+    if (!req->public_key().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "give the new public key or a type to generate, not both");
+    }
+    if (grpc::Status tls = RequireTls(*ctx); !tls.ok()) return tls;
+    absl::StatusOr<GeneratedRotationResult> generated = inventory_.RotateToGeneratedKey(
+        caller.actor(), req->old_fingerprint(), req->generate_type(), req->label(), overlap);
+    if (!generated.ok()) return ToGrpcStatus(generated.status());
+    resp->set_private_key(std::string(generated->private_key.view()));
+    result = std::move(generated->rotation);
+  } else {
+    result = inventory_.RotateKey(caller.actor(), req->old_fingerprint(), req->public_key(),
+                                  req->label(), overlap);
+  }
   if (!result.ok()) return ToGrpcStatus(result.status());
   resp->set_change(result->change);
   KeyToProto(result->old_key, resp->mutable_old_key());
@@ -514,6 +555,41 @@ grpc::Status AdminServiceImpl::RolloutStatus(grpc::ServerContext* ctx,
     for (const AccountFailureRecord& a : accounts) ToProto(a, failed->add_accounts());
   }
   return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::NotifyStatus(grpc::ServerContext* ctx,
+                                            const v1::NotifyStatusRequest* req,
+                                            v1::NotifyStatusResponse* resp) {
+  KF_AUTHORIZE("NotifyStatus", {});
+  absl::StatusOr<controller::NotifyStatus> status = notify_.Status(req->state(), req->limit());
+  if (!status.ok()) return ToGrpcStatus(status.status());
+  resp->set_not_fanned_out(status->counts.not_fanned_out);
+  resp->set_pending(status->counts.pending);
+  resp->set_delivered(status->counts.delivered);
+  resp->set_dead(status->counts.dead);
+  for (const std::string& sink : status->sinks) resp->add_sinks(sink);
+  for (const DeliveryRow& d : status->deliveries) {
+    v1::NotificationDelivery* out = resp->add_deliveries();
+    out->set_id(d.id);
+    out->set_event_id(d.outbox_id);
+    out->set_event(d.event);
+    out->set_sink(d.sink);
+    out->set_state(d.state);
+    out->set_attempts(static_cast<uint32_t>(d.attempts));
+    ToProto(d.at, out->mutable_at());
+    if (d.state == "pending") ToProto(d.next_attempt_at, out->mutable_next_attempt_at());
+    if (d.delivered_at) ToProto(*d.delivered_at, out->mutable_delivered_at());
+    out->set_last_error(d.last_error);
+    out->set_subject(d.subject);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::NotifyRetry(grpc::ServerContext* ctx,
+                                           const v1::NotifyRetryRequest* req,
+                                           v1::MutationResponse*) {
+  KF_AUTHORIZE("NotifyRetry", {});
+  return ToGrpcStatus(notify_.Retry(req->id()));
 }
 
 grpc::Status AdminServiceImpl::CreateToken(grpc::ServerContext* ctx,

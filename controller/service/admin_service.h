@@ -8,6 +8,7 @@
 #include "controller/handlers/credential_handlers.h"
 #include "controller/handlers/host_handlers.h"
 #include "controller/handlers/inventory_handlers.h"
+#include "controller/handlers/notify_handlers.h"
 #include "controller/handlers/report_handlers.h"
 #include "controller/service/admin_auth.h"
 #include "keyfleet/v1/admin.grpc.pb.h"
@@ -20,12 +21,13 @@ class AdminServiceImpl final : public v1::AdminService::Service {
 
   AdminServiceImpl(const AdminAuthorizer& auth, InventoryHandlers& inventory,
                    ReportHandlers& reports, HostHandlers& hosts, CredentialHandlers& credentials,
-                   const Clock& clock)
+                   const NotifyHandlers& notify, const Clock& clock)
       : auth_(auth),
         inventory_(inventory),
         reports_(reports),
         hosts_(hosts),
         credentials_(credentials),
+        notify_(notify),
         clock_(clock) {}
 
   grpc::Status AddPrincipal(grpc::ServerContext* ctx, const v1::AddPrincipalRequest* req,
@@ -70,6 +72,12 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                                v1::MutationResponse* resp) override;
   grpc::Status GetPolicy(grpc::ServerContext* ctx, const v1::GetPolicyRequest* req,
                          v1::Policy* resp) override;
+  grpc::Status GenerateKey(grpc::ServerContext* ctx, const v1::GenerateKeyRequest* req,
+                           v1::GenerateKeyResponse* resp) override;
+  grpc::Status NotifyStatus(grpc::ServerContext* ctx, const v1::NotifyStatusRequest* req,
+                            v1::NotifyStatusResponse* resp) override;
+  grpc::Status NotifyRetry(grpc::ServerContext* ctx, const v1::NotifyRetryRequest* req,
+                           v1::MutationResponse* resp) override;
   grpc::Status SetPolicy(grpc::ServerContext* ctx, const v1::SetPolicyRequest* req,
                          v1::SetPolicyResponse* resp) override;
   grpc::Status AccessReview(grpc::ServerContext* ctx, const v1::AccessReviewRequest* req,
@@ -112,6 +120,7 @@ class AdminServiceImpl final : public v1::AdminService::Service {
   ReportHandlers& reports_;
   HostHandlers& hosts_;
   CredentialHandlers& credentials_;
+  const NotifyHandlers& notify_;
   const Clock& clock_;
   std::atomic<int> audit_followers_{0};
 };

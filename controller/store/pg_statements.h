@@ -165,6 +165,46 @@ inline constexpr Statement kStatements[] = {
      "UPDATE api_credentials SET last_used_at = kf_ts($2) WHERE id = $1 AND "
      "(last_used_at IS NULL OR last_used_at < kf_ts($2))"},
 
+    {"outbox_insert",
+     "INSERT INTO notification_outbox (event, at, principal, subject, body, payload, dedupe_key) "
+     "VALUES ($1, kf_ts($2), $3, $4, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING"},
+#define KF_OUTBOX_COLUMNS                                                             \
+  "o.id, o.event, kf_us(o.at), COALESCE(p.email, ''), o.subject, o.body, o.payload " \
+  "FROM notification_outbox o LEFT JOIN principals p ON p.name = o.principal AND o.principal <> '' "
+    {"outbox_new",
+     "SELECT " KF_OUTBOX_COLUMNS "WHERE NOT o.fanned_out ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED"},
+    {"outbox_fanned_out", "UPDATE notification_outbox SET fanned_out = true WHERE id = $1"},
+    {"delivery_insert",
+     "INSERT INTO notification_deliveries (outbox_id, sink, state, next_attempt_at) "
+     "VALUES ($1, $2, 'pending', kf_ts($3)) ON CONFLICT (outbox_id, sink) DO NOTHING"},
+    // The lease: the claimed delivery is due again only after `$2`, when the claimer is gone.
+    {"delivery_claim",
+     "UPDATE notification_deliveries SET attempts = attempts + 1, next_attempt_at = kf_ts($2) "
+     "WHERE id = (SELECT id FROM notification_deliveries WHERE state = 'pending' AND "
+     "next_attempt_at <= kf_ts($1) ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+     "RETURNING id, outbox_id, sink, attempts"},
+    {"outbox_by_id", "SELECT " KF_OUTBOX_COLUMNS "WHERE o.id = $1"},
+#undef KF_OUTBOX_COLUMNS
+    {"delivery_delivered",
+     "UPDATE notification_deliveries SET state = 'delivered', delivered_at = kf_ts($2), "
+     "last_error = '' WHERE id = $1"},
+    {"delivery_retry",
+     "UPDATE notification_deliveries SET next_attempt_at = kf_ts($2), last_error = $3 "
+     "WHERE id = $1 AND state = 'pending'"},
+    {"delivery_dead",
+     "UPDATE notification_deliveries SET state = 'dead', last_error = $2 WHERE id = $1"},
+    {"delivery_requeue",
+     "UPDATE notification_deliveries SET state = 'pending', attempts = 0, next_attempt_at = "
+     "kf_ts($2) WHERE id = $1 AND state = 'dead' RETURNING id"},
+    {"delivery_by_id", "SELECT state FROM notification_deliveries WHERE id = $1"},
+    {"delivery_counts", "SELECT state, count(*) FROM notification_deliveries GROUP BY state"},
+    {"outbox_unfanned_count", "SELECT count(*) FROM notification_outbox WHERE NOT fanned_out"},
+    {"delivery_list",
+     "SELECT d.id, d.outbox_id, o.event, d.sink, d.state, d.attempts, kf_us(o.at), "
+     "kf_us(d.next_attempt_at), kf_us(d.delivered_at), d.last_error, o.subject "
+     "FROM notification_deliveries d JOIN notification_outbox o ON o.id = d.outbox_id "
+     "WHERE ($1 = '' OR d.state = $1) ORDER BY d.id DESC LIMIT $2"},
+
     {"policy_get", "SELECT document FROM policy"},
     {"policy_set",
      "INSERT INTO policy (singleton, document) VALUES (true, $1) "

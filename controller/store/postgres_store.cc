@@ -7,9 +7,11 @@
 #include "controller/audit_chain.h"
 #include "controller/enrollment_rules.h"
 #include "controller/record_json.h"
+#include "controller/notification_events.h"
 #include "controller/store/inventory_errors.h"
 #include "controller/store/migrations.h"
 #include "controller/store/pg_array.h"
+#include "controller/store/pg_outbox.h"
 #include "controller/store/pg_rows.h"
 #include "controller/store/pg_statements.h"
 #include "nlohmann/json.hpp"
@@ -101,6 +103,10 @@ absl::StatusOr<uint64_t> PostgresStore::Mutate(const MutationContext& ctx, absl:
     KF_ASSIGN_OR_RETURN(MutationLog log, body(txn));
     signed_now = 0;
     KF_RETURN_IF_ERROR(AppendAudit(txn, log.audit, {ctx}, &signed_now));
+    // In the mutation's transaction: a notification exists if and only if its change does.
+    for (const OutboxEntry& e : NotificationsForMutation(log.audit, ctx)) {
+      InsertOutboxEntry(txn, e);
+    }
     for (const EntityChange& change : log.changes) {
       last_change = txn.exec_prepared1("change_insert", Us(ctx.at), EntityKindName(change.entity),
                                        change.key, change.after_json)[0]

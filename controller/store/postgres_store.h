@@ -9,11 +9,12 @@
 #include "controller/audit_signer.h"
 #include "controller/store/mutation_log.h"
 #include "controller/store/pg_pool.h"
+#include "controller/store/notification_outbox.h"
 #include "controller/store/store.h"
 
 namespace keyfleet::controller {
 
-class PostgresStore : public Store {
+class PostgresStore : public Store, public NotificationOutbox {
  public:
   // Does not connect: the first call does (and retries within options.retry_budget).
   explicit PostgresStore(PgOptions options);
@@ -108,6 +109,24 @@ class PostgresStore : public Store {
   absl::Status InsertCheckpoint(pqxx::dbtransaction& txn, CheckpointEvents events,
                                 uint64_t* last_signed);
 
+  // NotificationOutbox (postgres_outbox.cc).
+ public:
+  absl::Status Enqueue(const std::vector<OutboxEntry>& entries) override;
+  absl::StatusOr<size_t> FanOut(
+      const std::function<std::vector<std::string>(const notify::Notification&)>& sinks_for,
+      absl::Time now, size_t limit) override;
+  absl::StatusOr<std::optional<ClaimedDelivery>> ClaimDue(absl::Time now,
+                                                          absl::Duration lease) override;
+  absl::Status MarkDelivered(int64_t delivery_id, absl::Time now) override;
+  absl::Status MarkRetry(int64_t delivery_id, absl::Time retry_at,
+                         const std::string& error) override;
+  absl::Status MarkDead(int64_t delivery_id, const std::string& error) override;
+  absl::StatusOr<DeliveryCounts> CountDeliveries() override;
+  absl::StatusOr<std::vector<DeliveryRow>> ListDeliveries(const std::string& state,
+                                                          size_t limit) override;
+  absl::Status RetryDelivery(int64_t delivery_id, absl::Time now) override;
+
+ private:
   PgPool pool_;
   const AuditSigner* signer_ = nullptr;
   std::atomic<uint64_t> signed_head_{0};

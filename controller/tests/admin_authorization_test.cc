@@ -73,6 +73,7 @@ const std::map<std::string, std::string> kExpected = {
     {"RemoveKey", "AOP"},
     {"RevokeKey", "AO"},
     {"RotateKey", "AOP"},
+    {"GenerateKey", "AOP"},
     {"AddGrant", "AOI"},
     {"ListGrants", "AOIXUPQ"},
     {"RemoveGrant", "AOI"},
@@ -93,6 +94,8 @@ const std::map<std::string, std::string> kExpected = {
     {"VerifyAudit", "AU"},
     {"ExportAudit", "AU"},
     {"RolloutStatus", "AOIXUPQ"},
+    {"NotifyStatus", "AOU"},
+    {"NotifyRetry", "AO"},
     {"CreateToken", "A"},
     {"IssueAdminCertificate", "A"},
     {"ListTokens", "AU"},
@@ -277,6 +280,16 @@ grpc::Status AdminAuthorizationTest::Call(const std::string& rpc, const std::str
     auto r = std::make_unique<v1::RotateKeyRequest>();
     r->set_old_fingerprint(alice_key_);
     r->set_public_key("not a key");
+    req = std::move(r);
+  } else if (rpc == "GenerateKey") {
+    // Authorized callers get past the table and are refused for the unknown type: no change.
+    auto r = std::make_unique<v1::GenerateKeyRequest>();
+    r->set_principal("alice");
+    r->set_type("dsa-1024");
+    req = std::move(r);
+  } else if (rpc == "NotifyRetry") {
+    auto r = std::make_unique<v1::NotifyRetryRequest>();
+    r->set_id(424242);  // none: NOT_FOUND past the table
     req = std::move(r);
   } else if (rpc == "GetKey" || rpc == "LabelKey" || rpc == "RemoveKey" || rpc == "RevokeKey") {
     const std::string fp = rpc == "RemoveKey"   ? removable_key_

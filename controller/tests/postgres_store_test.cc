@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <pqxx/pqxx>
+#include <set>
 #include <thread>
 
 #include "common/fingerprint.h"
@@ -383,6 +384,121 @@ TEST_F(PostgresStoreTest, APostgresRestartLosesNoAcknowledgedMutation) {
   auto events = store_->ListAudit(0, absl::InfinitePast(), 100000);
   ASSERT_TRUE(events.ok());
   EXPECT_TRUE(VerifyAuditChain(*events).ok);
+}
+
+}  // namespace
+}  // namespace keyfleet::controller
+
+namespace keyfleet::controller {
+namespace {
+
+std::vector<std::string> TwoSinks(const notify::Notification&) {
+  return {"webhook:a", "smtp"};
+}
+
+// The outbox: written in the mutation's transaction (a refused mutation writes nothing), fanned
+// out per sink, each delivery leased by one claimer, retried, dead-lettered and retried by hand.
+TEST_F(PostgresStoreTest, TheOutboxIsWrittenWithItsMutationAndDeliveredOncePerSink) {
+  ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("alice")).ok());
+  EXPECT_FALSE(store_->AddKeys(Ctx(), {Key("nobody", 9)}).ok());
+  KeyRecord old_key = Key("alice", 1);
+  ASSERT_TRUE(store_->AddKeys(Ctx(), {old_key}).ok());
+  std::vector<GrantRecord> carried;
+  ASSERT_TRUE(store_
+                  ->RotateKey(Ctx(absl::Hours(1)),
+                              {old_key.fingerprint, kT0 + absl::Hours(2), Key("alice", 2)},
+                              &carried)
+                  .ok());
+  auto counts = store_->CountDeliveries();
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(counts->not_fanned_out, 2u) << "key.added and key.rotated; not the refused add, and "
+                                           "not the successor's add";
+
+  auto fanned = store_->FanOut(TwoSinks, kT0, 100);
+  ASSERT_TRUE(fanned.ok()) << fanned.status();
+  EXPECT_EQ(*fanned, 2u);
+  EXPECT_EQ(*store_->FanOut(TwoSinks, kT0, 100), 0u) << "fanned out once";
+  EXPECT_EQ(store_->CountDeliveries()->pending, 4u);
+
+  const absl::Duration lease = absl::Minutes(2);
+  std::vector<ClaimedDelivery> claimed;
+  for (int i = 0; i < 4; ++i) {
+    auto c = store_->ClaimDue(kT0, lease);
+    ASSERT_TRUE(c.ok() && c->has_value()) << i;
+    claimed.push_back(**c);
+  }
+  EXPECT_FALSE(store_->ClaimDue(kT0, lease)->has_value()) << "all four are leased";
+  EXPECT_EQ(claimed[0].notification.event, "key.added");
+  EXPECT_EQ(claimed[0].notification.email_to, "alice@example.com");
+  EXPECT_EQ(claimed[0].attempts, 1);
+  EXPECT_THAT(claimed[0].notification.payload_json, HasSubstr(old_key.fingerprint));
+  bool saw_rotated = false;
+  for (const ClaimedDelivery& c : claimed) saw_rotated |= c.notification.event == "key.rotated";
+  EXPECT_TRUE(saw_rotated);
+
+  // A claimer that died: its lease runs out and the delivery is due again.
+  auto again = store_->ClaimDue(kT0 + lease + absl::Seconds(1), lease);
+  ASSERT_TRUE(again.ok() && again->has_value());
+  EXPECT_EQ((*again)->attempts, 2);
+
+  ASSERT_TRUE(store_->MarkDelivered(claimed[1].delivery_id, kT0).ok());
+  ASSERT_TRUE(store_->MarkRetry(claimed[2].delivery_id, kT0 + absl::Hours(1), "HTTP 500").ok());
+  ASSERT_TRUE(store_->MarkDead(claimed[3].delivery_id, "HTTP 404").ok());
+  counts = store_->CountDeliveries();
+  EXPECT_EQ(counts->delivered, 1u);
+  EXPECT_EQ(counts->dead, 1u);
+  EXPECT_EQ(counts->pending, 2u);
+  auto dead = store_->ListDeliveries("dead", 10);
+  ASSERT_TRUE(dead.ok());
+  ASSERT_EQ(dead->size(), 1u);
+  EXPECT_EQ((*dead)[0].last_error, "HTTP 404");
+
+  EXPECT_EQ(store_->RetryDelivery(claimed[1].delivery_id, kT0).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->RetryDelivery(987654, kT0).code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(store_->RetryDelivery(claimed[3].delivery_id, kT0).ok());
+  auto retried = store_->ClaimDue(kT0 + absl::Seconds(1), lease);
+  ASSERT_TRUE(retried.ok() && retried->has_value());
+  EXPECT_EQ((*retried)->delivery_id, claimed[3].delivery_id);
+  EXPECT_EQ((*retried)->attempts, 1) << "attempts start over";
+}
+
+TEST_F(PostgresStoreTest, ScanEventsAreWrittenOncePerDedupeKey) {
+  OutboxEntry e;
+  e.event = "key.overdue";
+  e.at = kT0;
+  e.subject = "s";
+  e.text = "t";
+  e.payload_json = "{}";
+  e.dedupe_key = "key.overdue:SHA256:x";
+  ASSERT_TRUE(store_->Enqueue({e}).ok());
+  ASSERT_TRUE(store_->Enqueue({e, e}).ok());
+  EXPECT_EQ(store_->CountDeliveries()->not_fanned_out, 1u);
+}
+
+// Two replicas claiming at once: each due delivery goes to exactly one of them.
+TEST_F(PostgresStoreTest, TwoReplicasNeverClaimTheSameDelivery) {
+  ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("alice")).ok());
+  std::vector<KeyRecord> keys;
+  for (uint64_t i = 1; i <= 40; ++i) keys.push_back(Key("alice", i));
+  ASSERT_TRUE(store_->AddKeys(Ctx(), keys).ok());
+  ASSERT_EQ(*store_->FanOut(TwoSinks, kT0, 100), 40u);
+  PostgresStore other(PgOptions{url_, 4, absl::Seconds(20)});
+  std::vector<int64_t> mine, theirs;
+  auto drain = [](PostgresStore& s, std::vector<int64_t>& out) {
+    for (int i = 0; i < 200; ++i) {
+      auto c = s.ClaimDue(kT0, absl::Minutes(2));
+      if (!c.ok() || !c->has_value()) return;
+      out.push_back((*c)->delivery_id);
+    }
+  };
+  std::thread a([&] { drain(*store_, mine); });
+  std::thread b([&] { drain(other, theirs); });
+  a.join();
+  b.join();
+  std::set<int64_t> all(mine.begin(), mine.end());
+  for (int64_t id : theirs) EXPECT_TRUE(all.insert(id).second) << "claimed twice: " << id;
+  EXPECT_EQ(all.size(), 80u);
 }
 
 }  // namespace

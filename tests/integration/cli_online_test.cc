@@ -612,6 +612,72 @@ TEST_F(CliOnlineTest, TheBootstrapTokenComesFromASecretOrIsPrintedOnceAndIsMadeO
   StopProcess(pid);
 }
 
+// `key generate` of every type: ssh-keygen reads the private key it writes (with the
+// passphrase when one is given) and derives the public key the controller stored; the key file
+// is 0600 and never overwritten; JSON output carries no private key.
+TEST_F(CliOnlineTest, GeneratedKeysAreOpenSshKeysThatOnlyTheCallerHolds) {
+  ASSERT_EQ(Run("principal add pipeline --kind service").exit_code, 0);
+  const std::string dir = dir_->path().string();
+  const std::string pass = WriteFile("pass.txt", "correct horse battery\n");
+  chmod(pass.c_str(), 0600);
+  for (const std::string type : {"ed25519", "ecdsa-p256", "rsa-3072"}) {
+    for (bool with_pass : {false, true}) {
+      SCOPED_TRACE(type + (with_pass ? " with a passphrase" : ""));
+      const std::string out = dir + "/gen-" + type + (with_pass ? "-p" : "");
+      CommandResult r = Run("key generate pipeline --type " + type + " --label ci --out " + out +
+                            (with_pass ? " --passphrase-file " + pass : ""));
+      ASSERT_EQ(r.exit_code, 0) << r.out;
+      EXPECT_THAT(r.out, HasSubstr("the controller keeps no copy"));
+      struct stat st {};
+      ASSERT_EQ(stat(out.c_str(), &st), 0);
+      EXPECT_EQ(st.st_mode & 0777, 0600u);
+      EXPECT_THAT(ReadFile(out), HasSubstr("-----BEGIN OPENSSH PRIVATE KEY-----"));
+      CommandResult derived =
+          RunCommand("ssh-keygen -y -f " + out +
+                     (with_pass ? " -P 'correct horse battery'" : " -P ''") + " 2>&1");
+      ASSERT_EQ(derived.exit_code, 0) << derived.out;
+      const std::string pub = ReadFile(out + ".pub");
+      const std::string stored_key = pub.substr(0, pub.find(' ', pub.find(' ') + 1));
+      EXPECT_EQ(derived.out.substr(0, derived.out.find(' ', derived.out.find(' ') + 1)),
+                stored_key);
+      if (with_pass) {
+        EXPECT_NE(RunCommand("ssh-keygen -y -P '' -f " + out + " >/dev/null 2>&1").exit_code, 0)
+            << "the key is encrypted";
+      }
+      const std::string fp =
+          FirstLine(RunCommand("ssh-keygen -lf " + out + ".pub | cut -d' ' -f2").out);
+      nlohmann::json key = Json("key show " + fp);
+      EXPECT_EQ(key["source"], "KEY_SOURCE_GENERATED") << key.dump();
+    }
+  }
+  // Never over an existing file; a refused request leaves no file and registers nothing.
+  const size_t keys_before = Json("key list --principal pipeline")["keys"].size();
+  CommandResult again = Run("key generate pipeline --out " + dir + "/gen-ed25519");
+  EXPECT_EQ(again.exit_code, 2) << again.out;
+  EXPECT_THAT(again.out, HasSubstr("never overwritten"));
+  CommandResult nobody = Run("key generate nobody --out " + dir + "/gen-nobody");
+  EXPECT_NE(nobody.exit_code, 0);
+  EXPECT_NE(access((dir + "/gen-nobody").c_str(), F_OK), 0) << "removed after the refusal";
+  EXPECT_EQ(Json("key list --principal pipeline")["keys"].size(), keys_before);
+  // JSON output never holds the private key.
+  CommandResult json = RunCommand(Cli("-o json key generate pipeline --out " + dir + "/gen-json"));
+  ASSERT_EQ(json.exit_code, 0);
+  EXPECT_THAT(json.out, Not(HasSubstr("PRIVATE KEY")));
+  EXPECT_THAT(json.out, Not(HasSubstr("privateKey")));
+  // Rotating to a generated key: the new key is in the file, the old one superseded.
+  const std::string old_fp =
+      Json("key list --principal pipeline")["keys"][0]["fingerprint"].get<std::string>();
+  CommandResult rotated = Run("key rotate " + old_fp + " --generate --type ecdsa-p256 --out " +
+                              dir + "/gen-rotated --now");
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.out;
+  EXPECT_EQ(RunCommand("ssh-keygen -y -P '' -f " + dir + "/gen-rotated >/dev/null").exit_code, 0);
+  EXPECT_EQ(
+      Run("key rotate " + old_fp + " " + dir + "/gen-rotated.pub --generate --out " + dir + "/x")
+          .exit_code,
+      2)
+      << "a file or --generate, not both";
+}
+
 TEST_F(CliOnlineTest, EveryCommandHasHelp) {
   for (const char* cmd : {"principal add",
                           "principal list",

@@ -310,5 +310,35 @@ TEST_F(FleetSshdTest, RotationOverlapEndsOnTimeEvenWithTheAgentStopped) {
   EXPECT_FALSE(sshd_.LoginAs(user, "dave-old", "true"));
 }
 
+// `key generate`: a key pair of each type made by the controller logs in through a real sshd
+// with the private key the CLI wrote; rotating to a generated key moves the login to it.
+TEST_F(FleetSshdTest, GeneratedKeysOfEveryTypeLogIn) {
+  const std::string user = sshd_.user();
+  ASSERT_EQ(Cli("principal add pipeline --kind service").exit_code, 0);
+  ASSERT_EQ(Cli("grant add pipeline --hosts env=e2e --account " + user).exit_code, 0);
+  std::vector<std::string> fingerprints;
+  for (const std::string type : {"ed25519", "ecdsa-p256", "rsa-3072"}) {
+    CommandResult made =
+        Cli("key generate pipeline --type " + type + " --out " + sshd_.dir() + "/gen-" + type);
+    ASSERT_EQ(made.exit_code, 0) << made.out;
+    fingerprints.push_back(RunCommand("ssh-keygen -lf " + sshd_.dir() + "/gen-" + type +
+                                      ".pub | cut -d' ' -f2 | tr -d '\\n'")
+                               .out);
+  }
+  Converged();
+  for (const std::string type : {"ed25519", "ecdsa-p256", "rsa-3072"}) {
+    std::string out;
+    EXPECT_TRUE(sshd_.LoginAs(user, "gen-" + type, "echo generated", &out)) << type << "\n"
+                                                                            << sshd_.Log();
+    EXPECT_THAT(out, HasSubstr("generated"));
+  }
+  CommandResult rotated =
+      Cli("key rotate " + fingerprints[0] + " --generate --out " + sshd_.dir() + "/gen-next --now");
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.out;
+  Converged();
+  EXPECT_TRUE(sshd_.LoginAs(user, "gen-next", "true")) << sshd_.Log();
+  EXPECT_FALSE(sshd_.LoginAs(user, "gen-ed25519", "true")) << "rotated with --now";
+}
+
 }  // namespace
 }  // namespace keyfleet::testing
