@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/base64.h"
@@ -70,65 +72,71 @@ SecretBytes Armour(absl::string_view binary) {
 
 // ---- Reading ---------------------------------------------------------------------------------
 
-absl::Status ArmourError(absl::string_view reason) {
+absl::Status KeyFileError(absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat("OpenSSH private key: ", reason));
+}
+
+// A name from the file for an error message: escaped and cut short, since it is untrusted.
+std::string Quoted(absl::string_view name) {
+  constexpr size_t kMaxQuotedChars = 40;
+  return absl::StrCat("\"", absl::CHexEscape(name.substr(0, kMaxQuotedChars)),
+                      name.size() > kMaxQuotedChars ? "...\"" : "\"");
 }
 
 // The base64 body, joined, after checking the lines around and within it.
 absl::StatusOr<SecretBytes> Unarmour(absl::string_view text) {
   if (text.find('\r') != absl::string_view::npos) {
-    return ArmourError("has a carriage return (CRLF line ends?); lines must end in LF only");
+    return KeyFileError("has a carriage return (CRLF line ends?); lines must end in LF only");
   }
   std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
   if (!lines.empty() && lines.back().empty()) lines.pop_back();  // the one final "\n"
   if (lines.empty() || lines.front() != kBeginLine) {
-    return ArmourError(absl::StrCat("the first line must be exactly ", kBeginLine));
+    const bool other_pem = !lines.empty() && absl::StartsWith(lines.front(), "-----BEGIN ");
+    return KeyFileError(absl::StrCat(
+        "the first line must be exactly ", kBeginLine,
+        other_pem ? " (for a key in another PEM format, ssh-keygen -p -f FILE rewrites it)" : ""));
   }
   size_t end = 1;
   while (end < lines.size() && lines[end] != kEndLine) ++end;
   if (end == lines.size()) {
-    return ArmourError(absl::StrCat("no line is exactly ", kEndLine));
+    return KeyFileError(absl::StrCat("no line is exactly ", kEndLine));
   }
-  if (end + 1 != lines.size()) return ArmourError("has text after the END line");
-  if (end == 1) return ArmourError("has no base64 between the BEGIN and END lines");
+  if (end + 1 != lines.size()) return KeyFileError("has text after the END line");
+  if (end == 1) return KeyFileError("has no base64 between the BEGIN and END lines");
   const size_t width = lines[1].size();
   SecretBytes body;
   for (size_t i = 1; i < end; ++i) {
     const size_t size = lines[i].size();
-    if (size == 0) return ArmourError(absl::StrCat("line ", i + 1, " is empty"));
+    if (size == 0) return KeyFileError(absl::StrCat("line ", i + 1, " is empty"));
     if (size > kMaxOpenSshPrivateKeyLineChars) {
-      return ArmourError(absl::StrCat("line ", i + 1, " has ", size, " characters; at most ",
-                                      kMaxOpenSshPrivateKeyLineChars, " allowed"));
+      return KeyFileError(absl::StrCat("line ", i + 1, " has ", size, " characters; at most ",
+                                       kMaxOpenSshPrivateKeyLineChars, " allowed"));
     }
     const bool last = i + 1 == end;
     if (last ? size > width : size != width) {
-      return ArmourError(absl::StrCat("line ", i + 1, " has ", size,
-                                      " characters where line 2 has ", width,
-                                      "; base64 lines must be of one width"));
+      return KeyFileError(absl::StrCat("line ", i + 1, " has ", size,
+                                       " characters where line 2 has ", width,
+                                       "; base64 lines must be of one width"));
     }
     body.Append(lines[i]);
   }
   absl::StatusOr<std::string> binary = Base64DecodeStrict(body.view());
-  if (!binary.ok()) return ArmourError(binary.status().message());
+  if (!binary.ok()) return KeyFileError(binary.status().message());
   SecretBytes out(*binary);
   OPENSSL_cleanse(binary->data(), binary->size());
   return out;
 }
 
-absl::Status FormatError(absl::string_view reason) {
-  return absl::InvalidArgumentError(absl::StrCat("OpenSSH private key: ", reason));
-}
-
 absl::Status CheckPadding(absl::string_view padding) {
   if (padding.size() >= kUnencryptedBlockBytes) {
-    return FormatError(absl::StrCat("padding is ", padding.size(), " bytes; less than ",
-                                    kUnencryptedBlockBytes, " expected"));
+    return KeyFileError(absl::StrCat("padding is ", padding.size(), " bytes; less than ",
+                                     kUnencryptedBlockBytes, " expected"));
   }
   for (size_t i = 0; i < padding.size(); ++i) {
     if (size_t{static_cast<uint8_t>(padding[i])} != i + 1) {
-      return FormatError(absl::StrCat("padding byte ", i + 1, " is ",
-                                      static_cast<int>(static_cast<uint8_t>(padding[i])),
-                                      ", expected ", i + 1, " (bytes after the comment?)"));
+      return KeyFileError(absl::StrCat("padding byte ", i + 1, " is ",
+                                       static_cast<int>(static_cast<uint8_t>(padding[i])),
+                                       ", expected ", i + 1, " (bytes after the comment?)"));
     }
   }
   return absl::OkStatus();
@@ -196,12 +204,12 @@ absl::StatusOr<SecretBytes> EncodeOpenSshPrivateKey(const SshKeyPair& pair,
 
 absl::StatusOr<SshKeyPair> DecodeOpenSshPrivateKey(absl::string_view text) {
   if (text.size() > kMaxOpenSshPrivateKeyTextBytes) {
-    return FormatError(absl::StrCat("is ", text.size(), " bytes; at most ",
-                                    kMaxOpenSshPrivateKeyTextBytes, " allowed"));
+    return KeyFileError(absl::StrCat("is ", text.size(), " bytes; at most ",
+                                     kMaxOpenSshPrivateKeyTextBytes, " allowed"));
   }
   KF_ASSIGN_OR_RETURN(const SecretBytes binary, Unarmour(text));
   if (binary.view().substr(0, kMagic.size()) != kMagic) {
-    return FormatError("does not start with the openssh-key-v1 magic");
+    return KeyFileError("does not start with the openssh-key-v1 magic");
   }
   WireReader r(binary.view().substr(kMagic.size()));
   KF_ASSIGN_OR_RETURN(absl::string_view cipher, r.ReadCString("cipher name"));
@@ -209,31 +217,32 @@ absl::StatusOr<SshKeyPair> DecodeOpenSshPrivateKey(absl::string_view text) {
   KF_ASSIGN_OR_RETURN(absl::string_view kdf_options, r.ReadString("KDF options"));
   if (cipher != kNone && kdf != kNone) {
     return absl::UnimplementedError(absl::StrCat(
-        "OpenSSH private key is protected by a passphrase (cipher ", cipher, ", KDF ", kdf,
+        "OpenSSH private key is protected by a passphrase (cipher ", Quoted(cipher), ", KDF ",
+        Quoted(kdf),
         "); only unencrypted keys can be read: remove the passphrase with ssh-keygen -p first"));
   }
   if (cipher != kNone || kdf != kNone) {
-    return FormatError(absl::StrCat("cipher \"", cipher, "\" with KDF \"", kdf,
-                                    "\" is inconsistent: both or neither must be \"none\""));
+    return KeyFileError(absl::StrCat("cipher ", Quoted(cipher), " with KDF ", Quoted(kdf),
+                                     " is inconsistent: both or neither must be \"none\""));
   }
-  if (!kdf_options.empty()) return FormatError("has KDF options but no KDF");
+  if (!kdf_options.empty()) return KeyFileError("has KDF options but no KDF");
   KF_ASSIGN_OR_RETURN(const uint32_t key_count, r.ReadU32("number of keys"));
   if (key_count != 1) {
-    return FormatError(absl::StrCat("holds ", key_count, " keys; exactly 1 is supported"));
+    return KeyFileError(absl::StrCat("holds ", key_count, " keys; exactly 1 is supported"));
   }
   KF_ASSIGN_OR_RETURN(absl::string_view public_blob, r.ReadString("public key"));
   KF_ASSIGN_OR_RETURN(absl::string_view section, r.ReadString("private section"));
   KF_RETURN_IF_ERROR(r.ExpectEnd("OpenSSH private key"));
   if (section.size() % kUnencryptedBlockBytes != 0) {
-    return FormatError(absl::StrCat("private section is ", section.size(),
-                                    " bytes, not a multiple of the ", kUnencryptedBlockBytes,
-                                    "-byte block"));
+    return KeyFileError(absl::StrCat("private section is ", section.size(),
+                                     " bytes, not a multiple of the ", kUnencryptedBlockBytes,
+                                     "-byte block"));
   }
 
   WireReader s(section);
   KF_ASSIGN_OR_RETURN(const uint32_t check1, s.ReadU32("check integers"));
   KF_ASSIGN_OR_RETURN(const uint32_t check2, s.ReadU32("check integers"));
-  if (check1 != check2) return FormatError("check integers differ (the key file is damaged)");
+  if (check1 != check2) return KeyFileError("check integers differ (the key file is damaged)");
   const size_t fields_start = s.Position();
   KF_ASSIGN_OR_RETURN(const KeyType type, ReadPrivateKeyFields(s, public_blob));
   const absl::string_view fields = section.substr(fields_start, s.Position() - fields_start);

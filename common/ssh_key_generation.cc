@@ -404,10 +404,11 @@ absl::StatusOr<KeyType> ReadPrivateKeyFields(WireReader& reader, absl::string_vi
                      KeyTypeName(KeyType::kEcdsaP256), ", ", KeyTypeName(KeyType::kRsa), ")"));
   }
   KF_ASSIGN_OR_RETURN(absl::string_view type_name, reader.ReadCString("private key type"));
+  // Not quoted in the message: these bytes come from the secret section.
   if (type_name != KeyTypeName(type)) {
-    return absl::InvalidArgumentError(absl::StrCat("private key type \"", type_name,
-                                                   "\" differs from the public key type ",
-                                                   KeyTypeName(type)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the key type in the private section differs from the public key type ",
+                     KeyTypeName(type)));
   }
   switch (type) {
     case KeyType::kEd25519:

@@ -362,7 +362,7 @@ TEST(DecodeOpenSshPrivateKeyTest, EncryptedKeysAreRefusedClearly) {
   ASSERT_FALSE(decoded.ok());
   EXPECT_EQ(decoded.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_THAT(std::string(decoded.status().message()),
-              HasSubstr("protected by a passphrase (cipher aes256-ctr, KDF bcrypt)"));
+              HasSubstr("protected by a passphrase (cipher \"aes256-ctr\", KDF \"bcrypt\")"));
 }
 
 // A valid key file exactly at kMaxOpenSshPrivateKeyTextBytes decodes; the same file with its
@@ -523,7 +523,7 @@ std::vector<BadRow> BadRows() {
   // Armour.
   add("empty", "", "first line must be exactly -----BEGIN OPENSSH PRIVATE KEY-----");
   add("PEM RSA label", replaced(replaced(good, "OPENSSH", "RSA"), "OPENSSH", "RSA"),
-      "first line must be exactly");
+      "(for a key in another PEM format, ssh-keygen -p -f FILE rewrites it)");
   add("leading space", " " + good, "first line must be exactly");
   add("CRLF line ends", absl::StrReplaceAll(good, {{"\n", "\r\n"}}), "carriage return");
   add("no END line", good.substr(0, good.size() - kEnd.size()), "no line is exactly -----END");
@@ -564,6 +564,14 @@ std::vector<BadRow> BadRows() {
                          p.kdf = "bcrypt";
                        }),
                   "protected by a passphrase", absl::StatusCode::kUnimplemented});
+  rows.push_back({"cipher name with control bytes, quoted escaped and cut short",
+                  with(ed,
+                       [](FileParts& p) {
+                         p.cipher = "\x1b[31m" + std::string(100, 'x');
+                         p.kdf = "bcrypt";
+                       }),
+                  "(cipher \"\\x1b[31mxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...\", KDF \"bcrypt\")",
+                  absl::StatusCode::kUnimplemented});
   add("KDF without cipher", with(ed, [](FileParts& p) { p.kdf = "bcrypt"; }),
       "cipher \"none\" with KDF \"bcrypt\" is inconsistent");
   add("cipher without KDF", with(ed, [](FileParts& p) { p.cipher = "aes256-ctr"; }),
@@ -627,7 +635,7 @@ std::vector<BadRow> BadRows() {
   // ed25519 fields.
   add("private type differs",
       with(ed, [&](FileParts& p) { p.fields = Ed25519Fields("ssh-rsa", ed_v[1], ed_v[2]); }),
-      "private key type \"ssh-rsa\" differs from the public key type ssh-ed25519");
+      "the key type in the private section differs from the public key type ssh-ed25519");
   add("ed25519 public key differs",
       with(ed, [&](FileParts& p) { p.fields = Ed25519Fields(ed_v[0], PlusOne(ed_v[1]), ed_v[2]); }),
       "differs from the file's public key");
