@@ -98,6 +98,19 @@ class AccountApplier {
       return;
     }
     ParsedAuthorizedKeys parsed = ParseAuthorizedKeysFile(existing->content);
+    // Never an older state over a newer block this agent wrote: after a damaged cache slot the
+    // agent may start from an older state, and writing it would put back keys a later state
+    // removed (a revoked one among them). The file stays as it is until a newer state comes.
+    if (parsed.state == BlockState::kIntact && parsed.hash_matches &&
+        parsed.generation > generation_) {
+      Observe(name, existing->content);
+      report_->accounts.push_back(
+          {name, AccountOutcome::kRefused,
+           absl::StrCat("the file holds generation ", parsed.generation,
+                        ", newer than this state's ", generation_,
+                        " (an older cached state?): left as it is until a newer state comes")});
+      return;
+    }
     absl::StatusOr<MergeResult> merged =
         MergeAuthorizedKeys(parsed, lines, generation_, ModeOf(desired));
     if (!merged.ok() && parsed.state == BlockState::kDamaged && previous_ != nullptr) {

@@ -47,7 +47,17 @@ ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state, bool sweep) {
 absl::StatusOr<std::optional<ApplyReport>> Reconciler::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<std::optional<v1::DesiredState>> cached = cache_.Load();
-  if (!cached.ok()) return cached.status();
+  if (!cached.ok()) {
+    // A damaged or untrusted cache must not keep the agent from the controller (it would get
+    // no revocations at all): the files stay exactly as they are, and the first state the
+    // controller sends is applied (and saved, over an invalid slot; never through an
+    // untrusted one).
+    spdlog::error(
+        "the cache is unusable ({}); enforcing nothing from it: the files stay as they are "
+        "until the controller sends a desired state",
+        cached.status().ToString());
+    return std::optional<ApplyReport>();
+  }
   applied_ = *cached;
   if (!applied_) return std::optional<ApplyReport>();
   spdlog::info("enforcing cached desired state, generation {}", applied_->generation());

@@ -25,7 +25,9 @@ class Reconciler {
   explicit Reconciler(ReconcilerSettings settings)
       : settings_(std::move(settings)), cache_(settings_.cache_path) {}
 
-  // Loads the cache (if any) and applies it, so the host is enforced before any network.
+  // Loads the cache (if any) and applies it, so the host is enforced before any network. An
+  // unusable cache (damaged, untrusted) is logged and skipped: nothing is applied until the
+  // controller sends a state; never an error that would keep the agent from connecting.
   absl::StatusOr<std::optional<ApplyReport>> Start();
   // A state from the controller. Ignored (nullopt) when its generation is older than the one
   // applied, or when it is the same generation and digest. Otherwise applied and cached.

@@ -262,7 +262,10 @@ TEST(OpenSshPrivateKeyInteropTest, SshKeygenReadsGeneratedKeys) {
 
       const auto y = RunCommand(absl::StrCat("ssh-keygen -y", pass, " -f ", path, " 2>&1"));
       EXPECT_EQ(y.exit_code, 0) << y.out;
+      // ssh-keygen prints the comment after "type base64".
       EXPECT_EQ(y.out, PublicLine(pair) + "\n");
+      EXPECT_TRUE(absl::StartsWith(
+          y.out, absl::StrCat(KeyTypeName(pair.type), " ", Base64Encode(pair.public_blob), " ")));
 
       // -l reads the public half without the passphrase; an encrypted file hides the comment.
       const auto l = RunCommand(absl::StrCat("ssh-keygen -l -f ", path, " 2>&1 </dev/null"));

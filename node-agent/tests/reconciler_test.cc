@@ -161,11 +161,67 @@ TEST_F(ReconcilerTest, ADamagedBlockIsRepairedFromWhatWasAppliedAndUserLinesSurv
   EXPECT_EQ(Alice(), RenderManagedBlock({Key(1)}, 2) + user_line + "\n");
 }
 
-TEST_F(ReconcilerTest, AnUntrustworthyCacheIsRefused) {
-  sandbox_.Write("agent-cache.0", "garbage", 0644, 0);
-  EXPECT_EQ(Reconciler(Settings()).Start().status().code(), absl::StatusCode::kFailedPrecondition);
-  sandbox_.Write("agent-cache.0", "\xff\xff\xff", 0600, 0);
-  EXPECT_EQ(Reconciler(Settings()).Start().status().code(), absl::StatusCode::kDataLoss);
+// An untrusted or damaged cache is never used, and never keeps the agent from the controller:
+// nothing is applied from it (the files stay as they are) and the controller's first state is.
+TEST_F(ReconcilerTest, AnUnusableCacheIsSkippedNotFatal) {
+  {
+    Reconciler first(Settings());
+    ASSERT_TRUE(first.Start().ok());
+    ASSERT_TRUE(first.Offer(State(4, "d", {{"alice", {Key(1)}}})));
+  }
+  const std::string before = Alice();
+  ASSERT_EQ(unlink(sandbox_.Path("agent-cache.1").c_str()), 0);
+  sandbox_.Write("agent-cache.0", "garbage", 0644, 0);  // not ours: not trusted, not written
+  {
+    Reconciler r(Settings());
+    auto started = r.Start();
+    ASSERT_TRUE(started.ok()) << started.status();
+    EXPECT_FALSE(started->has_value()) << "nothing enforced from an untrusted cache";
+    EXPECT_EQ(Alice(), before);
+    ASSERT_TRUE(r.Offer(State(5, "e", {{"alice", {Key(2)}}})));
+    EXPECT_EQ(Alice(), RenderManagedBlock({Key(2)}, 5)) << "the controller's state is applied";
+    EXPECT_EQ(Read(sandbox_.Path("agent-cache.0")), "garbage") << "never written through";
+  }
+  ASSERT_EQ(unlink(sandbox_.Path("agent-cache.0").c_str()), 0);
+  sandbox_.Write("agent-cache.0", "\xff\xff\xff", 0600, 0);  // ours, but damaged
+  sandbox_.Write("agent-cache.1", "\x01\x02", 0600, 0);
+  Reconciler r(Settings());
+  auto started = r.Start();
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_FALSE(started->has_value());
+  EXPECT_EQ(Alice(), RenderManagedBlock({Key(2)}, 5));
+  ASSERT_TRUE(r.Offer(State(6, "f", {{"alice", {Key(3)}}})));
+  auto reloaded = DesiredStateCache(sandbox_.Path("agent-cache")).Load();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.status();
+  ASSERT_TRUE(reloaded->has_value()) << "saved over a damaged slot";
+  EXPECT_EQ((*reloaded)->generation(), 6u);
+}
+
+// The newest slot is damaged and the controller is away: the older slot still holds a key a
+// newer state removed (revoked) from the files. It is not put back: a block written at a newer
+// generation is left as it is until the controller sends a newer state.
+TEST_F(ReconcilerTest, AnOlderCachedStateNeverPutsBackWhatANewerOneRemoved) {
+  {
+    Reconciler r(Settings());
+    ASSERT_TRUE(r.Start().ok());
+    ASSERT_TRUE(r.Offer(State(1, "a", {{"alice", {Key(1), Key(2)}}})));  // slot 1
+    ASSERT_TRUE(r.Offer(State(2, "b", {{"alice", {Key(1)}}})));          // slot 0: key 2 revoked
+  }
+  std::string newest = Read(sandbox_.Path("agent-cache.0"));
+  newest[newest.size() / 2] ^= 0x55;  // a damaged write of the newest state
+  sandbox_.Write("agent-cache.0", newest, 0600, 0);
+  Reconciler again(Settings());
+  auto started = again.Start();
+  ASSERT_TRUE(started.ok()) << started.status();
+  ASSERT_TRUE(started->has_value()) << "the older slot is enforced where it is not stale";
+  EXPECT_EQ(Alice(), RenderManagedBlock({Key(1)}, 2)) << "key 2 stays removed";
+  ASSERT_EQ((*started)->accounts.size(), 1u);
+  EXPECT_EQ((*started)->accounts[0].outcome, AccountOutcome::kRefused);
+  EXPECT_THAT((*started)->accounts[0].detail, ::testing::HasSubstr("newer than this state's 1"));
+  ASSERT_TRUE(again.Recheck());
+  EXPECT_EQ(Alice(), RenderManagedBlock({Key(1)}, 2)) << "nor on a recheck";
+  ASSERT_TRUE(again.Offer(State(3, "c", {{"alice", {Key(1), Key(4)}}})));
+  EXPECT_EQ(Alice(), RenderManagedBlock({Key(1), Key(4)}, 3));
 }
 
 // The two-slot cache: the newest complete slot wins; a torn or failed write never costs the
