@@ -81,6 +81,15 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> WatchClient::Connect(std::string*
 
 grpc::ChannelArguments WatchClient::ChannelArguments() {
   grpc::ChannelArguments args;
+  // A dead or frozen controller is noticed within kKeepaliveTime + kKeepaliveTimeout (30 s),
+  // also while the stream is idle between changes (pings without data are not limited; the
+  // controller allows one every 10 s).
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(kKeepaliveTime)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(kKeepaliveTimeout)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   // The controller refuses a change that would make a desired state bigger than this.
   args.SetMaxReceiveMessageSize(static_cast<int>(kMaxDesiredStateBytes));
   return args;
@@ -303,13 +312,13 @@ void WatchClient::RecheckLoop() {
 void WatchClient::Run() {
   std::thread recheck([this] { RecheckLoop(); });
   std::mt19937_64 rng(std::random_device{}());
-  absl::Duration backoff = absl::Seconds(1);
+  absl::Duration backoff = kFirstRetry;
   std::string last_reason;
   while (!stop_) {
     absl::Status status;
     bool got_any = WatchOnce(false, absl::InfiniteDuration(), &status);
     if (stop_) break;
-    if (got_any) backoff = absl::Seconds(1);
+    if (got_any) backoff = kFirstRetry;
     const std::string reason =
         status.ok() ? std::string("stream closed") : std::string(status.message());
     if (credentials_unusable_) {
@@ -325,11 +334,18 @@ void WatchClient::Run() {
       continue;
     }
     last_reason.clear();
-    // Full jitter: a fleet reconnecting after a controller restart spreads out.
+    // The one backoff (each attempt is a new channel, so gRPC's own never compounds it), with
+    // jitter so a fleet reconnecting after a controller restart spreads out. An unreachable
+    // controller is tried again at least every kMaxUnreachableRetry, so a restarted one has its
+    // agents back within about two seconds; a controller that refused this host is asked again
+    // more and more slowly.
+    const bool refused = absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status);
+    const absl::Duration cap = refused ? kMaxRefusedRetry : kMaxUnreachableRetry;
+    backoff = std::min(backoff, cap);
     absl::Duration wait = backoff * std::uniform_real_distribution<double>(0.5, 1.0)(rng);
     spdlog::warn("watch ended ({}); reconnecting in {}", reason, FormatDurationForHumans(wait));
     SleepUnless(stop_, wait);
-    backoff = std::min(backoff * 2, absl::Seconds(60));
+    backoff = std::min(backoff * 2, cap);
   }
   recheck.join();
 }

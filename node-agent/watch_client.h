@@ -1,7 +1,7 @@
 // Holds the controller's Watch stream over mTLS (the host certificate in tls_dir; plaintext only
 // with insecure_dev): each desired state goes to the Reconciler, then a report on the same
 // stream (applied generation and digest, drift, host-key fingerprints). Reconnects with jittered
-// exponential backoff (1 s doubling to 60 s) while the reconciler keeps enforcing the cached
+// exponential backoff (see kFirstRetry) while the reconciler keeps enforcing the cached
 // state, also while the host is not enrolled or its certificate was refused; re-applies on a
 // timer to catch local edits; renews the certificate after two thirds of its life.
 #pragma once
@@ -19,6 +19,16 @@
 #include "node-agent/reconciler.h"
 
 namespace keyfleet::agent {
+
+// Reconnecting: the first retry after about kFirstRetry (jittered down to half), doubling to
+// kMaxUnreachableRetry while the controller cannot be reached, to kMaxRefusedRetry while it
+// refuses this host.
+inline constexpr absl::Duration kFirstRetry = absl::Milliseconds(500);
+inline constexpr absl::Duration kMaxUnreachableRetry = absl::Seconds(2);
+inline constexpr absl::Duration kMaxRefusedRetry = absl::Seconds(60);
+// HTTP/2 keepalive on the stream: a ping after this much silence, answered within the timeout.
+inline constexpr absl::Duration kKeepaliveTime = absl::Seconds(20);
+inline constexpr absl::Duration kKeepaliveTimeout = absl::Seconds(10);
 
 class WatchClient {
  public:

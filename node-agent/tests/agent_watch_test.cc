@@ -434,6 +434,37 @@ TEST_F(AgentWatch, TheCaIsRotatedWithoutLosingTheFleet) {
 // build, cmake/KeyfleetLinking.cmake) runs against a real controller, applies a grant, re-checks
 // every second, and is measured after three re-checks. tests/bench/agent_idle_rss reports the
 // same figure; this test keeps a change from quietly growing it.
+// A controller back from a restart has its agent watching again within about two seconds, however
+// long it was away (the agent's retries are capped at 2 s while it is unreachable).
+TEST_F(AgentWatch, AnAgentIsBackWithinSecondsOfTheControllerReturning) {
+  InProcessAgent agent(address_, Token("web-1"), pin_);
+  ASSERT_TRUE(agent.enrolled().ok()) << agent.enrolled().status();
+  ASSERT_TRUE(agent.Start().ok());
+  const std::string line = ::keyfleet::testing::SyntheticEd25519Line(1, "laptop");
+  ASSERT_NO_FATAL_FAILURE(GrantToProdHosts(*admin_, "alice", line));
+  const std::string file = agent.sandbox().Path("home/alice/.ssh/authorized_keys");
+  ASSERT_TRUE(WaitUntil([&] { return Read(file).find(line.substr(12, 68)) != std::string::npos; }));
+
+  server_.reset();
+  std::this_thread::sleep_for(std::chrono::seconds(12));  // the old backoff would be at 8-16 s
+  StartServer(absl::Hours(24 * 30));
+  const absl::Time back = absl::Now();
+  const std::string second = ::keyfleet::testing::SyntheticEd25519Line(2, "desktop");
+  {
+    grpc::ClientContext c;
+    v1::AddKeysRequest k;
+    k.set_principal("alice");
+    k.add_public_keys(second);
+    v1::AddKeysResponse kr;
+    ASSERT_TRUE(admin_->AddKeys(&c, k, &kr).ok());
+  }
+  ASSERT_TRUE(
+      WaitUntil([&] { return Read(file).find(second.substr(12, 68)) != std::string::npos; }));
+  const absl::Duration took = absl::Now() - back;
+  EXPECT_LT(took, absl::Seconds(3)) << "reconnected and applied after " << took;
+  std::cerr << "agent back " << absl::FormatDuration(took) << " after the controller returned\n";
+}
+
 TEST_F(AgentWatch, TheIdleAgentStaysWithinItsMemoryBudget) {
   const std::string line = ::keyfleet::testing::SyntheticEd25519Line(1, "laptop");
   ASSERT_NO_FATAL_FAILURE(GrantToProdHosts(*admin_, "alice", line));
