@@ -7,8 +7,10 @@
 #include <iostream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/exit_codes.h"
+#include "common/database_unavailable.h"
 #include "common/tls/grpc_credentials.h"
 #include "common/tls/secure_file.h"
 #include "common/tls/x509.h"
@@ -203,6 +205,12 @@ std::unique_ptr<grpc::ClientContext> ControllerClient::Context() const {
 }
 
 int ControllerClient::Fail(const grpc::Status& status) const {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      absl::StartsWith(status.error_message(), kDatabaseUnavailable)) {
+    std::cerr << "keyfleet: " << status.error_message() << "\n  (the controller at " << address_
+              << " is up; PostgreSQL is not: retry later, or ask its operators)\n";
+    return kExitDatabaseUnavailable;
+  }
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
       status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     std::cerr << "keyfleet: cannot reach the controller at " << address_ << ": "
@@ -210,7 +218,11 @@ int ControllerClient::Fail(const grpc::Status& status) const {
               << "  (set --controller, $KEYFLEET_CONTROLLER or ~/.config/keyfleet/config.yaml)\n";
     return kExitUnreachable;
   }
-  std::cerr << "keyfleet: " << CodeName(status.error_code()) << ": " << status.error_message()
+  std::cerr << "keyfleet: " << CodeName(status.error_code()) << ": "
+            << (status.error_message().empty()
+                    ? "(the controller gave no reason; a request it cannot read, e.g. text that "
+                      "is not UTF-8, ends like this)"
+                    : status.error_message())
             << "\n";
   return kExitRefused;
 }

@@ -9,5 +9,6 @@ inline constexpr int kExitUsage = 2;         // bad flags or arguments
 inline constexpr int kExitUnreachable = 3;   // the controller could not be reached
 inline constexpr int kExitNotConverged = 4;  // --wait: some targeted hosts did not apply it in time
 inline constexpr int kExitRolloutFailed = 5;  // --wait: some hosts could not write some accounts
+inline constexpr int kExitDatabaseUnavailable = 6;  // the controller answered; its database did not
 
 }  // namespace keyfleet::cli

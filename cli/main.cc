@@ -1,6 +1,7 @@
 // keyfleet: the admin command-line tool.
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_join.h"
@@ -13,10 +14,11 @@
 #include "cli/grant_commands.h"
 #include "cli/host_commands.h"
 #include "cli/key_commands.h"
-#include "cli/principal_commands.h"
 #include "cli/notify_commands.h"
+#include "cli/principal_commands.h"
 #include "cli/rollout_commands.h"
 #include "cli/token_commands.h"
+#include "common/utf8.h"
 
 namespace {
 
@@ -49,11 +51,21 @@ std::string GroupPath(CLI::App* app) {
 
 int main(int argc, char** argv) {
   using namespace keyfleet::cli;
+  // Every argument may end up in a protobuf string, which must be UTF-8: say which one is not,
+  // instead of the controller refusing the request without a reason.
+  for (int i = 1; i < argc; ++i) {
+    if (std::optional<size_t> bad = keyfleet::FindInvalidUtf8(argv[i])) {
+      std::cerr << "keyfleet: error: argument " << i << " is not valid UTF-8 (byte " << *bad + 1
+                << "); names, labels, reasons and options must be UTF-8 text\n";
+      return kExitUsage;
+    }
+  }
   CLI::App app(
       "keyfleet: provision and rotate SSH authorized_keys across a fleet.\n"
       "Exit codes: 0 success, 1 refused (reason printed), 2 usage error, 3 controller "
       "unreachable, 4 --wait timed out before every targeted host converged, 5 some hosts applied "
-      "it but could not write some accounts (named, with the reason).",
+      "it but could not write some accounts (named, with the reason), 6 the controller's "
+      "database is unavailable.",
       "keyfleet");
   app.set_version_flag("--version", KEYFLEET_VERSION);
   app.require_subcommand(1);
@@ -91,7 +103,8 @@ int main(int argc, char** argv) {
       ->transform(CLI::Validator(
           [formats](std::string& value) -> std::string {
             std::string lower = value;
-            for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            for (char& c : lower)
+              c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
             auto it = formats.find(lower);
             if (it == formats.end()) {
               return "\"" + value + "\" is not an output format (allowed: table, json)";
@@ -127,8 +140,8 @@ int main(int argc, char** argv) {
       std::vector<std::string> names;
       for (CLI::App* sub : s->group->get_subcommands({})) names.push_back(sub->get_name());
       std::cerr << "keyfleet: unknown command \"" << s->words.front() << "\" for `"
-                << GroupPath(s->group) << "` (commands: " << absl::StrJoin(names, ", ")
-                << "; see `" << GroupPath(s->group) << " --help`)\n";
+                << GroupPath(s->group) << "` (commands: " << absl::StrJoin(names, ", ") << "; see `"
+                << GroupPath(s->group) << " --help`)\n";
       return kExitUsage;
     }
     const int code = app.exit(e);

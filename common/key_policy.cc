@@ -38,6 +38,15 @@ absl::Status ValidateKeyPolicy(const KeyPolicy& policy) {
                                                    " is below the floor of ", kRsaBitsFloor,
                                                    " bits"));
   }
+  // Above the largest key OpenSSH (and the parser) accepts, no RSA key could ever be added.
+  if (policy.min_rsa_bits > kMaxRsaModulusBits) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("minimum RSA size ", policy.min_rsa_bits, " is above ", kMaxRsaModulusBits,
+                     " bits, the largest RSA key OpenSSH accepts; allowed: ", kRsaBitsFloor, " to ",
+                     kMaxRsaModulusBits,
+                     " (remove ssh-rsa from the allowed types to "
+                     "refuse RSA)"));
+  }
   return absl::OkStatus();
 }
 

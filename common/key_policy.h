@@ -24,7 +24,7 @@ struct KeyPolicy {
 };
 
 // A policy may not allow ssh-dss (or DSA certificates), may not set min_rsa_bits below
-// kRsaBitsFloor, and must allow at least one type.
+// kRsaBitsFloor or above kMaxRsaModulusBits, and must allow at least one type.
 absl::Status ValidateKeyPolicy(const KeyPolicy& policy);
 
 // OK, or FAILED_PRECONDITION naming the rule the key breaks, e.g.

@@ -16,6 +16,8 @@ inline constexpr size_t kMaxEmailBytes = 254;
 inline constexpr size_t kMaxKeyLabelBytes = 64;
 inline constexpr size_t kMaxAccountNameBytes = 32;  // useradd's limit
 inline constexpr size_t kMaxReasonBytes = 1024;
+// A key's comment travels in every authorized_keys line of the key (8 KiB each at most).
+inline constexpr size_t kMaxKeyCommentBytes = 1024;
 
 // 1..64 of [a-z0-9._-], starting with a letter or digit (it appears in authorized_keys comments).
 absl::Status ValidatePrincipalName(absl::string_view name);

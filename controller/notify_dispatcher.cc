@@ -56,7 +56,9 @@ void NotifyDispatcher::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     lock.unlock();
-    if (clock_.Now() >= next_scan) {
+    // Without sinks nobody would hear of what the scan finds, and on a large fleet it is not
+    // free (every key and host, every scan_interval).
+    if (!sinks_.empty() && clock_.Now() >= next_scan) {
       next_scan = clock_.Now() + settings_.scan_interval;
       if (absl::Status s = Scan(); !s.ok()) {
         spdlog::warn("notifications: the scan could not write its events: {}", s.ToString());

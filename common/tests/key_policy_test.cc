@@ -61,6 +61,14 @@ TEST(KeyPolicyTest, InvalidPoliciesAreRefused) {
   KeyPolicy policy = KeyPolicy::Default();
   policy.min_rsa_bits = 1024;
   EXPECT_THAT(std::string(ValidateKeyPolicy(policy).message()), HasSubstr("below the floor"));
+  policy.min_rsa_bits = kMaxRsaModulusBits;
+  EXPECT_TRUE(ValidateKeyPolicy(policy).ok()) << "at the limit";
+  policy.min_rsa_bits = kMaxRsaModulusBits + 1;
+  EXPECT_THAT(std::string(ValidateKeyPolicy(policy).message()), HasSubstr("above 16384 bits"));
+  policy.min_rsa_bits = 99999999;
+  EXPECT_THAT(std::string(ValidateKeyPolicy(policy).message()),
+              HasSubstr("allowed: 2048 to 16384"));
+  policy.min_rsa_bits = kRsaBitsFloor;
   policy = KeyPolicy::Default();
   policy.allowed_types.push_back(KeyType::kDsa);
   EXPECT_THAT(std::string(ValidateKeyPolicy(policy).message()), HasSubstr("never allowed"));

@@ -32,6 +32,10 @@ absl::StatusOr<KeyRecord> NewKeyRecord(const std::string& line, const std::strin
         "in the matching .pub file)");
   }
   KF_RETURN_IF_ERROR(CheckKeyAgainstPolicy(*key, policy.key_policy));
+  if (key->comment.size() > kMaxKeyCommentBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("the key's comment is ", key->comment.size(),
+                                                   " bytes; at most ", kMaxKeyCommentBytes));
+  }
   KeyRecord record;
   record.fingerprint = Fingerprint(*key);
   record.principal = principal;

@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "controller/audit_checkpoint.h"
 #include "controller/fleet_view.h"
 #include "controller/service/proto_convert.h"
@@ -18,7 +19,10 @@ absl::StatusOr<CredentialSpec> SpecFromProto(const v1::CredentialSpec& p) {
   spec.role = *role;
   spec.principal = p.principal();
   spec.host_scope = Labels(p.host_scope().begin(), p.host_scope().end());
-  if (p.has_expires()) spec.lifetime = FromProto(p.expires());
+  if (p.has_expires()) {
+    KF_RETURN_IF_ERROR(CheckRequestDuration("expires", p.expires()));
+    spec.lifetime = FromProto(p.expires());
+  }
   spec.never_expires = p.never_expires();
   return spec;
 }
@@ -133,7 +137,12 @@ grpc::Status AdminServiceImpl::ListKeys(grpc::ServerContext* ctx, const v1::List
   KeyFilter filter;
   filter.principal = req->principal();
   filter.state = FromProto(req->state());
-  if (req->has_expiring_within()) filter.expiring_within = FromProto(req->expiring_within());
+  if (req->has_expiring_within()) {
+    if (absl::Status s = CheckRequestDuration("expiring_within", req->expiring_within()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    filter.expiring_within = FromProto(req->expiring_within());
+  }
   absl::StatusOr<std::vector<KeyRecord>> keys = inventory_.ListKeys(filter);
   if (!keys.ok()) return ToGrpcStatus(keys.status());
   for (const KeyRecord& key : *keys) {
@@ -159,7 +168,12 @@ grpc::Status AdminServiceImpl::RotateKey(grpc::ServerContext* ctx, const v1::Rot
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "give an overlap or --now, not both");
   }
   std::optional<absl::Duration> overlap;
-  if (req->has_overlap()) overlap = FromProto(req->overlap());
+  if (req->has_overlap()) {
+    if (absl::Status s = CheckRequestDuration("overlap", req->overlap()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    overlap = FromProto(req->overlap());
+  }
   if (req->now()) overlap = absl::ZeroDuration();
   absl::StatusOr<RotateKeyResult> result;
   if (!req->generate_type().empty()) {
@@ -206,6 +220,11 @@ grpc::Status AdminServiceImpl::RevokeKey(grpc::ServerContext* ctx, const v1::Rev
 
 grpc::Status AdminServiceImpl::AddGrant(grpc::ServerContext* ctx, const v1::AddGrantRequest* req,
                                         v1::AddGrantResponse* resp) {
+  if (req->grant().has_expires_at()) {
+    if (absl::Status s = CheckRequestTime("grant.expires_at", req->grant().expires_at()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+  }
   GrantRecord grant = FromProto(req->grant());
   AccessTarget target;
   target.principal = grant.principal;
@@ -293,7 +312,10 @@ grpc::Status AdminServiceImpl::CreateHostToken(grpc::ServerContext* ctx,
   target.labels = labels;
   KF_AUTHORIZE("CreateHostToken", target);
   std::optional<absl::Duration> ttl;
-  if (req->has_ttl()) ttl = FromProto(req->ttl());
+  if (req->has_ttl()) {
+    if (absl::Status s = CheckRequestDuration("ttl", req->ttl()); !s.ok()) return ToGrpcStatus(s);
+    ttl = FromProto(req->ttl());
+  }
   absl::StatusOr<NewJoinToken> token = hosts_.CreateJoinToken(
       caller.actor(), req->hostname(), labels, ttl, req->uses(), caller.credential().host_scope);
   if (!token.ok()) return ToGrpcStatus(token.status());
@@ -461,6 +483,9 @@ grpc::Status AdminServiceImpl::RotationReport(grpc::ServerContext* ctx,
 grpc::Status AdminServiceImpl::ListAudit(grpc::ServerContext* ctx, const v1::ListAuditRequest* req,
                                          v1::ListAuditResponse* resp) {
   KF_AUTHORIZE("ListAudit", {});
+  if (req->has_since()) {
+    if (absl::Status s = CheckRequestTime("since", req->since()); !s.ok()) return ToGrpcStatus(s);
+  }
   absl::Time since = req->has_since() ? FromProto(req->since()) : absl::InfinitePast();
   absl::StatusOr<std::vector<AuditEvent>> events = reports_.ListAudit(since);
   if (!events.ok()) return ToGrpcStatus(events.status());
@@ -499,6 +524,9 @@ grpc::Status AdminServiceImpl::ExportAudit(grpc::ServerContext* ctx,
   }
   std::optional<Slot> slot;
   if (req->follow()) slot.emplace(Slot{audit_followers_});
+  if (req->has_since()) {
+    if (absl::Status s = CheckRequestTime("since", req->since()); !s.ok()) return ToGrpcStatus(s);
+  }
   const absl::Time since = req->has_since() ? FromProto(req->since()) : absl::InfinitePast();
   uint64_t after = 0;
   while (!ctx->IsCancelled()) {

@@ -59,6 +59,25 @@ absl::Duration FromProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
+absl::Status CheckRequestTime(absl::string_view field, const google::protobuf::Timestamp& t) {
+  if (t.seconds() < kMinRequestUnixSeconds || t.seconds() > kMaxRequestUnixSeconds ||
+      t.nanos() < 0 || t.nanos() > 999999999) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " is out of range (", t.seconds(),
+        " seconds since 1970); allowed: 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRequestDuration(absl::string_view field, const google::protobuf::Duration& d) {
+  if (d.seconds() < 0 || d.seconds() > kMaxRequestDurationSeconds || d.nanos() < 0 ||
+      d.nanos() > 999999999) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is out of range (", d.seconds(), " s); allowed: 0 to 36500d"));
+  }
+  return absl::OkStatus();
+}
+
 void ToProto(const PrincipalRecord& p, v1::Principal* out) {
   out->set_name(p.name);
   out->set_kind(p.kind == PrincipalKind::kPerson ? v1::PRINCIPAL_KIND_PERSON

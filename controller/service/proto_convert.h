@@ -17,6 +17,14 @@ absl::Time FromProto(const google::protobuf::Timestamp& t);
 void ToProto(absl::Duration d, google::protobuf::Duration* out);
 absl::Duration FromProto(const google::protobuf::Duration& d);
 
+// The range of times and durations a request may carry: what PostgreSQL's timestamptz and every
+// later computation hold without overflowing. INVALID_ARGUMENT naming `field` and the range.
+inline constexpr int64_t kMinRequestUnixSeconds = 0;                    // 1970-01-01T00:00:00Z
+inline constexpr int64_t kMaxRequestUnixSeconds = 253402300799;         // 9999-12-31T23:59:59Z
+inline constexpr int64_t kMaxRequestDurationSeconds = 36500LL * 86400;  // 100 years
+absl::Status CheckRequestTime(absl::string_view field, const google::protobuf::Timestamp& t);
+absl::Status CheckRequestDuration(absl::string_view field, const google::protobuf::Duration& d);
+
 void ToProto(const PrincipalRecord& p, v1::Principal* out);
 // `state` is the effective state ("expired" included), see FleetView::EffectiveKeyState.
 void ToProto(const KeyRecord& k, const std::string& state, v1::Key* out);

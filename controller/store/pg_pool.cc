@@ -4,6 +4,7 @@
 #include <regex>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "spdlog/spdlog.h"
 
@@ -42,6 +43,14 @@ std::string RedactDatabaseUrl(const std::string& url) {
   static const std::regex kKeywordPassword(R"((password\s*=\s*)('[^']*'|\S+))");
   std::string out = std::regex_replace(url, kUriPassword, "$1***@");
   return std::regex_replace(out, kKeywordPassword, "$1***");
+}
+
+absl::Status DatabaseUnavailableError(absl::string_view detail) {
+  return absl::UnavailableError(absl::StrCat(kDatabaseUnavailable, ": ", detail));
+}
+
+bool IsDatabaseUnavailable(const absl::Status& status) {
+  return absl::IsUnavailable(status) && absl::StartsWith(status.message(), kDatabaseUnavailable);
 }
 
 absl::Status DescribeConnectionError(const std::string& url, const std::exception& e) {
@@ -103,9 +112,14 @@ absl::Status PgPool::Run(absl::string_view what, bool read_only,
   for (int attempt = 0;; ++attempt) {
     if (attempt > 0) {
       if (absl::Now() + backoff > deadline) {
-        return absl::UnavailableError(absl::StrCat(
-            what, ": PostgreSQL unreachable for ", absl::FormatDuration(options_.retry_budget),
-            "; nothing was changed. Last error: ", last_error.message()));
+        // The details (where the database is, what libpq said) stay in this log; callers get
+        // only what they can act on.
+        spdlog::error("{}: PostgreSQL unreachable for {}: {}", std::string(what),
+                      absl::FormatDuration(options_.retry_budget),
+                      std::string(last_error.message()));
+        return DatabaseUnavailableError(absl::StrCat(what, ": PostgreSQL was unreachable for ",
+                                                     absl::FormatDuration(options_.retry_budget),
+                                                     "; nothing was changed"));
       }
       std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
       backoff = std::min(backoff * 2, absl::Seconds(1));
@@ -136,11 +150,11 @@ absl::Status PgPool::Run(absl::string_view what, bool read_only,
       return status;
     } catch (const pqxx::in_doubt_error& e) {
       slot->conn.reset();
-      return absl::UnavailableError(
+      spdlog::error("{}: connection lost while committing: {}", std::string(what), e.what());
+      return DatabaseUnavailableError(
           absl::StrCat(what,
                        ": the connection to PostgreSQL was lost while committing, so it is unknown "
-                       "whether the change was applied; check `keyfleet audit` before retrying (",
-                       e.what(), ")"));
+                       "whether the change was applied; check `keyfleet audit` before retrying"));
     } catch (const pqxx::broken_connection& e) {
       spdlog::warn("{}: lost the PostgreSQL connection, retrying: {}", std::string(what), e.what());
       slot->conn.reset();

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/database_unavailable.h"
 
 namespace keyfleet::controller {
 
@@ -61,6 +62,12 @@ class PgPool {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<Slot*> free_;
 };
+
+// Every error a caller gets because PostgreSQL is down starts with kDatabaseUnavailable
+// (UNAVAILABLE): clients tell it from an unreachable controller, and it never says where the
+// database is (the controller's log does).
+absl::Status DatabaseUnavailableError(absl::string_view detail);
+bool IsDatabaseUnavailable(const absl::Status& status);
 
 // Opens a connection, with a message naming the database (never the password) on failure.
 absl::Status DescribeConnectionError(const std::string& url, const std::exception& e);

@@ -11,6 +11,7 @@
 #include "controller/handlers/agent_handlers.h"
 #include "controller/handlers/inventory_handlers.h"
 #include "controller/handlers/report_handlers.h"
+#include "controller/inventory_validation.h"
 #include "controller/host_selector.h"
 #include "controller/tests/fake_store.h"
 #include "controller/view_follower.h"
@@ -135,6 +136,18 @@ TEST_F(HandlersTest, PolicyRefusalsNameTheRule) {
   auto ec = inventory_.AddKeys("admin", "alice", {testing::Vector("ecdsa256").line}, "");
   EXPECT_THAT(ec.status().message(), HasSubstr("rule: allowed-types"));
   EXPECT_THAT(inventory_.ListKeys({}).value(), IsEmpty()) << "nothing half-added";
+}
+
+TEST_F(HandlersTest, KeyCommentsHaveALimit) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  const std::string at_limit =
+      testing::SyntheticEd25519Line(1, std::string(kMaxKeyCommentBytes, 'c'));
+  EXPECT_TRUE(inventory_.AddKeys("admin", "alice", {at_limit}, "").ok());
+  const std::string past =
+      testing::SyntheticEd25519Line(2, std::string(kMaxKeyCommentBytes + 1, 'c'));
+  auto refused = inventory_.AddKeys("admin", "alice", {past}, "");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("comment is 1025 bytes; at most 1024"));
 }
 
 TEST_F(HandlersTest, AKeyCannotServeTwoOwners) {

@@ -200,6 +200,14 @@ TEST_F(CliOnlineTest, PrincipalsKeysGrantsPolicyAuditEndToEnd) {
   EXPECT_EQ(Run("grant remove 2").exit_code, 0);
   EXPECT_EQ(Run("grant remove 2").exit_code, 1);
   EXPECT_EQ(Run("grant remove two").exit_code, 1);
+  // Times outside what can be stored are refused by name, never a raw database error.
+  CommandResult far = Run("grant add dana --hosts '*' --account far --expires 5000000d");
+  EXPECT_EQ(far.exit_code, 1) << far.out;
+  EXPECT_THAT(far.out, HasSubstr("grant.expires_at is out of range"));
+  EXPECT_THAT(far.out, HasSubstr("9999-12-31"));
+  CommandResult ancient = Run("audit --since 1000000d");
+  EXPECT_EQ(ancient.exit_code, 1) << ancient.out;
+  EXPECT_THAT(ancient.out, HasSubstr("since is out of range"));
 
   // policy show / set
   EXPECT_THAT(Run("policy show").out, HasSubstr("max key age        365d"));
@@ -718,6 +726,53 @@ TEST_F(CliOnlineTest, EveryCommandHasHelp) {
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_THAT(r.out, HasSubstr("Usage:")) << cmd;
   }
+}
+
+// PostgreSQL down: the CLI says the controller's database is unavailable (exit 6, not "cannot
+// reach the controller", exit 3) and never shows where the database is.
+TEST(CliDatabaseOutage, TheDatabaseIsNamedAsTheProblemAndNeverItsAddress) {
+  TempPostgres pg;
+  ScopedTempDir dir("keyfleet-cli-db");
+  const std::string database = pg.Url(pg.CreateDatabase());
+  const std::string address = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
+  const std::string root = dir.path().string();
+  std::ofstream(root + "/controller.yaml") << "db_retry_budget: 2s\n";
+  pid_t controller =
+      SpawnProcess({KEYFLEET_CONTROLLER, "--config", root + "/controller.yaml", "--db", database,
+                    "--listen", address, "--ca-dir", root + "/ca", "--tls-name", "127.0.0.1",
+                    "--bootstrap-token-file", root + "/bootstrap.token", "--log-level", "warn"},
+                   root + "/controller.log");
+  auto cli = [&](const std::string& args) {
+    return RunCommand("env -u KEYFLEET_TOKEN -u KEYFLEET_TOKEN_FILE HOME=/nonexistent " +
+                      std::string(KEYFLEET_CLI) + " --controller " + address + " --ca " + root +
+                      "/ca/ca.crt --token-file " + root + "/bootstrap.token " + args + " 2>&1");
+  };
+  bool up = false;
+  for (int i = 0; i < 100 && !up; ++i) {
+    up = cli("principal list").exit_code == 0;
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(up);
+  ASSERT_EQ(cli("principal add before").exit_code, 0);
+
+  pg.Stop(/*immediate=*/true);
+  CommandResult refused = cli("principal add during");
+  EXPECT_EQ(refused.exit_code, 6) << refused.out;
+  EXPECT_THAT(refused.out, HasSubstr("the controller's database is unavailable"));
+  EXPECT_THAT(refused.out, HasSubstr("nothing was changed"));
+  EXPECT_THAT(refused.out, Not(HasSubstr("cannot reach the controller")));
+  for (const std::string& secret :
+       {database, std::string("port="), std::string("host="), std::string("postgresql://")}) {
+    EXPECT_THAT(refused.out, Not(HasSubstr(secret))) << "the database's address leaked";
+  }
+  pg.Start();
+  bool back = false;
+  for (int i = 0; i < 100 && !back; ++i) {
+    back = cli("principal add after").exit_code == 0;
+    if (!back) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(back);
+  StopProcess(controller);
 }
 
 }  // namespace
