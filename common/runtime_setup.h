@@ -10,6 +10,12 @@ namespace keyfleet {
 // node per mutex ever locked. Release builds of abseil never run it; neither do we.
 void DisableAbslDebugChecks();
 
+// Raises the soft limit on open descriptors to the hard limit and returns the new soft limit.
+// gRPC 1.51 stops accepting connections for good once accept4 fails with EMFILE (grpc/grpc
+// #20418): one descriptor per agent connection means a fleet must never reach the default soft
+// limit of 1024. The units and the chart set a high hard limit.
+unsigned long RaiseOpenFileLimit();
+
 }  // namespace keyfleet
 
 #endif  // KEYFLEET_COMMON_RUNTIME_SETUP_H_

@@ -129,10 +129,14 @@ int CaCommand(const std::string& action, const std::string& dir, bool bundle) {
   return 0;
 }
 
+// Below this many descriptors a fleet of a few thousand hosts can exhaust them.
+constexpr unsigned long kOpenFilesForAFleet = 65536;
+
 }  // namespace
 
 int main(int argc, char** argv) {
   keyfleet::DisableAbslDebugChecks();
+  const unsigned long open_files = keyfleet::RaiseOpenFileLimit();
   CLI::App app(
       "keyfleet-controller: the source of truth for keys, grants, hosts and rotation policy.\n"
       "Serves the admin API (used by `keyfleet`) and the agent API (used by keyfleet-agent) on "
@@ -198,12 +202,13 @@ int main(int argc, char** argv) {
     cmd->add_flag("--insecure-dev", flags.insecure_dev,
                   "DEVELOPMENT ONLY: plaintext, no agent authentication; refuses any listen "
                   "address but loopback");
-    cmd->add_option("--bootstrap-token-file", flags.bootstrap_token_file,
-                    "The first admin token, made on a database's first start: used from this "
-                    "file if it exists (e.g. a mounted secret; make one with `keyfleet-controller "
-                    "bootstrap-token`), written there (0600) if not. Without it the token is "
-                    "printed once on stderr. $KEYFLEET_BOOTSTRAP_TOKEN, when set, is registered instead "
-                    "(e.g. from a Kubernetes Secret).");
+    cmd->add_option(
+        "--bootstrap-token-file", flags.bootstrap_token_file,
+        "The first admin token, made on a database's first start: used from this "
+        "file if it exists (e.g. a mounted secret; make one with `keyfleet-controller "
+        "bootstrap-token`), written there (0600) if not. Without it the token is "
+        "printed once on stderr. $KEYFLEET_BOOTSTRAP_TOKEN, when set, is registered instead "
+        "(e.g. from a Kubernetes Secret).");
   }
   CLI::App* bootstrap_cmd = app.add_subcommand(
       "bootstrap-token",
@@ -243,6 +248,13 @@ int main(int argc, char** argv) {
   }
 
   keyfleet::SystemClock clock;
+  if (open_files < kOpenFilesForAFleet) {
+    spdlog::warn(
+        "the open-file limit is {} (hard limit): each connected agent holds a descriptor, and "
+        "gRPC stops accepting connections for good once they run out; raise it (LimitNOFILE= "
+        "in the unit, ulimit -Hn) to at least {}",
+        open_files, kOpenFilesForAFleet);
+  }
   keyfleet::controller::ControllerServer server(*config, clock);
   absl::Status started = server.Start();
   if (!started.ok()) {

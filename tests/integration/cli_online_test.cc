@@ -737,10 +737,12 @@ TEST(CliDatabaseOutage, TheDatabaseIsNamedAsTheProblemAndNeverItsAddress) {
   const std::string address = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
   const std::string root = dir.path().string();
   std::ofstream(root + "/controller.yaml") << "db_retry_budget: 2s\n";
+  // Started with a soft open-file limit of 256 under a hard one of 4096: it raises its own.
   pid_t controller =
-      SpawnProcess({KEYFLEET_CONTROLLER, "--config", root + "/controller.yaml", "--db", database,
-                    "--listen", address, "--ca-dir", root + "/ca", "--tls-name", "127.0.0.1",
-                    "--bootstrap-token-file", root + "/bootstrap.token", "--log-level", "warn"},
+      SpawnProcess({"/usr/bin/prlimit", "--nofile=256:4096", KEYFLEET_CONTROLLER, "--config",
+                    root + "/controller.yaml", "--db", database, "--listen", address, "--ca-dir",
+                    root + "/ca", "--tls-name", "127.0.0.1", "--bootstrap-token-file",
+                    root + "/bootstrap.token", "--log-level", "warn"},
                    root + "/controller.log");
   auto cli = [&](const std::string& args) {
     return RunCommand("env -u KEYFLEET_TOKEN -u KEYFLEET_TOKEN_FILE HOME=/nonexistent " +
@@ -754,6 +756,10 @@ TEST(CliDatabaseOutage, TheDatabaseIsNamedAsTheProblemAndNeverItsAddress) {
   }
   ASSERT_TRUE(up);
   ASSERT_EQ(cli("principal add before").exit_code, 0);
+  EXPECT_THAT(
+      RunCommand("grep 'Max open files' /proc/" + std::to_string(controller) + "/limits").out,
+      ContainsRegex("Max open files +4096 +4096"))
+      << "the soft limit is raised to the hard one";
 
   pg.Stop(/*immediate=*/true);
   CommandResult refused = cli("principal add during");
