@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/scoped_sigpipe_block.h"
 #include "common/status_macros.h"
 #include "common/tls/held_fd.h"
 #include "common/tls/x509.h"
@@ -138,35 +139,6 @@ absl::StatusOr<HeldFd> Connect(const HostPort& target, const std::string& addres
                    last_error != 0 ? std::strerror(last_error) : "no usable address"));
 }
 
-// Blocks SIGPIPE in this thread while alive: OpenSSL writes to the socket with write(), which
-// would otherwise kill the process if the server has already closed the connection. A SIGPIPE
-// raised meanwhile is discarded.
-class ScopedSigpipeBlock {
- public:
-  ScopedSigpipeBlock() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    sigset_t pending;
-    was_pending_ = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_, &saved_);
-  }
-  ~ScopedSigpipeBlock() {
-    sigset_t pending;
-    if (!was_pending_ && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
-      const timespec no_wait = {0, 0};
-      sigtimedwait(&pipe_, nullptr, &no_wait);
-    }
-    pthread_sigmask(SIG_SETMASK, &saved_, nullptr);
-  }
-  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
-  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
-
- private:
-  sigset_t pipe_;
-  sigset_t saved_;
-  bool was_pending_ = false;
-};
-
 absl::Status Handshake(SSL* ssl, int fd, const std::string& address, absl::Duration timeout,
                        absl::Time deadline) {
   for (;;) {
@@ -232,7 +204,7 @@ absl::StatusOr<std::string> FetchPinnedCaBundle(const std::string& address, cons
     return absl::InternalError(absl::StrCat("cannot set up a TLS client: ", OpenSslErrors()));
   }
   {
-    ScopedSigpipeBlock no_sigpipe;
+    ::keyfleet::ScopedSigpipeBlock no_sigpipe;
     KF_RETURN_IF_ERROR(Handshake(ssl.get(), fd.get(), address, timeout, deadline));
     SSL_shutdown(ssl.get());  // best effort: the server learns we are done, nothing waits on it
   }

@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/duration_text.h"
 #include "controller/notify/mail_message.h"
-#include "controller/notify/scoped_sigpipe_block.h"
+#include "common/scoped_sigpipe_block.h"
 
 namespace keyfleet::controller::notify {
 namespace {

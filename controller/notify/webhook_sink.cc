@@ -16,7 +16,7 @@
 #include "common/duration_text.h"
 #include "common/tls/openssl_util.h"
 #include "controller/notify/connect_probe.h"
-#include "controller/notify/scoped_sigpipe_block.h"
+#include "common/scoped_sigpipe_block.h"
 #include "nlohmann/json.hpp"
 
 namespace keyfleet::controller::notify {

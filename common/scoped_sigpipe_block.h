@@ -1,7 +1,7 @@
-// Blocks SIGPIPE in the calling thread for a scope. cpp-httplib sends without MSG_NOSIGNAL and
-// OpenSSL writes to sockets with write(), so a receiver that closes early would otherwise kill
-// the controller with SIGPIPE (libcurl, with CURLOPT_NOSIGNAL, no longer ignores it either).
-// A SIGPIPE raised meanwhile is discarded. (The same as common/tls/pinned_fetch.cc's.)
+// Blocks SIGPIPE in the calling thread for a scope. OpenSSL writes to sockets with write() and
+// cpp-httplib sends without MSG_NOSIGNAL, so a peer that closes early would otherwise kill the
+// process with SIGPIPE (libcurl, with CURLOPT_NOSIGNAL, no longer ignores it either). A SIGPIPE
+// raised meanwhile is discarded. Used by the agent's pinned CA fetch and the notification sinks.
 #pragma once
 
 #include <pthread.h>
@@ -9,7 +9,7 @@
 
 #include <ctime>
 
-namespace keyfleet::controller::notify {
+namespace keyfleet {
 
 class ScopedSigpipeBlock {
  public:
@@ -37,4 +37,4 @@ class ScopedSigpipeBlock {
   bool was_pending_ = false;
 };
 
-}  // namespace keyfleet::controller::notify
+}  // namespace keyfleet
