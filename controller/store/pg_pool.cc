@@ -71,9 +71,11 @@ PgPool::PgPool(PgOptions options, std::function<void(pqxx::connection&)> on_conn
 
 PgPool::~PgPool() = default;
 
-PgPool::Slot* PgPool::Acquire() {
+PgPool::Slot* PgPool::Acquire(absl::Time deadline) {
   std::unique_lock<std::mutex> lock(mu_);
-  free_cv_.wait(lock, [this] { return !free_.empty(); });
+  if (!free_cv_.wait_until(lock, absl::ToChronoTime(deadline), [this] { return !free_.empty(); })) {
+    return nullptr;
+  }
   Slot* slot = free_.back();
   free_.pop_back();
   return slot;
@@ -99,14 +101,26 @@ absl::Status PgPool::ReadSnapshot(absl::string_view what,
 
 absl::Status PgPool::Run(absl::string_view what, bool read_only,
                          const std::function<absl::Status(pqxx::dbtransaction&)>& body) {
-  Slot* slot = Acquire();
+  // One budget for waiting for a connection and for retrying on it: a call never outlives it,
+  // so with the default budget (20 s) below the CLI's deadline (30 s), nothing is committed
+  // after the caller gave up and reported a failure (and a retry would duplicate it).
+  const absl::Time deadline = absl::Now() + options_.retry_budget;
+  Slot* slot = Acquire(deadline);
+  if (slot == nullptr) {
+    spdlog::error("{}: no free PostgreSQL connection within {} (all {} busy)", std::string(what),
+                  absl::FormatDuration(options_.retry_budget), options_.pool_size);
+    return DatabaseUnavailableError(absl::StrCat(what,
+                                                 ": every database connection stayed busy for ",
+                                                 absl::FormatDuration(options_.retry_budget),
+                                                 " (PostgreSQL is slow or down); nothing was "
+                                                 "changed"));
+  }
   struct ReleaseOnExit {
     PgPool* pool;
     Slot* slot;
     ~ReleaseOnExit() { pool->Release(slot); }
   } release{this, slot};
 
-  const absl::Time deadline = absl::Now() + options_.retry_budget;
   absl::Duration backoff = absl::Milliseconds(50);
   absl::Status last_error;
   for (int attempt = 0;; ++attempt) {

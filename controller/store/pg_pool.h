@@ -22,8 +22,9 @@ namespace keyfleet::controller {
 struct PgOptions {
   std::string url;  // libpq connection string or postgresql:// URI
   size_t pool_size = 4;
-  // How long a call keeps retrying while the database is unreachable before it reports
-  // UNAVAILABLE. Covers a PostgreSQL restart.
+  // How long a call may take in all — waiting for a free connection, and retrying while the
+  // database is unreachable — before it reports UNAVAILABLE and changes nothing. Covers a
+  // PostgreSQL restart; keep it below the clients' deadline (the CLI's is 30 s).
   absl::Duration retry_budget = absl::Seconds(20);
 };
 
@@ -50,7 +51,7 @@ class PgPool {
 
  private:
   struct Slot;
-  Slot* Acquire();
+  Slot* Acquire(absl::Time deadline);  // nullptr when none is free by then
   void Release(Slot* slot);
   absl::Status Run(absl::string_view what, bool read_only,
                    const std::function<absl::Status(pqxx::dbtransaction&)>& body);

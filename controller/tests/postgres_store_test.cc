@@ -503,3 +503,38 @@ TEST_F(PostgresStoreTest, TwoReplicasNeverClaimTheSameDelivery) {
 
 }  // namespace
 }  // namespace keyfleet::controller
+
+namespace keyfleet::controller {
+namespace {
+
+// A call waiting for a connection is bounded by the same budget as its retries: with every
+// connection busy it gives up in time, says the database is unavailable, and changes nothing.
+TEST_F(PostgresStoreTest, WaitingForABusyPoolIsBoundedAndChangesNothing) {
+  PgPool pool(PgOptions{url_, 1, absl::Seconds(1)}, [](pqxx::connection&) {});
+  std::atomic<bool> holding{false};
+  std::thread holder([&] {
+    absl::Status s = pool.Transact("hold", [&](pqxx::dbtransaction&) {
+      holding = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+      return absl::OkStatus();
+    });
+    EXPECT_TRUE(s.ok()) << s;
+  });
+  while (!holding) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  bool ran = false;
+  const absl::Time start = absl::Now();
+  absl::Status waited = pool.Transact("wait", [&](pqxx::dbtransaction&) {
+    ran = true;
+    return absl::OkStatus();
+  });
+  const absl::Duration took = absl::Now() - start;
+  holder.join();
+  EXPECT_TRUE(IsDatabaseUnavailable(waited)) << waited;
+  EXPECT_THAT(std::string(waited.message()), HasSubstr("every database connection stayed busy"));
+  EXPECT_FALSE(ran) << "nothing runs after the budget";
+  EXPECT_GE(took, absl::Milliseconds(900));
+  EXPECT_LT(took, absl::Milliseconds(2000)) << "gave up within the budget, not after the holder";
+}
+
+}  // namespace
+}  // namespace keyfleet::controller
