@@ -3,6 +3,9 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
 namespace keyfleet::controller {
 namespace {
 
@@ -28,16 +31,24 @@ constexpr std::pair<absl::StatusCode, grpc::StatusCode> kMapping[] = {
     {absl::StatusCode::kUnknown, grpc::StatusCode::UNKNOWN},
 };
 
+std::string BoundedMessage(absl::string_view message) {
+  if (message.size() <= kMaxErrorMessageBytes) return std::string(message);
+  size_t cut = kMaxErrorMessageBytes;
+  // Back up to the start of a UTF-8 sequence (continuation bytes are 10xxxxxx).
+  while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+  return absl::StrCat(message.substr(0, cut), "… (", message.size() - cut, " more bytes cut)");
+}
+
 }  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   for (const auto& [from, to] : kMapping) {
     if (status.code() == from) {
       return to == grpc::StatusCode::OK ? grpc::Status::OK
-                                        : grpc::Status(to, std::string(status.message()));
+                                        : grpc::Status(to, BoundedMessage(status.message()));
     }
   }
-  return grpc::Status(grpc::StatusCode::INTERNAL, std::string(status.message()));
+  return grpc::Status(grpc::StatusCode::INTERNAL, BoundedMessage(status.message()));
 }
 
 }  // namespace keyfleet::controller
