@@ -128,7 +128,7 @@ int SaveFailed(const absl::Status& s, const std::string& fingerprint) {
 
 void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code) {
   CLI::App* group =
-      app.add_subcommand("key", "Public keys: add, list, show, label, remove, revoke");
+      app.add_subcommand("key", "Public keys: add, generate, list, show, label, rotate, remove, revoke");
   group->require_subcommand(1);
 
   struct AddArgs {
