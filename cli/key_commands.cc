@@ -127,8 +127,8 @@ int SaveFailed(const absl::Status& s, const std::string& fingerprint) {
 }  // namespace
 
 void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code) {
-  CLI::App* group =
-      app.add_subcommand("key", "Public keys: add, generate, list, show, label, rotate, remove, revoke");
+  CLI::App* group = app.add_subcommand(
+      "key", "Public keys: add, generate, list, show, label, rotate, remove, revoke");
   group->require_subcommand(1);
 
   struct AddArgs {
@@ -143,6 +143,9 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
   OnRun(add, globals, exit_code, [add_args, &globals](ControllerClient& client) {
     absl::StatusOr<std::string> text = ReadTextInput(add_args->file);
     if (!text.ok()) return UsageError(std::string(text.status().message()));
+    if (absl::Status utf8 = CheckUtf8Lines(add_args->file, *text); !utf8.ok()) {
+      return UsageError(std::string(utf8.message()));
+    }
     v1::AddKeysRequest req;
     req.set_principal(add_args->principal);
     req.set_label(add_args->label);
@@ -319,6 +322,9 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
     } else {
       absl::StatusOr<std::string> text = ReadTextInput(a.file);
       if (!text.ok()) return UsageError(std::string(text.status().message()));
+      if (absl::Status utf8 = CheckUtf8Lines(a.file, *text); !utf8.ok()) {
+        return UsageError(std::string(utf8.message()));
+      }
       std::vector<std::string> keys;
       ForEachLine(*text, [&](size_t, absl::string_view line) {
         if (!IsBlankOrCommentLine(line)) keys.emplace_back(line);

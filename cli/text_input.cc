@@ -1,14 +1,17 @@
 #include "cli/text_input.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/utf8.h"
 
 namespace keyfleet::cli {
 
@@ -26,6 +29,15 @@ absl::StatusOr<std::string> ReadTextInput(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
   return ss.str();
+}
+
+absl::Status CheckUtf8Lines(const std::string& path, absl::string_view text) {
+  std::optional<size_t> bad = FindInvalidUtf8(text);
+  if (!bad) return absl::OkStatus();
+  const size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + *bad, '\n'));
+  return absl::InvalidArgumentError(
+      absl::StrCat(DisplayName(path), " line ", line,
+                   " is not valid UTF-8; keys and their comments are sent as UTF-8 text"));
 }
 
 std::string DisplayName(const std::string& path) {

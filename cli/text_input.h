@@ -21,6 +21,10 @@ std::string DisplayName(const std::string& path);
 void ForEachLine(absl::string_view content,
                  const std::function<void(size_t, absl::string_view)>& fn);
 
+// OK, or INVALID_ARGUMENT naming the first line of `text` that is not UTF-8: what is sent to the
+// controller must be (protobuf strings), and its parser refuses anything else without a reason.
+absl::Status CheckUtf8Lines(const std::string& path, absl::string_view text);
+
 // Makes `text` safe to print on a terminal: bytes below 0x20 and 0x7f become \ooo.
 std::string SanitizeForTerminal(absl::string_view text);
 

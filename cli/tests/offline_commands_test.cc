@@ -2,17 +2,18 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <string>
 #include <tuple>
 #include <vector>
-#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "cli/check_authorized_keys_command.h"
 #include "cli/fingerprint_command.h"
-#include "tests/support/test_keys.h"
+#include "cli/text_input.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/run_command.h"
 #include "tests/support/scoped_temp_dir.h"
+#include "tests/support/test_keys.h"
 
 namespace keyfleet::cli {
 namespace {
@@ -64,6 +65,19 @@ TEST(FingerprintKeysTest, BadLinesAreErrorsAndGoodLinesStillCount) {
   EXPECT_THAT(result.errors[0].reason, HasSubstr("truncated"));
   EXPECT_EQ(FormatFingerprintLines({result.keys[0]}),
             absl::StrCat("256 ", Vector("ed25519").sha256, " ed25519@test (ED25519)\n"));
+}
+
+// What `key add` and `key rotate` send must be UTF-8: the first bad line is named, before any
+// request is made.
+TEST(TextInputTest, TheFirstLineThatIsNotUtf8IsNamed) {
+  EXPECT_TRUE(CheckUtf8Lines("keys.pub", "ssh-ed25519 AAAA caf\xC3\xA9\n").ok());
+  absl::Status latin1 =
+      CheckUtf8Lines("keys.pub", "ssh-ed25519 AAAA ok\nssh-ed25519 AAAA caf\xE9\n");
+  EXPECT_EQ(latin1.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(latin1.message()),
+              ::testing::HasSubstr("keys.pub line 2 is not valid UTF-8"));
+  EXPECT_THAT(std::string(CheckUtf8Lines("-", "\xFF").message()),
+              ::testing::HasSubstr("(stdin) line 1"));
 }
 
 TEST(FingerprintKeysTest, PrivateKeyIsRefusedAsAWhole) {
