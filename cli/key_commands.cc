@@ -88,33 +88,19 @@ void AddGeneratedKeyOptions(CLI::App* cmd, GeneratedKeyOutput* o, bool optional)
                   "ssh-keygen does; it never leaves this machine");
 }
 
-struct PreparedKeyOutput {
-  std::optional<SecretBytes> passphrase;
-  std::optional<PrivateKeyFiles> files;
-};
-
-// Before the controller is asked: the passphrase is read and both files exist, empty, so a key
-// is never made that cannot be saved.
-absl::StatusOr<PreparedKeyOutput> PrepareKeyOutput(const GeneratedKeyOutput& o) {
-  if (o.out.empty())
+// Before the controller is asked (see PrivateKeyOutput).
+absl::StatusOr<PrivateKeyOutput> PrepareKeyOutput(const GeneratedKeyOutput& o) {
+  if (o.out.empty()) {
     return absl::InvalidArgumentError("--out FILE is required with a generated key");
-  PreparedKeyOutput p;
-  if (!o.passphrase_file.empty()) {
-    absl::StatusOr<SecretBytes> pass = ReadPassphraseFile(o.passphrase_file);
-    if (!pass.ok()) return pass.status();
-    p.passphrase = std::move(*pass);
   }
-  absl::StatusOr<PrivateKeyFiles> files = PrivateKeyFiles::Create(o.out);
-  if (!files.ok()) return files.status();
-  p.files.emplace(std::move(*files));
-  return p;
+  return PrivateKeyOutput::Prepare(o.out, o.passphrase_file);
 }
 
-absl::Status SaveGeneratedKey(PreparedKeyOutput& out, const std::string& private_key,
+absl::Status SaveGeneratedKey(const PrivateKeyOutput& out, const std::string& private_key,
                               const v1::Key& key) {
   std::string public_line = key.public_key();
   if (!key.comment().empty()) public_line += " " + key.comment();
-  return out.files->Commit(private_key, out.passphrase, public_line);
+  return out.Save(private_key, public_line);
 }
 
 int SaveFailed(const absl::Status& s, const std::string& fingerprint) {
@@ -313,9 +299,9 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
       if (!d.ok()) return UsageError("--overlap: " + std::string(d.status().message()));
       req.mutable_overlap()->set_seconds(absl::ToInt64Seconds(*d));
     }
-    std::optional<PreparedKeyOutput> out;
+    std::optional<PrivateKeyOutput> out;
     if (a.generated.generate) {
-      absl::StatusOr<PreparedKeyOutput> prepared = PrepareKeyOutput(a.generated);
+      absl::StatusOr<PrivateKeyOutput> prepared = PrepareKeyOutput(a.generated);
       if (!prepared.ok()) return UsageError(std::string(prepared.status().message()));
       out.emplace(std::move(*prepared));
       req.set_generate_type(a.generated.type);
@@ -372,7 +358,7 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
   AddGeneratedKeyOptions(generate, &generate_args->generated, /*optional=*/false);
   OnRun(generate, globals, exit_code, [generate_args, &globals](ControllerClient& client) {
     const GenerateArgs& a = *generate_args;
-    absl::StatusOr<PreparedKeyOutput> out = PrepareKeyOutput(a.generated);
+    absl::StatusOr<PrivateKeyOutput> out = PrepareKeyOutput(a.generated);
     if (!out.ok()) return UsageError(std::string(out.status().message()));
     v1::GenerateKeyRequest req;
     req.set_principal(a.principal);
@@ -390,7 +376,7 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
     }
     std::cout << "generated " << resp.key().type() << " key " << resp.key().fingerprint() << " for "
               << a.principal << " (change " << resp.change() << "): private key in "
-              << a.generated.out << (out->passphrase ? " (passphrase-protected)" : "")
+              << a.generated.out << (out->encrypted() ? " (passphrase-protected)" : "")
               << ", public key in " << a.generated.out << ".pub; the controller keeps no copy\n";
     return kExitOk;
   });

@@ -1,6 +1,8 @@
-// The private key `key generate` and `key rotate --generate` receive, written the way ssh-keygen
-// leaves it: FILE (0600, with the passphrase when one is given) and FILE.pub (0644). The files
-// are created before the controller is asked, so a key is never made that cannot be saved.
+// The private key `key generate` and `key rotate --generate` receive, written as ssh-keygen leaves
+// it: FILE (0600, encrypted when a passphrase is given) and FILE.pub (0644), with the project's
+// secret-file rules (common/tls/secure_file.h: no symlink anywhere on the path, a new file written
+// in full and fsynced, never one that exists). Whatever can be checked is checked before the
+// controller is asked, so a key is not made that cannot be saved.
 #pragma once
 
 #include <optional>
@@ -13,33 +15,29 @@
 
 namespace keyfleet::cli {
 
-// A passphrase file holds one line (a trailing newline is dropped), at least kMinPassphraseBytes.
+// A passphrase file is a secret file (0600 or 0400) of one line (a trailing newline is dropped).
 inline constexpr size_t kMinPassphraseBytes = 5;  // ssh-keygen refuses shorter ones
 inline constexpr size_t kMaxPassphraseBytes = 1024;
-absl::StatusOr<SecretBytes> ReadPassphraseFile(const std::string& path);
 
-class PrivateKeyFiles {
+class PrivateKeyOutput {
  public:
-  // Creates FILE and FILE.pub, empty: refuses when either exists (never overwrites a key).
-  static absl::StatusOr<PrivateKeyFiles> Create(const std::string& path);
-  PrivateKeyFiles(PrivateKeyFiles&& other) noexcept;
-  PrivateKeyFiles& operator=(PrivateKeyFiles&&) = delete;
-  // Removes both files unless Commit succeeded.
-  ~PrivateKeyFiles();
+  // Reads the passphrase (when `passphrase_file` is not empty), and checks that neither FILE nor
+  // FILE.pub exists, in a directory the secure writer accepts.
+  static absl::StatusOr<PrivateKeyOutput> Prepare(const std::string& path,
+                                                  const std::string& passphrase_file);
 
-  // Writes the key (`openssh_pem` unencrypted as received; re-encrypted with `passphrase`
-  // when given) and the public line, fsyncs both and their directory.
-  absl::Status Commit(absl::string_view openssh_pem, const std::optional<SecretBytes>& passphrase,
-                      const std::string& public_line);
+  bool encrypted() const { return passphrase_.has_value(); }
+
+  // Writes FILE (`openssh_pem` as received, unencrypted; encrypted here with the passphrase when
+  // there is one), then FILE.pub with `public_line`. ALREADY_EXISTS if either appeared meanwhile.
+  absl::Status Save(absl::string_view openssh_pem, const std::string& public_line) const;
 
  private:
-  PrivateKeyFiles(std::string path, int key_fd, int pub_fd)
-      : path_(std::move(path)), key_fd_(key_fd), pub_fd_(pub_fd) {}
+  PrivateKeyOutput(std::string dir, std::string name, std::optional<SecretBytes> passphrase)
+      : dir_(std::move(dir)), name_(std::move(name)), passphrase_(std::move(passphrase)) {}
 
-  std::string path_;
-  int key_fd_ = -1;
-  int pub_fd_ = -1;
-  bool committed_ = false;
+  std::string dir_, name_;
+  std::optional<SecretBytes> passphrase_;
 };
 
 }  // namespace keyfleet::cli

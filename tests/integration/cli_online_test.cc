@@ -667,6 +667,14 @@ TEST_F(CliOnlineTest, GeneratedKeysAreOpenSshKeysThatOnlyTheCallerHolds) {
   EXPECT_NE(nobody.exit_code, 0);
   EXPECT_NE(access((dir + "/gen-nobody").c_str(), F_OK), 0) << "removed after the refusal";
   EXPECT_EQ(Json("key list --principal pipeline")["keys"].size(), keys_before);
+  // The passphrase is a secret: a file others may read is refused before anything is made.
+  const std::string open_pass = WriteFile("pass-open.txt", "correct horse battery\n");
+  chmod(open_pass.c_str(), 0644);
+  CommandResult exposed =
+      Run("key generate pipeline --out " + dir + "/gen-exposed --passphrase-file " + open_pass);
+  EXPECT_EQ(exposed.exit_code, 2) << exposed.out;
+  EXPECT_THAT(exposed.out, HasSubstr("readable by group or others"));
+  EXPECT_NE(access((dir + "/gen-exposed").c_str(), F_OK), 0);
   // JSON output never holds the private key.
   CommandResult json = RunCommand(Cli("-o json key generate pipeline --out " + dir + "/gen-json"));
   ASSERT_EQ(json.exit_code, 0);
