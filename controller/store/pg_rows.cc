@@ -156,4 +156,32 @@ absl::StatusOr<Change> ChangeFromRow(const pqxx::row& row) {
   return c;
 }
 
+notify::Notification NotificationFromRow(const pqxx::row& row) {
+  notify::Notification n;
+  n.id = row[0].as<int64_t>();
+  n.event = row[1].as<std::string>();
+  n.at = Micros(row[2]);
+  n.email_to = row[3].as<std::string>();
+  n.subject = row[4].as<std::string>();
+  n.text = row[5].as<std::string>();
+  n.payload_json = row[6].as<std::string>();
+  return n;
+}
+
+DeliveryRow DeliveryFromRow(const pqxx::row& row) {
+  DeliveryRow d;
+  d.id = row[0].as<int64_t>();
+  d.outbox_id = row[1].as<int64_t>();
+  d.event = row[2].as<std::string>();
+  d.sink = row[3].as<std::string>();
+  d.state = row[4].as<std::string>();
+  d.attempts = row[5].as<int>();
+  d.at = Micros(row[6]);
+  d.next_attempt_at = Micros(row[7]);
+  d.delivered_at = OptionalMicros(row[8]);
+  d.last_error = row[9].as<std::string>();
+  d.subject = row[10].as<std::string>();
+  return d;
+}
+
 }  // namespace keyfleet::controller

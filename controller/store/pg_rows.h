@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "controller/model.h"
+#include "controller/store/notification_outbox.h"
 
 namespace keyfleet::controller {
 
@@ -16,5 +17,7 @@ absl::StatusOr<JoinTokenRecord> JoinTokenFromRow(const pqxx::row& row);
 absl::StatusOr<ApiCredentialRecord> ApiCredentialFromRow(const pqxx::row& row);
 absl::StatusOr<AuditEvent> AuditEventFromRow(const pqxx::row& row);
 absl::StatusOr<Change> ChangeFromRow(const pqxx::row& row);
+notify::Notification NotificationFromRow(const pqxx::row& row);  // outbox_new, outbox_by_id
+DeliveryRow DeliveryFromRow(const pqxx::row& row);               // delivery_list
 
 }  // namespace keyfleet::controller

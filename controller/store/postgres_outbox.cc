@@ -5,34 +5,16 @@
 #include "common/status_macros.h"
 #include "controller/store/inventory_errors.h"
 #include "controller/store/pg_outbox.h"
+#include "controller/store/pg_rows.h"
 #include "controller/store/postgres_store.h"
 
 namespace keyfleet::controller {
-namespace {
-
-int64_t Us(absl::Time t) {
-  return absl::ToUnixMicros(t);
-}
-
-notify::Notification NotificationFromRow(const pqxx::row& row) {
-  notify::Notification n;
-  n.id = row[0].as<int64_t>();
-  n.event = row[1].as<std::string>();
-  n.at = absl::FromUnixMicros(row[2].as<int64_t>());
-  n.email_to = row[3].as<std::string>();
-  n.subject = row[4].as<std::string>();
-  n.text = row[5].as<std::string>();
-  n.payload_json = row[6].as<std::string>();
-  return n;
-}
-
-}  // namespace
 
 void InsertOutboxEntry(pqxx::dbtransaction& txn, const OutboxEntry& e) {
   std::optional<std::string> dedupe;
   if (!e.dedupe_key.empty()) dedupe = e.dedupe_key;
-  txn.exec_prepared0("outbox_insert", e.event, Us(e.at), e.principal, e.subject, e.text,
-                     e.payload_json, dedupe);
+  txn.exec_prepared0("outbox_insert", e.event, absl::ToUnixMicros(e.at), e.principal, e.subject,
+                     e.text, e.payload_json, dedupe);
 }
 
 absl::Status PostgresStore::Enqueue(const std::vector<OutboxEntry>& entries) {
@@ -53,7 +35,7 @@ absl::StatusOr<size_t> PostgresStore::FanOut(
     for (const pqxx::row& row : rows) {
       const notify::Notification n = NotificationFromRow(row);
       for (const std::string& sink : sinks_for(n)) {
-        txn.exec_prepared0("delivery_insert", n.id, sink, Us(now));
+        txn.exec_prepared0("delivery_insert", n.id, sink, absl::ToUnixMicros(now));
       }
       txn.exec_prepared0("outbox_fanned_out", n.id);
       ++taken;
@@ -68,7 +50,8 @@ absl::StatusOr<std::optional<ClaimedDelivery>> PostgresStore::ClaimDue(absl::Tim
   std::optional<ClaimedDelivery> claimed;
   KF_RETURN_IF_ERROR(pool_.Transact("claim a notification", [&](pqxx::dbtransaction& txn) {
     claimed.reset();
-    pqxx::result r = txn.exec_prepared("delivery_claim", Us(now), Us(now + lease));
+    pqxx::result r = txn.exec_prepared("delivery_claim", absl::ToUnixMicros(now),
+                                       absl::ToUnixMicros(now + lease));
     if (r.empty()) return absl::OkStatus();
     ClaimedDelivery c;
     c.delivery_id = r[0][0].as<int64_t>();
@@ -85,7 +68,7 @@ absl::StatusOr<std::optional<ClaimedDelivery>> PostgresStore::ClaimDue(absl::Tim
 
 absl::Status PostgresStore::MarkDelivered(int64_t delivery_id, absl::Time now) {
   return pool_.Transact("record a delivery", [&](pqxx::dbtransaction& txn) {
-    txn.exec_prepared0("delivery_delivered", delivery_id, Us(now));
+    txn.exec_prepared0("delivery_delivered", delivery_id, absl::ToUnixMicros(now));
     return absl::OkStatus();
   });
 }
@@ -93,7 +76,7 @@ absl::Status PostgresStore::MarkDelivered(int64_t delivery_id, absl::Time now) {
 absl::Status PostgresStore::MarkRetry(int64_t delivery_id, absl::Time retry_at,
                                       const std::string& error) {
   return pool_.Transact("record a failed delivery", [&](pqxx::dbtransaction& txn) {
-    txn.exec_prepared0("delivery_retry", delivery_id, Us(retry_at), error);
+    txn.exec_prepared0("delivery_retry", delivery_id, absl::ToUnixMicros(retry_at), error);
     return absl::OkStatus();
   });
 }
@@ -129,19 +112,7 @@ absl::StatusOr<std::vector<DeliveryRow>> PostgresStore::ListDeliveries(const std
     rows.clear();
     for (const pqxx::row& r :
          txn.exec_prepared("delivery_list", state, static_cast<int64_t>(limit))) {
-      DeliveryRow d;
-      d.id = r[0].as<int64_t>();
-      d.outbox_id = r[1].as<int64_t>();
-      d.event = r[2].as<std::string>();
-      d.sink = r[3].as<std::string>();
-      d.state = r[4].as<std::string>();
-      d.attempts = r[5].as<int>();
-      d.at = absl::FromUnixMicros(r[6].as<int64_t>());
-      d.next_attempt_at = absl::FromUnixMicros(r[7].as<int64_t>());
-      if (!r[8].is_null()) d.delivered_at = absl::FromUnixMicros(r[8].as<int64_t>());
-      d.last_error = r[9].as<std::string>();
-      d.subject = r[10].as<std::string>();
-      rows.push_back(std::move(d));
+      rows.push_back(DeliveryFromRow(r));
     }
     return absl::OkStatus();
   }));
@@ -161,7 +132,7 @@ absl::Status PostgresStore::RetryDelivery(int64_t delivery_id, absl::Time now) {
           absl::StrCat("delivery ", delivery_id, " is ", state,
                        "; only dead-lettered deliveries are retried by hand"));
     }
-    txn.exec_prepared("delivery_requeue", delivery_id, Us(now));
+    txn.exec_prepared("delivery_requeue", delivery_id, absl::ToUnixMicros(now));
     return absl::OkStatus();
   });
 }
