@@ -53,6 +53,8 @@ std::vector<OutboxEntry> NotificationsForMutation(const std::vector<AuditEntry>&
   }
   std::vector<OutboxEntry> out;
   for (const AuditEntry& a : entries) {
+    // Every mutation passes here, under the inventory lock: only key events are parsed.
+    if (a.action != "key.add" && a.action != "key.rotate" && a.action != "key.revoke") continue;
     const json after = ParseOrEmpty(a.after_json);
     const json base = {{"actor", ctx.actor}, {"at", FormatRecordTime(ctx.at)}};
     if (a.action == "key.add" && successors.count(a.target) == 0) {
