@@ -40,6 +40,7 @@ struct AccountDesiredState {
 
 struct HostDesiredState {
   std::string hostname;
+  std::string epoch;  // the database's (Snapshot::epoch): generations compare only within one
   uint64_t generation = 0;
   std::vector<AccountDesiredState> accounts;  // sorted by account
   UnmanagedKeysMode unmanaged = UnmanagedKeysMode::kKeep;

@@ -37,6 +37,7 @@ absl::Status FleetView::Reset(const Snapshot& snapshot, absl::Time now) {
   }
   std::unique_lock<std::shared_mutex> lock(mu_);
   sequence_ = snapshot.sequence;
+  epoch_ = snapshot.epoch;
   stored_policy_ = snapshot.policy;
   principals_.clear();
   for (const PrincipalRecord& p : snapshot.principals) principals_[p.name] = p;
@@ -481,6 +482,7 @@ bool FleetView::RecomputeLocked(HostEntry& host, absl::Time now, RecomputeMemo* 
   const ComputedContent& content = cached->second;
   const bool changed = content.digest != host.desired.digest;
   host.desired.hostname = host.record.hostname;
+  host.desired.epoch = epoch_;
   host.desired.unmanaged = PolicyLocked().unmanaged_keys;
   host.desired.accounts = content.accounts;
   host.desired.digest = content.digest;
@@ -491,6 +493,11 @@ bool FleetView::RecomputeLocked(HostEntry& host, absl::Time now, RecomputeMemo* 
 uint64_t FleetView::sequence() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   return sequence_;
+}
+
+std::string FleetView::epoch() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return epoch_;
 }
 
 PolicyRecord FleetView::policy() const {

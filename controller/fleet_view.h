@@ -65,6 +65,7 @@ class FleetView {
   std::vector<std::string> Tick(absl::Time now);
 
   uint64_t sequence() const;
+  std::string epoch() const;  // the snapshot's
   PolicyRecord policy() const;
 
   std::vector<PrincipalRecord> Principals() const;
@@ -149,6 +150,7 @@ class FleetView {
   PolicyRecord default_policy_;
   std::optional<PolicyRecord> stored_policy_;
   uint64_t sequence_ = 0;
+  std::string epoch_;
   std::map<std::string, PrincipalRecord> principals_;
   std::map<std::string, KeyRecord> keys_;
   std::map<std::string, std::set<std::string>> keys_by_principal_;

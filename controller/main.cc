@@ -1,6 +1,7 @@
 // keyfleet-controller: the gRPC controller backed by PostgreSQL.
 //   keyfleet-controller [serve] --db URL [--listen ADDR] [--config FILE] …
 //   keyfleet-controller migrate --db URL
+//   keyfleet-controller new-epoch --db URL                # after restoring a file-level copy
 //   keyfleet-controller init-ca [--ca-dir DIR]            # create the CA, print its pin
 //   keyfleet-controller ca show|stage|activate|retire [--ca-dir DIR]   # rotation
 #include <csignal>
@@ -165,6 +166,14 @@ int main(int argc, char** argv) {
     cmd->add_option("--log-level", flags.log_level, "trace, debug, info, warn or error");
   }
   add_db(migrate);
+  CLI::App* new_epoch = app.add_subcommand(
+      "new-epoch",
+      "Give the database a new epoch, after restoring it from a file-level copy of its data "
+      "directory (a pg_dump restore, point-in-time recovery or a rebuilt database get one on "
+      "their own). Agents compare change numbers only within one epoch: without a new one they "
+      "ignore the restored database's changes until its count passes what they had applied. "
+      "Restart every replica afterwards.");
+  add_db(new_epoch);
   const std::string default_ca_dir = ControllerConfig().ca_dir;
   std::string ca_dir = default_ca_dir;
   CLI::App* init_ca = app.add_subcommand(
@@ -244,6 +253,19 @@ int main(int argc, char** argv) {
     std::cout << "schema at version " << result->to_version << " (was " << result->from_version
               << "); applied " << result->applied.size() << " migration(s)\n";
     for (const std::string& name : result->applied) std::cout << "  " << name << "\n";
+    return 0;
+  }
+
+  if (new_epoch->parsed()) {
+    if (config->database.empty()) return Fail(kExitUsage, "--db (or KEYFLEET_DB) is required");
+    keyfleet::controller::PostgresStore store({config->database, 1, absl::Seconds(5)});
+    if (absl::Status schema = store.CheckSchema(); !schema.ok()) {
+      return Fail(kExitFailure, std::string(schema.message()));
+    }
+    auto epoch = store.RenewDatabaseEpoch({"keyfleet-controller new-epoch", absl::Now()});
+    if (!epoch.ok()) return Fail(kExitFailure, std::string(epoch.status().message()));
+    std::cout << "the database's epoch is now " << *epoch
+              << "; restart every controller replica so agents receive it\n";
     return 0;
   }
 

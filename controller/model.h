@@ -221,6 +221,7 @@ struct HostReport {
   // The key lines found in the accounts' files (JSON array of v1::ObservedAccount); "" when the
   // agent did not report them (the stored ones stay).
   std::string observed_json;
+  std::string applied_epoch;  // "" from agents before epochs: taken as the controller's
 };
 
 // One append-only, hash-chained audit event.
@@ -249,6 +250,9 @@ struct Change {
 // Everything the fleet view needs, consistent as of `sequence`.
 struct Snapshot {
   uint64_t sequence = 0;
+  // Which history `sequence` counts in (16 hex digits, see migration 0007): a restored or
+  // rebuilt database has another, and agents then follow it instead of comparing numbers.
+  std::string epoch;
   std::vector<PrincipalRecord> principals;
   std::vector<KeyRecord> keys;
   std::vector<GrantRecord> grants;

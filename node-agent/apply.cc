@@ -27,11 +27,11 @@ UnmanagedKeysMode ModeOf(const v1::AccountKeys& a) {
 class AccountApplier {
  public:
   AccountApplier(SafeAccountFs& fs, const ApplySettings& settings, const PasswdFile& passwd,
-                 uint64_t generation, const PreviousLines* previous, ApplyReport* report)
+                 StateVersion version, const PreviousLines* previous, ApplyReport* report)
       : fs_(fs),
         settings_(settings),
         passwd_(passwd),
-        generation_(generation),
+        version_(std::move(version)),
         previous_(previous),
         report_(report) {}
 
@@ -101,22 +101,22 @@ class AccountApplier {
     // Never an older state over a newer block this agent wrote: after a damaged cache slot the
     // agent may start from an older state, and writing it would put back keys a later state
     // removed (a revoked one among them). The file stays as it is until a newer state comes.
-    if (parsed.state == BlockState::kIntact && parsed.hash_matches &&
-        parsed.generation > generation_) {
+    if (parsed.state == BlockState::kIntact && parsed.hash_matches && MayBeNewer(parsed.version)) {
       Observe(name, existing->content);
       report_->accounts.push_back(
           {name, AccountOutcome::kRefused,
-           absl::StrCat("the file holds generation ", parsed.generation,
-                        ", newer than this state's ", generation_,
-                        " (an older cached state?): left as it is until a newer state comes")});
+           absl::StrCat("the file holds ", DescribeVersion(parsed.version),
+                        ", maybe newer than this state's ", DescribeVersion(version_),
+                        " (an older cached state?): left as it is until the controller sends a "
+                        "newer state")});
       return;
     }
     absl::StatusOr<MergeResult> merged =
-        MergeAuthorizedKeys(parsed, lines, generation_, ModeOf(desired));
+        MergeAuthorizedKeys(parsed, lines, version_, ModeOf(desired));
     if (!merged.ok() && parsed.state == BlockState::kDamaged && previous_ != nullptr) {
       auto known = previous_->find(name);
       if (known != previous_->end()) {
-        merged = RepairDamagedFile(parsed, known->second, lines, generation_, ModeOf(desired));
+        merged = RepairDamagedFile(parsed, known->second, lines, version_, ModeOf(desired));
       }
     }
     if (!merged.ok()) {
@@ -219,7 +219,14 @@ class AccountApplier {
   SafeAccountFs& fs_;
   const ApplySettings& settings_;
   const PasswdFile& passwd_;
-  const uint64_t generation_;
+  // Whether a block written from `file` may be newer than this state. Within one epoch the
+  // generations say; across epochs only a state from the controller is known to be current.
+  bool MayBeNewer(const StateVersion& file) const {
+    if (file.epoch == version_.epoch) return file.generation > version_.generation;
+    return settings_.state_from_cache;
+  }
+
+  const StateVersion version_;
   const PreviousLines* previous_;
   ApplyReport* report_;
   const absl::TimeZone local_zone_ = absl::LocalTimeZone();
@@ -261,6 +268,7 @@ ApplyReport ApplyDesiredState(const v1::DesiredState& desired, const ApplySettin
                               const PasswdFile& passwd, const PreviousLines* previous) {
   ApplyReport report;
   report.generation = desired.generation();
+  report.epoch = desired.epoch();
   report.digest = desired.digest();
   int root_fd = open(settings.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) {
@@ -270,7 +278,8 @@ ApplyReport ApplyDesiredState(const v1::DesiredState& desired, const ApplySettin
   }
   UniqueFd root(root_fd);
   SafeAccountFs fs(root.get(), settings.root == "/" ? "" : settings.root);
-  AccountApplier applier(fs, settings, passwd, desired.generation(), previous, &report);
+  AccountApplier applier(fs, settings, passwd, StateVersion(desired.epoch(), desired.generation()),
+                         previous, &report);
   for (const v1::AccountKeys& account : desired.accounts()) applier.Apply(account);
   return report;
 }
@@ -278,6 +287,7 @@ ApplyReport ApplyDesiredState(const v1::DesiredState& desired, const ApplySettin
 std::string ApplyReportToJson(const ApplyReport& report) {
   nlohmann::json out;
   out["generation"] = std::to_string(report.generation);
+  if (!report.epoch.empty()) out["epoch"] = report.epoch;
   out["writes"] = report.writes;
   out["accounts"] = nlohmann::json::array();
   for (const AccountApplied& a : report.accounts) {

@@ -21,6 +21,10 @@ struct ApplySettings {
   // only appear when an agent died mid-write, so a long-running agent sweeps once at start and
   // on each recheck rather than on every apply.
   bool sweep_stale_temps = true;
+  // The state comes from the agent's cache, not from the controller in this run. A file whose
+  // block was written from another epoch is then left alone (the cached state may be the older
+  // history); a state the controller sends now replaces it.
+  bool state_from_cache = false;
 };
 
 // kNoAccount: the host has no such account, so there is nothing to write (and nothing that sshd
@@ -43,6 +47,7 @@ inline bool NotApplied(const AccountApplied& a) {
 
 struct ApplyReport {
   uint64_t generation = 0;
+  std::string epoch;   // of the desired state applied
   std::string digest;  // of the desired state applied
   std::vector<AccountApplied> accounts;
   std::vector<Drift> drift;

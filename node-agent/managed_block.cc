@@ -50,24 +50,42 @@ std::string Describe(absl::string_view text) {
   return absl::StrCat("unparsable line: ", absl::CHexEscape(text.substr(0, 60)));
 }
 
-// Parses "# keyfleet:begin generation=N sha256=HEX" exactly (N: 1 to 20 digits fitting 64 bits,
-// HEX: 64 lower-case hex digits). A hand-written scanner rather than std::regex: the line comes
-// from a user-writable file and this keeps the cost linear and the stack flat.
-bool ParseBeginMarker(absl::string_view text, uint64_t* generation, std::string* hash) {
-  constexpr absl::string_view kPrefix = "# keyfleet:begin generation=";
-  if (!absl::ConsumePrefix(&text, kPrefix)) return false;
+bool IsLowerHex(absl::string_view text) {
+  for (char c : text) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)) && (c < 'a' || c > 'f')) return false;
+  }
+  return true;
+}
+
+// Parses "# keyfleet:begin [epoch=E ]generation=N sha256=HEX" exactly (E: kEpochLength
+// lower-case hex digits; N: 1 to 20 digits fitting 64 bits; HEX: 64 lower-case hex digits). A
+// hand-written scanner rather than std::regex: the line comes from a user-writable file and
+// this keeps the cost linear and the stack flat.
+bool ParseBeginMarker(absl::string_view text, StateVersion* version, std::string* hash) {
+  if (!absl::ConsumePrefix(&text, kBlockBeginPrefix)) return false;
+  std::string epoch;
+  if (absl::ConsumePrefix(&text, "epoch=")) {
+    if (text.size() < kEpochLength + 1 || !IsLowerHex(text.substr(0, kEpochLength)) ||
+        text[kEpochLength] != ' ') {
+      return false;
+    }
+    epoch = std::string(text.substr(0, kEpochLength));
+    text.remove_prefix(kEpochLength + 1);
+  }
+  if (!absl::ConsumePrefix(&text, "generation=")) return false;
   size_t digits = 0;
   while (digits < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[digits]))) {
     ++digits;
   }
-  if (digits == 0 || digits > 20 || !absl::SimpleAtoi(text.substr(0, digits), generation)) {
+  uint64_t generation = 0;
+  if (digits == 0 || digits > 20 || !absl::SimpleAtoi(text.substr(0, digits), &generation)) {
     return false;
   }
   text.remove_prefix(digits);
-  if (!absl::ConsumePrefix(&text, " sha256=") || text.size() != 64) return false;
-  for (char c : text) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c)) && (c < 'a' || c > 'f')) return false;
+  if (!absl::ConsumePrefix(&text, " sha256=") || text.size() != 64 || !IsLowerHex(text)) {
+    return false;
   }
+  *version = StateVersion(std::move(epoch), generation);
   *hash = std::string(text);
   return true;
 }
@@ -83,7 +101,8 @@ std::string KeyBlob(absl::string_view text) {
 absl::StatusOr<MergeResult> RepairDamagedFile(const ParsedAuthorizedKeys& parsed,
                                               const std::set<std::string>& previously_managed,
                                               const std::vector<std::string>& desired,
-                                              uint64_t generation, UnmanagedKeysMode mode) {
+                                              const StateVersion& version,
+                                              UnmanagedKeysMode mode) {
   if (parsed.state != BlockState::kDamaged) {
     return absl::InvalidArgumentError("the file's managed block is not damaged");
   }
@@ -98,7 +117,7 @@ absl::StatusOr<MergeResult> RepairDamagedFile(const ParsedAuthorizedKeys& parsed
     }
     cleaned.before.push_back(raw);
   }
-  absl::StatusOr<MergeResult> merged = MergeAuthorizedKeys(cleaned, desired, generation, mode);
+  absl::StatusOr<MergeResult> merged = MergeAuthorizedKeys(cleaned, desired, version, mode);
   if (!merged.ok()) return merged;
   merged->drift.insert(
       merged->drift.begin(),
@@ -110,9 +129,19 @@ absl::StatusOr<MergeResult> RepairDamagedFile(const ParsedAuthorizedKeys& parsed
   return merged;
 }
 
-std::string RenderManagedBlock(const std::vector<std::string>& lines, uint64_t generation) {
-  std::string out = absl::StrCat(kBlockBeginPrefix, "generation=", generation,
-                                 " sha256=", BlockHash(lines), "\n");
+bool IsValidEpoch(absl::string_view epoch) {
+  return epoch.empty() || (epoch.size() == kEpochLength && IsLowerHex(epoch));
+}
+
+std::string DescribeVersion(const StateVersion& version) {
+  if (version.epoch.empty()) return absl::StrCat("generation ", version.generation);
+  return absl::StrCat("generation ", version.generation, " of epoch ", version.epoch);
+}
+
+std::string RenderManagedBlock(const std::vector<std::string>& lines, const StateVersion& version) {
+  std::string out = kBlockBeginPrefix;
+  if (!version.epoch.empty()) absl::StrAppend(&out, "epoch=", version.epoch, " ");
+  absl::StrAppend(&out, "generation=", version.generation, " sha256=", BlockHash(lines), "\n");
   for (const std::string& line : lines) absl::StrAppend(&out, line, "\n");
   absl::StrAppend(&out, kBlockEnd, "\n");
   return out;
@@ -134,12 +163,12 @@ ParsedAuthorizedKeys ParseAuthorizedKeysFile(absl::string_view content) {
   for (size_t i = 0; i < raw.size(); ++i) {
     const std::string text(Text(raw[i]));
     if (!absl::StartsWith(text, "# keyfleet:")) continue;
-    uint64_t generation = 0;
+    StateVersion version;
     std::string hash;
-    if (ParseBeginMarker(text, &generation, &hash)) {
+    if (ParseBeginMarker(text, &version, &hash)) {
       if (begin >= 0) return damaged(absl::StrCat("a second begin marker on line ", i + 1));
       begin = static_cast<int>(i);
-      parsed.generation = generation;
+      parsed.version = std::move(version);
       recorded_hash = std::move(hash);
     } else if (text == kBlockEnd) {
       if (begin < 0) return damaged(absl::StrCat("an end marker without a begin on line ", i + 1));
@@ -164,7 +193,8 @@ ParsedAuthorizedKeys ParseAuthorizedKeysFile(absl::string_view content) {
 
 absl::StatusOr<MergeResult> MergeAuthorizedKeys(const ParsedAuthorizedKeys& parsed,
                                                 const std::vector<std::string>& desired,
-                                                uint64_t generation, UnmanagedKeysMode mode) {
+                                                const StateVersion& version,
+                                                UnmanagedKeysMode mode) {
   if (parsed.state == BlockState::kDamaged) {
     return absl::FailedPreconditionError(
         absl::StrCat("the managed block is damaged (", parsed.damage,
@@ -188,7 +218,7 @@ absl::StatusOr<MergeResult> MergeAuthorizedKeys(const ParsedAuthorizedKeys& pars
     }
   };
   if (parsed.state == BlockState::kIntact && !parsed.hash_matches) {
-    if (parsed.generation == generation) {
+    if (parsed.version == version) {
       std::set<std::string> in_block(parsed.block.begin(), parsed.block.end());
       std::set<std::string> wanted(desired.begin(), desired.end());
       std::set<std::string> wanted_blobs;
@@ -214,7 +244,7 @@ absl::StatusOr<MergeResult> MergeAuthorizedKeys(const ParsedAuthorizedKeys& pars
                               "the managed block was edited by hand; rewritten", true});
     }
   }
-  std::string block = RenderManagedBlock(desired, generation);
+  std::string block = RenderManagedBlock(desired, version);
   if (parsed.state == BlockState::kNone) {
     result.content = block;
     keep_unmanaged(parsed.before, &result.content);

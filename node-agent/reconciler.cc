@@ -7,12 +7,13 @@
 
 namespace keyfleet::agent {
 
-ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state, bool sweep) {
+ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state, bool sweep, bool from_cache) {
   const std::string passwd_path = UnderRoot(settings_.apply.root, "/etc/passwd");
   absl::StatusOr<PasswdFile> passwd = PasswdFile::Load(passwd_path);
   if (!passwd.ok()) {
     ApplyReport report;
     report.generation = state.generation();
+    report.epoch = state.epoch();
     report.digest = state.digest();
     report.accounts.push_back(
         {"", AccountOutcome::kFailed, std::string(passwd.status().message())});
@@ -20,6 +21,7 @@ ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state, bool sweep) {
   }
   ApplySettings settings = settings_.apply;
   settings.sweep_stale_temps = sweep || !swept_;
+  settings.state_from_cache = from_cache;
   swept_ = true;
   ApplyReport report;
   if (!applied_) {
@@ -59,14 +61,27 @@ absl::StatusOr<std::optional<ApplyReport>> Reconciler::Start() {
     return std::optional<ApplyReport>();
   }
   applied_ = *cached;
+  applied_from_cache_ = true;
   if (!applied_) return std::optional<ApplyReport>();
-  spdlog::info("enforcing cached desired state, generation {}", applied_->generation());
-  return std::optional<ApplyReport>(ApplyLocked(*applied_, /*sweep=*/true));
+  spdlog::info("enforcing the cached desired state, {}",
+               DescribeVersion({applied_->epoch(), applied_->generation()}));
+  return std::optional<ApplyReport>(ApplyLocked(*applied_, /*sweep=*/true, /*from_cache=*/true));
 }
 
 std::optional<ApplyReport> Reconciler::Offer(const v1::DesiredState& offered) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (applied_) {
+  if (!IsValidEpoch(offered.epoch())) {
+    spdlog::error("ignoring a desired state with a malformed epoch (want {} lower-case hex digits)",
+                  kEpochLength);
+    return std::nullopt;
+  }
+  if (applied_ && offered.epoch() != applied_->epoch()) {
+    // Another history (a restored or rebuilt database): its numbers say nothing about ours,
+    // and the controller's current state is what the fleet must hold.
+    spdlog::warn("the controller's database has a new epoch: applying its {}, after {}",
+                 DescribeVersion({offered.epoch(), offered.generation()}),
+                 DescribeVersion({applied_->epoch(), applied_->generation()}));
+  } else if (applied_) {
     if (offered.generation() < applied_->generation()) {
       spdlog::warn("ignoring desired state generation {}: older than applied {}",
                    offered.generation(), applied_->generation());
@@ -97,15 +112,16 @@ std::optional<ApplyReport> Reconciler::Offer(const v1::DesiredState& offered) {
   // restart without the controller would enforce the older state (and put back a revoked key).
   absl::Status saved = cache_.Save(state);
   if (!saved.ok()) spdlog::error("cannot save the cache: {}", saved.ToString());
-  ApplyReport report = ApplyLocked(state, /*sweep=*/false);
+  ApplyReport report = ApplyLocked(state, /*sweep=*/false, /*from_cache=*/false);
   applied_ = std::move(state);
+  applied_from_cache_ = false;
   return report;
 }
 
 std::optional<ApplyReport> Reconciler::Recheck() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!applied_) return std::nullopt;
-  return ApplyLocked(*applied_, /*sweep=*/true);
+  return ApplyLocked(*applied_, /*sweep=*/true, applied_from_cache_);
 }
 
 std::optional<v1::DesiredState> Reconciler::applied() const {

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "node-agent/apply.h"
 #include "node-agent/cache.h"
+#include "node-agent/managed_block.h"
 
 namespace keyfleet::agent {
 
@@ -30,7 +31,9 @@ class Reconciler {
   // controller sends a state; never an error that would keep the agent from connecting.
   absl::StatusOr<std::optional<ApplyReport>> Start();
   // A state from the controller. Ignored (nullopt) when its generation is older than the one
-  // applied, or when it is the same generation and digest. Otherwise applied and cached.
+  // applied from the same epoch, when it is the same generation and digest, or when its epoch
+  // is malformed. A state of another epoch (a restored or rebuilt database) is applied whatever
+  // its generation. Otherwise applied and cached.
   std::optional<ApplyReport> Offer(const v1::DesiredState& state);
   // Re-applies the cached state (repairs local edits); nullopt when there is none.
   std::optional<ApplyReport> Recheck();
@@ -40,12 +43,13 @@ class Reconciler {
  private:
   // Applies `state`, repairing damaged blocks from what was applied before (applied_). Stale
   // temp files are swept when `sweep`, and on the first apply of this process.
-  ApplyReport ApplyLocked(const v1::DesiredState& state, bool sweep);
+  ApplyReport ApplyLocked(const v1::DesiredState& state, bool sweep, bool from_cache);
 
   ReconcilerSettings settings_;
   mutable std::mutex mu_;
   DesiredStateCache cache_;
   std::optional<v1::DesiredState> applied_;
+  bool applied_from_cache_ = false;  // applied_ was loaded at start, not sent in this run
   bool swept_ = false;
   // Accounts whose last apply wrote (or found) a file without managed keys: a dropped account is
   // carried until it is here.

@@ -169,6 +169,7 @@ void WatchClient::Report(const ApplyReport& report) {
   v1::AgentMessage msg;
   v1::ReportRequest& req = *msg.mutable_report();  // the stream's host: no name needed
   req.set_applied_generation(report.generation);
+  req.set_applied_epoch(report.epoch);
   req.set_applied_digest(report.digest);
   for (const Drift& d : report.drift) {
     v1::DriftItem* item = req.add_drift();
@@ -219,7 +220,10 @@ bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl
   if (config_.insecure_dev) {
     for (const auto& [k, v] : config_.labels) (*req.mutable_labels())[k] = v;
   }
-  if (auto applied = reconciler_.applied()) req.set_applied_generation(applied->generation());
+  if (auto applied = reconciler_.applied()) {
+    req.set_applied_generation(applied->generation());
+    req.set_applied_epoch(applied->epoch());
+  }
   {
     std::lock_guard<std::mutex> lock(ctx_mu_);
     if (stop_) return false;

@@ -6,6 +6,7 @@
 #include "common/status_macros.h"
 #include "controller/host_selector.h"
 #include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
 
 namespace keyfleet::controller {
 
@@ -66,9 +67,32 @@ absl::Status AgentHandlers::Report(HostReport report) {
   if (!nlohmann::json::accept(report.drift_json)) {
     return absl::InvalidArgumentError("drift must be a JSON array");
   }
+  if (!report.applied_epoch.empty() && report.applied_epoch != ctx_.view.epoch()) {
+    report.applied_generation = 0;
+    report.applied_digest.clear();
+  }
   report.at = ctx_.Now();
   reports_.Add(std::move(report));
   return absl::OkStatus();
+}
+
+void AgentHandlers::CheckAppliedHistory(const std::string& hostname,
+                                        const std::string& applied_epoch,
+                                        uint64_t applied_generation) const {
+  const std::string epoch = ctx_.view.epoch();
+  const uint64_t sequence = ctx_.view.sequence();
+  if (applied_epoch != epoch || applied_generation <= sequence) return;
+  if (history_error_logged_.exchange(true)) {
+    spdlog::debug("host {} applied generation {} of epoch {}; the database is at {}", hostname,
+                  applied_generation, epoch, sequence);
+    return;
+  }
+  spdlog::error(
+      "host {} applied generation {} of database epoch {}, but the database's newest change is "
+      "{}: it went back in time and kept its epoch (restored from a file-level copy?). Agents "
+      "ignore every change until the count passes {}: run `keyfleet-controller new-epoch` and "
+      "restart every replica",
+      hostname, applied_generation, epoch, sequence, applied_generation);
 }
 
 }  // namespace keyfleet::controller

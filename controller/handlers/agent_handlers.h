@@ -3,6 +3,7 @@
 // reporting at once costs a few transactions, not one per host.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -36,12 +37,20 @@ class AgentHandlers {
   absl::StatusOr<HostDesiredState> Connect(const std::string& hostname, const Labels& labels);
   // The host's current desired state; NOT_FOUND for a host that never connected.
   absl::StatusOr<HostDesiredState> DesiredState(const std::string& hostname) const;
-  // NOT_FOUND for a host that never connected; INVALID_ARGUMENT for malformed drift JSON.
+  // NOT_FOUND for a host that never connected; INVALID_ARGUMENT for malformed drift JSON. A
+  // report from another epoch than the view's is recorded as nothing applied yet (its
+  // generation counts in another history), with its drift and files.
   absl::Status Report(HostReport report);
+  // Logs an error when a host says it applied, from this very epoch, a generation the database
+  // has not reached: the database went back in time and kept its epoch (restored from a
+  // file-level copy), and the agent will ignore every change until the counter catches up.
+  void CheckAppliedHistory(const std::string& hostname, const std::string& applied_epoch,
+                           uint64_t applied_generation) const;
 
  private:
   HandlerContext& ctx_;
   ReportBuffer& reports_;
+  mutable std::atomic<bool> history_error_logged_{false};  // once, not once per agent
 };
 
 }  // namespace keyfleet::controller

@@ -136,6 +136,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
                    state.status().ToString());
       return ToGrpcStatus(state.status());
     }
+    agents_.CheckAppliedHistory(hostname_, hello.applied_epoch(), hello.applied_generation());
     registered_ = true;
     hub_.Add(hostname_, this);
     Notify();

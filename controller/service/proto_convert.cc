@@ -264,6 +264,7 @@ void ToProto(const AuditEvent& e, v1::AuditEvent* out) {
 
 void ToProto(const HostDesiredState& s, v1::DesiredState* out) {
   out->set_generation(s.generation);
+  out->set_epoch(s.epoch);
   out->set_digest(s.digest);
   out->set_hostname(s.hostname);
   for (const AccountDesiredState& a : s.accounts) {
@@ -326,6 +327,7 @@ HostReport FromProto(const std::string& hostname, const v1::ReportRequest& req) 
   HostReport report;
   report.hostname = hostname;
   report.applied_generation = req.applied_generation();
+  report.applied_epoch = req.applied_epoch();
   report.applied_digest = req.applied_digest();
   report.host_key_fingerprints.assign(req.host_key_fingerprints().begin(),
                                       req.host_key_fingerprints().end());

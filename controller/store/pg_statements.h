@@ -57,6 +57,9 @@ inline constexpr Statement kStatements[] = {
      "SELECT seq, entity, entity_key, after_json FROM changes WHERE seq > $1 ORDER BY seq "
      "LIMIT $2"},
     {"changes_max", "SELECT coalesce(max(seq), 0) FROM changes"},
+    {"database_epoch", "SELECT keyfleet_database_epoch()"},
+    {"database_identity_renew",
+     "UPDATE database_identity SET id = gen_random_uuid(), renewed_at = kf_ts($1)"},
 
     {"principal_all", "SELECT " KF_PRINCIPAL_COLUMNS "ORDER BY name"},
     {"principal_by_name", "SELECT " KF_PRINCIPAL_COLUMNS "WHERE name = $1"},

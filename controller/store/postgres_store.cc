@@ -163,6 +163,7 @@ absl::StatusOr<Snapshot> PostgresStore::LoadSnapshot() {
   KF_RETURN_IF_ERROR(pool_.ReadSnapshot("load inventory", [&](pqxx::dbtransaction& txn) {
     snap = Snapshot();
     snap.sequence = txn.exec_prepared1("changes_max")[0].as<uint64_t>();
+    snap.epoch = txn.exec_prepared1("database_epoch")[0].as<std::string>();
     KF_ASSIGN_OR_RETURN(snap.principals,
                         AllRows<PrincipalRecord>(txn, "principal_all", PrincipalFromRow));
     KF_ASSIGN_OR_RETURN(snap.keys, AllRows<KeyRecord>(txn, "key_all", KeyFromRow));
@@ -175,6 +176,24 @@ absl::StatusOr<Snapshot> PostgresStore::LoadSnapshot() {
     return absl::OkStatus();
   }));
   return snap;
+}
+
+absl::StatusOr<std::string> PostgresStore::RenewDatabaseEpoch(const MutationContext& ctx) {
+  std::string epoch;
+  KF_RETURN_IF_ERROR(
+      Mutate(ctx, "renew the database epoch",
+             [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+               const std::string before = txn.exec_prepared1("database_epoch")[0].as<std::string>();
+               txn.exec_prepared0("database_identity_renew", Us(ctx.at));
+               epoch = txn.exec_prepared1("database_epoch")[0].as<std::string>();
+               MutationLog log;
+               log.AuditOnly("database.epoch", "database",
+                             nlohmann::json{{"epoch", before}}.dump(),
+                             nlohmann::json{{"epoch", epoch}}.dump());
+               return log;
+             })
+          .status());
+  return epoch;
 }
 
 absl::StatusOr<std::vector<Change>> PostgresStore::ChangesSince(uint64_t after, size_t limit) {

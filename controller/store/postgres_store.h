@@ -27,6 +27,10 @@ class PostgresStore : public Store, public NotificationOutbox {
   absl::Status CheckSchema();
 
   absl::StatusOr<Snapshot> LoadSnapshot() override;
+  // Renews the random part of the database's epoch (audited as database.epoch) and returns the
+  // new epoch. For a database restored from a file-level copy, which keeps every other part:
+  // replicas pick the new epoch up when they restart.
+  absl::StatusOr<std::string> RenewDatabaseEpoch(const MutationContext& ctx);
   absl::StatusOr<std::vector<Change>> ChangesSince(uint64_t after, size_t limit) override;
   absl::StatusOr<uint64_t> AddPrincipal(const MutationContext& ctx,
                                         const PrincipalRecord& principal) override;

@@ -22,6 +22,7 @@ absl::StatusOr<Snapshot> FakeStore::LoadSnapshot() {
   std::lock_guard<std::mutex> lock(mu_);
   Snapshot s;
   s.sequence = changes_.size();
+  s.epoch = epoch_;
   for (const auto& [k, v] : principals_) s.principals.push_back(v);
   for (const auto& [k, v] : keys_) s.keys.push_back(v);
   for (const auto& [k, v] : grants_) s.grants.push_back(v);

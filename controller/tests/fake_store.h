@@ -13,6 +13,11 @@ namespace keyfleet::controller {
 
 class FakeStore : public Store {
  public:
+  // The epoch LoadSnapshot reports (a restored database has another).
+  void SetEpoch(std::string epoch) {
+    std::lock_guard<std::mutex> lock(mu_);
+    epoch_ = std::move(epoch);
+  }
   absl::StatusOr<Snapshot> LoadSnapshot() override;
   absl::StatusOr<std::vector<Change>> ChangesSince(uint64_t after, size_t limit) override;
   absl::StatusOr<uint64_t> AddPrincipal(const MutationContext& ctx,
@@ -72,6 +77,7 @@ class FakeStore : public Store {
   uint64_t CommitLocked(const MutationContext& ctx, const MutationLog& log);
 
   std::mutex mu_;
+  std::string epoch_ = "fa4e000000000001";
   std::map<std::string, PrincipalRecord> principals_;
   std::map<std::string, KeyRecord> keys_;
   std::map<std::string, RevokedFingerprint> revoked_;

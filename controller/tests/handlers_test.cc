@@ -189,8 +189,18 @@ TEST_F(HandlersTest, RevokeRemovesEverywhereAndBlocksReAdding) {
   EXPECT_EQ(rollout->converged, 0u);
   EXPECT_THAT(rollout->pending, ElementsAre("web-1", "web-2"));
   auto state = agents_.DesiredState("web-1");
-  ASSERT_TRUE(
-      agents_.Report({"web-1", kT0, state->generation, state->digest, "[]", {}, "[]", ""}).ok());
+  EXPECT_EQ(state->epoch, "fa4e000000000001") << "the database's epoch, for the agent";
+  // A report of the same number from another epoch (before a restore) is nothing applied.
+  ASSERT_TRUE(agents_
+                  .Report({"web-1", kT0, state->generation + 100, state->digest, "[]", {}, "[]",
+                           "", "0ld0000000000000"})
+                  .ok());
+  ASSERT_TRUE(reports_.Flush().ok());
+  EXPECT_EQ(reports_handlers_.Rollout(*change)->converged, 0u);
+  ASSERT_TRUE(agents_
+                  .Report({"web-1", kT0, state->generation, state->digest, "[]", {}, "[]", "",
+                           state->epoch})
+                  .ok());
   ASSERT_TRUE(reports_.Flush().ok());
   rollout = reports_handlers_.Rollout(*change);
   EXPECT_EQ(rollout->converged, 1u);

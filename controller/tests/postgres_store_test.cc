@@ -33,7 +33,8 @@ class PostgresStoreTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    url_ = server_->Url(server_->CreateDatabase());
+    database_ = server_->CreateDatabase();
+    url_ = server_->Url(database_);
     store_ = std::make_unique<PostgresStore>(PgOptions{url_, 4, absl::Seconds(20)});
     auto migrated = store_->Migrate();
     ASSERT_TRUE(migrated.ok()) << migrated.status();
@@ -76,6 +77,7 @@ class PostgresStoreTest : public ::testing::Test {
   }
 
   static testing::TempPostgres* server_;
+  std::string database_;
   std::string url_;
   std::unique_ptr<PostgresStore> store_;
 };
@@ -104,6 +106,36 @@ TEST_F(PostgresStoreTest, UnmigratedDatabaseIsReportedWithTheFix) {
   absl::Status check = fresh.CheckSchema();
   EXPECT_EQ(check.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(check.message(), HasSubstr("keyfleet-controller migrate"));
+}
+
+// The epoch names a database's history: stable while it lives; another after a restore from a
+// dump (whose change numbers are lower); renewed on demand for a file-level copy, audited.
+TEST_F(PostgresStoreTest, TheEpochNamesTheDatabasesHistory) {
+  ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("alice")).ok());
+  auto first = store_->LoadSnapshot();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_THAT(first->epoch, ::testing::MatchesRegex("[0-9a-f]{16}"));
+  EXPECT_EQ(store_->LoadSnapshot()->epoch, first->epoch) << "stable";
+  const std::string backup = server_->RestoreCopy(database_);
+  ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("bob")).ok());  // lost with the restore
+  PostgresStore restored(PgOptions{server_->Url(backup), 1, absl::Seconds(20)});
+  ASSERT_TRUE(restored.CheckSchema().ok());
+  auto back = restored.LoadSnapshot();
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_THAT(back->epoch, ::testing::MatchesRegex("[0-9a-f]{16}"));
+  EXPECT_NE(back->epoch, first->epoch) << "a restored database starts another history";
+  EXPECT_LT(back->sequence, store_->LoadSnapshot()->sequence);
+
+  auto renewed = store_->RenewDatabaseEpoch(Ctx());
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  EXPECT_NE(*renewed, first->epoch);
+  EXPECT_EQ(store_->LoadSnapshot()->epoch, *renewed);
+  auto events = store_->ListAudit(0, absl::InfinitePast(), 100);
+  ASSERT_TRUE(events.ok());
+  ASSERT_FALSE(events->empty());
+  EXPECT_EQ(events->back().action, "database.epoch");
+  EXPECT_THAT(events->back().before_json, HasSubstr(first->epoch));
+  EXPECT_THAT(events->back().after_json, HasSubstr(*renewed));
 }
 
 TEST_F(PostgresStoreTest, RecordsRoundTripThroughSnapshotAndFeed) {

@@ -72,6 +72,7 @@ class InProcessAgent {
     return absl::OkStatus();
   }
   WatchClient& client() { return *client_; }
+  Reconciler& reconciler() { return reconciler_; }
   const AgentConfig& config() const { return config_; }
   Sandbox& sandbox() { return sandbox_; }
 
@@ -98,7 +99,8 @@ class InProcessAgent {
 class AgentWatch : public ::testing::Test {
  protected:
   void SetUp() override {
-    database_ = pg_.Url(pg_.CreateDatabase());
+    database_name_ = pg_.CreateDatabase();
+    database_ = pg_.Url(database_name_);
     address_ = "127.0.0.1:" + std::to_string(::keyfleet::testing::FreeLoopbackPort());
     StartServer(absl::Hours(24 * 30));
   }
@@ -140,6 +142,7 @@ class AgentWatch : public ::testing::Test {
 
   ::keyfleet::testing::TempPostgres pg_;
   ::keyfleet::testing::ScopedTempDir ca_dir_{"kf-agent-ca"};
+  std::string database_name_;
   std::string database_;
   std::string address_;
   std::string pin_;
@@ -463,6 +466,74 @@ TEST_F(AgentWatch, AnAgentIsBackWithinSecondsOfTheControllerReturning) {
   const absl::Duration took = absl::Now() - back;
   EXPECT_LT(took, absl::Seconds(3)) << "reconnected and applied after " << took;
   std::cerr << "agent back " << absl::FormatDuration(took) << " after the controller returned\n";
+}
+
+// The database is restored from a backup taken before the agent's last changes: its change
+// numbers are lower than what the agent applied. The agent follows it (a new epoch) instead of
+// ignoring every change until the count catches up: the restored state is applied, a revocation
+// made afterwards reaches the file at once, and its rollout converges.
+TEST_F(AgentWatch, ARestoredDatabaseIsFollowedNotIgnored) {
+  InProcessAgent agent(address_, Token("web-1"), pin_);
+  ASSERT_TRUE(agent.enrolled().ok()) << agent.enrolled().status();
+  ASSERT_TRUE(agent.Start().ok());
+  const std::string one = ::keyfleet::testing::SyntheticEd25519Line(1, "laptop");
+  ASSERT_NO_FATAL_FAILURE(GrantToProdHosts(*admin_, "alice", one));
+  const std::string file = agent.sandbox().Path("home/alice/.ssh/authorized_keys");
+  auto holds = [&](const std::string& line) {
+    return Read(file).find(line.substr(12, 68)) != std::string::npos;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return holds(one); }));
+  const std::string backup = pg_.RestoreCopy(database_name_);
+
+  // After the backup: twenty more changes, the last of them a second key.
+  for (int i = 0; i < 20; ++i) {
+    grpc::ClientContext c;
+    v1::AddPrincipalRequest req;
+    req.set_name("filler-" + std::to_string(i));
+    req.set_kind(v1::PRINCIPAL_KIND_SERVICE);
+    v1::MutationResponse resp;
+    ASSERT_TRUE(admin_->AddPrincipal(&c, req, &resp).ok());
+  }
+  const std::string two = ::keyfleet::testing::SyntheticEd25519Line(2, "desktop");
+  {
+    grpc::ClientContext c;
+    v1::AddKeysRequest k;
+    k.set_principal("alice");
+    k.add_public_keys(two);
+    v1::AddKeysResponse kr;
+    ASSERT_TRUE(admin_->AddKeys(&c, k, &kr).ok());
+  }
+  ASSERT_TRUE(WaitUntil([&] { return holds(two); }));
+  const uint64_t applied_before = agent.reconciler().applied()->generation();
+
+  // The controller comes back on the restored copy: the second key never happened there.
+  server_.reset();
+  database_ = pg_.Url(backup);
+  StartServer(absl::Hours(24 * 30));
+  ASSERT_TRUE(WaitUntil([&] { return holds(one) && !holds(two); }))
+      << "the restored state is applied although its generation is lower:\n" << Read(file);
+  EXPECT_LT(agent.reconciler().applied()->generation(), applied_before);
+
+  grpc::ClientContext lc;
+  v1::ListKeysResponse keys;
+  ASSERT_TRUE(admin_->ListKeys(&lc, v1::ListKeysRequest(), &keys).ok());
+  ASSERT_EQ(keys.keys_size(), 1);
+  grpc::ClientContext rc;
+  v1::RevokeKeyRequest revoke;
+  revoke.set_fingerprint(keys.keys(0).fingerprint());
+  revoke.set_reason("test");
+  v1::MutationResponse revoked;
+  ASSERT_TRUE(admin_->RevokeKey(&rc, revoke, &revoked).ok());
+  EXPECT_LT(revoked.change(), applied_before) << "numbered below what the agent had applied";
+  ASSERT_TRUE(WaitUntil([&] { return !holds(one); }, 5)) << "the revocation is not ignored";
+  ASSERT_TRUE(WaitUntil([&] {
+    grpc::ClientContext c;
+    v1::RolloutStatusRequest req;
+    req.set_change(revoked.change());
+    v1::RolloutStatusResponse resp;
+    return admin_->RolloutStatus(&c, req, &resp).ok() && resp.targeted_hosts() == 1 &&
+           resp.converged_hosts() == 1;
+  }));
 }
 
 TEST_F(AgentWatch, TheIdleAgentStaysWithinItsMemoryBudget) {

@@ -53,6 +53,32 @@ TEST(ManagedBlock, ParsesFilesWithAndWithoutABlock) {
       {"trailing space after the hash",
        "# keyfleet:begin generation=1 sha256=" + std::string(64, 'a') + " \n# keyfleet:end\n",
        BlockState::kDamaged, 0, 0, 0},
+      {"epoch block", RenderManagedBlock({Key(1)}, StateVersion("0123456789abcdef", 4)),
+       BlockState::kIntact, 0, 1, 0},
+      {"epoch too short",
+       "# keyfleet:begin epoch=0123456789abcde generation=1 sha256=" + std::string(64, 'a') +
+           "\n# keyfleet:end\n",
+       BlockState::kDamaged, 0, 0, 0},
+      {"epoch too long",
+       "# keyfleet:begin epoch=0123456789abcdef0 generation=1 sha256=" + std::string(64, 'a') +
+           "\n# keyfleet:end\n",
+       BlockState::kDamaged, 0, 0, 0},
+      {"upper-case epoch",
+       "# keyfleet:begin epoch=0123456789ABCDEF generation=1 sha256=" + std::string(64, 'a') +
+           "\n# keyfleet:end\n",
+       BlockState::kDamaged, 0, 0, 0},
+      {"empty epoch",
+       "# keyfleet:begin epoch= generation=1 sha256=" + std::string(64, 'a') +
+           "\n# keyfleet:end\n",
+       BlockState::kDamaged, 0, 0, 0},
+      {"epoch after the generation",
+       "# keyfleet:begin generation=1 epoch=0123456789abcdef sha256=" + std::string(64, 'a') +
+           "\n# keyfleet:end\n",
+       BlockState::kDamaged, 0, 0, 0},
+      {"two spaces after the epoch",
+       "# keyfleet:begin epoch=0123456789abcdef  generation=1 sha256=" + std::string(64, 'a') +
+           "\n# keyfleet:end\n",
+       BlockState::kDamaged, 0, 0, 0},
       {"crlf block",
        "# keyfleet:begin generation=1 sha256=" + std::string(64, 'a') + "\r\n# keyfleet:end\r\n",
        BlockState::kIntact, 0, 0, 0},
@@ -69,6 +95,40 @@ TEST(ManagedBlock, ParsesFilesWithAndWithoutABlock) {
     EXPECT_EQ(p.after.size(), c.after) << c.name;
   }
   EXPECT_TRUE(ParseAuthorizedKeysFile(block).hash_matches);
+  EXPECT_EQ(ParseAuthorizedKeysFile(block).version, StateVersion("", 4));
+  const ParsedAuthorizedKeys with_epoch =
+      ParseAuthorizedKeysFile(RenderManagedBlock({Key(1)}, StateVersion("0123456789abcdef", 7)));
+  EXPECT_TRUE(with_epoch.hash_matches);
+  EXPECT_EQ(with_epoch.version, StateVersion("0123456789abcdef", 7));
+}
+
+TEST(ManagedBlock, EpochsAreSixteenLowerCaseHexDigitsOrNone) {
+  EXPECT_TRUE(IsValidEpoch(""));
+  EXPECT_TRUE(IsValidEpoch("0123456789abcdef"));
+  EXPECT_FALSE(IsValidEpoch("0123456789abcde"));
+  EXPECT_FALSE(IsValidEpoch("0123456789abcdefa"));
+  EXPECT_FALSE(IsValidEpoch("0123456789abcdeF"));
+  EXPECT_FALSE(IsValidEpoch("0123456789abcde\n"));
+  EXPECT_FALSE(IsValidEpoch("g123456789abcdef"));
+}
+
+// The same generation number in another epoch is another state: a hand-edited block is
+// compared line by line only with the state it was written from.
+TEST(ManagedBlock, VersionsCompareEpochAndGeneration) {
+  const StateVersion a("aaaaaaaaaaaaaaaa", 5), b("bbbbbbbbbbbbbbbb", 5);
+  std::string edited = RenderManagedBlock({Key(1), Key(2)}, a);
+  edited.erase(edited.find(Key(2)), Key(2).size() + 1);
+  const ParsedAuthorizedKeys parsed = ParseAuthorizedKeysFile(edited);
+  ASSERT_FALSE(parsed.hash_matches);
+  auto same = MergeAuthorizedKeys(parsed, {Key(1), Key(2)}, a, UnmanagedKeysMode::kKeep);
+  ASSERT_TRUE(same.ok());
+  ASSERT_EQ(same->drift.size(), 1u);
+  EXPECT_EQ(same->drift[0].kind, v1::DRIFT_KIND_MANAGED_KEY_MISSING);
+  auto other = MergeAuthorizedKeys(parsed, {Key(1), Key(2)}, b, UnmanagedKeysMode::kKeep);
+  ASSERT_TRUE(other.ok());
+  ASSERT_EQ(other->drift.size(), 1u);
+  EXPECT_EQ(other->drift[0].kind, v1::DRIFT_KIND_MANAGED_KEY_EDITED);
+  EXPECT_EQ(other->content, RenderManagedBlock({Key(1), Key(2)}, b));
 }
 
 TEST(ManagedBlock, KeepsUserLinesByteForByte) {

@@ -35,6 +35,17 @@ v1::DesiredState State(
   return d;
 }
 
+v1::DesiredState EpochState(
+    const std::string& epoch, uint64_t generation, const std::string& digest,
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& accounts) {
+  v1::DesiredState d = State(generation, digest, accounts);
+  d.set_epoch(epoch);
+  return d;
+}
+
+constexpr char kEpochA[] = "aaaaaaaaaaaaaaa1";
+constexpr char kEpochB[] = "bbbbbbbbbbbbbbb2";
+
 class ReconcilerTest : public ::testing::Test {
  protected:
   ReconcilerSettings Settings() {
@@ -217,11 +228,71 @@ TEST_F(ReconcilerTest, AnOlderCachedStateNeverPutsBackWhatANewerOneRemoved) {
   EXPECT_EQ(Alice(), RenderManagedBlock({Key(1)}, 2)) << "key 2 stays removed";
   ASSERT_EQ((*started)->accounts.size(), 1u);
   EXPECT_EQ((*started)->accounts[0].outcome, AccountOutcome::kRefused);
-  EXPECT_THAT((*started)->accounts[0].detail, ::testing::HasSubstr("newer than this state's 1"));
+  EXPECT_THAT((*started)->accounts[0].detail,
+              ::testing::HasSubstr("newer than this state's generation 1"));
   ASSERT_TRUE(again.Recheck());
   EXPECT_EQ(Alice(), RenderManagedBlock({Key(1)}, 2)) << "nor on a recheck";
   ASSERT_TRUE(again.Offer(State(3, "c", {{"alice", {Key(1), Key(4)}}})));
   EXPECT_EQ(Alice(), RenderManagedBlock({Key(1), Key(4)}, 3));
+}
+
+// A database restored from an older copy (or rebuilt) counts from a lower number under a new
+// epoch: its states are applied, not ignored as "older than applied"; within it, the
+// generations order states again.
+TEST_F(ReconcilerTest, ANewEpochIsFollowedWhateverItsGeneration) {
+  Reconciler r(Settings());
+  ASSERT_TRUE(r.Start().ok());
+  ASSERT_TRUE(r.Offer(EpochState(kEpochA, 50, "a", {{"alice", {Key(1), Key(2)}}})));
+  auto restored = r.Offer(EpochState(kEpochB, 3, "b", {{"alice", {Key(1)}}}));
+  ASSERT_TRUE(restored) << "a new epoch is applied at a lower generation";
+  EXPECT_EQ(restored->epoch, kEpochB);
+  EXPECT_EQ(Alice(), RenderManagedBlock({Key(1)}, StateVersion(kEpochB, 3)));
+  EXPECT_FALSE(r.Offer(EpochState(kEpochB, 2, "c", {{"alice", {}}}))) << "older in epoch B";
+  ASSERT_TRUE(r.Offer(EpochState(kEpochB, 4, "d", {{"alice", {Key(3)}}})));
+  EXPECT_EQ(Alice(), RenderManagedBlock({Key(3)}, StateVersion(kEpochB, 4)));
+  EXPECT_FALSE(r.Offer(EpochState("BBBBBBBBBBBBBBB2", 9, "e", {{"alice", {}}})))
+      << "a malformed epoch is refused, never written into a file";
+  EXPECT_FALSE(r.Offer(EpochState("bbbb", 9, "e", {{"alice", {}}})));
+  EXPECT_EQ(Alice(), RenderManagedBlock({Key(3)}, StateVersion(kEpochB, 4)));
+  // A restart starts from the cache: epoch B, generation 4.
+  Reconciler again(Settings());
+  auto started = again.Start();
+  ASSERT_TRUE(started.ok() && started->has_value());
+  EXPECT_EQ((*started)->accounts[0].outcome, AccountOutcome::kUnchanged);
+}
+
+// The newest cache slot (epoch B) is damaged and the older one is from epoch A: its numbers
+// cannot be compared with the file's block, so the cached state leaves the file alone (it may
+// be the older history); the controller's state, of whatever epoch, is written.
+TEST_F(ReconcilerTest, ACachedStateOfAnotherEpochLeavesTheFilesAlone) {
+  {
+    Reconciler r(Settings());
+    ASSERT_TRUE(r.Start().ok());
+    ASSERT_TRUE(r.Offer(EpochState(kEpochA, 90, "a", {{"alice", {Key(1), Key(2)}}})));  // slot 1
+    ASSERT_TRUE(r.Offer(EpochState(kEpochB, 3, "b", {{"alice", {Key(1)}}})));  // slot 0
+  }
+  std::string newest = Read(sandbox_.Path("agent-cache.0"));
+  newest[newest.size() / 2] ^= 0x55;
+  sandbox_.Write("agent-cache.0", newest, 0600, 0);
+  Reconciler again(Settings());
+  auto started = again.Start();
+  ASSERT_TRUE(started.ok() && started->has_value());
+  ASSERT_EQ((*started)->accounts.size(), 1u);
+  EXPECT_EQ((*started)->accounts[0].outcome, AccountOutcome::kRefused);
+  EXPECT_THAT((*started)->accounts[0].detail, ::testing::HasSubstr("of epoch " +
+                                                                   std::string(kEpochB)));
+  EXPECT_EQ(Alice(), RenderManagedBlock({Key(1)}, StateVersion(kEpochB, 3))) << "key 2 stays out";
+  ASSERT_TRUE(again.Recheck());
+  EXPECT_EQ(Alice(), RenderManagedBlock({Key(1)}, StateVersion(kEpochB, 3)));
+  // A lagging replica of epoch B: older than the file's block, still not written.
+  auto lagging = again.Offer(EpochState(kEpochB, 2, "c", {{"alice", {Key(1), Key(2)}}}));
+  ASSERT_TRUE(lagging);
+  EXPECT_EQ(lagging->accounts[0].outcome, AccountOutcome::kRefused);
+  EXPECT_EQ(Alice(), RenderManagedBlock({Key(1)}, StateVersion(kEpochB, 3)));
+  // The database is rebuilt once more (epoch C): its state replaces epoch B's block.
+  ASSERT_TRUE(again.Offer(EpochState("cccccccccccccccc", 1, "d", {{"alice", {Key(5)}}})));
+  EXPECT_EQ(Alice(), RenderManagedBlock({Key(5)}, StateVersion("cccccccccccccccc", 1)))
+      << "a state from the controller replaces another epoch's block";
 }
 
 // The two-slot cache: the newest complete slot wins; a torn or failed write never costs the

@@ -127,6 +127,15 @@ void TempPostgres::Stop(bool immediate) {
   running_ = false;
 }
 
+std::string TempPostgres::RestoreCopy(const std::string& database) {
+  const std::string copy = CreateDatabase();
+  const std::string dump = dir_.path().string() + "/" + database + ".dump";
+  const std::string socket = " -h " + dir_.path().string() + " -p 5432 -U keyfleet ";
+  Run(bin_dir_ + "/pg_dump -Fc" + socket + "-f " + dump + " " + database, true);
+  Run(bin_dir_ + "/pg_restore --exit-on-error" + socket + "-d " + copy + " " + dump, true);
+  return copy;
+}
+
 std::string TempPostgres::Url(const std::string& database) const {
   return "host=" + dir_.path().string() + " port=5432 user=keyfleet dbname=" + database;
 }

@@ -22,6 +22,8 @@ class TempPostgres {
 
   // A new, empty database; each test uses its own so each starts from a clean schema.
   std::string CreateDatabase();
+  // A new database restored from a pg_dump of `database` taken now (a restore from backup).
+  std::string RestoreCopy(const std::string& database);
   // A libpq connection string for `database`.
   std::string Url(const std::string& database) const;
 
