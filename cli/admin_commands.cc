@@ -165,7 +165,7 @@ void AddPolicyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_co
     req.set_apply_to_existing(a.apply_to_existing);
     req.set_dry_run(a.dry_run);
     v1::SetPolicyResponse resp;
-    grpc::Status s = client.admin().SetPolicy(client.Context().get(), req, &resp);
+    grpc::Status s = client.Mutate(&v1::AdminService::Stub::SetPolicy, req, &resp);
     if (!s.ok()) return client.Fail(s);
     if (globals.output == OutputFormat::kJson) {
       std::cout << ToJson(resp) << "\n";

@@ -3,8 +3,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -194,6 +196,7 @@ absl::StatusOr<ClientCredentials> ResolveCredentials(const GlobalOptions& flags)
 ControllerClient::ControllerClient(const GlobalOptions& globals, ClientCredentials credentials)
     : address_(ResolveControllerAddress(globals)),
       token_(std::move(credentials.token)),
+      request_id_(globals.request_id),
       channel_(grpc::CreateChannel(address_, std::move(credentials.channel))),
       admin_(v1::AdminService::NewStub(channel_)) {}
 
@@ -202,6 +205,40 @@ std::unique_ptr<grpc::ClientContext> ControllerClient::Context() const {
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(kCallSeconds));
   if (!token_.empty()) ctx->AddMetadata("authorization", "Bearer " + token_);
   return ctx;
+}
+
+std::string ControllerClient::NextRequestId() {
+  ++mutations_;
+  if (!request_id_.empty()) {
+    return mutations_ == 1 ? request_id_ : absl::StrCat(request_id_, ".", mutations_);
+  }
+  absl::StatusOr<std::string> id = NewRequestId();
+  // Without randomness the call goes untagged: still correct, only not safe to repeat.
+  return id.ok() ? *id : std::string();
+}
+
+bool ControllerClient::AnswerMayBeLost(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return true;
+    case grpc::StatusCode::UNAVAILABLE:
+      // The database down is an answer ("nothing was changed"), except when the connection
+      // broke during the commit.
+      return !absl::StartsWith(status.error_message(), kDatabaseUnavailable) ||
+             absl::StrContains(status.error_message(), "unknown whether");
+    default:
+      return false;
+  }
+}
+
+void ControllerClient::WaitBeforeAsking(const grpc::Status& status, const std::string& id,
+                                        int attempt) const {
+  const int seconds = attempt == 1 ? 1 : 3;
+  std::cerr << "keyfleet: no answer from the controller at " << address_ << " ("
+            << status.error_message().substr(0, 200) << "); asking again in " << seconds
+            << " s with the same request id " << id << " (attempt " << attempt + 1 << " of "
+            << kMutationAttempts << ")\n";
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
 }
 
 int ControllerClient::Fail(const grpc::Status& status) const {

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "cli/global_options.h"
+#include "common/request_id.h"
 #include "keyfleet/v1/admin.grpc.pb.h"
 
 namespace keyfleet::cli {
@@ -44,13 +45,43 @@ class ControllerClient {
   // A context with the call deadline and the caller's token.
   std::unique_ptr<grpc::ClientContext> Context() const;
 
+  // Calls mutation `rpc` tagged with a request id (one per call: --request-id for the first,
+  // ID.2, ID.3… after it; else random). When the answer is lost — the controller unreachable
+  // or silent past the deadline, or its database lost mid-commit — it asks again with the same
+  // id, up to kMutationAttempts times in all, saying so on stderr: the controller answers a
+  // repeat with the first outcome, so nothing is done twice.
+  template <typename Request, typename Response>
+  grpc::Status Mutate(grpc::Status (v1::AdminService::Stub::*rpc)(grpc::ClientContext*,
+                                                                  const Request&, Response*),
+                      const Request& request, Response* response) {
+    const std::string id = NextRequestId();
+    grpc::Status status;
+    for (int attempt = 1;; ++attempt) {
+      std::unique_ptr<grpc::ClientContext> ctx = Context();
+      if (!id.empty()) ctx->AddMetadata(kRequestIdMetadata, id);
+      status = (admin_.get()->*rpc)(ctx.get(), request, response);
+      if (attempt >= kMutationAttempts || !AnswerMayBeLost(status)) return status;
+      WaitBeforeAsking(status, id, attempt);
+    }
+  }
+
   // Prints why `status` failed to stderr and returns the exit code: 3 when the controller could
   // not be reached (UNAVAILABLE, DEADLINE_EXCEEDED), 1 otherwise (the request was refused).
   int Fail(const grpc::Status& status) const;
 
  private:
+  static constexpr int kMutationAttempts = 3;
+
+  std::string NextRequestId();
+  // The call may have been done without its answer reaching us: asking again is the way to
+  // know (and safe, with the same id).
+  static bool AnswerMayBeLost(const grpc::Status& status);
+  void WaitBeforeAsking(const grpc::Status& status, const std::string& id, int attempt) const;
+
   std::string address_;
   std::string token_;
+  std::string request_id_;  // --request-id
+  int mutations_ = 0;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::AdminService::Stub> admin_;
 };

@@ -20,6 +20,9 @@ struct GlobalOptions {
   std::string cert_file;
   std::string key_file;
   OutputFormat output = OutputFormat::kTable;
+  // --request-id, KEYFLEET_REQUEST_ID: the idempotency key of this invocation's mutation (a
+  // command that makes several uses ID.2, ID.3, …); "" makes a random one per mutation.
+  std::string request_id;
 };
 
 }  // namespace keyfleet::cli

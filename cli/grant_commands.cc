@@ -86,7 +86,7 @@ void AddGrantCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
       grant->mutable_expires_at()->set_seconds(absl::ToUnixSeconds(*when));
     }
     v1::AddGrantResponse resp;
-    grpc::Status s = client.admin().AddGrant(client.Context().get(), req, &resp);
+    grpc::Status s = client.Mutate(&v1::AdminService::Stub::AddGrant, req, &resp);
     if (!s.ok()) return client.Fail(s);
     if (globals.output == OutputFormat::kJson && !add_args->wait.wait) {
       std::cout << ToJson(resp) << "\n";
@@ -135,7 +135,7 @@ void AddGrantCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
     v1::RemoveGrantRequest req;
     req.set_id(*remove_id);
     v1::MutationResponse resp;
-    grpc::Status s = client.admin().RemoveGrant(client.Context().get(), req, &resp);
+    grpc::Status s = client.Mutate(&v1::AdminService::Stub::RemoveGrant, req, &resp);
     if (!s.ok()) return client.Fail(s);
     return FinishMutation(client, globals, "grant " + *remove_id + " removed", resp.change(),
                           *remove_wait);

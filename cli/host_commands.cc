@@ -37,7 +37,7 @@ int CreateToken(ControllerClient& client, const GlobalOptions& globals,
   }
   req.set_uses(args.uses);
   v1::CreateHostTokenResponse resp;
-  grpc::Status s = client.admin().CreateHostToken(client.Context().get(), req, &resp);
+  grpc::Status s = client.Mutate(&v1::AdminService::Stub::CreateHostToken, req, &resp);
   if (!s.ok()) return client.Fail(s);
   if (globals.output == OutputFormat::kJson) {
     std::cout << ToJson(resp) << "\n";
@@ -104,7 +104,7 @@ void AddHostAdminCommands(CLI::App& app, const GlobalOptions& globals, int& exit
       return UsageError("give LABELS to set (KEY=VALUE,…) or --remove KEY");
     }
     v1::MutationResponse resp;
-    grpc::Status s = client.admin().LabelHost(client.Context().get(), req, &resp);
+    grpc::Status s = client.Mutate(&v1::AdminService::Stub::LabelHost, req, &resp);
     if (!s.ok()) return client.Fail(s);
     return PrintMutation(globals, "labelled host " + label_args->hostname, resp);
   });
@@ -119,7 +119,7 @@ void AddHostAdminCommands(CLI::App& app, const GlobalOptions& globals, int& exit
     v1::RemoveHostRequest req;
     req.set_hostname(*remove_name);
     v1::MutationResponse resp;
-    grpc::Status s = client.admin().RemoveHost(client.Context().get(), req, &resp);
+    grpc::Status s = client.Mutate(&v1::AdminService::Stub::RemoveHost, req, &resp);
     if (!s.ok()) return client.Fail(s);
     return PrintMutation(globals, "removed host " + *remove_name, resp);
   });
@@ -152,7 +152,7 @@ void AddHostAdminCommands(CLI::App& app, const GlobalOptions& globals, int& exit
     v1::RevokeHostTokenRequest req;
     req.set_id(*revoke_id);
     v1::MutationResponse resp;
-    grpc::Status s = client.admin().RevokeHostToken(client.Context().get(), req, &resp);
+    grpc::Status s = client.Mutate(&v1::AdminService::Stub::RevokeHostToken, req, &resp);
     if (!s.ok()) return client.Fail(s);
     std::cout << "revoked join token " << *revoke_id << "\n";
     return kExitOk;

@@ -142,7 +142,7 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
       return UsageError("no public keys in " + DisplayName(add_args->file));
     }
     v1::AddKeysResponse resp;
-    grpc::Status s = client.admin().AddKeys(client.Context().get(), req, &resp);
+    grpc::Status s = client.Mutate(&v1::AdminService::Stub::AddKeys, req, &resp);
     if (!s.ok()) return client.Fail(s);
     if (globals.output == OutputFormat::kJson) {
       std::cout << ToJson(resp) << "\n";
@@ -218,7 +218,7 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
     req.set_fingerprint(label_args->fingerprint);
     req.set_label(label_args->label);
     v1::MutationResponse resp;
-    grpc::Status s = client.admin().LabelKey(client.Context().get(), req, &resp);
+    grpc::Status s = client.Mutate(&v1::AdminService::Stub::LabelKey, req, &resp);
     if (!s.ok()) return client.Fail(s);
     return PrintMutation(globals, "key " + label_args->fingerprint + " labelled", resp);
   });
@@ -233,7 +233,7 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
     v1::RemoveKeyRequest req;
     req.set_fingerprint(*remove_fp);
     v1::MutationResponse resp;
-    grpc::Status s = client.admin().RemoveKey(client.Context().get(), req, &resp);
+    grpc::Status s = client.Mutate(&v1::AdminService::Stub::RemoveKey, req, &resp);
     if (!s.ok()) return client.Fail(s);
     return FinishMutation(client, globals, "key " + *remove_fp + " removed", resp.change(),
                           *remove_wait);
@@ -256,7 +256,7 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
     req.set_fingerprint(revoke_args->fingerprint);
     req.set_reason(revoke_args->reason);
     v1::MutationResponse resp;
-    grpc::Status s = client.admin().RevokeKey(client.Context().get(), req, &resp);
+    grpc::Status s = client.Mutate(&v1::AdminService::Stub::RevokeKey, req, &resp);
     if (!s.ok()) return client.Fail(s);
     return FinishMutation(client, globals, "key " + revoke_args->fingerprint + " revoked",
                           resp.change(), revoke_args->wait);
@@ -322,7 +322,7 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
       req.set_public_key(keys[0]);
     }
     v1::RotateKeyResponse resp;
-    grpc::Status s = client.admin().RotateKey(client.Context().get(), req, &resp);
+    grpc::Status s = client.Mutate(&v1::AdminService::Stub::RotateKey, req, &resp);
     if (!s.ok()) return client.Fail(s);
     if (out) {
       absl::Status saved = SaveGeneratedKey(*out, resp.private_key(), resp.new_key());
@@ -365,7 +365,7 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
     req.set_type(a.generated.type);
     req.set_label(a.label);
     v1::GenerateKeyResponse resp;
-    grpc::Status s = client.admin().GenerateKey(client.Context().get(), req, &resp);
+    grpc::Status s = client.Mutate(&v1::AdminService::Stub::GenerateKey, req, &resp);
     if (!s.ok()) return client.Fail(s);
     absl::Status saved = SaveGeneratedKey(*out, resp.private_key(), resp.key());
     if (!saved.ok()) return SaveFailed(saved, resp.key().fingerprint());

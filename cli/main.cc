@@ -18,6 +18,7 @@
 #include "cli/principal_commands.h"
 #include "cli/rollout_commands.h"
 #include "cli/token_commands.h"
+#include "common/request_id.h"
 #include "common/utf8.h"
 
 namespace {
@@ -97,6 +98,16 @@ int main(int argc, char** argv) {
       "mTLS, with --key (default: `cert:` in the config file)");
   app.add_option("--key", globals.key_file,
                  "The admin certificate's private key, readable only by you (default: `key:`)");
+  if (const char* env = std::getenv("KEYFLEET_REQUEST_ID")) globals.request_id = env;
+  app.add_option("--request-id", globals.request_id,
+                 "Idempotency key for this command's change (8-64 of A-Z a-z 0-9 . _ -): run "
+                 "the command again with the same id and the controller answers with the first "
+                 "outcome instead of doing it twice, for 7 days (default: $KEYFLEET_REQUEST_ID, "
+                 "else a random id, which keyfleet reuses when it asks again after a lost answer)")
+      ->check([](const std::string& id) {
+        absl::Status s = keyfleet::ValidateRequestId(id);
+        return s.ok() ? std::string() : std::string(s.message());
+      });
   std::map<std::string, OutputFormat> formats{{"table", OutputFormat::kTable},
                                               {"json", OutputFormat::kJson}};
   app.add_option("-o,--output", globals.output, "Output format: table (default) or json")

@@ -29,7 +29,7 @@ void AddPrincipalCommands(CLI::App& app, const GlobalOptions& globals, int& exit
                                              : v1::PRINCIPAL_KIND_PERSON);
     req.set_email(add_args->email);
     v1::MutationResponse resp;
-    grpc::Status s = client.admin().AddPrincipal(client.Context().get(), req, &resp);
+    grpc::Status s = client.Mutate(&v1::AdminService::Stub::AddPrincipal, req, &resp);
     if (!s.ok()) return client.Fail(s);
     return PrintMutation(globals, "principal " + add_args->name + " added", resp);
   });
@@ -64,7 +64,7 @@ void AddPrincipalCommands(CLI::App& app, const GlobalOptions& globals, int& exit
           v1::DisablePrincipalRequest req;
           req.set_name(*disable_name);
           v1::MutationResponse resp;
-          grpc::Status s = client.admin().DisablePrincipal(client.Context().get(), req, &resp);
+          grpc::Status s = client.Mutate(&v1::AdminService::Stub::DisablePrincipal, req, &resp);
           if (!s.ok()) return client.Fail(s);
           return FinishMutation(client, globals, "principal " + *disable_name + " disabled",
                                 resp.change(), *disable_wait);

@@ -102,7 +102,7 @@ int Create(ControllerClient& client, const GlobalOptions& globals, const SpecArg
     return UsageError(error);
   }
   v1::CreateTokenResponse resp;
-  grpc::Status s = client.admin().CreateToken(client.Context().get(), req, &resp);
+  grpc::Status s = client.Mutate(&v1::AdminService::Stub::CreateToken, req, &resp);
   if (!s.ok()) return client.Fail(s);
   if (globals.output == OutputFormat::kJson) {
     std::cout << ToJson(resp) << "\n";
@@ -171,7 +171,7 @@ int IssueCertificate(ControllerClient& client, const GlobalOptions& globals, con
   if (!csr.ok()) return UsageError(std::string(csr.status().message()));
   req.set_csr_pem(*csr);
   v1::IssueAdminCertificateResponse resp;
-  grpc::Status s = client.admin().IssueAdminCertificate(client.Context().get(), req, &resp);
+  grpc::Status s = client.Mutate(&v1::AdminService::Stub::IssueAdminCertificate, req, &resp);
   if (!s.ok()) return client.Fail(s);
   if (absl::Status w = tls::WriteFileAtomically(key_dir, key_name, *key, 0600); !w.ok()) {
     std::cerr << "keyfleet: the certificate was issued (credential \"" << resp.credential().name()
@@ -231,7 +231,7 @@ void AddTokenCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
     v1::RevokeTokenRequest req;
     req.set_name(*revoke_name);
     v1::MutationResponse resp;
-    grpc::Status s = client.admin().RevokeToken(client.Context().get(), req, &resp);
+    grpc::Status s = client.Mutate(&v1::AdminService::Stub::RevokeToken, req, &resp);
     if (!s.ok()) return client.Fail(s);
     std::cout << "revoked " << *revoke_name << "\n";
     return kExitOk;

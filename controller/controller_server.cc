@@ -90,8 +90,9 @@ struct ControllerServer::Parts {
         admin_auth(credentials, view, store, security_events, clock),
         sinks(notify::MakeSinks(config.notifications, clock)),
         notify_handlers(&store, SinkNames(sinks), clock),
+        requests(store),
         admin_service(admin_auth, inventory, report_handlers, host_handlers, credentials,
-                      notify_handlers, clock),
+                      notify_handlers, requests, clock),
         agent_service(agents, hub, auth, clock),
         enrollment_service(auth) {}
 
@@ -114,6 +115,7 @@ struct ControllerServer::Parts {
   NotifyHandlers notify_handlers;
   std::unique_ptr<NotifyDispatcher> dispatcher;
   WatchHub hub;
+  RequestLedger requests;
   AdminServiceImpl admin_service;
   AgentServiceImpl agent_service;
   EnrollmentServiceImpl enrollment_service;

@@ -260,10 +260,51 @@ struct Snapshot {
   std::optional<PolicyRecord> policy;  // nullopt: never set, the configured defaults apply
 };
 
-// Who made a mutation and when; recorded in its audit event.
+// A mutation's request as the caller tagged it: a replay of the same id gets the first outcome
+// (the store records the id in the mutation's transaction). Empty id: untagged.
+struct RequestTag {
+  std::string id;
+  std::string method;  // the RPC, e.g. "AddGrant"
+  std::string digest;  // hex SHA-256 of the serialized request: one id, one request
+};
+
+// What the store recorded for a tagged request (RequestTag) whose mutation committed.
+struct RequestOutcome {
+  std::string request_id;
+  std::string actor;
+  std::string method;
+  std::string digest;
+  uint64_t change = 0;  // the mutation's last change; 0 when it changed nothing
+  std::optional<std::string> response;  // the serialized answer, once recorded
+  bool secret_withheld = false;         // the answer held a secret, which is never stored
+  absl::Time created_at;
+};
+
+// Who made a mutation and when (recorded in its audit event), the request's tag, and the
+// caller's deadline: nothing is committed after it.
 struct MutationContext {
+  MutationContext() = default;
+  MutationContext(std::string actor, absl::Time at, RequestTag request = {},
+                  absl::Time deadline = absl::InfiniteFuture())
+      : actor(std::move(actor)), at(at), request(std::move(request)), deadline(deadline) {}
   std::string actor;
   absl::Time at;
+  RequestTag request;
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
+// Who asks handlers for a mutation: the audit name, and (from the service edge) the request's
+// tag and deadline. Converts from a plain name for callers without either.
+struct Actor {
+  Actor(std::string name) : name(std::move(name)) {}  // NOLINT(google-explicit-constructor)
+  Actor(const char* name) : name(name) {}             // NOLINT(google-explicit-constructor)
+  Actor(std::string name, RequestTag request, absl::Time deadline)
+      : name(std::move(name)), request(std::move(request)), deadline(deadline) {}
+  std::string name;
+  RequestTag request;
+  absl::Time deadline = absl::InfiniteFuture();
+
+  MutationContext At(absl::Time at) const { return {name, at, request, deadline}; }
 };
 
 const char* PrincipalKindName(PrincipalKind kind);  // "person" | "service"

@@ -21,7 +21,7 @@ absl::Status UnknownTokenError() {
 
 }  // namespace
 
-absl::StatusOr<ApiCredentialRecord> CredentialHandlers::NewRecord(const std::string& actor,
+absl::StatusOr<ApiCredentialRecord> CredentialHandlers::NewRecord(const Actor& actor,
                                                                   const CredentialSpec& spec) {
   ApiCredentialRecord c;
   c.name = spec.name;
@@ -34,26 +34,26 @@ absl::StatusOr<ApiCredentialRecord> CredentialHandlers::NewRecord(const std::str
                                             "\" does not exist (see `keyfleet principal list`)"));
   }
   c.created_at = ctx_.Now();
-  c.created_by = actor;
+  c.created_by = actor.name;
   KF_ASSIGN_OR_RETURN(c.expires_at,
                       CredentialExpiry(c.created_at, spec.lifetime, spec.never_expires));
   return c;
 }
 
-absl::StatusOr<NewApiToken> CredentialHandlers::CreateToken(const std::string& actor,
+absl::StatusOr<NewApiToken> CredentialHandlers::CreateToken(const Actor& actor,
                                                             const CredentialSpec& spec) {
   KF_ASSIGN_OR_RETURN(ApiCredentialRecord c, NewRecord(actor, spec));
   KF_ASSIGN_OR_RETURN(SecretTokenParts parts, GenerateSecretToken(kApiTokenFormat));
   c.id = parts.id;
   c.kind = CredentialKind::kToken;
   c.secret_hash = parts.secret_hash;
-  KF_RETURN_IF_ERROR(ctx_.store.CreateApiCredential({actor, c.created_at}, c));
-  spdlog::info("{} created token \"{}\" (role {})", actor, c.name, RoleName(c.role));
+  KF_RETURN_IF_ERROR(ctx_.store.CreateApiCredential(actor.At(c.created_at), c));
+  spdlog::info("{} created token \"{}\" (role {})", actor.name, c.name, RoleName(c.role));
   return NewApiToken{parts.text, c};
 }
 
 absl::StatusOr<NewAdminCertificate> CredentialHandlers::IssueCertificate(
-    const std::string& actor, const CredentialSpec& spec, const std::string& csr_pem) {
+    const Actor& actor, const CredentialSpec& spec, const std::string& csr_pem) {
   if (ca_ == nullptr) {
     return absl::FailedPreconditionError(
         "this controller runs with --insecure-dev (no TLS, no CA): it cannot issue admin "
@@ -72,8 +72,8 @@ absl::StatusOr<NewAdminCertificate> CredentialHandlers::IssueCertificate(
       ca_->SignAdminCertificate(csr_pem, c.name, c.id, c.created_at, *c.expires_at - c.created_at));
   KF_ASSIGN_OR_RETURN(tls::CertificateInfo info, tls::InspectCertificate(pem));
   c.certificate_serial = info.serial_hex;
-  KF_RETURN_IF_ERROR(ctx_.store.CreateApiCredential({actor, c.created_at}, c));
-  spdlog::info("{} issued admin certificate \"{}\" (role {}, serial {})", actor, c.name,
+  KF_RETURN_IF_ERROR(ctx_.store.CreateApiCredential(actor.At(c.created_at), c));
+  spdlog::info("{} issued admin certificate \"{}\" (role {}, serial {})", actor.name, c.name,
                RoleName(c.role), c.certificate_serial);
   return NewAdminCertificate{pem, ca_->trust_bundle_pem(), c};
 }
@@ -82,7 +82,7 @@ absl::StatusOr<std::vector<ApiCredentialRecord>> CredentialHandlers::List() cons
   return ctx_.store.ListApiCredentials();
 }
 
-absl::StatusOr<ApiCredentialRecord> CredentialHandlers::Revoke(const std::string& actor,
+absl::StatusOr<ApiCredentialRecord> CredentialHandlers::Revoke(const Actor& actor,
                                                                const std::string& name_or_id) {
   // Revoking the last usable admin credential would lock everyone out for good (the bootstrap
   // token is never made again).
@@ -104,8 +104,8 @@ absl::StatusOr<ApiCredentialRecord> CredentialHandlers::Revoke(const std::string
                      "nobody able to manage tokens or policy (create another admin token first)"));
   }
   KF_ASSIGN_OR_RETURN(ApiCredentialRecord c,
-                      ctx_.store.RevokeApiCredential({actor, ctx_.Now()}, name_or_id));
-  spdlog::info("{} revoked {} \"{}\"", actor, CredentialKindName(c.kind), c.name);
+                      ctx_.store.RevokeApiCredential(actor.At(ctx_.Now()), name_or_id));
+  spdlog::info("{} revoked {} \"{}\"", actor.name, CredentialKindName(c.kind), c.name);
   return c;
 }
 

@@ -40,15 +40,15 @@ class CredentialHandlers {
   CredentialHandlers(HandlerContext& ctx, const CertificateAuthority* ca) : ctx_(ctx), ca_(ca) {}
 
   // INVALID_ARGUMENT (spec), NOT_FOUND (an owner's principal), ALREADY_EXISTS (name).
-  absl::StatusOr<NewApiToken> CreateToken(const std::string& actor, const CredentialSpec& spec);
+  absl::StatusOr<NewApiToken> CreateToken(const Actor& actor, const CredentialSpec& spec);
   // Signs `csr_pem` (the key stays with the caller) for a new certificate credential; the
   // certificate expires with the credential (a spec that never expires is refused: certificates
   // always end).
-  absl::StatusOr<NewAdminCertificate> IssueCertificate(const std::string& actor,
+  absl::StatusOr<NewAdminCertificate> IssueCertificate(const Actor& actor,
                                                        const CredentialSpec& spec,
                                                        const std::string& csr_pem);
   absl::StatusOr<std::vector<ApiCredentialRecord>> List() const;
-  absl::StatusOr<ApiCredentialRecord> Revoke(const std::string& actor,
+  absl::StatusOr<ApiCredentialRecord> Revoke(const Actor& actor,
                                              const std::string& name_or_id);
 
   // The live credential a bearer token (the text after "Bearer ") belongs to. UNAUTHENTICATED
@@ -69,7 +69,7 @@ class CredentialHandlers {
       const std::string& token_file, const std::string& given_token = "");
 
  private:
-  absl::StatusOr<ApiCredentialRecord> NewRecord(const std::string& actor,
+  absl::StatusOr<ApiCredentialRecord> NewRecord(const Actor& actor,
                                                 const CredentialSpec& spec);
   // Writes last_used_at when it is older than kLastUsedResolution (failures only logged).
   void NoteUse(const ApiCredentialRecord& credential) const;

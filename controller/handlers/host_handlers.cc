@@ -9,7 +9,7 @@
 
 namespace keyfleet::controller {
 
-absl::StatusOr<uint64_t> HostHandlers::LabelHost(const std::string& actor,
+absl::StatusOr<uint64_t> HostHandlers::LabelHost(const Actor& actor,
                                                  const std::string& hostname, const Labels& set,
                                                  const std::vector<std::string>& remove) {
   KF_RETURN_IF_ERROR(ValidateHostname(hostname));
@@ -34,21 +34,21 @@ absl::StatusOr<uint64_t> HostHandlers::LabelHost(const std::string& actor,
     KF_RETURN_IF_ERROR(ctx_.view.CheckDelivery(proposed, ctx_.Now()));
   }
   KF_ASSIGN_OR_RETURN(uint64_t change,
-                      ctx_.store.SetHostLabels({actor, ctx_.Now()}, hostname, labels));
+                      ctx_.store.SetHostLabels(actor.At(ctx_.Now()), hostname, labels));
   if (change != 0) KF_RETURN_IF_ERROR(ctx_.follower.CatchUpTo(change));
   return change;
 }
 
-absl::StatusOr<uint64_t> HostHandlers::RemoveHost(const std::string& actor,
+absl::StatusOr<uint64_t> HostHandlers::RemoveHost(const Actor& actor,
                                                   const std::string& hostname) {
   KF_RETURN_IF_ERROR(ValidateHostname(hostname));
-  KF_ASSIGN_OR_RETURN(uint64_t change, ctx_.store.RemoveHost({actor, ctx_.Now()}, hostname));
+  KF_ASSIGN_OR_RETURN(uint64_t change, ctx_.store.RemoveHost(actor.At(ctx_.Now()), hostname));
   KF_RETURN_IF_ERROR(ctx_.follower.CatchUpTo(change));
   return change;
 }
 
 absl::StatusOr<NewJoinToken> HostHandlers::CreateJoinToken(
-    const std::string& actor, const std::string& hostname, const Labels& labels,
+    const Actor& actor, const std::string& hostname, const Labels& labels,
     std::optional<absl::Duration> ttl, uint32_t uses, const Labels& creator_scope) {
   if (!hostname.empty()) KF_RETURN_IF_ERROR(ValidateHostname(hostname));
   KF_RETURN_IF_ERROR(ValidateLabels(labels));
@@ -79,9 +79,9 @@ absl::StatusOr<NewJoinToken> HostHandlers::CreateJoinToken(
   t.created_at = ctx_.Now();
   t.expires_at = t.created_at + lifetime;
   t.uses_allowed = uses;
-  t.created_by = actor;
+  t.created_by = actor.name;
   t.creator_scope = creator_scope;
-  KF_RETURN_IF_ERROR(ctx_.store.CreateJoinToken({actor, t.created_at}, t));
+  KF_RETURN_IF_ERROR(ctx_.store.CreateJoinToken(actor.At(t.created_at), t));
   return out;
 }
 
@@ -89,8 +89,8 @@ absl::StatusOr<std::vector<JoinTokenRecord>> HostHandlers::ListJoinTokens() cons
   return ctx_.store.ListJoinTokens();
 }
 
-absl::Status HostHandlers::RevokeJoinToken(const std::string& actor, const std::string& id) {
-  return ctx_.store.RevokeJoinToken({actor, ctx_.Now()}, id);
+absl::Status HostHandlers::RevokeJoinToken(const Actor& actor, const std::string& id) {
+  return ctx_.store.RevokeJoinToken(actor.At(ctx_.Now()), id);
 }
 
 }  // namespace keyfleet::controller

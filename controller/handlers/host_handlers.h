@@ -25,21 +25,21 @@ class HostHandlers {
 
   // Sets `set` and removes `remove` (unknown keys in `remove` are INVALID_ARGUMENT, as is
   // asking for nothing). NOT_FOUND for an unknown host.
-  absl::StatusOr<uint64_t> LabelHost(const std::string& actor, const std::string& hostname,
+  absl::StatusOr<uint64_t> LabelHost(const Actor& actor, const std::string& hostname,
                                      const Labels& set, const std::vector<std::string>& remove);
   // Deletes the host; once this replica's view shows it, the host's streams are closed and its
   // certificates refused by every replica as it catches up.
-  absl::StatusOr<uint64_t> RemoveHost(const std::string& actor, const std::string& hostname);
+  absl::StatusOr<uint64_t> RemoveHost(const Actor& actor, const std::string& hostname);
 
   // `ttl`: default kDefaultJoinTokenTtl, at most kMaxJoinTokenTtl; `uses`: 0 means 1, at most
   // kMaxJoinTokenUses. The hostname (if any) and labels are validated. `creator_scope`: the
   // host scope of the operator asking ({} : none), recorded on the token.
-  absl::StatusOr<NewJoinToken> CreateJoinToken(const std::string& actor,
+  absl::StatusOr<NewJoinToken> CreateJoinToken(const Actor& actor,
                                                const std::string& hostname, const Labels& labels,
                                                std::optional<absl::Duration> ttl, uint32_t uses,
                                                const Labels& creator_scope = {});
   absl::StatusOr<std::vector<JoinTokenRecord>> ListJoinTokens() const;
-  absl::Status RevokeJoinToken(const std::string& actor, const std::string& id);
+  absl::Status RevokeJoinToken(const Actor& actor, const std::string& id);
 
  private:
   HandlerContext& ctx_;

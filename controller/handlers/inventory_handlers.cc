@@ -58,8 +58,8 @@ PrincipalKind KindOf(const FleetView& view, const std::string& principal) {
   return p ? p->kind : PrincipalKind::kPerson;
 }
 
-MutationContext Mutation(const HandlerContext& ctx, const std::string& actor) {
-  return {actor, ctx.Now()};
+MutationContext Mutation(const HandlerContext& ctx, const Actor& actor) {
+  return actor.At(ctx.Now());
 }
 
 absl::Status KeyError(size_t index, size_t total, const absl::Status& status) {
@@ -75,7 +75,7 @@ absl::StatusOr<uint64_t> InventoryHandlers::Visible(absl::StatusOr<uint64_t> cha
   return change;
 }
 
-absl::StatusOr<uint64_t> InventoryHandlers::AddPrincipal(const std::string& actor,
+absl::StatusOr<uint64_t> InventoryHandlers::AddPrincipal(const Actor& actor,
                                                          const std::string& name,
                                                          PrincipalKind kind,
                                                          const std::string& email) {
@@ -93,20 +93,20 @@ std::vector<PrincipalRecord> InventoryHandlers::ListPrincipals() const {
   return ctx_.view.Principals();
 }
 
-absl::StatusOr<uint64_t> InventoryHandlers::DisablePrincipal(const std::string& actor,
+absl::StatusOr<uint64_t> InventoryHandlers::DisablePrincipal(const Actor& actor,
                                                              const std::string& name) {
   KF_RETURN_IF_ERROR(ValidatePrincipalName(name));
   return Visible(ctx_.store.DisablePrincipal(Mutation(ctx_, actor), name));
 }
 
-absl::StatusOr<AddKeysResult> InventoryHandlers::AddKeys(const std::string& actor,
+absl::StatusOr<AddKeysResult> InventoryHandlers::AddKeys(const Actor& actor,
                                                          const std::string& principal,
                                                          const std::vector<std::string>& lines,
                                                          const std::string& label) {
   return AddKeysFrom(actor, principal, lines, label, KeySource::kUploaded);
 }
 
-absl::StatusOr<AddKeysResult> InventoryHandlers::AddKeysFrom(const std::string& actor,
+absl::StatusOr<AddKeysResult> InventoryHandlers::AddKeysFrom(const Actor& actor,
                                                              const std::string& principal,
                                                              const std::vector<std::string>& lines,
                                                              const std::string& label,
@@ -144,7 +144,7 @@ absl::StatusOr<AddKeysResult> InventoryHandlers::AddKeysFrom(const std::string& 
 }
 
 absl::StatusOr<RotateKeyResult> InventoryHandlers::RotateKey(
-    const std::string& actor, const std::string& old_fingerprint, const std::string& public_key,
+    const Actor& actor, const std::string& old_fingerprint, const std::string& public_key,
     const std::string& label, std::optional<absl::Duration> overlap, KeySource source) {
   std::optional<KeyRecord> old_key = ctx_.view.FindKey(old_fingerprint);
   if (!old_key) return KeyNotFoundError(old_fingerprint);
@@ -221,7 +221,7 @@ absl::StatusOr<KeyRecord> InventoryHandlers::GetKey(const std::string& fingerpri
   return *key;
 }
 
-absl::StatusOr<uint64_t> InventoryHandlers::LabelKey(const std::string& actor,
+absl::StatusOr<uint64_t> InventoryHandlers::LabelKey(const Actor& actor,
                                                      const std::string& fingerprint,
                                                      const std::string& label) {
   KF_RETURN_IF_ERROR(ValidateKeyLabel(label));
@@ -239,7 +239,7 @@ absl::StatusOr<uint64_t> InventoryHandlers::LabelKey(const std::string& actor,
   return Visible(ctx_.store.LabelKey(Mutation(ctx_, actor), fingerprint, label));
 }
 
-absl::StatusOr<uint64_t> InventoryHandlers::RemoveKey(const std::string& actor,
+absl::StatusOr<uint64_t> InventoryHandlers::RemoveKey(const Actor& actor,
                                                       const std::string& fingerprint) {
   // A revoked key's record is the evidence of its revocation and is listed as long as the
   // blocklist holds its fingerprint (for ever): it is on no host, so there is nothing to remove.
@@ -253,14 +253,14 @@ absl::StatusOr<uint64_t> InventoryHandlers::RemoveKey(const std::string& actor,
   return Visible(ctx_.store.RemoveKey(Mutation(ctx_, actor), fingerprint));
 }
 
-absl::StatusOr<uint64_t> InventoryHandlers::RevokeKey(const std::string& actor,
+absl::StatusOr<uint64_t> InventoryHandlers::RevokeKey(const Actor& actor,
                                                       const std::string& fingerprint,
                                                       const std::string& reason) {
   KF_RETURN_IF_ERROR(ValidateReason(reason));
   return Visible(ctx_.store.RevokeKey(Mutation(ctx_, actor), fingerprint, reason));
 }
 
-absl::StatusOr<AddGrantResult> InventoryHandlers::AddGrant(const std::string& actor,
+absl::StatusOr<AddGrantResult> InventoryHandlers::AddGrant(const Actor& actor,
                                                            GrantRecord grant) {
   if (grant.principal.empty() == grant.key_fingerprint.empty()) {
     return absl::InvalidArgumentError(
@@ -331,7 +331,7 @@ absl::StatusOr<std::vector<GrantRecord>> InventoryHandlers::ListGrants(
   return out;
 }
 
-absl::StatusOr<uint64_t> InventoryHandlers::RemoveGrant(const std::string& actor, int64_t id) {
+absl::StatusOr<uint64_t> InventoryHandlers::RemoveGrant(const Actor& actor, int64_t id) {
   if (id <= 0) return absl::InvalidArgumentError("a grant id is a positive number");
   return Visible(ctx_.store.RemoveGrant(Mutation(ctx_, actor), id));
 }
@@ -341,7 +341,7 @@ PolicyRecord InventoryHandlers::GetPolicy() const {
 }
 
 absl::StatusOr<InventoryHandlers::SetPolicyResult> InventoryHandlers::SetPolicy(
-    const std::string& actor, const PolicyRecord& policy, ExistingKeys existing) {
+    const Actor& actor, const PolicyRecord& policy, ExistingKeys existing) {
   KF_RETURN_IF_ERROR(ValidatePolicy(policy));
   const absl::Time now = ctx_.Now();
   SetPolicyResult result;
@@ -385,7 +385,7 @@ absl::StatusOr<GeneratedPair> MakeKeyPair(const std::string& type_name,
 
 }  // namespace
 
-absl::StatusOr<GeneratedKeyResult> InventoryHandlers::GenerateKey(const std::string& actor,
+absl::StatusOr<GeneratedKeyResult> InventoryHandlers::GenerateKey(const Actor& actor,
                                                                   const std::string& principal,
                                                                   const std::string& type,
                                                                   const std::string& label) {
@@ -402,7 +402,7 @@ absl::StatusOr<GeneratedKeyResult> InventoryHandlers::GenerateKey(const std::str
 }
 
 absl::StatusOr<GeneratedRotationResult> InventoryHandlers::RotateToGeneratedKey(
-    const std::string& actor, const std::string& old_fingerprint, const std::string& type,
+    const Actor& actor, const std::string& old_fingerprint, const std::string& type,
     const std::string& label, std::optional<absl::Duration> overlap) {
   std::optional<KeyRecord> old_key = ctx_.view.FindKey(old_fingerprint);
   if (!old_key) return KeyNotFoundError(old_fingerprint);

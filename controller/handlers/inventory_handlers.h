@@ -47,15 +47,15 @@ class InventoryHandlers {
  public:
   explicit InventoryHandlers(HandlerContext& ctx) : ctx_(ctx) {}
 
-  absl::StatusOr<uint64_t> AddPrincipal(const std::string& actor, const std::string& name,
+  absl::StatusOr<uint64_t> AddPrincipal(const Actor& actor, const std::string& name,
                                         PrincipalKind kind, const std::string& email);
   std::vector<PrincipalRecord> ListPrincipals() const;
-  absl::StatusOr<uint64_t> DisablePrincipal(const std::string& actor, const std::string& name);
+  absl::StatusOr<uint64_t> DisablePrincipal(const Actor& actor, const std::string& name);
 
   // `public_keys`: OpenSSH public key lines. Each is parsed strictly and checked against the
   // policy; certificates and duplicates are refused; expires_at = now + max key age. The
   // first bad key is reported by position ("key 2 of 3: …") and nothing is added.
-  absl::StatusOr<AddKeysResult> AddKeys(const std::string& actor, const std::string& principal,
+  absl::StatusOr<AddKeysResult> AddKeys(const Actor& actor, const std::string& principal,
                                         const std::vector<std::string>& public_keys,
                                         const std::string& label);
   // `key rotate`: the successor `public_key` (same principal; `label`, or the old key's) replaces
@@ -63,7 +63,7 @@ class InventoryHandlers {
   // rotation_overlap when unset; zero for a replaced laptop). Grants to the old fingerprint are
   // copied to the new one; the principal's grants reach it anyway. Refused like AddKeys for the
   // new key, and for a revoked or already superseded old key.
-  absl::StatusOr<RotateKeyResult> RotateKey(const std::string& actor,
+  absl::StatusOr<RotateKeyResult> RotateKey(const Actor& actor,
                                             const std::string& old_fingerprint,
                                             const std::string& public_key, const std::string& label,
                                             std::optional<absl::Duration> overlap,
@@ -72,12 +72,12 @@ class InventoryHandlers {
   // `key generate`: a key pair made here (`type`: "ed25519", "ecdsa-p256", "rsa-3072"); only
   // the public half is stored (source generated), added like AddKeys. The private key, in
   // OpenSSH's format and unencrypted, is in the result and nowhere else.
-  absl::StatusOr<GeneratedKeyResult> GenerateKey(const std::string& actor,
+  absl::StatusOr<GeneratedKeyResult> GenerateKey(const Actor& actor,
                                                  const std::string& principal,
                                                  const std::string& type, const std::string& label);
   // `key rotate --generate`: RotateKey to a key pair made here, as GenerateKey.
   absl::StatusOr<GeneratedRotationResult> RotateToGeneratedKey(
-      const std::string& actor, const std::string& old_fingerprint, const std::string& type,
+      const Actor& actor, const std::string& old_fingerprint, const std::string& type,
       const std::string& label, std::optional<absl::Duration> overlap);
   // INVALID_ARGUMENT for an unknown state name.
   absl::StatusOr<std::vector<KeyRecord>> ListKeys(const KeyFilter& filter) const;
@@ -86,19 +86,19 @@ class InventoryHandlers {
   std::string PredecessorOf(const std::string& fingerprint) const {
     return ctx_.view.PredecessorOf(fingerprint);
   }
-  absl::StatusOr<uint64_t> LabelKey(const std::string& actor, const std::string& fingerprint,
+  absl::StatusOr<uint64_t> LabelKey(const Actor& actor, const std::string& fingerprint,
                                     const std::string& label);
-  absl::StatusOr<uint64_t> RemoveKey(const std::string& actor, const std::string& fingerprint);
-  absl::StatusOr<uint64_t> RevokeKey(const std::string& actor, const std::string& fingerprint,
+  absl::StatusOr<uint64_t> RemoveKey(const Actor& actor, const std::string& fingerprint);
+  absl::StatusOr<uint64_t> RevokeKey(const Actor& actor, const std::string& fingerprint,
                                      const std::string& reason);
 
   // Validates subject, selector, account and options (stored in canonical form).
-  absl::StatusOr<AddGrantResult> AddGrant(const std::string& actor, GrantRecord grant);
+  absl::StatusOr<AddGrantResult> AddGrant(const Actor& actor, GrantRecord grant);
   // Grants matching a host (when `host` is set) and a principal (when set; key grants count
   // for their key's owner).
   absl::StatusOr<std::vector<GrantRecord>> ListGrants(const std::string& host,
                                                       const std::string& principal) const;
-  absl::StatusOr<uint64_t> RemoveGrant(const std::string& actor, int64_t id);
+  absl::StatusOr<uint64_t> RemoveGrant(const Actor& actor, int64_t id);
 
   PolicyRecord GetPolicy() const;
   // What a new policy does to existing keys whose lives it would shorten (ShortenedLives):
@@ -109,11 +109,11 @@ class InventoryHandlers {
     uint64_t change = 0;
     std::vector<KeyLifeChange> shortened;  // applied only with kShorten
   };
-  absl::StatusOr<SetPolicyResult> SetPolicy(const std::string& actor, const PolicyRecord& policy,
+  absl::StatusOr<SetPolicyResult> SetPolicy(const Actor& actor, const PolicyRecord& policy,
                                             ExistingKeys existing = ExistingKeys::kKeep);
 
  private:
-  absl::StatusOr<AddKeysResult> AddKeysFrom(const std::string& actor, const std::string& principal,
+  absl::StatusOr<AddKeysResult> AddKeysFrom(const Actor& actor, const std::string& principal,
                                             const std::vector<std::string>& public_keys,
                                             const std::string& label, KeySource source);
   // Waits for this replica's view to show `change`; the mutation is committed either way.

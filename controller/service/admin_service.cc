@@ -42,6 +42,14 @@ grpc::Status Mutation(const absl::StatusOr<uint64_t>& change, v1::MutationRespon
   const Caller& caller = *caller_or;                                     \
   (void)caller
 
+// For a mutation: authorizes, then makes the handlers' Actor (the request id and the caller's
+// deadline); the method runs the rest through requests_.Run, once per request id.
+#define KF_AUTHORIZE_MUTATION(rpc, target)                                                   \
+  KF_AUTHORIZE(rpc, target);                                                                 \
+  absl::StatusOr<Actor> actor_or = RequestLedger::ActorFor(*ctx, rpc, *req, caller.actor()); \
+  if (!actor_or.ok()) return ToGrpcStatus(actor_or.status());                                \
+  const Actor& actor = *actor_or
+
 void AdminServiceImpl::KeyToProto(const KeyRecord& key, v1::Key* out) const {
   ToProto(key, FleetView::EffectiveKeyState(key, clock_.Now()), out);
 }
@@ -82,10 +90,12 @@ AccessTarget HostTarget(const std::string& hostname) {
 grpc::Status AdminServiceImpl::AddPrincipal(grpc::ServerContext* ctx,
                                             const v1::AddPrincipalRequest* req,
                                             v1::MutationResponse* resp) {
-  KF_AUTHORIZE("AddPrincipal", PrincipalTarget(req->name()));
-  absl::StatusOr<PrincipalKind> kind = FromProto(req->kind());
-  if (!kind.ok()) return ToGrpcStatus(kind.status());
-  return Mutation(inventory_.AddPrincipal(caller.actor(), req->name(), *kind, req->email()), resp);
+  KF_AUTHORIZE_MUTATION("AddPrincipal", PrincipalTarget(req->name()));
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    absl::StatusOr<PrincipalKind> kind = FromProto(req->kind());
+    if (!kind.ok()) return ToGrpcStatus(kind.status());
+    return Mutation(inventory_.AddPrincipal(actor, req->name(), *kind, req->email()), resp);
+  });
 }
 
 grpc::Status AdminServiceImpl::ListPrincipals(grpc::ServerContext* ctx,
@@ -101,34 +111,40 @@ grpc::Status AdminServiceImpl::ListPrincipals(grpc::ServerContext* ctx,
 grpc::Status AdminServiceImpl::DisablePrincipal(grpc::ServerContext* ctx,
                                                 const v1::DisablePrincipalRequest* req,
                                                 v1::MutationResponse* resp) {
-  KF_AUTHORIZE("DisablePrincipal", PrincipalTarget(req->name()));
-  return Mutation(inventory_.DisablePrincipal(caller.actor(), req->name()), resp);
+  KF_AUTHORIZE_MUTATION("DisablePrincipal", PrincipalTarget(req->name()));
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    return Mutation(inventory_.DisablePrincipal(actor, req->name()), resp);
+  });
 }
 
 grpc::Status AdminServiceImpl::AddKeys(grpc::ServerContext* ctx, const v1::AddKeysRequest* req,
                                        v1::AddKeysResponse* resp) {
-  KF_AUTHORIZE("AddKeys", PrincipalTarget(req->principal()));
-  std::vector<std::string> lines(req->public_keys().begin(), req->public_keys().end());
-  absl::StatusOr<AddKeysResult> result =
-      inventory_.AddKeys(caller.actor(), req->principal(), lines, req->label());
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  for (const KeyRecord& key : result->keys) KeyToProto(key, resp->add_keys());
-  resp->set_change(result->change);
-  return grpc::Status::OK;
+  KF_AUTHORIZE_MUTATION("AddKeys", PrincipalTarget(req->principal()));
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    std::vector<std::string> lines(req->public_keys().begin(), req->public_keys().end());
+    absl::StatusOr<AddKeysResult> result =
+        inventory_.AddKeys(actor, req->principal(), lines, req->label());
+    if (!result.ok()) return ToGrpcStatus(result.status());
+    for (const KeyRecord& key : result->keys) KeyToProto(key, resp->add_keys());
+    resp->set_change(result->change);
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status AdminServiceImpl::GenerateKey(grpc::ServerContext* ctx,
                                            const v1::GenerateKeyRequest* req,
                                            v1::GenerateKeyResponse* resp) {
-  KF_AUTHORIZE("GenerateKey", PrincipalTarget(req->principal()));
-  if (grpc::Status tls = RequireTls(*ctx); !tls.ok()) return tls;
-  absl::StatusOr<GeneratedKeyResult> result =
-      inventory_.GenerateKey(caller.actor(), req->principal(), req->type(), req->label());
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  resp->set_change(result->change);
-  KeyToProto(result->key, resp->mutable_key());
-  resp->set_private_key(std::string(result->private_key.view()));
-  return grpc::Status::OK;
+  KF_AUTHORIZE_MUTATION("GenerateKey", PrincipalTarget(req->principal()));
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    if (grpc::Status tls = RequireTls(*ctx); !tls.ok()) return tls;
+    absl::StatusOr<GeneratedKeyResult> result =
+        inventory_.GenerateKey(actor, req->principal(), req->type(), req->label());
+    if (!result.ok()) return ToGrpcStatus(result.status());
+    resp->set_change(result->change);
+    KeyToProto(result->key, resp->mutable_key());
+    resp->set_private_key(std::string(result->private_key.view()));
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status AdminServiceImpl::ListKeys(grpc::ServerContext* ctx, const v1::ListKeysRequest* req,
@@ -163,59 +179,67 @@ grpc::Status AdminServiceImpl::GetKey(grpc::ServerContext* ctx, const v1::GetKey
 
 grpc::Status AdminServiceImpl::RotateKey(grpc::ServerContext* ctx, const v1::RotateKeyRequest* req,
                                          v1::RotateKeyResponse* resp) {
-  KF_AUTHORIZE("RotateKey", KeyTarget(req->old_fingerprint()));
-  if (req->now() && req->has_overlap()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "give an overlap or --now, not both");
-  }
-  std::optional<absl::Duration> overlap;
-  if (req->has_overlap()) {
-    if (absl::Status s = CheckRequestDuration("overlap", req->overlap()); !s.ok()) {
-      return ToGrpcStatus(s);
+  KF_AUTHORIZE_MUTATION("RotateKey", KeyTarget(req->old_fingerprint()));
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    if (req->now() && req->has_overlap()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "give an overlap or --now, not both");
     }
-    overlap = FromProto(req->overlap());
-  }
-  if (req->now()) overlap = absl::ZeroDuration();
-  absl::StatusOr<RotateKeyResult> result;
-  if (!req->generate_type().empty()) {
-    if (!req->public_key().empty()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "give the new public key or a type to generate, not both");
+    std::optional<absl::Duration> overlap;
+    if (req->has_overlap()) {
+      if (absl::Status s = CheckRequestDuration("overlap", req->overlap()); !s.ok()) {
+        return ToGrpcStatus(s);
+      }
+      overlap = FromProto(req->overlap());
     }
-    if (grpc::Status tls = RequireTls(*ctx); !tls.ok()) return tls;
-    absl::StatusOr<GeneratedRotationResult> generated = inventory_.RotateToGeneratedKey(
-        caller.actor(), req->old_fingerprint(), req->generate_type(), req->label(), overlap);
-    if (!generated.ok()) return ToGrpcStatus(generated.status());
-    resp->set_private_key(std::string(generated->private_key.view()));
-    result = std::move(generated->rotation);
-  } else {
-    result = inventory_.RotateKey(caller.actor(), req->old_fingerprint(), req->public_key(),
-                                  req->label(), overlap);
-  }
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  resp->set_change(result->change);
-  KeyToProto(result->old_key, resp->mutable_old_key());
-  KeyToProto(result->new_key, resp->mutable_new_key());
-  resp->mutable_new_key()->set_predecessor_fingerprint(result->old_key.fingerprint);
-  for (const GrantRecord& g : result->carried) ToProto(g, resp->add_carried_grants());
-  return grpc::Status::OK;
+    if (req->now()) overlap = absl::ZeroDuration();
+    absl::StatusOr<RotateKeyResult> result;
+    if (!req->generate_type().empty()) {
+      if (!req->public_key().empty()) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "give the new public key or a type to generate, not both");
+      }
+      if (grpc::Status tls = RequireTls(*ctx); !tls.ok()) return tls;
+      absl::StatusOr<GeneratedRotationResult> generated = inventory_.RotateToGeneratedKey(
+          actor, req->old_fingerprint(), req->generate_type(), req->label(), overlap);
+      if (!generated.ok()) return ToGrpcStatus(generated.status());
+      resp->set_private_key(std::string(generated->private_key.view()));
+      result = std::move(generated->rotation);
+    } else {
+      result = inventory_.RotateKey(actor, req->old_fingerprint(), req->public_key(), req->label(),
+                                    overlap);
+    }
+    if (!result.ok()) return ToGrpcStatus(result.status());
+    resp->set_change(result->change);
+    KeyToProto(result->old_key, resp->mutable_old_key());
+    KeyToProto(result->new_key, resp->mutable_new_key());
+    resp->mutable_new_key()->set_predecessor_fingerprint(result->old_key.fingerprint);
+    for (const GrantRecord& g : result->carried) ToProto(g, resp->add_carried_grants());
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status AdminServiceImpl::LabelKey(grpc::ServerContext* ctx, const v1::LabelKeyRequest* req,
                                         v1::MutationResponse* resp) {
-  KF_AUTHORIZE("LabelKey", KeyTarget(req->fingerprint()));
-  return Mutation(inventory_.LabelKey(caller.actor(), req->fingerprint(), req->label()), resp);
+  KF_AUTHORIZE_MUTATION("LabelKey", KeyTarget(req->fingerprint()));
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    return Mutation(inventory_.LabelKey(actor, req->fingerprint(), req->label()), resp);
+  });
 }
 
 grpc::Status AdminServiceImpl::RemoveKey(grpc::ServerContext* ctx, const v1::RemoveKeyRequest* req,
                                          v1::MutationResponse* resp) {
-  KF_AUTHORIZE("RemoveKey", KeyTarget(req->fingerprint()));
-  return Mutation(inventory_.RemoveKey(caller.actor(), req->fingerprint()), resp);
+  KF_AUTHORIZE_MUTATION("RemoveKey", KeyTarget(req->fingerprint()));
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    return Mutation(inventory_.RemoveKey(actor, req->fingerprint()), resp);
+  });
 }
 
 grpc::Status AdminServiceImpl::RevokeKey(grpc::ServerContext* ctx, const v1::RevokeKeyRequest* req,
                                          v1::MutationResponse* resp) {
-  KF_AUTHORIZE("RevokeKey", KeyTarget(req->fingerprint()));
-  return Mutation(inventory_.RevokeKey(caller.actor(), req->fingerprint(), req->reason()), resp);
+  KF_AUTHORIZE_MUTATION("RevokeKey", KeyTarget(req->fingerprint()));
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    return Mutation(inventory_.RevokeKey(actor, req->fingerprint(), req->reason()), resp);
+  });
 }
 
 grpc::Status AdminServiceImpl::AddGrant(grpc::ServerContext* ctx, const v1::AddGrantRequest* req,
@@ -230,12 +254,14 @@ grpc::Status AdminServiceImpl::AddGrant(grpc::ServerContext* ctx, const v1::AddG
   target.principal = grant.principal;
   target.fingerprint = grant.key_fingerprint;
   target.selector = grant.hosts;
-  KF_AUTHORIZE("AddGrant", target);
-  absl::StatusOr<AddGrantResult> result = inventory_.AddGrant(caller.actor(), grant);
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  ToProto(result->grant, resp->mutable_grant());
-  resp->set_change(result->change);
-  return grpc::Status::OK;
+  KF_AUTHORIZE_MUTATION("AddGrant", target);
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    absl::StatusOr<AddGrantResult> result = inventory_.AddGrant(actor, grant);
+    if (!result.ok()) return ToGrpcStatus(result.status());
+    ToProto(result->grant, resp->mutable_grant());
+    resp->set_change(result->change);
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status AdminServiceImpl::ListGrants(grpc::ServerContext* ctx,
@@ -258,12 +284,14 @@ grpc::Status AdminServiceImpl::RemoveGrant(grpc::ServerContext* ctx,
   const bool numeric = absl::SimpleAtoi(req->id(), &id);
   AccessTarget target;
   target.grant_id = numeric ? id : 0;
-  KF_AUTHORIZE("RemoveGrant", target);
-  if (!numeric) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("grant id \"", req->id(), "\" is not a number (see `keyfleet grant list`)")));
-  }
-  return Mutation(inventory_.RemoveGrant(caller.actor(), id), resp);
+  KF_AUTHORIZE_MUTATION("RemoveGrant", target);
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    if (!numeric) {
+      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+          "grant id \"", req->id(), "\" is not a number (see `keyfleet grant list`)")));
+    }
+    return Mutation(inventory_.RemoveGrant(actor, id), resp);
+  });
 }
 
 grpc::Status AdminServiceImpl::ListHosts(grpc::ServerContext* ctx, const v1::ListHostsRequest*,
@@ -293,15 +321,19 @@ grpc::Status AdminServiceImpl::LabelHost(grpc::ServerContext* ctx, const v1::Lab
   AccessTarget target = HostTarget(req->hostname());
   for (const auto& [key, value] : set) target.label_keys.push_back(key);
   target.label_keys.insert(target.label_keys.end(), remove.begin(), remove.end());
-  KF_AUTHORIZE("LabelHost", target);
-  return Mutation(hosts_.LabelHost(caller.actor(), req->hostname(), set, remove), resp);
+  KF_AUTHORIZE_MUTATION("LabelHost", target);
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    return Mutation(hosts_.LabelHost(actor, req->hostname(), set, remove), resp);
+  });
 }
 
 grpc::Status AdminServiceImpl::RemoveHost(grpc::ServerContext* ctx,
                                           const v1::RemoveHostRequest* req,
                                           v1::MutationResponse* resp) {
-  KF_AUTHORIZE("RemoveHost", HostTarget(req->hostname()));
-  return Mutation(hosts_.RemoveHost(caller.actor(), req->hostname()), resp);
+  KF_AUTHORIZE_MUTATION("RemoveHost", HostTarget(req->hostname()));
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    return Mutation(hosts_.RemoveHost(actor, req->hostname()), resp);
+  });
 }
 
 grpc::Status AdminServiceImpl::CreateHostToken(grpc::ServerContext* ctx,
@@ -310,19 +342,21 @@ grpc::Status AdminServiceImpl::CreateHostToken(grpc::ServerContext* ctx,
   Labels labels(req->labels().begin(), req->labels().end());
   AccessTarget target = HostTarget(req->hostname());
   target.labels = labels;
-  KF_AUTHORIZE("CreateHostToken", target);
-  std::optional<absl::Duration> ttl;
-  if (req->has_ttl()) {
-    if (absl::Status s = CheckRequestDuration("ttl", req->ttl()); !s.ok()) return ToGrpcStatus(s);
-    ttl = FromProto(req->ttl());
-  }
-  absl::StatusOr<NewJoinToken> token = hosts_.CreateJoinToken(
-      caller.actor(), req->hostname(), labels, ttl, req->uses(), caller.credential().host_scope);
-  if (!token.ok()) return ToGrpcStatus(token.status());
-  resp->set_token(token->text);
-  resp->set_ca_pin(token->ca_pin);
-  ToProto(token->record, clock_.Now(), resp->mutable_info());
-  return grpc::Status::OK;
+  KF_AUTHORIZE_MUTATION("CreateHostToken", target);
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    std::optional<absl::Duration> ttl;
+    if (req->has_ttl()) {
+      if (absl::Status s = CheckRequestDuration("ttl", req->ttl()); !s.ok()) return ToGrpcStatus(s);
+      ttl = FromProto(req->ttl());
+    }
+    absl::StatusOr<NewJoinToken> token = hosts_.CreateJoinToken(
+        actor, req->hostname(), labels, ttl, req->uses(), caller.credential().host_scope);
+    if (!token.ok()) return ToGrpcStatus(token.status());
+    resp->set_token(token->text);
+    resp->set_ca_pin(token->ca_pin);
+    ToProto(token->record, clock_.Now(), resp->mutable_info());
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status AdminServiceImpl::ListHostTokens(grpc::ServerContext* ctx,
@@ -340,11 +374,13 @@ grpc::Status AdminServiceImpl::ListHostTokens(grpc::ServerContext* ctx,
 
 grpc::Status AdminServiceImpl::RevokeHostToken(grpc::ServerContext* ctx,
                                                const v1::RevokeHostTokenRequest* req,
-                                               v1::MutationResponse*) {
+                                               v1::MutationResponse* resp) {
   AccessTarget target;
   target.join_token_id = req->id();
-  KF_AUTHORIZE("RevokeHostToken", target);
-  return ToGrpcStatus(hosts_.RevokeJoinToken(caller.actor(), req->id()));
+  KF_AUTHORIZE_MUTATION("RevokeHostToken", target);
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    return ToGrpcStatus(hosts_.RevokeJoinToken(actor, req->id()));
+  });
 }
 
 grpc::Status AdminServiceImpl::GetPolicy(grpc::ServerContext* ctx, const v1::GetPolicyRequest*,
@@ -356,39 +392,41 @@ grpc::Status AdminServiceImpl::GetPolicy(grpc::ServerContext* ctx, const v1::Get
 
 grpc::Status AdminServiceImpl::SetPolicy(grpc::ServerContext* ctx, const v1::SetPolicyRequest* req,
                                          v1::SetPolicyResponse* resp) {
-  KF_AUTHORIZE("SetPolicy", {});
-  PolicyRecord base = inventory_.GetPolicy();
-  for (int kind : req->inherit()) {
-    absl::StatusOr<PrincipalKind> k = FromProto(static_cast<v1::PrincipalKind>(kind));
-    if (!k.ok()) return ToGrpcStatus(k.status());
-    base.OwnRule(*k).reset();
-  }
-  absl::StatusOr<PolicyRecord> policy = FromProto(req->policy(), base);
-  if (!policy.ok()) return ToGrpcStatus(policy.status());
-  if (req->dry_run() && !req->apply_to_existing()) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        "dry_run answers what apply_to_existing would shorten; set both"));
-  }
-  using Existing = InventoryHandlers::ExistingKeys;
-  const Existing existing = req->dry_run()             ? Existing::kDryRun
-                            : req->apply_to_existing() ? Existing::kShorten
-                                                       : Existing::kKeep;
-  absl::StatusOr<InventoryHandlers::SetPolicyResult> result =
-      inventory_.SetPolicy(caller.actor(), *policy, existing);
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  resp->set_change(result->change);
-  resp->set_applied(existing == Existing::kShorten);
-  for (const KeyLifeChange& k : result->shortened) {
-    v1::ShortenedKey* out = resp->add_shortened();
-    out->set_fingerprint(k.fingerprint);
-    out->set_principal(k.principal);
-    out->set_kind(k.kind == PrincipalKind::kService ? v1::PRINCIPAL_KIND_SERVICE
-                                                    : v1::PRINCIPAL_KIND_PERSON);
-    ToProto(k.created_at, out->mutable_created_at());
-    ToProto(k.expires_before, out->mutable_expires_before());
-    ToProto(k.expires_after, out->mutable_expires_after());
-  }
-  return grpc::Status::OK;
+  KF_AUTHORIZE_MUTATION("SetPolicy", {});
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    PolicyRecord base = inventory_.GetPolicy();
+    for (int kind : req->inherit()) {
+      absl::StatusOr<PrincipalKind> k = FromProto(static_cast<v1::PrincipalKind>(kind));
+      if (!k.ok()) return ToGrpcStatus(k.status());
+      base.OwnRule(*k).reset();
+    }
+    absl::StatusOr<PolicyRecord> policy = FromProto(req->policy(), base);
+    if (!policy.ok()) return ToGrpcStatus(policy.status());
+    if (req->dry_run() && !req->apply_to_existing()) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          "dry_run answers what apply_to_existing would shorten; set both"));
+    }
+    using Existing = InventoryHandlers::ExistingKeys;
+    const Existing existing = req->dry_run()             ? Existing::kDryRun
+                              : req->apply_to_existing() ? Existing::kShorten
+                                                         : Existing::kKeep;
+    absl::StatusOr<InventoryHandlers::SetPolicyResult> result =
+        inventory_.SetPolicy(actor, *policy, existing);
+    if (!result.ok()) return ToGrpcStatus(result.status());
+    resp->set_change(result->change);
+    resp->set_applied(existing == Existing::kShorten);
+    for (const KeyLifeChange& k : result->shortened) {
+      v1::ShortenedKey* out = resp->add_shortened();
+      out->set_fingerprint(k.fingerprint);
+      out->set_principal(k.principal);
+      out->set_kind(k.kind == PrincipalKind::kService ? v1::PRINCIPAL_KIND_SERVICE
+                                                      : v1::PRINCIPAL_KIND_PERSON);
+      ToProto(k.created_at, out->mutable_created_at());
+      ToProto(k.expires_before, out->mutable_expires_before());
+      ToProto(k.expires_after, out->mutable_expires_after());
+    }
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status AdminServiceImpl::AccessReview(grpc::ServerContext* ctx,
@@ -623,29 +661,33 @@ grpc::Status AdminServiceImpl::NotifyRetry(grpc::ServerContext* ctx,
 grpc::Status AdminServiceImpl::CreateToken(grpc::ServerContext* ctx,
                                            const v1::CreateTokenRequest* req,
                                            v1::CreateTokenResponse* resp) {
-  KF_AUTHORIZE("CreateToken", {});
-  absl::StatusOr<CredentialSpec> spec = SpecFromProto(req->spec());
-  if (!spec.ok()) return ToGrpcStatus(spec.status());
-  absl::StatusOr<NewApiToken> token = credentials_.CreateToken(caller.actor(), *spec);
-  if (!token.ok()) return ToGrpcStatus(token.status());
-  resp->set_token(token->text);
-  ToProto(token->record, resp->mutable_credential());
-  return grpc::Status::OK;
+  KF_AUTHORIZE_MUTATION("CreateToken", {});
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    absl::StatusOr<CredentialSpec> spec = SpecFromProto(req->spec());
+    if (!spec.ok()) return ToGrpcStatus(spec.status());
+    absl::StatusOr<NewApiToken> token = credentials_.CreateToken(actor, *spec);
+    if (!token.ok()) return ToGrpcStatus(token.status());
+    resp->set_token(token->text);
+    ToProto(token->record, resp->mutable_credential());
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status AdminServiceImpl::IssueAdminCertificate(grpc::ServerContext* ctx,
                                                      const v1::IssueAdminCertificateRequest* req,
                                                      v1::IssueAdminCertificateResponse* resp) {
-  KF_AUTHORIZE("IssueAdminCertificate", {});
-  absl::StatusOr<CredentialSpec> spec = SpecFromProto(req->spec());
-  if (!spec.ok()) return ToGrpcStatus(spec.status());
-  absl::StatusOr<NewAdminCertificate> cert =
-      credentials_.IssueCertificate(caller.actor(), *spec, req->csr_pem());
-  if (!cert.ok()) return ToGrpcStatus(cert.status());
-  resp->set_certificate_pem(cert->certificate_pem);
-  resp->set_ca_bundle_pem(cert->ca_bundle_pem);
-  ToProto(cert->record, resp->mutable_credential());
-  return grpc::Status::OK;
+  KF_AUTHORIZE_MUTATION("IssueAdminCertificate", {});
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    absl::StatusOr<CredentialSpec> spec = SpecFromProto(req->spec());
+    if (!spec.ok()) return ToGrpcStatus(spec.status());
+    absl::StatusOr<NewAdminCertificate> cert =
+        credentials_.IssueCertificate(actor, *spec, req->csr_pem());
+    if (!cert.ok()) return ToGrpcStatus(cert.status());
+    resp->set_certificate_pem(cert->certificate_pem);
+    resp->set_ca_bundle_pem(cert->ca_bundle_pem);
+    ToProto(cert->record, resp->mutable_credential());
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status AdminServiceImpl::ListTokens(grpc::ServerContext* ctx, const v1::ListTokensRequest*,
@@ -659,9 +701,11 @@ grpc::Status AdminServiceImpl::ListTokens(grpc::ServerContext* ctx, const v1::Li
 
 grpc::Status AdminServiceImpl::RevokeToken(grpc::ServerContext* ctx,
                                            const v1::RevokeTokenRequest* req,
-                                           v1::MutationResponse*) {
-  KF_AUTHORIZE("RevokeToken", {});
-  return ToGrpcStatus(credentials_.Revoke(caller.actor(), req->name()).status());
+                                           v1::MutationResponse* resp) {
+  KF_AUTHORIZE_MUTATION("RevokeToken", {});
+  return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
+    return ToGrpcStatus(credentials_.Revoke(actor, req->name()).status());
+  });
 }
 
 grpc::Status AdminServiceImpl::WhoAmI(grpc::ServerContext* ctx, const v1::WhoAmIRequest*,

@@ -11,6 +11,7 @@
 #include "controller/handlers/notify_handlers.h"
 #include "controller/handlers/report_handlers.h"
 #include "controller/service/admin_auth.h"
+#include "controller/service/request_ledger.h"
 #include "keyfleet/v1/admin.grpc.pb.h"
 
 namespace keyfleet::controller {
@@ -21,13 +22,14 @@ class AdminServiceImpl final : public v1::AdminService::Service {
 
   AdminServiceImpl(const AdminAuthorizer& auth, InventoryHandlers& inventory,
                    ReportHandlers& reports, HostHandlers& hosts, CredentialHandlers& credentials,
-                   const NotifyHandlers& notify, const Clock& clock)
+                   const NotifyHandlers& notify, RequestLedger& requests, const Clock& clock)
       : auth_(auth),
         inventory_(inventory),
         reports_(reports),
         hosts_(hosts),
         credentials_(credentials),
         notify_(notify),
+        requests_(requests),
         clock_(clock) {}
 
   grpc::Status AddPrincipal(grpc::ServerContext* ctx, const v1::AddPrincipalRequest* req,
@@ -121,6 +123,7 @@ class AdminServiceImpl final : public v1::AdminService::Service {
   HostHandlers& hosts_;
   CredentialHandlers& credentials_;
   const NotifyHandlers& notify_;
+  RequestLedger& requests_;
   const Clock& clock_;
   std::atomic<int> audit_followers_{0};
 };

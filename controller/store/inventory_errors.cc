@@ -1,5 +1,6 @@
 #include "controller/store/inventory_errors.h"
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 
 namespace keyfleet::controller {
@@ -100,6 +101,21 @@ absl::Status CredentialNameTakenError(const std::string& name) {
 absl::Status CredentialNotFoundError(const std::string& name_or_id) {
   return absl::NotFoundError(absl::StrCat("no live token or admin certificate is named \"",
                                           name_or_id, "\" (see `keyfleet token list`)"));
+}
+
+namespace {
+constexpr char kRequestAlreadyDonePayload[] = "keyfleet.dev/request-already-done";
+}  // namespace
+
+absl::Status RequestAlreadyDoneError(const std::string& id) {
+  absl::Status status = absl::AbortedError(
+      absl::StrCat("request ", id, " was already applied; nothing more was changed"));
+  status.SetPayload(kRequestAlreadyDonePayload, absl::Cord(id));
+  return status;
+}
+
+bool IsRequestAlreadyDone(const absl::Status& status) {
+  return status.GetPayload(kRequestAlreadyDonePayload).has_value();
 }
 
 }  // namespace keyfleet::controller

@@ -30,5 +30,10 @@ absl::Status JoinTokenNotFoundError(const std::string& id);
 absl::Status UnknownJoinTokenError();
 absl::Status CredentialNameTakenError(const std::string& name);
 absl::Status CredentialNotFoundError(const std::string& name_or_id);
+// ABORTED: a mutation tagged with request `id` found that id already recorded (a concurrent or
+// earlier attempt of the same request committed); nothing more was changed. The service edge
+// answers with that first outcome instead.
+absl::Status RequestAlreadyDoneError(const std::string& id);
+bool IsRequestAlreadyDone(const absl::Status& status);
 
 }  // namespace keyfleet::controller

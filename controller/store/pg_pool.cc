@@ -49,6 +49,12 @@ absl::Status DatabaseUnavailableError(absl::string_view detail) {
   return absl::UnavailableError(absl::StrCat(kDatabaseUnavailable, ": ", detail));
 }
 
+absl::Status CallerDeadlineError(absl::string_view what) {
+  return absl::DeadlineExceededError(
+      absl::StrCat(what, ": the caller's deadline passed before it could be committed; nothing "
+                         "was changed"));
+}
+
 bool IsDatabaseUnavailable(const absl::Status& status) {
   return absl::IsUnavailable(status) && absl::StartsWith(status.message(), kDatabaseUnavailable);
 }
@@ -90,22 +96,29 @@ void PgPool::Release(Slot* slot) {
 }
 
 absl::Status PgPool::Transact(absl::string_view what,
-                              const std::function<absl::Status(pqxx::dbtransaction&)>& body) {
-  return Run(what, /*read_only=*/false, body);
+                              const std::function<absl::Status(pqxx::dbtransaction&)>& body,
+                              absl::Time deadline) {
+  return Run(what, /*read_only=*/false, body, deadline);
 }
 
 absl::Status PgPool::ReadSnapshot(absl::string_view what,
                                   const std::function<absl::Status(pqxx::dbtransaction&)>& body) {
-  return Run(what, /*read_only=*/true, body);
+  return Run(what, /*read_only=*/true, body, absl::InfiniteFuture());
 }
 
 absl::Status PgPool::Run(absl::string_view what, bool read_only,
-                         const std::function<absl::Status(pqxx::dbtransaction&)>& body) {
+                         const std::function<absl::Status(pqxx::dbtransaction&)>& body,
+                         absl::Time caller_deadline) {
   // One budget for waiting for a connection and for retrying on it: a call never outlives it,
   // so with the default budget (20 s) below the CLI's deadline (30 s), nothing is committed
-  // after the caller gave up and reported a failure (and a retry would duplicate it).
-  const absl::Time deadline = absl::Now() + options_.retry_budget;
+  // after the caller gave up and reported a failure (and a retry would duplicate it). A caller
+  // with an earlier deadline bounds it further.
+  const absl::Time budget_end = absl::Now() + options_.retry_budget;
+  const bool caller_bound = caller_deadline < budget_end;
+  const absl::Time deadline = std::min(budget_end, caller_deadline);
+  if (absl::Now() >= deadline && caller_bound) return CallerDeadlineError(what);
   Slot* slot = Acquire(deadline);
+  if (slot == nullptr && caller_bound) return CallerDeadlineError(what);
   if (slot == nullptr) {
     spdlog::error("{}: no free PostgreSQL connection within {} (all {} busy)", std::string(what),
                   absl::FormatDuration(options_.retry_budget), options_.pool_size);
@@ -126,6 +139,11 @@ absl::Status PgPool::Run(absl::string_view what, bool read_only,
   for (int attempt = 0;; ++attempt) {
     if (attempt > 0) {
       if (absl::Now() + backoff > deadline) {
+        if (caller_bound) {
+          spdlog::warn("{}: PostgreSQL unreachable until the caller's deadline: {}",
+                       std::string(what), std::string(last_error.message()));
+          return CallerDeadlineError(what);
+        }
         // The details (where the database is, what libpq said) stay in this log; callers get
         // only what they can act on.
         spdlog::error("{}: PostgreSQL unreachable for {}: {}", std::string(what),
@@ -158,6 +176,12 @@ absl::Status PgPool::Run(absl::string_view what, bool read_only,
         if (status.ok()) txn.commit();
       } else {
         pqxx::work txn(*slot->conn);
+        if (caller_deadline != absl::InfiniteFuture()) {
+          const int64_t left_ms = absl::ToInt64Milliseconds(caller_deadline - absl::Now());
+          if (left_ms <= 0) return CallerDeadlineError(what);
+          // No statement (a lock wait among them) outlives the caller.
+          txn.exec0(absl::StrCat("SET LOCAL statement_timeout = ", left_ms));
+        }
         status = body(txn);
         if (status.ok()) txn.commit();
       }
@@ -174,6 +198,10 @@ absl::Status PgPool::Run(absl::string_view what, bool read_only,
       slot->conn.reset();
       last_error = absl::UnavailableError(e.what());
     } catch (const pqxx::sql_error& e) {
+      // 57014: a statement ran into the statement_timeout set from the caller's deadline.
+      if (e.sqlstate() == "57014" && caller_deadline != absl::InfiniteFuture()) {
+        return CallerDeadlineError(what);
+      }
       if (!IsRetryableSqlState(e.sqlstate())) return SqlErrorStatus(what, e);
       spdlog::warn("{}: retryable database error {}: {}", std::string(what), e.sqlstate(),
                    e.what());

@@ -41,8 +41,12 @@ class PgPool {
   // again on a new connection (so it must only write its results through captures it
   // re-assigns). When it is lost during the commit, the outcome is unknown and the result is
   // UNAVAILABLE saying so. `what` names the operation in error messages.
+  // `deadline` is the caller's: waits end by then (DEADLINE_EXCEEDED, nothing changed), each
+  // statement is bounded by what is left (statement_timeout), and the body should check it
+  // before it returns OK, since nothing must be committed after the caller gave up.
   absl::Status Transact(absl::string_view what,
-                        const std::function<absl::Status(pqxx::dbtransaction&)>& body);
+                        const std::function<absl::Status(pqxx::dbtransaction&)>& body,
+                        absl::Time deadline = absl::InfiniteFuture());
   // The same in a read-only REPEATABLE READ transaction: one consistent snapshot.
   absl::Status ReadSnapshot(absl::string_view what,
                             const std::function<absl::Status(pqxx::dbtransaction&)>& body);
@@ -54,7 +58,8 @@ class PgPool {
   Slot* Acquire(absl::Time deadline);  // nullptr when none is free by then
   void Release(Slot* slot);
   absl::Status Run(absl::string_view what, bool read_only,
-                   const std::function<absl::Status(pqxx::dbtransaction&)>& body);
+                   const std::function<absl::Status(pqxx::dbtransaction&)>& body,
+                   absl::Time caller_deadline);
 
   PgOptions options_;
   std::function<void(pqxx::connection&)> on_connect_;
@@ -69,6 +74,10 @@ class PgPool {
 // database is (the controller's log does).
 absl::Status DatabaseUnavailableError(absl::string_view detail);
 bool IsDatabaseUnavailable(const absl::Status& status);
+
+// DEADLINE_EXCEEDED: the caller's deadline passed before `what` could be committed, so it was
+// not (its transaction rolled back, or never began).
+absl::Status CallerDeadlineError(absl::string_view what);
 
 // Opens a connection, with a message naming the database (never the password) on failure.
 absl::Status DescribeConnectionError(const std::string& url, const std::exception& e);

@@ -58,6 +58,17 @@ inline constexpr Statement kStatements[] = {
      "LIMIT $2"},
     {"changes_max", "SELECT coalesce(max(seq), 0) FROM changes"},
     {"database_epoch", "SELECT keyfleet_database_epoch()"},
+    {"request_outcome_seen", "SELECT 1 FROM request_outcomes WHERE request_id = $1"},
+    {"request_outcome_insert",
+     "INSERT INTO request_outcomes (request_id, actor, method, request_sha256, change, "
+     "created_at) VALUES ($1, $2, $3, $4, $5, kf_ts($6))"},
+    {"request_outcome_purge", "DELETE FROM request_outcomes WHERE created_at < kf_ts($1)"},
+    {"request_outcome_get",
+     "SELECT request_id, actor, method, request_sha256, change, encode(response, 'base64'), "
+     "secret_withheld, kf_us(created_at) FROM request_outcomes WHERE request_id = $1"},
+    {"request_outcome_respond",
+     "UPDATE request_outcomes SET response = decode($2, 'base64'), secret_withheld = $3 "
+     "WHERE request_id = $1 AND response IS NULL"},
     {"database_identity_renew",
      "UPDATE database_identity SET id = gen_random_uuid(), renewed_at = kf_ts($1)"},
 

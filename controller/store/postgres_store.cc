@@ -1,8 +1,10 @@
 #include "controller/store/postgres_store.h"
 
+#include <algorithm>
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "common/base64.h"
 #include "common/status_macros.h"
 #include "controller/audit_chain.h"
 #include "controller/enrollment_rules.h"
@@ -22,6 +24,9 @@ namespace {
 void PrepareStatements(pqxx::connection& conn) {
   for (const sql::Statement& s : sql::kStatements) conn.prepare(s.name, s.text);
 }
+
+// How long a request id is remembered: far past any client's retries.
+constexpr absl::Duration kRequestOutcomeLifetime = absl::Hours(24 * 7);
 
 int64_t Us(absl::Time t) {
   return absl::ToUnixMicros(t);
@@ -100,6 +105,11 @@ absl::StatusOr<uint64_t> PostgresStore::Mutate(const MutationContext& ctx, absl:
   KF_RETURN_IF_ERROR(pool_.Transact(what, [&](pqxx::dbtransaction& txn) -> absl::Status {
     last_change = 0;
     txn.exec_prepared("inventory_lock");
+    // Under the inventory lock: two attempts of one request cannot both pass this.
+    if (!ctx.request.id.empty() &&
+        !txn.exec_prepared("request_outcome_seen", ctx.request.id).empty()) {
+      return RequestAlreadyDoneError(ctx.request.id);
+    }
     KF_ASSIGN_OR_RETURN(MutationLog log, body(txn));
     signed_now = 0;
     KF_RETURN_IF_ERROR(AppendAudit(txn, log.audit, {ctx}, &signed_now));
@@ -113,8 +123,16 @@ absl::StatusOr<uint64_t> PostgresStore::Mutate(const MutationContext& ctx, absl:
                         .as<uint64_t>();
     }
     if (last_change != 0) txn.exec_prepared("change_notify", std::to_string(last_change));
+    if (!ctx.request.id.empty()) {
+      txn.exec_prepared0("request_outcome_insert", ctx.request.id, ctx.actor, ctx.request.method,
+                         ctx.request.digest, static_cast<int64_t>(last_change), Us(ctx.at));
+      txn.exec_prepared0("request_outcome_purge", Us(ctx.at - kRequestOutcomeLifetime));
+    }
+    // The caller gave up: committing now would make a failure it reported (and may retry)
+    // true after all.
+    if (absl::Now() >= ctx.deadline) return CallerDeadlineError(what);
     return absl::OkStatus();
-  }));
+  }, ctx.deadline));
   NoteSigned(signed_now);
   return last_change;
 }
@@ -176,6 +194,43 @@ absl::StatusOr<Snapshot> PostgresStore::LoadSnapshot() {
     return absl::OkStatus();
   }));
   return snap;
+}
+
+absl::StatusOr<std::optional<RequestOutcome>> PostgresStore::FindRequestOutcome(
+    const std::string& id) {
+  std::optional<RequestOutcome> found;
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read a request's outcome", [&](pqxx::dbtransaction& txn) {
+    found.reset();
+    pqxx::result r = txn.exec_prepared("request_outcome_get", id);
+    if (r.empty()) return absl::OkStatus();
+    RequestOutcome o;
+    o.request_id = r[0][0].as<std::string>();
+    o.actor = r[0][1].as<std::string>();
+    o.method = r[0][2].as<std::string>();
+    o.digest = r[0][3].as<std::string>();
+    o.change = r[0][4].as<uint64_t>();
+    if (!r[0][5].is_null()) {
+      std::string text = r[0][5].as<std::string>();
+      text.erase(std::remove(text.begin(), text.end(), '\n'), text.end());  // encode() wraps
+      absl::StatusOr<std::string> bytes = Base64DecodeStrict(text);
+      if (!bytes.ok()) return absl::DataLossError("a stored request outcome is not valid base64");
+      o.response = *std::move(bytes);
+    }
+    o.secret_withheld = r[0][6].as<bool>();
+    o.created_at = absl::FromUnixMicros(r[0][7].as<int64_t>());
+    found = std::move(o);
+    return absl::OkStatus();
+  }));
+  return found;
+}
+
+absl::Status PostgresStore::RecordRequestResponse(const std::string& id,
+                                                  const std::string& response,
+                                                  bool secret_withheld) {
+  return pool_.Transact("record a request's answer", [&](pqxx::dbtransaction& txn) {
+    txn.exec_prepared0("request_outcome_respond", id, Base64Encode(response), secret_withheld);
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::string> PostgresStore::RenewDatabaseEpoch(const MutationContext& ctx) {

@@ -74,6 +74,9 @@ class PostgresStore : public Store, public NotificationOutbox {
   absl::StatusOr<ApiCredentialRecord> RevokeApiCredential(const MutationContext& ctx,
                                                           const std::string& name_or_id) override;
   absl::Status TouchApiCredential(const std::string& id, absl::Time at) override;
+  absl::StatusOr<std::optional<RequestOutcome>> FindRequestOutcome(const std::string& id) override;
+  absl::Status RecordRequestResponse(const std::string& id, const std::string& response,
+                                     bool secret_withheld) override;
   absl::Status RecordHostReports(const std::vector<HostReport>& reports) override;
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
   absl::StatusOr<std::string> HostObservedJson(const std::string& hostname) override;

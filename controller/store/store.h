@@ -135,6 +135,15 @@ class Store {
   // Records a use (last_used_at never moves backwards). Not audited.
   virtual absl::Status TouchApiCredential(const std::string& id, absl::Time at) = 0;
 
+  // Idempotent requests. Every mutation whose context carries a RequestTag records it in its
+  // own transaction (and refuses, with RequestAlreadyDoneError, an id recorded before).
+  // The recorded outcome of request `id`; nullopt when none committed.
+  virtual absl::StatusOr<std::optional<RequestOutcome>> FindRequestOutcome(
+      const std::string& id) = 0;
+  // Adds the serialized answer to request `id`'s outcome (nothing when there is none).
+  virtual absl::Status RecordRequestResponse(const std::string& id, const std::string& response,
+                                             bool secret_withheld) = 0;
+
   // Agent reports: last seen, applied generation and digest, drift. Not changes, not audited;
   // written in batches. Reports for unknown hosts are ignored.
   virtual absl::Status RecordHostReports(const std::vector<HostReport>& reports) = 0;

@@ -15,7 +15,20 @@ uint64_t FakeStore::CommitLocked(const MutationContext& ctx, const MutationLog& 
   for (const EntityChange& c : log.changes) {
     changes_.push_back({changes_.size() + 1, c.entity, c.key, c.after_json});
   }
-  return log.changes.empty() ? 0 : changes_.size();
+  const uint64_t change = log.changes.empty() ? 0 : changes_.size();
+  // Unlike PostgresStore, a repeated id is not refused here (the service edge replays it
+  // before any handler runs); only the first outcome is kept.
+  if (!ctx.request.id.empty() && !request_outcomes_.count(ctx.request.id)) {
+    RequestOutcome o;
+    o.request_id = ctx.request.id;
+    o.actor = ctx.actor;
+    o.method = ctx.request.method;
+    o.digest = ctx.request.digest;
+    o.change = change;
+    o.created_at = ctx.at;
+    request_outcomes_[ctx.request.id] = std::move(o);
+  }
+  return change;
 }
 
 absl::StatusOr<Snapshot> FakeStore::LoadSnapshot() {
@@ -378,6 +391,25 @@ absl::Status FakeStore::TouchApiCredential(const std::string& id, absl::Time at)
   auto it = credentials_.find(id);
   if (it != credentials_.end() && (!it->second.last_used_at || *it->second.last_used_at < at)) {
     it->second.last_used_at = at;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<RequestOutcome>> FakeStore::FindRequestOutcome(
+    const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = request_outcomes_.find(id);
+  if (it == request_outcomes_.end()) return std::optional<RequestOutcome>();
+  return std::optional<RequestOutcome>(it->second);
+}
+
+absl::Status FakeStore::RecordRequestResponse(const std::string& id, const std::string& response,
+                                              bool secret_withheld) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = request_outcomes_.find(id);
+  if (it != request_outcomes_.end() && !it->second.response) {
+    it->second.response = response;
+    it->second.secret_withheld = secret_withheld;
   }
   return absl::OkStatus();
 }

@@ -62,6 +62,9 @@ class FakeStore : public Store {
   absl::StatusOr<ApiCredentialRecord> RevokeApiCredential(const MutationContext& ctx,
                                                           const std::string& name_or_id) override;
   absl::Status TouchApiCredential(const std::string& id, absl::Time at) override;
+  absl::StatusOr<std::optional<RequestOutcome>> FindRequestOutcome(const std::string& id) override;
+  absl::Status RecordRequestResponse(const std::string& id, const std::string& response,
+                                     bool secret_withheld) override;
   absl::Status RecordHostReports(const std::vector<HostReport>& reports) override;
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
   absl::StatusOr<std::string> HostObservedJson(const std::string& hostname) override;
@@ -78,6 +81,7 @@ class FakeStore : public Store {
 
   std::mutex mu_;
   std::string epoch_ = "fa4e000000000001";
+  std::map<std::string, RequestOutcome> request_outcomes_;
   std::map<std::string, PrincipalRecord> principals_;
   std::map<std::string, KeyRecord> keys_;
   std::map<std::string, RevokedFingerprint> revoked_;

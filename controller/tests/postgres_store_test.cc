@@ -13,6 +13,7 @@
 #include "common/ssh_public_key.h"
 #include "controller/audit_chain.h"
 #include "controller/record_json.h"
+#include "controller/store/inventory_errors.h"
 #include "controller/store/migrations.h"
 #include "tests/support/temp_postgres.h"
 #include "tests/support/test_keys.h"
@@ -136,6 +137,82 @@ TEST_F(PostgresStoreTest, TheEpochNamesTheDatabasesHistory) {
   EXPECT_EQ(events->back().action, "database.epoch");
   EXPECT_THAT(events->back().before_json, HasSubstr(first->epoch));
   EXPECT_THAT(events->back().after_json, HasSubstr(*renewed));
+}
+
+// A tagged mutation records its request id in its own transaction: a second attempt (even
+// for different content, even concurrent) changes nothing; a refused one records nothing.
+TEST_F(PostgresStoreTest, RequestIdsAreRecordedWithTheirMutation) {
+  MutationContext tagged("tester", kT0, RequestTag{"req-0001", "AddPrincipal", "d1"});
+  auto first = store_->AddPrincipal(tagged, Person("alice"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto outcome = store_->FindRequestOutcome("req-0001");
+  ASSERT_TRUE(outcome.ok() && outcome->has_value());
+  EXPECT_EQ((*outcome)->change, *first);
+  EXPECT_EQ((*outcome)->method, "AddPrincipal");
+  EXPECT_EQ((*outcome)->digest, "d1");
+  EXPECT_FALSE((*outcome)->response.has_value());
+  auto again = store_->AddPrincipal(tagged, Person("bob"));
+  EXPECT_TRUE(IsRequestAlreadyDone(again.status())) << again.status();
+  EXPECT_EQ(store_->LoadSnapshot()->principals.size(), 1u) << "bob was not added";
+
+  const std::string answer("\x08\x2a\x00binary", 9);
+  ASSERT_TRUE(store_->RecordRequestResponse("req-0001", answer, false).ok());
+  ASSERT_TRUE(store_->RecordRequestResponse("req-0001", "later", false).ok());
+  outcome = store_->FindRequestOutcome("req-0001");
+  ASSERT_TRUE(outcome.ok() && outcome->has_value() && (*outcome)->response);
+  EXPECT_EQ(*(*outcome)->response, answer) << "byte for byte, the first answer only";
+
+  MutationContext refused("tester", kT0, RequestTag{"req-0002", "AddPrincipal", "d2"});
+  EXPECT_FALSE(store_->AddPrincipal(refused, Person("alice")).ok()) << "exists";
+  EXPECT_FALSE(store_->FindRequestOutcome("req-0002")->has_value()) << "nothing committed";
+
+  // Eight attempts of one request at once: one commits.
+  std::vector<std::thread> threads;
+  std::atomic<int> committed{0}, already{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      MutationContext ctx("tester", kT0, RequestTag{"req-0003", "AddPrincipal", "d3"});
+      auto r = store_->AddPrincipal(ctx, Person("racer-" + std::to_string(i)));
+      if (r.ok()) ++committed;
+      if (IsRequestAlreadyDone(r.status())) ++already;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(committed.load(), 1);
+  EXPECT_EQ(already.load(), 7);
+  EXPECT_EQ(store_->LoadSnapshot()->principals.size(), 2u);
+}
+
+// Nothing is committed after the caller's deadline, and no wait outlives it.
+TEST_F(PostgresStoreTest, NothingIsCommittedPastTheCallersDeadline) {
+  MutationContext late("tester", kT0, {}, absl::Now() - absl::Seconds(1));
+  auto r = store_->AddPrincipal(late, Person("late"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("nothing was changed"));
+  EXPECT_TRUE(store_->LoadSnapshot()->principals.empty());
+
+  // A lock held elsewhere: the wait ends at the deadline, not at the retry budget (20 s).
+  pqxx::connection holder(url_);
+  pqxx::work hold(holder);
+  hold.exec("SELECT pg_advisory_xact_lock(118086592720502)");  // inventory_lock
+  const absl::Time start = absl::Now();
+  MutationContext soon("tester", kT0, {}, absl::Now() + absl::Milliseconds(800));
+  r = store_->AddPrincipal(soon, Person("blocked"));
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
+  EXPECT_LT(took, absl::Seconds(3)) << took;
+  hold.abort();
+  EXPECT_TRUE(store_->LoadSnapshot()->principals.empty());
+
+  // The database down: the same.
+  server_->Stop(/*immediate=*/false);
+  MutationContext down("tester", kT0, {}, absl::Now() + absl::Seconds(1));
+  const absl::Time down_start = absl::Now();
+  r = store_->AddPrincipal(down, Person("down"));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
+  EXPECT_LT(absl::Now() - down_start, absl::Seconds(4));
+  server_->Start();
+  EXPECT_TRUE(store_->LoadSnapshot()->principals.empty());
 }
 
 TEST_F(PostgresStoreTest, RecordsRoundTripThroughSnapshotAndFeed) {

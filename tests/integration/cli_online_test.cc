@@ -694,6 +694,42 @@ TEST_F(CliOnlineTest, GeneratedKeysAreOpenSshKeysThatOnlyTheCallerHolds) {
       << "a file or --generate, not both";
 }
 
+// A command run again with the same --request-id (a script retrying after exit 3) is done
+// once: the second run prints the first outcome. The same id for another request is refused;
+// a request whose answer held a secret says it cannot be shown again.
+TEST_F(CliOnlineTest, ARequestIdMakesAChangeHappenOnce) {
+  ASSERT_EQ(Run("principal add idem --kind service").exit_code, 0);
+  const std::string key = WriteFile("idem.pub", SyntheticEd25519Line(91, "idem") + "\n");
+  ASSERT_EQ(Run("key add idem " + key).exit_code, 0);
+  const std::string grant = "grant add idem --hosts env=idem --account idem";
+  const size_t audited_before = AuditEvents("grant.add").size();
+  CommandResult first = Run("--request-id ci-job-17 " + grant);
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  CommandResult again = Run("--request-id ci-job-17 " + grant);
+  ASSERT_EQ(again.exit_code, 0) << again.out;
+  EXPECT_EQ(again.out, first.out) << "the first outcome, word for word";
+  const nlohmann::json grants = Json("grant list --principal idem");
+  EXPECT_EQ(grants["grants"].size(), 1u) << "done once: " << grants.dump();
+  EXPECT_EQ(AuditEvents("grant.add").size(), audited_before + 1) << "one audit event";
+
+  CommandResult other = Run("--request-id ci-job-17 grant add idem --hosts env=other --account idem");
+  EXPECT_EQ(other.exit_code, 1) << other.out;
+  EXPECT_THAT(other.out, HasSubstr("already used for a different request"));
+  CommandResult bad = Run("--request-id 'no spaces' principal add x");
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_THAT(bad.out, HasSubstr("A-Z a-z 0-9 . _ -"));
+
+  const std::string dir = dir_->path().string();
+  ASSERT_EQ(Run("--request-id gen-once-1 key generate idem --out " + dir + "/idem-gen").exit_code,
+            0);
+  CommandResult secret =
+      Run("--request-id gen-once-1 key generate idem --out " + dir + "/idem-gen-2");
+  EXPECT_EQ(secret.exit_code, 1) << secret.out;
+  EXPECT_THAT(secret.out, HasSubstr("shown once"));
+  EXPECT_NE(access((dir + "/idem-gen-2").c_str(), F_OK), 0) << "no empty key file";
+  EXPECT_EQ(Json("key list --principal idem")["keys"].size(), 2u) << "one generated key";
+}
+
 TEST_F(CliOnlineTest, EveryCommandHasHelp) {
   for (const char* cmd : {"principal add",
                           "principal list",
