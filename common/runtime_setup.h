@@ -11,9 +11,10 @@ namespace keyfleet {
 void DisableAbslDebugChecks();
 
 // Raises the soft limit on open descriptors to the hard limit and returns the new soft limit.
-// gRPC 1.51 stops accepting connections for good once accept4 fails with EMFILE (grpc/grpc
-// #20418): one descriptor per agent connection means a fleet must never reach the default soft
-// limit of 1024. The units and the chart set a high hard limit.
+// One descriptor per agent connection: a fleet must never reach the default soft limit of 1024
+// (past it new connections wait; the controller's own accept loop, ConnectionAcceptor, resumes
+// once descriptors free up, where gRPC 1.51's listener stopped for good). The units and the
+// chart set a high hard limit.
 unsigned long RaiseOpenFileLimit();
 
 }  // namespace keyfleet

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
@@ -33,6 +34,8 @@ namespace keyfleet::controller {
 namespace {
 
 constexpr int kTlsMaxFrameBytes = 4096;
+// Also the TCP_USER_TIMEOUT of every connection, as gRPC derives it for its own listeners.
+constexpr int kKeepaliveTimeoutMs = 10000;
 
 // Straight to stderr, once, never through the logger (whose sinks may be files or shipped
 // elsewhere): the operator needs it now and it is never shown again.
@@ -212,7 +215,8 @@ absl::Status ControllerServer::Start() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   // gRPC sets SO_REUSEPORT by default, which lets a second controller bind the same port and
-  // silently share traffic; a busy port must be an error instead.
+  // silently share traffic; a busy port must be an error instead. (TCP ports are bound by the
+  // ConnectionAcceptor below, which never sets it; this keeps gRPC's own listener honest too.)
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   // TLS records of at most 4 KiB: gRPC keeps a buffer of this size per connection, and a fleet
   // is one connection per host (measured: 8.5 KiB less per connection than the 16 KiB default,
@@ -223,18 +227,35 @@ absl::Status ControllerServer::Start() {
   // (node-agent/watch_client.h), which must not count as abuse: one ping per 10 s is allowed on
   // an idle stream (gRPC's default, 5 minutes, would close their connections).
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
-  builder.AddListeningPort(config_.listen, credentials, &port_);
+  // TCP ports are ours, not gRPC's: its 1.51 listener stops accepting for good after running out
+  // of descriptors once (controller/service/connection_acceptor.h). A unix: socket is local
+  // only and stays with gRPC.
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> to_grpc;
+  if (absl::StartsWith(config_.listen, "unix:")) {
+    builder.AddListeningPort(config_.listen, credentials, &port_);
+  } else {
+    ConnectionAcceptorOptions listen_options;
+    listen_options.tcp_user_timeout = std::chrono::milliseconds(kKeepaliveTimeoutMs);
+    KF_ASSIGN_OR_RETURN(acceptor_, ConnectionAcceptor::Listen(config_.listen, listen_options));
+    to_grpc = builder.experimental().AddExternalConnectionAcceptor(
+        grpc::ServerBuilder::experimental_type::ExternalConnectionType::FROM_FD, credentials);
+  }
   builder.RegisterService(&parts_->admin_service);
   builder.RegisterService(&parts_->agent_service);
   builder.RegisterService(&parts_->enrollment_service);
   server_ = builder.BuildAndStart();
+  if (acceptor_ && server_) {
+    acceptor_->Start(std::move(to_grpc));
+    port_ = acceptor_->port();
+  }
   if (!server_ || port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", config_.listen, " (address in use or not local?)"));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", config_.listen,
+        acceptor_ ? " (gRPC did not start; see its log above)" : " (address in use?)"));
   }
   parts_->listener = std::make_unique<ChangeListener>(
       config_.database,
@@ -322,6 +343,8 @@ void ControllerServer::RunWriter() {
     absl::Status audited = parts_->security_events.Flush();
     if (!audited.ok())
       spdlog::warn("writing security events to the audit log: {}", audited.ToString());
+    absl::Status uses = parts_->credentials.FlushUses();
+    if (!uses.ok()) spdlog::warn("recording when credentials were last used: {}", uses.ToString());
     RecordAuditHighWater();
     if (absl::Now() - last_touch >= config_.heartbeat_interval) {
       last_touch = absl::Now();
@@ -334,6 +357,8 @@ void ControllerServer::RunWriter() {
 
 void ControllerServer::Shutdown() {
   if (stopping_.exchange(true)) return;
+  // Before gRPC's Shutdown: a connection handed to gRPC after it would never be closed.
+  if (acceptor_) acceptor_->Stop();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   timer_cv_.notify_all();
   if (timer_.joinable()) timer_.join();
@@ -343,6 +368,7 @@ void ControllerServer::Shutdown() {
     parts_->listener.reset();
     (void)parts_->reports.Flush();
     (void)parts_->security_events.Flush();
+    (void)parts_->credentials.FlushUses();
   }
 }
 

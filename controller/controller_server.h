@@ -18,6 +18,7 @@
 #include "controller/audit_signer.h"
 #include "controller/ca/certificate_authority.h"
 #include "controller/config.h"
+#include "controller/service/connection_acceptor.h"
 
 namespace keyfleet::controller {
 
@@ -57,6 +58,7 @@ class ControllerServer {
   std::unique_ptr<AuditSigner> audit_signer_;         // null with --insecure-dev
   std::unique_ptr<AuditHighWater> audit_high_water_;  // beside the key; null when unwritable
   std::unique_ptr<Parts> parts_;
+  std::unique_ptr<ConnectionAcceptor> acceptor_;  // the listening sockets; null for unix:
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   absl::Time server_certificate_expires_ = absl::InfiniteFuture();

@@ -38,6 +38,8 @@ absl::Status FleetView::Reset(const Snapshot& snapshot, absl::Time now) {
   std::unique_lock<std::shared_mutex> lock(mu_);
   sequence_ = snapshot.sequence;
   epoch_ = snapshot.epoch;
+  credentials_.clear();
+  for (const ApiCredentialRecord& c : snapshot.credentials) credentials_[c.id] = c;
   stored_policy_ = snapshot.policy;
   principals_.clear();
   for (const PrincipalRecord& p : snapshot.principals) principals_[p.name] = p;
@@ -209,6 +211,15 @@ absl::Status FleetView::ApplyLocked(const Change& change, std::set<std::string>*
       KF_ASSIGN_OR_RETURN(PolicyRecord p, PolicyFromJson(change.after_json));
       stored_policy_ = std::move(p);
       for (const auto& [hostname, host] : hosts_) dirty->insert(hostname);
+      return absl::OkStatus();
+    }
+    case EntityKind::kCredential: {  // no host's desired state depends on it
+      if (change.after_json.empty()) {
+        credentials_.erase(change.entity_key);
+        return absl::OkStatus();
+      }
+      KF_ASSIGN_OR_RETURN(ApiCredentialRecord c, ApiCredentialFromJson(change.after_json));
+      credentials_[c.id] = std::move(c);
       return absl::OkStatus();
     }
   }
@@ -498,6 +509,21 @@ uint64_t FleetView::sequence() const {
 std::string FleetView::epoch() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   return epoch_;
+}
+
+std::optional<ApiCredentialRecord> FleetView::FindCredential(const std::string& id) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = credentials_.find(id);
+  if (it == credentials_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<ApiCredentialRecord> FleetView::Credentials() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<ApiCredentialRecord> out;
+  out.reserve(credentials_.size());
+  for (const auto& [id, c] : credentials_) out.push_back(c);
+  return out;
 }
 
 PolicyRecord FleetView::policy() const {

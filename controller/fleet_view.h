@@ -66,6 +66,9 @@ class FleetView {
 
   uint64_t sequence() const;
   std::string epoch() const;  // the snapshot's
+  // API credentials, as of the view's sequence (revoked and expired ones too).
+  std::optional<ApiCredentialRecord> FindCredential(const std::string& id) const;
+  std::vector<ApiCredentialRecord> Credentials() const;
   PolicyRecord policy() const;
 
   std::vector<PrincipalRecord> Principals() const;
@@ -151,6 +154,7 @@ class FleetView {
   std::optional<PolicyRecord> stored_policy_;
   uint64_t sequence_ = 0;
   std::string epoch_;
+  std::map<std::string, ApiCredentialRecord> credentials_;  // by id
   std::map<std::string, PrincipalRecord> principals_;
   std::map<std::string, KeyRecord> keys_;
   std::map<std::string, std::set<std::string>> keys_by_principal_;

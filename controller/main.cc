@@ -273,8 +273,8 @@ int main(int argc, char** argv) {
   if (open_files < kOpenFilesForAFleet) {
     spdlog::warn(
         "the open-file limit is {} (hard limit): each connected agent holds a descriptor, and "
-        "gRPC stops accepting connections for good once they run out; raise it (LimitNOFILE= "
-        "in the unit, ulimit -Hn) to at least {}",
+        "past it new connections wait until others close; raise it (LimitNOFILE= in the unit, "
+        "ulimit -Hn) to at least {}",
         open_files, kOpenFilesForAFleet);
   }
   keyfleet::controller::ControllerServer server(*config, clock);

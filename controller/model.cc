@@ -37,7 +37,8 @@ const std::pair<EntityKind, const char*> kEntityKinds[] = {{EntityKind::kPrincip
                                                            {EntityKind::kKey, "key"},
                                                            {EntityKind::kGrant, "grant"},
                                                            {EntityKind::kHost, "host"},
-                                                           {EntityKind::kPolicy, "policy"}};
+                                                           {EntityKind::kPolicy, "policy"},
+                                                           {EntityKind::kCredential, "credential"}};
 const std::pair<Role, const char*> kRoles[] = {{Role::kAdmin, "admin"},
                                                {Role::kOperator, "operator"},
                                                {Role::kAuditor, "auditor"},

@@ -238,7 +238,9 @@ struct AuditEvent {
 };
 
 // One entry of the change feed: the entity's complete state after the change.
-enum class EntityKind { kPrincipal, kKey, kGrant, kHost, kPolicy };
+// kCredential: an API token or admin certificate (entity_key its id), so every replica
+// authenticates callers from memory.
+enum class EntityKind { kPrincipal, kKey, kGrant, kHost, kPolicy, kCredential };
 
 struct Change {
   uint64_t sequence = 0;
@@ -258,6 +260,7 @@ struct Snapshot {
   std::vector<GrantRecord> grants;
   std::vector<HostRecord> hosts;
   std::optional<PolicyRecord> policy;  // nullopt: never set, the configured defaults apply
+  std::vector<ApiCredentialRecord> credentials;  // revoked and expired ones included
 };
 
 // A mutation's request as the caller tagged it: a replay of the same id gets the first outcome

@@ -254,6 +254,38 @@ std::string ApiCredentialToJson(const ApiCredentialRecord& c) {
   return j.dump();
 }
 
+std::string ApiCredentialStateJson(const ApiCredentialRecord& c) {
+  json j = json::parse(ApiCredentialToJson(c));
+  j["secret_hash"] = c.secret_hash;
+  return j.dump();
+}
+
+absl::StatusOr<ApiCredentialRecord> ApiCredentialFromJson(const std::string& text) {
+  return ParseRecord<ApiCredentialRecord>(
+      "credential", text, [](const json& j) -> absl::StatusOr<ApiCredentialRecord> {
+        ApiCredentialRecord c;
+        c.id = j.at("id").get<std::string>();
+        c.name = j.at("name").get<std::string>();
+        KF_ASSIGN_OR_RETURN(c.kind, GetEnum<CredentialKind>(j, "kind", ParseCredentialKind));
+        KF_ASSIGN_OR_RETURN(c.role, GetEnum<Role>(j, "role", ParseRole));
+        KF_ASSIGN_OR_RETURN(c.created_at, GetTime(j, "created_at"));
+        c.created_by = j.at("created_by").get<std::string>();
+        if (j.contains("principal")) c.principal = j.at("principal").get<std::string>();
+        if (j.contains("host_scope")) c.host_scope = j.at("host_scope").get<Labels>();
+        if (j.contains("certificate_serial")) {
+          c.certificate_serial = j.at("certificate_serial").get<std::string>();
+        }
+        if (j.contains("expires_at")) {
+          KF_ASSIGN_OR_RETURN(c.expires_at, GetTime(j, "expires_at"));
+        }
+        if (j.contains("revoked_at")) {
+          KF_ASSIGN_OR_RETURN(c.revoked_at, GetTime(j, "revoked_at"));
+        }
+        c.secret_hash = j.at("secret_hash").get<std::string>();
+        return c;
+      });
+}
+
 namespace {
 
 json RotationRuleToJson(const RotationRule& r) {

@@ -35,6 +35,11 @@ std::string LabelsToJson(const Labels& labels);
 std::string JoinTokenToJson(const JoinTokenRecord& t);
 // For the audit log: never the secret's hash, nor when it was last used.
 std::string ApiCredentialToJson(const ApiCredentialRecord& c);
+// For the change feed, which every replica follows to authenticate callers from memory: the
+// audit form plus the token secret's hash (a hash, as in the credentials table; never the
+// secret). Never in the audit log.
+std::string ApiCredentialStateJson(const ApiCredentialRecord& c);
+absl::StatusOr<ApiCredentialRecord> ApiCredentialFromJson(const std::string& json);
 absl::StatusOr<Labels> LabelsFromJson(const std::string& json);
 
 }  // namespace keyfleet::controller

@@ -48,6 +48,7 @@ absl::StatusOr<NewApiToken> CredentialHandlers::CreateToken(const Actor& actor,
   c.kind = CredentialKind::kToken;
   c.secret_hash = parts.secret_hash;
   KF_RETURN_IF_ERROR(ctx_.store.CreateApiCredential(actor.At(c.created_at), c));
+  CatchUp();
   spdlog::info("{} created token \"{}\" (role {})", actor.name, c.name, RoleName(c.role));
   return NewApiToken{parts.text, c};
 }
@@ -73,6 +74,7 @@ absl::StatusOr<NewAdminCertificate> CredentialHandlers::IssueCertificate(
   KF_ASSIGN_OR_RETURN(tls::CertificateInfo info, tls::InspectCertificate(pem));
   c.certificate_serial = info.serial_hex;
   KF_RETURN_IF_ERROR(ctx_.store.CreateApiCredential(actor.At(c.created_at), c));
+  CatchUp();
   spdlog::info("{} issued admin certificate \"{}\" (role {}, serial {})", actor.name, c.name,
                RoleName(c.role), c.certificate_serial);
   return NewAdminCertificate{pem, ca_->trust_bundle_pem(), c};
@@ -105,14 +107,31 @@ absl::StatusOr<ApiCredentialRecord> CredentialHandlers::Revoke(const Actor& acto
   }
   KF_ASSIGN_OR_RETURN(ApiCredentialRecord c,
                       ctx_.store.RevokeApiCredential(actor.At(ctx_.Now()), name_or_id));
+  CatchUp();
   spdlog::info("{} revoked {} \"{}\"", actor.name, CredentialKindName(c.kind), c.name);
   return c;
+}
+
+void CredentialHandlers::CatchUp() const {
+  // This replica's view has the change before the answer: the caller's next call, or the
+  // revoked credential's, is judged by it. (Other replicas follow the feed within moments.)
+  if (absl::Status s = ctx_.follower.CatchUp(); !s.ok()) {
+    spdlog::warn("following the change feed after a credential change: {}", s.ToString());
+  }
+}
+
+absl::StatusOr<std::optional<ApiCredentialRecord>> CredentialHandlers::Lookup(
+    const std::string& id) const {
+  if (std::optional<ApiCredentialRecord> c = ctx_.view.FindCredential(id)) return c;
+  // Not in memory: made on another replica a moment ago (the feed brings it within moments),
+  // or unknown. Only then is the database asked.
+  return ctx_.store.GetApiCredential(id);
 }
 
 absl::StatusOr<ApiCredentialRecord> CredentialHandlers::AuthenticateToken(
     const std::string& token) const {
   KF_ASSIGN_OR_RETURN(SecretTokenParts parts, ParseSecretToken(kApiTokenFormat, token));
-  KF_ASSIGN_OR_RETURN(std::optional<ApiCredentialRecord> c, ctx_.store.GetApiCredential(parts.id));
+  KF_ASSIGN_OR_RETURN(std::optional<ApiCredentialRecord> c, Lookup(parts.id));
   if (!c || c->kind != CredentialKind::kToken ||
       !SecretHashEquals(parts.secret_hash, c->secret_hash)) {
     return UnknownTokenError();
@@ -129,8 +148,7 @@ absl::StatusOr<ApiCredentialRecord> CredentialHandlers::AuthenticateCertificate(
         "this controller runs with --insecure-dev: use a token (--token), not a certificate");
   }
   KF_ASSIGN_OR_RETURN(AdminIdentity identity, ca_->VerifyAdminCertificate(leaf_pem, ctx_.Now()));
-  KF_ASSIGN_OR_RETURN(std::optional<ApiCredentialRecord> c,
-                      ctx_.store.GetApiCredential(identity.credential_id));
+  KF_ASSIGN_OR_RETURN(std::optional<ApiCredentialRecord> c, Lookup(identity.credential_id));
   if (!c || c->kind != CredentialKind::kCertificate || c->name != identity.name ||
       c->certificate_serial != identity.serial_hex) {
     return absl::UnauthenticatedError(absl::StrCat(
@@ -144,10 +162,29 @@ absl::StatusOr<ApiCredentialRecord> CredentialHandlers::AuthenticateCertificate(
 
 void CredentialHandlers::NoteUse(const ApiCredentialRecord& c) const {
   const absl::Time now = ctx_.Now();
-  if (c.last_used_at && now - *c.last_used_at < kLastUsedResolution) return;
-  if (absl::Status s = ctx_.store.TouchApiCredential(c.id, now); !s.ok()) {
-    spdlog::debug("could not record the use of credential {}: {}", c.id, std::string(s.message()));
+  std::lock_guard<std::mutex> lock(usage_mu_);
+  absl::Time& noted = noted_use_[c.id];
+  if (now - noted < kLastUsedResolution) return;
+  noted = now;
+  pending_use_[c.id] = now;
+}
+
+absl::Status CredentialHandlers::FlushUses() {
+  std::map<std::string, absl::Time> batch;
+  {
+    std::lock_guard<std::mutex> lock(usage_mu_);
+    batch.swap(pending_use_);
   }
+  absl::Status first;
+  for (const auto& [id, at] : batch) {
+    absl::Status s = ctx_.store.TouchApiCredential(id, at);
+    if (!s.ok()) {
+      if (first.ok()) first = s;
+      std::lock_guard<std::mutex> lock(usage_mu_);
+      pending_use_.try_emplace(id, at);  // kept for the next flush
+    }
+  }
+  return first;
 }
 
 absl::StatusOr<std::optional<std::string>> CredentialHandlers::EnsureBootstrapToken(

@@ -3,6 +3,8 @@
 // (controller/service/admin_auth.h) calls Authenticate*; nothing else decides who an admin is.
 #pragma once
 
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,9 +53,11 @@ class CredentialHandlers {
   absl::StatusOr<ApiCredentialRecord> Revoke(const Actor& actor,
                                              const std::string& name_or_id);
 
-  // The live credential a bearer token (the text after "Bearer ") belongs to. UNAUTHENTICATED
-  // for a malformed, unknown or forged token (one message for both: no oracle), a revoked or
-  // an expired one; UNAVAILABLE when the database cannot be asked.
+  // The live credential a bearer token (the text after "Bearer ") belongs to, from the fleet
+  // view's copy of the credentials (the change feed keeps it current on every replica), so no
+  // database read is needed, during an outage too. UNAUTHENTICATED for a malformed, unknown or
+  // forged token (one message for both: no oracle), a revoked or an expired one; UNAVAILABLE
+  // when an id the view does not know cannot be looked up in the database.
   absl::StatusOr<ApiCredentialRecord> AuthenticateToken(const std::string& token) const;
   // The live credential an admin client certificate (leaf PEM) belongs to: verified against the
   // CA now, and naming a live certificate credential with that serial.
@@ -68,14 +72,23 @@ class CredentialHandlers {
   absl::StatusOr<std::optional<std::string>> EnsureBootstrapToken(
       const std::string& token_file, const std::string& given_token = "");
 
+  // Writes the last-used times noted since the previous flush (the writer thread calls it: a
+  // call never waits for the database to record its use). Failed ones are kept.
+  absl::Status FlushUses();
+
  private:
   absl::StatusOr<ApiCredentialRecord> NewRecord(const Actor& actor,
                                                 const CredentialSpec& spec);
-  // Writes last_used_at when it is older than kLastUsedResolution (failures only logged).
+  // Queues last_used_at for FlushUses, at most once per kLastUsedResolution per credential.
   void NoteUse(const ApiCredentialRecord& credential) const;
+  absl::StatusOr<std::optional<ApiCredentialRecord>> Lookup(const std::string& id) const;
+  void CatchUp() const;
 
   HandlerContext& ctx_;
   const CertificateAuthority* ca_;
+  mutable std::mutex usage_mu_;
+  mutable std::map<std::string, absl::Time> noted_use_;    // id → last time noted
+  mutable std::map<std::string, absl::Time> pending_use_;  // id → time, not yet written
 };
 
 }  // namespace keyfleet::controller

@@ -245,7 +245,7 @@ absl::Status AdminAuthorizer::CheckNarrowing(Narrowing narrowing, const AdminRpc
 absl::Status AdminAuthorizer::CheckScopeDefiningKeys(const std::vector<std::string>& keys,
                                                      const ApiCredentialRecord& c) const {
   if (keys.empty()) return absl::OkStatus();
-  KF_ASSIGN_OR_RETURN(std::vector<ApiCredentialRecord> all, store_.ListApiCredentials());
+  const std::vector<ApiCredentialRecord> all = view_.Credentials();
   for (const std::string& key : keys) {
     for (const ApiCredentialRecord& other : all) {
       if (!other.revoked_at && other.host_scope.count(key) != 0) {

@@ -42,11 +42,13 @@ struct MutationLog {
   }
 };
 
-// The audit entries of a credential's creation and revocation, alike in every store.
+// The audit entries of a credential's creation and revocation, and their changes (the replicas
+// authenticate from memory), alike in every store.
 inline MutationLog CredentialCreatedLog(const ApiCredentialRecord& c) {
   MutationLog log;
   log.AuditOnly(c.kind == CredentialKind::kToken ? "token.create" : "admin.certificate.issue",
                 c.name, "", ApiCredentialToJson(c));
+  log.changes.push_back({EntityKind::kCredential, c.id, ApiCredentialStateJson(c)});
   return log;
 }
 inline MutationLog CredentialRevokedLog(const ApiCredentialRecord& before,
@@ -54,6 +56,7 @@ inline MutationLog CredentialRevokedLog(const ApiCredentialRecord& before,
   MutationLog log;
   log.AuditOnly(before.kind == CredentialKind::kToken ? "token.revoke" : "admin.certificate.revoke",
                 before.name, ApiCredentialToJson(before), ApiCredentialToJson(after));
+  log.changes.push_back({EntityKind::kCredential, after.id, ApiCredentialStateJson(after)});
   return log;
 }
 

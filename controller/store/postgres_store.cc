@@ -187,6 +187,8 @@ absl::StatusOr<Snapshot> PostgresStore::LoadSnapshot() {
     KF_ASSIGN_OR_RETURN(snap.keys, AllRows<KeyRecord>(txn, "key_all", KeyFromRow));
     KF_ASSIGN_OR_RETURN(snap.grants, AllRows<GrantRecord>(txn, "grant_all", GrantFromRow));
     KF_ASSIGN_OR_RETURN(snap.hosts, AllRows<HostRecord>(txn, "host_all", HostFromRow));
+    KF_ASSIGN_OR_RETURN(snap.credentials,
+                        AllRows<ApiCredentialRecord>(txn, "credential_all", ApiCredentialFromRow));
     pqxx::result policy = txn.exec_prepared("policy_get");
     if (!policy.empty()) {
       KF_ASSIGN_OR_RETURN(snap.policy, PolicyFromJson(policy[0][0].as<std::string>()));

@@ -40,6 +40,7 @@ absl::StatusOr<Snapshot> FakeStore::LoadSnapshot() {
   for (const auto& [k, v] : keys_) s.keys.push_back(v);
   for (const auto& [k, v] : grants_) s.grants.push_back(v);
   for (const auto& [k, v] : hosts_) s.hosts.push_back(v);
+  for (const auto& [k, v] : credentials_) s.credentials.push_back(v);
   s.policy = policy_;
   return s;
 }
