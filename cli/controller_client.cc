@@ -193,11 +193,24 @@ absl::StatusOr<ClientCredentials> ResolveCredentials(const GlobalOptions& flags)
   return out;
 }
 
+namespace {
+
+// Answers from a large fleet pass gRPC's 4 MiB default (a bulk add of 30,000 keys is 6 MB; the
+// list RPCs do not page yet). The controller is authenticated; the cap still bounds a bad one.
+grpc::ChannelArguments LargeAnswers() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(256 << 20);
+  return args;
+}
+
+}  // namespace
+
 ControllerClient::ControllerClient(const GlobalOptions& globals, ClientCredentials credentials)
     : address_(ResolveControllerAddress(globals)),
       token_(std::move(credentials.token)),
       request_id_(globals.request_id),
-      channel_(grpc::CreateChannel(address_, std::move(credentials.channel))),
+      channel_(grpc::CreateCustomChannel(address_, std::move(credentials.channel),
+                                         LargeAnswers())),
       admin_(v1::AdminService::NewStub(channel_)) {}
 
 std::unique_ptr<grpc::ClientContext> ControllerClient::Context() const {

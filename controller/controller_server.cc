@@ -396,9 +396,11 @@ const CertificateAuthority* ControllerServer::ca() const {
 std::shared_ptr<grpc::Channel> ControllerServer::InProcessChannel(
     std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
         interceptors) {
-  if (interceptors.empty()) return server_->InProcessChannel(grpc::ChannelArguments());
-  return server_->experimental().InProcessChannelWithInterceptors(grpc::ChannelArguments(),
-                                                                  std::move(interceptors));
+  // Tests read answers of any size (a bulk add's), as the CLI does.
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  if (interceptors.empty()) return server_->InProcessChannel(args);
+  return server_->experimental().InProcessChannelWithInterceptors(args, std::move(interceptors));
 }
 
 }  // namespace keyfleet::controller

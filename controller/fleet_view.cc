@@ -153,12 +153,16 @@ absl::Status FleetView::ApplyLocked(const Change& change, std::set<std::string>*
         return absl::OkStatus();
       }
       KF_ASSIGN_OR_RETURN(KeyRecord k, KeyFromJson(change.after_json));
-      if (existing != keys_.end()) {
-        keys_by_principal_[existing->second.principal].erase(existing->first);
+      PutKeyLocked(std::move(k), dirty);
+      return absl::OkStatus();
+    }
+    case EntityKind::kKeyBatch: {
+      KF_ASSIGN_OR_RETURN(std::vector<KeyRecord> keys, KeysFromJson(change.after_json));
+      // Parsed in full before anything is applied: a bad payload leaves the view unchanged.
+      for (KeyRecord& k : keys) {
+        ForgetLinesOfKeyLocked(k.fingerprint);
+        PutKeyLocked(std::move(k), dirty);
       }
-      keys_by_principal_[k.principal].insert(k.fingerprint);
-      DirtyHostsUsingLocked(k.principal, k.fingerprint, dirty);
-      keys_[k.fingerprint] = std::move(k);
       return absl::OkStatus();
     }
     case EntityKind::kGrant: {
@@ -224,6 +228,17 @@ absl::Status FleetView::ApplyLocked(const Change& change, std::set<std::string>*
     }
   }
   return absl::InternalError("unknown entity kind");
+}
+
+void FleetView::PutKeyLocked(KeyRecord k, std::set<std::string>* dirty) {
+  auto existing = keys_.find(k.fingerprint);
+  if (existing != keys_.end()) {
+    DirtyHostsUsingLocked(existing->second.principal, existing->first, dirty);
+    keys_by_principal_[existing->second.principal].erase(existing->first);
+  }
+  keys_by_principal_[k.principal].insert(k.fingerprint);
+  DirtyHostsUsingLocked(k.principal, k.fingerprint, dirty);
+  keys_[k.fingerprint] = std::move(k);
 }
 
 void FleetView::MatchGrantLocked(const GrantEntry& grant, std::set<std::string>* dirty) {

@@ -119,6 +119,8 @@ class FleetView {
   };
 
   absl::Status ApplyLocked(const Change& change, std::set<std::string>* dirty);
+  // Adds or replaces a key, marking the hosts that used its old or use its new owner dirty.
+  void PutKeyLocked(KeyRecord key, std::set<std::string>* dirty);
   void MatchGrantLocked(const GrantEntry& grant, std::set<std::string>* dirty);
   void MatchHostLocked(HostEntry& host);
   void DirtyHostsUsingLocked(const std::string& principal, const std::string& fingerprint,

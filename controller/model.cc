@@ -38,7 +38,8 @@ const std::pair<EntityKind, const char*> kEntityKinds[] = {{EntityKind::kPrincip
                                                            {EntityKind::kGrant, "grant"},
                                                            {EntityKind::kHost, "host"},
                                                            {EntityKind::kPolicy, "policy"},
-                                                           {EntityKind::kCredential, "credential"}};
+                                                           {EntityKind::kCredential, "credential"},
+                                                           {EntityKind::kKeyBatch, "keys"}};
 const std::pair<Role, const char*> kRoles[] = {{Role::kAdmin, "admin"},
                                                {Role::kOperator, "operator"},
                                                {Role::kAuditor, "auditor"},

@@ -239,8 +239,9 @@ struct AuditEvent {
 
 // One entry of the change feed: the entity's complete state after the change.
 // kCredential: an API token or admin certificate (entity_key its id), so every replica
-// authenticates callers from memory.
-enum class EntityKind { kPrincipal, kKey, kGrant, kHost, kPolicy, kCredential };
+// authenticates callers from memory. kKeyBatch: keys added in one request (entity_key their
+// principal; after_json a JSON array of keys): one change however many.
+enum class EntityKind { kPrincipal, kKey, kGrant, kHost, kPolicy, kCredential, kKeyBatch };
 
 struct Change {
   uint64_t sequence = 0;

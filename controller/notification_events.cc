@@ -40,6 +40,41 @@ OutboxEntry KeyEvent(const std::string& event, absl::Time at, const json& key,
   return e;
 }
 
+// One event for a bulk add, naming at most the first 100 keys.
+OutboxEntry KeysAddedEvent(const json& batch, const MutationContext& ctx) {
+  constexpr size_t kListed = 100;
+  const std::string principal = batch.value("principal", "");
+  const size_t count = batch.value("count", static_cast<size_t>(0));
+  json listed = json::array();
+  std::string names;
+  if (batch.contains("keys") && batch["keys"].is_array()) {
+    for (const json& k : batch["keys"]) {
+      if (listed.size() == kListed) break;
+      listed.push_back(k);
+      absl::StrAppend(&names, "  ", k.value("fingerprint", ""), "\n");
+    }
+  }
+  OutboxEntry e;
+  e.event = "keys.added";
+  e.at = ctx.at;
+  e.principal = principal;
+  e.subject = absl::StrCat("keyfleet: ", count, " keys were added for ", principal);
+  e.text = absl::StrCat(count, " keys were added for ", principal, " by ", ctx.actor,
+                        ".\nThey expire at ", batch.value("expires_at", ""), ".\n", names,
+                        count > listed.size() ? "  …\n" : "",
+                        "\nIf you did not expect this, tell your security team.\n");
+  json payload = {{"actor", ctx.actor},
+                  {"at", FormatRecordTime(ctx.at)},
+                  {"principal", principal},
+                  {"count", count},
+                  {"label", batch.value("label", "")},
+                  {"expires_at", batch.value("expires_at", "")},
+                  {"keys", listed},
+                  {"keys_truncated", count > listed.size()}};
+  e.payload_json = payload.dump();
+  return e;
+}
+
 }  // namespace
 
 std::vector<OutboxEntry> NotificationsForMutation(const std::vector<AuditEntry>& entries,
@@ -54,6 +89,10 @@ std::vector<OutboxEntry> NotificationsForMutation(const std::vector<AuditEntry>&
   std::vector<OutboxEntry> out;
   for (const AuditEntry& a : entries) {
     // Every mutation passes here, under the inventory lock: only key events are parsed.
+    if (a.action == "keys.add") {
+      out.push_back(KeysAddedEvent(ParseOrEmpty(a.after_json), ctx));
+      continue;
+    }
     if (a.action != "key.add" && a.action != "key.rotate" && a.action != "key.revoke") continue;
     const json after = ParseOrEmpty(a.after_json);
     const json base = {{"actor", ctx.actor}, {"at", FormatRecordTime(ctx.at)}};

@@ -117,7 +117,7 @@ absl::StatusOr<PrincipalRecord> PrincipalFromJson(const std::string& text) {
       });
 }
 
-std::string KeyToJson(const KeyRecord& k) {
+static json KeyToObject(const KeyRecord& k) {
   return json{{"fingerprint", k.fingerprint},
               {"principal", k.principal},
               {"type", k.type},
@@ -131,29 +131,118 @@ std::string KeyToJson(const KeyRecord& k) {
               {"successor_fingerprint", k.successor_fingerprint},
               {"source", KeySourceName(k.source)},
               {"revocation_reason", k.revocation_reason},
-              {"revoked_at", OptionalTime(k.revoked_at)}}
-      .dump();
+              {"revoked_at", OptionalTime(k.revoked_at)}};
+}
+
+std::string KeyToJson(const KeyRecord& k) {
+  return KeyToObject(k).dump();
+}
+
+static absl::StatusOr<KeyRecord> KeyFromObject(const json& j) {
+  KeyRecord k;
+  k.fingerprint = j.at("fingerprint").get<std::string>();
+  k.principal = j.at("principal").get<std::string>();
+  k.type = j.at("type").get<std::string>();
+  KF_ASSIGN_OR_RETURN(k.bits, GetInt<uint32_t>(j, "bits"));
+  k.public_key = j.at("public_key").get<std::string>();
+  k.comment = j.at("comment").get<std::string>();
+  k.label = j.at("label").get<std::string>();
+  KF_ASSIGN_OR_RETURN(k.created_at, GetTime(j, "created_at"));
+  KF_ASSIGN_OR_RETURN(k.expires_at, GetTime(j, "expires_at"));
+  KF_ASSIGN_OR_RETURN(k.state, GetEnum<KeyState>(j, "state", ParseKeyState));
+  k.successor_fingerprint = j.at("successor_fingerprint").get<std::string>();
+  KF_ASSIGN_OR_RETURN(k.source, GetEnum<KeySource>(j, "source", ParseKeySource));
+  k.revocation_reason = j.at("revocation_reason").get<std::string>();
+  KF_ASSIGN_OR_RETURN(k.revoked_at, GetOptionalTime(j, "revoked_at"));
+  return k;
 }
 
 absl::StatusOr<KeyRecord> KeyFromJson(const std::string& text) {
-  return ParseRecord<KeyRecord>("key", text, [](const json& j) -> absl::StatusOr<KeyRecord> {
-    KeyRecord k;
-    k.fingerprint = j.at("fingerprint").get<std::string>();
-    k.principal = j.at("principal").get<std::string>();
-    k.type = j.at("type").get<std::string>();
-    KF_ASSIGN_OR_RETURN(k.bits, GetInt<uint32_t>(j, "bits"));
-    k.public_key = j.at("public_key").get<std::string>();
-    k.comment = j.at("comment").get<std::string>();
-    k.label = j.at("label").get<std::string>();
-    KF_ASSIGN_OR_RETURN(k.created_at, GetTime(j, "created_at"));
-    KF_ASSIGN_OR_RETURN(k.expires_at, GetTime(j, "expires_at"));
-    KF_ASSIGN_OR_RETURN(k.state, GetEnum<KeyState>(j, "state", ParseKeyState));
-    k.successor_fingerprint = j.at("successor_fingerprint").get<std::string>();
-    KF_ASSIGN_OR_RETURN(k.source, GetEnum<KeySource>(j, "source", ParseKeySource));
-    k.revocation_reason = j.at("revocation_reason").get<std::string>();
-    KF_ASSIGN_OR_RETURN(k.revoked_at, GetOptionalTime(j, "revoked_at"));
-    return k;
-  });
+  return ParseRecord<KeyRecord>("key", text, KeyFromObject);
+}
+
+std::string KeysToJson(const std::vector<KeyRecord>& keys) {
+  // What a batch shares is written once; each key adds only its own fields.
+  json out = json::object();
+  if (!keys.empty()) {
+    const KeyRecord& first = keys.front();
+    out["principal"] = first.principal;
+    out["label"] = first.label;
+    out["source"] = KeySourceName(first.source);
+    out["created_at"] = FormatRecordTime(first.created_at);
+  }
+  json list = json::array();
+  std::string expires_text;
+  absl::Time expires_formatted = absl::InfinitePast();
+  for (const KeyRecord& k : keys) {
+    if (k.expires_at != expires_formatted) {  // formatting a time costs more than the rest
+      expires_formatted = k.expires_at;
+      expires_text = FormatRecordTime(k.expires_at);
+    }
+    list.push_back(json::array({k.fingerprint, k.type, k.bits, k.public_key, k.comment,
+                                expires_text}));
+  }
+  out["keys"] = std::move(list);
+  return out.dump();
+}
+
+absl::StatusOr<std::vector<KeyRecord>> KeysFromJson(const std::string& text) {
+  return ParseRecord<std::vector<KeyRecord>>(
+      "keys", text, [](const json& j) -> absl::StatusOr<std::vector<KeyRecord>> {
+        KeyRecord shared;
+        shared.principal = j.at("principal").get<std::string>();
+        shared.label = j.at("label").get<std::string>();
+        KF_ASSIGN_OR_RETURN(shared.source, GetEnum<KeySource>(j, "source", ParseKeySource));
+        KF_ASSIGN_OR_RETURN(shared.created_at, GetTime(j, "created_at"));
+        shared.state = KeyState::kActive;
+        const json& list = j.at("keys");
+        if (!list.is_array()) return absl::DataLossError("a key batch's keys must be an array");
+        std::vector<KeyRecord> keys;
+        keys.reserve(list.size());
+        std::string last_expires;
+        absl::Time expires;
+        for (const json& k : list) {
+          if (!k.is_array() || k.size() != 6) {
+            return absl::DataLossError("a key batch's key must be [fingerprint, type, bits, "
+                                       "public_key, comment, expires_at]");
+          }
+          KeyRecord key = shared;
+          key.fingerprint = k[0].get<std::string>();
+          key.type = k[1].get<std::string>();
+          if (!k[2].is_number_unsigned() || k[2].get<uint64_t>() > UINT32_MAX) {
+            return absl::DataLossError("a key batch's key has bad bits");
+          }
+          key.bits = k[2].get<uint32_t>();
+          key.public_key = k[3].get<std::string>();
+          key.comment = k[4].get<std::string>();
+          const std::string& expires_text = k[5].get_ref<const std::string&>();
+          if (expires_text != last_expires) {
+            KF_ASSIGN_OR_RETURN(expires, ParseRecordTime(expires_text));
+            last_expires = expires_text;
+          }
+          key.expires_at = expires;
+          keys.push_back(std::move(key));
+        }
+        return keys;
+      });
+}
+
+std::string KeyBatchAuditJson(const std::vector<KeyRecord>& keys) {
+  json out = json::object();
+  out["count"] = keys.size();
+  if (!keys.empty()) {
+    const KeyRecord& first = keys.front();
+    out["principal"] = first.principal;
+    out["label"] = first.label;
+    out["source"] = KeySourceName(first.source);
+    out["created_at"] = FormatRecordTime(first.created_at);
+    out["expires_at"] = FormatRecordTime(first.expires_at);
+  }
+  json list = json::array();
+  for (const KeyRecord& k : keys)
+    list.push_back({{"fingerprint", k.fingerprint}, {"type", k.type}});
+  out["keys"] = std::move(list);
+  return out.dump();
 }
 
 std::string LabelsToJson(const Labels& labels) {

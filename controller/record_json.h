@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -23,6 +24,13 @@ std::string PrincipalToJson(const PrincipalRecord& p);
 absl::StatusOr<PrincipalRecord> PrincipalFromJson(const std::string& json);
 std::string KeyToJson(const KeyRecord& k);
 absl::StatusOr<KeyRecord> KeyFromJson(const std::string& json);
+// A bulk add's change: what the keys share (principal, label, source, created_at; all active)
+// once, then [fingerprint, type, bits, public_key, comment, expires_at] per key.
+std::string KeysToJson(const std::vector<KeyRecord>& keys);
+absl::StatusOr<std::vector<KeyRecord>> KeysFromJson(const std::string& json);
+// The audit entry of a bulk add: what every key shares (principal, label, source, times), the
+// count, and each key's fingerprint and type, without the key material (in the keys table).
+std::string KeyBatchAuditJson(const std::vector<KeyRecord>& keys);
 std::string GrantToJson(const GrantRecord& g);
 absl::StatusOr<GrantRecord> GrantFromJson(const std::string& json);
 // The host's registration: hostname, labels, first_seen. Reports are not part of it.

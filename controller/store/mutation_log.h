@@ -42,6 +42,29 @@ struct MutationLog {
   }
 };
 
+// Keys added together (one request, one principal, new, active, sharing label, source and
+// times) of more than one are a batch: one change (kKeyBatch) and one audit event
+// ("keys.add"), however many.
+inline bool IsKeyBatch(const std::vector<KeyRecord>& keys) {
+  if (keys.size() < 2) return false;
+  const KeyRecord& first = keys.front();
+  for (const KeyRecord& k : keys) {
+    if (k.principal != first.principal || k.label != first.label || k.source != first.source ||
+        k.created_at != first.created_at || k.state != KeyState::kActive ||
+        !k.successor_fingerprint.empty() || k.revoked_at) {
+      return false;
+    }
+  }
+  return true;
+}
+
+inline MutationLog KeyBatchLog(const std::vector<KeyRecord>& keys) {
+  MutationLog log;
+  log.AuditOnly("keys.add", keys.front().principal, "", KeyBatchAuditJson(keys));
+  log.changes.push_back({EntityKind::kKeyBatch, keys.front().principal, KeysToJson(keys)});
+  return log;
+}
+
 // The audit entries of a credential's creation and revocation, and their changes (the replicas
 // authenticate from memory), alike in every store.
 inline MutationLog CredentialCreatedLog(const ApiCredentialRecord& c) {

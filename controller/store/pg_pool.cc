@@ -51,8 +51,9 @@ absl::Status DatabaseUnavailableError(absl::string_view detail) {
 
 absl::Status CallerDeadlineError(absl::string_view what) {
   return absl::DeadlineExceededError(
-      absl::StrCat(what, ": the caller's deadline passed before it could be committed; nothing "
-                         "was changed"));
+      absl::StrCat(what,
+                   ": the caller's deadline passed before it could be committed; nothing "
+                   "was changed"));
 }
 
 bool IsDatabaseUnavailable(const absl::Status& status) {

@@ -86,6 +86,20 @@ inline constexpr Statement kStatements[] = {
      "created_at, expires_at, state, successor_fingerprint, source) VALUES ($1, $2, $3, $4, $5, "
      "$6, $7, kf_ts($8), kf_ts($9), $10, $11, $12)"},
     {"key_set_label", "UPDATE keys SET label = $2 WHERE fingerprint = $1"},
+    // A bulk add: one statement for the lot (arrays of equal length, unnested in step).
+    {"key_insert_many",
+     "INSERT INTO keys (fingerprint, principal_id, type, bits, public_key, comment, label, "
+     "created_at, expires_at, state, successor_fingerprint, source) "
+     "SELECT f, $2, t, b, pk, c, $3, timestamptz 'epoch' + $4 * interval '1 microsecond', "
+     "timestamptz 'epoch' + ea * interval '1 microsecond', 'active', '', $5 "
+     "FROM unnest($1::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::bigint[]) "
+     "AS u(f, t, b, pk, c, ea)"},
+    {"key_owner_any",
+     "SELECT k.fingerprint, p.name FROM keys k JOIN principals p ON p.id = k.principal_id "
+     "WHERE k.fingerprint = ANY($1::text[]) LIMIT 1"},
+    {"revoked_any",
+     "SELECT fingerprint, reason, kf_us(revoked_at) FROM revoked_fingerprints "
+     "WHERE fingerprint = ANY($1::text[]) LIMIT 1"},
     {"key_supersede",
      "UPDATE keys SET state = 'superseded', successor_fingerprint = $2, expires_at = kf_ts($3) "
      "WHERE fingerprint = $1"},
@@ -182,11 +196,12 @@ inline constexpr Statement kStatements[] = {
     {"outbox_insert",
      "INSERT INTO notification_outbox (event, at, principal, subject, body, payload, dedupe_key) "
      "VALUES ($1, kf_ts($2), $3, $4, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING"},
-#define KF_OUTBOX_COLUMNS                                                             \
-  "o.id, o.event, kf_us(o.at), COALESCE(p.email, ''), o.subject, o.body, o.payload " \
-  "FROM notification_outbox o LEFT JOIN principals p ON p.name = o.principal AND o.principal <> '' "
-    {"outbox_new",
-     "SELECT " KF_OUTBOX_COLUMNS "WHERE NOT o.fanned_out ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED"},
+#define KF_OUTBOX_COLUMNS                                                                         \
+  "o.id, o.event, kf_us(o.at), COALESCE(p.email, ''), o.subject, o.body, o.payload "              \
+  "FROM notification_outbox o LEFT JOIN principals p ON p.name = o.principal AND o.principal <> " \
+  "'' "
+    {"outbox_new", "SELECT " KF_OUTBOX_COLUMNS
+                   "WHERE NOT o.fanned_out ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED"},
     {"outbox_fanned_out", "UPDATE notification_outbox SET fanned_out = true WHERE id = $1"},
     {"delivery_insert",
      "INSERT INTO notification_deliveries (outbox_id, sink, state, next_attempt_at) "

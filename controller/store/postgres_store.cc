@@ -8,8 +8,8 @@
 #include "common/status_macros.h"
 #include "controller/audit_chain.h"
 #include "controller/enrollment_rules.h"
-#include "controller/record_json.h"
 #include "controller/notification_events.h"
+#include "controller/record_json.h"
 #include "controller/store/inventory_errors.h"
 #include "controller/store/migrations.h"
 #include "controller/store/pg_array.h"
@@ -102,37 +102,42 @@ absl::StatusOr<uint64_t> PostgresStore::Mutate(const MutationContext& ctx, absl:
                                                const MutationBody& body) {
   uint64_t last_change = 0;
   uint64_t signed_now = 0;
-  KF_RETURN_IF_ERROR(pool_.Transact(what, [&](pqxx::dbtransaction& txn) -> absl::Status {
-    last_change = 0;
-    txn.exec_prepared("inventory_lock");
-    // Under the inventory lock: two attempts of one request cannot both pass this.
-    if (!ctx.request.id.empty() &&
-        !txn.exec_prepared("request_outcome_seen", ctx.request.id).empty()) {
-      return RequestAlreadyDoneError(ctx.request.id);
-    }
-    KF_ASSIGN_OR_RETURN(MutationLog log, body(txn));
-    signed_now = 0;
-    KF_RETURN_IF_ERROR(AppendAudit(txn, log.audit, {ctx}, &signed_now));
-    // In the mutation's transaction: a notification exists if and only if its change does.
-    for (const OutboxEntry& e : NotificationsForMutation(log.audit, ctx)) {
-      InsertOutboxEntry(txn, e);
-    }
-    for (const EntityChange& change : log.changes) {
-      last_change = txn.exec_prepared1("change_insert", Us(ctx.at), EntityKindName(change.entity),
-                                       change.key, change.after_json)[0]
-                        .as<uint64_t>();
-    }
-    if (last_change != 0) txn.exec_prepared("change_notify", std::to_string(last_change));
-    if (!ctx.request.id.empty()) {
-      txn.exec_prepared0("request_outcome_insert", ctx.request.id, ctx.actor, ctx.request.method,
-                         ctx.request.digest, static_cast<int64_t>(last_change), Us(ctx.at));
-      txn.exec_prepared0("request_outcome_purge", Us(ctx.at - kRequestOutcomeLifetime));
-    }
-    // The caller gave up: committing now would make a failure it reported (and may retry)
-    // true after all.
-    if (absl::Now() >= ctx.deadline) return CallerDeadlineError(what);
-    return absl::OkStatus();
-  }, ctx.deadline));
+  KF_RETURN_IF_ERROR(pool_.Transact(
+      what,
+      [&](pqxx::dbtransaction& txn) -> absl::Status {
+        last_change = 0;
+        txn.exec_prepared("inventory_lock");
+        // Under the inventory lock: two attempts of one request cannot both pass this.
+        if (!ctx.request.id.empty() &&
+            !txn.exec_prepared("request_outcome_seen", ctx.request.id).empty()) {
+          return RequestAlreadyDoneError(ctx.request.id);
+        }
+        KF_ASSIGN_OR_RETURN(MutationLog log, body(txn));
+        signed_now = 0;
+        KF_RETURN_IF_ERROR(AppendAudit(txn, log.audit, {ctx}, &signed_now));
+        // In the mutation's transaction: a notification exists if and only if its change does.
+        for (const OutboxEntry& e : NotificationsForMutation(log.audit, ctx)) {
+          InsertOutboxEntry(txn, e);
+        }
+        for (const EntityChange& change : log.changes) {
+          last_change =
+              txn.exec_prepared1("change_insert", Us(ctx.at), EntityKindName(change.entity),
+                                 change.key, change.after_json)[0]
+                  .as<uint64_t>();
+        }
+        if (last_change != 0) txn.exec_prepared("change_notify", std::to_string(last_change));
+        if (!ctx.request.id.empty()) {
+          txn.exec_prepared0("request_outcome_insert", ctx.request.id, ctx.actor,
+                             ctx.request.method, ctx.request.digest,
+                             static_cast<int64_t>(last_change), Us(ctx.at));
+          txn.exec_prepared0("request_outcome_purge", Us(ctx.at - kRequestOutcomeLifetime));
+        }
+        // The caller gave up: committing now would make a failure it reported (and may retry)
+        // true after all.
+        if (absl::Now() >= ctx.deadline) return CallerDeadlineError(what);
+        return absl::OkStatus();
+      },
+      ctx.deadline));
   NoteSigned(signed_now);
   return last_change;
 }
@@ -244,8 +249,7 @@ absl::StatusOr<std::string> PostgresStore::RenewDatabaseEpoch(const MutationCont
                txn.exec_prepared0("database_identity_renew", Us(ctx.at));
                epoch = txn.exec_prepared1("database_epoch")[0].as<std::string>();
                MutationLog log;
-               log.AuditOnly("database.epoch", "database",
-                             nlohmann::json{{"epoch", before}}.dump(),
+               log.AuditOnly("database.epoch", "database", nlohmann::json{{"epoch", before}}.dump(),
                              nlohmann::json{{"epoch", epoch}}.dump());
                return log;
              })
@@ -302,6 +306,7 @@ absl::StatusOr<uint64_t> PostgresStore::DisablePrincipal(const MutationContext& 
 
 absl::StatusOr<uint64_t> PostgresStore::AddKeys(const MutationContext& ctx,
                                                 const std::vector<KeyRecord>& keys) {
+  if (IsKeyBatch(keys)) return AddKeyBatch(ctx, keys);
   return Mutate(ctx, "add keys", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
     MutationLog log;
     std::map<std::string, int64_t> principal_ids;
@@ -326,6 +331,42 @@ absl::StatusOr<uint64_t> PostgresStore::AddKeys(const MutationContext& ctx,
       log.Record("key.add", EntityKind::kKey, key.fingerprint, "", KeyToJson(key));
     }
     return log;
+  });
+}
+
+absl::StatusOr<uint64_t> PostgresStore::AddKeyBatch(const MutationContext& ctx,
+                                                    const std::vector<KeyRecord>& keys) {
+  // A few statements whatever the count: 30,000 keys one at a time were 180,000 round trips.
+  std::vector<std::string> fingerprints, types, blobs, comments;
+  std::vector<int64_t> bits, expires;
+  for (const KeyRecord& k : keys) {
+    fingerprints.push_back(k.fingerprint);
+    types.push_back(k.type);
+    bits.push_back(k.bits);
+    blobs.push_back(k.public_key);
+    comments.push_back(k.comment);
+    expires.push_back(Us(k.expires_at));
+  }
+  const std::string fingerprint_array = PgTextArray(fingerprints);
+  return Mutate(ctx, "add keys", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
+    const KeyRecord& first = keys.front();
+    KF_ASSIGN_OR_RETURN(auto found, LoadPrincipal(txn, first.principal));
+    if (found.second.disabled) return PrincipalDisabledError(first.principal);
+    pqxx::result revoked = txn.exec_prepared("revoked_any", fingerprint_array);
+    if (!revoked.empty()) {
+      return KeyRevokedError(revoked[0][0].as<std::string>(), revoked[0][1].as<std::string>(),
+                             absl::FromUnixMicros(revoked[0][2].as<int64_t>()));
+    }
+    pqxx::result existing = txn.exec_prepared("key_owner_any", fingerprint_array);
+    if (!existing.empty()) {
+      return KeyOwnedError(existing[0][0].as<std::string>(), existing[0][1].as<std::string>(),
+                           first.principal);
+    }
+    txn.exec_prepared0("key_insert_many", fingerprint_array, found.first, first.label,
+                       Us(first.created_at), KeySourceName(first.source), PgTextArray(types),
+                       PgBigintArray(bits), PgTextArray(blobs), PgTextArray(comments),
+                       PgBigintArray(expires));
+    return KeyBatchLog(keys);
   });
 }
 

@@ -8,8 +8,8 @@
 
 #include "controller/audit_signer.h"
 #include "controller/store/mutation_log.h"
-#include "controller/store/pg_pool.h"
 #include "controller/store/notification_outbox.h"
+#include "controller/store/pg_pool.h"
 #include "controller/store/store.h"
 
 namespace keyfleet::controller {
@@ -107,6 +107,9 @@ class PostgresStore : public Store, public NotificationOutbox {
   // Runs `body` under the inventory lock, then appends its audit entries to the hash chain and
   // its changes to the feed, notifies, and commits: all in one transaction. Returns the last
   // change's sequence, or 0 when the body logged nothing.
+  // AddKeys for a batch (IsKeyBatch): one change and one audit event.
+  absl::StatusOr<uint64_t> AddKeyBatch(const MutationContext& ctx,
+                                       const std::vector<KeyRecord>& keys);
   absl::StatusOr<uint64_t> Mutate(const MutationContext& ctx, absl::string_view what,
                                   const MutationBody& body);
 

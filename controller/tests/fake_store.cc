@@ -96,8 +96,10 @@ absl::StatusOr<uint64_t> FakeStore::AddKeys(const MutationContext& ctx,
   MutationLog log;
   for (const KeyRecord& key : keys) {
     keys_[key.fingerprint] = key;
-    log.Record("key.add", EntityKind::kKey, key.fingerprint, "", KeyToJson(key));
+    if (!IsKeyBatch(keys))
+      log.Record("key.add", EntityKind::kKey, key.fingerprint, "", KeyToJson(key));
   }
+  if (IsKeyBatch(keys)) log = KeyBatchLog(keys);
   return CommitLocked(ctx, log);
 }
 
@@ -396,8 +398,7 @@ absl::Status FakeStore::TouchApiCredential(const std::string& id, absl::Time at)
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<RequestOutcome>> FakeStore::FindRequestOutcome(
-    const std::string& id) {
+absl::StatusOr<std::optional<RequestOutcome>> FakeStore::FindRequestOutcome(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = request_outcomes_.find(id);
   if (it == request_outcomes_.end()) return std::optional<RequestOutcome>();

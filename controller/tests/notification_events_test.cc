@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 
 #include "controller/record_json.h"
+#include "controller/store/mutation_log.h"
 
 namespace keyfleet::controller {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 const absl::Time kNow = absl::FromUnixSeconds(1795000000);
 const absl::Duration kDay = absl::Hours(24);
@@ -29,6 +31,34 @@ std::vector<std::string> Events(const std::vector<OutboxEntry>& entries) {
   std::vector<std::string> out;
   for (const OutboxEntry& e : entries) out.push_back(e.event);
   return out;
+}
+
+// A bulk add is one notification, listing at most 100 keys; and its change round-trips.
+TEST(NotificationEventsTest, ABulkAddIsOneNotification) {
+  const MutationContext ctx{"token:ops", kNow};
+  std::vector<KeyRecord> keys;
+  for (int i = 0; i < 150; ++i) {
+    keys.push_back(Key("SHA256:k" + std::to_string(i), kNow, kNow + 365 * kDay));
+  }
+  ASSERT_TRUE(IsKeyBatch(keys));
+  const MutationLog log = KeyBatchLog(keys);
+  ASSERT_EQ(log.audit.size(), 1u);
+  ASSERT_EQ(log.changes.size(), 1u);
+  std::vector<OutboxEntry> out = NotificationsForMutation(log.audit, ctx);
+  ASSERT_EQ(Events(out), std::vector<std::string>{"keys.added"});
+  EXPECT_EQ(out[0].principal, "alice");
+  EXPECT_THAT(out[0].subject, HasSubstr("150 keys were added for alice"));
+  EXPECT_THAT(out[0].payload_json, HasSubstr("\"keys_truncated\":true"));
+  EXPECT_THAT(out[0].payload_json, HasSubstr("SHA256:k99\""));
+  EXPECT_THAT(out[0].payload_json, Not(HasSubstr("SHA256:k100\"")));
+  auto back = KeysFromJson(log.changes[0].after_json);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->size(), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) EXPECT_EQ((*back)[i], keys[i]) << i;
+  EXPECT_FALSE(KeysFromJson("{\"principal\":\"a\"}").ok());
+  EXPECT_FALSE(KeysFromJson("[]").ok());
+  keys[3].label = "other";
+  EXPECT_FALSE(IsKeyBatch(keys)) << "keys that differ in what a batch shares are not one";
 }
 
 TEST(NotificationEventsTest, MutationsNotifyAddRotateRevokeOnceEach) {

@@ -444,6 +444,54 @@ TEST_F(ServiceTest, APostgresRestartDoesNotWedgeTheController) {
       agent_on_b.WaitFor([](const v1::DesiredState& s) { return KeyCount(s, "deploy") == 1; }));
 }
 
+// 30,000 keys in one AddKeys call are one change and one audit event, made in seconds (issue 15:
+// ≤ 2 s on the reference machine; the bound here leaves room for a loaded CI runner).
+TEST_F(ServiceTest, ABulkAddIsOneChangeAndOneAuditEvent) {
+  auto a = StartController();
+  auto admin = Admin(*a);
+  uint64_t principal_change = 0;
+  {
+    grpc::ClientContext ctx;
+    v1::AddPrincipalRequest req;
+    req.set_name("bulk");
+    v1::MutationResponse resp;
+    ASSERT_TRUE(admin->AddPrincipal(&ctx, req, &resp).ok());
+    principal_change = resp.change();
+  }
+  v1::AddKeysRequest req;
+  req.set_principal("bulk");
+  constexpr int kKeys = 30000;
+  for (int i = 0; i < kKeys; ++i) req.add_public_keys(testing::SyntheticEd25519Line(100000 + i));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  v1::AddKeysResponse resp;
+  const absl::Time start = absl::Now();
+  grpc::Status s = admin->AddKeys(&ctx, req, &resp);
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  std::cerr << "AddKeys of " << kKeys << " keys: " << absl::FormatDuration(took) << "\n";
+  EXPECT_EQ(resp.keys_size(), kKeys);
+  grpc::ClientContext actx;
+  v1::ListAuditRequest areq;
+  v1::ListAuditResponse audit;
+  ASSERT_TRUE(admin->ListAudit(&actx, areq, &audit).ok());
+  int batch_events = 0, key_events = 0;
+  for (const auto& e : audit.events()) {
+    batch_events += e.action() == "keys.add";
+    key_events += e.action() == "key.add";
+  }
+  EXPECT_EQ(batch_events, 1) << "one audit event for the whole batch";
+  EXPECT_EQ(key_events, 0);
+  EXPECT_EQ(resp.change(), principal_change + 1) << "one change";
+  EXPECT_LT(took, absl::Seconds(6));
+  grpc::ClientContext lctx;
+  v1::ListKeysRequest lreq;
+  lreq.set_principal("bulk");
+  v1::ListKeysResponse keys;
+  ASSERT_TRUE(admin->ListKeys(&lctx, lreq, &keys).ok());
+  EXPECT_EQ(keys.keys_size(), kKeys);
+}
+
 // Callers are authenticated from memory (credentials follow the change feed like the
 // inventory), so with PostgreSQL down and mutations stuck waiting for it, reads the replica
 // serves from memory still answer at once, on every replica; and a token revoked through one
