@@ -1,17 +1,27 @@
 // keyfleet-agent settings: defaults, then the YAML file (--config), then flags.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <string>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "node-agent/accounts.h"
 
 namespace keyfleet::agent {
 
+// The most controller addresses an agent takes: the replicas of one fleet, not a directory.
+inline constexpr size_t kMaxControllers = 16;
+inline constexpr char kDefaultController[] = "127.0.0.1:7443";
+
 struct AgentConfig {
-  std::string controller = "127.0.0.1:7443";
+  // The controller replicas, HOST:PORT each (ParseControllerList), in no order of preference:
+  // the agent watches one at a time and fails over to the others (watch_client.h).
+  std::vector<std::string> controllers = {kDefaultController};
   std::string hostname;  // default: gethostname()
   std::map<std::string, std::string> labels;
   AccountPolicy accounts;
@@ -26,9 +36,24 @@ struct AgentConfig {
   bool insecure_dev = false;
 };
 
-// Keys: controller, hostname, labels (mapping), min_uid, allow_root, cache_path, root,
-// recheck_interval ("5m"), log_level, tls_dir, insecure_dev. Unknown keys and bad values are errors
-// naming the key.
+// One controller address: HOST:PORT where HOST is a DNS name (labels of [A-Za-z0-9-], at most
+// 253 bytes, an optional final dot) or an IPv4 address, or [IPV6]:PORT; PORT is 1..65535.
+// INVALID_ARGUMENT saying what is wrong and what to write instead; the address is quoted
+// escaped and cut short.
+absl::Status ValidateControllerAddress(absl::string_view address);
+
+// The addresses in VALUES, each one address or several separated by commas (what `--controller`
+// given more than once, or `controller: "a:7443,b:7443"`, gives); blanks around an address are
+// ignored. The whole list must hold 1..kMaxControllers valid addresses, none twice (names are
+// compared without case, IPv6 addresses in their canonical form). INVALID_ARGUMENT naming the
+// offending entry otherwise: an empty one (a doubled or trailing comma), a bad address, a
+// duplicate, too many.
+absl::StatusOr<std::vector<std::string>> ParseControllerList(
+    const std::vector<std::string>& values);
+
+// Keys: controller (an address, comma-separated addresses, or a YAML sequence of addresses),
+// hostname, labels (mapping), min_uid, allow_root, cache_path, root, recheck_interval ("5m"),
+// log_level, tls_dir, insecure_dev. Unknown keys and bad values are errors naming the key.
 absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text, AgentConfig base);
 absl::StatusOr<AgentConfig> LoadAgentConfigFile(const std::string& path, AgentConfig base);
 

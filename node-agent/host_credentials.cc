@@ -1,6 +1,7 @@
 #include "node-agent/host_credentials.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "common/tls/grpc_credentials.h"
@@ -67,15 +68,27 @@ absl::Status FromGrpc(const grpc::Status& s, const std::string& what) {
 
 }  // namespace
 
-absl::StatusOr<HostCredentials> Enroll(const EnrollOptions& options) {
-  KF_RETURN_IF_ERROR(tls::ValidatePin(options.ca_pin));
-  KF_ASSIGN_OR_RETURN(std::string ca_pem, tls::FetchPinnedCaBundle(
-                                              options.controller, options.ca_pin, options.timeout));
-  KF_ASSIGN_OR_RETURN(std::string key_pem, tls::GenerateKeyPem());
-  KF_ASSIGN_OR_RETURN(
-      std::string csr_pem,
-      tls::MakeCsrPem(key_pem, kCsrCommonName));  // ignored: the token decides the host
-  auto channel = grpc::CreateChannel(options.controller, tls::ClientTlsCredentials(ca_pem));
+namespace {
+
+// Whether a failure to enroll at one controller leaves the next one worth asking: it could not
+// be reached, so the token was not spent there (or, if an UNAVAILABLE call did reach it, the
+// next controller says the token was used, which is the truth).
+bool Unreachable(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
+}
+
+// Enrollment at one controller, with the key and CSR made for this run.
+absl::StatusOr<HostCredentials> EnrollAt(const std::string& address, const EnrollOptions& options,
+                                         const std::string& key_pem, const std::string& csr_pem,
+                                         bool* try_next) {
+  *try_next = false;
+  absl::StatusOr<std::string> ca_pem =
+      tls::FetchPinnedCaBundle(address, options.ca_pin, options.timeout);
+  if (!ca_pem.ok()) {
+    *try_next = Unreachable(ca_pem.status());
+    return ca_pem.status();
+  }
+  auto channel = grpc::CreateChannel(address, tls::ClientTlsCredentials(*ca_pem));
   auto stub = v1::EnrollmentService::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline(options.timeout));
@@ -85,7 +98,11 @@ absl::StatusOr<HostCredentials> Enroll(const EnrollOptions& options) {
   req.set_csr_pem(csr_pem);
   v1::EnrollResponse resp;
   grpc::Status s = stub->Enroll(&ctx, req, &resp);
-  if (!s.ok()) return FromGrpc(s, absl::StrCat("enrollment refused by ", options.controller));
+  if (!s.ok()) {
+    // A deadline that passed mid-call may have spent the token: final.
+    *try_next = s.error_code() == grpc::StatusCode::UNAVAILABLE;
+    return FromGrpc(s, absl::StrCat("enrollment refused by ", address));
+  }
   KF_ASSIGN_OR_RETURN(HostCredentials creds,
                       Describe(key_pem, resp.certificate_pem(), resp.ca_bundle_pem()));
   if (creds.hostname != resp.hostname()) {
@@ -94,6 +111,35 @@ absl::StatusOr<HostCredentials> Enroll(const EnrollOptions& options) {
   }
   KF_RETURN_IF_ERROR(Save(options.tls_dir, creds.key_pem, creds.cert_pem, creds.ca_bundle_pem));
   return creds;
+}
+
+}  // namespace
+
+absl::StatusOr<HostCredentials> Enroll(const EnrollOptions& options) {
+  KF_RETURN_IF_ERROR(tls::ValidatePin(options.ca_pin));
+  if (options.controllers.empty()) {
+    return absl::InvalidArgumentError("no controller address to enroll with");
+  }
+  KF_ASSIGN_OR_RETURN(std::string key_pem, tls::GenerateKeyPem());
+  KF_ASSIGN_OR_RETURN(
+      std::string csr_pem,
+      tls::MakeCsrPem(key_pem, kCsrCommonName));  // ignored: the token decides the host
+  std::vector<std::string> unreachable;           // "ADDRESS: reason", in the order tried
+  for (const std::string& address : options.controllers) {
+    bool try_next = false;
+    absl::StatusOr<HostCredentials> creds = EnrollAt(address, options, key_pem, csr_pem, &try_next);
+    if (creds.ok()) return creds;
+    if (!try_next) {
+      if (unreachable.empty()) return creds.status();
+      return absl::Status(creds.status().code(),
+                          absl::StrCat(creds.status().message(), " (after ",
+                                       absl::StrJoin(unreachable, "; "), ")"));
+    }
+    unreachable.push_back(std::string(creds.status().message()));
+  }
+  if (unreachable.size() == 1) return absl::UnavailableError(unreachable[0]);
+  return absl::UnavailableError(
+      absl::StrCat("no controller could be reached to enroll: ", absl::StrJoin(unreachable, "; ")));
 }
 
 absl::StatusOr<HostCredentials> LoadHostCredentials(const std::string& tls_dir) {

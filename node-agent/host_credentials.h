@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -28,16 +29,20 @@ struct HostCredentials {
 };
 
 struct EnrollOptions {
-  std::string controller;  // host:port
+  // HOST:PORT each (replicas of one controller), tried in this order until one answers.
+  std::vector<std::string> controllers;
   std::string token;
   std::string ca_pin;    // "sha256:HEX"
   std::string hostname;  // "" : the token's
   std::string tls_dir;
-  absl::Duration timeout = absl::Seconds(30);
+  absl::Duration timeout = absl::Seconds(30);  // for each controller tried
 };
 
 // Pins the controller's CA, generates the key, sends the CSR with the token, and saves what it
-// gets back. Nothing is written unless the controller issued a certificate.
+// gets back. Nothing is written unless the controller issued a certificate. A controller that
+// cannot be reached (no connection, no TLS handshake within `timeout`, or the call failed as
+// UNAVAILABLE) passes the turn to the next one; any other answer (a wrong pin, a refused token)
+// is final. UNAVAILABLE naming each controller's failure when none could be reached.
 absl::StatusOr<HostCredentials> Enroll(const EnrollOptions& options);
 
 // FAILED_PRECONDITION "not enrolled: …" when the files are missing; the file checks' errors

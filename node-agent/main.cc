@@ -1,8 +1,9 @@
 // keyfleet-agent: the node agent that reconciles ~/.ssh/authorized_keys.
-//   keyfleet-agent run [--config FILE] [--controller ADDR] [--once] …
+//   keyfleet-agent run [--config FILE] [--controller ADDR[,ADDR…]]… [--once] …
 //   keyfleet-agent apply --desired FILE.json [--root DIR] [--min-uid N] [--allow-root]
 //   keyfleet-agent authorized-keys-command USER [--cache PATH]
-//   keyfleet-agent enroll --controller ADDR --token T --ca-hash sha256:HEX [--hostname NAME]
+//   keyfleet-agent enroll --controller ADDR[,ADDR…]… --token T --ca-hash sha256:HEX
+//                         [--hostname NAME]
 #include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
@@ -11,10 +12,12 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "common/duration_text.h"
 #include "common/runtime_setup.h"
+#include "common/tls/grpc_credentials.h"
 #include "node-agent/agent_config.h"
 #include "node-agent/apply.h"
 #include "node-agent/cache.h"
@@ -124,7 +127,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", KEYFLEET_VERSION);
   app.require_subcommand(1, 1);
 
-  std::string config_path, controller, hostname, cache_path, recheck, log_level, root;
+  std::string config_path, hostname, cache_path, recheck, log_level, root;
+  std::vector<std::string> controllers;
   std::vector<std::string> labels;
   bool once = false;
   bool allow_root = false;
@@ -135,7 +139,11 @@ int main(int argc, char** argv) {
       "report, reconnect with backoff when it is unreachable (the cached state stays "
       "enforced), and re-check the files on a timer.");
   run->add_option("--config", config_path, "YAML config file (see deploy/agent.yaml)");
-  run->add_option("--controller", controller, "Controller address (default 127.0.0.1:7443)");
+  run->add_option("--controller", controllers,
+                  "Controller address HOST:PORT ([IPV6]:PORT); repeat it or separate addresses "
+                  "with commas to give every replica (the agent watches one and fails over to the "
+                  "others). Replaces the config file's list (default 127.0.0.1:7443)")
+      ->allow_extra_args(false);
   run->add_option("--hostname", hostname, "This host's name (default: gethostname)");
   run->add_option("--label", labels, "A label KEY=VALUE (repeatable)");
   run->add_option("--root", root, "Treat DIR as / (for tests and demos)");
@@ -161,14 +169,19 @@ int main(int argc, char** argv) {
 
   keyfleet::agent::EnrollOptions enroll_options;
   std::string enroll_timeout;
+  std::vector<std::string> enroll_controllers;
   CLI::App* enroll = app.add_subcommand(
       "enroll",
       "Join this host to the fleet once: pin the controller's CA by its hash, generate the "
       "host's private key here (it never leaves the host), and get a client certificate for it "
       "with a join token from `keyfleet host token create`. Writes TLS_DIR/host.pem (0600) and "
       "TLS_DIR/ca.pem. Run again with a new token after the certificate expired.");
-  enroll->add_option("--controller", enroll_options.controller, "Controller address HOST:PORT")
-      ->required();
+  enroll
+      ->add_option("--controller", enroll_controllers,
+                   "Controller address HOST:PORT ([IPV6]:PORT); repeat it or separate addresses "
+                   "with commas: each is tried in turn until one can be reached")
+      ->required()
+      ->allow_extra_args(false);
   std::string token_file;
   auto* token_opt = enroll->add_option(
       "--token", enroll_options.token,
@@ -188,7 +201,8 @@ int main(int argc, char** argv) {
   enroll_options.tls_dir = AgentConfig().tls_dir;
   enroll->add_option("--tls-dir", enroll_options.tls_dir,
                      "Where to write host.pem and ca.pem (default /var/lib/keyfleet/tls)");
-  enroll->add_option("--timeout", enroll_timeout, "Give up after this long (default 30s)");
+  enroll->add_option("--timeout", enroll_timeout,
+                     "Give up on a controller after this long, then try the next (default 30s)");
 
   std::string desired_path;
   keyfleet::agent::ApplySettings apply_settings;
@@ -221,6 +235,10 @@ int main(int argc, char** argv) {
 
   if (apply->parsed()) return Apply(desired_path, apply_settings);
   if (enroll->parsed()) {
+    auto parsed = keyfleet::agent::ParseControllerList(enroll_controllers);
+    if (!parsed.ok())
+      return Fail(kExitUsage, "--controller: " + std::string(parsed.status().message()));
+    enroll_options.controllers = *std::move(parsed);
     if (!token_file.empty()) {
       std::stringstream text;
       if (token_file == "-") {
@@ -252,7 +270,12 @@ int main(int argc, char** argv) {
     if (!loaded.ok()) return Fail(kExitUsage, std::string(loaded.status().message()));
     config = *loaded;
   }
-  if (!controller.empty()) config.controller = controller;
+  if (!controllers.empty()) {
+    auto parsed = keyfleet::agent::ParseControllerList(controllers);
+    if (!parsed.ok())
+      return Fail(kExitUsage, "--controller: " + std::string(parsed.status().message()));
+    config.controllers = *std::move(parsed);
+  }
   if (!hostname.empty()) config.hostname = hostname;
   if (!root.empty()) config.root = root;
   if (!cache_path.empty()) config.cache_path = cache_path;
@@ -278,6 +301,18 @@ int main(int argc, char** argv) {
     char buf[256] = {};
     gethostname(buf, sizeof(buf) - 1);
     config.hostname = buf;
+  }
+  if (config.insecure_dev) {
+    // Plaintext carries who may log in here, unauthenticated: only ever over loopback.
+    for (const std::string& address : config.controllers) {
+      if (!keyfleet::tls::IsLoopbackAddress(address)) {
+        return Fail(kExitUsage,
+                    "insecure_dev talks plaintext and trusts whatever answers: it "
+                    "only connects to a loopback controller (127.0.0.1, [::1], "
+                    "localhost), not " +
+                        address);
+      }
+    }
   }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
   if (!config.insecure_dev && !config.labels.empty()) {

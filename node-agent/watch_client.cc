@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/str_join.h"
 #include "common/delivery_limits.h"
 #include "common/duration_text.h"
 #include "common/fingerprint.h"
@@ -48,20 +49,48 @@ std::vector<std::string> HostKeyFingerprints(const std::string& root) {
   return out;
 }
 
-WatchClient::WatchClient(const AgentConfig& config, Reconciler& reconciler)
-    : config_(config), reconciler_(reconciler) {}
+ControllerRotation::ControllerRotation(std::vector<std::string> addresses, uint64_t seed)
+    : order_(std::move(addresses)) {
+  std::mt19937_64 rng(seed);
+  std::shuffle(order_.begin(), order_.end(), rng);
+}
 
-absl::StatusOr<std::shared_ptr<grpc::Channel>> WatchClient::Connect(std::string* hostname) {
+bool ControllerRotation::Failed() {
+  position_ = (position_ + 1) % order_.size();
+  if (++failed_in_round_ < order_.size()) return false;
+  failed_in_round_ = 0;
+  return true;
+}
+
+WatchClient::WatchClient(const AgentConfig& config, Reconciler& reconciler, uint64_t seed)
+    : config_(config),
+      reconciler_(reconciler),
+      rotation_(config.controllers.empty() ? std::vector<std::string>{kDefaultController}
+                                           : config.controllers,
+                seed),
+      jitter_rng_(seed ^ 0x9e3779b97f4a7c15ULL) {}
+
+std::optional<WatchedController> WatchClient::watching() const {
+  std::lock_guard<std::mutex> lock(watching_mu_);
+  return watching_;
+}
+
+absl::Duration WatchClient::Jittered(absl::Duration backoff) {
+  return backoff * std::uniform_real_distribution<double>(0.5, 1.0)(jitter_rng_);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> WatchClient::Connect(const std::string& address,
+                                                                    std::string* hostname) {
   if (config_.insecure_dev) {
     // Plaintext carries who may log in here, unauthenticated: only ever over loopback.
-    if (!tls::IsLoopbackAddress(config_.controller)) {
+    if (!tls::IsLoopbackAddress(address)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "insecure_dev talks plaintext and trusts whatever answers: it only connects to a "
           "loopback controller (127.0.0.1, [::1], localhost), not ",
-          config_.controller));
+          address));
     }
     *hostname = config_.hostname;
-    return grpc::CreateCustomChannel(config_.controller, grpc::InsecureChannelCredentials(),
+    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
                                      ChannelArguments());
   }
   // Read again for every stream: enrollment or renewal may have changed them.
@@ -75,8 +104,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> WatchClient::Connect(std::string*
   }
   *hostname = creds->hostname;
   ScheduleRenewal(*creds);
-  return grpc::CreateCustomChannel(config_.controller, MutualTlsCredentials(*creds),
-                                   ChannelArguments());
+  return grpc::CreateCustomChannel(address, MutualTlsCredentials(*creds), ChannelArguments());
 }
 
 grpc::ChannelArguments WatchClient::ChannelArguments() {
@@ -90,6 +118,12 @@ grpc::ChannelArguments WatchClient::ChannelArguments() {
               static_cast<int>(absl::ToInt64Milliseconds(kKeepaliveTimeout)));
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // gRPC gives a connection attempt max(this, its first reconnect backoff of 1 s): an address
+  // that swallows packets, or a frozen controller, costs kConnectTimeout before the next one is
+  // tried, not gRPC's default 20 s. (Each attempt is a new channel: gRPC's own reconnect
+  // backoff never runs.)
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+              static_cast<int>(absl::ToInt64Milliseconds(kConnectTimeout)));
   // The controller refuses a change that would make a desired state bigger than this.
   args.SetMaxReceiveMessageSize(static_cast<int>(kMaxDesiredStateBytes));
   return args;
@@ -197,17 +231,14 @@ void WatchClient::Report(const ApplyReport& report) {
   last_reported_ = ReportSignature(report);
 }
 
-bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl::Status* status) {
+bool WatchClient::WatchOnce(const std::string& address, bool stop_after_first,
+                            absl::Duration deadline, absl::Status* status) {
   std::string hostname;
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(&hostname);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Connect(address, &hostname);
   credentials_unusable_ = !channel.ok();
   if (!channel.ok()) {
     *status = channel.status();
     return false;
-  }
-  {
-    std::lock_guard<std::mutex> lock(channel_mu_);
-    channel_ = *channel;
   }
   auto stub = v1::AgentService::NewStub(*channel);
   grpc::ClientContext ctx;
@@ -239,7 +270,18 @@ bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl
   bool got_any = false;
   bool reported = false;
   while (hello_sent && stream->Read(&resp)) {
-    got_any = true;
+    if (!got_any) {
+      got_any = true;
+      WatchedController watched{address, ctx.peer()};
+      spdlog::info("watching controller {} ({})", watched.address, watched.peer);
+      {
+        std::lock_guard<std::mutex> lock(watching_mu_);
+        watching_ = std::move(watched);
+      }
+      // Renewal goes to the controller that answered, not to one that failed since.
+      std::lock_guard<std::mutex> lock(channel_mu_);
+      channel_ = *channel;
+    }
     if (!resp.has_desired_state()) continue;  // heartbeat
     const v1::DesiredState& state = resp.desired_state();
     if (state.digest().empty()) {
@@ -275,6 +317,10 @@ bool WatchClient::WatchOnce(bool stop_after_first, absl::Duration deadline, absl
   {
     std::lock_guard<std::mutex> lock(stream_mu_);
     stream_ = nullptr;  // no more reports from the recheck thread on this stream
+  }
+  {
+    std::lock_guard<std::mutex> lock(watching_mu_);
+    watching_.reset();
   }
   grpc::Status s = stream->Finish();
   {
@@ -315,18 +361,20 @@ void WatchClient::RecheckLoop() {
 
 void WatchClient::Run() {
   std::thread recheck([this] { RecheckLoop(); });
-  std::mt19937_64 rng(std::random_device{}());
   absl::Duration backoff = kFirstRetry;
+  // This round's failures ("ADDRESS: reason"), and whether all of them refused this host.
+  std::vector<std::string> round_failures;
+  bool round_all_refused = true;
   std::string last_reason;
   while (!stop_) {
+    const std::string address = rotation_.current();
     absl::Status status;
-    bool got_any = WatchOnce(false, absl::InfiniteDuration(), &status);
+    const bool got_any = WatchOnce(address, false, absl::InfiniteDuration(), &status);
     if (stop_) break;
-    if (got_any) backoff = kFirstRetry;
     const std::string reason =
         status.ok() ? std::string("stream closed") : std::string(status.message());
     if (credentials_unusable_) {
-      // Not enrolled, or the certificate expired: nothing to ask the controller until someone
+      // Not enrolled, or the certificate expired: nothing to ask any controller until someone
       // runs `keyfleet-agent enroll`. Look at the files again every few seconds (no network),
       // and say so once, not every time.
       if (reason != last_reason) {
@@ -339,15 +387,42 @@ void WatchClient::Run() {
     }
     last_reason.clear();
     // The one backoff (each attempt is a new channel, so gRPC's own never compounds it), with
-    // jitter so a fleet reconnecting after a controller restart spreads out. An unreachable
-    // controller is tried again at least every kMaxUnreachableRetry, so a restarted one has its
-    // agents back within about two seconds; a controller that refused this host is asked again
-    // more and more slowly.
+    // jitter so a fleet reconnecting after a controller restart spreads out.
+    if (got_any) {
+      // A stream that worked ended: most often its controller restarted (an upgrade) or the
+      // network blinked, so the same controller is asked first, which keeps the fleet spread
+      // as it was; a replica that is gone costs one refused connection before the next.
+      rotation_.Succeeded();
+      round_failures.clear();
+      round_all_refused = true;
+      backoff = kFirstRetry;
+      const absl::Duration wait = Jittered(backoff);
+      spdlog::warn("watch on controller {} ended ({}); reconnecting in {}", address, reason,
+                   FormatDurationForHumans(wait));
+      SleepUnless(stop_, wait);
+      backoff = std::min(backoff * 2, kMaxUnreachableRetry);
+      continue;
+    }
     const bool refused = absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status);
-    const absl::Duration cap = refused ? kMaxRefusedRetry : kMaxUnreachableRetry;
+    round_all_refused = round_all_refused && refused;
+    round_failures.push_back(absl::StrCat(address, ": ", reason));
+    if (!rotation_.Failed()) {
+      // Another controller has not been tried since the last working stream: at once.
+      spdlog::warn("controller {} failed ({}); trying {}", address, reason, rotation_.current());
+      continue;
+    }
+    // Every controller failed in this round. An unreachable one is tried again at least every
+    // kMaxUnreachableRetry, so a restarted one has its agents back within about two seconds;
+    // when all of them refused this host, they are asked again more and more slowly.
+    const absl::Duration cap = round_all_refused ? kMaxRefusedRetry : kMaxUnreachableRetry;
     backoff = std::min(backoff, cap);
-    absl::Duration wait = backoff * std::uniform_real_distribution<double>(0.5, 1.0)(rng);
-    spdlog::warn("watch ended ({}); reconnecting in {}", reason, FormatDurationForHumans(wait));
+    const absl::Duration wait = Jittered(backoff);
+    spdlog::warn("{} ({}); trying {} in {}",
+                 rotation_.size() == 1 ? "watch failed" : "no controller could be watched",
+                 absl::StrJoin(round_failures, "; "), rotation_.current(),
+                 FormatDurationForHumans(wait));
+    round_failures.clear();
+    round_all_refused = true;
     SleepUnless(stop_, wait);
     backoff = std::min(backoff * 2, cap);
   }
@@ -355,15 +430,32 @@ void WatchClient::Run() {
 }
 
 absl::Status WatchClient::RunOnce(absl::Duration timeout) {
-  absl::Status status;
-  const absl::Time start = absl::Now();
-  if (WatchOnce(true, timeout, &status)) return absl::OkStatus();
-  // Say "within" only when the wait ran out; a refused connection ends the call at once.
-  const bool timed_out = absl::Now() - start >= timeout;
-  return absl::UnavailableError(absl::StrCat(
-      "no desired state from ", config_.controller,
-      timed_out ? absl::StrCat(" within ", FormatDurationForHumans(timeout)) : std::string(),
-      status.ok() ? "" : ": ", status.message()));
+  const absl::Time deadline = absl::Now() + timeout;
+  std::vector<std::string> failures;  // "ADDRESS[ within T][: reason]"
+  for (size_t attempt = 0; attempt < rotation_.size() && !stop_; ++attempt) {
+    const std::string address = rotation_.current();
+    rotation_.Failed();  // whatever happens, the next attempt goes to the next controller
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      failures.push_back(absl::StrCat(address, " (not tried: out of time)"));
+      continue;
+    }
+    absl::Status status;
+    const absl::Time start = absl::Now();
+    if (WatchOnce(address, true, left, &status)) return absl::OkStatus();
+    if (credentials_unusable_) {  // the same for every controller
+      return absl::UnavailableError(absl::StrCat("no desired state: ", status.message()));
+    }
+    // Say "within" only when the wait ran out; a refused connection ends the call at once.
+    const bool timed_out = absl::Now() - start >= left;
+    failures.push_back(absl::StrCat(
+        address, timed_out ? absl::StrCat(" within ", FormatDurationForHumans(left)) : "",
+        status.ok() ? "" : ": ", status.message()));
+  }
+  return absl::UnavailableError(failures.size() == 1
+                                    ? absl::StrCat("no desired state from ", failures[0])
+                                    : absl::StrCat("no desired state from any controller (",
+                                                   absl::StrJoin(failures, "; "), ")"));
 }
 
 void WatchClient::Stop() {

@@ -1,16 +1,23 @@
-// Holds the controller's Watch stream over mTLS (the host certificate in tls_dir; plaintext only
+// Holds a controller's Watch stream over mTLS (the host certificate in tls_dir; plaintext only
 // with insecure_dev): each desired state goes to the Reconciler, then a report on the same
-// stream (applied generation and digest, drift, host-key fingerprints). Reconnects with jittered
-// exponential backoff (see kFirstRetry) while the reconciler keeps enforcing the cached
-// state, also while the host is not enrolled or its certificate was refused; re-applies on a
-// timer to catch local edits; renews the certificate after two thirds of its life.
+// stream (applied generation and digest, drift, host-key fingerprints). With several controller
+// addresses (replicas sharing one database) it watches one at a time and fails over to the next
+// (ControllerRotation); reconnects with one jittered exponential backoff (see kFirstRetry) while
+// the reconciler keeps enforcing the cached state, also while the host is not enrolled or its
+// certificate was refused; re-applies on a timer to catch local edits; renews the certificate
+// after two thirds of its life, through the controller it is watching.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "keyfleet/v1/agent.grpc.pb.h"
@@ -20,44 +27,89 @@
 
 namespace keyfleet::agent {
 
-// Reconnecting: the first retry after about kFirstRetry (jittered down to half), doubling to
-// kMaxUnreachableRetry while the controller cannot be reached, to kMaxRefusedRetry while it
-// refuses this host.
+// Reconnecting, with one backoff (every wait jittered down to as little as half of it): after a
+// stream that worked ends, the same controller again after kFirstRetry; a failed attempt moves on
+// to the next address at once while some address has not failed since the last working stream;
+// once every one has, the agent waits the backoff, which doubles with each wait (from kFirstRetry
+// at start-up and after a working stream) up to kMaxUnreachableRetry, or kMaxRefusedRetry when
+// every controller refused this host.
 inline constexpr absl::Duration kFirstRetry = absl::Milliseconds(500);
 inline constexpr absl::Duration kMaxUnreachableRetry = absl::Seconds(2);
 inline constexpr absl::Duration kMaxRefusedRetry = absl::Seconds(60);
+// How long one connection attempt (TCP and TLS handshakes) may take before the address counts
+// as unreachable; gRPC's own default is 20 s. Also the limit per resolved address of a DNS name
+// (gRPC's pick_first tries them in turn).
+inline constexpr absl::Duration kConnectTimeout = absl::Seconds(5);
 // HTTP/2 keepalive on the stream: a ping after this much silence, answered within the timeout.
 inline constexpr absl::Duration kKeepaliveTime = absl::Seconds(20);
 inline constexpr absl::Duration kKeepaliveTimeout = absl::Seconds(10);
 
+// The order in which an agent tries the configured controllers: shuffled once (so a fleet
+// spreads over the replicas, and the agents of a replica that dies spread over the others),
+// then round robin. A round is the attempts since the last stream that worked; it is complete
+// when every address has failed in it. Not thread-safe (the watch loop's own).
+class ControllerRotation {
+ public:
+  // `addresses` must not be empty.
+  ControllerRotation(std::vector<std::string> addresses, uint64_t seed);
+  const std::string& current() const { return order_[position_]; }
+  size_t size() const { return order_.size(); }
+  // The current address worked: it comes first again, and a new round begins.
+  void Succeeded() { failed_in_round_ = 0; }
+  // The current address failed: moves to the next. True when that completed the round (every
+  // address failed since the last success); the next round begins with the next address.
+  bool Failed();
+
+ private:
+  std::vector<std::string> order_;
+  size_t position_ = 0;
+  size_t failed_in_round_ = 0;
+};
+
+// The controller a stream is watching: the configured address, and the peer gRPC connected to
+// (for a DNS name, which of its addresses).
+struct WatchedController {
+  std::string address;
+  std::string peer;
+};
+
 class WatchClient {
  public:
-  WatchClient(const AgentConfig& config, Reconciler& reconciler);
+  // `seed` shuffles the controllers and jitters the backoff (fixed in tests).
+  WatchClient(const AgentConfig& config, Reconciler& reconciler,
+              uint64_t seed = std::random_device{}());
 
   // Runs until Stop().
   void Run();
-  // Connects, applies the first desired state, reports, returns. UNAVAILABLE when the
-  // controller cannot be reached within `timeout` (the cached state was still enforced).
+  // Connects, applies the first desired state, reports, returns; tries each controller once
+  // (in rotation order) within `timeout`. UNAVAILABLE naming each address's failure when none
+  // gave a state (the cached state was still enforced).
   absl::Status RunOnce(absl::Duration timeout);
   void Stop();
   // True while the agent cannot connect for want of usable credentials (not enrolled, its
   // certificate expired): it enforces its cache and waits for `keyfleet-agent enroll`.
   bool waiting_for_credentials() const { return credentials_unusable_; }
-  // The channel settings every controller connection uses: a receive limit of
-  // kMaxDesiredStateBytes (common/delivery_limits.h).
+  // The controller whose stream is up (it has sent at least one message), if any.
+  std::optional<WatchedController> watching() const;
+  // The channel settings every controller connection uses: keepalive, kConnectTimeout, a
+  // receive limit of kMaxDesiredStateBytes (common/delivery_limits.h).
   static grpc::ChannelArguments ChannelArguments();
 
  private:
-  // One stream until it ends; true when at least one message arrived.
-  bool WatchOnce(bool stop_after_first, absl::Duration deadline, absl::Status* status);
+  // One stream to `address` until it ends; true when at least one message arrived.
+  bool WatchOnce(const std::string& address, bool stop_after_first, absl::Duration deadline,
+                 absl::Status* status);
   // Sends a report on the current stream; dropped (logged) while disconnected: the next apply
   // after reconnecting reports again.
   void Report(const ApplyReport& report);
   // Whether `report` says something the last report sent did not (drift or failures).
   bool ReportChanged(const ApplyReport& report);
   void RecheckLoop();
-  // A channel with the current credentials, and the hostname to say in the hello.
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(std::string* hostname);
+  // A channel to `address` with the current credentials, and the hostname to say in the hello.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const std::string& address,
+                                                         std::string* hostname);
+  // A wait of between half and all of `backoff`.
+  absl::Duration Jittered(absl::Duration backoff);
   // Renews the certificate when due; after a renewal the stream is re-opened with it.
   void RenewIfDue();
   void ScheduleRenewal(const HostCredentials& creds);
@@ -65,8 +117,12 @@ class WatchClient {
 
   const AgentConfig& config_;
   Reconciler& reconciler_;
+  ControllerRotation rotation_;  // used by Run and RunOnce only
+  std::mt19937_64 jitter_rng_;   // likewise
   std::mutex channel_mu_;
-  std::shared_ptr<grpc::Channel> channel_;  // the current stream's, for renewal
+  std::shared_ptr<grpc::Channel> channel_;  // the last stream's that worked, for renewal
+  mutable std::mutex watching_mu_;
+  std::optional<WatchedController> watching_;  // guarded by watching_mu_
   std::atomic<absl::Time> renew_at_{absl::InfiniteFuture()};
   // The last stream could not start for want of usable credentials (not enrolled, expired).
   std::atomic<bool> credentials_unusable_{false};

@@ -3,9 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
 namespace keyfleet::agent {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 TEST(AgentConfig, TheShippedExampleParses) {
@@ -16,6 +20,7 @@ TEST(AgentConfig, TheShippedExampleParses) {
   EXPECT_TRUE(config->labels.empty()) << "labels come from join tokens, not the agent";
   EXPECT_EQ(config->recheck_interval, absl::Minutes(5));
   EXPECT_FALSE(config->accounts.allow_root);
+  EXPECT_THAT(config->controllers, ElementsAre("127.0.0.1:7443"));
 }
 
 TEST(AgentConfig, RefusesMistakesWithTheReason) {
@@ -34,6 +39,144 @@ TEST(AgentConfig, RefusesMistakesWithTheReason) {
     EXPECT_FALSE(config.ok()) << yaml;
     EXPECT_THAT(config.status().message(), HasSubstr(want)) << yaml;
   }
+}
+
+// `n` distinct addresses, a-0.example:7443 …
+std::vector<std::string> Addresses(int n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) out.push_back(absl::StrCat("a-", i, ".example:7443"));
+  return out;
+}
+
+TEST(ControllerList, TheDefaultIsOneLocalController) {
+  EXPECT_THAT(AgentConfig{}.controllers, ElementsAre("127.0.0.1:7443"));
+  // A config without `controller:` keeps what it was given.
+  AgentConfig base;
+  base.controllers = {"a:1", "b:2"};
+  auto config = ParseAgentConfig("log_level: info", base);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(config->controllers, ElementsAre("a:1", "b:2"));
+}
+
+TEST(ControllerList, GoodSpellings) {
+  struct Case {
+    std::string yaml;
+    std::vector<std::string> want;
+  };
+  const Case good[] = {
+      // One address, as every config before replicas had it.
+      {"controller: 10.0.0.5:7443", {"10.0.0.5:7443"}},
+      {"controller: keyfleet.example.com:7443", {"keyfleet.example.com:7443"}},
+      {"controller: localhost:7443", {"localhost:7443"}},
+      {"controller: \"[::1]:7443\"", {"[::1]:7443"}},
+      {"controller: \"[2001:db8::7]:443\"", {"[2001:db8::7]:443"}},
+      {"controller: kf.example.com.:7443", {"kf.example.com.:7443"}},
+      {"controller: KF-1.Example.COM:1", {"KF-1.Example.COM:1"}},
+      {"controller: a:65535", {"a:65535"}},
+      // Comma-separated, blanks around the commas ignored.
+      {"controller: a.example:7443,b.example:7443", {"a.example:7443", "b.example:7443"}},
+      {"controller: \" a.example:7443 , b.example:7443 \"", {"a.example:7443", "b.example:7443"}},
+      // YAML sequences, flow and block.
+      {"controller: [a.example:7443, \"[::1]:7443\", 10.0.0.5:7443]",
+       {"a.example:7443", "[::1]:7443", "10.0.0.5:7443"}},
+      {"controller:\n  - a.example:7443\n  - b.example:7443\n",
+       {"a.example:7443", "b.example:7443"}},
+      // One name on two ports is two controllers.
+      {"controller: [a:7443, a:7444]", {"a:7443", "a:7444"}},
+      {"controller: [" + absl::StrJoin(Addresses(kMaxControllers), ", ") + "]",
+       Addresses(kMaxControllers)},
+  };
+  for (const Case& c : good) {
+    auto config = ParseAgentConfig(c.yaml, AgentConfig{});
+    ASSERT_TRUE(config.ok()) << c.yaml << ": " << config.status();
+    EXPECT_EQ(config->controllers, c.want) << c.yaml;
+  }
+}
+
+TEST(ControllerList, BadSpellingsSayWhatIsWrong) {
+  const std::string long_label(64, 'a');
+  const std::pair<std::string, std::string> bad[] = {
+      {"controller:", "give HOST:PORT, comma-separated addresses, or a YAML list"},
+      {"controller: {a: 1}", "give HOST:PORT, comma-separated addresses, or a YAML list"},
+      {"controller: \"\"", "address 1 is empty"},
+      {"controller: \"a:1,\"", "address 2 is empty (a doubled or trailing comma?)"},
+      {"controller: \"a:1,,b:2\"", "address 2 is empty"},
+      {"controller: \",a:1\"", "address 1 is empty"},
+      {"controller: []", "the list is empty"},
+      {"controller: [a:1, \"\"]", "address 2 is empty"},
+      {"controller: [a:1, [b:2]]", "item 2 is not an address"},
+      {"controller: [a:1, {b: 2}]", "item 2 is not an address"},
+      {"controller: [\"a:1,b:2\"]", "item 1 holds a comma; give one HOST:PORT per item"},
+      {"controller: [a:1, a:1]", "\"a:1\" is listed twice"},
+      {"controller: [Kf.Example:1, kf.example.:1]",
+       "\"Kf.Example:1\" and \"kf.example.:1\" are the same controller"},
+      {"controller: [\"[::1]:7443\", \"[0:0::1]:7443\"]", "are the same controller"},
+      {"controller: [a:7443, a:07443]", "are the same controller"},
+      {"controller: [" + absl::StrJoin(Addresses(kMaxControllers + 1), ", ") + "]",
+       "more than 16 controller addresses"},
+      {"controller: web", "\"web\" has no port; write HOST:PORT, e.g. web:7443"},
+      {"controller: 7443", "has no port; write HOST:PORT, e.g. controller.example.com:7443"},
+      {"controller: \"web:\"", "has no valid port"},
+      {"controller: web:0", "has no valid port"},
+      {"controller: web:65536", "has no valid port"},
+      {"controller: web:123456", "has no valid port"},
+      {"controller: web:+1", "has no valid port"},
+      {"controller: web:https", "has no valid port"},
+      {"controller: \":7443\"", "has no host"},
+      {"controller: \"::1:7443\"", "IPv6 address without brackets; write [IPV6]:PORT"},
+      {"controller: \"[::1:7443\"", "has no closing ']'"},
+      {"controller: \"[::1]\"", "has no port; write [IPV6]:PORT"},
+      {"controller: \"[::1]7443\"", "has no port"},
+      {"controller: \"[]:7443\"", "has no host"},
+      {"controller: \"[10.0.0.1]:7443\"", "holds no IPv6 address"},
+      {"controller: \"[fe80::1%eth0]:7443\"", "holds no IPv6 address"},
+      {"controller: 300.1.1.1:7443", "holds no valid IPv4 address"},
+      {"controller: 10.0.0:7443", "holds no valid IPv4 address"},
+      {"controller: web_1:7443", "holds no valid host name"},
+      {"controller: -web:7443", "holds no valid host name"},
+      {"controller: web-.example:7443", "holds no valid host name"},
+      {"controller: web..example:7443", "holds no valid host name"},
+      {"controller: " + long_label + ".example:7443", "holds no valid host name"},
+      {"controller: https://web:7443", "is a URL or a path"},
+      {"controller: dns:///web:7443", "is a URL or a path"},
+      {"controller: unix:/run/keyfleet.sock", "is a URL or a path"},
+      {"controller: \"web 1:7443\"", "contains a blank or control character"},
+      {"controller: \"web\\t1:7443\"", "contains a blank or control character"},
+  };
+  for (const auto& [yaml, want] : bad) {
+    auto config = ParseAgentConfig(yaml, AgentConfig{});
+    ASSERT_FALSE(config.ok()) << yaml;
+    EXPECT_THAT(config.status().message(), HasSubstr("controller: ")) << yaml;
+    EXPECT_THAT(config.status().message(), HasSubstr(want)) << yaml;
+  }
+}
+
+TEST(ControllerList, ErrorsQuoteOnlyAShortPrefixOfTheInput) {
+  const std::string huge = std::string(100000, 'a') + ":7443";
+  auto config = ParseAgentConfig("controller: " + huge, AgentConfig{});
+  ASSERT_FALSE(config.ok());
+  EXPECT_LT(config.status().message().size(), 600u);
+  // A list of a million commas is refused after the 17th entry.
+  auto many = ParseControllerList({std::string(1000000, ',')});
+  ASSERT_FALSE(many.ok());
+  EXPECT_THAT(many.status().message(), HasSubstr("address 1 is empty"));
+  auto too_many = ParseControllerList({absl::StrJoin(Addresses(1000), ",")});
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_THAT(too_many.status().message(), HasSubstr("more than 16"));
+}
+
+// `--controller` given more than once, each maybe with commas: one list, checked as a whole.
+TEST(ControllerList, FlagValues) {
+  auto both = ParseControllerList({"a:1", "b:2,c:3"});
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_THAT(*both, ElementsAre("a:1", "b:2", "c:3"));
+  EXPECT_THAT(ParseControllerList({"a:1", "a:1"}).status().message(), HasSubstr("listed twice"));
+  EXPECT_THAT(ParseControllerList({"a:1", ""}).status().message(), HasSubstr("address 2 is empty"));
+  EXPECT_THAT(ParseControllerList({}).status().message(), HasSubstr("no controller address"));
+  EXPECT_TRUE(ParseControllerList(Addresses(kMaxControllers)).ok());
+  EXPECT_THAT(ParseControllerList(Addresses(kMaxControllers + 1)).status().message(),
+              HasSubstr("more than 16"));
+  EXPECT_TRUE(ValidateControllerAddress("[::ffff:10.0.0.1]:7443").ok());
 }
 
 }  // namespace

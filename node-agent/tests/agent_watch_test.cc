@@ -3,10 +3,14 @@
 // a revocation leaves it, a dead controller changes nothing, and the host converges in the
 // controller's rollout status; the running agent binary stays within its idle memory budget.
 // Labels: postgres, tls.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <set>
 #include <thread>
@@ -57,7 +61,7 @@ class InProcessAgent {
  public:
   InProcessAgent(const std::string& address, const std::string& token, const std::string& pin)
       : config_(MakeConfig(address, sandbox_)) {
-    enrolled_ = Enroll({address, token, pin, "", config_.tls_dir});
+    enrolled_ = Enroll({{address}, token, pin, "", config_.tls_dir});
   }
   ~InProcessAgent() {
     if (client_) client_->Stop();
@@ -79,7 +83,7 @@ class InProcessAgent {
  private:
   static AgentConfig MakeConfig(const std::string& address, Sandbox& sandbox) {
     AgentConfig config;
-    config.controller = address;
+    config.controllers = {address};
     config.tls_dir = sandbox.Path("tls");
     config.root = sandbox.root();
     config.cache_path = sandbox.Path("agent-cache");
@@ -156,9 +160,9 @@ class AgentWatch : public ::testing::Test {
 TEST_F(AgentWatch, DriftThatGoesAwayIsClearedOnTheController) {
   Sandbox sandbox;
   AgentConfig config;
-  config.controller = address_;
+  config.controllers = {address_};
   config.tls_dir = sandbox.Path("tls");
-  EnrollOptions enroll{address_, Token("web-1"), pin_, "", config.tls_dir};
+  EnrollOptions enroll{{address_}, Token("web-1"), pin_, "", config.tls_dir};
   ASSERT_TRUE(Enroll(enroll).ok());
   config.root = sandbox.root();
   config.cache_path = sandbox.Path("agent-cache");
@@ -194,9 +198,9 @@ TEST_F(AgentWatch, DriftThatGoesAwayIsClearedOnTheController) {
 TEST_F(AgentWatch, GrantRevokeAndAControllerOutage) {
   Sandbox sandbox;
   AgentConfig config;
-  config.controller = address_;
+  config.controllers = {address_};
   config.tls_dir = sandbox.Path("tls");
-  EnrollOptions enroll{address_, Token("web-1"), pin_, "", config.tls_dir};
+  EnrollOptions enroll{{address_}, Token("web-1"), pin_, "", config.tls_dir};
   absl::StatusOr<HostCredentials> enrolled = Enroll(enroll);
   ASSERT_TRUE(enrolled.ok()) << enrolled.status();
   EXPECT_EQ(enrolled->hostname, "web-1");
@@ -251,9 +255,9 @@ TEST_F(AgentWatch, GrantRevokeAndAControllerOutage) {
   ::keyfleet::testing::CommandResult enrolled_binary = EnrollBinary("web-2", other.Path("tls"));
   ASSERT_EQ(enrolled_binary.exit_code, 0) << enrolled_binary.out;
   EXPECT_THAT(enrolled_binary.out, HasSubstr("enrolled as web-2"));
-  const std::string once = std::string(KEYFLEET_AGENT) + " run --once --controller " +
-                           config.controller + " --tls-dir " + other.Path("tls") + " --root " +
-                           other.root() + " --cache " + other.Path("agent-cache");
+  const std::string once = std::string(KEYFLEET_AGENT) + " run --once --controller " + address_ +
+                           " --tls-dir " + other.Path("tls") + " --root " + other.root() +
+                           " --cache " + other.Path("agent-cache");
   ::keyfleet::testing::CommandResult ran = ::keyfleet::testing::RunCommand(once + " 2>&1");
   EXPECT_EQ(ran.exit_code, 0) << ran.out;
   EXPECT_THAT(Read(other.Path("home/alice/.ssh/authorized_keys")),
@@ -344,7 +348,7 @@ TEST_F(AgentWatch, CertificatesAreRenewedAndAnExpiredOneKeepsTheFilesUntilReenro
 
   // A new token enrolls the host again; the running agent picks the new identity up.
   StartServer(absl::Hours(1));
-  ASSERT_TRUE(Enroll({address_, Token("web-1"), pin_, "", config.tls_dir}).ok());
+  ASSERT_TRUE(Enroll({{address_}, Token("web-1"), pin_, "", config.tls_dir}).ok());
   {
     grpc::ClientContext lc;
     v1::ListKeysResponse keys;
@@ -534,6 +538,97 @@ TEST_F(AgentWatch, ARestoredDatabaseIsFollowedNotIgnored) {
     return admin_->RolloutStatus(&c, req, &resp).ok() && resp.targeted_hosts() == 1 &&
            resp.converged_hosts() == 1;
   }));
+}
+
+// A listening socket that never accepts: the kernel completes TCP handshakes into its backlog
+// and nothing ever answers, as with a frozen controller or a firewall that drops replies.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (fd_ >= 0 && bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+        listen(fd_, 16) == 0 && getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+      address_ = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+    }
+  }
+  ~SilentListener() {
+    if (fd_ >= 0) close(fd_);
+  }
+  const std::string& address() const { return address_; }
+
+ private:
+  int fd_ = -1;
+  std::string address_;
+};
+
+// Of several controller addresses, one refuses connections and one never answers: enrollment
+// goes on past the dead one; `--once` gives up on the silent one after kConnectTimeout (gRPC's
+// own limit would be 20 s); and a running agent passes over both to the controller that works
+// within one connect timeout, whichever order it drew.
+TEST_F(AgentWatch, DeadAndSilentControllersArePassedOverForOneThatWorks) {
+  SilentListener silent;
+  ASSERT_FALSE(silent.address().empty());
+  const std::string dead = "127.0.0.1:" + std::to_string(::keyfleet::testing::FreeLoopbackPort());
+  Sandbox sandbox;
+  AgentConfig config;
+  config.tls_dir = sandbox.Path("tls");
+  config.root = sandbox.root();
+  config.cache_path = sandbox.Path("agent-cache");
+  config.recheck_interval = absl::Seconds(1);
+  absl::StatusOr<HostCredentials> enrolled =
+      Enroll({{dead, address_}, Token("web-1"), pin_, "", config.tls_dir, absl::Seconds(10)});
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status();
+  Reconciler reconciler({{config.root, config.accounts}, config.cache_path});
+  ASSERT_TRUE(reconciler.Start().ok());
+
+  config.controllers = {silent.address()};
+  {
+    WatchClient once(config, reconciler);
+    const absl::Time start = absl::Now();
+    const absl::Status s = once.RunOnce(absl::Seconds(30));
+    const absl::Duration took = absl::Now() - start;
+    EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+    EXPECT_THAT(s.message(), HasSubstr(silent.address()));
+    EXPECT_GE(took, kConnectTimeout - absl::Milliseconds(500));
+    EXPECT_LT(took, kConnectTimeout + absl::Seconds(3)) << "gave up after " << took;
+  }
+
+  config.controllers = {silent.address(), dead, address_};
+  // Seeds whose order starts with the silent address, and with the dead one.
+  std::vector<uint64_t> seeds;
+  for (const std::string& first : {silent.address(), dead}) {
+    for (uint64_t seed = 0; seed < 1000; ++seed) {
+      ControllerRotation order(config.controllers, seed);
+      if (order.current() != first) continue;
+      order.Failed();
+      if (order.current() == address_) continue;  // the working one last
+      seeds.push_back(seed);
+      break;
+    }
+  }
+  ASSERT_EQ(seeds.size(), 2u);
+  for (uint64_t seed : seeds) {
+    WatchClient client(config, reconciler, seed);
+    const absl::Time start = absl::Now();
+    std::thread agent([&] { client.Run(); });
+    const bool watching = WaitUntil(
+        [&] {
+          std::optional<WatchedController> watched = client.watching();
+          return watched && watched->address == address_;
+        },
+        10);
+    const absl::Duration took = absl::Now() - start;
+    client.Stop();
+    agent.join();
+    EXPECT_TRUE(watching) << "seed " << seed;
+    EXPECT_LT(took, kConnectTimeout + absl::Seconds(3)) << "seed " << seed;
+    std::cerr << "seed " << seed << ": watching " << address_ << " after "
+              << absl::FormatDuration(took) << "\n";
+  }
 }
 
 TEST_F(AgentWatch, TheIdleAgentStaysWithinItsMemoryBudget) {

@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::string> token = keyfleet::testing::CreateJoinToken(*admin, "bench-1", {});
   absl::StatusOr<keyfleet::agent::HostCredentials> enrolled =
       token.ok() ? keyfleet::agent::Enroll(
-                       {address, *token, *keyfleet::tls::CertificatePin(ca_pem), "", root + "/tls"})
+                       {{address}, *token, *keyfleet::tls::CertificatePin(ca_pem), "", root + "/tls"})
                  : absl::StatusOr<keyfleet::agent::HostCredentials>(token.status());
   if (!enrolled.ok()) {
     std::fprintf(stderr, "enrollment: %s\n", enrolled.status().ToString().c_str());
