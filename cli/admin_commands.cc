@@ -256,7 +256,7 @@ void AddAuditCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
         req.mutable_since()->set_seconds(absl::ToUnixSeconds(*when));
       }
       v1::ListAuditResponse resp;
-      grpc::Status s = client.admin().ListAudit(client.Context().get(), req, &resp);
+      grpc::Status s = client.ListAll(&v1::AdminService::Stub::ListAudit, req, &resp);
       if (!s.ok()) return client.Fail(s);
       if (globals.output == OutputFormat::kJson) {
         std::cout << ToJson(resp) << "\n";

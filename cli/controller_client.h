@@ -45,6 +45,25 @@ class ControllerClient {
   // A context with the call deadline and the caller's token.
   std::unique_ptr<grpc::ClientContext> Context() const;
 
+  // Calls list `rpc` page by page (the request's page_token set from each answer's
+  // next_page_token) and returns every page's items in one answer.
+  template <typename Request, typename Response>
+  grpc::Status ListAll(grpc::Status (v1::AdminService::Stub::*rpc)(grpc::ClientContext*,
+                                                                   const Request&, Response*),
+                       Request request, Response* response) {
+    response->Clear();
+    for (;;) {
+      Response page;
+      grpc::Status status = (admin_.get()->*rpc)(Context().get(), request, &page);
+      if (!status.ok()) return status;
+      std::string next = page.next_page_token();
+      page.clear_next_page_token();
+      response->MergeFrom(page);
+      if (next.empty()) return grpc::Status::OK;
+      request.set_page_token(next);
+    }
+  }
+
   // Calls mutation `rpc` tagged with a request id (one per call: --request-id for the first,
   // ID.2, ID.3… after it; else random). When the answer is lost — the controller unreachable
   // or silent past the deadline, or its database lost mid-commit — it asks again with the same

@@ -178,7 +178,7 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
       req.mutable_expiring_within()->set_seconds(absl::ToInt64Seconds(*d));
     }
     v1::ListKeysResponse resp;
-    grpc::Status s = client.admin().ListKeys(client.Context().get(), req, &resp);
+    grpc::Status s = client.ListAll(&v1::AdminService::Stub::ListKeys, req, &resp);
     if (!s.ok()) return client.Fail(s);
     if (globals.output == OutputFormat::kJson) {
       std::cout << ToJson(resp) << "\n";

@@ -116,6 +116,11 @@ class ReportHandlers {
   // window, rotated when created within the cycle and neither.
   RotationReport Rotation() const;
   absl::StatusOr<std::vector<AuditEvent>> ListAudit(absl::Time since) const;
+  // At most `limit` events after sequence `after` and at or after `since`, oldest first.
+  absl::StatusOr<std::vector<AuditEvent>> ListAuditPage(uint64_t after, absl::Time since,
+                                                        size_t limit) const {
+    return ctx_.store.ListAudit(after, since, limit);
+  }
   // The chain and, with trusted keys, every signed checkpoint (audit_chain.h VerifyAuditLog).
   absl::StatusOr<AuditVerification> VerifyAudit() const;
   // Events with sequence > `after` and at >= `since`, oldest first, at most `limit`, each with

@@ -5,11 +5,15 @@
 #include "common/status_macros.h"
 #include "controller/audit_checkpoint.h"
 #include "controller/fleet_view.h"
+#include "controller/service/page_token.h"
 #include "controller/service/proto_convert.h"
 #include "controller/service/status_mapping.h"
 
 namespace keyfleet::controller {
 namespace {
+
+constexpr uint32_t kAuditPageSize = 1000;
+constexpr uint32_t kKeyPageSize = 5000;
 
 absl::StatusOr<CredentialSpec> SpecFromProto(const v1::CredentialSpec& p) {
   CredentialSpec spec;
@@ -159,10 +163,19 @@ grpc::Status AdminServiceImpl::ListKeys(grpc::ServerContext* ctx, const v1::List
     }
     filter.expiring_within = FromProto(req->expiring_within());
   }
+  absl::StatusOr<uint32_t> size = PageSize(req->page_size(), kKeyPageSize);
+  if (!size.ok()) return ToGrpcStatus(size.status());
+  absl::StatusOr<std::string> after = ParseKeyPageToken(req->page_token());
+  if (!after.ok()) return ToGrpcStatus(after.status());
   absl::StatusOr<std::vector<KeyRecord>> keys = inventory_.ListKeys(filter);
   if (!keys.ok()) return ToGrpcStatus(keys.status());
-  for (const KeyRecord& key : *keys) {
-    if (caller.SeesKey(key)) KeyToProto(key, resp->add_keys());
+  for (const KeyRecord& key : *keys) {  // in fingerprint order
+    if (key.fingerprint <= *after || !caller.SeesKey(key)) continue;
+    if (static_cast<uint32_t>(resp->keys_size()) == *size) {
+      resp->set_next_page_token(KeyPageToken(resp->keys(resp->keys_size() - 1).fingerprint()));
+      break;
+    }
+    KeyToProto(key, resp->add_keys());
   }
   return grpc::Status::OK;
 }
@@ -525,9 +538,17 @@ grpc::Status AdminServiceImpl::ListAudit(grpc::ServerContext* ctx, const v1::Lis
     if (absl::Status s = CheckRequestTime("since", req->since()); !s.ok()) return ToGrpcStatus(s);
   }
   absl::Time since = req->has_since() ? FromProto(req->since()) : absl::InfinitePast();
-  absl::StatusOr<std::vector<AuditEvent>> events = reports_.ListAudit(since);
+  absl::StatusOr<uint32_t> size = PageSize(req->page_size(), kAuditPageSize);
+  if (!size.ok()) return ToGrpcStatus(size.status());
+  absl::StatusOr<uint64_t> after = ParseAuditPageToken(req->page_token());
+  if (!after.ok()) return ToGrpcStatus(after.status());
+  absl::StatusOr<std::vector<AuditEvent>> events =
+      reports_.ListAuditPage(*after, since, static_cast<size_t>(*size) + 1);
   if (!events.ok()) return ToGrpcStatus(events.status());
+  const bool more = events->size() > *size;
+  if (more) events->resize(*size);
   for (const AuditEvent& e : *events) ToProto(e, resp->add_events());
+  if (more) resp->set_next_page_token(AuditPageToken(events->back().sequence));
   return grpc::Status::OK;
 }
 
