@@ -1,10 +1,12 @@
 #include "controller/service/agent_service.h"
 
+#include <memory>
 #include <mutex>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/host_names.h"
+#include "controller/service/outgoing_message.h"
 #include "controller/service/proto_convert.h"
 #include "controller/service/status_mapping.h"
 #include "spdlog/spdlog.h"
@@ -14,15 +16,35 @@ namespace {
 
 // One agent's stream. Reads (the hello, then reports) and writes (desired states, heartbeats)
 // run independently: one read is in flight at a time, and at most one write; a write that
-// became due meanwhile is sent when the current one completes. gRPC calls (StartWrite, Finish)
-// are made outside our lock, since reactions may run inline.
-class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::WatchResponse>,
+// became due meanwhile is sent when the current one completes, built then from the newest state
+// (a slow agent gets the latest, never a queue). Every write is admitted by the hub's write
+// budget first: one refused leaves desired_due_ set and waits for WriteRoomFreed. gRPC calls
+// (StartWrite, Finish, TryCancel) and calls into the hub that may wake other streams are made
+// outside our lock, since reactions may run inline.
+class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                            public WatchHub::Subscriber {
  public:
-  WatchReactor(WatchHub& hub, AgentHandlers& agents, const AgentAuthenticator& auth,
-               const Clock& clock, std::optional<HostIdentity> identity)
-      : hub_(hub), agents_(agents), auth_(auth), clock_(clock), identity_(std::move(identity)) {
+  WatchReactor(grpc::CallbackServerContext* ctx, WatchHub& hub, AgentHandlers& agents,
+               const AgentAuthenticator& auth, const Clock& clock,
+               std::optional<HostIdentity> identity)
+      : ctx_(ctx),
+        hub_(hub),
+        agents_(agents),
+        auth_(auth),
+        clock_(clock),
+        identity_(std::move(identity)) {
     StartRead(&in_);
+  }
+
+  // The reactor owns itself until OnDone (gRPC needs it until then); the hub may hold another
+  // reference for a moment, to wake it.
+  static WatchReactor* Start(grpc::CallbackServerContext* ctx, WatchHub& hub, AgentHandlers& agents,
+                             const AgentAuthenticator& auth, const Clock& clock,
+                             std::optional<HostIdentity> identity) {
+    auto reactor =
+        std::make_shared<WatchReactor>(ctx, hub, agents, auth, clock, std::move(identity));
+    reactor->self_ = reactor;
+    return reactor.get();
   }
 
   void OnReadDone(bool ok) override {
@@ -30,8 +52,15 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
       FinishOnce(grpc::Status::OK);
       return;
     }
-    grpc::Status status = registered_ ? OnReport() : OnHello();
-    in_ = v1::AgentMessage();
+    v1::AgentMessage message;
+    grpc::Status status = grpc::SerializationTraits<v1::AgentMessage>::Deserialize(&in_, &message);
+    if (!status.ok()) {
+      status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "a Watch message that is not a keyfleet.v1.AgentMessage");
+    } else {
+      status = registered_ ? OnReport(message) : OnHello(message);
+    }
+    in_.Clear();
     if (!status.ok()) {
       FinishOnce(status);
       return;
@@ -69,14 +98,32 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
     Pump();
   }
 
+  void WriteRoomFreed() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      waiting_for_room_ = false;
+      room_reserved_ = true;
+    }
+    Pump();
+  }
+
+  // The agent has not taken this stream's write for too long. Finish cannot help (the status
+  // would queue behind the unsent bytes): cancelling resets the HTTP/2 stream, which frees the
+  // write at once; the agent sees CANCELLED and reconnects.
+  void AbortStalledWrite() override {
+    spdlog::debug("Watch stream of host {}: write stalled, cancelling the stream", hostname_);
+    ctx_->TryCancel();
+  }
+
   void OnWriteDone(bool ok) override {
     std::optional<grpc::Status> finish;
     {
       std::lock_guard<std::mutex> lock(mu_);
       writing_ = false;
-      out_ = v1::WatchResponse();  // Clear() would keep the strings' memory for every stream
+      out_.Clear();  // the serialized state's memory goes now, not with the next write
       finish.swap(deferred_finish_);
     }
+    hub_.EndWrite(this);
     if (finish) {  // FinishOnce ran while this write was in flight
       Finish(*finish);
       return;
@@ -92,18 +139,18 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
 
   void OnDone() override {
     if (registered_) hub_.Remove(hostname_, this);
-    delete this;
+    std::shared_ptr<WatchReactor> last = std::move(self_);  // `this` may go with it
   }
 
  private:
   // Registers the host and sends its desired state. hostname_ is set before the hub can call
   // Notify or Heartbeat, and never changes afterwards.
-  grpc::Status OnHello() {
-    if (in_.message_case() != v1::AgentMessage::kHello) {
+  grpc::Status OnHello(const v1::AgentMessage& in) {
+    if (in.message_case() != v1::AgentMessage::kHello) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "the first message on a Watch stream must be a hello (WatchRequest)");
     }
-    const v1::WatchRequest& hello = in_.hello();
+    const v1::WatchRequest& hello = in.hello();
     Labels labels(hello.labels().begin(), hello.labels().end());
     absl::StatusOr<HostDesiredState> state;
     if (identity_) {
@@ -138,19 +185,19 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
     }
     agents_.CheckAppliedHistory(hostname_, hello.applied_epoch(), hello.applied_generation());
     registered_ = true;
-    hub_.Add(hostname_, this);
+    hub_.Add(hostname_, self_);
     Notify();
     return grpc::Status::OK;
   }
 
   // Records a report. A refused report is logged and dropped; the stream, which is what keeps
   // the host's keys current, stays up.
-  grpc::Status OnReport() {
-    if (in_.message_case() != v1::AgentMessage::kReport) {
+  grpc::Status OnReport(const v1::AgentMessage& in) {
+    if (in.message_case() != v1::AgentMessage::kReport) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "after its hello, a Watch stream carries only reports");
     }
-    const v1::ReportRequest& report = in_.report();
+    const v1::ReportRequest& report = in.report();
     if (!report.hostname().empty() && report.hostname() != hostname_) {
       absl::Status refused = absl::PermissionDeniedError(absl::StrCat(
           "a report for host ", PrintableName(report.hostname()), " on the Watch stream of host ",
@@ -161,39 +208,69 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
       }
       return ToGrpcStatus(refused);
     }
+    if (!report.applied_digest().empty()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      acknowledged_ = acknowledged_ || report.applied_digest() == sent_digest_ ||
+                      report.applied_digest() == previous_sent_digest_;
+    }
     absl::Status s = agents_.Report(FromProto(hostname_, report));
     if (!s.ok()) spdlog::warn("report from {} dropped: {}", hostname_, s.ToString());
     return grpc::Status::OK;
   }
 
   void Pump() {
+    bool write = false;
+    bool return_room = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (writing_ || finishing_) return;
-      if (!Prepare()) return;
-      writing_ = true;
+      if (writing_ || finishing_ || waiting_for_room_) return;
+      write = Prepare();
+      writing_ = write;
+      // Room reserved for a desired state that, built again now, was not needed after all.
+      return_room = room_reserved_;
+      room_reserved_ = false;
     }
-    StartWrite(&out_);
+    if (return_room) hub_.NothingToWrite(this);
+    if (write) StartWrite(&out_);
   }
 
-  // Fills out_ with what is due; false when nothing is.
+  // Fills out_ with what is due and admitted by the hub; false when nothing is. A desired state
+  // the budget refuses is dropped again (desired_due_ stays set): when room frees, the then
+  // newest state is built.
   bool Prepare() {
     if (desired_due_) {
-      desired_due_ = false;
+      // When the last state built would not fit, wait without building this one: in a push to a
+      // whole fleet that overruns the budget, those waiting cost nothing until their turn.
+      if (state_bytes_ > 0 && hub_.WaitIfFull(this, state_bytes_, acknowledged_)) {
+        waiting_for_room_ = true;
+        return false;
+      }
       absl::StatusOr<HostDesiredState> state = agents_.DesiredState(hostname_);
       if (state.ok() && state->digest != sent_digest_) {
+        v1::WatchResponse message;
+        ToProto(*state, message.mutable_desired_state());
+        state_bytes_ = message.ByteSizeLong();
+        if (!hub_.BeginWrite(this, state_bytes_, acknowledged_)) {
+          waiting_for_room_ = true;
+          return false;
+        }
+        room_reserved_ = false;  // BeginWrite took it
+        desired_due_ = false;
+        previous_sent_digest_ = std::move(sent_digest_);
         sent_digest_ = state->digest;
         sent_generation_ = state->generation;
-        out_ = v1::WatchResponse();
-        ToProto(*state, out_.mutable_desired_state());
+        out_ = SerializeOutgoing(message);
         heartbeat_due_ = false;
         return true;
       }
+      desired_due_ = false;
     }
     if (heartbeat_due_) {
       heartbeat_due_ = false;
-      out_ = v1::WatchResponse();
-      out_.mutable_heartbeat()->set_current_generation(sent_generation_);
+      v1::WatchResponse message;
+      message.mutable_heartbeat()->set_current_generation(sent_generation_);
+      hub_.BeginWrite(this, 0, acknowledged_);  // never refused; tracked for stalls
+      out_ = SerializeOutgoing(message);
       return true;
     }
     return false;
@@ -215,29 +292,38 @@ class WatchReactor final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
     Finish(status);
   }
 
+  grpc::CallbackServerContext* const ctx_;  // valid until OnDone
   WatchHub& hub_;
   AgentHandlers& agents_;
   const AgentAuthenticator& auth_;
   const Clock& clock_;
   const std::optional<HostIdentity> identity_;  // nullopt only with --insecure-dev
   // Read side (one reaction at a time).
-  v1::AgentMessage in_;
+  grpc::ByteBuffer in_;
   bool registered_ = false;
   std::string hostname_;
   // Write side, under mu_.
   std::mutex mu_;
   bool writing_ = false;
+  // The agent reported applying a state sent on this stream, so it reads: its writes go first
+  // when the budget is contended (a client that never reads cannot know the digest).
+  bool acknowledged_ = false;
+  bool waiting_for_room_ = false;  // refused by the write budget; WriteRoomFreed ends it
+  bool room_reserved_ = false;     // WriteRoomFreed came and Prepare has not used it yet
   bool finishing_ = false;
   bool desired_due_ = false;
   bool heartbeat_due_ = false;
   std::optional<grpc::Status> deferred_finish_;
   std::string sent_digest_;
+  std::string previous_sent_digest_;  // an agent may report it after the next state went out
   uint64_t sent_generation_ = 0;
-  v1::WatchResponse out_;
+  size_t state_bytes_ = 0;  // the last desired state built, serialized
+  grpc::ByteBuffer out_;
+  std::shared_ptr<WatchReactor> self_;  // released by OnDone
 };
 
 // A stream refused before its first message: finished at once, nothing read or sent.
-class RefusedWatch final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::WatchResponse> {
+class RefusedWatch final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }
@@ -245,12 +331,12 @@ class RefusedWatch final : public grpc::ServerBidiReactor<v1::AgentMessage, v1::
 
 }  // namespace
 
-grpc::ServerBidiReactor<v1::AgentMessage, v1::WatchResponse>* AgentServiceImpl::Watch(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AgentServiceImpl::Watch(
     grpc::CallbackServerContext* ctx) {
   absl::StatusOr<std::optional<HostIdentity>> identity =
       auth_.AuthenticateHost(*ctx, "/keyfleet.v1.AgentService/Watch");
   if (!identity.ok()) return new RefusedWatch(ToGrpcStatus(identity.status()));
-  return new WatchReactor(hub_, agents_, auth_, clock_, *std::move(identity));
+  return WatchReactor::Start(ctx, hub_, agents_, auth_, clock_, *std::move(identity));
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::Renew(grpc::CallbackServerContext* ctx,
