@@ -161,16 +161,21 @@ absl::StatusOr<KeyRecord> KeyFromJson(const std::string& text) {
   return ParseRecord<KeyRecord>("key", text, KeyFromObject);
 }
 
+// What every key of a batch shares (IsKeyBatch): written once, in the change and the audit.
+static json KeyBatchShared(const std::vector<KeyRecord>& keys) {
+  json out = json::object();
+  if (keys.empty()) return out;
+  const KeyRecord& first = keys.front();
+  out["principal"] = first.principal;
+  out["label"] = first.label;
+  out["source"] = KeySourceName(first.source);
+  out["created_at"] = FormatRecordTime(first.created_at);
+  return out;
+}
+
 std::string KeysToJson(const std::vector<KeyRecord>& keys) {
   // What a batch shares is written once; each key adds only its own fields.
-  json out = json::object();
-  if (!keys.empty()) {
-    const KeyRecord& first = keys.front();
-    out["principal"] = first.principal;
-    out["label"] = first.label;
-    out["source"] = KeySourceName(first.source);
-    out["created_at"] = FormatRecordTime(first.created_at);
-  }
+  json out = KeyBatchShared(keys);
   json list = json::array();
   std::string expires_text;
   absl::Time expires_formatted = absl::InfinitePast();
@@ -228,16 +233,9 @@ absl::StatusOr<std::vector<KeyRecord>> KeysFromJson(const std::string& text) {
 }
 
 std::string KeyBatchAuditJson(const std::vector<KeyRecord>& keys) {
-  json out = json::object();
+  json out = KeyBatchShared(keys);
   out["count"] = keys.size();
-  if (!keys.empty()) {
-    const KeyRecord& first = keys.front();
-    out["principal"] = first.principal;
-    out["label"] = first.label;
-    out["source"] = KeySourceName(first.source);
-    out["created_at"] = FormatRecordTime(first.created_at);
-    out["expires_at"] = FormatRecordTime(first.expires_at);
-  }
+  if (!keys.empty()) out["expires_at"] = FormatRecordTime(keys.front().expires_at);
   json list = json::array();
   for (const KeyRecord& k : keys)
     list.push_back({{"fingerprint", k.fingerprint}, {"type", k.type}});
