@@ -209,8 +209,7 @@ ControllerClient::ControllerClient(const GlobalOptions& globals, ClientCredentia
     : address_(ResolveControllerAddress(globals)),
       token_(std::move(credentials.token)),
       request_id_(globals.request_id),
-      channel_(grpc::CreateCustomChannel(address_, std::move(credentials.channel),
-                                         LargeAnswers())),
+      channel_(grpc::CreateCustomChannel(address_, std::move(credentials.channel), LargeAnswers())),
       admin_(v1::AdminService::NewStub(channel_)) {}
 
 std::unique_ptr<grpc::ClientContext> ControllerClient::Context() const {
@@ -242,6 +241,28 @@ bool ControllerClient::AnswerMayBeLost(const grpc::Status& status) {
     default:
       return false;
   }
+}
+
+bool ControllerClient::OutcomeUnknown(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+         absl::StartsWith(status.error_message(), kDatabaseUnavailable) &&
+         absl::StrContains(status.error_message(), "unknown whether");
+}
+
+bool ControllerClient::NoAnswer(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+grpc::Status ControllerClient::StillUnknown(const grpc::Status& last, const std::string& id) {
+  if (OutcomeUnknown(last)) return last;
+  return grpc::Status(
+      grpc::StatusCode::UNAVAILABLE,
+      absl::StrCat(kDatabaseUnavailable, ": it is unknown whether request ", id,
+                   " was applied: an attempt lost the database connection while committing, "
+                   "and no later attempt got an answer (last: ",
+                   last.error_message().substr(0, 200), "). Ask again later with --request-id ", id,
+                   ": the controller answers with its outcome and never does it twice"));
 }
 
 void ControllerClient::WaitBeforeAsking(const grpc::Status& status, const std::string& id,

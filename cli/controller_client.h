@@ -46,40 +46,58 @@ class ControllerClient {
   std::unique_ptr<grpc::ClientContext> Context() const;
 
   // Calls list `rpc` page by page (the request's page_token set from each answer's
-  // next_page_token) and returns every page's items in one answer.
-  template <typename Request, typename Response>
-  grpc::Status ListAll(grpc::Status (v1::AdminService::Stub::*rpc)(grpc::ClientContext*,
-                                                                   const Request&, Response*),
-                       Request request, Response* response) {
-    response->Clear();
+  // next_page_token) and hands each page to `on_page` as it arrives, so a long list (a million
+  // audit events) is never held whole.
+  template <typename Request, typename Response, typename OnPage>
+  grpc::Status ForEachPage(grpc::Status (v1::AdminService::Stub::*rpc)(grpc::ClientContext*,
+                                                                       const Request&, Response*),
+                           Request request, OnPage on_page) {
     for (;;) {
       Response page;
       grpc::Status status = (admin_.get()->*rpc)(Context().get(), request, &page);
       if (!status.ok()) return status;
       std::string next = page.next_page_token();
       page.clear_next_page_token();
-      response->MergeFrom(page);
+      on_page(page);
       if (next.empty()) return grpc::Status::OK;
       request.set_page_token(next);
     }
+  }
+
+  // The same, with every page's items merged into one answer.
+  template <typename Request, typename Response>
+  grpc::Status ListAll(grpc::Status (v1::AdminService::Stub::*rpc)(grpc::ClientContext*,
+                                                                   const Request&, Response*),
+                       Request request, Response* response) {
+    response->Clear();
+    return ForEachPage(rpc, std::move(request),
+                       [response](const Response& page) { response->MergeFrom(page); });
   }
 
   // Calls mutation `rpc` tagged with a request id (one per call: --request-id for the first,
   // ID.2, ID.3… after it; else random). When the answer is lost — the controller unreachable
   // or silent past the deadline, or its database lost mid-commit — it asks again with the same
   // id, up to kMutationAttempts times in all, saying so on stderr: the controller answers a
-  // repeat with the first outcome, so nothing is done twice.
+  // repeat with the first outcome, so nothing is done twice. Once an attempt's outcome was
+  // unknown (the database lost mid-commit, during a failover say), only an answer settles it:
+  // a later "database unavailable, nothing was changed" is about that later attempt, so the
+  // CLI asks again, and if none answers, says the outcome is still unknown and how to learn it.
   template <typename Request, typename Response>
   grpc::Status Mutate(grpc::Status (v1::AdminService::Stub::*rpc)(grpc::ClientContext*,
                                                                   const Request&, Response*),
                       const Request& request, Response* response) {
     const std::string id = NextRequestId();
     grpc::Status status;
+    bool outcome_unknown = false;
     for (int attempt = 1;; ++attempt) {
       std::unique_ptr<grpc::ClientContext> ctx = Context();
       if (!id.empty()) ctx->AddMetadata(kRequestIdMetadata, id);
       status = (admin_.get()->*rpc)(ctx.get(), request, response);
-      if (attempt >= kMutationAttempts || !AnswerMayBeLost(status)) return status;
+      outcome_unknown = outcome_unknown || OutcomeUnknown(status);
+      const bool unanswered = AnswerMayBeLost(status) || (outcome_unknown && NoAnswer(status));
+      if (attempt >= kMutationAttempts || !unanswered) {
+        return outcome_unknown && NoAnswer(status) ? StillUnknown(status, id) : status;
+      }
       WaitBeforeAsking(status, id, attempt);
     }
   }
@@ -95,6 +113,12 @@ class ControllerClient {
   // The call may have been done without its answer reaching us: asking again is the way to
   // know (and safe, with the same id).
   static bool AnswerMayBeLost(const grpc::Status& status);
+  // The controller said the commit's outcome is unknown (its database lost mid-commit).
+  static bool OutcomeUnknown(const grpc::Status& status);
+  // No answer about the request at all: UNAVAILABLE or DEADLINE_EXCEEDED.
+  static bool NoAnswer(const grpc::Status& status);
+  // The final word when an attempt's outcome was unknown and no later one settled it.
+  static grpc::Status StillUnknown(const grpc::Status& last, const std::string& id);
   void WaitBeforeAsking(const grpc::Status& status, const std::string& id, int attempt) const;
 
   std::string address_;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,11 +30,53 @@ struct AuditVerification {
   std::string detail;               // what is wrong with the first bad event, for an operator
 };
 
+// Streaming form of VerifyAuditChain, for a log too large to hold: Add() each event in sequence
+// order from the first event ever written; result() is what VerifyAuditChain returns for the
+// events added so far. Checking stops at the first bad event. Holds one hash.
+class AuditChainVerifier {
+ public:
+  void Add(const AuditEvent& event);
+  const AuditVerification& result() const { return result_; }
+
+ private:
+  AuditVerification result_;
+  std::string expected_prev_;
+};
+
 // Checks `events`, given in sequence order from the first event ever written: each prev_hash
 // equals the previous event's hash ("" for the first) and each hash is recomputed.
 // Deleting events from the end cannot be detected by a chain, nor a rewrite of the chain from
 // some event on: VerifyAuditLog detects both.
 AuditVerification VerifyAuditChain(const std::vector<AuditEvent>& events);
+
+// Streaming form of VerifyAuditLog, for a log too large to hold (one million events and more):
+// AddCheckpoint() every checkpoint (in id order), then AddEvent() every event (in sequence
+// order, from the first ever written), then Finish() once: the result is exactly what
+// VerifyAuditLog returns for those events and checkpoints.
+//
+// Events are not kept: each is checked against the signed entries as it arrives, so every
+// message can still name its action, target, actor and time. What is kept is one compact entry
+// per event listed by a valid checkpoint (its sequence, binary hash and checkpoint: 48 bytes),
+// 16 bytes per valid checkpoint, and the runs of consecutive sequences (24 bytes per gap): about
+// 64 MB for a million events signed one by one.
+// Checkpoints come first because a checkpoint may list any events, so an event cannot be judged
+// before every signature over it is known.
+class AuditLogVerifier {
+ public:
+  AuditLogVerifier(std::vector<const AuditVerifier*> trusted, uint64_t signed_head);
+  ~AuditLogVerifier();
+  AuditLogVerifier(const AuditLogVerifier&) = delete;
+  AuditLogVerifier& operator=(const AuditLogVerifier&) = delete;
+
+  // Not after the first AddEvent().
+  void AddCheckpoint(const AuditCheckpoint& checkpoint);
+  void AddEvent(const AuditEvent& event);
+  AuditVerification Finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Verifies `events` as VerifyAuditChain does (and that their sequences strictly ascend), and
 // against the signed `checkpoints`:
@@ -48,7 +91,7 @@ AuditVerification VerifyAuditChain(const std::vector<AuditEvent>& events);
 // problems exist, first_bad_sequence is the earliest event concerned, and detail says what is
 // wrong with it and what that means; a checkpoint that does not verify is reported at the first
 // event it lists. Linear in the number of events and listed entries, plus one ECDSA
-// verification per checkpoint.
+// verification per checkpoint. A wrapper over AuditLogVerifier.
 AuditVerification VerifyAuditLog(const std::vector<AuditEvent>& events,
                                  const std::vector<AuditCheckpoint>& checkpoints,
                                  const std::vector<const AuditVerifier*>& trusted,

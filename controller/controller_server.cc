@@ -263,7 +263,12 @@ absl::Status ControllerServer::Start() {
         absl::Status s = parts_->follower.CatchUp();
         if (!s.ok()) spdlog::error("fleet view catch-up failed: {}", s.ToString());
       },
-      config_.feed_poll_interval);
+      config_.feed_poll_interval,
+      // After a failover (a new WAL timeline, so a new epoch) the view is loaded again.
+      [this](const std::string& epoch) {
+        absl::Status s = parts_->follower.FollowEpoch(epoch);
+        if (!s.ok()) spdlog::error("fleet view catch-up failed: {}", s.ToString());
+      });
   parts_->listener->Start();
   DispatcherSettings notify_settings;
   notify_settings.retry = config_.notifications.retry;

@@ -1,5 +1,6 @@
 #include "controller/record_json.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
@@ -235,10 +236,17 @@ absl::StatusOr<std::vector<KeyRecord>> KeysFromJson(const std::string& text) {
 std::string KeyBatchAuditJson(const std::vector<KeyRecord>& keys) {
   json out = KeyBatchShared(keys);
   out["count"] = keys.size();
-  if (!keys.empty()) out["expires_at"] = FormatRecordTime(keys.front().expires_at);
+  // One expiry for the batch when the keys share it (the usual case); else each key's own.
+  const bool one_expiry =
+      std::all_of(keys.begin(), keys.end(),
+                  [&](const KeyRecord& k) { return k.expires_at == keys.front().expires_at; });
+  if (!keys.empty() && one_expiry) out["expires_at"] = FormatRecordTime(keys.front().expires_at);
   json list = json::array();
-  for (const KeyRecord& k : keys)
-    list.push_back({{"fingerprint", k.fingerprint}, {"type", k.type}});
+  for (const KeyRecord& k : keys) {
+    json entry = {{"fingerprint", k.fingerprint}, {"type", k.type}};
+    if (!one_expiry) entry["expires_at"] = FormatRecordTime(k.expires_at);
+    list.push_back(std::move(entry));
+  }
   out["keys"] = std::move(list);
   return out.dump();
 }

@@ -21,6 +21,10 @@ void ViewFollower::SetListener(HostsChanged listener) {
 
 absl::Status ViewFollower::Load() {
   std::lock_guard<std::mutex> lock(mu_);
+  return LoadLocked();
+}
+
+absl::Status ViewFollower::LoadLocked() {
   KF_ASSIGN_OR_RETURN(Snapshot snapshot, store_.LoadSnapshot());
   KF_RETURN_IF_ERROR(view_.Reset(snapshot, clock_.Now()));
   spdlog::info("fleet view loaded at change {}: {} principals, {} keys, {} grants, {} hosts",
@@ -49,6 +53,22 @@ absl::Status ViewFollower::CatchUp() {
     }
     if (changes.size() < kChangesPerRead) return absl::OkStatus();
   }
+}
+
+absl::Status ViewFollower::FollowEpoch(const std::string& epoch) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string before = view_.epoch();
+    if (epoch != before) {
+      spdlog::warn(
+          "the database's epoch is {} now, not {} (a standby was promoted, the database was "
+          "restored, or `keyfleet-controller new-epoch` ran): loading the fleet view again; "
+          "every host gets its desired state in the new epoch",
+          epoch, before);
+      return LoadLocked();
+    }
+  }
+  return CatchUp();
 }
 
 absl::Status ViewFollower::CatchUpTo(uint64_t sequence) {

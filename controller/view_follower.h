@@ -29,12 +29,22 @@ class ViewFollower {
   absl::Status Load();
   // Applies every change after the view's sequence. Safe to call from any thread.
   absl::Status CatchUp();
+  // The database says its epoch is `epoch` (ChangeListener, after every (re)connect and poll).
+  // The same as the view's: CatchUp. Another: the database's history is another one (a standby
+  // was promoted, so the WAL timeline is new; a restore; `keyfleet-controller new-epoch`), whose
+  // change numbers say nothing about the view's, so the view is loaded again from a snapshot, as
+  // a restarted replica would, and every host is told: agents get their desired state in the new
+  // epoch (which they apply whatever its generation), and this replica agrees with any replica
+  // started after the switch.
+  absl::Status FollowEpoch(const std::string& epoch);
   // CatchUp until the view has reached `sequence` (a change this replica just committed).
   absl::Status CatchUpTo(uint64_t sequence);
   // Recomputes desired states whose lines expired by now.
   void Tick();
 
  private:
+  absl::Status LoadLocked();
+
   Store& store_;
   FleetView& view_;
   const Clock& clock_;

@@ -49,6 +49,12 @@ absl::StatusOr<HostDesiredState> AgentHandlers::Connect(const std::string& hostn
   return DesiredState(hostname);
 }
 
+bool AgentHandlers::NeedsRegistration(const std::string& hostname, const Labels& labels) const {
+  if (!ValidateHostname(hostname).ok() || !ValidateLabels(labels).ok()) return false;
+  std::optional<HostRecord> known = ctx_.view.FindHost(hostname);
+  return !known || known->labels != labels;
+}
+
 absl::StatusOr<HostDesiredState> AgentHandlers::DesiredState(const std::string& hostname) const {
   std::optional<HostDesiredState> state = ctx_.view.DesiredState(hostname);
   if (!state) {

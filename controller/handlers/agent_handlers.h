@@ -34,7 +34,13 @@ class AgentHandlers {
 
   // Validates the host's name and labels and registers it (or updates its labels) when the
   // view does not already hold exactly that. Returns its current desired state.
+  // It may write to the database: callers on gRPC's callback threads ask NeedsRegistration first
+  // and run it elsewhere when true.
   absl::StatusOr<HostDesiredState> Connect(const std::string& hostname, const Labels& labels);
+  // True when Connect would register the host or change its labels (a database write); false
+  // when the view already holds exactly this host, or the name or labels are invalid (Connect
+  // then refuses them at once).
+  bool NeedsRegistration(const std::string& hostname, const Labels& labels) const;
   // The host's current desired state; NOT_FOUND for a host that never connected.
   absl::StatusOr<HostDesiredState> DesiredState(const std::string& hostname) const;
   // NOT_FOUND for a host that never connected; INVALID_ARGUMENT for malformed drift JSON. A

@@ -1,6 +1,9 @@
 #include "controller/handlers/report_handlers.h"
 
 #include <map>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "absl/strings/str_cat.h"
 #include "common/key_policy.h"
@@ -199,11 +202,66 @@ absl::StatusOr<std::vector<AuditEvent>> ReportHandlers::ListAudit(absl::Time sin
   }
 }
 
-absl::StatusOr<AuditVerification> ReportHandlers::VerifyAudit() const {
-  KF_ASSIGN_OR_RETURN(AuditLog log, ctx_.store.ReadAuditLog());
-  if (trust_.keys.empty()) return VerifyAuditChain(log.events);
-  return VerifyAuditLog(log.events, log.checkpoints, trust_.keys,
-                        trust_.signed_head ? trust_.signed_head() : 0);
+namespace {
+
+// How often a long verification asks whether its caller is still waiting.
+constexpr uint64_t kCancelCheckEvery = 1000;
+
+absl::StatusOr<AuditVerification> StreamAuditLog(Store& store,
+                                                 const std::vector<const AuditVerifier*>& trusted,
+                                                 uint64_t signed_head,
+                                                 const std::function<bool()>& cancelled) {
+  uint64_t seen = 0;
+  // A caller that gave up (a million signed events take minutes) stops the read.
+  auto still_wanted = [&]() -> absl::Status {
+    if (++seen % kCancelCheckEvery != 0 || !cancelled || !cancelled()) return absl::OkStatus();
+    return absl::CancelledError("the caller stopped waiting; the audit log was not verified");
+  };
+  AuditLogVisitor visitor;
+  if (trusted.empty()) {
+    std::optional<AuditChainVerifier> chain;
+    visitor.start = [&] { chain.emplace(); };
+    visitor.event = [&](const AuditEvent& e) {
+      chain->Add(e);
+      return still_wanted();
+    };
+    KF_RETURN_IF_ERROR(store.VisitAuditLog(visitor));
+    return chain->result();
+  }
+  std::optional<AuditLogVerifier> log;
+  visitor.start = [&] { log.emplace(trusted, signed_head); };
+  visitor.checkpoint = [&](const AuditCheckpoint& cp) {
+    log->AddCheckpoint(cp);
+    return still_wanted();
+  };
+  visitor.event = [&](const AuditEvent& e) {
+    log->AddEvent(e);
+    return still_wanted();
+  };
+  KF_RETURN_IF_ERROR(store.VisitAuditLog(visitor));
+  return log->Finish();
+}
+
+}  // namespace
+
+absl::StatusOr<AuditVerification> VerifyStoredAuditLog(
+    Store& store, const std::vector<const AuditVerifier*>& trusted, uint64_t signed_head,
+    const std::function<bool()>& cancelled) {
+  absl::StatusOr<AuditVerification> result = StreamAuditLog(store, trusted, signed_head, cancelled);
+  // The verifier's entries (tens of MB for a million events) were many small blocks that glibc
+  // would otherwise keep for this process.
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+  return result;
+}
+
+absl::StatusOr<AuditVerification> ReportHandlers::VerifyAudit(
+    const std::function<bool()>& cancelled) const {
+  // The head is read before the snapshot is taken: every event it counts is in the snapshot,
+  // however many are appended while the log is read.
+  const uint64_t signed_head = trust_.signed_head ? trust_.signed_head() : 0;
+  return VerifyStoredAuditLog(ctx_.store, trust_.keys, signed_head, cancelled);
 }
 
 absl::StatusOr<std::vector<ExportedAuditEvent>> ReportHandlers::ExportAudit(uint64_t after,

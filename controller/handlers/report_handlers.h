@@ -94,6 +94,16 @@ struct ExportedAuditEvent {
   std::shared_ptr<const AuditCheckpoint> checkpoint;  // null: none covers it
 };
 
+// Verifies the audit log in `store` as VerifyAuditLog does with `trusted` keys, or as
+// VerifyAuditChain does with none, reading it in one snapshot a page at a time: memory grows by
+// 48 bytes per signed event and 16 per checkpoint (AuditLogVerifier), not with the events, and
+// is returned to the system afterwards. `signed_head` must be read before this call, so that no
+// event it counts is newer than the snapshot.
+// `cancelled`, when set, is asked now and then: true ends the read with CANCELLED.
+absl::StatusOr<AuditVerification> VerifyStoredAuditLog(
+    Store& store, const std::vector<const AuditVerifier*>& trusted, uint64_t signed_head,
+    const std::function<bool()>& cancelled = nullptr);
+
 class ReportHandlers {
  public:
   explicit ReportHandlers(HandlerContext& ctx, AuditTrust trust = {})
@@ -122,7 +132,8 @@ class ReportHandlers {
     return ctx_.store.ListAudit(after, since, limit);
   }
   // The chain and, with trusted keys, every signed checkpoint (audit_chain.h VerifyAuditLog).
-  absl::StatusOr<AuditVerification> VerifyAudit() const;
+  absl::StatusOr<AuditVerification> VerifyAudit(
+      const std::function<bool()>& cancelled = nullptr) const;
   // Events with sequence > `after` and at >= `since`, oldest first, at most `limit`, each with
   // the checkpoint that covers it.
   absl::StatusOr<std::vector<ExportedAuditEvent>> ExportAudit(uint64_t after, absl::Time since,

@@ -555,7 +555,8 @@ grpc::Status AdminServiceImpl::ListAudit(grpc::ServerContext* ctx, const v1::Lis
 grpc::Status AdminServiceImpl::VerifyAudit(grpc::ServerContext* ctx, const v1::VerifyAuditRequest*,
                                            v1::VerifyAuditResponse* resp) {
   KF_AUTHORIZE("VerifyAudit", {});
-  absl::StatusOr<AuditVerification> result = reports_.VerifyAudit();
+  absl::StatusOr<AuditVerification> result =
+      reports_.VerifyAudit([ctx] { return ctx->IsCancelled(); });
   if (!result.ok()) return ToGrpcStatus(result.status());
   resp->set_ok(result->ok);
   resp->set_events_checked(result->events_checked);

@@ -25,11 +25,12 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
                            public WatchHub::Subscriber {
  public:
   WatchReactor(grpc::CallbackServerContext* ctx, WatchHub& hub, AgentHandlers& agents,
-               const AgentAuthenticator& auth, const Clock& clock,
+               BackgroundQueue& registrations, const AgentAuthenticator& auth, const Clock& clock,
                std::optional<HostIdentity> identity)
       : ctx_(ctx),
         hub_(hub),
         agents_(agents),
+        registrations_(registrations),
         auth_(auth),
         clock_(clock),
         identity_(std::move(identity)) {
@@ -39,10 +40,10 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   // The reactor owns itself until OnDone (gRPC needs it until then); the hub may hold another
   // reference for a moment, to wake it.
   static WatchReactor* Start(grpc::CallbackServerContext* ctx, WatchHub& hub, AgentHandlers& agents,
-                             const AgentAuthenticator& auth, const Clock& clock,
-                             std::optional<HostIdentity> identity) {
-    auto reactor =
-        std::make_shared<WatchReactor>(ctx, hub, agents, auth, clock, std::move(identity));
+                             BackgroundQueue& registrations, const AgentAuthenticator& auth,
+                             const Clock& clock, std::optional<HostIdentity> identity) {
+    auto reactor = std::make_shared<WatchReactor>(ctx, hub, agents, registrations, auth, clock,
+                                                  std::move(identity));
     reactor->self_ = reactor;
     return reactor.get();
   }
@@ -54,17 +55,31 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
     }
     v1::AgentMessage message;
     grpc::Status status = grpc::SerializationTraits<v1::AgentMessage>::Deserialize(&in_, &message);
+    in_.Clear();
+    bool registered = false;
+    {
+      std::lock_guard<std::mutex> lock(registration_mu_);
+      registered = registered_;
+    }
     if (!status.ok()) {
       status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                             "a Watch message that is not a keyfleet.v1.AgentMessage");
+    } else if (registered) {
+      status = OnReport(message);
+    } else if (registering_) {
+      // The agent reports what it applied, so only after the controller's first state.
+      status = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                            "a report before the controller answered the hello; an agent "
+                            "reports only after applying a desired state");
     } else {
-      status = registered_ ? OnReport(message) : OnHello(message);
+      status = OnHello(message);
     }
-    in_.Clear();
     if (!status.ok()) {
       FinishOnce(status);
       return;
     }
+    // Reading goes on at once, also while a hello registers in the background: reads are
+    // started only here, on gRPC's threads.
     StartRead(&in_);
   }
 
@@ -138,7 +153,14 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   void OnCancel() override { FinishOnce(grpc::Status::CANCELLED); }
 
   void OnDone() override {
-    if (registered_) hub_.Remove(hostname_, this);
+    bool registered = false;
+    {
+      // A registration finishing on the background queue has added the stream to the hub by
+      // the time this lock is ours, or never will.
+      std::lock_guard<std::mutex> lock(registration_mu_);
+      registered = registered_;
+    }
+    if (registered) hub_.Remove(hostname_, this);
     std::shared_ptr<WatchReactor> last = std::move(self_);  // `this` may go with it
   }
 
@@ -175,19 +197,64 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
       hostname_ = identity_->hostname;
       state = agents_.DesiredState(hostname_);
     } else {
-      state = agents_.Connect(hello.hostname(), labels);
       hostname_ = hello.hostname();
+      if (agents_.NeedsRegistration(hostname_, labels)) {
+        registering_ = true;
+        return RegisterInBackground(std::move(labels), hello.applied_epoch(),
+                                    hello.applied_generation());
+      }
+      state = agents_.Connect(hostname_, labels);  // the view has it: no database write
     }
-    if (!state.ok()) {
-      spdlog::warn("watch from {} refused: {}", PrintableName(hostname_),
-                   state.status().ToString());
-      return ToGrpcStatus(state.status());
-    }
-    agents_.CheckAppliedHistory(hostname_, hello.applied_epoch(), hello.applied_generation());
+    if (!state.ok()) return Refuse(state.status());
+    Subscribe(hello.applied_epoch(), hello.applied_generation());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Refuse(const absl::Status& status) {
+    spdlog::warn("watch from {} refused: {}", PrintableName(hostname_), status.ToString());
+    return ToGrpcStatus(status);
+  }
+
+  // The stream joins the hub and gets its desired state.
+  void Subscribe(const std::string& applied_epoch, uint64_t applied_generation) {
+    agents_.CheckAppliedHistory(hostname_, applied_epoch, applied_generation);
     registered_ = true;
     hub_.Add(hostname_, self_);
     Notify();
-    return grpc::Status::OK;
+  }
+
+  // --insecure-dev only: a host that names itself and is new, or relabels itself, is written to
+  // the database on the background queue, never on this callback thread. The stream gets its
+  // state when FinishRegistration subscribes it.
+  grpc::Status RegisterInBackground(Labels labels, std::string applied_epoch,
+                                    uint64_t applied_generation) {
+    std::shared_ptr<WatchReactor> self = self_;
+    const bool queued =
+        registrations_.Submit([self, labels = std::move(labels),
+                               applied_epoch = std::move(applied_epoch), applied_generation] {
+          self->FinishRegistration(self->agents_.Connect(self->hostname_, labels), applied_epoch,
+                                   applied_generation);
+        });
+    if (queued) return grpc::Status::OK;
+    return Refuse(absl::UnavailableError(
+        absl::StrCat("too many hosts are registering at once (", kMaxPendingRegistrations,
+                     " waiting for the database); the agent retries")));
+  }
+
+  // On the background queue. OnDone waits for registration_mu_, so the stream is alive here and
+  // is either finished already (nothing to do) or in the hub before OnDone looks.
+  void FinishRegistration(const absl::StatusOr<HostDesiredState>& state,
+                          const std::string& applied_epoch, uint64_t applied_generation) {
+    std::lock_guard<std::mutex> guard(registration_mu_);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finishing_) return;
+    }
+    if (!state.ok()) {
+      FinishOnce(Refuse(state.status()));
+      return;
+    }
+    Subscribe(applied_epoch, applied_generation);
   }
 
   // Records a report. A refused report is logged and dropped; the stream, which is what keeps
@@ -246,7 +313,9 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
         return false;
       }
       absl::StatusOr<HostDesiredState> state = agents_.DesiredState(hostname_);
-      if (state.ok() && state->digest != sent_digest_) {
+      // A new epoch (the view loaded again after a failover) goes out even with the same
+      // content: the agent's reports count only once it applied the view's epoch.
+      if (state.ok() && (state->digest != sent_digest_ || state->epoch != sent_epoch_)) {
         v1::WatchResponse message;
         ToProto(*state, message.mutable_desired_state());
         state_bytes_ = message.ByteSizeLong();
@@ -259,6 +328,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
         previous_sent_digest_ = std::move(sent_digest_);
         sent_digest_ = state->digest;
         sent_generation_ = state->generation;
+        sent_epoch_ = state->epoch;
         out_ = SerializeOutgoing(message);
         heartbeat_due_ = false;
         return true;
@@ -295,11 +365,15 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   grpc::CallbackServerContext* const ctx_;  // valid until OnDone
   WatchHub& hub_;
   AgentHandlers& agents_;
+  BackgroundQueue& registrations_;
   const AgentAuthenticator& auth_;
   const Clock& clock_;
   const std::optional<HostIdentity> identity_;  // nullopt only with --insecure-dev
-  // Read side (one reaction at a time).
+  // Read side (one reaction at a time, or the background registration while no read is started).
   grpc::ByteBuffer in_;
+  bool registering_ = false;    // the hello is being registered in the background
+  std::mutex registration_mu_;  // held by FinishRegistration; reads and OnDone wait for it
+  // Set before the stream joins the hub; read under registration_mu_.
   bool registered_ = false;
   std::string hostname_;
   // Write side, under mu_.
@@ -317,6 +391,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   std::string sent_digest_;
   std::string previous_sent_digest_;  // an agent may report it after the next state went out
   uint64_t sent_generation_ = 0;
+  std::string sent_epoch_;
   size_t state_bytes_ = 0;  // the last desired state built, serialized
   grpc::ByteBuffer out_;
   std::shared_ptr<WatchReactor> self_;  // released by OnDone
@@ -336,7 +411,8 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AgentServiceImpl::W
   absl::StatusOr<std::optional<HostIdentity>> identity =
       auth_.AuthenticateHost(*ctx, "/keyfleet.v1.AgentService/Watch");
   if (!identity.ok()) return new RefusedWatch(ToGrpcStatus(identity.status()));
-  return WatchReactor::Start(ctx, hub_, agents_, auth_, clock_, *std::move(identity));
+  return WatchReactor::Start(ctx, hub_, agents_, registrations_, auth_, clock_,
+                             *std::move(identity));
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::Renew(grpc::CallbackServerContext* ctx,

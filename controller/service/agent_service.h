@@ -5,15 +5,23 @@
 // stream ends when its host is removed or enrolled again, or its certificate expires, or when a
 // write to it stalls (the agent does not read; see WatchHub and WriteBudget, which bound what all
 // streams together hold). Renew issues a fresh certificate to an authenticated host.
+//
+// Nothing here waits for the database on gRPC's callback threads: desired states come from the
+// fleet view, reports and security events are buffered for the writer thread, and the one write
+// a hello can cause (--insecure-dev: a host naming itself) runs on a background queue.
 #pragma once
 
 #include "common/clock.h"
 #include "controller/handlers/agent_handlers.h"
 #include "controller/service/agent_auth.h"
+#include "controller/service/background_queue.h"
 #include "controller/service/watch_hub.h"
 #include "keyfleet/v1/agent.grpc.pb.h"
 
 namespace keyfleet::controller {
+
+// --insecure-dev hellos waiting to be registered; one more is refused UNAVAILABLE at once.
+inline constexpr size_t kMaxPendingRegistrations = 256;
 
 // Watch is served on raw byte buffers (the messages are still AgentMessage in and WatchResponse
 // out, parsed and serialized here): while a write waits for a slow agent the controller then
@@ -37,6 +45,7 @@ class AgentServiceImpl final
   WatchHub& hub_;
   const AgentAuthenticator& auth_;
   const Clock& clock_;
+  BackgroundQueue registrations_{kMaxPendingRegistrations};
 };
 
 // Enrollment with a join token (TLS, no client certificate yet). Synchronous: it runs one

@@ -89,8 +89,18 @@ grpc::Status RequestLedger::Run(grpc::ServerContext& ctx, const Actor& actor,
   // Another attempt of this request may have committed meanwhile (the store refused this one),
   // or this one committed and then failed: either way the first outcome is the answer.
   response->Clear();
-  if (std::optional<grpc::Status> replayed = Replay(ctx, actor, response)) return *replayed;
-  return status;
+  absl::StatusOr<std::optional<RequestOutcome>> found = store_.FindRequestOutcome(actor.request.id);
+  if (!found.ok()) {
+    // The database is still out of reach (a failover not finished within the retry budget):
+    // this attempt's own status says best what is known, "nothing was changed" or "unknown
+    // whether" (the client then asks again with the same id), never the lookup's "nothing was
+    // changed" about a commit whose outcome is unknown.
+    spdlog::warn("request {}: cannot look its outcome up after a failed attempt: {}",
+                 actor.request.id, found.status().ToString());
+    return status;
+  }
+  if (!found->has_value()) return status;
+  return Answer(ctx, actor, **found, response);
 }
 
 std::optional<grpc::Status> RequestLedger::Replay(grpc::ServerContext& ctx, const Actor& actor,
@@ -98,7 +108,12 @@ std::optional<grpc::Status> RequestLedger::Replay(grpc::ServerContext& ctx, cons
   absl::StatusOr<std::optional<RequestOutcome>> found = store_.FindRequestOutcome(actor.request.id);
   if (!found.ok()) return ToGrpcStatus(found.status());
   if (!found->has_value()) return std::nullopt;
-  const RequestOutcome& outcome = **found;
+  return Answer(ctx, actor, **found, response);
+}
+
+grpc::Status RequestLedger::Answer(grpc::ServerContext& ctx, const Actor& actor,
+                                   const RequestOutcome& outcome,
+                                   google::protobuf::Message* response) {
   if (outcome.actor != actor.name || outcome.method != actor.request.method ||
       outcome.digest != actor.request.digest) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,

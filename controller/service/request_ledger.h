@@ -49,6 +49,9 @@ class RequestLedger {
   // The first outcome of `actor`'s request, or nullopt when none committed.
   std::optional<grpc::Status> Replay(grpc::ServerContext& ctx, const Actor& actor,
                                      google::protobuf::Message* response);
+  // The answer to a repeat of `actor`'s request, whose first outcome is `outcome`.
+  grpc::Status Answer(grpc::ServerContext& ctx, const Actor& actor, const RequestOutcome& outcome,
+                      google::protobuf::Message* response);
   void Record(const Actor& actor, const google::protobuf::Message& response);
 
   Store& store_;

@@ -16,11 +16,44 @@ struct PgPool::Slot {
 
 namespace {
 
+constexpr char kReadOnlySqlState[] = "25006";  // read_only_sql_transaction
+
 // SQLSTATE classes a retry can cure: serialization failures and deadlocks (40), the server
-// shutting down or restarting (57P), too many connections (53300).
+// shutting down or restarting (57P), too many connections (53300), a connection exception (08),
+// and a server that no longer takes writes (25006).
 bool IsRetryableSqlState(const std::string& state) {
-  return state.rfind("40", 0) == 0 || state.rfind("57P", 0) == 0 || state == "53300";
+  return state.rfind("40", 0) == 0 || state.rfind("57P", 0) == 0 || state == "53300" ||
+         state.rfind("08", 0) == 0 || state == kReadOnlySqlState;
 }
+
+// After one of these the connection is not worth keeping: the server is going away, or it is not
+// the primary any more (a standby, or a primary fenced with default_transaction_read_only after
+// a failover). A new connection goes to whichever server accepts writes now (libpq tries every
+// host of a multi-host string, and target_session_attrs=read-write skips the others).
+bool DropsTheConnection(const std::string& state) {
+  return state.rfind("57P", 0) == 0 || state.rfind("08", 0) == 0 || state == kReadOnlySqlState;
+}
+
+// The only errors of a COMMIT that say it did not happen: the transaction was rolled back for a
+// serialization failure or deadlock, or a deferred constraint refused it. Anything else during
+// the commit (the connection lost, the server shutting down while the commit waits for a
+// synchronous standby) leaves its outcome unknown.
+bool CommitSurelyFailed(const std::string& state) {
+  return state == "40001" || state == "40P01" || state == "40002" || state.rfind("23", 0) == 0;
+}
+
+// UNAVAILABLE for a commit whose outcome is unknown. The CLI asks again, with the same request
+// id, on "unknown whether": the controller then answers with the outcome.
+absl::Status CommitOutcomeUnknownError(absl::string_view what) {
+  return DatabaseUnavailableError(
+      absl::StrCat(what,
+                   ": the connection to PostgreSQL was lost while committing, so it is unknown "
+                   "whether the change was applied; check `keyfleet audit` before retrying"));
+}
+
+// The longest pause between attempts to reach the database: a promoted standby is found within
+// this of accepting writes.
+constexpr absl::Duration kMaxBackoff = absl::Milliseconds(500);
 
 absl::Status SqlErrorStatus(absl::string_view what, const pqxx::sql_error& e) {
   const std::string& state = e.sqlstate();
@@ -155,7 +188,7 @@ absl::Status PgPool::Run(absl::string_view what, bool read_only,
                                                      "; nothing was changed"));
       }
       std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
-      backoff = std::min(backoff * 2, absl::Seconds(1));
+      backoff = std::min(backoff * 2, kMaxBackoff);
     }
     try {
       if (!slot->conn || !slot->conn->is_open()) {
@@ -169,6 +202,9 @@ absl::Status PgPool::Run(absl::string_view what, bool read_only,
       last_error = DescribeConnectionError(options_.url, e);
       continue;
     }
+    // Set once a write transaction's COMMIT is sent: from then on a failure may hide a commit,
+    // so the body is never run again (it would do the change twice).
+    bool committing = false;
     try {
       absl::Status status;
       if (read_only) {
@@ -184,31 +220,59 @@ absl::Status PgPool::Run(absl::string_view what, bool read_only,
           txn.exec0(absl::StrCat("SET LOCAL statement_timeout = ", left_ms));
         }
         status = body(txn);
-        if (status.ok()) txn.commit();
+        if (status.ok()) {
+          committing = true;
+          txn.commit();
+        }
       }
       return status;
     } catch (const pqxx::in_doubt_error& e) {
       slot->conn.reset();
-      spdlog::error("{}: connection lost while committing: {}", std::string(what), e.what());
-      return DatabaseUnavailableError(
-          absl::StrCat(what,
-                       ": the connection to PostgreSQL was lost while committing, so it is unknown "
-                       "whether the change was applied; check `keyfleet audit` before retrying"));
-    } catch (const pqxx::broken_connection& e) {
+      if (committing) {
+        spdlog::error("{}: connection lost while committing: {}", std::string(what), e.what());
+        return CommitOutcomeUnknownError(what);
+      }
+      // A read-only transaction: nothing to be unsure of, its results are read again.
       spdlog::warn("{}: lost the PostgreSQL connection, retrying: {}", std::string(what), e.what());
+      last_error = absl::UnavailableError(e.what());
+    } catch (const pqxx::broken_connection& e) {
       slot->conn.reset();
+      if (committing) {
+        spdlog::error("{}: connection lost while committing: {}", std::string(what), e.what());
+        return CommitOutcomeUnknownError(what);
+      }
+      spdlog::warn("{}: lost the PostgreSQL connection, retrying: {}", std::string(what), e.what());
       last_error = absl::UnavailableError(e.what());
     } catch (const pqxx::sql_error& e) {
+      if (committing && !CommitSurelyFailed(e.sqlstate())) {
+        slot->conn.reset();
+        spdlog::error("{}: the commit failed with SQLSTATE {}, its outcome unknown: {}",
+                      std::string(what), e.sqlstate(), e.what());
+        return CommitOutcomeUnknownError(what);
+      }
       // 57014: a statement ran into the statement_timeout set from the caller's deadline.
       if (e.sqlstate() == "57014" && caller_deadline != absl::InfiniteFuture()) {
         return CallerDeadlineError(what);
       }
       if (!IsRetryableSqlState(e.sqlstate())) return SqlErrorStatus(what, e);
-      spdlog::warn("{}: retryable database error {}: {}", std::string(what), e.sqlstate(),
-                   e.what());
-      if (e.sqlstate().rfind("57P", 0) == 0) slot->conn.reset();
+      if (e.sqlstate() == kReadOnlySqlState) {
+        spdlog::warn(
+            "{}: the server no longer accepts writes (not the primary any more?); "
+            "reconnecting to the one that does: {}",
+            std::string(what), e.what());
+      } else {
+        spdlog::warn("{}: retryable database error {}: {}", std::string(what), e.sqlstate(),
+                     e.what());
+      }
+      if (DropsTheConnection(e.sqlstate())) slot->conn.reset();
       last_error = absl::UnavailableError(e.what());
     } catch (const std::exception& e) {
+      if (committing) {
+        slot->conn.reset();
+        spdlog::error("{}: the commit failed, its outcome unknown: {}", std::string(what),
+                      e.what());
+        return CommitOutcomeUnknownError(what);
+      }
       return absl::InternalError(absl::StrCat(what, ": ", e.what()));
     }
   }

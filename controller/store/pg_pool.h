@@ -1,6 +1,12 @@
 // A small pool of libpqxx connections and the transaction runner every PostgreSQL query goes
 // through: it reconnects and retries when the connection is lost, and turns libpqxx exceptions
 // into absl::Status.
+//
+// Failover: given a multi-host connection string with target_session_attrs=read-write (libpq
+// tries the hosts in turn and keeps the one that accepts writes), a connection to a primary that
+// crashed or was shut down breaks, one to a server that stopped taking writes (SQLSTATE 25006: a
+// fenced old primary) is dropped, and the next attempt connects to whichever host is the primary
+// now; until one is, calls wait and retry within the retry budget.
 #pragma once
 
 #include <condition_variable>
@@ -39,11 +45,17 @@ class PgPool {
   // Runs `body` in a read-write transaction and commits when it returns OK; rolls back and
   // returns its status otherwise. When the connection is lost before the commit, `body` runs
   // again on a new connection (so it must only write its results through captures it
-  // re-assigns). When it is lost during the commit, the outcome is unknown and the result is
-  // UNAVAILABLE saying so. `what` names the operation in error messages.
+  // re-assigns). When the commit fails in a way that does not prove it rolled back (the
+  // connection lost, the server shutting down), the outcome is unknown: the body never runs
+  // again and the result is UNAVAILABLE saying "unknown whether". `what` names the operation in
+  // error messages.
   // `deadline` is the caller's: waits end by then (DEADLINE_EXCEEDED, nothing changed), each
   // statement is bounded by what is left (statement_timeout), and the body should check it
-  // before it returns OK, since nothing must be committed after the caller gave up.
+  // before it returns OK, since nothing must be committed after the caller gave up. The COMMIT
+  // itself is not bounded (PostgreSQL stops the statement timer before it commits): with a
+  // synchronous standby it waits for the standby, as it must, since ending that wait early would
+  // report success for a change only the primary has. A caller whose deadline passes meanwhile
+  // gets DEADLINE_EXCEEDED from gRPC; its retry with the same request id finds the outcome.
   absl::Status Transact(absl::string_view what,
                         const std::function<absl::Status(pqxx::dbtransaction&)>& body,
                         absl::Time deadline = absl::InfiniteFuture());

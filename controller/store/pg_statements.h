@@ -37,15 +37,17 @@ inline constexpr Statement kStatements[] = {
     {"checkpoint_insert",
      "INSERT INTO audit_checkpoints (first_seq, last_seq, signed_at, key_id, events, signature) "
      "VALUES ($1, $2, kf_ts($3), $4, $5, $6)"},
-    {"checkpoint_all",
-     "SELECT id, kf_us(signed_at), key_id, events, signature FROM audit_checkpoints ORDER BY id"},
+    // Keyset pages, for reading the whole log in one snapshot without holding it.
+    {"checkpoint_page",
+     "SELECT id, kf_us(signed_at), key_id, events, signature FROM audit_checkpoints "
+     "WHERE id > $1 ORDER BY id LIMIT $2"},
     {"checkpoint_covering",
      "SELECT id, kf_us(signed_at), key_id, events, signature FROM audit_checkpoints "
      "WHERE last_seq >= $1 AND first_seq <= $2 ORDER BY id"},
     {"checkpoint_any", "SELECT 1 FROM audit_checkpoints LIMIT 1"},
-    {"audit_all",
+    {"audit_page",
      "SELECT seq, kf_us(at), actor, action, target, before_json, after_json, prev_hash, hash "
-     "FROM audit_events ORDER BY seq"},
+     "FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2"},
     {"audit_list",
      "SELECT seq, kf_us(at), actor, action, target, before_json, after_json, prev_hash, hash "
      "FROM audit_events WHERE seq > $1 AND at >= kf_ts($2) ORDER BY seq LIMIT $3"},

@@ -1,6 +1,7 @@
 #include "controller/store/postgres_store.h"
 
 #include <algorithm>
+#include <limits>
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
@@ -816,18 +817,53 @@ absl::StatusOr<AuditCheckpoint> CheckpointFromRow(const pqxx::row& row) {
   return cp;
 }
 
+// Rows per page when reading the whole audit log: a page is held while its rows are handed
+// out. Events are a few hundred bytes (a bulk key import's can be far larger); checkpoints a
+// few hundred too, but one signed over an adopted log lists up to kMaxCheckpointEvents.
+constexpr int64_t kAuditEventPage = 2000;
+constexpr int64_t kAuditCheckpointPage = 500;
+
+// Calls `each` for every audit event by sequence, a page at a time within `txn` (whose snapshot
+// they all come from), until `each` fails. Each page starts after the last row of the one
+// before, so the loop ends at the end of the table.
+absl::Status ForEachAuditEvent(pqxx::dbtransaction& txn,
+                               const std::function<absl::Status(const AuditEvent&)>& each) {
+  int64_t after = std::numeric_limits<int64_t>::min();
+  for (;;) {
+    const pqxx::result page = txn.exec_prepared("audit_page", after, kAuditEventPage);
+    for (const pqxx::row& row : page) {
+      after = row[0].as<int64_t>();
+      KF_ASSIGN_OR_RETURN(AuditEvent event, AuditEventFromRow(row));
+      KF_RETURN_IF_ERROR(each(event));
+    }
+    if (static_cast<int64_t>(page.size()) < kAuditEventPage) return absl::OkStatus();
+  }
+}
+
+// The same for every checkpoint, by id.
+absl::Status ForEachCheckpoint(pqxx::dbtransaction& txn,
+                               const std::function<absl::Status(const AuditCheckpoint&)>& each) {
+  int64_t after = std::numeric_limits<int64_t>::min();
+  for (;;) {
+    const pqxx::result page = txn.exec_prepared("checkpoint_page", after, kAuditCheckpointPage);
+    for (const pqxx::row& row : page) {
+      after = row[0].as<int64_t>();
+      KF_ASSIGN_OR_RETURN(AuditCheckpoint cp, CheckpointFromRow(row));
+      KF_RETURN_IF_ERROR(each(cp));
+    }
+    if (static_cast<int64_t>(page.size()) < kAuditCheckpointPage) return absl::OkStatus();
+  }
+}
+
 }  // namespace
 
-absl::StatusOr<AuditLog> PostgresStore::ReadAuditLog() {
-  AuditLog log;
-  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read the audit log", [&](pqxx::dbtransaction& txn) {
-    log = AuditLog();
-    KF_ASSIGN_OR_RETURN(log.events, AllRows<AuditEvent>(txn, "audit_all", AuditEventFromRow));
-    KF_ASSIGN_OR_RETURN(log.checkpoints,
-                        AllRows<AuditCheckpoint>(txn, "checkpoint_all", CheckpointFromRow));
-    return absl::OkStatus();
-  }));
-  return log;
+absl::Status PostgresStore::VisitAuditLog(const AuditLogVisitor& visitor) {
+  return pool_.ReadSnapshot("read the audit log", [&](pqxx::dbtransaction& txn) {
+    if (visitor.start) visitor.start();
+    if (visitor.checkpoint) KF_RETURN_IF_ERROR(ForEachCheckpoint(txn, visitor.checkpoint));
+    if (!visitor.event) return absl::OkStatus();
+    return ForEachAuditEvent(txn, visitor.event);
+  });
 }
 
 absl::StatusOr<std::vector<AuditCheckpoint>> PostgresStore::CheckpointsCovering(uint64_t first,
@@ -855,27 +891,35 @@ absl::StatusOr<uint64_t> PostgresStore::AdoptUnsignedAudit() {
     signed_now = 0;
     txn.exec_prepared("inventory_lock");
     if (!txn.exec_prepared("checkpoint_any").empty()) return absl::OkStatus();
-    KF_ASSIGN_OR_RETURN(std::vector<AuditEvent> events,
-                        AllRows<AuditEvent>(txn, "audit_all", AuditEventFromRow));
-    if (events.empty()) return absl::OkStatus();
-    AuditVerification chain = VerifyAuditChain(events);
-    if (!chain.ok) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the existing audit log does not verify, so it is left unsigned: ", chain.detail));
-    }
-    for (size_t i = 0; i < events.size(); i += kMaxCheckpointEvents) {
-      CheckpointEvents batch;
-      for (size_t j = i; j < events.size() && j < i + kMaxCheckpointEvents; ++j) {
-        batch.emplace_back(events[j].sequence, events[j].hash);
+    // Page by page: each batch of kMaxCheckpointEvents is signed as soon as it is read, and
+    // everything rolls back if a later event breaks the chain.
+    AuditChainVerifier chain;
+    CheckpointEvents batch;
+    uint64_t head_sequence = 0;
+    std::string head_hash;
+    KF_RETURN_IF_ERROR(ForEachAuditEvent(txn, [&](const AuditEvent& e) -> absl::Status {
+      chain.Add(e);
+      if (!chain.result().ok) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("the existing audit log does not verify, so it is left unsigned: ",
+                         chain.result().detail));
       }
-      KF_RETURN_IF_ERROR(InsertCheckpoint(txn, std::move(batch), &signed_now));
-    }
-    adopted = events.size();
+      batch.emplace_back(e.sequence, e.hash);
+      if (batch.size() == kMaxCheckpointEvents) {
+        KF_RETURN_IF_ERROR(InsertCheckpoint(txn, std::exchange(batch, {}), &signed_now));
+      }
+      ++adopted;
+      head_sequence = e.sequence;
+      head_hash = e.hash;
+      return absl::OkStatus();
+    }));
+    if (adopted == 0) return absl::OkStatus();
+    if (!batch.empty()) KF_RETURN_IF_ERROR(InsertCheckpoint(txn, std::move(batch), &signed_now));
     // The adoption itself is on the record, signed like any event.
     const std::string note = nlohmann::json{
         {"events", adopted},
-        {"head_sequence", events.back().sequence},
-        {"head_hash", events.back().hash},
+        {"head_sequence", head_sequence},
+        {"head_hash", head_hash},
         {"key_id",
          signer_->key_id()}}.dump();
     KF_RETURN_IF_ERROR(AppendAudit(txn, {{"audit.adopt", "audit log", "", note}},

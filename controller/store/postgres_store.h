@@ -29,7 +29,8 @@ class PostgresStore : public Store, public NotificationOutbox {
   absl::StatusOr<Snapshot> LoadSnapshot() override;
   // Renews the random part of the database's epoch (audited as database.epoch) and returns the
   // new epoch. For a database restored from a file-level copy, which keeps every other part:
-  // replicas pick the new epoch up when they restart.
+  // running replicas pick the new epoch up within feed_poll_interval (ViewFollower::FollowEpoch),
+  // replicas started later at once.
   absl::StatusOr<std::string> RenewDatabaseEpoch(const MutationContext& ctx);
   absl::StatusOr<std::vector<Change>> ChangesSince(uint64_t after, size_t limit) override;
   absl::StatusOr<uint64_t> AddPrincipal(const MutationContext& ctx,
@@ -83,7 +84,7 @@ class PostgresStore : public Store, public NotificationOutbox {
   absl::Status TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAudit(uint64_t after, absl::Time since,
                                                     size_t limit) override;
-  absl::StatusOr<AuditLog> ReadAuditLog() override;
+  absl::Status VisitAuditLog(const AuditLogVisitor& visitor) override;
   absl::StatusOr<std::vector<AuditCheckpoint>> CheckpointsCovering(uint64_t first,
                                                                    uint64_t last) override;
 

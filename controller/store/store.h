@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -29,10 +30,17 @@
 
 namespace keyfleet::controller {
 
-// The whole audit log as one snapshot saw it: what `audit verify` checks.
-struct AuditLog {
-  std::vector<AuditEvent> events;            // by sequence
-  std::vector<AuditCheckpoint> checkpoints;  // by id
+// The whole audit log as one snapshot saw it, one row at a time (what `audit verify` checks,
+// however long the log): see Store::VisitAuditLog. A callback's error ends the read and is its
+// result.
+struct AuditLogVisitor {
+  // Called before anything else, and again whenever the read starts over in a new snapshot (the
+  // connection was lost and is retried): forget everything received so far.
+  std::function<void()> start;
+  // Every signed checkpoint, by id. Not read when empty.
+  std::function<absl::Status(const AuditCheckpoint&)> checkpoint;
+  // Then every event, by sequence.
+  std::function<absl::Status(const AuditEvent&)> event;
 };
 
 class Store {
@@ -157,8 +165,9 @@ class Store {
   // Audit events with sequence > `after` and at >= `since`, oldest first, at most `limit`.
   virtual absl::StatusOr<std::vector<AuditEvent>> ListAudit(uint64_t after, absl::Time since,
                                                             size_t limit) = 0;
-  // Every event and every signed checkpoint, read in one snapshot.
-  virtual absl::StatusOr<AuditLog> ReadAuditLog() = 0;
+  // Every signed checkpoint, then every event, read in one snapshot a page at a time and handed
+  // to `visitor` row by row: memory does not grow with the log.
+  virtual absl::Status VisitAuditLog(const AuditLogVisitor& visitor) = 0;
   // The checkpoints covering any sequence in [first, last], by id.
   virtual absl::StatusOr<std::vector<AuditCheckpoint>> CheckpointsCovering(uint64_t first,
                                                                            uint64_t last) = 0;

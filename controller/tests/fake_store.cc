@@ -504,9 +504,12 @@ absl::StatusOr<std::vector<AuditEvent>> FakeStore::ListAudit(uint64_t after, abs
   return out;
 }
 
-absl::StatusOr<AuditLog> FakeStore::ReadAuditLog() {
+absl::Status FakeStore::VisitAuditLog(const AuditLogVisitor& visitor) {
   std::lock_guard<std::mutex> lock(mu_);
-  return AuditLog{audit_, {}};
+  if (visitor.start) visitor.start();
+  if (!visitor.event) return absl::OkStatus();
+  for (const AuditEvent& e : audit_) KF_RETURN_IF_ERROR(visitor.event(e));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<AuditCheckpoint>> FakeStore::CheckpointsCovering(uint64_t, uint64_t) {

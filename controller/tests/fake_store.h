@@ -72,7 +72,7 @@ class FakeStore : public Store {
   absl::StatusOr<std::vector<AuditEvent>> ListAudit(uint64_t after, absl::Time since,
                                                     size_t limit) override;
   // No signed checkpoints: PostgresStore signs (tested against PostgreSQL).
-  absl::StatusOr<AuditLog> ReadAuditLog() override;
+  absl::Status VisitAuditLog(const AuditLogVisitor& visitor) override;
   absl::StatusOr<std::vector<AuditCheckpoint>> CheckpointsCovering(uint64_t first,
                                                                    uint64_t last) override;
 

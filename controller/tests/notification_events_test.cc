@@ -6,6 +6,7 @@
 
 #include "controller/record_json.h"
 #include "controller/store/mutation_log.h"
+#include "nlohmann/json.hpp"
 
 namespace keyfleet::controller {
 namespace {
@@ -59,6 +60,22 @@ TEST(NotificationEventsTest, ABulkAddIsOneNotification) {
   EXPECT_FALSE(KeysFromJson("[]").ok());
   keys[3].label = "other";
   EXPECT_FALSE(IsKeyBatch(keys)) << "keys that differ in what a batch shares are not one";
+}
+
+TEST(NotificationEventsTest, ABatchsAuditEntryRecordsEveryKeysExpiry) {
+  std::vector<KeyRecord> keys = {Key("SHA256:a", kNow, kNow + 365 * kDay),
+                                 Key("SHA256:b", kNow, kNow + 365 * kDay)};
+  nlohmann::json shared = nlohmann::json::parse(KeyBatchAuditJson(keys));
+  EXPECT_TRUE(shared.contains("expires_at")) << "one shared expiry, written once";
+  EXPECT_FALSE(shared["keys"][1].contains("expires_at"));
+  keys[1].expires_at = kNow + 30 * kDay;
+  ASSERT_TRUE(IsKeyBatch(keys)) << "keys of one batch may expire at different times";
+  nlohmann::json each = nlohmann::json::parse(KeyBatchAuditJson(keys));
+  EXPECT_FALSE(each.contains("expires_at"));
+  EXPECT_NE(each["keys"][0]["expires_at"], each["keys"][1]["expires_at"]);
+  auto back = KeysFromJson(KeysToJson(keys));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ((*back)[1].expires_at, kNow + 30 * kDay);
 }
 
 TEST(NotificationEventsTest, MutationsNotifyAddRotateRevokeOnceEach) {

@@ -508,13 +508,11 @@ TEST_F(ServiceTest, ABulkAddIsOneChangeAndOneAuditEvent) {
   grpc::ClientContext bad;
   lreq.set_page_token("k:not-a-fingerprint");
   v1::ListKeysResponse refused;
-  EXPECT_EQ(admin->ListKeys(&bad, lreq, &refused).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(admin->ListKeys(&bad, lreq, &refused).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   grpc::ClientContext big;
   lreq.clear_page_token();
   lreq.set_page_size(10001);
-  EXPECT_EQ(admin->ListKeys(&big, lreq, &refused).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(admin->ListKeys(&big, lreq, &refused).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   // The audit log in pages of 2: the same events as in one page.
   v1::ListAuditRequest audit_req;
   audit_req.set_page_size(2);
@@ -578,9 +576,47 @@ TEST_F(ServiceTest, ReadsAnswerFromMemoryDuringADatabaseOutage) {
     if (!refused_on_b) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(refused_on_b) << "B follows A's revocation within 2 s";
+  auto agents = v1::AgentService::NewStub(a->InProcessChannel());
+  // Opens a Watch stream with a hello; `deadline` bounds it.
+  auto watch = [&](grpc::ClientContext& ctx, const std::string& host, const std::string& env,
+                   std::chrono::milliseconds deadline) {
+    ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+    auto stream = agents->Watch(&ctx);
+    v1::AgentMessage hello;
+    hello.mutable_hello()->set_hostname(host);
+    (*hello.mutable_hello()->mutable_labels())["env"] = env;
+    EXPECT_TRUE(stream->Write(hello));
+    return stream;
+  };
+  // Ends a stream the way a client must: cancel, read until the end, Finish.
+  auto close = [](grpc::ClientContext& ctx, auto& stream) {
+    ctx.TryCancel();
+    v1::WatchResponse ignored;
+    while (stream->Read(&ignored)) {
+    }
+    return stream->Finish();
+  };
+  {
+    grpc::ClientContext ctx;
+    auto stream = watch(ctx, "web-1", "prod", std::chrono::seconds(5));
+    v1::WatchResponse first;
+    ASSERT_TRUE(stream->Read(&first)) << "web-1 registers while the database is up";
+    close(ctx, stream);
+  }
 
   server_->Stop(/*immediate=*/true);
+  // Hosts that name themselves (--insecure-dev) and are new must be written to the database:
+  // they wait on the background queue, not on gRPC's callback threads.
   std::vector<std::thread> pending;
+  for (int i = 0; i < 6; ++i) {
+    pending.emplace_back([&, i] {
+      grpc::ClientContext ctx;
+      auto stream = watch(ctx, "new-" + std::to_string(i), "prod", std::chrono::seconds(4));
+      v1::WatchResponse first;
+      EXPECT_FALSE(stream->Read(&first)) << "no state before the host is registered";
+      EXPECT_EQ(close(ctx, stream).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+    });
+  }
   for (int i = 0; i < 8; ++i) {
     pending.emplace_back([&, i] {
       grpc::ClientContext ctx;
@@ -619,6 +655,17 @@ TEST_F(ServiceTest, ReadsAnswerFromMemoryDuringADatabaseOutage) {
         ASSERT_TRUE(admin->GetPolicy(&ctx, v1::GetPolicyRequest(), &resp).ok());
       }
       slowest = std::max(slowest, (absl::Now() - start) / 4);
+    }
+    {
+      const absl::Time start = absl::Now();
+      grpc::ClientContext ctx;
+      auto stream = watch(ctx, "web-1", "prod", std::chrono::seconds(5));
+      v1::WatchResponse first;
+      ASSERT_TRUE(stream->Read(&first)) << "a known host gets its state from memory";
+      EXPECT_TRUE(first.has_desired_state());
+      EXPECT_EQ(first.desired_state().accounts_size(), 1);
+      slowest = std::max(slowest, absl::Now() - start);
+      close(ctx, stream);
     }
     EXPECT_TRUE(whoami(*b, kept).ok()) << "another token, from memory";
     EXPECT_EQ(whoami(*b, revoked).error_code(), grpc::StatusCode::UNAUTHENTICATED)

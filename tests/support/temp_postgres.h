@@ -32,16 +32,20 @@ class TempPostgres {
   void Start();
 
   const std::string& log_path() const { return log_path_; }
+  // What a second server needs to stream from this one (TempPostgresStandby): the directory of
+  // its Unix socket, its port, where the PostgreSQL programs are and how to run them.
+  std::string socket_dir() const { return dir_.path().string(); }
+  int port() const { return kPort; }
+  const std::string& bin_dir() const { return bin_dir_; }
+  const std::string& run_as() const { return run_as_; }
 
  private:
+  static constexpr int kPort = 5432;  // of a socket in our own directory: no clash
+
   std::string Run(const std::string& command, bool must_succeed);
 
-  // Stops the server and removes the directory if this process dies without running the
-  // destructor (killed by a ctest timeout, say).
-  void StartWatchdog();
-
   ScopedTempDir dir_;
-  pid_t watchdog_ = -1;
+  int watchdog_ = -1;  // StartPostgresWatchdog's pipe
   std::string bin_dir_;
   std::string data_dir_;
   std::string log_path_;
