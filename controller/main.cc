@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
       "directory (a pg_dump restore, point-in-time recovery or a rebuilt database get one on "
       "their own). Agents compare change numbers only within one epoch: without a new one they "
       "ignore the restored database's changes until its count passes what they had applied. "
-      "Restart every replica afterwards.");
+      "Running replicas pick the new epoch up within their feed poll interval.");
   add_db(new_epoch);
   const std::string default_ca_dir = ControllerConfig().ca_dir;
   std::string ca_dir = default_ca_dir;

@@ -6,7 +6,7 @@
 // longer holds it is measured. Compare hosts/s with ../shared/bench/ansible-baseline.sh.
 //
 //   fleet_revoke CONTROLLER_BINARY [HOSTS=10000] [APPLY_THREADS=8] [SANDBOX_PARENT=/tmp]
-//                [MODE=mtls|plaintext]
+//                [MODE=mtls|plaintext] [REPLICAS=1]
 //
 // SANDBOX_PARENT is where the hosts' sandbox roots go: /tmp (the disk) by default; a tmpfs such
 // as /dev/shm shows the same run without the shared disk (no fsync cost, no inode allocator).
@@ -14,6 +14,9 @@
 // EnrollmentService with a join token, and holds its own TLS connection with its own client
 // certificate; enrollment, then connection and handshake, are timed and printed apart from the
 // revocation. plaintext: the controller runs with --insecure-dev, 32 shared connections.
+// REPLICAS > 1 starts that many controllers on the one database (sharing its CA) and spreads the
+// hosts over them round robin; the revocation goes through the first, and the others learn it
+// from the change feed, as deployed.
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
@@ -182,6 +185,7 @@ int main(int argc, char** argv) {
   const int threads = argc > 3 ? std::atoi(argv[3]) : 8;
   const std::string parent = argc > 4 ? argv[4] : "/tmp";
   const std::string mode = argc > 5 ? argv[5] : "mtls";
+  const int replicas = argc > 6 ? std::max(1, std::atoi(argv[6])) : 1;
   if (mode != "mtls" && mode != "plaintext") {
     std::fprintf(stderr, "MODE must be mtls or plaintext\n");
     return 2;
@@ -189,16 +193,43 @@ int main(int argc, char** argv) {
   const bool mtls = mode == "mtls";
   keyfleet::testing::TempPostgres pg;
   keyfleet::testing::ScopedTempDir dir("keyfleet-fleet-bench", parent);
+  const std::string database = pg.Url(pg.CreateDatabase());
   const std::string root = dir.path().string();
   absl::StatusOr<keyfleet::testing::BenchController> started =
-      keyfleet::testing::StartBenchController(argv[1], pg.Url(pg.CreateDatabase()), root, mtls);
+      keyfleet::testing::StartBenchController(argv[1], database, root, mtls);
   if (!started.ok()) {
     std::fprintf(stderr, "%s\n", started.status().ToString().c_str());
     return 1;
   }
   const keyfleet::testing::BenchController& bench_controller = *started;
-  const pid_t controller = bench_controller.pid;
-  const std::string& address = bench_controller.address;
+  // Every replica, the first included; hosts h(i) watch replica i % replicas.
+  std::vector<keyfleet::testing::BenchController> controllers = {bench_controller};
+  for (int r = 1; r < replicas; ++r) {
+    absl::StatusOr<keyfleet::testing::BenchController> replica =
+        keyfleet::testing::StartBenchController(argv[1], database, root, mtls, {},
+                                                "controller-" + std::to_string(r) + ".log");
+    if (!replica.ok()) {
+      std::fprintf(stderr, "replica %d: %s\n", r, replica.status().ToString().c_str());
+      for (auto& c : controllers) keyfleet::testing::StopProcess(c.pid);
+      return 1;
+    }
+    controllers.push_back(*std::move(replica));
+  }
+  std::printf("replicas=%d\n", replicas);
+  // The processes whose CPU and memory are the controller's: all replicas.
+  auto controller_cpu = [&] {
+    double total = 0;
+    for (const auto& c : controllers) total += keyfleet::testing::CpuSeconds(c.pid);
+    return total;
+  };
+  auto controller_rss_kib = [&] {
+    long total = 0;
+    for (const auto& c : controllers) total += keyfleet::testing::ReadMemoryUse(c.pid).rss_kib;
+    return total;
+  };
+  auto stop_controllers = [&] {
+    for (const auto& c : controllers) keyfleet::testing::StopProcess(c.pid);
+  };
   auto admin = v1::AdminService::NewStub(bench_controller.admin_channel);
   std::vector<keyfleet::testing::TestHostCredentials> creds;
   if (mtls) {
@@ -248,9 +279,23 @@ int main(int argc, char** argv) {
   if (mtls) {
     // One TLS connection per host, each with its host's certificate, as deployed; connected and
     // handshaken before any Watch, so that cost is measured on its own.
-    keyfleet::testing::FleetConnection fleet_connection =
-        keyfleet::testing::ConnectFleet(bench_controller, creds);
-    channels = std::move(fleet_connection.channels);
+    keyfleet::testing::FleetConnection fleet_connection;
+    channels.resize(hosts);
+    for (int r = 0; r < replicas; ++r) {
+      std::vector<keyfleet::testing::TestHostCredentials> mine;
+      for (int i = r; i < hosts; i += replicas) mine.push_back(creds[i]);
+      keyfleet::testing::FleetConnection part =
+          keyfleet::testing::ConnectFleet(controllers[r], mine);
+      for (size_t k = 0; k < part.channels.size(); ++k) {
+        channels[r + k * replicas] = std::move(part.channels[k]);
+      }
+      fleet_connection.connected += part.connected;
+      fleet_connection.seconds += part.seconds;
+      fleet_connection.controller_cpu_ms_per_handshake +=
+          part.controller_cpu_ms_per_handshake * mine.size() / hosts;
+      fleet_connection.agents_cpu_ms_per_handshake +=
+          part.agents_cpu_ms_per_handshake * mine.size() / hosts;
+    }
     for (auto& c : channels) stubs.push_back(v1::AgentService::NewStub(c));
     // Both ends of every handshake run on this machine: the controller's CPU is what a real
     // fleet costs it; the simulated agents' (mostly OpenSSL 3 decoding each channel's PEM key and
@@ -260,15 +305,15 @@ int main(int argc, char** argv) {
         "agents_cpu_ms_per_handshake=%.2f controller_rss_kib=%ld\n",
         fleet_connection.connected, hosts, fleet_connection.seconds,
         fleet_connection.controller_cpu_ms_per_handshake,
-        fleet_connection.agents_cpu_ms_per_handshake,
-        keyfleet::testing::ReadMemoryUse(controller).rss_kib);
+        fleet_connection.agents_cpu_ms_per_handshake, controller_rss_kib());
     if (fleet_connection.connected < hosts) return 1;
   } else {
-    for (int c = 0; c < 32; ++c) {
+    // 32 connections per replica; host i on connection i % count, so on replica i % replicas.
+    for (int c = 0; c < 32 * replicas; ++c) {
       grpc::ChannelArguments args;
       args.SetInt("keyfleet.bench.connection", c);
-      channels.push_back(
-          grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+      channels.push_back(grpc::CreateCustomChannel(controllers[c % replicas].address,
+                                                   grpc::InsecureChannelCredentials(), args));
       stubs.push_back(v1::AgentService::NewStub(channels.back()));
     }
   }
@@ -327,20 +372,20 @@ int main(int argc, char** argv) {
     fleet.cv.wait_for(lock, std::chrono::seconds(600),
                       [&] { return fleet.ready + fleet.failed >= hosts; });
   }
-  keyfleet::testing::MemoryUse mem = keyfleet::testing::ReadMemoryUse(controller);
+  const long rss_kib = controller_rss_kib();
   if (fleet.failed > 0) {
     std::fprintf(stderr, "%d stream(s) failed; see above\n", fleet.failed);
-    keyfleet::testing::StopProcess(controller);
+    stop_controllers();
     return 1;
   }
   std::printf("mode=%s initial_sync: ready=%d/%d s=%.1f controller_rss_kib=%ld\n", mode.c_str(),
               fleet.ready, hosts, std::chrono::duration<double>(Clock::now() - t_connect).count(),
-              mem.rss_kib);
+              rss_kib);
   std::this_thread::sleep_for(std::chrono::seconds(2));  // let reports settle
 
   // CPU each side spends on the revocation: the controller (push, reports, database) and this
   // process (the 10,000 simulated agents' streams, applies and reports), on the same cores.
-  const double controller_cpu_before = keyfleet::testing::CpuSeconds(controller);
+  const double controller_cpu_before = controller_cpu();
   const double agents_cpu_before = keyfleet::testing::CpuSeconds(getpid());
   {
     std::lock_guard<std::mutex> lock(fleet.mu);
@@ -357,7 +402,7 @@ int main(int argc, char** argv) {
     std::unique_lock<std::mutex> lock(fleet.mu);
     fleet.cv.wait_for(lock, std::chrono::seconds(120), [&] { return fleet.converged >= hosts; });
   }
-  const double controller_cpu_s = keyfleet::testing::CpuSeconds(controller) - controller_cpu_before;
+  const double controller_cpu_s = controller_cpu() - controller_cpu_before;
   const double agents_cpu_s = keyfleet::testing::CpuSeconds(getpid()) - agents_cpu_before;
   std::vector<double> lat, received;
   {
@@ -399,6 +444,6 @@ int main(int argc, char** argv) {
   for (auto& w : workers) w.join();
   for (auto& a : agents) a->Cancel();
   for (auto& a : agents) a->AwaitDone();
-  keyfleet::testing::StopProcess(controller);
+  stop_controllers();
   return still == 0 && static_cast<int>(lat.size()) == hosts ? 0 : 1;
 }

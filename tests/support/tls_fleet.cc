@@ -25,7 +25,8 @@ std::string ReadText(const std::string& path) {
 absl::StatusOr<BenchController> StartBenchController(const std::string& binary,
                                                      const std::string& database,
                                                      const std::string& root, bool mtls,
-                                                     const grpc::ChannelArguments& admin_args) {
+                                                     const grpc::ChannelArguments& admin_args,
+                                                     const std::string& log_name) {
   BenchController c;
   c.address = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
   const std::string token_file = root + "/bootstrap.token";
@@ -37,7 +38,7 @@ absl::StatusOr<BenchController> StartBenchController(const std::string& binary,
   } else {
     argv.push_back("--insecure-dev");
   }
-  c.pid = SpawnProcess(argv, root + "/controller.log");
+  c.pid = SpawnProcess(argv, root + "/" + log_name);
   if (c.pid < 0) return absl::InternalError("cannot start " + binary);
   // The CA is there before the port is served, the token file before the first call is answered.
   for (int i = 0; i < 300 && ((mtls && c.ca_pem.empty()) || c.admin_token.empty()); ++i) {
@@ -56,7 +57,7 @@ absl::StatusOr<BenchController> StartBenchController(const std::string& binary,
                                          std::chrono::seconds(30))) {
     StopProcess(c.pid);
     return absl::UnavailableError(
-        absl::StrCat("the controller did not start; see ", root, "/controller.log"));
+        absl::StrCat("the controller did not start; see ", root, "/", log_name));
   }
   return c;
 }

@@ -29,9 +29,12 @@ struct BenchController {
 // Starts BINARY on a free loopback port with a fresh CA in ROOT/ca (mtls) or --insecure-dev,
 // writing its bootstrap admin token to ROOT/bootstrap.token (--bootstrap-token-file), its log in
 // ROOT/controller.log; waits until it serves (30 s). `admin_args` configure admin_channel.
+// Another replica on the same database and ROOT (its CA and bootstrap token) logs to
+// ROOT/`log_name`.
 absl::StatusOr<BenchController> StartBenchController(
     const std::string& binary, const std::string& database, const std::string& root, bool mtls,
-    const grpc::ChannelArguments& admin_args = grpc::ChannelArguments());
+    const grpc::ChannelArguments& admin_args = grpc::ChannelArguments(),
+    const std::string& log_name = "controller.log");
 
 // Enrolls PREFIX0 … PREFIX(count-1) with join tokens carrying `labels` (1,000 hosts a token, the
 // most a token allows), on `threads` threads sharing one connection.
