@@ -5,6 +5,7 @@
 #include "common/status_macros.h"
 #include "controller/audit_checkpoint.h"
 #include "controller/fleet_view.h"
+#include "controller/service/field_limits.h"
 #include "controller/service/page_token.h"
 #include "controller/service/proto_convert.h"
 #include "controller/service/status_mapping.h"
@@ -39,8 +40,13 @@ grpc::Status Mutation(const absl::StatusOr<uint64_t>& change, v1::MutationRespon
 
 }  // namespace
 
-// Authorizes the call (admin_auth.h) as RPC with TARGET, binding the Caller to `caller`.
+// Checks the request `req` against the field limits (field_limits.h), so nothing reads a
+// request over them (a refusal's audit event neither), then authorizes the call (admin_auth.h)
+// as RPC with TARGET, binding the Caller to `caller`.
 #define KF_AUTHORIZE(rpc, target)                                        \
+  if (absl::Status limits = CheckFieldLimits(*req); !limits.ok()) {      \
+    return ToGrpcStatus(limits);                                         \
+  }                                                                      \
   absl::StatusOr<Caller> caller_or = auth_.Authorize(*ctx, rpc, target); \
   if (!caller_or.ok()) return ToGrpcStatus(caller_or.status());          \
   const Caller& caller = *caller_or;                                     \
@@ -103,7 +109,7 @@ grpc::Status AdminServiceImpl::AddPrincipal(grpc::ServerContext* ctx,
 }
 
 grpc::Status AdminServiceImpl::ListPrincipals(grpc::ServerContext* ctx,
-                                              const v1::ListPrincipalsRequest*,
+                                              const v1::ListPrincipalsRequest* req,
                                               v1::ListPrincipalsResponse* resp) {
   KF_AUTHORIZE("ListPrincipals", {});
   for (const PrincipalRecord& p : inventory_.ListPrincipals()) {
@@ -307,7 +313,7 @@ grpc::Status AdminServiceImpl::RemoveGrant(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status AdminServiceImpl::ListHosts(grpc::ServerContext* ctx, const v1::ListHostsRequest*,
+grpc::Status AdminServiceImpl::ListHosts(grpc::ServerContext* ctx, const v1::ListHostsRequest* req,
                                          v1::ListHostsResponse* resp) {
   KF_AUTHORIZE("ListHosts", {});
   absl::StatusOr<std::vector<HostStatus>> hosts = reports_.ListHosts();
@@ -373,7 +379,7 @@ grpc::Status AdminServiceImpl::CreateHostToken(grpc::ServerContext* ctx,
 }
 
 grpc::Status AdminServiceImpl::ListHostTokens(grpc::ServerContext* ctx,
-                                              const v1::ListHostTokensRequest*,
+                                              const v1::ListHostTokensRequest* req,
                                               v1::ListHostTokensResponse* resp) {
   KF_AUTHORIZE("ListHostTokens", {});
   absl::StatusOr<std::vector<JoinTokenRecord>> tokens = hosts_.ListJoinTokens();
@@ -396,7 +402,7 @@ grpc::Status AdminServiceImpl::RevokeHostToken(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status AdminServiceImpl::GetPolicy(grpc::ServerContext* ctx, const v1::GetPolicyRequest*,
+grpc::Status AdminServiceImpl::GetPolicy(grpc::ServerContext* ctx, const v1::GetPolicyRequest* req,
                                          v1::Policy* resp) {
   KF_AUTHORIZE("GetPolicy", {});
   ToProto(inventory_.GetPolicy(), resp);
@@ -495,7 +501,7 @@ void AdminServiceImpl::AccessToProto(const AccessVerdict& v,
 }
 
 grpc::Status AdminServiceImpl::ComplianceReport(grpc::ServerContext* ctx,
-                                                const v1::ComplianceReportRequest*,
+                                                const v1::ComplianceReportRequest* req,
                                                 v1::ComplianceReportResponse* resp) {
   KF_AUTHORIZE("ComplianceReport", {});
   absl::StatusOr<controller::ComplianceReport> report = reports_.Compliance();
@@ -510,7 +516,7 @@ grpc::Status AdminServiceImpl::ComplianceReport(grpc::ServerContext* ctx,
 }
 
 grpc::Status AdminServiceImpl::RotationReport(grpc::ServerContext* ctx,
-                                              const v1::RotationReportRequest*,
+                                              const v1::RotationReportRequest* req,
                                               v1::RotationReportResponse* resp) {
   KF_AUTHORIZE("RotationReport", {});
   const controller::RotationReport report = reports_.Rotation();
@@ -552,7 +558,8 @@ grpc::Status AdminServiceImpl::ListAudit(grpc::ServerContext* ctx, const v1::Lis
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::VerifyAudit(grpc::ServerContext* ctx, const v1::VerifyAuditRequest*,
+grpc::Status AdminServiceImpl::VerifyAudit(grpc::ServerContext* ctx,
+                                           const v1::VerifyAuditRequest* req,
                                            v1::VerifyAuditResponse* resp) {
   KF_AUTHORIZE("VerifyAudit", {});
   absl::StatusOr<AuditVerification> result =
@@ -712,7 +719,8 @@ grpc::Status AdminServiceImpl::IssueAdminCertificate(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status AdminServiceImpl::ListTokens(grpc::ServerContext* ctx, const v1::ListTokensRequest*,
+grpc::Status AdminServiceImpl::ListTokens(grpc::ServerContext* ctx,
+                                          const v1::ListTokensRequest* req,
                                           v1::ListTokensResponse* resp) {
   KF_AUTHORIZE("ListTokens", {});
   absl::StatusOr<std::vector<ApiCredentialRecord>> all = credentials_.List();
@@ -730,7 +738,7 @@ grpc::Status AdminServiceImpl::RevokeToken(grpc::ServerContext* ctx,
   });
 }
 
-grpc::Status AdminServiceImpl::WhoAmI(grpc::ServerContext* ctx, const v1::WhoAmIRequest*,
+grpc::Status AdminServiceImpl::WhoAmI(grpc::ServerContext* ctx, const v1::WhoAmIRequest* req,
                                       v1::WhoAmIResponse* resp) {
   KF_AUTHORIZE("WhoAmI", {});
   ToProto(caller.credential(), resp->mutable_credential());

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/host_names.h"
+#include "controller/service/field_limits.h"
 #include "controller/service/outgoing_message.h"
 #include "controller/service/proto_convert.h"
 #include "controller/service/status_mapping.h"
@@ -64,6 +65,8 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
     if (!status.ok()) {
       status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                             "a Watch message that is not a keyfleet.v1.AgentMessage");
+    } else if (absl::Status limits = CheckFieldLimits(message); !limits.ok()) {
+      status = ToGrpcStatus(limits);
     } else if (registered) {
       status = OnReport(message);
     } else if (registering_) {
@@ -419,6 +422,10 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Renew(grpc::CallbackServerContext* c
                                                   const v1::RenewRequest* req,
                                                   v1::RenewResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (absl::Status limits = CheckFieldLimits(*req); !limits.ok()) {
+    reactor->Finish(ToGrpcStatus(limits));
+    return reactor;
+  }
   absl::StatusOr<std::optional<HostIdentity>> identity =
       auth_.AuthenticateHost(*ctx, "/keyfleet.v1.AgentService/Renew");
   if (!identity.ok()) {
@@ -444,6 +451,7 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Renew(grpc::CallbackServerContext* c
 
 grpc::Status EnrollmentServiceImpl::Enroll(grpc::ServerContext* ctx, const v1::EnrollRequest* req,
                                            v1::EnrollResponse* resp) {
+  if (absl::Status limits = CheckFieldLimits(*req); !limits.ok()) return ToGrpcStatus(limits);
   if (auth_.insecure_dev()) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         "this controller runs with --insecure-dev (no TLS, no CA): agents are "
