@@ -1,7 +1,7 @@
 // Watch streams that never read (issue 15), for anything that needs misbehaving agents beside
 // real ones: each stream sends its hello and then never reads, so once its HTTP/2 window is full
-// whatever the controller writes to it stays in the controller. tests/faults uses it; the same
-// client is inside tests/support/stalled_watchers.cc, which could use this one instead.
+// whatever the controller writes to it stays in the controller. Used by stalled_watchers.cc (the
+// bench and the ctest test) and tests/faults.
 #pragma once
 
 #include <grpcpp/grpcpp.h>

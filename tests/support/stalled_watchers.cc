@@ -19,6 +19,7 @@
 #include "tests/support/admin_setup.h"
 #include "tests/support/child_process.h"
 #include "tests/support/scoped_temp_dir.h"
+#include "tests/support/stalled_streams.h"
 #include "tests/support/temp_postgres.h"
 #include "tests/support/test_keys.h"
 #include "tests/support/tls_fleet.h"
@@ -35,76 +36,6 @@ double SecondsSince(SteadyClock::time_point start) {
 long RssKiB(pid_t pid) {
   return ReadMemoryUse(pid).rss_kib;
 }
-
-// A Watch stream that sends its hello and then never reads: once its HTTP/2 stream window is
-// full, whatever the controller writes to it stays in the controller.
-class StalledWatch final : public grpc::ClientBidiReactor<v1::AgentMessage, v1::WatchResponse> {
- public:
-  explicit StalledWatch(v1::AgentService::Stub* stub) {
-    hello_.mutable_hello();  // over mTLS the certificate names the host
-    stub->async()->Watch(&ctx_, this);
-    StartWrite(&hello_);
-    StartCall();
-  }
-  void OnDone(const grpc::Status& /*status*/) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    done_ = true;
-    cv_.notify_all();
-  }
-  void Cancel() { ctx_.TryCancel(); }
-  bool WaitDone(SteadyClock::time_point until) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_until(lock, until, [&] { return done_; });
-  }
-
- private:
-  grpc::ClientContext ctx_;
-  v1::AgentMessage hello_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-};
-
-// The misbehaving client: its connections and the stalled streams on them. Going (Close, or the
-// destructor on any early return) cancels every stream and waits for gRPC to finish each before
-// the connections close.
-class StalledClients {
- public:
-  explicit StalledClients(std::vector<std::shared_ptr<grpc::Channel>> channels)
-      : channels_(std::move(channels)) {
-    for (const auto& channel : channels_) stubs_.push_back(v1::AgentService::NewStub(channel));
-  }
-  ~StalledClients() { (void)Close(); }
-
-  void Open(int count) {
-    for (int i = 0; i < count; ++i) {
-      streams_.push_back(std::make_unique<StalledWatch>(stubs_[i % stubs_.size()].get()));
-    }
-  }
-
-  // False if some stream did not end within 30 s of its cancel (it is then left allocated, as
-  // gRPC may still call it).
-  bool Close() {
-    for (auto& s : streams_) s->Cancel();
-    const auto deadline = SteadyClock::now() + std::chrono::seconds(30);
-    bool all_done = true;
-    for (auto& s : streams_) {
-      if (!s->WaitDone(deadline)) {
-        all_done = false;
-        (void)s.release();
-      }
-    }
-    streams_.clear();
-    stubs_.clear();
-    channels_.clear();
-    return all_done;
-  }
-
- private:
-  std::vector<std::shared_ptr<grpc::Channel>> channels_;
-  std::vector<std::unique_ptr<v1::AgentService::Stub>> stubs_;
-  std::vector<std::unique_ptr<StalledWatch>> streams_;
-};
 
 // A well-behaved agent: reads every message, remembers the last desired state's digest and
 // reports it applied, as keyfleet-agent does after each apply.
@@ -253,7 +184,7 @@ absl::StatusOr<StalledWatchFigures> RunWithController(const StalledWatchOptions&
                                                options.connections, " connections; see ", log));
   }
   figures.connections_rss_kib = RssKiB(pid);
-  StalledClients clients(std::move(connection.channels));
+  StalledStreams clients(std::move(connection.channels));
   say(absl::StrCat(options.connections, " connections, RSS ", figures.connections_rss_kib,
                    " KiB; opening ", options.streams, " stalled streams"));
 
