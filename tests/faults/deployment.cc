@@ -81,6 +81,18 @@ CliResult Deployment::Cli(const std::string& args, int replica, int limit_second
                 limit_seconds);
 }
 
+bool Deployment::StartWithAlice(Report& report, int keys, v1::AddKeysResponse* alice) {
+  absl::StatusOr<v1::AddKeysResponse> added;
+  if (!report.Check(Start().ok() && (added = AddAlice(keys)).ok(),
+                    "set-up failed (the reason is on stderr)") ||
+      !report.Check(AllConverged(WaitAgentsConverged(Clock::now(), seconds(30))),
+                    "the agents did not get alice's keys before the faults")) {
+    return false;
+  }
+  if (alice != nullptr) *alice = *std::move(added);
+  return true;
+}
+
 absl::StatusOr<v1::AddKeysResponse> Deployment::AddAlice(int keys) {
   std::vector<std::string> lines;
   for (int i = 1; i <= keys; ++i) {

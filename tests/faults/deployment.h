@@ -60,6 +60,11 @@ class Deployment {
   // the seconds each took from `since`.
   std::vector<double> WaitAgentsConverged(Clock::time_point since, milliseconds limit);
 
+  // The set-up most scenarios share: Start, AddAlice(keys), and every agent holding alice's
+  // keys within 30 s. False, the failure checked into `report`, when any step fails; `alice`
+  // (when given) gets the keys added.
+  bool StartWithAlice(Report& report, int keys, v1::AddKeysResponse* alice = nullptr);
+
  private:
   absl::Status StartAll();
 

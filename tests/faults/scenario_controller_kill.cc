@@ -21,14 +21,7 @@ Report ControllerKill9(Campaign& c) {
   options.database = pg.Url(pg.CreateDatabase());
   options.agents = c.quick() ? 2 : 6;
   Deployment d(c, options);
-  if (!report.Check(d.Start().ok() && d.AddAlice(2).ok(),
-                    "set-up failed (the reason is on stderr)")) {
-    return report;
-  }
-  if (!report.Check(AllConverged(d.WaitAgentsConverged(Clock::now(), seconds(30))),
-                    "the agents did not get alice's keys before the faults")) {
-    return report;
-  }
+  if (!d.StartWithAlice(report, 2)) return report;
 
   MutationLoad load(d.Load("k9", 3));
   load.Start();

@@ -60,13 +60,8 @@ Report DescriptorFlood(Campaign& c) {
   options.agents = 2;
   options.open_file_limit = kOpenFileLimit;
   Deployment d(c, options);
-  absl::StatusOr<v1::AddKeysResponse> alice;
-  if (!report.Check(d.Start().ok() && (alice = d.AddAlice(rounds + 1)).ok(),
-                    "set-up failed (the reason is on stderr)") ||
-      !report.Check(AllConverged(d.WaitAgentsConverged(Clock::now(), seconds(30))),
-                    "the agents did not get alice's keys before the faults")) {
-    return report;
-  }
+  v1::AddKeysResponse alice;
+  if (!d.StartWithAlice(report, rounds + 1, &alice)) return report;
   Controller& controller = d.controller();
   FleetAgent& stayed = d.agent(0);
   FleetAgent& restarted = d.agent(1);
@@ -115,7 +110,7 @@ Report DescriptorFlood(Campaign& c) {
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
       v1::RevokeKeyRequest req;
-      req.set_fingerprint(alice->keys(r).fingerprint());
+      req.set_fingerprint(alice.keys(r).fingerprint());
       req.set_reason("fault-campaign");
       v1::MutationResponse resp;
       revoked_during += controller.admin().RevokeKey(&ctx, req, &resp).ok() ? 1 : 0;

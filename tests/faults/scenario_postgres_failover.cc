@@ -41,12 +41,7 @@ RoundFigures OneFailover(Campaign& c, int round, Report& report) {
   options.database = testing::FailoverUrl(primary, standby, database);
   options.agents = c.quick() ? 2 : 3;
   Deployment d(c, options);
-  if (!report.Check(d.Start().ok() && d.AddAlice(2).ok(),
-                    "set-up failed (the reason is on stderr)") ||
-      !report.Check(AllConverged(d.WaitAgentsConverged(Clock::now(), seconds(30))),
-                    "the agents did not get alice's keys before the fault")) {
-    return f;
-  }
+  if (!d.StartWithAlice(report, 2)) return f;
   f.set_up = true;
   const std::string epoch_before = MarkerEpoch(d.agent(0).File());
 

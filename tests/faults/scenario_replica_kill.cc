@@ -30,15 +30,8 @@ Report ReplicaKill(Campaign& c) {
   options.replicas = 3;
   options.agents = c.quick() ? 4 : 6;
   Deployment d(c, options);
-  absl::StatusOr<v1::AddKeysResponse> alice;
-  if (!report.Check(d.Start().ok() && (alice = d.AddAlice(rounds + 1)).ok(),
-                    "set-up failed (the reason is on stderr)")) {
-    return report;
-  }
-  if (!report.Check(AllConverged(d.WaitAgentsConverged(Clock::now(), seconds(30))),
-                    "the agents did not get alice's keys before the faults")) {
-    return report;
-  }
+  v1::AddKeysResponse alice;
+  if (!d.StartWithAlice(report, rounds + 1, &alice)) return report;
 
   MutationLoad load(d.Load("rk", 2));
   load.Start();
@@ -98,7 +91,7 @@ Report ReplicaKill(Campaign& c) {
 
     // A revocation through a survivor reaches every host.
     const int survivor = (victim + 1) % d.replicas();
-    const std::string fingerprint = alice->keys(r).fingerprint();
+    const std::string fingerprint = alice.keys(r).fingerprint();
     const std::string blob = BlobOf(testing::SyntheticEd25519Line(r + 1));
     const auto revoked_at = Clock::now();
     CliResult revoked = d.Cli("key revoke " + fingerprint + " --reason fault-campaign", survivor);
