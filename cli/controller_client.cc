@@ -21,6 +21,10 @@ namespace keyfleet::cli {
 namespace {
 
 constexpr int kCallSeconds = 30;
+// Asking again after a lost answer waits this long for the controller to accept a connection:
+// long enough for a restarted controller (or a failed-over replica behind the same name), short
+// enough that a controller that is gone for good is reported within half a minute.
+constexpr int kReconnectSeconds = 10;
 constexpr size_t kMaxCaFileBytes = 1 << 20;
 constexpr size_t kMaxTokenFileBytes = 4096;
 constexpr size_t kMaxConfigBytes = 1 << 20;
@@ -195,11 +199,18 @@ absl::StatusOr<ClientCredentials> ResolveCredentials(const GlobalOptions& flags)
 
 namespace {
 
-// Answers from a large fleet pass gRPC's 4 MiB default (a bulk add of 30,000 keys is 6 MB; the
-// list RPCs do not page yet). The controller is authenticated; the cap still bounds a bad one.
-grpc::ChannelArguments LargeAnswers() {
+// Answers from a large fleet pass gRPC's 4 MiB default (a bulk add of 30,000 keys is 6 MB). The
+// controller is authenticated; the cap still bounds a bad one.
+// Each channel has its own connections (no sharing through gRPC's global subchannel pool, which
+// would carry a dead controller's reconnect backoff into the retry's new channel), and reconnects
+// quickly: a CLI call is short-lived and waits at most its deadline.
+grpc::ChannelArguments ClientChannelArguments() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(256 << 20);
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   return args;
 }
 
@@ -207,10 +218,16 @@ grpc::ChannelArguments LargeAnswers() {
 
 ControllerClient::ControllerClient(const GlobalOptions& globals, ClientCredentials credentials)
     : address_(ResolveControllerAddress(globals)),
+      credentials_(std::move(credentials.channel)),
       token_(std::move(credentials.token)),
-      request_id_(globals.request_id),
-      channel_(grpc::CreateCustomChannel(address_, std::move(credentials.channel), LargeAnswers())),
-      admin_(v1::AdminService::NewStub(channel_)) {}
+      request_id_(globals.request_id) {
+  Reconnect();
+}
+
+void ControllerClient::Reconnect() {
+  channel_ = grpc::CreateCustomChannel(address_, credentials_, ClientChannelArguments());
+  admin_ = v1::AdminService::NewStub(channel_);
+}
 
 std::unique_ptr<grpc::ClientContext> ControllerClient::Context() const {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -229,7 +246,14 @@ std::string ControllerClient::NextRequestId() {
   return id.ok() ? *id : std::string();
 }
 
+bool ControllerClient::CannotTrust(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+         absl::StrContains(absl::AsciiStrToLower(status.error_message()), "handshake failed");
+}
+
 bool ControllerClient::AnswerMayBeLost(const grpc::Status& status) {
+  // A controller whose certificate does not verify never got the request.
+  if (CannotTrust(status)) return false;
   switch (status.error_code()) {
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return true;
@@ -266,13 +290,19 @@ grpc::Status ControllerClient::StillUnknown(const grpc::Status& last, const std:
 }
 
 void ControllerClient::WaitBeforeAsking(const grpc::Status& status, const std::string& id,
-                                        int attempt) const {
+                                        int attempt) {
   const int seconds = attempt == 1 ? 1 : 3;
   std::cerr << "keyfleet: no answer from the controller at " << address_ << " ("
             << status.error_message().substr(0, 200) << "); asking again in " << seconds
-            << " s with the same request id " << id << " (attempt " << attempt + 1 << " of "
-            << kMutationAttempts << ")\n";
+            << " s with the same request id " << id << ", waiting up to " << kReconnectSeconds
+            << " s for it to come back (attempt " << attempt + 1 << " of " << kMutationAttempts
+            << ")\n";
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  Reconnect();
+  // Not wait-for-ready on the call itself: when the controller stays away, the attempt fails
+  // with the connection's own reason (refused, a TLS failure) instead of a bare deadline.
+  channel_->WaitForConnected(std::chrono::system_clock::now() +
+                             std::chrono::seconds(kReconnectSeconds));
 }
 
 int ControllerClient::Fail(const grpc::Status& status) const {
@@ -281,6 +311,14 @@ int ControllerClient::Fail(const grpc::Status& status) const {
     std::cerr << "keyfleet: " << status.error_message() << "\n  (the controller at " << address_
               << " is up; PostgreSQL is not: retry later, or ask its operators)\n";
     return kExitDatabaseUnavailable;
+  }
+  if (CannotTrust(status)) {
+    std::cerr << "keyfleet: cannot reach the controller at " << address_
+              << ": the TLS handshake failed, so it was not asked anything: "
+              << status.error_message() << "\n"
+              << "  (check that --ca, $KEYFLEET_CA or `ca:` is the controller's CA, ca.crt in its "
+                 "ca_dir, and that the address is one of the names in its certificate)\n";
+    return kExitUnreachable;
   }
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
       status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {

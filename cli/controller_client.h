@@ -77,7 +77,8 @@ class ControllerClient {
   // Calls mutation `rpc` tagged with a request id (one per call: --request-id for the first,
   // ID.2, ID.3… after it; else random). When the answer is lost — the controller unreachable
   // or silent past the deadline, or its database lost mid-commit — it asks again with the same
-  // id, up to kMutationAttempts times in all, saying so on stderr: the controller answers a
+  // id on a new connection that waits for the controller to come back (a restart, a failover),
+  // up to kMutationAttempts times in all, saying so on stderr: the controller answers a
   // repeat with the first outcome, so nothing is done twice. Once an attempt's outcome was
   // unknown (the database lost mid-commit, during a failover say), only an answer settles it:
   // a later "database unavailable, nothing was changed" is about that later attempt, so the
@@ -110,6 +111,9 @@ class ControllerClient {
   static constexpr int kMutationAttempts = 3;
 
   std::string NextRequestId();
+  // The controller's TLS handshake failed (its certificate does not verify against our CA):
+  // the request was never sent, and asking again cannot help.
+  static bool CannotTrust(const grpc::Status& status);
   // The call may have been done without its answer reaching us: asking again is the way to
   // know (and safe, with the same id).
   static bool AnswerMayBeLost(const grpc::Status& status);
@@ -119,9 +123,14 @@ class ControllerClient {
   static bool NoAnswer(const grpc::Status& status);
   // The final word when an attempt's outcome was unknown and no later one settled it.
   static grpc::Status StillUnknown(const grpc::Status& last, const std::string& id);
-  void WaitBeforeAsking(const grpc::Status& status, const std::string& id, int attempt) const;
+  void WaitBeforeAsking(const grpc::Status& status, const std::string& id, int attempt);
+  // A new channel (and its own connection) for asking again: the old one may sit in gRPC's
+  // reconnect backoff after the controller went away, failing at once with the stale error
+  // even when the controller is back.
+  void Reconnect();
 
   std::string address_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::string token_;
   std::string request_id_;  // --request-id
   int mutations_ = 0;

@@ -1,4 +1,6 @@
 // keyfleet: the admin command-line tool.
+#include <grpc/support/log.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <optional>
@@ -48,10 +50,15 @@ std::string GroupPath(CLI::App* app) {
   return path;
 }
 
+// gRPC's own log lines (a failed TLS handshake, say) would come before keyfleet's message,
+// which already says what failed and why; GRPC_VERBOSITY set in the environment keeps them.
+void QuietGrpcLog(gpr_log_func_args* /*args*/) {}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace keyfleet::cli;
+  if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function(QuietGrpcLog);
   // Every argument may end up in a protobuf string, which must be UTF-8: say which one is not,
   // instead of the controller refusing the request without a reason.
   for (int i = 1; i < argc; ++i) {

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -309,6 +310,19 @@ TEST_F(CliOnlineTest, TheControllerIsVerifiedAgainstItsCa) {
   CommandResult wrong = RunCommand(std::string(KEYFLEET_CLI) + " --controller " + address_ +
                                    " --ca " + other + "/ca.crt" + token + " principal list 2>&1");
   EXPECT_EQ(wrong.exit_code, 3) << wrong.out;
+  // A mutation too, at once and with the reason: a controller that cannot be trusted is not one
+  // that lost an answer, so it is not asked again.
+  const auto started = std::chrono::steady_clock::now();
+  CommandResult wrong_add =
+      RunCommand(std::string(KEYFLEET_CLI) + " --controller " + address_ + " --ca " + other +
+                 "/ca.crt" + token + " principal add mallory 2>&1");
+  EXPECT_EQ(wrong_add.exit_code, 3) << wrong_add.out;
+  EXPECT_THAT(wrong_add.out, Not(HasSubstr("asking again")));
+  EXPECT_THAT(wrong_add.out, HasSubstr("certificate verify failed"));
+  EXPECT_THAT(wrong_add.out, HasSubstr("the controller's CA"));
+  // gRPC's own log lines stay out of the CLI's output: the reason is said once, by keyfleet.
+  EXPECT_THAT(wrong_add.out, Not(HasSubstr("ssl_transport_security")));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
   // Plaintext against the TLS port fails too.
   CommandResult plain = RunCommand(std::string(KEYFLEET_CLI) + " --controller " + address_ +
                                    " --insecure-dev" + token + " principal list 2>&1");
@@ -712,7 +726,8 @@ TEST_F(CliOnlineTest, ARequestIdMakesAChangeHappenOnce) {
   EXPECT_EQ(grants["grants"].size(), 1u) << "done once: " << grants.dump();
   EXPECT_EQ(AuditEvents("grant.add").size(), audited_before + 1) << "one audit event";
 
-  CommandResult other = Run("--request-id ci-job-17 grant add idem --hosts env=other --account idem");
+  CommandResult other =
+      Run("--request-id ci-job-17 grant add idem --hosts env=other --account idem");
   EXPECT_EQ(other.exit_code, 1) << other.out;
   EXPECT_THAT(other.out, HasSubstr("already used for a different request"));
   CommandResult bad = Run("--request-id 'no spaces' principal add x");
