@@ -12,6 +12,10 @@ PACKAGES=(
   libspdlog-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   postgresql openssh-client openssh-server
   libcpp-httplib-dev libcurl4-openssl-dev python3-aiosmtpd
+  # Operations (issue 16): metrics, promtool, the Helm chart's renderer, YAML and package lint,
+  # the container image.
+  prometheus-cpp-dev prometheus golang-go golang-github-masterminds-sprig-dev yamllint lintian
+  buildah
 )
 
 missing=()
