@@ -74,10 +74,20 @@ std::string ConvergedText(const v1::Host& h) {
   return "FAILED (" + absl::StrJoin(parts, "; ") + ")";
 }
 
+// The drift items the host found: a report that could not hold them all ends in a LEFT_OUT
+// item counting the rest (shown as a row of its own: "… and N more").
+uint64_t DriftCount(const v1::Host& h) {
+  uint64_t count = 0;
+  for (const v1::DriftItem& d : h.last_drift()) {
+    count += d.kind() == v1::DRIFT_KIND_LEFT_OUT ? d.left_out() : 1;
+  }
+  return count;
+}
+
 void AddHostRows(Table& table, const v1::Host& h) {
   table.Add({h.hostname(), Labels(h.labels()), FormatTimestamp(h.last_seen().seconds()),
              std::to_string(h.applied_generation()), ConvergedText(h),
-             std::to_string(h.last_drift_size())});
+             std::to_string(DriftCount(h))});
 }
 
 Table HostTable() {
@@ -98,17 +108,21 @@ void AddFleetCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
   host->require_subcommand(1);
   CLI::App* list = host->add_subcommand("list", "List hosts");
   OnRun(list, globals, exit_code, [&globals](ControllerClient& client) {
-    v1::ListHostsResponse resp;
-    grpc::Status s =
-        client.admin().ListHosts(client.Context().get(), v1::ListHostsRequest(), &resp);
-    if (!s.ok()) return client.Fail(s);
-    if (globals.output == OutputFormat::kJson) {
-      std::cout << ToJson(resp) << "\n";
-      return kExitOk;
-    }
+    // Page by page: the table keeps its cells, not the hosts; JSON is one answer, as before.
+    const bool json = globals.output == OutputFormat::kJson;
+    v1::ListHostsResponse all;
     Table table = HostTable();
-    for (const auto& h : resp.hosts()) AddHostRows(table, h);
-    std::cout << table.Render();
+    auto add_page = [&](const v1::ListHostsResponse& page) {
+      if (json) {
+        all.MergeFrom(page);
+        return;
+      }
+      for (const auto& h : page.hosts()) AddHostRows(table, h);
+    };
+    grpc::Status s =
+        client.ForEachPage(&v1::AdminService::Stub::ListHosts, v1::ListHostsRequest(), add_page);
+    if (!s.ok()) return client.Fail(s);
+    std::cout << (json ? ToJson(all) + "\n" : table.Render());
     return kExitOk;
   });
   auto show_name = std::make_shared<std::string>();
@@ -323,21 +337,24 @@ void AddFleetCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
   });
   CLI::App* drift = report->add_subcommand("drift", "Drift the agents last reported, per host");
   OnRun(drift, globals, exit_code, [&globals](ControllerClient& client) {
-    v1::ListHostsResponse resp;
-    grpc::Status s =
-        client.admin().ListHosts(client.Context().get(), v1::ListHostsRequest(), &resp);
-    if (!s.ok()) return client.Fail(s);
-    if (globals.output == OutputFormat::kJson) {
-      v1::ListHostsResponse with_drift;
-      for (const auto& h : resp.hosts()) {
-        if (h.last_drift_size() > 0) *with_drift.add_hosts() = h;
-      }
-      std::cout << ToJson(with_drift) << "\n";
-      return kExitOk;
-    }
+    // Page by page, keeping only the hosts with drift.
+    const bool json = globals.output == OutputFormat::kJson;
+    v1::ListHostsResponse with_drift;
     Table table({"HOST", "ACCOUNT", "DRIFT", "REPAIRED", "DETAIL"});
-    for (const auto& h : resp.hosts()) AddDriftRows(table, h);
-    std::cout << table.Render();
+    auto add_page = [&](const v1::ListHostsResponse& page) {
+      for (const auto& h : page.hosts()) {
+        if (h.last_drift_size() == 0) continue;
+        if (json) {
+          *with_drift.add_hosts() = h;
+        } else {
+          AddDriftRows(table, h);
+        }
+      }
+    };
+    grpc::Status s =
+        client.ForEachPage(&v1::AdminService::Stub::ListHosts, v1::ListHostsRequest(), add_page);
+    if (!s.ok()) return client.Fail(s);
+    std::cout << (json ? ToJson(with_drift) + "\n" : table.Render());
     return kExitOk;
   });
 }

@@ -110,7 +110,7 @@ void AddGrantCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
     req.set_host(list_args->host);
     req.set_principal(list_args->principal);
     v1::ListGrantsResponse resp;
-    grpc::Status s = client.admin().ListGrants(client.Context().get(), req, &resp);
+    grpc::Status s = client.ListAll(&v1::AdminService::Stub::ListGrants, req, &resp);
     if (!s.ok()) return client.Fail(s);
     if (globals.output == OutputFormat::kJson) {
       std::cout << ToJson(resp) << "\n";

@@ -60,7 +60,7 @@ int CreateToken(ControllerClient& client, const GlobalOptions& globals,
 int ListTokens(ControllerClient& client, const GlobalOptions& globals) {
   v1::ListHostTokensResponse resp;
   grpc::Status s =
-      client.admin().ListHostTokens(client.Context().get(), v1::ListHostTokensRequest(), &resp);
+      client.ListAll(&v1::AdminService::Stub::ListHostTokens, v1::ListHostTokensRequest(), &resp);
   if (!s.ok()) return client.Fail(s);
   if (globals.output == OutputFormat::kJson) {
     std::cout << ToJson(resp) << "\n";

@@ -38,7 +38,7 @@ void AddPrincipalCommands(CLI::App& app, const GlobalOptions& globals, int& exit
   OnRun(list, globals, exit_code, [&globals](ControllerClient& client) {
     v1::ListPrincipalsResponse resp;
     grpc::Status s =
-        client.admin().ListPrincipals(client.Context().get(), v1::ListPrincipalsRequest(), &resp);
+        client.ListAll(&v1::AdminService::Stub::ListPrincipals, v1::ListPrincipalsRequest(), &resp);
     if (!s.ok()) return client.Fail(s);
     if (globals.output == OutputFormat::kJson) {
       std::cout << ToJson(resp) << "\n";

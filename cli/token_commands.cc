@@ -121,7 +121,7 @@ int Create(ControllerClient& client, const GlobalOptions& globals, const SpecArg
 int List(ControllerClient& client, const GlobalOptions& globals) {
   v1::ListTokensResponse resp;
   grpc::Status s =
-      client.admin().ListTokens(client.Context().get(), v1::ListTokensRequest(), &resp);
+      client.ListAll(&v1::AdminService::Stub::ListTokens, v1::ListTokensRequest(), &resp);
   if (!s.ok()) return client.Fail(s);
   if (globals.output == OutputFormat::kJson) {
     std::cout << ToJson(resp) << "\n";

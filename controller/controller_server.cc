@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/report_limits.h"
 #include "common/status_macros.h"
 #include "common/tls/grpc_credentials.h"
 #include "common/tls/secure_file.h"
@@ -218,6 +219,8 @@ absl::Status ControllerServer::Start() {
   // silently share traffic; a busy port must be an error instead. (TCP ports are bound by the
   // ConnectionAcceptor below, which never sets it; this keeps gRPC's own listener honest too.)
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // gRPC's default, said out loud: agents size their reports to it (common/report_limits.h).
+  builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxReportMessageBytes));
   // TLS records of at most 4 KiB: gRPC keeps a buffer of this size per connection, and a fleet
   // is one connection per host (measured: 8.5 KiB less per connection than the 16 KiB default,
   // no change in propagation time).

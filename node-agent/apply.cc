@@ -8,10 +8,13 @@
 #include "absl/strings/str_format.h"
 #include "common/authorized_keys_line.h"
 #include "common/delivery_limits.h"
+#include "common/report_limits.h"
 #include "nlohmann/json.hpp"
 #include "node-agent/managed_block.h"
 #include "node-agent/observed_keys.h"
 #include "node-agent/posix/safe_fs.h"
+#include "node-agent/report_request.h"
+#include "node-agent/report_text.h"
 
 namespace keyfleet::agent {
 namespace {
@@ -290,18 +293,16 @@ std::string ApplyReportToJson(const ApplyReport& report) {
   if (!report.epoch.empty()) out["epoch"] = report.epoch;
   out["writes"] = report.writes;
   out["accounts"] = nlohmann::json::array();
+  // Made valid UTF-8 as a report's are (JSON holds nothing else): a path or a message may hold
+  // any byte. Not budgeted: this goes to the terminal, not to the controller.
   for (const AccountApplied& a : report.accounts) {
-    out["accounts"].push_back(
-        {{"account", a.account}, {"outcome", AccountOutcomeName(a.outcome)}, {"detail", a.detail}});
+    out["accounts"].push_back({{"account", a.account},
+                               {"outcome", AccountOutcomeName(a.outcome)},
+                               {"detail", ReportText(a.detail, kMaxReportTextBytes)}});
   }
   out["drift"] = nlohmann::json::array();
   for (const Drift& d : report.drift) {
-    v1::DriftItem item;
-    item.set_account(d.account);
-    item.set_kind(d.kind);
-    item.set_path(d.path);
-    item.set_detail(d.detail);
-    item.set_repaired(d.repaired);
+    const v1::DriftItem item = ReportedDriftItem(d);
     std::string json;
     google::protobuf::util::JsonPrintOptions options;
     options.preserve_proto_field_names = true;

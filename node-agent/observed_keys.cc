@@ -1,5 +1,6 @@
 #include "node-agent/observed_keys.h"
 
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_split.h"
@@ -8,13 +9,21 @@
 #include "common/fingerprint.h"
 #include "common/ssh_key_type.h"
 #include "node-agent/managed_block.h"
+#include "node-agent/report_text.h"
 
 namespace keyfleet::agent {
 namespace {
 
-std::string CutTo(std::string text, size_t limit) {
-  if (text.size() > limit) text.resize(limit);
-  return text;
+// The options as a report carries them (report_text.h), or nullopt when they cannot be carried
+// faithfully: a cut list would not be what sshd reads, so options too long once escaped are
+// left out, as are escaped ones that no longer parse (the controller parses them again).
+std::optional<std::string> ReportedOptions(const AuthorizedKeysOptions& options) {
+  const std::string rendered = RenderAuthorizedKeysOptions(options);
+  std::optional<std::string> reported = ReportTextUncut(rendered, kMaxObservedOptionsBytes);
+  if (reported && *reported != rendered && !ParseAuthorizedKeysOptions(*reported).ok()) {
+    return std::nullopt;
+  }
+  return reported;
 }
 
 void AddLine(absl::string_view raw, bool managed, const std::string& file_name,
@@ -26,14 +35,19 @@ void AddLine(absl::string_view raw, bool managed, const std::string& file_name,
     out->set_lines_left_out(out->lines_left_out() + 1);
     return;
   }
+  std::optional<std::string> options = ReportedOptions(line->options);
+  if (!options) {
+    out->set_lines_left_out(out->lines_left_out() + 1);
+    return;
+  }
   v1::ObservedKeyLine observed;
   observed.set_fingerprint(Fingerprint(line->key));
   observed.set_managed(managed);
-  observed.set_options(CutTo(RenderAuthorizedKeysOptions(line->options), kMaxObservedOptionsBytes));
+  observed.set_options(*std::move(options));
   if (std::optional<absl::Time> expiry = line->options.EarliestExpiry(local)) {
     observed.mutable_expires_at()->set_seconds(absl::ToUnixSeconds(*expiry));
   }
-  observed.set_comment(CutTo(line->key.comment, kMaxObservedCommentBytes));
+  observed.set_comment(ReportText(line->key.comment, kMaxObservedCommentBytes));
   observed.set_file(file_name);
   observed.set_key_type(std::string(KeyTypeName(line->key.type)));
   const size_t cost = observed.ByteSizeLong() + 8;

@@ -22,7 +22,9 @@ struct ObservedBudget {
 // "authorized_keys2") to `out`. Lines inside an intact keyfleet block are managed, every other
 // key line is the user's own; a file whose block is damaged counts all its lines as the user's.
 // A line sshd could not read either (our parser is sshd's) is counted as left out. Expiry times
-// are read in `local`, the host's zone, as sshd reads them.
+// are read in `local`, the host's zone, as sshd reads them. Comments and options are made valid
+// UTF-8 (report_text.h); a comment is cut to kMaxObservedCommentBytes, options are never cut: a
+// line whose options pass kMaxObservedOptionsBytes once escaped is counted as left out.
 void ObserveKeyLines(absl::string_view content, const std::string& file_name, absl::TimeZone local,
                      ObservedBudget* budget, v1::ObservedAccount* out);
 

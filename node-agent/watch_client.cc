@@ -17,6 +17,7 @@
 #include "keyfleet/v1/agent.grpc.pb.h"
 #include "node-agent/host_credentials.h"
 #include "node-agent/posix/memory_release.h"
+#include "node-agent/report_request.h"
 #include "spdlog/spdlog.h"
 
 namespace keyfleet::agent {
@@ -201,27 +202,7 @@ bool WatchClient::ReportChanged(const ApplyReport& report) {
 
 void WatchClient::Report(const ApplyReport& report) {
   v1::AgentMessage msg;
-  v1::ReportRequest& req = *msg.mutable_report();  // the stream's host: no name needed
-  req.set_applied_generation(report.generation);
-  req.set_applied_epoch(report.epoch);
-  req.set_applied_digest(report.digest);
-  for (const Drift& d : report.drift) {
-    v1::DriftItem* item = req.add_drift();
-    item->set_account(d.account);
-    item->set_kind(d.kind);
-    item->set_path(d.path);
-    item->set_detail(d.detail);
-    item->set_repaired(d.repaired);
-  }
-  for (const AccountApplied& a : report.accounts) {
-    if (!NotApplied(a)) continue;
-    v1::AccountFailure* failure = req.add_failed_accounts();
-    failure->set_account(a.account);
-    failure->set_reason(a.detail);
-  }
-  for (const std::string& fp : HostKeyFingerprints(config_.root)) req.add_host_key_fingerprints(fp);
-  for (const v1::ObservedAccount& a : report.observed) *req.add_observed() = a;
-  req.set_observed_included(true);
+  *msg.mutable_report() = ReportRequestFor(report, HostKeyFingerprints(config_.root));
   std::lock_guard<std::mutex> lock(stream_mu_);
   if (stream_ == nullptr || !stream_->Write(msg)) {
     spdlog::warn("report of generation {} not sent: not connected to the controller",

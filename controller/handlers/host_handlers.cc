@@ -1,9 +1,12 @@
 #include "controller/handlers/host_handlers.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "common/host_names.h"
 #include "common/status_macros.h"
 #include "controller/enrollment_rules.h"
+#include "controller/handlers/keyset_read.h"
 #include "controller/secret_token.h"
 #include "controller/store/inventory_errors.h"
 
@@ -87,6 +90,18 @@ absl::StatusOr<NewJoinToken> HostHandlers::CreateJoinToken(
 
 absl::StatusOr<std::vector<JoinTokenRecord>> HostHandlers::ListJoinTokens() const {
   return ctx_.store.ListJoinTokens();
+}
+
+absl::StatusOr<std::vector<JoinTokenRecord>> HostHandlers::ListJoinTokensAfter(
+    absl::Time created_at, const std::string& id, size_t limit,
+    const std::function<bool(const JoinTokenRecord&)>& visible) const {
+  using Cursor = std::pair<absl::Time, std::string>;
+  return ReadKeptRows<JoinTokenRecord>(
+      Cursor(created_at, id), limit,
+      [this](const Cursor& from, size_t n) {
+        return ctx_.store.ListJoinTokensAfter(from.first, from.second, n);
+      },
+      [](const JoinTokenRecord& t) { return Cursor(t.created_at, t.id); }, visible);
 }
 
 absl::Status HostHandlers::RevokeJoinToken(const Actor& actor, const std::string& id) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +40,11 @@ class HostHandlers {
                                                std::optional<absl::Duration> ttl, uint32_t uses,
                                                const Labels& creator_scope = {});
   absl::StatusOr<std::vector<JoinTokenRecord>> ListJoinTokens() const;
+  // At most `limit` join tokens created after (`created_at`, `id`) (InfinitePast: from the
+  // first) that `visible` accepts, oldest first: a page, read a batch at a time (keyset_read.h).
+  absl::StatusOr<std::vector<JoinTokenRecord>> ListJoinTokensAfter(
+      absl::Time created_at, const std::string& id, size_t limit,
+      const std::function<bool(const JoinTokenRecord&)>& visible) const;
   absl::Status RevokeJoinToken(const Actor& actor, const std::string& id);
 
  private:

@@ -9,6 +9,7 @@
 #include "common/key_policy.h"
 #include "common/ssh_public_key.h"
 #include "common/status_macros.h"
+#include "controller/handlers/keyset_read.h"
 #include "controller/host_selector.h"
 #include "controller/inventory_validation.h"
 #include "nlohmann/json.hpp"
@@ -56,6 +57,21 @@ HostStatus ReportHandlers::StatusOf(HostRecord host) const {
 
 absl::StatusOr<std::vector<HostStatus>> ReportHandlers::ListHosts() const {
   KF_ASSIGN_OR_RETURN(std::vector<HostRecord> hosts, ctx_.store.ListHosts());
+  std::vector<HostStatus> out;
+  out.reserve(hosts.size());
+  for (HostRecord& h : hosts) out.push_back(StatusOf(std::move(h)));
+  return out;
+}
+
+absl::StatusOr<std::vector<HostStatus>> ReportHandlers::ListHostsAfter(
+    const std::string& after, size_t limit,
+    const std::function<bool(const HostRecord&)>& visible) const {
+  KF_ASSIGN_OR_RETURN(
+      std::vector<HostRecord> hosts,
+      ReadKeptRows<HostRecord>(
+          after, limit,
+          [this](const std::string& from, size_t n) { return ctx_.store.ListHostsAfter(from, n); },
+          [](const HostRecord& h) { return h.hostname; }, visible));
   std::vector<HostStatus> out;
   out.reserve(hosts.size());
   for (HostRecord& h : hosts) out.push_back(StatusOf(std::move(h)));

@@ -110,6 +110,12 @@ class ReportHandlers {
       : ctx_(ctx), trust_(std::move(trust)) {}
 
   absl::StatusOr<std::vector<HostStatus>> ListHosts() const;
+  // At most `limit` hosts named after `after` ("": from the first) that `visible` accepts, in
+  // hostname order, with their status: a page of the fleet, read from the database a batch at
+  // a time (keyset_read.h).
+  absl::StatusOr<std::vector<HostStatus>> ListHostsAfter(
+      const std::string& after, size_t limit,
+      const std::function<bool(const HostRecord&)>& visible) const;
   absl::StatusOr<HostStatus> GetHost(const std::string& hostname) const;
   // Who can log into `hostname` as `account` (every account when empty): the desired state
   // joined with what the host last reported of its files and accounts.

@@ -1,20 +1,20 @@
 #include "controller/service/admin_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "controller/audit_checkpoint.h"
 #include "controller/fleet_view.h"
 #include "controller/service/field_limits.h"
+#include "controller/service/list_page.h"
 #include "controller/service/page_token.h"
 #include "controller/service/proto_convert.h"
 #include "controller/service/status_mapping.h"
 
 namespace keyfleet::controller {
 namespace {
-
-constexpr uint32_t kAuditPageSize = 1000;
-constexpr uint32_t kKeyPageSize = 5000;
 
 absl::StatusOr<CredentialSpec> SpecFromProto(const v1::CredentialSpec& p) {
   CredentialSpec spec;
@@ -112,9 +112,17 @@ grpc::Status AdminServiceImpl::ListPrincipals(grpc::ServerContext* ctx,
                                               const v1::ListPrincipalsRequest* req,
                                               v1::ListPrincipalsResponse* resp) {
   KF_AUTHORIZE("ListPrincipals", {});
-  for (const PrincipalRecord& p : inventory_.ListPrincipals()) {
-    if (caller.SeesPrincipal(p.name)) ToProto(p, resp->add_principals());
-  }
+  absl::StatusOr<uint32_t> size = PageSize(req->page_size(), kPrincipalPageSize);
+  if (!size.ok()) return ToGrpcStatus(size.status());
+  absl::StatusOr<std::string> after = ParsePrincipalPageToken(req->page_token());
+  if (!after.ok()) return ToGrpcStatus(after.status());
+  const std::vector<PrincipalRecord> principals = inventory_.ListPrincipals();  // in name order
+  const ListPage<PrincipalRecord> page = PageAfter(
+      principals, *after, *size,
+      [](const PrincipalRecord& p) -> const std::string& { return p.name; },
+      [&caller](const PrincipalRecord& p) { return caller.SeesPrincipal(p.name); });
+  for (const PrincipalRecord* p : page.items) ToProto(*p, resp->add_principals());
+  if (page.more) resp->set_next_page_token(PrincipalPageToken(page.items.back()->name));
   return grpc::Status::OK;
 }
 
@@ -173,16 +181,13 @@ grpc::Status AdminServiceImpl::ListKeys(grpc::ServerContext* ctx, const v1::List
   if (!size.ok()) return ToGrpcStatus(size.status());
   absl::StatusOr<std::string> after = ParseKeyPageToken(req->page_token());
   if (!after.ok()) return ToGrpcStatus(after.status());
-  absl::StatusOr<std::vector<KeyRecord>> keys = inventory_.ListKeys(filter);
+  absl::StatusOr<std::vector<KeyRecord>> keys = inventory_.ListKeys(filter);  // fingerprint order
   if (!keys.ok()) return ToGrpcStatus(keys.status());
-  for (const KeyRecord& key : *keys) {  // in fingerprint order
-    if (key.fingerprint <= *after || !caller.SeesKey(key)) continue;
-    if (static_cast<uint32_t>(resp->keys_size()) == *size) {
-      resp->set_next_page_token(KeyPageToken(resp->keys(resp->keys_size() - 1).fingerprint()));
-      break;
-    }
-    KeyToProto(key, resp->add_keys());
-  }
+  const ListPage<KeyRecord> page = PageAfter(
+      *keys, *after, *size, [](const KeyRecord& k) -> const std::string& { return k.fingerprint; },
+      [&caller](const KeyRecord& k) { return caller.SeesKey(k); });
+  for (const KeyRecord* key : page.items) KeyToProto(*key, resp->add_keys());
+  if (page.more) resp->set_next_page_token(KeyPageToken(page.items.back()->fingerprint));
   return grpc::Status::OK;
 }
 
@@ -287,12 +292,18 @@ grpc::Status AdminServiceImpl::ListGrants(grpc::ServerContext* ctx,
                                           const v1::ListGrantsRequest* req,
                                           v1::ListGrantsResponse* resp) {
   KF_AUTHORIZE("ListGrants", {});
+  absl::StatusOr<uint32_t> size = PageSize(req->page_size(), kGrantPageSize);
+  if (!size.ok()) return ToGrpcStatus(size.status());
+  absl::StatusOr<int64_t> after = ParseGrantPageToken(req->page_token());
+  if (!after.ok()) return ToGrpcStatus(after.status());
   absl::StatusOr<std::vector<GrantRecord>> grants =
-      inventory_.ListGrants(req->host(), req->principal());
+      inventory_.ListGrants(req->host(), req->principal());  // in id order
   if (!grants.ok()) return ToGrpcStatus(grants.status());
-  for (const GrantRecord& g : *grants) {
-    if (caller.SeesGrant(g)) ToProto(g, resp->add_grants());
-  }
+  const ListPage<GrantRecord> page = PageAfter(
+      *grants, *after, *size, [](const GrantRecord& g) { return g.id; },
+      [&caller](const GrantRecord& g) { return caller.SeesGrant(g); });
+  for (const GrantRecord* g : page.items) ToProto(*g, resp->add_grants());
+  if (page.more) resp->set_next_page_token(GrantPageToken(page.items.back()->id));
   return grpc::Status::OK;
 }
 
@@ -316,11 +327,19 @@ grpc::Status AdminServiceImpl::RemoveGrant(grpc::ServerContext* ctx,
 grpc::Status AdminServiceImpl::ListHosts(grpc::ServerContext* ctx, const v1::ListHostsRequest* req,
                                          v1::ListHostsResponse* resp) {
   KF_AUTHORIZE("ListHosts", {});
-  absl::StatusOr<std::vector<HostStatus>> hosts = reports_.ListHosts();
+  absl::StatusOr<uint32_t> size = PageSize(req->page_size(), kHostPageSize);
+  if (!size.ok()) return ToGrpcStatus(size.status());
+  absl::StatusOr<std::string> after = ParseHostPageToken(req->page_token());
+  if (!after.ok()) return ToGrpcStatus(after.status());
+  // One more than the page: whether another follows.
+  absl::StatusOr<std::vector<HostStatus>> hosts = reports_.ListHostsAfter(
+      *after, static_cast<size_t>(*size) + 1,
+      [&caller](const HostRecord& h) { return caller.SeesHostLabels(h.labels); });
   if (!hosts.ok()) return ToGrpcStatus(hosts.status());
-  for (const HostStatus& h : *hosts) {
-    if (caller.SeesHostLabels(h.host.labels)) ToProto(h, resp->add_hosts());
-  }
+  const bool more = hosts->size() > *size;
+  if (more) hosts->pop_back();
+  for (const HostStatus& h : *hosts) ToProto(h, resp->add_hosts());
+  if (more) resp->set_next_page_token(HostPageToken(hosts->back().host.hostname));
   return grpc::Status::OK;
 }
 
@@ -382,11 +401,23 @@ grpc::Status AdminServiceImpl::ListHostTokens(grpc::ServerContext* ctx,
                                               const v1::ListHostTokensRequest* req,
                                               v1::ListHostTokensResponse* resp) {
   KF_AUTHORIZE("ListHostTokens", {});
-  absl::StatusOr<std::vector<JoinTokenRecord>> tokens = hosts_.ListJoinTokens();
+  absl::StatusOr<uint32_t> size = PageSize(req->page_size(), kJoinTokenPageSize);
+  if (!size.ok()) return ToGrpcStatus(size.status());
+  absl::StatusOr<CreationCursor> after = ParseJoinTokenPageToken(req->page_token());
+  if (!after.ok()) return ToGrpcStatus(after.status());
+  // One more than the page: whether another follows.
+  absl::StatusOr<std::vector<JoinTokenRecord>> tokens = hosts_.ListJoinTokensAfter(
+      after->first() ? absl::InfinitePast() : absl::FromUnixMicros(after->created_us), after->id,
+      static_cast<size_t>(*size) + 1,
+      [&caller](const JoinTokenRecord& t) { return caller.SeesJoinToken(t); });
   if (!tokens.ok()) return ToGrpcStatus(tokens.status());
+  const bool more = tokens->size() > *size;
+  if (more) tokens->pop_back();
   const absl::Time now = clock_.Now();
-  for (const JoinTokenRecord& t : *tokens) {
-    if (caller.SeesJoinToken(t)) ToProto(t, now, resp->add_tokens());
+  for (const JoinTokenRecord& t : *tokens) ToProto(t, now, resp->add_tokens());
+  if (more) {
+    const JoinTokenRecord& last = tokens->back();
+    resp->set_next_page_token(JoinTokenPageToken(CreationCursor::Of(last.created_at, last.id)));
   }
   return grpc::Status::OK;
 }
@@ -723,9 +754,25 @@ grpc::Status AdminServiceImpl::ListTokens(grpc::ServerContext* ctx,
                                           const v1::ListTokensRequest* req,
                                           v1::ListTokensResponse* resp) {
   KF_AUTHORIZE("ListTokens", {});
+  absl::StatusOr<uint32_t> size = PageSize(req->page_size(), kCredentialPageSize);
+  if (!size.ok()) return ToGrpcStatus(size.status());
+  absl::StatusOr<CreationCursor> after = ParseCredentialPageToken(req->page_token());
+  if (!after.ok()) return ToGrpcStatus(after.status());
+  // Credentials are few (people and pipelines, not hosts): read whole, paged here.
   absl::StatusOr<std::vector<ApiCredentialRecord>> all = credentials_.List();
   if (!all.ok()) return ToGrpcStatus(all.status());
-  for (const ApiCredentialRecord& c : *all) ToProto(c, resp->add_credentials());
+  auto cursor_of = [](const ApiCredentialRecord& c) {
+    return CreationCursor::Of(c.created_at, c.id);
+  };
+  // Oldest first, as the store lists them, by exactly the key the page token holds.
+  std::sort(all->begin(), all->end(),
+            [&](const ApiCredentialRecord& a, const ApiCredentialRecord& b) {
+              return cursor_of(a) < cursor_of(b);
+            });
+  const ListPage<ApiCredentialRecord> page =
+      PageAfter(*all, *after, *size, cursor_of, [](const ApiCredentialRecord&) { return true; });
+  for (const ApiCredentialRecord* c : page.items) ToProto(*c, resp->add_credentials());
+  if (page.more) resp->set_next_page_token(CredentialPageToken(cursor_of(*page.items.back())));
   return grpc::Status::OK;
 }
 

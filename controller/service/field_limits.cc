@@ -70,6 +70,13 @@ FieldLimit KeyLabel(absl::string_view field) {
 FieldLimit Keyword(absl::string_view field) {
   return Text(field, kMaxKeywordBytes, "kMaxKeywordBytes");
 }
+// A list's page size and token (page_token.h); `from` names the default.
+FieldLimit PageSizeLimit(absl::string_view field, absl::string_view from) {
+  return ByHandler(field, 0, kMaxPageSize, from);
+}
+FieldLimit PageTokenLimit(absl::string_view field) {
+  return Text(field, kMaxPageTokenBytes, "kMaxPageTokenBytes");
+}
 
 std::vector<FieldLimit> MakeTable() {
   const int64_t kInt64Max = INT64_MAX;
@@ -79,6 +86,8 @@ std::vector<FieldLimit> MakeTable() {
       ByHandler("keyfleet.v1.AddPrincipalRequest.kind", 0, v1::PrincipalKind_MAX,
                 "FromProto(PrincipalKind)"),
       Text("keyfleet.v1.AddPrincipalRequest.email", kMaxEmailBytes, "kMaxEmailBytes"),
+      PageSizeLimit("keyfleet.v1.ListPrincipalsRequest.page_size", "PageSize (0: 5,000)"),
+      PageTokenLimit("keyfleet.v1.ListPrincipalsRequest.page_token"),
       Principal("keyfleet.v1.DisablePrincipalRequest.name"),
       Principal("keyfleet.v1.AddKeysRequest.principal"),
       Texts("keyfleet.v1.AddKeysRequest.public_keys", kMaxKeysPerAddRequest, kMaxPublicKeyLineBytes,
@@ -87,8 +96,8 @@ std::vector<FieldLimit> MakeTable() {
       Principal("keyfleet.v1.ListKeysRequest.principal"),
       Range("keyfleet.v1.ListKeysRequest.state", v1::KeyState_MIN, v1::KeyState_MAX, "KeyState"),
       DurationByHandler("keyfleet.v1.ListKeysRequest.expiring_within"),
-      ByHandler("keyfleet.v1.ListKeysRequest.page_size", 0, kMaxPageSize, "PageSize (0: 5,000)"),
-      Text("keyfleet.v1.ListKeysRequest.page_token", kMaxPageTokenBytes, "kMaxPageTokenBytes"),
+      PageSizeLimit("keyfleet.v1.ListKeysRequest.page_size", "PageSize (0: 5,000)"),
+      PageTokenLimit("keyfleet.v1.ListKeysRequest.page_token"),
       Fingerprint("keyfleet.v1.GetKeyRequest.fingerprint"),
       Fingerprint("keyfleet.v1.LabelKeyRequest.fingerprint"),
       KeyLabel("keyfleet.v1.LabelKeyRequest.label"),
@@ -106,7 +115,11 @@ std::vector<FieldLimit> MakeTable() {
       Text("keyfleet.v1.RevokeKeyRequest.reason", kMaxReasonBytes, "kMaxReasonBytes"),
       Hostname("keyfleet.v1.ListGrantsRequest.host"),
       Principal("keyfleet.v1.ListGrantsRequest.principal"),
+      PageSizeLimit("keyfleet.v1.ListGrantsRequest.page_size", "PageSize (0: 5,000)"),
+      PageTokenLimit("keyfleet.v1.ListGrantsRequest.page_token"),
       Text("keyfleet.v1.RemoveGrantRequest.id", kMaxGrantIdBytes, "kMaxGrantIdBytes"),
+      PageSizeLimit("keyfleet.v1.ListHostsRequest.page_size", "PageSize (0: 1,000)"),
+      PageTokenLimit("keyfleet.v1.ListHostsRequest.page_token"),
       Hostname("keyfleet.v1.GetHostRequest.hostname"),
       Hostname("keyfleet.v1.LabelHostRequest.hostname"),
       Labels("keyfleet.v1.LabelHostRequest.set"),
@@ -123,6 +136,8 @@ std::vector<FieldLimit> MakeTable() {
                 "kMaxJoinTokenTtl (unset: 1h)"),
       ByHandler("keyfleet.v1.CreateHostTokenRequest.uses", 0, kMaxJoinTokenUses,
                 "kMaxJoinTokenUses (0: 1)"),
+      PageSizeLimit("keyfleet.v1.ListHostTokensRequest.page_size", "PageSize (0: 1,000)"),
+      PageTokenLimit("keyfleet.v1.ListHostTokensRequest.page_token"),
       Text("keyfleet.v1.RevokeHostTokenRequest.id", kMaxTokenTextBytes, "kMaxTokenTextBytes"),
       {"keyfleet.v1.SetPolicyRequest.inherit", 0, kMaxInheritKinds, ValueRule::kByHandler, 0,
        v1::PrincipalKind_MAX, "kMaxInheritKinds; FromProto(PrincipalKind)"},
@@ -134,8 +149,8 @@ std::vector<FieldLimit> MakeTable() {
       Text("keyfleet.v1.VerifyAccessRequest.from_address", kMaxSourceAddressBytes,
            "kMaxSourceAddressBytes"),
       TimeByHandler("keyfleet.v1.ListAuditRequest.since"),
-      ByHandler("keyfleet.v1.ListAuditRequest.page_size", 0, kMaxPageSize, "PageSize (0: 1,000)"),
-      Text("keyfleet.v1.ListAuditRequest.page_token", kMaxPageTokenBytes, "kMaxPageTokenBytes"),
+      PageSizeLimit("keyfleet.v1.ListAuditRequest.page_size", "PageSize (0: 1,000)"),
+      PageTokenLimit("keyfleet.v1.ListAuditRequest.page_token"),
       TimeByHandler("keyfleet.v1.ExportAuditRequest.since"),
       AnyValue("keyfleet.v1.RolloutStatusRequest.change", "0: the latest; NOT_FOUND if unknown"),
       Keyword("keyfleet.v1.NotifyStatusRequest.state"),
@@ -143,6 +158,8 @@ std::vector<FieldLimit> MakeTable() {
                 "NotifyHandlers::kMaxListLimit (0: 50)"),
       ByHandler("keyfleet.v1.NotifyRetryRequest.id", 1, kInt64Max, "NotifyHandlers::Retry"),
       Text("keyfleet.v1.IssueAdminCertificateRequest.csr_pem", kMaxCsrPemBytes, "kMaxCsrPemBytes"),
+      PageSizeLimit("keyfleet.v1.ListTokensRequest.page_size", "PageSize (0: 1,000)"),
+      PageTokenLimit("keyfleet.v1.ListTokensRequest.page_token"),
       Text("keyfleet.v1.RevokeTokenRequest.name", kMaxCredentialNameBytes,
            "kMaxCredentialNameBytes (or a 16-digit id)"),
       Text("keyfleet.v1.CredentialSpec.name", kMaxCredentialNameBytes, "kMaxCredentialNameBytes"),
@@ -226,6 +243,7 @@ std::vector<FieldLimit> MakeTable() {
       AnyValue("keyfleet.v1.DriftItem.kind", "kept as sent: a newer agent may know more kinds"),
       Text("keyfleet.v1.DriftItem.path", kMaxReportPathBytes, "kMaxReportPathBytes"),
       Text("keyfleet.v1.DriftItem.detail", kMaxReportTextBytes, "kMaxReportTextBytes"),
+      AnyValue("keyfleet.v1.DriftItem.left_out", "a count"),
   };
 }
 

@@ -23,6 +23,7 @@
 #include "absl/types/span.h"
 #include "common/authorized_keys_line.h"
 #include "common/delivery_limits.h"
+#include "common/report_limits.h"  // kMaxReportPathBytes, kMaxReportTextBytes, drift items
 #include "common/sha256.h"
 #include "controller/desired_state.h"
 #include "controller/inventory_validation.h"
@@ -47,20 +48,12 @@ inline constexpr size_t kMaxGrantIdBytes = 32;
 // A secret token's text ("kfjt_" or "kfat_", 16 hex digits, "_", 64 hex digits: 86 bytes) or
 // its 16-digit id.
 inline constexpr size_t kMaxTokenTextBytes = 128;
-// A page token: "k:" and a fingerprint (52 bytes), or "a" and a sequence number.
-inline constexpr size_t kMaxPageTokenBytes = 64;
+// A page token (page_token.h): the longest, "h:" and a hostname, is 255 bytes.
+inline constexpr size_t kMaxPageTokenBytes = 256;
 // A database epoch: 16 lower-case hex digits (migration 0007), or "" from agents before epochs.
 inline constexpr size_t kMaxEpochBytes = 16;
 // A hex SHA-256 digest.
 inline constexpr size_t kMaxDigestBytes = 2 * kSha256Bytes;
-// A path the agent reports (a home directory comes from the passwd file): PATH_MAX.
-inline constexpr size_t kMaxReportPathBytes = PATH_MAX;
-// The agent's own words in a report (a drift's detail, why an account failed): a message
-// that may quote a few paths.
-inline constexpr size_t kMaxReportTextBytes = 4 * PATH_MAX;
-// Drift items in one report. An item is at least ~30 bytes on the wire, so a report within
-// gRPC's 4 MiB receive limit holds fewer.
-inline constexpr size_t kMaxReportDriftItems = 1 << 18;
 // Accounts in one report: an agent reports only the accounts of its desired state, and a
 // desired state of kMaxDesiredStateBytes holds at most this many.
 inline constexpr size_t kMaxReportAccounts =

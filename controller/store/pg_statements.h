@@ -126,6 +126,7 @@ inline constexpr Statement kStatements[] = {
     {"grant_delete", "DELETE FROM grants WHERE id = $1"},
 
     {"host_all", "SELECT " KF_HOST_COLUMNS "ORDER BY hostname"},
+    {"host_page", "SELECT " KF_HOST_COLUMNS "WHERE hostname > $1 ORDER BY hostname LIMIT $2"},
     {"host_by_name", "SELECT " KF_HOST_COLUMNS "WHERE hostname = $1"},
     {"host_observed", "SELECT observed FROM hosts WHERE hostname = $1"},
     {"host_insert",
@@ -169,6 +170,10 @@ inline constexpr Statement kStatements[] = {
   "id, secret_hash, hostname, labels, kf_us(created_at), kf_us(expires_at), uses_allowed, " \
   "uses, kf_us(revoked_at), created_by, creator_scope FROM join_tokens "
     {"join_token_all", "SELECT " KF_TOKEN_COLUMNS "ORDER BY created_at, id"},
+    {"join_token_first_page", "SELECT " KF_TOKEN_COLUMNS "ORDER BY created_at, id LIMIT $1"},
+    {"join_token_page",
+     "SELECT " KF_TOKEN_COLUMNS
+     "WHERE (created_at, id) > (kf_ts($1), $2) ORDER BY created_at, id LIMIT $3"},
     {"join_token_lock", "SELECT " KF_TOKEN_COLUMNS "WHERE id = $1 FOR UPDATE"},
     {"join_token_by_id", "SELECT " KF_TOKEN_COLUMNS "WHERE id = $1"},
 #undef KF_TOKEN_COLUMNS

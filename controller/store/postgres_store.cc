@@ -53,11 +53,11 @@ absl::StatusOr<KeyRecord> LoadKey(pqxx::dbtransaction& txn, const std::string& f
   return KeyFromRow(r[0]);
 }
 
-template <typename T, typename FromRow>
+template <typename T, typename FromRow, typename... Params>
 absl::StatusOr<std::vector<T>> AllRows(pqxx::dbtransaction& txn, const char* statement,
-                                       FromRow from_row) {
+                                       FromRow from_row, const Params&... params) {
   std::vector<T> out;
-  pqxx::result r = txn.exec_prepared(statement);
+  pqxx::result r = txn.exec_prepared(statement, params...);
   out.reserve(r.size());
   for (const pqxx::row& row : r) {
     KF_ASSIGN_OR_RETURN(T record, from_row(row));
@@ -616,6 +616,23 @@ absl::StatusOr<std::vector<JoinTokenRecord>> PostgresStore::ListJoinTokens() {
   return tokens;
 }
 
+absl::StatusOr<std::vector<JoinTokenRecord>> PostgresStore::ListJoinTokensAfter(
+    absl::Time created_at, const std::string& id, size_t limit) {
+  std::vector<JoinTokenRecord> tokens;
+  const auto rows = static_cast<int64_t>(limit);
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("list join tokens", [&](pqxx::dbtransaction& txn) {
+    if (created_at == absl::InfinitePast()) {
+      KF_ASSIGN_OR_RETURN(
+          tokens, AllRows<JoinTokenRecord>(txn, "join_token_first_page", JoinTokenFromRow, rows));
+    } else {
+      KF_ASSIGN_OR_RETURN(tokens, AllRows<JoinTokenRecord>(txn, "join_token_page", JoinTokenFromRow,
+                                                           Us(created_at), id, rows));
+    }
+    return absl::OkStatus();
+  }));
+  return tokens;
+}
+
 absl::StatusOr<std::optional<JoinTokenRecord>> PostgresStore::GetJoinToken(const std::string& id) {
   std::optional<JoinTokenRecord> token;
   KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read join token", [&](pqxx::dbtransaction& txn) {
@@ -976,6 +993,17 @@ absl::StatusOr<std::vector<HostRecord>> PostgresStore::ListHosts() {
   std::vector<HostRecord> hosts;
   KF_RETURN_IF_ERROR(pool_.ReadSnapshot("list hosts", [&](pqxx::dbtransaction& txn) {
     KF_ASSIGN_OR_RETURN(hosts, AllRows<HostRecord>(txn, "host_all", HostFromRow));
+    return absl::OkStatus();
+  }));
+  return hosts;
+}
+
+absl::StatusOr<std::vector<HostRecord>> PostgresStore::ListHostsAfter(const std::string& after,
+                                                                      size_t limit) {
+  std::vector<HostRecord> hosts;
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("list hosts", [&](pqxx::dbtransaction& txn) {
+    KF_ASSIGN_OR_RETURN(hosts, AllRows<HostRecord>(txn, "host_page", HostFromRow, after,
+                                                   static_cast<int64_t>(limit)));
     return absl::OkStatus();
   }));
   return hosts;

@@ -109,6 +109,11 @@ class Store {
   virtual absl::Status CreateJoinToken(const MutationContext& ctx,
                                        const JoinTokenRecord& token) = 0;
   virtual absl::StatusOr<std::vector<JoinTokenRecord>> ListJoinTokens() = 0;
+  // At most `limit` join tokens created after (`created_at`, `id`) — ties on the time go by id;
+  // InfinitePast: from the first — oldest first: a long list read a page at a time.
+  virtual absl::StatusOr<std::vector<JoinTokenRecord>> ListJoinTokensAfter(absl::Time created_at,
+                                                                           const std::string& id,
+                                                                           size_t limit) = 0;
   // nullopt for an unknown id. A plain read: EnrollHost checks the token again under its lock.
   virtual absl::StatusOr<std::optional<JoinTokenRecord>> GetJoinToken(const std::string& id) = 0;
   // NOT_FOUND; FAILED_PRECONDITION when already revoked.
@@ -156,6 +161,10 @@ class Store {
   // written in batches. Reports for unknown hosts are ignored.
   virtual absl::Status RecordHostReports(const std::vector<HostReport>& reports) = 0;
   virtual absl::StatusOr<std::vector<HostRecord>> ListHosts() = 0;
+  // At most `limit` hosts named after `after` ("": from the first), in hostname order: the
+  // fleet read a page at a time.
+  virtual absl::StatusOr<std::vector<HostRecord>> ListHostsAfter(const std::string& after,
+                                                                 size_t limit) = 0;
   // The host's last reported key lines (HostReport::observed_json); "" when it never reported
   // them, NOT_FOUND for an unknown host.
   virtual absl::StatusOr<std::string> HostObservedJson(const std::string& hostname) = 0;

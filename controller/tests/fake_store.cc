@@ -1,5 +1,7 @@
 #include "controller/tests/fake_store.h"
 
+#include <algorithm>
+
 #include "common/status_macros.h"
 #include "controller/enrollment_rules.h"
 #include "controller/record_json.h"
@@ -306,6 +308,30 @@ absl::StatusOr<std::vector<JoinTokenRecord>> FakeStore::ListJoinTokens() {
   return out;
 }
 
+absl::StatusOr<std::vector<JoinTokenRecord>> FakeStore::ListJoinTokensAfter(absl::Time created_at,
+                                                                            const std::string& id,
+                                                                            size_t limit) {
+  // As PostgreSQL keeps times: to the microsecond.
+  auto order = [](absl::Time at, const std::string& token_id) {
+    return std::make_pair(absl::ToUnixMicros(at), token_id);
+  };
+  std::vector<JoinTokenRecord> out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [token_id, token] : tokens_) {
+      if (created_at == absl::InfinitePast() ||
+          order(created_at, id) < order(token.created_at, token_id)) {
+        out.push_back(token);
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [&](const JoinTokenRecord& a, const JoinTokenRecord& b) {
+    return order(a.created_at, a.id) < order(b.created_at, b.id);
+  });
+  if (out.size() > limit) out.erase(out.begin() + static_cast<ptrdiff_t>(limit), out.end());
+  return out;
+}
+
 absl::StatusOr<std::optional<JoinTokenRecord>> FakeStore::GetJoinToken(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = tokens_.find(id);
@@ -491,6 +517,16 @@ absl::StatusOr<std::vector<HostRecord>> FakeStore::ListHosts() {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<HostRecord> out;
   for (const auto& [k, v] : hosts_) out.push_back(v);
+  return out;
+}
+
+absl::StatusOr<std::vector<HostRecord>> FakeStore::ListHostsAfter(const std::string& after,
+                                                                  size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<HostRecord> out;
+  for (auto it = hosts_.upper_bound(after); it != hosts_.end() && out.size() < limit; ++it) {
+    out.push_back(it->second);
+  }
   return out;
 }
 

@@ -47,6 +47,9 @@ class FakeStore : public Store {
                                       const std::string& hostname) override;
   absl::Status CreateJoinToken(const MutationContext& ctx, const JoinTokenRecord& token) override;
   absl::StatusOr<std::vector<JoinTokenRecord>> ListJoinTokens() override;
+  absl::StatusOr<std::vector<JoinTokenRecord>> ListJoinTokensAfter(absl::Time created_at,
+                                                                   const std::string& id,
+                                                                   size_t limit) override;
   absl::StatusOr<std::optional<JoinTokenRecord>> GetJoinToken(const std::string& id) override;
   absl::Status RevokeJoinToken(const MutationContext& ctx, const std::string& id) override;
   absl::StatusOr<EnrollmentResult> EnrollHost(const MutationContext& ctx,
@@ -67,6 +70,8 @@ class FakeStore : public Store {
                                      bool secret_withheld) override;
   absl::Status RecordHostReports(const std::vector<HostReport>& reports) override;
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
+  absl::StatusOr<std::vector<HostRecord>> ListHostsAfter(const std::string& after,
+                                                         size_t limit) override;
   absl::StatusOr<std::string> HostObservedJson(const std::string& hostname) override;
   absl::Status TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAudit(uint64_t after, absl::Time since,

@@ -407,6 +407,61 @@ TEST_F(PostgresStoreTest, HostsRegisterAndReport) {
   EXPECT_EQ((*store_->ListHosts())[0].last_seen, kT0 + absl::Minutes(5));
 }
 
+// ListHosts and ListHostTokens page with these: each read continues after a key, so rows added
+// or deleted between reads move nothing else.
+TEST_F(PostgresStoreTest, HostsAndJoinTokensAreReadAPageAfterAKey) {
+  for (const char* name : {"web-3", "db-1", "web-1", "web-10", "web-2"}) {
+    ASSERT_TRUE(store_->RegisterHost({"tester", kT0}, name, {}).ok()) << name;
+  }
+  auto names = [](const absl::StatusOr<std::vector<HostRecord>>& hosts) {
+    std::vector<std::string> out;
+    if (hosts.ok()) {
+      for (const HostRecord& h : *hosts) out.push_back(h.hostname);
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(names(store_->ListHostsAfter("", 2)), (V{"db-1", "web-1"}));
+  EXPECT_EQ(names(store_->ListHostsAfter("web-1", 2)), (V{"web-10", "web-2"}));
+  ASSERT_TRUE(store_->RemoveHost({"tester", kT0}, "web-2").ok());
+  ASSERT_TRUE(store_->RegisterHost({"tester", kT0}, "web-11", {}).ok());
+  EXPECT_EQ(names(store_->ListHostsAfter("web-10", 2)), (V{"web-11", "web-3"}));
+  EXPECT_EQ(names(store_->ListHostsAfter("web-2", 5)), (V{"web-3"})) << "after a deleted host";
+  EXPECT_EQ(names(store_->ListHostsAfter("web-3", 5)), V{});
+
+  // Join tokens: oldest first, ties on the time (to the microsecond) by id.
+  auto token = [&](const std::string& id, absl::Time created) {
+    JoinTokenRecord t;
+    t.id = id;
+    t.secret_hash = std::string(64, 'a');
+    t.created_at = created;
+    t.expires_at = created + absl::Hours(1);
+    t.created_by = "tester";
+    ASSERT_TRUE(store_->CreateJoinToken({"tester", created}, t).ok()) << id;
+  };
+  const absl::Time t1 = kT0 + absl::Microseconds(1);
+  token("00000000000000bb", t1);
+  token("00000000000000aa", t1);
+  token("00000000000000ff", kT0);
+  token("0000000000000001", kT0 + absl::Seconds(1));
+  auto ids = [](const absl::StatusOr<std::vector<JoinTokenRecord>>& tokens) {
+    std::vector<std::string> out;
+    if (tokens.ok()) {
+      for (const JoinTokenRecord& t : *tokens) out.push_back(t.id);
+    }
+    return out;
+  };
+  EXPECT_EQ(ids(store_->ListJoinTokensAfter(absl::InfinitePast(), "", 2)),
+            (V{"00000000000000ff", "00000000000000aa"}));
+  EXPECT_EQ(ids(store_->ListJoinTokensAfter(t1, "00000000000000aa", 2)),
+            (V{"00000000000000bb", "0000000000000001"}));
+  EXPECT_EQ(ids(store_->ListJoinTokensAfter(t1, "00000000000000bb", 2)), (V{"0000000000000001"}));
+  EXPECT_EQ(ids(store_->ListJoinTokensAfter(kT0 + absl::Seconds(1), "0000000000000001", 2)), V{});
+  auto all = store_->ListJoinTokensAfter(absl::InfinitePast(), "", 10);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ((*all)[1].created_at, t1) << "times kept to the microsecond";
+}
+
 TEST_F(PostgresStoreTest, AuditChainVerifiesAndDetectsAnEditedRow) {
   ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("alice")).ok());
   ASSERT_TRUE(store_->AddKeys(Ctx(), {Key("alice", 1), Key("alice", 2)}).ok());

@@ -1,7 +1,8 @@
 // The agent against a real controller (in-process, on a loopback port, TLS with its own CA) and a
 // real PostgreSQL: agents enroll with join tokens and watch over mTLS; a grant reaches the file,
 // a revocation leaves it, a dead controller changes nothing, and the host converges in the
-// controller's rollout status; the running agent binary stays within its idle memory budget.
+// controller's rollout status; whatever bytes and however many lines users' files hold, the host
+// reports; the running agent binary stays within its idle memory budget.
 // Labels: postgres, tls.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
@@ -12,10 +13,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "common/delivery_limits.h"
 #include "common/status_macros.h"
 #include "controller/ca/certificate_authority.h"
 #include "controller/controller_server.h"
@@ -193,6 +197,91 @@ TEST_F(AgentWatch, DriftThatGoesAwayIsClearedOnTheController) {
   EXPECT_TRUE(WaitUntil([&] { return drift_kinds().empty(); }));
   client.Stop();
   agent.join();
+}
+
+// A user's own lines whatever their comments hold. Protobuf refuses a string that is not UTF-8,
+// so one Latin-1 comment used to make every report of the host unparsable: the stream ended at
+// each report and the host never reported. Now `keyfleet access` shows both comments: the
+// Latin-1 bytes escaped, the 300-byte one cut after a whole character.
+TEST_F(AgentWatch, CommentsInAnyEncodingAreReported) {
+  ASSERT_NO_FATAL_FAILURE(
+      GrantToProdHosts(*admin_, "alice", ::keyfleet::testing::SyntheticEd25519Line(1, "laptop")));
+  InProcessAgent agent(address_, Token("web-1"), pin_);
+  ASSERT_TRUE(agent.enrolled().ok()) << agent.enrolled().status();
+  std::string long_comment;
+  for (int i = 0; i < 150; ++i) long_comment += "\xC3\xA9";  // "é", 300 bytes of UTF-8
+  agent.sandbox().Mkdir("home/alice/.ssh", 0700, kAlice);
+  agent.sandbox().Write("home/alice/.ssh/authorized_keys",
+                        ::keyfleet::testing::SyntheticEd25519Line(2, "jos\xE9@caf\xE9") + "\n" +
+                            ::keyfleet::testing::SyntheticEd25519Line(3, long_comment) + "\n",
+                        0600, kAlice);
+  ASSERT_TRUE(agent.Start().ok());
+
+  v1::AccessReviewResponse review;
+  auto reviewed = [&] {
+    grpc::ClientContext c;
+    v1::AccessReviewRequest req;
+    req.set_hostname("web-1");
+    req.set_account("alice");
+    review.Clear();
+    return admin_->AccessReview(&c, req, &review).ok() && review.files_reported() &&
+           !review.change_pending();
+  };
+  ASSERT_TRUE(WaitUntil(reviewed)) << review.DebugString();
+  std::vector<std::string> comments;
+  for (const v1::AccessEntry& e : review.entries()) {
+    if (e.state() == v1::ACCESS_STATE_UNMANAGED) comments.push_back(e.comment());
+  }
+  ASSERT_EQ(comments.size(), 2u) << review.DebugString();
+  std::sort(comments.begin(), comments.end());  // "\xC3…" sorts after "jos…"
+  EXPECT_EQ(comments[0], "jos\\xe9@caf\\xe9");
+  EXPECT_LE(comments[1].size(), kMaxObservedCommentBytes);
+  EXPECT_EQ(comments[1].substr(0, 4), "\xC3\xA9\xC3\xA9");
+  EXPECT_THAT(comments[1], ::testing::EndsWith("\xC3\xA9\xE2\x80\xA6")) << "cut after a character";
+}
+
+// A user's file of 50,000 lines keyfleet did not write, under the "report" policy: one drift
+// item each, far more than a report holds (unbudgeted, some 6 MB: over the controller's 4 MiB
+// receive limit). The host still reports: the first items and one last item counting the rest.
+TEST_F(AgentWatch, MoreUnmanagedLinesThanAReportHoldsAreCounted) {
+  {
+    grpc::ClientContext c;
+    v1::SetPolicyRequest req;
+    req.mutable_policy()->set_unmanaged_keys(v1::UNMANAGED_KEYS_REPORT);
+    v1::SetPolicyResponse resp;
+    ASSERT_TRUE(admin_->SetPolicy(&c, req, &resp).ok());
+  }
+  ASSERT_NO_FATAL_FAILURE(
+      GrantToProdHosts(*admin_, "alice", ::keyfleet::testing::SyntheticEd25519Line(1, "laptop")));
+  InProcessAgent agent(address_, Token("web-1"), pin_);
+  ASSERT_TRUE(agent.enrolled().ok()) << agent.enrolled().status();
+  constexpr int kLines = 50000;
+  std::string junk;
+  for (int i = 0; i < kLines; ++i) absl::StrAppend(&junk, "junk ", i, "\n");
+  agent.sandbox().Mkdir("home/alice/.ssh", 0700, kAlice);
+  agent.sandbox().Write("home/alice/.ssh/authorized_keys", junk, 0600, kAlice);
+  ASSERT_TRUE(agent.Start().ok());
+
+  v1::Host host;
+  auto reported = [&] {
+    grpc::ClientContext c;
+    v1::GetHostRequest req;
+    req.set_hostname("web-1");
+    host.Clear();
+    return admin_->GetHost(&c, req, &host).ok() && host.applied_generation() > 0 &&
+           host.last_drift_size() > 0;
+  };
+  ASSERT_TRUE(WaitUntil(reported)) << "the host never reported";
+  EXPECT_TRUE(host.converged());
+  const v1::DriftItem& last = host.last_drift(host.last_drift_size() - 1);
+  ASSERT_EQ(last.kind(), v1::DRIFT_KIND_LEFT_OUT);
+  int unmanaged = 0;
+  for (const v1::DriftItem& d : host.last_drift()) {
+    if (d.kind() == v1::DRIFT_KIND_UNMANAGED_KEY) ++unmanaged;
+  }
+  EXPECT_GT(unmanaged, 1000);
+  EXPECT_EQ(unmanaged + static_cast<int>(last.left_out()), kLines);
+  EXPECT_THAT(last.detail(), HasSubstr(absl::StrCat(" and ", kLines - unmanaged, " more")));
 }
 
 TEST_F(AgentWatch, GrantRevokeAndAControllerOutage) {
@@ -515,7 +604,8 @@ TEST_F(AgentWatch, ARestoredDatabaseIsFollowedNotIgnored) {
   database_ = pg_.Url(backup);
   StartServer(absl::Hours(24 * 30));
   ASSERT_TRUE(WaitUntil([&] { return holds(one) && !holds(two); }))
-      << "the restored state is applied although its generation is lower:\n" << Read(file);
+      << "the restored state is applied although its generation is lower:\n"
+      << Read(file);
   EXPECT_LT(agent.reconciler().applied()->generation(), applied_before);
 
   grpc::ClientContext lc;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/authorized_keys_options.h"
 #include "common/delivery_limits.h"
 #include "node-agent/managed_block.h"
 #include "tests/support/test_keys.h"
@@ -84,10 +85,41 @@ TEST(ObservedKeys, LinesSshdCannotReadAndLinesPastTheBudgetAreCountedNotReported
   EXPECT_LE(cut.ByteSizeLong(), 1000u);
 }
 
-TEST(ObservedKeys, LongCommentsAndOptionsAreCut) {
+TEST(ObservedKeys, LongCommentsAreCutAndMarked) {
   v1::ObservedAccount a = Observe(Key(1, std::string(1000, 'c')) + "\n");
   ASSERT_THAT(a.lines(), SizeIs(1));
-  EXPECT_EQ(a.lines(0).comment().size(), kMaxObservedCommentBytes);
+  EXPECT_EQ(a.lines(0).comment(), std::string(kMaxObservedCommentBytes - 3, 'c') + "\xE2\x80\xA6");
+}
+
+// A user's comment or command in Latin-1 would make the whole report unparsable (protobuf
+// refuses a string that is not UTF-8), so the host would never report again.
+TEST(ObservedKeys, CommentsAndOptionsThatAreNotUtf8AreEscaped) {
+  std::string three_hundred_bytes;  // 150 two-byte characters (é)
+  for (int i = 0; i < 150; ++i) three_hundred_bytes += "\xC3\xA9";
+  const std::string content = Key(1, "jos\xE9@caf\xE9") + "\n" + Key(2, three_hundred_bytes) +
+                              "\n" + "command=\"echo caf\xE9\",restrict " + Key(3) + "\n";
+  v1::ObservedAccount a = Observe(content);
+  ASSERT_THAT(a.lines(), SizeIs(3));
+  EXPECT_EQ(a.lines(0).comment(), "jos\\xe9@caf\\xe9");
+  EXPECT_LE(a.lines(1).comment().size(), kMaxObservedCommentBytes);
+  EXPECT_EQ(a.lines(1).comment().substr(0, 4), "\xC3\xA9\xC3\xA9");
+  EXPECT_THAT(a.lines(1).comment(), ::testing::EndsWith("\xC3\xA9\xE2\x80\xA6"))
+      << "cut after a whole character";
+  EXPECT_EQ(a.lines(2).options(), "command=\"echo caf\\xe9\",restrict");
+  EXPECT_TRUE(ParseAuthorizedKeysOptions(a.lines(2).options()).ok()) << "the controller parses it";
+  std::string wire;
+  ASSERT_TRUE(a.SerializeToString(&wire));
+  v1::ObservedAccount parsed;
+  EXPECT_TRUE(parsed.ParseFromString(wire)) << "valid UTF-8 throughout";
+}
+
+// Options are never cut (a cut list is not what sshd reads): a line whose options no longer fit
+// once escaped is counted, so `keyfleet access` says access may be wider than reported.
+TEST(ObservedKeys, OptionsTooLongOnceEscapedLeaveTheLineOut) {
+  const std::string command(3000, '\xE9');  // 3,000 bytes in the file, 12,000 escaped
+  v1::ObservedAccount a = Observe("command=\"" + command + "\" " + Key(1) + "\n" + Key(2) + "\n");
+  ASSERT_THAT(a.lines(), SizeIs(1));
+  EXPECT_EQ(a.lines_left_out(), 1u);
 }
 
 }  // namespace

@@ -46,6 +46,7 @@
 #include "keyfleet/v1/admin.grpc.pb.h"
 #include "nlohmann/json.hpp"
 #include "node-agent/tests/sandbox.h"
+#include "tests/support/admin_pages.h"
 #include "tests/support/admin_setup.h"
 #include "tests/support/admin_token.h"
 #include "tests/support/child_process.h"
@@ -543,24 +544,21 @@ TEST_P(PostgresFailover, PromotedStandbyLosesNoAcknowledgedMutationAndTheFleetFo
   }
 
   // What the controller serves (from its view) and what the new primary holds.
-  grpc::ClientContext pc;
   v1::ListPrincipalsResponse principals;
-  ASSERT_TRUE(admin_->ListPrincipals(&pc, v1::ListPrincipalsRequest(), &principals).ok());
+  ASSERT_TRUE(ListAllPages(*admin_, &v1::AdminService::Stub::ListPrincipals,
+                           v1::ListPrincipalsRequest(), &principals)
+                  .ok());
   std::set<std::string> served_principals;
   for (const v1::Principal& p : principals.principals()) served_principals.insert(p.name());
+  v1::ListKeysResponse keys;
+  ASSERT_TRUE(
+      ListAllPages(*admin_, &v1::AdminService::Stub::ListKeys, v1::ListKeysRequest(), &keys).ok());
   std::set<std::string> served_keys;
-  v1::ListKeysRequest keys_req;
-  for (int page = 0; page < 100; ++page) {
-    grpc::ClientContext kc;
-    v1::ListKeysResponse keys;
-    ASSERT_TRUE(admin_->ListKeys(&kc, keys_req, &keys).ok());
-    for (const v1::Key& k : keys.keys()) served_keys.insert(k.fingerprint());
-    if (keys.next_page_token().empty()) break;
-    keys_req.set_page_token(keys.next_page_token());
-  }
-  grpc::ClientContext gc;
+  for (const v1::Key& k : keys.keys()) served_keys.insert(k.fingerprint());
   v1::ListGrantsResponse grants;
-  ASSERT_TRUE(admin_->ListGrants(&gc, v1::ListGrantsRequest(), &grants).ok());
+  ASSERT_TRUE(
+      ListAllPages(*admin_, &v1::AdminService::Stub::ListGrants, v1::ListGrantsRequest(), &grants)
+          .ok());
   std::map<std::string, int> served_grants_of_account;
   for (const v1::Grant& g : grants.grants()) ++served_grants_of_account[g.account()];
   const Stored stored = ReadStored(standby_->Url(database_));
