@@ -4,11 +4,18 @@
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <optional>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "common/tls/held_fd.h"
@@ -18,6 +25,10 @@ namespace {
 
 constexpr mode_t kTempFileMode = 0600;
 constexpr size_t kTempSuffixBytes = 8;
+// Kubernetes' secret volume layout needs two (NAME -> ..data/NAME, ..data -> ..TIMESTAMP).
+constexpr int kMaxLinksInsideDirectory = 8;
+constexpr int kReadFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+constexpr int kDirectoryFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 
 std::string Octal(mode_t mode) {
   return absl::StrFormat("%04o", mode & 07777);
@@ -83,7 +94,26 @@ absl::StatusOr<HeldFd> OpenDirectory(const std::string& dir, bool create, mode_t
   return held;
 }
 
-// The owner and mode rules for the directory that holds secrets.
+// Whether `fd` lies on a file system mounted read-only. Nobody can then change what is in it,
+// whatever its mode bits say: kubelet mounts a secret volume read-only, with a root directory
+// of mode 1777 (3777 with an fsGroup) that no process in the pod can write through.
+bool OnReadOnlyMount(int fd) {
+  struct statvfs vfs;
+  return fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY) != 0;
+}
+
+// Whether `gid` is this process's effective group or one of its supplementary groups.
+bool IsOwnGroup(gid_t gid) {
+  if (gid == getegid()) return true;
+  const int count = getgroups(0, nullptr);
+  if (count <= 0) return false;
+  std::vector<gid_t> groups(static_cast<size_t>(count));
+  const int got = getgroups(count, groups.data());
+  return got > 0 && std::find(groups.begin(), groups.begin() + got, gid) != groups.begin() + got;
+}
+
+// The owner and mode rules for the directory that holds secrets (and for a directory whose
+// symbolic links are followed): owned by root or this process, and nobody else can write to it.
 absl::Status CheckPrivateDirectory(int fd, const std::string& dir) {
   struct stat st;
   if (fstat(fd, &st) != 0) return Errno(errno, "cannot stat", dir);
@@ -91,7 +121,12 @@ absl::Status CheckPrivateDirectory(int fd, const std::string& dir) {
     return Refuse(dir, absl::StrCat("is owned by uid ", st.st_uid, ", not by root or uid ",
                                     geteuid(), " (this process); refusing to keep secrets in it"));
   }
-  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+  // The read-only allowance also needs the sticky bit (kubelet's 1777/3777): a read-only view
+  // may be this process's alone (systemd's ProtectSystem=strict remounts a world-writable
+  // directory read-only only inside the unit), and in a sticky directory nobody else can
+  // replace or remove the files root or this process own, whatever else they can create there.
+  const bool sticky_read_only = (st.st_mode & S_ISVTX) && OnReadOnlyMount(fd);
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !sticky_read_only) {
     return Refuse(dir, absl::StrCat("is writable by group or others (mode ", Octal(st.st_mode),
                                     "); chmod go-w ", dir));
   }
@@ -139,22 +174,86 @@ absl::Status CheckReplaceable(int dir_fd, const std::string& name, const std::st
   return absl::OkStatus();
 }
 
+// The target of the symbolic link `name` in `dir_fd`, or nullopt if `name` is not a link.
+std::optional<std::string> ReadLinkAt(int dir_fd, const std::string& name) {
+  char target[PATH_MAX];
+  const ssize_t got = readlinkat(dir_fd, name.c_str(), target, sizeof(target));
+  if (got < 0) return std::nullopt;
+  // A target as long as the buffer may be cut short; "" then fails the checks that follow.
+  if (static_cast<size_t>(got) >= sizeof(target)) return std::string();
+  return std::string(target, static_cast<size_t>(got));
+}
+
+// Opens the file `relative` (plain names joined by '/') below the held directory `top`, for
+// a symbolic link `path` found in `top`. Links that are entries of `top` itself are followed
+// while their targets are such relative paths too; every other component is opened with
+// O_NOFOLLOW. With no absolute target and no "." or ".." component, nothing outside `top` is
+// ever reached. Subdirectories passed through must follow the private directory rules.
+absl::StatusOr<HeldFd> OpenLinkedFileInside(int top, const std::string& top_path,
+                                            std::string relative, const std::string& path) {
+  for (int links = 1;; ++links) {
+    if (links > kMaxLinksInsideDirectory) {
+      return Refuse(path, absl::StrCat("leads through more than ", kMaxLinksInsideDirectory,
+                                       " symbolic links; refusing to follow them"));
+    }
+    const std::vector<std::string> parts = absl::StrSplit(relative, '/');
+    for (const std::string& part : parts) {
+      if (part.empty() || part == "." || part == "..") {
+        return Refuse(path, absl::StrCat("is a symbolic link to \"", absl::CHexEscape(relative),
+                                         "\", which is not a path inside ", top_path,
+                                         "; refusing to follow it"));
+      }
+    }
+    HeldFd first(openat(top, parts[0].c_str(), parts.size() == 1 ? kReadFlags : kDirectoryFlags));
+    if (first.get() < 0) {
+      const int err = errno;
+      std::optional<std::string> target = ReadLinkAt(top, parts[0]);
+      if (!target) return Errno(err, "cannot open", absl::StrCat(top_path, "/", parts[0]));
+      std::vector<std::string> rest(parts.begin() + 1, parts.end());
+      rest.insert(rest.begin(), *target);
+      relative = absl::StrJoin(rest, "/");
+      continue;
+    }
+    HeldFd held = std::move(first);
+    std::string held_path = absl::StrCat(top_path, "/", parts[0]);
+    for (size_t i = 1; i < parts.size(); ++i) {
+      KF_RETURN_IF_ERROR(CheckPrivateDirectory(held.get(), held_path));
+      const bool last = i + 1 == parts.size();
+      const std::string next_path = absl::StrCat(held_path, "/", parts[i]);
+      HeldFd next(openat(held.get(), parts[i].c_str(), last ? kReadFlags : kDirectoryFlags));
+      if (next.get() < 0) {
+        if (!last) return DirectoryOpenError(held.get(), parts[i], next_path, errno);
+        if (errno == ELOOP) return Refuse(next_path, "is a symbolic link; refusing to follow it");
+        return Errno(errno, "cannot open", next_path);
+      }
+      held = std::move(next);
+      held_path = next_path;
+    }
+    return held;
+  }
+}
+
 absl::StatusOr<std::string> ReadCheckedFile(const std::string& path, size_t limit, bool secret) {
   if (path.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError("the file path contains NUL");
   }
   // The directories too are walked without following symlinks, as for writing.
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "."
-                          : slash == 0               ? "/"
-                                                     : path.substr(0, slash);
-  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  const auto [dir, name] = SplitDirAndName(path);
   KF_RETURN_IF_ERROR(ValidateName(name));
   KF_ASSIGN_OR_RETURN(HeldFd parent, OpenDirectory(dir, /*create=*/false, 0));
-  HeldFd fd(openat(parent.get(), name.c_str(),
-                   O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    if (errno == ELOOP) return Refuse(path, "is a symbolic link; refusing to follow it");
+  HeldFd fd(openat(parent.get(), name.c_str(), kReadFlags));
+  if (fd.get() < 0 && errno == ELOOP) {
+    // A link is followed only inside a directory nobody else can change: whoever made the
+    // link could have written the file itself. That is how Kubernetes mounts a secret (files
+    // are links into a "..data" directory); the file reached is checked as any other.
+    if (absl::Status private_dir = CheckPrivateDirectory(parent.get(), dir); !private_dir.ok()) {
+      return Refuse(path, absl::StrCat("is a symbolic link; refusing to follow it (",
+                                       private_dir.message(), ")"));
+    }
+    std::optional<std::string> target = ReadLinkAt(parent.get(), name);
+    if (!target) return Errno(ELOOP, "cannot open", path);
+    KF_ASSIGN_OR_RETURN(fd, OpenLinkedFileInside(parent.get(), dir, *target, path));
+  } else if (fd.get() < 0) {
     return Errno(errno, "cannot open", path);
   }
   struct stat st;
@@ -169,7 +268,13 @@ absl::StatusOr<std::string> ReadCheckedFile(const std::string& path, size_t limi
     return Refuse(path, absl::StrCat("is owned by uid ", st.st_uid, ", not by root or uid ",
                                      geteuid(), " (this process)"));
   }
-  if (secret && (st.st_mode & (S_IRGRP | S_IROTH))) {
+  // Kubernetes gives every file of a secret volume group read for the pod's fsGroup (a
+  // defaultMode of 0400 becomes 0440; without an fsGroup a non-root process cannot read the
+  // root-owned files at all). On a read-only mount, a group this process is in may read it.
+  const bool own_group_on_read_only =
+      (st.st_mode & S_IRGRP) && IsOwnGroup(st.st_gid) && OnReadOnlyMount(fd.get());
+  const mode_t read_by_others = (own_group_on_read_only ? 0 : S_IRGRP) | S_IROTH;
+  if (secret && (st.st_mode & read_by_others)) {
     return Refuse(path, absl::StrCat("is readable by group or others (mode ", Octal(st.st_mode),
                                      "); chmod 600 ", path));
   }

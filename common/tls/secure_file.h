@@ -4,6 +4,25 @@
 // descriptors, so no symlink is ever followed and nothing is re-resolved by name; checks are made
 // with fstat on what was actually opened.
 //
+// Kubernetes secret volumes (a read-only tmpfs: DIR of mode 1777, or 3777 root:FSGROUP with an
+// fsGroup; each key a link NAME -> ..data/NAME, ..data a link to a "..TIMESTAMP" directory; files
+// owned by root, mode defaultMode | 0440 with an fsGroup) are read as they are, by three narrow
+// allowances that keep the rules' purpose, which is that nobody but root and this process can
+// change what is read, or read a secret:
+//  - "nobody else can write to the directory" also holds for a sticky directory on a read-only
+//    mount (fstatvfs ST_RDONLY): nobody can write through that mount, and since the mount may
+//    be read-only only in this process's namespace (systemd's ProtectSystem=strict), the sticky
+//    bit keeps others from replacing or removing files root or this process own through another;
+//  - when reading, a symbolic link that is an entry of a directory nobody else can change (as
+//    for writing: owned by root or this process, not writable by others) is followed if its
+//    target is a relative path of plain names (no '/' at the start, no "." or ".."), and so are
+//    the links among those entries it leads through (at most 8): the file reached is always
+//    inside the directory, and whoever made the links could have written the file itself.
+//    Subdirectories passed through must follow the same directory rules; links below them, and
+//    links in a directory others can write to, are refused as before;
+//  - a secret file may be readable by its group when the file is on a read-only mount and its
+//    group is one this process belongs to (the pod's fsGroup); never by others.
+//
 // Refusals are FAILED_PRECONDITION naming the path, the reason and (where there is one) the fix;
 // system call failures carry the errno text, with the code absl::ErrnoToStatus gives.
 #pragma once
@@ -30,7 +49,8 @@ inline constexpr size_t kMaxSecureFileNameBytes = 200;
 // INVALID_ARGUMENT: `name` is empty, ".", "..", contains '/' or NUL, or is longer than
 // kMaxSecureFileNameBytes; `mode` has bits outside 0777.
 // FAILED_PRECONDITION: a symlink (or non-directory) at any level of `dir`; DIR is group- or
-// world-writable, or owned by neither root nor the effective uid; an existing NAME is a symlink,
+// world-writable (on a writable mount), or owned by neither root nor the effective uid; an
+// existing NAME is a symlink,
 // not a regular file, or has more than one hard link.
 // NOT_FOUND: a component of `dir` does not exist.
 absl::Status WriteFileAtomically(const std::string& dir, const std::string& name,
@@ -62,10 +82,12 @@ absl::StatusOr<bool> FileExists(const std::string& dir, const std::string& name)
 absl::StatusOr<bool> RemoveFileIfExists(const std::string& dir, const std::string& name);
 
 // The content of a secret file (a private key). The file is opened with O_NOFOLLOW (a symlink
-// as the last component is refused) and O_NONBLOCK (a FIFO never hangs), and must be a regular
-// file owned by root or the effective uid, of at most `limit` bytes, neither readable nor
-// writable by group or others (0600 or 0400): otherwise FAILED_PRECONDITION, e.g.
-// "PATH is readable by group or others (mode 0644); chmod 600 PATH". NOT_FOUND if missing.
+// as the last component is refused, unless it stays inside a directory nobody else can change:
+// see the top of this file) and O_NONBLOCK (a FIFO never hangs), and must be a regular file
+// owned by root or the effective uid, of at most `limit` bytes, neither readable nor writable by
+// group or others (0600 or 0400; group read of a read-only mounted file allowed as above):
+// otherwise FAILED_PRECONDITION, e.g. "PATH is readable by group or others (mode 0644); chmod 600
+// PATH". NOT_FOUND if missing.
 absl::StatusOr<std::string> ReadSecretFile(const std::string& path, size_t limit);
 
 // As ReadSecretFile, except that group and others may read the file (they still may not write
