@@ -12,6 +12,7 @@
 #include "cli/text_input.h"
 #include "common/authorized_keys_line.h"
 #include "common/duration_text.h"
+#include "common/report_limits.h"
 
 namespace keyfleet::cli {
 namespace {
@@ -140,6 +141,16 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
     });
     if (req.public_keys_size() == 0) {
       return UsageError("no public keys in " + DisplayName(add_args->file));
+    }
+    // The controller receives at most kMaxReportMessageBytes in one message; gRPC's own refusal
+    // ("Received message larger than max") would not say what to do.
+    if (const size_t bytes = req.ByteSizeLong(); bytes > kMaxReportMessageBytes) {
+      const size_t per_request =
+          static_cast<size_t>(req.public_keys_size()) * kMaxReportMessageBytes / bytes;
+      return UsageError(absl::StrCat(
+          DisplayName(add_args->file), " holds ", req.public_keys_size(), " keys (", bytes / 1024,
+          " KiB): one request carries at most ", kMaxReportMessageBytes / 1024, " KiB, about ",
+          per_request, " such keys; split the file and add each part (each part is all or none)"));
     }
     v1::AddKeysResponse resp;
     grpc::Status s = client.Mutate(&v1::AdminService::Stub::AddKeys, req, &resp);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/admin_commands.h"
 #include "cli/check_authorized_keys_command.h"
+#include "cli/completion_command.h"
 #include "cli/exit_codes.h"
 #include "cli/fingerprint_command.h"
 #include "cli/fleet_commands.h"
@@ -147,6 +148,7 @@ int main(int argc, char** argv) {
   AddCheckAuthorizedKeysCommand(app, globals, exit_code);
 
   AddTokenCommands(app, globals, exit_code);
+  AddCompletionCommand(app);
 
   std::vector<std::unique_ptr<StrayWords>> stray;
   CatchStrayWords(&app, &stray);

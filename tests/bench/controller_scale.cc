@@ -226,9 +226,18 @@ int main(int argc, char** argv) {
   for (auto& c : channels) stubs.push_back(v1::AgentService::NewStub(c));
   std::vector<std::unique_ptr<AgentStream>> streams;
   auto t2 = Clock::now();
+  // Plaintext hellos of new hosts are registered one by one from a bounded queue (the controller
+  // refuses a hello past 256 waiting, and a real agent retries): open them in waves within it.
+  // Enrolled hosts (mTLS) are registered already and all open at once.
+  const int wave = mtls ? hosts : 200;
   for (int h = 0; h < hosts; ++h) {
     streams.push_back(std::make_unique<AgentStream>(stubs[h % stubs.size()].get(), &fleet, h,
                                                     keys_per_host, /*labelled=*/!mtls));
+    if ((h + 1) % wave == 0) {
+      std::unique_lock<std::mutex> lock(fleet.mu);
+      fleet.cv.wait_for(lock, std::chrono::seconds(60),
+                        [&] { return fleet.connected + fleet.failed >= h + 1; });
+    }
   }
   {
     std::unique_lock<std::mutex> lock(fleet.mu);

@@ -280,6 +280,22 @@ TEST_F(CliOnlineTest, PrincipalsKeysGrantsPolicyAuditEndToEnd) {
   EXPECT_THAT(Run("report drift").out, HasSubstr("DRIFT"));
 }
 
+// More than one request can carry is a usage error that says how to split it, not gRPC's
+// "Received message larger than max"; nothing is sent.
+TEST_F(CliOnlineTest, AKeyFileLargerThanOneRequestSaysHowToSplitIt) {
+  ASSERT_EQ(Run("principal add bulky").exit_code, 0);
+  std::string lines;
+  for (int i = 0; i < 6000; ++i) {
+    lines += "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI" + std::string(1000, 'A') + " k" +
+             std::to_string(i) + "\n";
+  }
+  CommandResult r = Run("key add bulky " + WriteFile("bulk.pub", lines));
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("holds 6000 keys"));
+  EXPECT_THAT(r.out, HasSubstr("split the file"));
+  EXPECT_THAT(Run("key list --principal bulky").out, Not(HasSubstr("SHA256:")));
+}
+
 TEST_F(CliOnlineTest, AnUnreachableControllerIsExitCodeThree) {
   CommandResult r = RunCommand(
       Bare("--token-file " + BootstrapTokenFile() + " principal list", "127.0.0.1:1") + " 2>&1");
