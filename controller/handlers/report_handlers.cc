@@ -80,11 +80,9 @@ absl::StatusOr<std::vector<HostStatus>> ReportHandlers::ListHostsAfter(
 
 absl::StatusOr<HostStatus> ReportHandlers::GetHost(const std::string& hostname) const {
   KF_RETURN_IF_ERROR(ValidateHostname(hostname));
-  KF_ASSIGN_OR_RETURN(std::vector<HostRecord> hosts, ctx_.store.ListHosts());
-  for (HostRecord& h : hosts) {
-    if (h.hostname == hostname) return StatusOf(std::move(h));
-  }
-  return HostNotFound(hostname);
+  KF_ASSIGN_OR_RETURN(std::optional<HostRecord> host, ctx_.store.FindHost(hostname));
+  if (!host) return HostNotFound(hostname);
+  return StatusOf(*std::move(host));
 }
 
 absl::StatusOr<AccessReviewResult> ReportHandlers::AccessReview(const std::string& hostname,

@@ -998,6 +998,18 @@ absl::StatusOr<std::vector<HostRecord>> PostgresStore::ListHosts() {
   return hosts;
 }
 
+absl::StatusOr<std::optional<HostRecord>> PostgresStore::FindHost(const std::string& hostname) {
+  std::optional<HostRecord> host;
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read a host", [&](pqxx::dbtransaction& txn) {
+    KF_ASSIGN_OR_RETURN(std::vector<HostRecord> rows,
+                        AllRows<HostRecord>(txn, "host_by_name", HostFromRow, hostname));
+    host.reset();
+    if (!rows.empty()) host = std::move(rows.front());
+    return absl::OkStatus();
+  }));
+  return host;
+}
+
 absl::StatusOr<std::vector<HostRecord>> PostgresStore::ListHostsAfter(const std::string& after,
                                                                       size_t limit) {
   std::vector<HostRecord> hosts;

@@ -165,6 +165,8 @@ class Store {
   // fleet read a page at a time.
   virtual absl::StatusOr<std::vector<HostRecord>> ListHostsAfter(const std::string& after,
                                                                  size_t limit) = 0;
+  // One host by name: nullopt when there is none (no full read of the fleet for one host).
+  virtual absl::StatusOr<std::optional<HostRecord>> FindHost(const std::string& hostname) = 0;
   // The host's last reported key lines (HostReport::observed_json); "" when it never reported
   // them, NOT_FOUND for an unknown host.
   virtual absl::StatusOr<std::string> HostObservedJson(const std::string& hostname) = 0;

@@ -520,6 +520,13 @@ absl::StatusOr<std::vector<HostRecord>> FakeStore::ListHosts() {
   return out;
 }
 
+absl::StatusOr<std::optional<HostRecord>> FakeStore::FindHost(const std::string& hostname) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = hosts_.find(hostname);
+  if (it == hosts_.end()) return std::optional<HostRecord>();
+  return std::optional<HostRecord>(it->second);
+}
+
 absl::StatusOr<std::vector<HostRecord>> FakeStore::ListHostsAfter(const std::string& after,
                                                                   size_t limit) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -428,6 +428,13 @@ TEST_F(PostgresStoreTest, HostsAndJoinTokensAreReadAPageAfterAKey) {
   EXPECT_EQ(names(store_->ListHostsAfter("web-10", 2)), (V{"web-11", "web-3"}));
   EXPECT_EQ(names(store_->ListHostsAfter("web-2", 5)), (V{"web-3"})) << "after a deleted host";
   EXPECT_EQ(names(store_->ListHostsAfter("web-3", 5)), V{});
+  // One host by name, without reading the fleet.
+  absl::StatusOr<std::optional<HostRecord>> found = store_->FindHost("web-11");
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->hostname, "web-11");
+  EXPECT_FALSE(store_->FindHost("web-2")->has_value()) << "removed";
+  EXPECT_FALSE(store_->FindHost("nope")->has_value());
 
   // Join tokens: oldest first, ties on the time (to the microsecond) by id.
   auto token = [&](const std::string& id, absl::Time created) {
