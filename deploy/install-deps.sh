@@ -15,7 +15,7 @@ PACKAGES=(
   # Operations (issue 16): metrics, promtool, the Helm chart's renderer, YAML and package lint,
   # the container image.
   prometheus-cpp-dev prometheus golang-go golang-github-masterminds-sprig-dev yamllint lintian
-  buildah ca-certificates zsh
+  buildah ca-certificates zsh systemd
 )
 
 missing=()
