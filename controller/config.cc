@@ -13,6 +13,7 @@
 #include "common/ssh_key_type.h"
 #include "common/status_macros.h"
 #include "controller/inventory_validation.h"
+#include "controller/metrics/http_server.h"
 
 namespace keyfleet::controller {
 namespace {
@@ -29,6 +30,30 @@ absl::Status CheckKeys(const YAML::Node& map, const std::set<std::string>& allow
   return absl::OkStatus();
 }
 
+const std::set<std::string>& TopLevelKeys() {
+  static const std::set<std::string> keys = {"database",
+                                             "listen",
+                                             "db_pool_size",
+                                             "db_retry_budget",
+                                             "migrate_on_start",
+                                             "heartbeat_interval",
+                                             "feed_poll_interval",
+                                             "host_stale_after",
+                                             "log_level",
+                                             "log_format",
+                                             "metrics_listen",
+                                             "policy",
+                                             "ca_dir",
+                                             "tls_names",
+                                             "insecure_dev",
+                                             "host_certificate_lifetime",
+                                             "server_certificate_lifetime",
+                                             "bootstrap_token_file",
+                                             "notifications",
+                                             "notify_scan_interval"};
+  return keys;
+}
+
 absl::StatusOr<absl::Duration> Duration(const YAML::Node& node, const std::string& key) {
   absl::StatusOr<absl::Duration> d = ParseDurationText(node.as<std::string>());
   if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", d.status().message()));
@@ -43,14 +68,7 @@ absl::StatusOr<ControllerConfig> ParseControllerConfig(const std::string& yaml_t
     YAML::Node root = YAML::Load(yaml_text);
     if (root.IsNull()) return config;
     if (!root.IsMap()) return absl::InvalidArgumentError("the config must be a YAML mapping");
-    KF_RETURN_IF_ERROR(
-        CheckKeys(root,
-                  {"database", "listen", "db_pool_size", "db_retry_budget", "migrate_on_start",
-                   "heartbeat_interval", "feed_poll_interval", "host_stale_after", "log_level",
-                   "policy", "ca_dir", "tls_names", "insecure_dev", "host_certificate_lifetime",
-                   "server_certificate_lifetime", "bootstrap_token_file", "notifications",
-                   "notify_scan_interval"},
-                  ""));
+    KF_RETURN_IF_ERROR(CheckKeys(root, TopLevelKeys(), ""));
     if (root["database"]) config.database = root["database"].as<std::string>();
     if (root["listen"]) config.listen = root["listen"].as<std::string>();
     if (root["db_pool_size"]) config.db_pool_size = root["db_pool_size"].as<size_t>();
@@ -72,6 +90,16 @@ absl::StatusOr<ControllerConfig> ParseControllerConfig(const std::string& yaml_t
                           Duration(root["host_stale_after"], "host_stale_after"));
     }
     if (root["log_level"]) config.log_level = root["log_level"].as<std::string>();
+    if (root["log_format"]) {
+      KF_ASSIGN_OR_RETURN(config.log_format, ParseLogFormat(root["log_format"].as<std::string>()));
+    }
+    if (YAML::Node listen = root["metrics_listen"]) {
+      // An empty value (null in YAML) is "off", as "" is.
+      KF_ASSIGN_OR_RETURN(
+          std::optional<std::string> address,
+          metrics::ParseMetricsListen(listen.IsNull() ? std::string() : listen.as<std::string>()));
+      config.metrics_listen = address.value_or("");
+    }
     if (root["ca_dir"]) config.ca_dir = root["ca_dir"].as<std::string>();
     if (root["bootstrap_token_file"]) {
       config.bootstrap_token_file = root["bootstrap_token_file"].as<std::string>();

@@ -2,11 +2,13 @@
 // (KEYFLEET_DB), then flags.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/logging.h"
 #include "controller/model.h"
 #include "controller/notify/notify_config.h"
 
@@ -23,6 +25,12 @@ struct ControllerConfig {
   absl::Duration feed_poll_interval = absl::Seconds(5);
   absl::Duration host_stale_after = absl::Minutes(15);
   std::string log_level = "info";
+  LogFormat log_format = LogFormat::kText;  // text | json (common/logging.h)
+  // The HTTP port for /metrics, /healthz and /readyz (controller/metrics/http_server.h); "" when
+  // off. Unset (nullopt): kDefaultMetricsListen, served when that port is free and only warned
+  // about when not (several controllers on one machine, as tests and benchmarks run them); set,
+  // a port that cannot be bound keeps the controller from starting.
+  std::optional<std::string> metrics_listen;
   // TLS and the CA. The gRPC port always serves TLS with a certificate from the CA in ca_dir
   // (created at the first start when missing), for the names in tls_names; plaintext only
   // with insecure_dev, which refuses any listen address but loopback.
@@ -47,7 +55,8 @@ struct ControllerConfig {
 
 // Reads `yaml_text` over `base`. Unknown keys, wrong types and bad values are errors naming
 // the key. Keys: database, listen, db_pool_size, db_retry_budget, migrate_on_start,
-// heartbeat_interval, feed_poll_interval, host_stale_after, log_level, ca_dir, tls_names (a
+// heartbeat_interval, feed_poll_interval, host_stale_after, log_level, log_format (text, json),
+// metrics_listen (HOST:PORT, or "off"), ca_dir, tls_names (a
 // list), insecure_dev, host_certificate_lifetime, server_certificate_lifetime,
 // bootstrap_token_file, notify_scan_interval, notifications (notify/notify_config.h), and
 // policy:

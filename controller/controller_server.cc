@@ -4,11 +4,15 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/logging.h"
 #include "common/report_limits.h"
 #include "common/status_macros.h"
 #include "common/tls/grpc_credentials.h"
@@ -20,6 +24,8 @@
 #include "controller/handlers/host_handlers.h"
 #include "controller/handlers/inventory_handlers.h"
 #include "controller/handlers/report_handlers.h"
+#include "controller/metrics/host_tracker.h"
+#include "controller/metrics/mutation_interceptor.h"
 #include "controller/notify/make_sinks.h"
 #include "controller/notify_dispatcher.h"
 #include "controller/service/admin_service.h"
@@ -39,8 +45,19 @@ constexpr int kTlsMaxFrameBytes = 4096;
 constexpr int kKeepaliveTimeoutMs = 10000;
 
 // Straight to stderr, once, never through the logger (whose sinks may be files or shipped
-// elsewhere): the operator needs it now and it is never shown again.
-void PrintBootstrapToken(const std::string& token) {
+// elsewhere): the operator needs it now and it is never shown again. With JSON logs, as one JSON
+// line like the rest of the output, so that a log collector parses it.
+void PrintBootstrapToken(const std::string& token, LogFormat format) {
+  if (format == LogFormat::kJson) {
+    const std::string line = JsonLogLine(
+        "warning", "keyfleet-controller",
+        absl::StrCat("keyfleet bootstrap admin token (shown once, store it now): ", token,
+                     " - use it with `keyfleet --token-file FILE` or KEYFLEET_TOKEN, create named "
+                     "tokens (`keyfleet token create`), then `keyfleet token revoke bootstrap`"));
+    std::fputs(line.c_str(), stderr);
+    std::fflush(stderr);
+    return;
+  }
   std::fprintf(stderr,
                "\n"
                "==================================================================\n"
@@ -69,10 +86,13 @@ std::vector<std::string> SinkNames(
 
 struct ControllerServer::Parts {
   Parts(const ControllerConfig& config, const Clock& clock, const CertificateAuthority* ca,
-        const AuditSigner* audit_signer)
-      : store(PgOptions{config.database, config.db_pool_size, config.db_retry_budget}),
+        const AuditSigner* audit_signer, metrics::ControllerMetrics& metrics,
+        std::shared_ptr<PgPoolCounters> pool_counters)
+      : store(PgOptions{config.database, config.db_pool_size, config.db_retry_budget,
+                        std::move(pool_counters)}),
         view(config.default_policy),
         follower(store, view, clock),
+        tracker(view, metrics, clock),
         ctx{store, view, follower, clock,
             HandlerSettings{config.host_stale_after, 3 * config.heartbeat_interval}},
         reports(store),
@@ -103,6 +123,7 @@ struct ControllerServer::Parts {
   PostgresStore store;
   FleetView view;
   ViewFollower follower;
+  metrics::HostStateTracker tracker;  // observes the agents' streams and the view's changes
   HandlerContext ctx;
   ReportBuffer reports;
   SecurityEventBuffer security_events;
@@ -139,6 +160,8 @@ absl::Status ControllerServer::Start() {
         "no database given: pass --db postgresql://USER@HOST/DB, set KEYFLEET_DB, or set "
         "`database:` in the config file");
   }
+  // First, so that /healthz answers (and /readyz says why not yet) while a large fleet loads.
+  KF_RETURN_IF_ERROR(StartMetricsPort());
   std::shared_ptr<grpc::ServerCredentials> credentials;
   if (config_.insecure_dev) {
     if (!tls::IsLoopbackAddress(config_.listen)) {
@@ -174,7 +197,8 @@ absl::Status ControllerServer::Start() {
   } else {
     spdlog::warn("--insecure-dev: audit checkpoints are not signed (no key directory)");
   }
-  parts_ = std::make_unique<Parts>(config_, clock_, ca_.get(), audit_signer_.get());
+  parts_ = std::make_unique<Parts>(config_, clock_, ca_.get(), audit_signer_.get(), metrics_,
+                                   pool_counters_);
   parts_->store.SetAuditSigner(audit_signer_.get());
   if (config_.migrate_on_start) {
     KF_ASSIGN_OR_RETURN(MigrationResult migrated, parts_->store.Migrate());
@@ -205,16 +229,24 @@ absl::Status ControllerServer::Start() {
     }
   }
   KF_RETURN_IF_ERROR(parts_->follower.Load());
+  view_loaded_ = true;
   KF_ASSIGN_OR_RETURN(std::optional<std::string> bootstrap,
                       parts_->credentials.EnsureBootstrapToken(config_.bootstrap_token_file,
                                                                config_.bootstrap_token));
-  if (bootstrap) PrintBootstrapToken(*bootstrap);
+  if (bootstrap) PrintBootstrapToken(*bootstrap, config_.log_format);
   parts_->follower.SetListener(
       [hub = &parts_->hub](const std::vector<std::string>& hosts) { hub->HostsChanged(hosts); });
+  parts_->follower.SetChangeObserver([parts = parts_.get()](const std::vector<Change>& changes) {
+    parts->tracker.ChangesApplied(changes, [parts] { return parts->hub.ConnectedHosts(); });
+  });
+  parts_->agent_service.set_observer(&parts_->tracker);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(metrics::MutationCounterFactory(metrics_));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // gRPC sets SO_REUSEPORT by default, which lets a second controller bind the same port and
   // silently share traffic; a busy port must be an error instead. (TCP ports are bound by the
   // ConnectionAcceptor below, which never sets it; this keeps gRPC's own listener honest too.)
@@ -260,16 +292,20 @@ absl::Status ControllerServer::Start() {
         "cannot listen on ", config_.listen,
         acceptor_ ? " (gRPC did not start; see its log above)" : " (address in use?)"));
   }
+  // The default health service says SERVING until told otherwise: not before the checks below.
+  server_->GetHealthCheckService()->SetServingStatus(false);
   parts_->listener = std::make_unique<ChangeListener>(
       config_.database,
       [this] {
         absl::Status s = parts_->follower.CatchUp();
+        view_current_ = s.ok();
         if (!s.ok()) spdlog::error("fleet view catch-up failed: {}", s.ToString());
       },
       config_.feed_poll_interval,
       // After a failover (a new WAL timeline, so a new epoch) the view is loaded again.
       [this](const std::string& epoch) {
         absl::Status s = parts_->follower.FollowEpoch(epoch);
+        view_current_ = s.ok();
         if (!s.ok()) spdlog::error("fleet view catch-up failed: {}", s.ToString());
       });
   parts_->listener->Start();
@@ -284,15 +320,89 @@ absl::Status ControllerServer::Start() {
   for (const auto& w : config_.notifications.webhooks) longest = std::max(longest, w.timeout);
   if (config_.notifications.smtp) longest = std::max(longest, config_.notifications.smtp->timeout);
   notify_settings.lease = longest + absl::Seconds(10);
+  for (const std::string& sink : SinkNames(parts_->sinks)) metrics_.DeclareSink(sink);
+  notify_settings.on_delivery = [this, configured = SinkNames(parts_->sinks)](
+                                    const std::string& sink, const char* result) {
+    // A sink that was configured when the event was fanned out and is gone now keeps no label
+    // of its own: labels stay those of the config.
+    const bool known = std::find(configured.begin(), configured.end(), sink) != configured.end();
+    metrics_.CountDelivery(known ? sink : "unconfigured", result);
+  };
   parts_->dispatcher =
       std::make_unique<NotifyDispatcher>(parts_->store, std::move(parts_->sinks), notify_settings,
                                          parts_->view, parts_->report_handlers, clock_);
   parts_->dispatcher->Start();
+  serving_parts_ = parts_.get();
+  // A replica that returns from Start is ready: the listener's first connection takes moments
+  // (the database just answered). Should it not come, the timer reports readiness when it does.
+  for (int i = 0; i < 500 && !Readiness().ready; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  UpdateHealth();
   timer_ = std::thread([this] { RunTimer(); });
   writer_ = std::thread([this] { RunWriter(); });
   spdlog::info("keyfleet-controller serving on port {} at change {}", port_,
                parts_->view.sequence());
   return absl::OkStatus();
+}
+
+absl::Status ControllerServer::StartMetricsPort() {
+  const bool configured = config_.metrics_listen.has_value();
+  const std::string listen = configured ? *config_.metrics_listen : metrics::kDefaultMetricsListen;
+  if (listen.empty()) return absl::OkStatus();  // metrics_listen: off
+  absl::StatusOr<std::unique_ptr<metrics::MetricsHttpServer>> http =
+      metrics::MetricsHttpServer::Start(
+          listen, {[this] { return RenderMetrics(); }, [this] { return Readiness(); }});
+  if (!http.ok()) {
+    if (configured) return http.status();
+    // The built-in default is taken (another controller on this machine): this one serves
+    // without it rather than not at all.
+    spdlog::warn("no /metrics, /healthz or /readyz: {}", std::string(http.status().message()));
+    return absl::OkStatus();
+  }
+  http_ = *std::move(http);
+  spdlog::info("metrics and probes on http://{} (/metrics, /healthz, /readyz)",
+               absl::StrCat(listen.substr(0, listen.rfind(':')), ":", http_->port()));
+  return absl::OkStatus();
+}
+
+metrics::Readiness ControllerServer::Readiness() const {
+  if (stopping_) return {false, "shutting down"};
+  if (!view_loaded_) return {false, "the fleet view is not loaded yet (starting)"};
+  const Parts* parts = serving_parts_.load();
+  if (parts == nullptr) return {false, "starting"};
+  if (!parts->listener->connected()) return {false, "the database is unreachable"};
+  if (!view_current_) return {false, "the fleet view cannot follow the database's change feed"};
+  return {true, ""};
+}
+
+void ControllerServer::UpdateHealth() {
+  const metrics::Readiness now = Readiness();
+  if (!server_ || now.ready == health_serving_) return;
+  health_serving_ = now.ready;
+  server_->GetHealthCheckService()->SetServingStatus(now.ready);
+  if (now.ready) {
+    spdlog::info("ready: gRPC health SERVING, /readyz 200");
+  } else {
+    spdlog::warn("not ready ({}): gRPC health NOT_SERVING, /readyz 503", now.reason);
+  }
+}
+
+std::string ControllerServer::RenderMetrics() const {
+  metrics::ScrapeValues values;
+  values.pool_size = config_.db_pool_size;
+  values.pool_in_use = pool_counters_->in_use;
+  values.database_retries = pool_counters_->retries;
+  values.database_unavailable = pool_counters_->unavailable;
+  const metrics::Readiness readiness = Readiness();
+  values.ready = readiness.ready;
+  if (Parts* parts = serving_parts_.load()) {
+    values.database_reachable = parts->listener->connected();
+    const std::vector<std::string> connected = parts->hub.ConnectedHosts();
+    values.connected_agents = parts->hub.size();
+    values.hosts = parts->tracker.Count(connected);
+  }
+  return metrics_.Render(values);
 }
 
 void ControllerServer::RunTimer() {
@@ -303,6 +413,7 @@ void ControllerServer::RunTimer() {
     if (stopping_) break;
     lock.unlock();
     parts_->follower.Tick();  // expiry: in memory, never waits for the database
+    UpdateHealth();
     if (absl::Now() - last_heartbeat >= config_.heartbeat_interval) {
       last_heartbeat = absl::Now();
       parts_->hub.HeartbeatAll();
@@ -365,6 +476,9 @@ void ControllerServer::RunWriter() {
 
 void ControllerServer::Shutdown() {
   if (stopping_.exchange(true)) return;
+  // First: a scrape must not read the parts while they stop.
+  if (http_) http_->Stop();
+  serving_parts_ = nullptr;
   // Before gRPC's Shutdown: a connection handed to gRPC after it would never be closed.
   if (acceptor_) acceptor_->Stop();
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

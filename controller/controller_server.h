@@ -1,6 +1,11 @@
 // One controller replica: PostgreSQL store, fleet view and follower, LISTEN/NOTIFY listener,
-// the expiry/heartbeat/report-flush timer, and the gRPC server (admin and agent services,
-// health, reflection). main() builds one from its config; tests start them in-process.
+// the expiry/heartbeat/report-flush timer, the gRPC server (admin and agent services, health,
+// reflection), and the HTTP port for metrics and probes (metrics_listen). main() builds one from
+// its config; tests start them in-process.
+//
+// Ready (/readyz 200, gRPC health SERVING) while the database is reachable (the change
+// listener's connection is up) and the fleet view is loaded and following the change feed; the
+// timer updates gRPC health on each transition and logs it.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -18,7 +23,10 @@
 #include "controller/audit_signer.h"
 #include "controller/ca/certificate_authority.h"
 #include "controller/config.h"
+#include "controller/metrics/controller_metrics.h"
+#include "controller/metrics/http_server.h"
 #include "controller/service/connection_acceptor.h"
+#include "controller/store/pg_pool.h"
 
 namespace keyfleet::controller {
 
@@ -38,6 +46,10 @@ class ControllerServer {
   void Wait();
 
   int port() const { return port_; }
+  // The metrics port (metrics_listen; port 0 picks one); 0 when it is off or not served.
+  int metrics_port() const { return http_ ? http_->port() : 0; }
+  // The same predicate as /readyz and gRPC health.
+  metrics::Readiness Readiness() const;
   // The CA this replica issues from; null with --insecure-dev.
   const CertificateAuthority* ca() const;
   // For in-process tests; `interceptors` can add a token to every call.
@@ -51,13 +63,26 @@ class ControllerServer {
   void RunWriter();                      // report batches and seen-marks (database)
   void RecordAuditHighWater();           // after signed commits, beside the audit key
   void WarnOfServerCertificateExpiry();  // daily, during the certificate's last 30 days
+  absl::Status StartMetricsPort();
+  std::string RenderMetrics() const;
+  void UpdateHealth();  // gRPC health and the log follow Readiness() on transitions
 
   ControllerConfig config_;
   const Clock& clock_;
   std::unique_ptr<CertificateAuthority> ca_;
   std::unique_ptr<AuditSigner> audit_signer_;         // null with --insecure-dev
   std::unique_ptr<AuditHighWater> audit_high_water_;  // beside the key; null when unwritable
+  // Before parts_: what the parts update must outlive them.
+  metrics::ControllerMetrics metrics_;
+  std::shared_ptr<PgPoolCounters> pool_counters_ = std::make_shared<PgPoolCounters>();
   std::unique_ptr<Parts> parts_;
+  // For the HTTP threads, which may ask before parts_ is complete: set once Start has built it
+  // all, cleared by Shutdown.
+  std::atomic<Parts*> serving_parts_{nullptr};
+  std::atomic<bool> view_loaded_{false};
+  std::atomic<bool> view_current_{true};  // the last catch-up from the feed succeeded
+  bool health_serving_ = false;           // what gRPC health says; the timer's
+  std::unique_ptr<metrics::MetricsHttpServer> http_;
   std::unique_ptr<ConnectionAcceptor> acceptor_;  // the listening sockets; null for unix:
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

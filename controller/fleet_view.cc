@@ -642,6 +642,18 @@ std::optional<HostDesiredState> FleetView::DesiredState(const std::string& hostn
   return it->second.desired;
 }
 
+std::optional<std::string> FleetView::DesiredDigest(const std::string& hostname) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = hosts_.find(hostname);
+  if (it == hosts_.end()) return std::nullopt;
+  return it->second.desired.digest;
+}
+
+size_t FleetView::host_count() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return hosts_.size();
+}
+
 std::optional<std::vector<AccessLine>> FleetView::Access(const std::string& hostname,
                                                          absl::Time now) const {
   std::shared_lock<std::shared_mutex> lock(mu_);

@@ -97,6 +97,9 @@ class FleetView {
 
   // nullopt for a host the view does not know.
   std::optional<HostDesiredState> DesiredState(const std::string& hostname) const;
+  // Its digest alone, without copying the state (the metrics ask it of every connected host).
+  std::optional<std::string> DesiredDigest(const std::string& hostname) const;
+  size_t host_count() const;
   // Computed on demand, as of `now`.
   std::optional<std::vector<AccessLine>> Access(const std::string& hostname, absl::Time now) const;
   // The targets of `change`, or of the latest change with targets when `change` is 0;

@@ -7,16 +7,19 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "CLI/CLI.hpp"
 #include "common/clock.h"
 #include "common/duration_text.h"
+#include "common/logging.h"
 #include "common/runtime_setup.h"
 #include "controller/audit_signer.h"
 #include "controller/ca/certificate_authority.h"
 #include "controller/config.h"
 #include "controller/controller_server.h"
+#include "controller/metrics/http_server.h"
 #include "controller/secret_token.h"
 #include "controller/store/migrations.h"
 #include "controller/store/postgres_store.h"
@@ -37,6 +40,8 @@ struct Flags {
   std::string max_key_age;
   std::string warning_window;
   std::string log_level;
+  std::string log_format;
+  std::optional<std::string> metrics_listen;  // given on the command line ("" too)
   std::string ca_dir;
   std::vector<std::string> tls_names;
   std::string bootstrap_token_file;
@@ -67,6 +72,16 @@ absl::StatusOr<ControllerConfig> BuildConfig(const Flags& flags) {
   }
   if (!flags.listen.empty()) config.listen = flags.listen;
   if (!flags.log_level.empty()) config.log_level = flags.log_level;
+  if (!flags.log_format.empty()) {
+    absl::StatusOr<keyfleet::LogFormat> format = keyfleet::ParseLogFormat(flags.log_format);
+    if (!format.ok()) return format.status();
+    config.log_format = *format;
+  }
+  if (flags.metrics_listen) {
+    auto address = keyfleet::controller::metrics::ParseMetricsListen(*flags.metrics_listen);
+    if (!address.ok()) return address.status();
+    config.metrics_listen = address->value_or("");
+  }
   if (flags.no_migrate) config.migrate_on_start = false;
   if (!flags.ca_dir.empty()) config.ca_dir = flags.ca_dir;
   if (!flags.tls_names.empty()) config.tls_names = flags.tls_names;
@@ -164,6 +179,13 @@ int main(int argc, char** argv) {
     cmd->add_flag("--no-migrate", flags.no_migrate,
                   "Do not apply migrations at start-up (refuse to run on an old schema instead)");
     cmd->add_option("--log-level", flags.log_level, "trace, debug, info, warn or error");
+    cmd->add_option("--log-format", flags.log_format,
+                    "text (default) or json: one JSON object per line (time, level, logger, msg)");
+    cmd->add_option_function<std::string>(
+        "--metrics-listen", [&flags](const std::string& value) { flags.metrics_listen = value; },
+        "HTTP address for /metrics (Prometheus), /healthz and /readyz, e.g. 0.0.0.0:9464; "
+        "\"off\" for none (default 127.0.0.1:9464, skipped with a warning when that port is "
+        "taken)");
   }
   add_db(migrate);
   CLI::App* new_epoch = app.add_subcommand(
@@ -244,6 +266,7 @@ int main(int argc, char** argv) {
   absl::StatusOr<ControllerConfig> config = BuildConfig(flags);
   if (!config.ok()) return Fail(kExitUsage, std::string(config.status().message()));
   spdlog::set_level(spdlog::level::from_str(config->log_level));
+  keyfleet::SetLogFormat(config->log_format, "keyfleet-controller");
 
   if (migrate->parsed()) {
     if (config->database.empty()) return Fail(kExitUsage, "--db (or KEYFLEET_DB) is required");
@@ -280,6 +303,11 @@ int main(int argc, char** argv) {
   keyfleet::controller::ControllerServer server(*config, clock);
   absl::Status started = server.Start();
   if (!started.ok()) {
+    // With JSON logs the reason is a log line too, so a collector sees why the process exited.
+    if (config->log_format == keyfleet::LogFormat::kJson) {
+      spdlog::critical("cannot start: {}", std::string(started.message()));
+      return started.code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
+    }
     return Fail(started.code() == absl::StatusCode::kInvalidArgument ? kExitUsage : kExitFailure,
                 std::string(started.message()));
   }

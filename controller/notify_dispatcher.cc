@@ -106,6 +106,7 @@ void NotifyDispatcher::Deliver(const ClaimedDelivery& d) {
     if (s->name() == d.sink) sink = s.get();
   }
   absl::Status recorded;
+  const char* outcome = "dead";
   if (sink == nullptr) {
     // Configured when the event was fanned out, gone since: nobody will ever send it.
     recorded = outbox_.MarkDead(d.delivery_id,
@@ -115,6 +116,7 @@ void NotifyDispatcher::Deliver(const ClaimedDelivery& d) {
     const absl::Time now = clock_.Now();
     switch (result.outcome) {
       case notify::DeliveryOutcome::kDelivered:
+        outcome = "delivered";
         recorded = outbox_.MarkDelivered(d.delivery_id, now);
         break;
       case notify::DeliveryOutcome::kPermanentFailure:
@@ -131,6 +133,7 @@ void NotifyDispatcher::Deliver(const ClaimedDelivery& d) {
               result.detail);
           recorded = outbox_.MarkDead(d.delivery_id, result.detail);
         } else {
+          outcome = "retry";
           recorded = outbox_.MarkRetry(d.delivery_id,
                                        notify::NextAttemptAt(settings_.retry, d.attempts, now),
                                        result.detail);
@@ -138,6 +141,7 @@ void NotifyDispatcher::Deliver(const ClaimedDelivery& d) {
         break;
     }
   }
+  if (settings_.on_delivery) settings_.on_delivery(d.sink, outcome);
   if (!recorded.ok()) {
     // The lease runs out and the delivery is tried again: at least once, maybe twice.
     spdlog::warn("notifications: cannot record the outcome of delivery {}: {}", d.delivery_id,

@@ -7,6 +7,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,9 @@ struct DispatcherSettings {
   absl::Duration rollout_deadline = absl::Minutes(15);
   // How long a claimed delivery is this replica's: longer than any sink's timeout.
   absl::Duration lease = absl::Minutes(2);
+  // Optional, told of each delivery attempt's outcome: "delivered", "retry" (tried again later)
+  // or "dead" (dead-lettered), with the sink's name (the controller's metrics count them).
+  std::function<void(const std::string& sink, const char* result)> on_delivery;
 };
 
 class NotifyDispatcher {

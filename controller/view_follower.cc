@@ -19,6 +19,11 @@ void ViewFollower::SetListener(HostsChanged listener) {
   listener_ = std::move(listener);
 }
 
+void ViewFollower::SetChangeObserver(ChangesApplied observer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  change_observer_ = std::move(observer);
+}
+
 absl::Status ViewFollower::Load() {
   std::lock_guard<std::mutex> lock(mu_);
   return LoadLocked();
@@ -45,6 +50,7 @@ absl::Status ViewFollower::CatchUp() {
                         store_.ChangesSince(view_.sequence(), kChangesPerRead));
     std::vector<std::string> changed;
     absl::Status applied = view_.ApplyBatch(changes, clock_.Now(), &changed);
+    if (change_observer_ && applied.ok() && !changes.empty()) change_observer_(changes);
     // The changes before a bad one are in the view: their hosts are told either way.
     if (listener_ && !changed.empty()) listener_(changed);
     if (!applied.ok()) {

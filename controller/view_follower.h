@@ -24,6 +24,10 @@ class ViewFollower {
 
   // Called (outside the view's lock) with hosts whose desired state changed.
   void SetListener(HostsChanged listener);
+  // Called (outside the view's lock, before the listener) with each batch of changes the view
+  // applied; it must be quick (catch-ups wait for it). The metrics find revocations there.
+  using ChangesApplied = std::function<void(const std::vector<Change>& changes)>;
+  void SetChangeObserver(ChangesApplied observer);
 
   // Loads the snapshot into the view.
   absl::Status Load();
@@ -50,6 +54,7 @@ class ViewFollower {
   const Clock& clock_;
   std::mutex mu_;  // one catch-up at a time, so changes apply in order
   HostsChanged listener_;
+  ChangesApplied change_observer_;
 };
 
 }  // namespace keyfleet::controller

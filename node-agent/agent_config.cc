@@ -179,6 +179,20 @@ absl::StatusOr<std::vector<std::string>> ParseControllerList(
   return addresses;
 }
 
+absl::Status ValidateMetricsTextfile(absl::string_view path) {
+  if (path.empty()) return absl::OkStatus();
+  const size_t slash = path.rfind('/');
+  if (path.front() != '/' || !absl::EndsWith(path, ".prom") || path.size() - slash <= 6 ||
+      absl::StrContains(path, "/../") || absl::StrContains(path, std::string(1, '\0'))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "metrics_textfile ", Quoted(path),
+        " must be an absolute path to a file named *.prom (node_exporter's textfile collector "
+        "reads nothing else), e.g. ",
+        kDefaultMetricsTextfile, "; \"\" writes none"));
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 
 // `controller:` as one address, comma-separated addresses, or a sequence of addresses.
@@ -213,8 +227,9 @@ absl::StatusOr<std::vector<std::string>> ControllersFromYaml(const YAML::Node& n
 
 absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text, AgentConfig config) {
   static const std::set<std::string> kKeys = {
-      "controller", "hostname",         "labels",    "min_uid", "allow_root",  "cache_path",
-      "root",       "recheck_interval", "log_level", "tls_dir", "insecure_dev"};
+      "controller", "hostname",     "labels",           "min_uid",   "allow_root",
+      "cache_path", "root",         "recheck_interval", "log_level", "log_format",
+      "tls_dir",    "insecure_dev", "metrics_textfile"};
   try {
     YAML::Node root = YAML::Load(yaml_text);
     if (root.IsNull()) return config;
@@ -247,6 +262,15 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text, Agent
     if (root["cache_path"]) config.cache_path = root["cache_path"].as<std::string>();
     if (root["root"]) config.root = root["root"].as<std::string>();
     if (root["log_level"]) config.log_level = root["log_level"].as<std::string>();
+    if (root["log_format"]) {
+      absl::StatusOr<LogFormat> format = ParseLogFormat(root["log_format"].as<std::string>());
+      if (!format.ok()) return format.status();
+      config.log_format = *format;
+    }
+    if (YAML::Node textfile = root["metrics_textfile"]) {
+      config.metrics_textfile = textfile.IsNull() ? "" : textfile.as<std::string>();
+      if (absl::Status s = ValidateMetricsTextfile(config.metrics_textfile); !s.ok()) return s;
+    }
     if (root["tls_dir"]) config.tls_dir = root["tls_dir"].as<std::string>();
     if (root["insecure_dev"]) config.insecure_dev = root["insecure_dev"].as<bool>();
     if (root["recheck_interval"]) {

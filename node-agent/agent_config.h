@@ -10,7 +10,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/logging.h"
 #include "node-agent/accounts.h"
+#include "node-agent/metrics_textfile.h"
 
 namespace keyfleet::agent {
 
@@ -29,6 +31,10 @@ struct AgentConfig {
   std::string root = "/";
   absl::Duration recheck_interval = absl::Minutes(5);
   std::string log_level = "info";
+  LogFormat log_format = LogFormat::kText;  // text | json (common/logging.h)
+  // The node_exporter textfile (metrics_textfile.h), taken under `root` like every host path;
+  // written only while its directory exists. "" writes none.
+  std::string metrics_textfile = kDefaultMetricsTextfile;
   // The host's key, certificate and the controller's CA (host_credentials.h).
   std::string tls_dir = "/var/lib/keyfleet/tls";
   // Plaintext to a controller started with --insecure-dev; the hello names the host and its
@@ -53,7 +59,12 @@ absl::StatusOr<std::vector<std::string>> ParseControllerList(
 
 // Keys: controller (an address, comma-separated addresses, or a YAML sequence of addresses),
 // hostname, labels (mapping), min_uid, allow_root, cache_path, root, recheck_interval ("5m"),
-// log_level, tls_dir, insecure_dev. Unknown keys and bad values are errors naming the key.
+// log_level, log_format (text, json), metrics_textfile (an absolute path ending in .prom, or
+// ""), tls_dir, insecure_dev. Unknown keys and bad values are errors naming the key.
+// metrics_textfile: "" (none) or an absolute path whose file name ends in .prom (node_exporter
+// reads nothing else); INVALID_ARGUMENT saying so otherwise.
+absl::Status ValidateMetricsTextfile(absl::string_view path);
+
 absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text, AgentConfig base);
 absl::StatusOr<AgentConfig> LoadAgentConfigFile(const std::string& path, AgentConfig base);
 

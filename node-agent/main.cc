@@ -16,12 +16,14 @@
 
 #include "CLI/CLI.hpp"
 #include "common/duration_text.h"
+#include "common/logging.h"
 #include "common/runtime_setup.h"
 #include "common/tls/grpc_credentials.h"
 #include "node-agent/agent_config.h"
 #include "node-agent/apply.h"
 #include "node-agent/cache.h"
 #include "node-agent/host_credentials.h"
+#include "node-agent/metrics_textfile.h"
 #include "node-agent/reconciler.h"
 #include "node-agent/watch_client.h"
 #include "spdlog/spdlog.h"
@@ -127,7 +129,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", KEYFLEET_VERSION);
   app.require_subcommand(1, 1);
 
-  std::string config_path, hostname, cache_path, recheck, log_level, root;
+  std::string config_path, hostname, cache_path, recheck, log_level, log_format, root;
+  std::optional<std::string> metrics_textfile;  // given on the command line ("" too)
   std::vector<std::string> controllers;
   std::vector<std::string> labels;
   bool once = false;
@@ -157,6 +160,13 @@ int main(int argc, char** argv) {
                 "Apply the controller's current state once, report, exit (3 when the controller "
                 "cannot be reached; the cached state is still enforced)");
   run->add_option("--log-level", log_level, "trace, debug, info, warn or error");
+  run->add_option("--log-format", log_format,
+                  "text (default) or json: one JSON object per line (time, level, logger, msg)");
+  run->add_option_function<std::string>(
+      "--metrics-textfile", [&](const std::string& path) { metrics_textfile = path; },
+      std::string("node_exporter textfile to keep current, under --root, written only while its "
+                  "directory exists; \"\" for none (default ") +
+          keyfleet::agent::kDefaultMetricsTextfile + ")");
 
   std::string tls_dir;
   bool insecure_dev = false;
@@ -280,6 +290,19 @@ int main(int argc, char** argv) {
   if (!root.empty()) config.root = root;
   if (!cache_path.empty()) config.cache_path = cache_path;
   if (!log_level.empty()) config.log_level = log_level;
+  if (!log_format.empty()) {
+    auto format = keyfleet::ParseLogFormat(log_format);
+    if (!format.ok()) {
+      return Fail(kExitUsage, "--log-format: " + std::string(format.status().message()));
+    }
+    config.log_format = *format;
+  }
+  if (metrics_textfile) {
+    if (auto s = keyfleet::agent::ValidateMetricsTextfile(*metrics_textfile); !s.ok()) {
+      return Fail(kExitUsage, "--metrics-textfile: " + std::string(s.message()));
+    }
+    config.metrics_textfile = *metrics_textfile;
+  }
   if (!tls_dir.empty()) config.tls_dir = tls_dir;
   if (insecure_dev) config.insecure_dev = true;
   if (min_uid >= 0) config.accounts.min_uid = static_cast<uid_t>(min_uid);
@@ -315,6 +338,7 @@ int main(int argc, char** argv) {
     }
   }
   spdlog::set_level(spdlog::level::from_str(config.log_level));
+  keyfleet::SetLogFormat(config.log_format, "keyfleet-agent");
   if (!config.insecure_dev && !config.labels.empty()) {
     spdlog::warn(
         "labels in the agent's config are ignored: a host's labels come from its join "
@@ -328,14 +352,26 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   keyfleet::agent::Reconciler reconciler({{config.root, config.accounts}, config.cache_path});
+  keyfleet::agent::WatchClient client(config, reconciler);
+  std::unique_ptr<keyfleet::agent::AgentTextfile> textfile;
+  if (!config.metrics_textfile.empty()) {
+    using keyfleet::agent::AgentTextfile;
+    textfile = std::make_unique<AgentTextfile>(
+        AgentTextfile::Sources{keyfleet::agent::UnderRoot(config.root, config.metrics_textfile),
+                               config.cache_path, config.insecure_dev ? "" : config.tls_dir,
+                               [&client] { return client.watching().has_value(); }});
+    reconciler.SetApplyObserver(
+        [t = textfile.get()](const keyfleet::agent::ApplyReport& report) { t->Applied(report); });
+  }
   auto started = reconciler.Start();
   if (!started.ok()) return Fail(kExitRefused, std::string(started.status().message()));
-  keyfleet::agent::WatchClient client(config, reconciler);
   if (once) {
     absl::Status s = client.RunOnce(absl::Seconds(30));
+    if (textfile) textfile->WriteNow();
     if (!s.ok()) return Fail(kExitUnreachable, std::string(s.message()));
     return kExitOk;
   }
+  if (textfile) textfile->Start();
   g_client = &client;
   std::thread signals([] {
     sigset_t set;
@@ -348,6 +384,7 @@ int main(int argc, char** argv) {
   });
   client.Run();
   g_client = nullptr;
+  if (textfile) textfile->Stop();
   signals.detach();
   return kExitOk;
 }

@@ -17,6 +17,7 @@ ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state, bool sweep, b
     report.digest = state.digest();
     report.accounts.push_back(
         {"", AccountOutcome::kFailed, std::string(passwd.status().message())});
+    if (observer_) observer_(report);
     return report;
   }
   ApplySettings settings = settings_.apply;
@@ -43,6 +44,7 @@ ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state, bool sweep, b
       emptied_.erase(a.account);
     }
   }
+  if (observer_) observer_(report);
   return report;
 }
 

@@ -4,6 +4,7 @@
 // edits. Thread-safe.
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -40,6 +41,11 @@ class Reconciler {
 
   std::optional<v1::DesiredState> applied() const;
 
+  // Called after every apply (from Start, Offer or Recheck, on their thread, under the
+  // reconciler's lock: it must be quick). Set before Start.
+  using ApplyObserver = std::function<void(const ApplyReport& report)>;
+  void SetApplyObserver(ApplyObserver observer) { observer_ = std::move(observer); }
+
  private:
   // Applies `state`, repairing damaged blocks from what was applied before (applied_). Stale
   // temp files are swept when `sweep`, and on the first apply of this process.
@@ -54,6 +60,7 @@ class Reconciler {
   // Accounts whose last apply wrote (or found) a file without managed keys: a dropped account is
   // carried until it is here.
   std::set<std::string> emptied_;
+  ApplyObserver observer_;
 };
 
 }  // namespace keyfleet::agent

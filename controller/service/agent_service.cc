@@ -27,14 +27,15 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
  public:
   WatchReactor(grpc::CallbackServerContext* ctx, WatchHub& hub, AgentHandlers& agents,
                BackgroundQueue& registrations, const AgentAuthenticator& auth, const Clock& clock,
-               std::optional<HostIdentity> identity)
+               std::optional<HostIdentity> identity, AgentStreamObserver* observer)
       : ctx_(ctx),
         hub_(hub),
         agents_(agents),
         registrations_(registrations),
         auth_(auth),
         clock_(clock),
-        identity_(std::move(identity)) {
+        identity_(std::move(identity)),
+        observer_(observer) {
     StartRead(&in_);
   }
 
@@ -42,9 +43,10 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   // reference for a moment, to wake it.
   static WatchReactor* Start(grpc::CallbackServerContext* ctx, WatchHub& hub, AgentHandlers& agents,
                              BackgroundQueue& registrations, const AgentAuthenticator& auth,
-                             const Clock& clock, std::optional<HostIdentity> identity) {
+                             const Clock& clock, std::optional<HostIdentity> identity,
+                             AgentStreamObserver* observer) {
     auto reactor = std::make_shared<WatchReactor>(ctx, hub, agents, registrations, auth, clock,
-                                                  std::move(identity));
+                                                  std::move(identity), observer);
     reactor->self_ = reactor;
     return reactor.get();
   }
@@ -285,6 +287,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
     }
     absl::Status s = agents_.Report(FromProto(hostname_, report));
     if (!s.ok()) spdlog::warn("report from {} dropped: {}", hostname_, s.ToString());
+    if (s.ok() && observer_ != nullptr) observer_->Reported(hostname_, report);
     return grpc::Status::OK;
   }
 
@@ -334,6 +337,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
         sent_epoch_ = state->epoch;
         out_ = SerializeOutgoing(message);
         heartbeat_due_ = false;
+        if (observer_ != nullptr) observer_->DesiredStateSent(hostname_);
         return true;
       }
       desired_due_ = false;
@@ -372,6 +376,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   const AgentAuthenticator& auth_;
   const Clock& clock_;
   const std::optional<HostIdentity> identity_;  // nullopt only with --insecure-dev
+  AgentStreamObserver* const observer_;         // may be null
   // Read side (one reaction at a time, or the background registration while no read is started).
   grpc::ByteBuffer in_;
   bool registering_ = false;    // the hello is being registered in the background
@@ -415,7 +420,7 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AgentServiceImpl::W
       auth_.AuthenticateHost(*ctx, "/keyfleet.v1.AgentService/Watch");
   if (!identity.ok()) return new RefusedWatch(ToGrpcStatus(identity.status()));
   return WatchReactor::Start(ctx, hub_, agents_, registrations_, auth_, clock_,
-                             *std::move(identity));
+                             *std::move(identity), observer_);
 }
 
 grpc::ServerUnaryReactor* AgentServiceImpl::Renew(grpc::CallbackServerContext* ctx,

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "controller/handlers/agent_handlers.h"
 #include "controller/service/agent_auth.h"
+#include "controller/service/agent_stream_observer.h"
 #include "controller/service/background_queue.h"
 #include "controller/service/watch_hub.h"
 #include "keyfleet/v1/agent.grpc.pb.h"
@@ -39,6 +40,8 @@ class AgentServiceImpl final
       grpc::CallbackServerContext* ctx) override;
   grpc::ServerUnaryReactor* Renew(grpc::CallbackServerContext* ctx, const v1::RenewRequest* req,
                                   v1::RenewResponse* resp) override;
+  // Before the server starts; null for none.
+  void set_observer(AgentStreamObserver* observer) { observer_ = observer; }
 
  private:
   AgentHandlers& agents_;
@@ -46,6 +49,7 @@ class AgentServiceImpl final
   const AgentAuthenticator& auth_;
   const Clock& clock_;
   BackgroundQueue registrations_{kMaxPendingRegistrations};
+  AgentStreamObserver* observer_ = nullptr;
 };
 
 // Enrollment with a join token (TLS, no client certificate yet). Synchronous: it runs one

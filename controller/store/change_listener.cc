@@ -85,6 +85,7 @@ void ChangeListener::Run() {
         }
       };
       check();
+      connected_ = true;
       if (lost) spdlog::info("change listener: listening again");
       lost = false;
       backoff = kFirstBackoff;
@@ -101,6 +102,7 @@ void ChangeListener::Run() {
         }
       }
     } catch (const std::exception& e) {
+      connected_ = false;
       lost = true;
       spdlog::warn("change listener: {} (reconnecting in {})",
                    std::string(DescribeConnectionError(url_, e).message()),

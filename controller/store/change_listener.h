@@ -31,6 +31,10 @@ class ChangeListener {
   ChangeListener& operator=(const ChangeListener&) = delete;
 
   void Start();
+  // True while the listening connection is up and its last check of the database succeeded;
+  // false from the moment it broke until a new connection's check succeeds. The controller's
+  // readiness follows it (a continuous probe of the database that costs no extra connection).
+  bool connected() const { return connected_; }
 
  private:
   void Run();
@@ -40,6 +44,7 @@ class ChangeListener {
   const absl::Duration poll_interval_;
   const std::function<void(const std::string& epoch)> on_check_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> connected_{false};
   std::thread thread_;
 };
 

@@ -118,6 +118,7 @@ PgPool::Slot* PgPool::Acquire(absl::Time deadline) {
   }
   Slot* slot = free_.back();
   free_.pop_back();
+  if (options_.counters) ++options_.counters->in_use;
   return slot;
 }
 
@@ -125,6 +126,7 @@ void PgPool::Release(Slot* slot) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     free_.push_back(slot);
+    if (options_.counters) --options_.counters->in_use;
   }
   free_cv_.notify_one();
 }
@@ -154,6 +156,7 @@ absl::Status PgPool::Run(absl::string_view what, bool read_only,
   Slot* slot = Acquire(deadline);
   if (slot == nullptr && caller_bound) return CallerDeadlineError(what);
   if (slot == nullptr) {
+    if (options_.counters) ++options_.counters->unavailable;
     spdlog::error("{}: no free PostgreSQL connection within {} (all {} busy)", std::string(what),
                   absl::FormatDuration(options_.retry_budget), options_.pool_size);
     return DatabaseUnavailableError(absl::StrCat(what,
@@ -180,6 +183,7 @@ absl::Status PgPool::Run(absl::string_view what, bool read_only,
         }
         // The details (where the database is, what libpq said) stay in this log; callers get
         // only what they can act on.
+        if (options_.counters) ++options_.counters->unavailable;
         spdlog::error("{}: PostgreSQL unreachable for {}: {}", std::string(what),
                       absl::FormatDuration(options_.retry_budget),
                       std::string(last_error.message()));
@@ -189,6 +193,7 @@ absl::Status PgPool::Run(absl::string_view what, bool read_only,
       }
       std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
       backoff = std::min(backoff * 2, kMaxBackoff);
+      if (options_.counters) ++options_.counters->retries;
     }
     try {
       if (!slot->conn || !slot->conn->is_open()) {

@@ -9,7 +9,9 @@
 // now; until one is, calls wait and retry within the retry budget.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -25,6 +27,13 @@
 
 namespace keyfleet::controller {
 
+// What a pool has done, for the controller's metrics (read at scrape time; the pool only counts).
+struct PgPoolCounters {
+  std::atomic<uint64_t> in_use{0};       // connections lent to a call right now
+  std::atomic<uint64_t> retries{0};      // attempts after the first, within a call's budget
+  std::atomic<uint64_t> unavailable{0};  // calls that gave up: no connection or no database
+};
+
 struct PgOptions {
   std::string url;  // libpq connection string or postgresql:// URI
   size_t pool_size = 4;
@@ -32,6 +41,8 @@ struct PgOptions {
   // database is unreachable — before it reports UNAVAILABLE and changes nothing. Covers a
   // PostgreSQL restart; keep it below the clients' deadline (the CLI's is 30 s).
   absl::Duration retry_budget = absl::Seconds(20);
+  // Optional: where the pool counts what it does.
+  std::shared_ptr<PgPoolCounters> counters = nullptr;
 };
 
 class PgPool {

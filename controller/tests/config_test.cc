@@ -20,6 +20,8 @@ heartbeat_interval: 10s
 feed_poll_interval: 2s
 host_stale_after: 1h
 log_level: debug
+log_format: json
+metrics_listen: 0.0.0.0:9464
 policy:
   max_key_age: 180d
   warning_window: 14d
@@ -36,6 +38,8 @@ policy:
   EXPECT_EQ(config->db_retry_budget, absl::Seconds(30));
   EXPECT_FALSE(config->migrate_on_start);
   EXPECT_EQ(config->host_stale_after, absl::Hours(1));
+  EXPECT_EQ(config->log_format, LogFormat::kJson);
+  EXPECT_EQ(config->metrics_listen, "0.0.0.0:9464");
   EXPECT_EQ(config->default_policy.max_key_age, absl::Hours(24 * 180));
   EXPECT_EQ(config->default_policy.key_policy.allowed_types.size(), 2u);
   EXPECT_EQ(config->default_policy.key_policy.min_rsa_bits, 3072u);
@@ -51,6 +55,17 @@ TEST(ControllerConfig, TheShippedExampleParses) {
   EXPECT_EQ(config->tls_names, (std::vector<std::string>{"localhost", "127.0.0.1", "::1"}));
   EXPECT_FALSE(config->insecure_dev);
   EXPECT_EQ(config->host_certificate_lifetime, absl::Hours(24 * 30));
+  EXPECT_EQ(config->metrics_listen, "127.0.0.1:9464");
+  EXPECT_EQ(config->log_format, LogFormat::kText);
+}
+
+TEST(ControllerConfig, MetricsListenOffOrUnset) {
+  // Unset: the built-in default, served when free; set to nothing or "off": no port.
+  EXPECT_EQ(ParseControllerConfig("", {})->metrics_listen, std::nullopt);
+  EXPECT_EQ(ParseControllerConfig("metrics_listen: off", {})->metrics_listen, "");
+  EXPECT_EQ(ParseControllerConfig("metrics_listen: \"\"", {})->metrics_listen, "");
+  EXPECT_EQ(ParseControllerConfig("metrics_listen:", {})->metrics_listen, "");
+  EXPECT_EQ(ParseControllerConfig("metrics_listen: \"[::1]:0\"", {})->metrics_listen, "[::1]:0");
 }
 
 TEST(ControllerConfig, HostCertificateLifetimeLimitsAreInclusive) {
@@ -85,6 +100,10 @@ TEST(ControllerConfig, RefusesMistakesWithTheReason) {
       {"insecure_dev: maybe", "config:"},
       {"host_certificate_lifetime: 9m", "between 10m and 365d"},
       {"host_certificate_lifetime: 366d", "between 10m and 365d"},
+      {"log_format: yaml", "log_format must be text or json"},
+      {"metrics_listen: 9464", "metrics_listen \"9464\": no port"},
+      {"metrics_listen: 127.0.0.1:99999", "the port is not a number from 0 to 65535"},
+      {"metrics_listen: [a]", "config:"},
   };
   for (const auto& [yaml, want] : bad) {
     auto config = ParseControllerConfig(yaml, ControllerConfig{});

@@ -21,6 +21,18 @@ TEST(AgentConfig, TheShippedExampleParses) {
   EXPECT_EQ(config->recheck_interval, absl::Minutes(5));
   EXPECT_FALSE(config->accounts.allow_root);
   EXPECT_THAT(config->controllers, ElementsAre("127.0.0.1:7443"));
+  EXPECT_EQ(config->metrics_textfile, kDefaultMetricsTextfile);
+  EXPECT_EQ(config->log_format, LogFormat::kText);
+}
+
+TEST(AgentConfig, LogFormatAndMetricsTextfile) {
+  auto config = ParseAgentConfig("log_format: json\nmetrics_textfile: /srv/prom/agent.prom", {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->log_format, LogFormat::kJson);
+  EXPECT_EQ(config->metrics_textfile, "/srv/prom/agent.prom");
+  EXPECT_EQ(ParseAgentConfig("metrics_textfile: \"\"", {})->metrics_textfile, "");
+  EXPECT_EQ(ParseAgentConfig("metrics_textfile:", {})->metrics_textfile, "");
+  EXPECT_EQ(AgentConfig{}.metrics_textfile, kDefaultMetricsTextfile);
 }
 
 TEST(AgentConfig, RefusesMistakesWithTheReason) {
@@ -33,6 +45,12 @@ TEST(AgentConfig, RefusesMistakesWithTheReason) {
       {"insecure_dev: sometimes", "config:"},
       {"tls_dir: [a]", "config:"},
       {"[1, 2]", "mapping"},
+      {"log_format: logfmt", "log_format must be text or json"},
+      {"metrics_textfile: keyfleet-agent.prom", "must be an absolute path to a file named *.prom"},
+      {"metrics_textfile: /var/lib/node-exporter/agent.txt", "*.prom"},
+      {"metrics_textfile: /var/lib/node-exporter/", "*.prom"},
+      {"metrics_textfile: /var/lib/node-exporter/.prom", "*.prom"},
+      {"metrics_textfile: /var/lib/../etc/x.prom", "*.prom"},
   };
   for (const auto& [yaml, want] : bad) {
     auto config = ParseAgentConfig(yaml, AgentConfig{});

@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(root + "/etc");
   std::filesystem::create_directories(root + "/home/alice");
   std::ofstream(root + "/etc/passwd") << "alice:x:2001:2001::/home/alice:/bin/sh\n";
+  // A host with node_exporter: the agent keeps its metrics textfile there (and the figure
+  // includes writing it).
+  std::filesystem::create_directories(root + "/var/lib/prometheus/node-exporter");
   chown((root + "/home/alice").c_str(), 2001, 2001);
   absl::StatusOr<keyfleet::testing::BenchController> started =
       keyfleet::testing::StartBenchController(argv[1], pg.Url(pg.CreateDatabase()), root,
