@@ -25,8 +25,9 @@
 //       max_backoff: 1h                  # initial_backoff..24h
 //
 // secret_file and password_file are read when the config is parsed (at start): each must be a
-// regular file, not a symlink, owned by root or the controller's user, neither readable nor
-// writable by group or others (0600 or 0400), non-empty once one trailing newline is stripped,
+// regular file, not a symlink (except inside a Kubernetes secret volume: common/tls/secure_file.h),
+// owned by root or the controller's user, neither readable nor writable by group or others (0600
+// or 0400), non-empty once one trailing newline is stripped,
 // and at most kMaxNotifySecretBytes. ca_file must hold PEM certificates (only certificates).
 #pragma once
 
