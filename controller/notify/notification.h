@@ -13,9 +13,11 @@
 namespace keyfleet::controller::notify {
 
 // Every event the controller notifies about; configs may name only these.
-inline constexpr std::array<absl::string_view, 8> kNotificationEvents = {
-    "key.added",   "key.rotated", "key.revoked",   "key.expiring",
-    "key.overdue", "host.drift",  "host.not_seen", "rollout.not_converged"};
+// keys.added is a bulk add (one event for the batch, `keyfleet key add` of a file with several
+// keys); key.added one key.
+inline constexpr std::array<absl::string_view, 9> kNotificationEvents = {
+    "key.added",   "keys.added", "key.rotated",   "key.revoked",          "key.expiring",
+    "key.overdue", "host.drift", "host.not_seen", "rollout.not_converged"};
 
 inline bool IsKnownNotificationEvent(absl::string_view event) {
   for (absl::string_view known : kNotificationEvents) {

@@ -91,6 +91,8 @@ notifications:
   EXPECT_EQ(chat.name, "chat-ops-2");
   EXPECT_EQ(chat.secret, "s3cret");
   EXPECT_EQ(chat.events.size(), kNotificationEvents.size());
+  // A bulk add's one event goes where every event goes (it was once left out of the list).
+  EXPECT_EQ(chat.events.count("keys.added"), 1u);
   EXPECT_EQ(chat.timeout, kDefaultWebhookTimeout);
   EXPECT_EQ(chat.ca_file, "");
   ASSERT_TRUE(config->smtp.has_value());
@@ -263,6 +265,7 @@ TEST_F(NotifyConfigTest, RefusesMistakesWithTheReason) {
       // Events.
       {hook + "      events: [key.rotated, key.deleted]",
        "notifications.webhooks[0].events: unknown event \"key.deleted\" (allowed: key.added, "
+       "keys.added, "
        "key.rotated, key.revoked, key.expiring, key.overdue, host.drift, host.not_seen, "
        "rollout.not_converged)"},
       {hook + "      events: []", "notifications.webhooks[0].events: must be a non-empty list"},
