@@ -126,4 +126,18 @@ std::vector<double> Deployment::WaitAgentsConverged(Clock::time_point since, mil
   return WaitConverged(agents(), expected, since, limit);
 }
 
+void Deployment::CheckAfterLoad(const std::vector<LoadOp>& ops, Clock::time_point stopped_at,
+                                Report& report) {
+  try {
+    ReportLoad(VerifyLoad(ops, database()), report);
+  } catch (const std::exception& e) {
+    report.Check(false, std::string("cannot read the database: ") + e.what());
+  }
+  CheckAudit(campaign_.options().cli_binary, controller().address(), site(), dir(), report);
+  const std::vector<double> converged = WaitAgentsConverged(stopped_at, seconds(20));
+  report.Figure(ConvergedFigure(converged) + " after the load");
+  report.Check(AllConverged(converged),
+               "some agents do not hold what the database grants 20 s after the load");
+}
+
 }  // namespace keyfleet::faults

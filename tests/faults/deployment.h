@@ -60,6 +60,12 @@ class Deployment {
   // the seconds each took from `since`.
   std::vector<double> WaitAgentsConverged(Clock::time_point since, milliseconds limit);
 
+  // The checks every scenario with a load ends with: what was acknowledged is in the database
+  // and no failure that said "nothing was changed" was applied (VerifyLoad of `ops`), the audit
+  // chain and its checkpoints verify, and every agent holds what the database grants within
+  // 20 s of `stopped_at`; each checked into `report`, with its figure.
+  void CheckAfterLoad(const std::vector<LoadOp>& ops, Clock::time_point stopped_at, Report& report);
+
   // The set-up most scenarios share: Start, AddAlice(keys), and every agent holding alice's
   // keys within 30 s. False, the failure checked into `report`, when any step fails; `alice`
   // (when given) gets the keys added.

@@ -72,16 +72,7 @@ Report ControllerKill9(Campaign& c) {
   const auto stopped_at = Clock::now();
 
   report.Figure(absl::StrCat("rounds ", back.size()));
-  try {
-    ReportLoad(VerifyLoad(load.ops(), d.database()), report);
-  } catch (const std::exception& e) {
-    report.Check(false, std::string("cannot read the database: ") + e.what());
-  }
-  CheckAudit(c.options().cli_binary, d.controller().address(), d.site(), d.dir(), report);
-  const std::vector<double> converged = d.WaitAgentsConverged(stopped_at, seconds(20));
-  report.Figure(ConvergedFigure(converged) + " after the load");
-  report.Check(AllConverged(converged),
-               "some agents do not hold what the database grants 20 s after the load");
+  d.CheckAfterLoad(load.ops(), stopped_at, report);
   const double max_back = back.empty() ? -1 : *std::max_element(back.begin(), back.end());
   const double max_resumed =
       resumed.empty() ? -1 : *std::max_element(resumed.begin(), resumed.end());

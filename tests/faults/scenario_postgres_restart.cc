@@ -87,16 +87,7 @@ Report PostgresRestart(Campaign& c) {
       " after PostgreSQL was back (max; ", Secs(max_of(resumed_after_stop)), " after the stop)"));
   report.Check(files_changed == 0,
                absl::StrCat(files_changed, " agents' files changed while PostgreSQL was down"));
-  try {
-    ReportLoad(VerifyLoad(load.ops(), d.database()), report);
-  } catch (const std::exception& e) {
-    report.Check(false, std::string("cannot read the database: ") + e.what());
-  }
-  CheckAudit(c.options().cli_binary, d.controller().address(), d.site(), d.dir(), report);
-  const std::vector<double> converged = d.WaitAgentsConverged(load_stopped_at, seconds(20));
-  report.Figure(ConvergedFigure(converged) + " after the load");
-  report.Check(AllConverged(converged),
-               "some agents do not hold what the database grants 20 s after the load");
+  d.CheckAfterLoad(load.ops(), load_stopped_at, report);
   report.Check(d.controller().Alive(), "the controller exited");
   return report;
 }

@@ -139,16 +139,7 @@ Report ReplicaKill(Campaign& c) {
                              "), revoke through a survivor on every host in ",
                              Secs(max_of(revoke_each)), " (max), replica back in ",
                              Secs(max_of(back))));
-  try {
-    ReportLoad(VerifyLoad(load.ops(), d.database()), report);
-  } catch (const std::exception& e) {
-    report.Check(false, std::string("cannot read the database: ") + e.what());
-  }
-  CheckAudit(c.options().cli_binary, d.controller().address(), d.site(), d.dir(), report);
-  const std::vector<double> converged = d.WaitAgentsConverged(stopped_at, seconds(20));
-  report.Figure(ConvergedFigure(converged) + " after the load");
-  report.Check(AllConverged(converged),
-               "some agents do not hold what the database grants 20 s after the load");
+  d.CheckAfterLoad(load.ops(), stopped_at, report);
   return report;
 }
 
