@@ -18,6 +18,7 @@
 #include "keyfleet/v1/admin.grpc.pb.h"
 #include "node-agent/tests/sandbox.h"
 #include "tests/faults/harness.h"
+#include "tests/support/tcp_listening.h"
 
 namespace keyfleet::faults {
 
@@ -71,8 +72,7 @@ class Controller {
   std::unique_ptr<v1::AdminService::Stub> admin_;
 };
 
-// Whether something accepts TCP connections at "IPV4:PORT".
-bool Listening(const std::string& address);
+using ::keyfleet::testing::Listening;  // tests/support/tcp_listening.h
 
 struct CliResult {
   int exit_code = -1;  // 124: killed by its time bound

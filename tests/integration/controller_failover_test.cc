@@ -46,6 +46,7 @@
 #include "tests/support/child_process.h"
 #include "tests/support/run_command.h"
 #include "tests/support/scoped_temp_dir.h"
+#include "tests/support/tcp_listening.h"
 #include "tests/support/temp_postgres.h"
 #include "tests/support/test_keys.h"
 
@@ -73,19 +74,6 @@ bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return done();
-}
-
-// Whether something accepts TCP connections at "IPV4:PORT".
-bool Listening(const std::string& address) {
-  const size_t colon = address.rfind(':');
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(colon + 1))));
-  inet_pton(AF_INET, address.substr(0, colon).c_str(), &addr.sin_addr);
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const bool ok = fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  if (fd >= 0) close(fd);
-  return ok;
 }
 
 // A DNS server on 127.0.0.1 (UDP) that knows one name: its A records, and no AAAA; any other name
