@@ -29,12 +29,13 @@ struct Tables {
 };
 
 void Walk(const CLI::App& app, const std::string& path, Tables* out) {
-  std::vector<std::string> subs;
+  std::vector<const CLI::App*> subcommands;
   for (const CLI::App* sub : app.get_subcommands(
            [](const CLI::App* a) { return !a->get_group().empty() && !a->get_disabled(); })) {
-    if (!IsPlainWord(sub->get_name())) continue;
-    subs.push_back(sub->get_name());
+    if (IsPlainWord(sub->get_name())) subcommands.push_back(sub);
   }
+  std::vector<std::string> subs;
+  for (const CLI::App* sub : subcommands) subs.push_back(sub->get_name());
   std::vector<std::string> options;
   std::vector<std::string> valued;
   for (const CLI::Option* opt : app.get_options(
@@ -51,10 +52,7 @@ void Walk(const CLI::App& app, const std::string& path, Tables* out) {
   absl::StrAppend(&out->commands, "  [\"", path, "\"]=\"", absl::StrJoin(subs, " "), "\"\n");
   absl::StrAppend(&out->options, "  [\"", path, "\"]=\"", absl::StrJoin(options, " "), "\"\n");
   absl::StrAppend(&out->valued, "  [\"", path, "\"]=\"", absl::StrJoin(valued, " "), "\"\n");
-  for (const CLI::App* sub : app.get_subcommands(
-           [](const CLI::App* a) { return !a->get_group().empty() && !a->get_disabled(); })) {
-    if (IsPlainWord(sub->get_name())) Walk(*sub, absl::StrCat(path, " ", sub->get_name()), out);
-  }
+  for (const CLI::App* sub : subcommands) Walk(*sub, absl::StrCat(path, " ", sub->get_name()), out);
 }
 
 // The completion function: finds the command path among the words before the cursor (skipping
