@@ -12,6 +12,7 @@
 #include "common/key_policy.h"
 #include "common/ssh_key_type.h"
 #include "common/status_macros.h"
+#include "controller/dashboard/dashboard_server.h"
 #include "controller/inventory_validation.h"
 #include "controller/metrics/http_server.h"
 
@@ -42,6 +43,7 @@ const std::set<std::string>& TopLevelKeys() {
                                              "log_level",
                                              "log_format",
                                              "metrics_listen",
+                                             "dashboard_listen",
                                              "policy",
                                              "ca_dir",
                                              "tls_names",
@@ -99,6 +101,12 @@ absl::StatusOr<ControllerConfig> ParseControllerConfig(const std::string& yaml_t
           std::optional<std::string> address,
           metrics::ParseMetricsListen(listen.IsNull() ? std::string() : listen.as<std::string>()));
       config.metrics_listen = address.value_or("");
+    }
+    if (YAML::Node listen = root["dashboard_listen"]) {
+      KF_ASSIGN_OR_RETURN(std::optional<std::string> address,
+                          dashboard::ParseDashboardListen(
+                              listen.IsNull() ? std::string() : listen.as<std::string>()));
+      config.dashboard_listen = address.value_or("");
     }
     if (root["ca_dir"]) config.ca_dir = root["ca_dir"].as<std::string>();
     if (root["bootstrap_token_file"]) {

@@ -31,6 +31,9 @@ struct ControllerConfig {
   // about when not (several controllers on one machine, as tests and benchmarks run them); set,
   // a port that cannot be bound keeps the controller from starting.
   std::optional<std::string> metrics_listen;
+  // The web dashboard's HTTPS address (controller/dashboard/dashboard_server.h); "" (the
+  // default) serves none. It needs TLS: off with insecure_dev.
+  std::string dashboard_listen;
   // TLS and the CA. The gRPC port always serves TLS with a certificate from the CA in ca_dir
   // (created at the first start when missing), for the names in tls_names; plaintext only
   // with insecure_dev, which refuses any listen address but loopback.
@@ -56,8 +59,8 @@ struct ControllerConfig {
 // Reads `yaml_text` over `base`. Unknown keys, wrong types and bad values are errors naming
 // the key. Keys: database, listen, db_pool_size, db_retry_budget, migrate_on_start,
 // heartbeat_interval, feed_poll_interval, host_stale_after, log_level, log_format (text, json),
-// metrics_listen (HOST:PORT, or "off"), ca_dir, tls_names (a
-// list), insecure_dev, host_certificate_lifetime, server_certificate_lifetime,
+// metrics_listen (HOST:PORT, or "off"), dashboard_listen (HOST:PORT, or "off"), ca_dir, tls_names
+// (a list), insecure_dev, host_certificate_lifetime, server_certificate_lifetime,
 // bootstrap_token_file, notify_scan_interval, notifications (notify/notify_config.h), and
 // policy:
 // {max_key_age, warning_window, rotation_overlap, allowed_key_types, min_rsa_bits,

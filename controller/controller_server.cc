@@ -163,6 +163,7 @@ absl::Status ControllerServer::Start() {
   // First, so that /healthz answers (and /readyz says why not yet) while a large fleet loads.
   KF_RETURN_IF_ERROR(StartMetricsPort());
   std::shared_ptr<grpc::ServerCredentials> credentials;
+  IssuedKeyPair server_pair;  // also the dashboard's
   if (config_.insecure_dev) {
     if (!tls::IsLoopbackAddress(config_.listen)) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -176,7 +177,7 @@ absl::Status ControllerServer::Start() {
     credentials = grpc::InsecureServerCredentials();
   } else {
     KF_ASSIGN_OR_RETURN(ca_, LoadOrCreateCa(config_.ca_dir, clock_.Now()));
-    KF_ASSIGN_OR_RETURN(IssuedKeyPair server_pair,
+    KF_ASSIGN_OR_RETURN(server_pair,
                         ca_->IssueServerCertificate(config_.tls_names, clock_.Now(),
                                                     config_.server_certificate_lifetime));
     credentials = tls::ServerTlsCredentials(server_pair.key_pem, server_pair.chain_pem,
@@ -339,6 +340,7 @@ absl::Status ControllerServer::Start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   UpdateHealth();
+  KF_RETURN_IF_ERROR(StartDashboard(server_pair));
   timer_ = std::thread([this] { RunTimer(); });
   writer_ = std::thread([this] { RunWriter(); });
   spdlog::info("keyfleet-controller serving on port {} at change {}", port_,
@@ -474,10 +476,33 @@ void ControllerServer::RunWriter() {
   }
 }
 
+absl::Status ControllerServer::StartDashboard(const IssuedKeyPair& server_pair) {
+  if (config_.dashboard_listen.empty()) return absl::OkStatus();
+  if (config_.insecure_dev) {
+    spdlog::warn("no dashboard with --insecure-dev: it is served only over TLS ({} ignored)",
+                 config_.dashboard_listen);
+    return absl::OkStatus();
+  }
+  dashboard::DashboardOptions options;
+  options.listen = config_.dashboard_listen;
+  options.key_pem = server_pair.key_pem;
+  options.chain_pem = server_pair.chain_pem;
+  // The dashboard calls this replica's AdminService as the signed-in token, like the CLI.
+  options.channel = server_->InProcessChannel(grpc::ChannelArguments());
+  KF_ASSIGN_OR_RETURN(dashboard_, dashboard::DashboardServer::Start(std::move(options)));
+  // The URL as a browser on this machine would open it; the certificate's names say which
+  // other names work (tls_names).
+  std::string host = config_.dashboard_listen.substr(0, config_.dashboard_listen.rfind(':'));
+  if (host == "0.0.0.0" || host == "[::]") host = config_.tls_names.front();
+  spdlog::info("dashboard on https://{}:{}/", host, dashboard_->port());
+  return absl::OkStatus();
+}
+
 void ControllerServer::Shutdown() {
   if (stopping_.exchange(true)) return;
-  // First: a scrape must not read the parts while they stop.
+  // First: a scrape or a page must not read the parts while they stop.
   if (http_) http_->Stop();
+  if (dashboard_) dashboard_->Stop();
   serving_parts_ = nullptr;
   // Before gRPC's Shutdown: a connection handed to gRPC after it would never be closed.
   if (acceptor_) acceptor_->Stop();

@@ -1,6 +1,7 @@
 // One controller replica: PostgreSQL store, fleet view and follower, LISTEN/NOTIFY listener,
 // the expiry/heartbeat/report-flush timer, the gRPC server (admin and agent services, health,
-// reflection), and the HTTP port for metrics and probes (metrics_listen). main() builds one from
+// reflection), the HTTP port for metrics and probes (metrics_listen), and the dashboard
+// (dashboard_listen). main() builds one from
 // its config; tests start them in-process.
 //
 // Ready (/readyz 200, gRPC health SERVING) while the database is reachable (the change
@@ -23,6 +24,7 @@
 #include "controller/audit_signer.h"
 #include "controller/ca/certificate_authority.h"
 #include "controller/config.h"
+#include "controller/dashboard/dashboard_server.h"
 #include "controller/metrics/controller_metrics.h"
 #include "controller/metrics/http_server.h"
 #include "controller/service/connection_acceptor.h"
@@ -48,6 +50,8 @@ class ControllerServer {
   int port() const { return port_; }
   // The metrics port (metrics_listen; port 0 picks one); 0 when it is off or not served.
   int metrics_port() const { return http_ ? http_->port() : 0; }
+  // The dashboard's HTTPS port (dashboard_listen); 0 when it is off.
+  int dashboard_port() const { return dashboard_ ? dashboard_->port() : 0; }
   // The same predicate as /readyz and gRPC health.
   metrics::Readiness Readiness() const;
   // The CA this replica issues from; null with --insecure-dev.
@@ -64,6 +68,7 @@ class ControllerServer {
   void RecordAuditHighWater();           // after signed commits, beside the audit key
   void WarnOfServerCertificateExpiry();  // daily, during the certificate's last 30 days
   absl::Status StartMetricsPort();
+  absl::Status StartDashboard(const IssuedKeyPair& server_pair);  // after server_
   std::string RenderMetrics() const;
   void UpdateHealth();  // gRPC health and the log follow Readiness() on transitions
 
@@ -85,6 +90,8 @@ class ControllerServer {
   std::unique_ptr<metrics::MetricsHttpServer> http_;
   std::unique_ptr<ConnectionAcceptor> acceptor_;  // the listening sockets; null for unix:
   std::unique_ptr<grpc::Server> server_;
+  // After server_ (its channel is to server_'s AdminService); stopped before it.
+  std::unique_ptr<dashboard::DashboardServer> dashboard_;
   int port_ = 0;
   absl::Time server_certificate_expires_ = absl::InfiniteFuture();
   absl::Time next_expiry_warning_ = absl::InfinitePast();

@@ -33,6 +33,18 @@ struct AccessLine {
   ManagedLinePtr line;    // the exact authorized_keys line
 };
 
+// Where a key, or a principal's keys, log in (FleetView::Reach).
+struct ReachLine {
+  std::string hostname;
+  AccessLine line;
+};
+struct ReachResult {
+  std::vector<ReachLine> lines;  // at most the limit asked for
+  size_t total = 0;              // every line, also those past the limit
+  size_t hosts = 0;              // distinct hosts over every line
+  size_t accounts = 0;           // distinct (host, account) pairs over every line
+};
+
 struct AccountDesiredState {
   std::string account;
   std::vector<ManagedLinePtr> lines;  // sorted; may be empty: "no managed keys" is explicit

@@ -1,6 +1,7 @@
 #include "controller/fleet_view.h"
 
 #include <algorithm>
+#include <iterator>
 #include <mutex>
 
 #include "absl/strings/numbers.h"
@@ -663,6 +664,60 @@ std::optional<std::vector<AccessLine>> FleetView::Access(const std::string& host
   std::vector<AccessLine> out;
   for (auto& [account, lines] : ComputeAccessLocked(it->second.grants, now, &next_expiry)) {
     for (AccessLine& line : lines) out.push_back(std::move(line));
+  }
+  return out;
+}
+
+ReachResult FleetView::Reach(const std::string& principal, const std::string& fingerprint,
+                             absl::Time now, size_t limit,
+                             const std::function<bool(const Labels&)>& visible) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  // The grants that can carry the key(s): those of its owner and those of the key itself.
+  std::string owner = principal;
+  if (!fingerprint.empty()) {
+    auto key = keys_.find(fingerprint);
+    owner = key == keys_.end() ? "" : key->second.principal;
+  }
+  std::set<int64_t> relevant;
+  for (const auto& [id, grant] : grants_) {
+    const GrantRecord& g = grant.record;
+    if (!g.principal.empty()) {
+      if (!owner.empty() && g.principal == owner) relevant.insert(id);
+    } else if (fingerprint.empty() ? (keys_.count(g.key_fingerprint) &&
+                                      keys_.at(g.key_fingerprint).principal == owner)
+                                   : g.key_fingerprint == fingerprint) {
+      relevant.insert(id);
+    }
+  }
+  ReachResult out;
+  if (relevant.empty()) return out;
+  // Hosts matched by the same grants reach the same lines: each distinct set is computed once.
+  std::map<std::set<int64_t>, std::vector<AccessLine>> memo;
+  for (const auto& [hostname, host] : hosts_) {
+    std::set<int64_t> ids;
+    std::set_intersection(host.grants.begin(), host.grants.end(), relevant.begin(), relevant.end(),
+                          std::inserter(ids, ids.end()));
+    if (ids.empty() || !visible(host.record.labels)) continue;
+    auto [it, fresh] = memo.try_emplace(ids);
+    if (fresh) {
+      absl::Time next_expiry;
+      for (auto& [account, lines] : ComputeAccessLocked(ids, now, &next_expiry)) {
+        for (AccessLine& l : lines) {
+          if (fingerprint.empty() ? l.principal == owner : l.fingerprint == fingerprint) {
+            it->second.push_back(std::move(l));
+          }
+        }
+      }
+    }
+    if (it->second.empty()) continue;
+    ++out.hosts;
+    std::string last_account;
+    for (const AccessLine& l : it->second) {
+      if (l.account != last_account) ++out.accounts;
+      last_account = l.account;
+      ++out.total;
+      if (out.lines.size() < limit) out.lines.push_back({hostname, l});
+    }
   }
   return out;
 }

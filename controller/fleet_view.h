@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -102,6 +103,11 @@ class FleetView {
   size_t host_count() const;
   // Computed on demand, as of `now`.
   std::optional<std::vector<AccessLine>> Access(const std::string& hostname, absl::Time now) const;
+  // Where the key `fingerprint` (or, when it is empty, each key of `principal`) logs in now:
+  // every line the hosts' desired states hold for it, in hostname order, of the hosts whose
+  // labels `visible` accepts. At most `limit` lines are returned; all are counted.
+  ReachResult Reach(const std::string& principal, const std::string& fingerprint, absl::Time now,
+                    size_t limit, const std::function<bool(const Labels&)>& visible) const;
   // The targets of `change`, or of the latest change with targets when `change` is 0;
   // nullopt when that change is older than the kept history or not yet seen.
   std::optional<RolloutTargets> Rollout(uint64_t change) const;

@@ -19,6 +19,7 @@
 #include "controller/ca/certificate_authority.h"
 #include "controller/config.h"
 #include "controller/controller_server.h"
+#include "controller/dashboard/dashboard_server.h"
 #include "controller/metrics/http_server.h"
 #include "controller/secret_token.h"
 #include "controller/store/migrations.h"
@@ -42,6 +43,7 @@ struct Flags {
   std::string log_level;
   std::string log_format;
   std::optional<std::string> metrics_listen;  // given on the command line ("" too)
+  std::optional<std::string> dashboard_listen;
   std::string ca_dir;
   std::vector<std::string> tls_names;
   std::string bootstrap_token_file;
@@ -81,6 +83,11 @@ absl::StatusOr<ControllerConfig> BuildConfig(const Flags& flags) {
     auto address = keyfleet::controller::metrics::ParseMetricsListen(*flags.metrics_listen);
     if (!address.ok()) return address.status();
     config.metrics_listen = address->value_or("");
+  }
+  if (flags.dashboard_listen) {
+    auto address = keyfleet::controller::dashboard::ParseDashboardListen(*flags.dashboard_listen);
+    if (!address.ok()) return address.status();
+    config.dashboard_listen = address->value_or("");
   }
   if (flags.no_migrate) config.migrate_on_start = false;
   if (!flags.ca_dir.empty()) config.ca_dir = flags.ca_dir;
@@ -186,6 +193,12 @@ int main(int argc, char** argv) {
         "HTTP address for /metrics (Prometheus), /healthz and /readyz, e.g. 0.0.0.0:9464; "
         "\"off\" for none (default 127.0.0.1:9464, skipped with a warning when that port is "
         "taken)");
+    cmd->add_option_function<std::string>(
+        "--dashboard-listen",
+        [&flags](const std::string& value) { flags.dashboard_listen = value; },
+        "HTTPS address for the web dashboard, e.g. 0.0.0.0:9443 (port 0: any free port); "
+        "\"off\" for none (the default). Served with the gRPC port's TLS certificate; sign in "
+        "with an API token");
   }
   add_db(migrate);
   CLI::App* new_epoch = app.add_subcommand(

@@ -166,6 +166,112 @@ absl::StatusOr<ComplianceReport> ReportHandlers::Compliance() const {
   return report;
 }
 
+absl::StatusOr<FleetStatus> ReportHandlers::Fleet(
+    size_t list_limit, const std::function<bool(const HostRecord&)>& visible) const {
+  constexpr size_t kBatch = 1000;
+  const absl::Time now = ctx_.Now();
+  FleetStatus fleet;
+  fleet.stale_after = ctx_.settings.host_stale_after;
+  auto list = [&](std::vector<HostStatus>& into, HostStatus h) {
+    if (into.size() >= list_limit) {
+      fleet.lists_truncated = true;
+      return;
+    }
+    h.host.drift_json = "[]";
+    into.push_back(std::move(h));
+  };
+  std::string after;
+  for (;;) {
+    KF_ASSIGN_OR_RETURN(std::vector<HostStatus> page, ListHostsAfter(after, kBatch, visible));
+    for (HostStatus& h : page) {
+      ++fleet.hosts;
+      std::set<std::string> kinds;
+      nlohmann::json drift = nlohmann::json::parse(h.host.drift_json, nullptr, false);
+      if (drift.is_array()) {
+        for (const nlohmann::json& item : drift) {
+          if (!item.is_object() || !item.contains("kind") || !item["kind"].is_string()) continue;
+          const std::string kind = item["kind"].get<std::string>();
+          // The last item of a report that had more than fit says how many were left out.
+          uint32_t n = 1;
+          if (item.contains("leftOut") && item["leftOut"].is_number_unsigned()) {
+            n = item["leftOut"].get<uint32_t>();
+          }
+          fleet.drift[kind].items += n;
+          if (kinds.insert(kind).second) ++fleet.drift[kind].hosts;
+        }
+      }
+      // As Rollout counts it: no replica marked it seen within the connected window.
+      if (h.host.last_seen + ctx_.settings.connected_window < now) {
+        ++fleet.offline;
+        if (h.host.last_seen + ctx_.settings.host_stale_after < now) ++fleet.not_seen;
+        list(fleet.offline_hosts, std::move(h));
+      } else if (!h.failed_accounts.empty()) {
+        ++fleet.failed;
+        list(fleet.failed_hosts, std::move(h));
+      } else if (h.converged) {
+        ++fleet.converged;
+      } else {
+        ++fleet.pending;
+        list(fleet.pending_hosts, std::move(h));
+      }
+    }
+    if (page.size() < kBatch) break;
+    after = page.back().host.hostname;
+  }
+  return fleet;
+}
+
+absl::StatusOr<KeyReach> ReportHandlers::Reach(
+    const std::string& principal, const std::string& fingerprint, size_t limit,
+    const std::function<bool(const Labels&)>& visible) const {
+  if (fingerprint.empty() == principal.empty()) {
+    return absl::InvalidArgumentError("give either a key's fingerprint or a principal");
+  }
+  if (!fingerprint.empty()) {
+    if (!ctx_.view.FindKey(fingerprint)) {
+      return absl::NotFoundError(absl::StrCat("no key ", fingerprint, " in the inventory"));
+    }
+  } else {
+    KF_RETURN_IF_ERROR(ValidatePrincipalName(principal));
+    if (!ctx_.view.FindPrincipal(principal)) {
+      return absl::NotFoundError(absl::StrCat("no principal \"", principal, "\""));
+    }
+  }
+  KeyReach out;
+  out.reach = ctx_.view.Reach(principal, fingerprint, ctx_.Now(), limit, visible);
+  std::set<std::string> hosts;
+  for (const ReachLine& l : out.reach.lines) {
+    hosts.insert(l.hostname);
+    if (out.grant_options.count(l.line.grant_id)) continue;
+    std::optional<GrantRecord> grant = ctx_.view.FindGrant(l.line.grant_id);
+    out.grant_options[l.line.grant_id] = grant ? grant->options : "";
+  }
+  // A few hosts are read one by one; more, a page of the hosts table at a time.
+  constexpr size_t kOneByOne = 32;
+  if (hosts.size() <= kOneByOne) {
+    for (const std::string& name : hosts) {
+      KF_ASSIGN_OR_RETURN(std::optional<HostRecord> host, ctx_.store.FindHost(name));
+      if (host && StatusOf(*std::move(host)).converged) out.applied.insert(name);
+    }
+    return out;
+  }
+  constexpr size_t kBatch = 1000;
+  std::string after = *hosts.begin();
+  after.pop_back();  // sorts before the first host reached (hostnames are never empty)
+  for (;;) {
+    KF_ASSIGN_OR_RETURN(std::vector<HostStatus> page,
+                        ListHostsAfter(after, kBatch, [&](const HostRecord& h) {
+                          return hosts.count(h.hostname);
+                        }));
+    for (const HostStatus& h : page) {
+      if (h.converged) out.applied.insert(h.host.hostname);
+    }
+    if (page.size() < kBatch) break;
+    after = page.back().host.hostname;
+  }
+  return out;
+}
+
 RotationReport ReportHandlers::Rotation() const {
   const absl::Time now = ctx_.Now();
   RotationReport report;

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,26 @@ struct ComplianceReport {
   std::vector<KeyRecord> weak_type;           // no longer allowed by the key policy
   std::vector<HostStatus> not_converged;
   std::vector<HostStatus> not_seen;  // not seen for settings.host_stale_after
+};
+
+// The fleet at a glance (FleetStatusResponse): every visible host in exactly one state.
+struct FleetStatus {
+  uint32_t hosts = 0, converged = 0, pending = 0, failed = 0, offline = 0;
+  uint32_t not_seen = 0;  // offline for longer than stale_after
+  // At most the list limit of each, in hostname order; drift dropped from the records.
+  std::vector<HostStatus> failed_hosts, pending_hosts, offline_hosts;
+  bool lists_truncated = false;
+  struct Drift {
+    uint32_t hosts = 0, items = 0;
+  };
+  std::map<std::string, Drift> drift;  // by kind name as reports store it ("DRIFT_KIND_…")
+  absl::Duration stale_after;
+};
+
+struct KeyReach {
+  ReachResult reach;
+  std::set<std::string> applied;  // hosts among reach.lines that applied their desired state
+  std::map<int64_t, std::string> grant_options;  // of the grants among reach.lines
 };
 
 // One owner's standing in the rotation campaign (or everyone's, with principal "").
@@ -127,6 +148,14 @@ class ReportHandlers {
                                                   const std::string& fingerprint,
                                                   const std::string& from_address) const;
   absl::StatusOr<ComplianceReport> Compliance() const;
+  // Every host `visible` accepts, read a page at a time; at most `list_limit` listed per state.
+  absl::StatusOr<FleetStatus> Fleet(size_t list_limit,
+                                    const std::function<bool(const HostRecord&)>& visible) const;
+  // FleetView::Reach for a known key (`fingerprint`) or principal, with whether each host
+  // reached has applied its desired state (from the store, as every other status here).
+  absl::StatusOr<KeyReach> Reach(const std::string& principal, const std::string& fingerprint,
+                                 size_t limit,
+                                 const std::function<bool(const Labels&)>& visible) const;
   // The rotation campaign over the current keys (neither superseded nor revoked): a key is
   // overdue once older than the max age or expired, due when it will be within the warning
   // window, rotated when created within the cycle and neither.
@@ -136,6 +165,12 @@ class ReportHandlers {
   absl::StatusOr<std::vector<AuditEvent>> ListAuditPage(uint64_t after, absl::Time since,
                                                         size_t limit) const {
     return ctx_.store.ListAudit(after, since, limit);
+  }
+  // At most `limit` events before sequence `before` (0: the newest) and at or after `since`,
+  // newest first.
+  absl::StatusOr<std::vector<AuditEvent>> ListAuditNewestPage(uint64_t before, absl::Time since,
+                                                              size_t limit) const {
+    return ctx_.store.ListAuditNewest(before, since, limit);
   }
   // The chain and, with trusted keys, every signed checkpoint (audit_chain.h VerifyAuditLog).
   absl::StatusOr<AuditVerification> VerifyAudit(

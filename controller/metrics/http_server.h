@@ -5,19 +5,18 @@
 // HEAD answers as GET without the body; anything else is 404.
 //
 // Served by cpp-httplib (prometheus-cpp's own Exposer serves only collectables, never a 503)
-// on a few threads of its own; a request holds one for at most kReadTimeout while it is read.
-// Every answer comes from memory: nothing here touches the database.
+// on a few threads of its own (controller/http/http_listener.h); a request holds one for at most
+// kReadTimeout while it is read. Every answer comes from memory: nothing here touches the database.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "controller/http/http_listener.h"
 
 namespace httplib {
 class Server;
@@ -54,7 +53,7 @@ class MetricsHttpServer {
   MetricsHttpServer(const MetricsHttpServer&) = delete;
   MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;
 
-  int port() const { return port_; }
+  int port() const;
   // Stops accepting and waits for the threads. Idempotent.
   void Stop();
 
@@ -63,9 +62,7 @@ class MetricsHttpServer {
 
   std::unique_ptr<httplib::Server> server_;
   HttpHandlers handlers_;
-  std::thread thread_;
-  std::atomic<bool> listen_returned_{false};
-  int port_ = 0;
+  std::unique_ptr<http::HttpListener> listener_;  // after server_: stopped first
 };
 
 }  // namespace keyfleet::controller::metrics

@@ -92,6 +92,8 @@ inline constexpr AdminRpcRule kAdminRpcRules[] = {
     {"VerifyAccess",           kReaders,               Narrowing::kRefused,     Narrowing::kHostInScope},
     {"ComplianceReport",       kReaders,               Narrowing::kRefused,     Narrowing::kRefused},
     {"RotationReport",         kReaders,               Narrowing::kRefused,     Narrowing::kRefused},
+    {"FleetStatus",            kReaders,               Narrowing::kRefused,     Narrowing::kFiltered},
+    {"KeyReach",               kReaders,               Narrowing::kRefused,     Narrowing::kFiltered},
     {"ListAudit",              kAdminRole | kAuditorRole, Narrowing::kRefused,  Narrowing::kRefused},
     {"VerifyAudit",            kAdminRole | kAuditorRole, Narrowing::kRefused,  Narrowing::kRefused},
     {"ExportAudit",            kAdminRole | kAuditorRole, Narrowing::kRefused,  Narrowing::kRefused},

@@ -568,6 +568,78 @@ grpc::Status AdminServiceImpl::RotationReport(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status AdminServiceImpl::FleetStatus(grpc::ServerContext* ctx,
+                                           const v1::FleetStatusRequest* req,
+                                           v1::FleetStatusResponse* resp) {
+  KF_AUTHORIZE("FleetStatus", {});
+  constexpr uint32_t kDefaultListLimit = 100;
+  const uint32_t limit = req->list_limit() == 0 ? kDefaultListLimit : req->list_limit();
+  absl::StatusOr<controller::FleetStatus> fleet = reports_.Fleet(
+      limit, [&caller](const HostRecord& h) { return caller.SeesHostLabels(h.labels); });
+  if (!fleet.ok()) return ToGrpcStatus(fleet.status());
+  resp->set_hosts(fleet->hosts);
+  resp->set_converged(fleet->converged);
+  resp->set_pending(fleet->pending);
+  resp->set_failed(fleet->failed);
+  resp->set_offline(fleet->offline);
+  resp->set_not_seen(fleet->not_seen);
+  for (const HostStatus& h : fleet->failed_hosts) {
+    v1::FailedHost* failed = resp->add_failed_hosts();
+    failed->set_hostname(h.host.hostname);
+    for (const AccountFailureRecord& a : h.failed_accounts) ToProto(a, failed->add_accounts());
+  }
+  for (const HostStatus& h : fleet->pending_hosts) ToProto(h, resp->add_pending_hosts());
+  for (const HostStatus& h : fleet->offline_hosts) ToProto(h, resp->add_offline_hosts());
+  // In the enum's order; a kind this controller does not know (a newer agent's) as unspecified.
+  std::map<int, controller::FleetStatus::Drift> by_kind;
+  for (const auto& [name, drift] : fleet->drift) {
+    v1::DriftKind kind = v1::DRIFT_KIND_UNSPECIFIED;
+    (void)v1::DriftKind_Parse(name, &kind);
+    by_kind[kind].hosts += drift.hosts;
+    by_kind[kind].items += drift.items;
+  }
+  for (const auto& [kind, drift] : by_kind) {
+    v1::DriftCount* count = resp->add_drift();
+    count->set_kind(static_cast<v1::DriftKind>(kind));
+    count->set_hosts(drift.hosts);
+    count->set_items(drift.items);
+  }
+  resp->set_lists_truncated(fleet->lists_truncated);
+  ToProto(fleet->stale_after, resp->mutable_stale_after());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::KeyReach(grpc::ServerContext* ctx, const v1::KeyReachRequest* req,
+                                        v1::KeyReachResponse* resp) {
+  KF_AUTHORIZE("KeyReach", {});
+  constexpr uint32_t kDefaultLimit = 1000;
+  const uint32_t limit = req->limit() == 0 ? kDefaultLimit : req->limit();
+  absl::StatusOr<controller::KeyReach> reach =
+      reports_.Reach(req->principal(), req->fingerprint(), limit,
+                     [&caller](const Labels& labels) { return caller.SeesHostLabels(labels); });
+  if (!reach.ok()) return ToGrpcStatus(reach.status());
+  for (const ReachLine& l : reach->reach.lines) {
+    v1::ReachEntry* e = resp->add_entries();
+    e->set_hostname(l.hostname);
+    e->set_account(l.line.account);
+    e->set_fingerprint(l.line.fingerprint);
+    e->set_principal(l.line.principal);
+    e->set_grant_id(absl::StrCat(l.line.grant_id));
+    if (auto options = reach->grant_options.find(l.line.grant_id);
+        options != reach->grant_options.end()) {
+      e->set_options(options->second);
+    }
+    if (l.line.expires_at != absl::InfiniteFuture()) {
+      ToProto(l.line.expires_at, e->mutable_expires_at());
+    }
+    e->set_applied(reach->applied.count(l.hostname) > 0);
+  }
+  resp->set_hosts(static_cast<uint32_t>(reach->reach.hosts));
+  resp->set_accounts(static_cast<uint32_t>(reach->reach.accounts));
+  resp->set_truncated(reach->reach.total > reach->reach.lines.size());
+  return grpc::Status::OK;
+}
+
 grpc::Status AdminServiceImpl::ListAudit(grpc::ServerContext* ctx, const v1::ListAuditRequest* req,
                                          v1::ListAuditResponse* resp) {
   KF_AUTHORIZE("ListAudit", {});
@@ -577,15 +649,21 @@ grpc::Status AdminServiceImpl::ListAudit(grpc::ServerContext* ctx, const v1::Lis
   absl::Time since = req->has_since() ? FromProto(req->since()) : absl::InfinitePast();
   absl::StatusOr<uint32_t> size = PageSize(req->page_size(), kAuditPageSize);
   if (!size.ok()) return ToGrpcStatus(size.status());
-  absl::StatusOr<uint64_t> after = ParseAuditPageToken(req->page_token());
-  if (!after.ok()) return ToGrpcStatus(after.status());
+  const bool newest_first = req->newest_first();
+  absl::StatusOr<uint64_t> bound = newest_first ? ParseNewestAuditPageToken(req->page_token())
+                                                : ParseAuditPageToken(req->page_token());
+  if (!bound.ok()) return ToGrpcStatus(bound.status());
   absl::StatusOr<std::vector<AuditEvent>> events =
-      reports_.ListAuditPage(*after, since, static_cast<size_t>(*size) + 1);
+      newest_first ? reports_.ListAuditNewestPage(*bound, since, static_cast<size_t>(*size) + 1)
+                   : reports_.ListAuditPage(*bound, since, static_cast<size_t>(*size) + 1);
   if (!events.ok()) return ToGrpcStatus(events.status());
   const bool more = events->size() > *size;
   if (more) events->resize(*size);
   for (const AuditEvent& e : *events) ToProto(e, resp->add_events());
-  if (more) resp->set_next_page_token(AuditPageToken(events->back().sequence));
+  if (more) {
+    resp->set_next_page_token(newest_first ? NewestAuditPageToken(events->back().sequence)
+                                           : AuditPageToken(events->back().sequence));
+  }
   return grpc::Status::OK;
 }
 

@@ -90,6 +90,10 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                                 v1::ComplianceReportResponse* resp) override;
   grpc::Status RotationReport(grpc::ServerContext* ctx, const v1::RotationReportRequest* req,
                               v1::RotationReportResponse* resp) override;
+  grpc::Status FleetStatus(grpc::ServerContext* ctx, const v1::FleetStatusRequest* req,
+                           v1::FleetStatusResponse* resp) override;
+  grpc::Status KeyReach(grpc::ServerContext* ctx, const v1::KeyReachRequest* req,
+                        v1::KeyReachResponse* resp) override;
   grpc::Status ListAudit(grpc::ServerContext* ctx, const v1::ListAuditRequest* req,
                          v1::ListAuditResponse* resp) override;
   grpc::Status VerifyAudit(grpc::ServerContext* ctx, const v1::VerifyAuditRequest* req,

@@ -50,6 +50,10 @@ inline constexpr size_t kMaxGrantIdBytes = 32;
 inline constexpr size_t kMaxTokenTextBytes = 128;
 // A page token (page_token.h): the longest, "h:" and a hostname, is 255 bytes.
 inline constexpr size_t kMaxPageTokenBytes = 256;
+// Hosts listed per state by FleetStatus, and entries answered by KeyReach: a page's worth
+// (the counts are always whole).
+inline constexpr uint32_t kMaxFleetListLimit = 1000;
+inline constexpr uint32_t kMaxReachLimit = 10000;
 // A database epoch: 16 lower-case hex digits (migration 0007), or "" from agents before epochs.
 inline constexpr size_t kMaxEpochBytes = 16;
 // A hex SHA-256 digest.

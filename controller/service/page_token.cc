@@ -87,6 +87,20 @@ absl::StatusOr<uint64_t> ParseAuditPageToken(absl::string_view token) {
   return after;
 }
 
+std::string NewestAuditPageToken(uint64_t before_sequence) {
+  return absl::StrCat("b", before_sequence);
+}
+
+absl::StatusOr<uint64_t> ParseNewestAuditPageToken(absl::string_view token) {
+  if (token.empty()) return 0;
+  uint64_t before = 0;
+  if (!absl::StartsWith(token, "b") || !absl::SimpleAtoi(token.substr(1), &before) || before == 0 ||
+      NewestAuditPageToken(before) != token) {
+    return BadToken("newest-first audit");
+  }
+  return before;
+}
+
 std::string KeyPageToken(absl::string_view after_fingerprint) {
   return absl::StrCat("k:", after_fingerprint);
 }

@@ -44,6 +44,11 @@ std::string AuditPageToken(uint64_t after_sequence);
 // 0 for "".
 absl::StatusOr<uint64_t> ParseAuditPageToken(absl::string_view token);
 
+// ListAudit with newest_first: the next page holds events before the sequence.
+std::string NewestAuditPageToken(uint64_t before_sequence);
+// 0 for "" (the newest events).
+absl::StatusOr<uint64_t> ParseNewestAuditPageToken(absl::string_view token);
+
 std::string KeyPageToken(absl::string_view after_fingerprint);
 // "" for "".
 absl::StatusOr<std::string> ParseKeyPageToken(absl::string_view token);

@@ -51,6 +51,9 @@ inline constexpr Statement kStatements[] = {
     {"audit_list",
      "SELECT seq, kf_us(at), actor, action, target, before_json, after_json, prev_hash, hash "
      "FROM audit_events WHERE seq > $1 AND at >= kf_ts($2) ORDER BY seq LIMIT $3"},
+    {"audit_list_newest",
+     "SELECT seq, kf_us(at), actor, action, target, before_json, after_json, prev_hash, hash "
+     "FROM audit_events WHERE seq < $1 AND at >= kf_ts($2) ORDER BY seq DESC LIMIT $3"},
     {"change_insert",
      "INSERT INTO changes (at, entity, entity_key, after_json) VALUES (kf_ts($1), $2, $3, $4) "
      "RETURNING seq"},

@@ -1038,4 +1038,25 @@ absl::StatusOr<std::vector<AuditEvent>> PostgresStore::ListAudit(uint64_t after,
   return events;
 }
 
+absl::StatusOr<std::vector<AuditEvent>> PostgresStore::ListAuditNewest(uint64_t before,
+                                                                       absl::Time since,
+                                                                       size_t limit) {
+  std::vector<AuditEvent> events;
+  if (since == absl::InfinitePast()) since = absl::UnixEpoch();
+  const int64_t bound = before == 0 || before > static_cast<uint64_t>(INT64_MAX)
+                            ? INT64_MAX
+                            : static_cast<int64_t>(before);
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("list audit events", [&](pqxx::dbtransaction& txn) {
+    events.clear();
+    pqxx::result r =
+        txn.exec_prepared("audit_list_newest", bound, Us(since), static_cast<int64_t>(limit));
+    for (const pqxx::row& row : r) {
+      KF_ASSIGN_OR_RETURN(AuditEvent e, AuditEventFromRow(row));
+      events.push_back(std::move(e));
+    }
+    return absl::OkStatus();
+  }));
+  return events;
+}
+
 }  // namespace keyfleet::controller

@@ -176,6 +176,10 @@ class Store {
   // Audit events with sequence > `after` and at >= `since`, oldest first, at most `limit`.
   virtual absl::StatusOr<std::vector<AuditEvent>> ListAudit(uint64_t after, absl::Time since,
                                                             size_t limit) = 0;
+  // Audit events with sequence < `before` (0: no bound) and at >= `since`, newest first, at
+  // most `limit`.
+  virtual absl::StatusOr<std::vector<AuditEvent>> ListAuditNewest(uint64_t before, absl::Time since,
+                                                                  size_t limit) = 0;
   // Every signed checkpoint, then every event, read in one snapshot a page at a time and handed
   // to `visitor` row by row: memory does not grow with the log.
   virtual absl::Status VisitAuditLog(const AuditLogVisitor& visitor) = 0;

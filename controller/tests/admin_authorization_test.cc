@@ -90,6 +90,8 @@ const std::map<std::string, std::string> kExpected = {
     {"VerifyAccess", "AOIU"},
     {"ComplianceReport", "AOU"},
     {"RotationReport", "AOU"},
+    {"FleetStatus", "AOIXU"},
+    {"KeyReach", "AOIXU"},
     {"ListAudit", "AU"},
     {"VerifyAudit", "AU"},
     {"ExportAudit", "AU"},
@@ -377,7 +379,8 @@ grpc::Status AdminAuthorizationTest::Call(const std::string& rpc, const std::str
     r->set_name("nobody");
     req = std::move(r);
   } else {
-    // List*, GetPolicy, ComplianceReport, VerifyAudit, RolloutStatus, WhoAmI: the empty request
+    // List*, GetPolicy, ComplianceReport, FleetStatus, KeyReach, VerifyAudit, RolloutStatus,
+    // WhoAmI: the empty request
     // of any of them serializes to nothing.
     req = std::make_unique<v1::ListHostsRequest>();
   }

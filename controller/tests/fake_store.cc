@@ -547,6 +547,16 @@ absl::StatusOr<std::vector<AuditEvent>> FakeStore::ListAudit(uint64_t after, abs
   return out;
 }
 
+absl::StatusOr<std::vector<AuditEvent>> FakeStore::ListAuditNewest(uint64_t before,
+                                                                   absl::Time since, size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<AuditEvent> out;
+  for (auto e = audit_.rbegin(); e != audit_.rend() && out.size() < limit; ++e) {
+    if ((before == 0 || e->sequence < before) && e->at >= since) out.push_back(*e);
+  }
+  return out;
+}
+
 absl::Status FakeStore::VisitAuditLog(const AuditLogVisitor& visitor) {
   std::lock_guard<std::mutex> lock(mu_);
   if (visitor.start) visitor.start();

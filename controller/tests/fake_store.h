@@ -77,6 +77,8 @@ class FakeStore : public Store {
   absl::Status TouchHosts(const std::vector<std::string>& hostnames, absl::Time at) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAudit(uint64_t after, absl::Time since,
                                                     size_t limit) override;
+  absl::StatusOr<std::vector<AuditEvent>> ListAuditNewest(uint64_t before, absl::Time since,
+                                                          size_t limit) override;
   // No signed checkpoints: PostgresStore signs (tested against PostgreSQL).
   absl::Status VisitAuditLog(const AuditLogVisitor& visitor) override;
   absl::StatusOr<std::vector<AuditCheckpoint>> CheckpointsCovering(uint64_t first,

@@ -854,3 +854,159 @@ TEST_F(HandlersTest, ApplyToExistingShortensLivesWithNotice) {
 
 }  // namespace
 }  // namespace keyfleet::controller
+
+namespace keyfleet::controller {
+namespace {
+
+// The dashboard's fleet page: every host in exactly one state, drift counted by kind, lists
+// capped, a caller's scope applied.
+TEST_F(HandlersTest, FleetStatusPutsEveryHostInOneState) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  AddKey("alice", 1);
+  ASSERT_TRUE(inventory_.AddGrant("admin", Grant("alice", "role=web", "deploy")).ok());
+  for (const char* host : {"web-1", "web-2", "web-3"}) Connect(host, {{"role", "web"}});
+  Connect("db-1", {{"role", "db"}});
+  auto report = [&](const std::string& host, const std::string& drift, const std::string& failed) {
+    auto state = agents_.DesiredState(host);
+    ASSERT_TRUE(state.ok());
+    ASSERT_TRUE(agents_
+                    .Report({host,
+                             clock_.Now(),
+                             state->generation,
+                             state->digest,
+                             drift,
+                             {},
+                             failed,
+                             "",
+                             state->epoch})
+                    .ok());
+  };
+  report("web-1", "[]", "[]");
+  report("web-2",
+         R"([{"account":"deploy","kind":"DRIFT_KIND_UNMANAGED_KEY"},)"
+         R"({"account":"deploy","kind":"DRIFT_KIND_UNMANAGED_KEY"},)"
+         R"({"kind":"DRIFT_KIND_LEFT_OUT","leftOut":5}])",
+         R"([{"account":"deploy","reason":"disk full"}])");
+  report("web-3", R"([{"account":"deploy","kind":"DRIFT_KIND_UNMANAGED_KEY"}])", "[]");
+  ASSERT_TRUE(reports_.Flush().ok());
+  // web-3 falls silent: after the connected window it is offline, whatever it reported.
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_TRUE(store_.TouchHosts({"web-1", "web-2", "db-1"}, clock_.Now()).ok());
+
+  auto all = [](const HostRecord&) { return true; };
+  auto fleet = reports_handlers_.Fleet(100, all);
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  EXPECT_EQ(fleet->hosts, 4u);
+  EXPECT_EQ(fleet->converged, 1u);  // web-1
+  EXPECT_EQ(fleet->failed, 1u);     // web-2
+  EXPECT_EQ(fleet->pending, 1u);    // db-1: never reported
+  EXPECT_EQ(fleet->offline, 1u);    // web-3
+  EXPECT_EQ(fleet->not_seen, 0u);   // not yet for host_stale_after
+  ASSERT_THAT(fleet->failed_hosts, SizeIs(1));
+  EXPECT_EQ(fleet->failed_hosts[0].host.hostname, "web-2");
+  ASSERT_THAT(fleet->failed_hosts[0].failed_accounts, SizeIs(1));
+  EXPECT_EQ(fleet->failed_hosts[0].failed_accounts[0].reason, "disk full");
+  EXPECT_EQ(fleet->failed_hosts[0].host.drift_json, "[]") << "lists carry no drift";
+  ASSERT_THAT(fleet->pending_hosts, SizeIs(1));
+  EXPECT_EQ(fleet->pending_hosts[0].host.hostname, "db-1");
+  ASSERT_THAT(fleet->offline_hosts, SizeIs(1));
+  EXPECT_EQ(fleet->offline_hosts[0].host.hostname, "web-3");
+  EXPECT_FALSE(fleet->lists_truncated);
+  EXPECT_EQ(fleet->drift["DRIFT_KIND_UNMANAGED_KEY"].hosts, 2u);
+  EXPECT_EQ(fleet->drift["DRIFT_KIND_UNMANAGED_KEY"].items, 3u);
+  EXPECT_EQ(fleet->drift["DRIFT_KIND_LEFT_OUT"].items, 5u) << "what the agent left out counts";
+
+  auto capped = reports_handlers_.Fleet(0, all);
+  ASSERT_TRUE(capped.ok());
+  EXPECT_EQ(capped->hosts, 4u) << "counts are whole";
+  EXPECT_THAT(capped->pending_hosts, IsEmpty());
+  EXPECT_TRUE(capped->lists_truncated);
+
+  auto db_only = reports_handlers_.Fleet(100, [](const HostRecord& h) {
+    return h.labels.count("role") && h.labels.at("role") == "db";
+  });
+  ASSERT_TRUE(db_only.ok());
+  EXPECT_EQ(db_only->hosts, 1u);
+  EXPECT_EQ(db_only->pending, 1u);
+  EXPECT_TRUE(db_only->drift.empty());
+
+  clock_.Advance(absl::Hours(1));
+  fleet = reports_handlers_.Fleet(100, all);
+  EXPECT_EQ(fleet->offline, 4u);
+  EXPECT_EQ(fleet->not_seen, 4u);
+}
+
+// Where a key or a principal logs in: the hosts its grants reach, by account, with whether each
+// host has applied it.
+TEST_F(HandlersTest, KeyReachFollowsTheGrantsToEveryHost) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "bob", PrincipalKind::kPerson, "").ok());
+  const std::string a1 = AddKey("alice", 1);
+  const std::string a2 = AddKey("alice", 2);
+  const std::string b1 = AddKey("bob", 3);
+  ASSERT_TRUE(inventory_.AddGrant("admin", Grant("alice", "role=web", "deploy")).ok());
+  GrantRecord only_web1 = FingerprintGrant(a1, "web-1", "alice");
+  only_web1.options = "restrict";
+  ASSERT_TRUE(inventory_.AddGrant("admin", only_web1).ok());
+  ASSERT_TRUE(inventory_.AddGrant("admin", Grant("bob", "role=db", "bob")).ok());
+  Connect("web-1", {{"role", "web"}});
+  Connect("web-2", {{"role", "web"}});
+  Connect("db-1", {{"role", "db"}});
+  auto state = agents_.DesiredState("web-1");
+  ASSERT_TRUE(agents_
+                  .Report({"web-1",
+                           clock_.Now(),
+                           state->generation,
+                           state->digest,
+                           "[]",
+                           {},
+                           "[]",
+                           "",
+                           state->epoch})
+                  .ok());
+  ASSERT_TRUE(reports_.Flush().ok());
+  auto everywhere = [](const Labels&) { return true; };
+
+  auto reach = reports_handlers_.Reach("", a1, 100, everywhere);
+  ASSERT_TRUE(reach.ok()) << reach.status();
+  std::vector<std::string> where;
+  for (const ReachLine& l : reach->reach.lines) where.push_back(l.hostname + ":" + l.line.account);
+  EXPECT_THAT(where, ElementsAre("web-1:alice", "web-1:deploy", "web-2:deploy"));
+  EXPECT_EQ(reach->reach.hosts, 2u);
+  EXPECT_EQ(reach->reach.accounts, 3u);
+  EXPECT_THAT(reach->applied, ElementsAre("web-1"));
+  EXPECT_EQ(reach->grant_options.at(reach->reach.lines[0].line.grant_id), "restrict");
+
+  reach = reports_handlers_.Reach("alice", "", 100, everywhere);
+  ASSERT_TRUE(reach.ok());
+  EXPECT_EQ(reach->reach.total, 5u);  // a1 and a2 on web-1 and web-2 as deploy, a1 as alice
+  reach = reports_handlers_.Reach("alice", "", 2, everywhere);
+  EXPECT_THAT(reach->reach.lines, SizeIs(2));
+  EXPECT_EQ(reach->reach.total, 5u);
+  EXPECT_EQ(reach->reach.hosts, 2u) << "counted over every line, not only those listed";
+
+  reach = reports_handlers_.Reach("", b1, 100, everywhere);
+  ASSERT_THAT(reach->reach.lines, SizeIs(1));
+  EXPECT_EQ(reach->reach.lines[0].hostname, "db-1");
+  EXPECT_THAT(reach->applied, IsEmpty());
+
+  reach =
+      reports_handlers_.Reach("", a1, 100, [](const Labels& l) { return l.at("role") == "db"; });
+  EXPECT_THAT(reach->reach.lines, IsEmpty()) << "a scoped caller sees only its hosts";
+
+  ASSERT_TRUE(inventory_.RevokeKey("admin", a2, "lost").ok());
+  reach = reports_handlers_.Reach("", a2, 100, everywhere);
+  EXPECT_THAT(reach->reach.lines, IsEmpty()) << "a revoked key reaches nowhere";
+
+  EXPECT_EQ(reports_handlers_.Reach("", "SHA256:nope", 10, everywhere).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(reports_handlers_.Reach("nobody", "", 10, everywhere).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(reports_handlers_.Reach("alice", a1, 10, everywhere).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(reports_handlers_.Reach("", "", 10, everywhere).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace keyfleet::controller

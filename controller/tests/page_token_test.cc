@@ -24,6 +24,18 @@ TEST(PageToken, AuditTokensRoundTripAndBadOnesAreRefused) {
   }
 }
 
+TEST(PageToken, NewestFirstAuditTokensAreTheirOwn) {
+  EXPECT_EQ(*ParseNewestAuditPageToken(""), 0u);
+  EXPECT_EQ(*ParseNewestAuditPageToken(NewestAuditPageToken(7)), 7u);
+  for (const char* bad : {"b", "b0", "b-1", "b+1", "b01", "b 1", "a7", "7", "b7x"}) {
+    EXPECT_EQ(ParseNewestAuditPageToken(bad).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  // A token of one order is refused by the other: a page is never read in the wrong direction.
+  EXPECT_FALSE(ParseAuditPageToken(NewestAuditPageToken(7)).ok());
+  EXPECT_FALSE(ParseNewestAuditPageToken(AuditPageToken(7)).ok());
+}
+
 TEST(PageToken, KeyTokensRoundTripAndBadOnesAreRefused) {
   EXPECT_EQ(*ParseKeyPageToken(""), "");
   EXPECT_EQ(*ParseKeyPageToken(KeyPageToken(kFingerprint)), kFingerprint);

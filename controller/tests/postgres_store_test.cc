@@ -139,6 +139,31 @@ TEST_F(PostgresStoreTest, TheEpochNamesTheDatabasesHistory) {
   EXPECT_THAT(events->back().after_json, HasSubstr(*renewed));
 }
 
+// The dashboard's "latest events": newest first, a page before a sequence, and `since` too.
+TEST_F(PostgresStoreTest, AuditListsNewestFirst) {
+  for (const char* name : {"alice", "bob", "carol", "dave"}) {
+    MutationContext ctx("tester", kT0 + absl::Minutes(name[0] - 'a'));
+    ASSERT_TRUE(store_->AddPrincipal(ctx, Person(name)).ok());
+  }
+  auto all = store_->ListAudit(0, absl::InfinitePast(), 100);
+  ASSERT_TRUE(all.ok() && all->size() >= 4);
+  const uint64_t newest = all->back().sequence;
+  auto page = store_->ListAuditNewest(0, absl::InfinitePast(), 2);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].sequence, newest);
+  EXPECT_EQ((*page)[1].sequence, newest - 1);
+  EXPECT_EQ((*page)[0].target, "dave");
+  auto next = store_->ListAuditNewest((*page)[1].sequence, absl::InfinitePast(), 2);
+  ASSERT_TRUE(next.ok());
+  ASSERT_EQ(next->size(), 2u);
+  EXPECT_EQ((*next)[0].sequence, newest - 2);
+  auto recent = store_->ListAuditNewest(0, kT0 + absl::Minutes(2), 100);
+  ASSERT_TRUE(recent.ok());
+  ASSERT_EQ(recent->size(), 2u);  // carol and dave
+  EXPECT_EQ((*recent)[1].target, "carol");
+}
+
 // A tagged mutation records its request id in its own transaction: a second attempt (even
 // for different content, even concurrent) changes nothing; a refused one records nothing.
 TEST_F(PostgresStoreTest, RequestIdsAreRecordedWithTheirMutation) {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -44,7 +45,10 @@ int main(int argc, char** argv) {
   // A host with node_exporter: the agent keeps its metrics textfile there (and the figure
   // includes writing it).
   std::filesystem::create_directories(root + "/var/lib/prometheus/node-exporter");
-  chown((root + "/home/alice").c_str(), 2001, 2001);
+  if (chown((root + "/home/alice").c_str(), 2001, 2001) != 0) {
+    std::perror("chown");  // the figure would be of a host sshd refuses
+    std::exit(1);
+  }
   absl::StatusOr<keyfleet::testing::BenchController> started =
       keyfleet::testing::StartBenchController(argv[1], pg.Url(pg.CreateDatabase()), root,
                                               /*mtls=*/true);

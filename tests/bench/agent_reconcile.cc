@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -43,10 +44,19 @@ int main(int argc, char** argv) {
     std::ofstream(home + "/.ssh/authorized_keys")
         << "# the user's own\n"
         << keyfleet::testing::SyntheticEd25519Line(900000 + i) << "\n";
-    chown((home + "/.ssh/authorized_keys").c_str(), uid, uid);
+    if (chown((home + "/.ssh/authorized_keys").c_str(), uid, uid) != 0) {
+      std::perror("chown");  // the figure would be of a host sshd refuses
+      std::exit(1);
+    }
     chmod((home + "/.ssh/authorized_keys").c_str(), 0600);
-    chown((home + "/.ssh").c_str(), uid, uid);
-    chown(home.c_str(), uid, uid);
+    if (chown((home + "/.ssh").c_str(), uid, uid) != 0) {
+      std::perror("chown");  // the figure would be of a host sshd refuses
+      std::exit(1);
+    }
+    if (chown(home.c_str(), uid, uid) != 0) {
+      std::perror("chown");  // the figure would be of a host sshd refuses
+      std::exit(1);
+    }
     auto* account = desired.add_accounts();
     account->set_account(name);
     for (int k = 0; k < keys; ++k) {

@@ -28,6 +28,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -264,7 +265,10 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(h + "/etc");
     std::filesystem::create_directories(h + "/home/deploy");
     std::ofstream(h + "/etc/passwd") << "deploy:x:2000:2000::/home/deploy:/bin/sh\n";
-    chown((h + "/home/deploy").c_str(), 2000, 2000);
+    if (chown((h + "/home/deploy").c_str(), 2000, 2000) != 0) {
+      std::perror("chown");  // the figure would be of a host sshd refuses
+      std::exit(1);
+    }
     keyfleet::agent::ReconcilerSettings settings;
     settings.apply.root = h;
     settings.cache_path = h + "/agent-cache";
