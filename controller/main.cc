@@ -131,6 +131,13 @@ int CaCommand(const std::string& action, const std::string& dir, bool bundle) {
   const absl::Time now = absl::Now();
   if (action == "init") {
     done = CertificateAuthority::Create(dir, now);
+    // A new installation's audit key beside its CA, so that a mounted secret made from the
+    // directory holds both (the first start would make it, in a directory it may not write).
+    if (done.ok()) {
+      absl::StatusOr<std::unique_ptr<keyfleet::controller::AuditSigner>> audit =
+          keyfleet::controller::AuditSigner::LoadOrCreate(dir, now);
+      if (!audit.ok()) done = audit.status();
+    }
   } else if (action == "stage") {
     done = CertificateAuthority::StageNext(dir, now);
   } else if (action == "activate") {
@@ -213,9 +220,10 @@ int main(int argc, char** argv) {
   std::string ca_dir = default_ca_dir;
   CLI::App* init_ca = app.add_subcommand(
       "init-ca",
-      "Create the controller's CA (ECDSA P-256) in --ca-dir and print its pin; the key file is "
-      "readable only by its owner. The first start does the same when the directory has none. "
-      "Replicas share the directory (a mounted secret).");
+      "Create the controller's CA (ECDSA P-256) and its audit checkpoint key in --ca-dir and "
+      "print the CA's pin; the key files are readable only by their owner. The first start "
+      "does the same when the directory has none. Replicas share the directory (a mounted "
+      "secret).");
   CLI::App* ca_cmd = app.add_subcommand(
       "ca",
       "Show the CA, or rotate it in three steps days apart: `stage` (a next CA, trusted but not "

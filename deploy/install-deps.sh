@@ -16,6 +16,9 @@ PACKAGES=(
   # the container image.
   prometheus-cpp-dev prometheus golang-go golang-github-masterminds-sprig-dev yamllint lintian
   buildah ca-certificates zsh systemd
+  # The dashboard's browser tests (issue 17): headless Chromium driven by Selenium through
+  # ChromeDriver, fonts for readable screenshots, certutil to trust the controller's CA.
+  chromium chromium-driver python3-selenium fonts-dejavu-core fonts-liberation libnss3-tools
 )
 
 missing=()

@@ -78,7 +78,8 @@ cat "$WORK/controller.yaml"
 
 step "The controller (migrates the schema, writes the bootstrap admin token, serves TLS on a free loopback port)"
 "$CONTROLLER" --config "$WORK/controller.yaml" --db "$DB" --listen 127.0.0.1:0 --ca-dir "$WORK/ca" \
-  --tls-name 127.0.0.1 --bootstrap-token-file "$WORK/admin.token" >"$WORK/controller.log" 2>&1 &
+  --tls-name 127.0.0.1 --bootstrap-token-file "$WORK/admin.token" \
+  --dashboard-listen "127.0.0.1:${KEYFLEET_DASHBOARD_PORT:-0}" >"$WORK/controller.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do
   PORT=$(sed -n 's/.*serving on port \([0-9]*\).*/\1/p' "$WORK/controller.log")
@@ -251,5 +252,28 @@ step "Compliance report and the audit log"
 run "$KEYFLEET" report compliance
 run "$KEYFLEET" audit
 run "$KEYFLEET" audit verify
+
+step "The web dashboard: the fleet, key rotation, rollouts, access review and the audit log"
+DASHBOARD=$(sed -n 's/.*dashboard on \(https:[^ ]*\).*/\1/p' "$WORK/controller.log")
+DASH_PORT=${DASHBOARD##*:}
+DASH_PORT=${DASH_PORT%/}
+# A token for the browser: an operator's (it may revoke keys from a key's page), for an hour.
+DASH_TOKEN=$("$KEYFLEET" -o json token create --name dashboard-demo --role operator --expires 1h |
+  sed -n 's/.*"token": "\(kfat_[^"]*\)".*/\1/p')
+printf '\n$ curl --cacert %s/ca/ca.crt -H "Content-Type: application/json" -d ... %sapi/v1/login\n' \
+  "$WORK" "$DASHBOARD"
+curl -sS --cacert "$WORK/ca/ca.crt" -c "$WORK/dashboard.cookies" -H 'Content-Type: application/json' \
+  -d "{\"token\": \"$DASH_TOKEN\"}" "${DASHBOARD}api/v1/login" |
+  sed 's/"csrf_token":"[^"]*"/"csrf_token":"…"/'
+printf '\n$ curl … %sapi/v1/fleet\n' "$DASHBOARD"
+curl -sS --cacert "$WORK/ca/ca.crt" -b "$WORK/dashboard.cookies" "${DASHBOARD}api/v1/fleet" |
+  sed 's/,"failed_hosts".*//'
+printf '\n\n  Dashboard: %s\n  Token:     %s  (operator, valid 1 hour)\n' "$DASHBOARD" "$DASH_TOKEN"
+echo "  Its certificate is from this quickstart's own CA: import $WORK/ca/ca.crt into the browser,"
+echo "  or check and accept the warning. From another machine: ssh -L $DASH_PORT:127.0.0.1:$DASH_PORT"
+echo "  to this one, then open the same URL there."
+if [ -t 0 ]; then
+  read -r -p "Press Enter to stop the quickstart (the dashboard is served until then) " _ || true
+fi
 
 step "quickstart: done in $(( $(date +%s) - START )) s (after the build); stopping everything"

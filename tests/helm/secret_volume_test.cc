@@ -77,10 +77,10 @@ class SecretVolumeTest : public ::testing::Test {
     for (const char* dir : {"src-ca", "src-bootstrap", "ca", "bootstrap"}) {
       fs::create_directory(root_ / dir);
     }
-    // The CA as an operator makes it for the chart (helm/keyfleet-controller/values.yaml).
+    // The CA and audit key as an operator makes them for the chart
+    // (helm/keyfleet-controller/values.yaml): init-ca makes both.
     MustRun(std::string(KEYFLEET_CONTROLLER) + " init-ca --ca-dir " + Path("src-ca"));
-    MustRun("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " +
-            Path("src-ca/audit.key"));
+    ASSERT_TRUE(fs::exists(root_ / "src-ca" / "audit.key")) << "init-ca makes the audit key";
     token_ = Trimmed(MustRun(std::string(KEYFLEET_CONTROLLER) + " bootstrap-token").out);
     std::ofstream(root_ / "src-bootstrap" / "bootstrap.token") << token_ << "\n";
   }
