@@ -1,13 +1,12 @@
 #include "controller/dashboard/admin_api.h"
 
-#include <google/protobuf/descriptor.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/request_id.h"
+#include "controller/dashboard/query_message.h"
 #include "controller/dashboard/session.h"
 #include "nlohmann/json.hpp"
 
@@ -92,49 +91,6 @@ ApiResponse FromGrpc(const grpc::Status& status) {
                   status.error_message());
 }
 
-// The query parameters as the request message's JSON: each names a singular field of a scalar,
-// enum, Timestamp or Duration type, at most once.
-absl::Status MessageFromQuery(const ApiRequest& request, pb::Message* message) {
-  const pb::Descriptor* d = message->GetDescriptor();
-  nlohmann::json object = nlohmann::json::object();
-  for (const auto& [name, value] : request.params) {
-    const pb::FieldDescriptor* field = d->FindFieldByName(name);
-    const bool scalar_message =
-        field != nullptr && field->type() == pb::FieldDescriptor::TYPE_MESSAGE &&
-        (field->message_type()->full_name() == "google.protobuf.Timestamp" ||
-         field->message_type()->full_name() == "google.protobuf.Duration");
-    if (field == nullptr || field->is_repeated() ||
-        (field->type() == pb::FieldDescriptor::TYPE_MESSAGE && !scalar_message)) {
-      std::vector<std::string> known;
-      for (int i = 0; i < d->field_count(); ++i) known.push_back(d->field(i)->name());
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown parameter \"", name.substr(0, 64), "\"; this page takes ",
-                       known.empty() ? "none" : absl::StrJoin(known, ", ")));
-    }
-    if (object.contains(name)) {
-      return absl::InvalidArgumentError(absl::StrCat("parameter \"", name, "\" given twice"));
-    }
-    if (field->type() == pb::FieldDescriptor::TYPE_BOOL) {
-      if (value != "true" && value != "false") {
-        return absl::InvalidArgumentError(
-            absl::StrCat("parameter \"", name, "\" is true or false"));
-      }
-      object[name] = value == "true";
-    } else {
-      // Numbers too: the JSON mapping takes integers as strings, and checks their range.
-      object[name] = value;
-    }
-  }
-  pb::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  auto parsed = pb::util::JsonStringToMessage(object.dump(), message, options);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad parameters: ", std::string(parsed.message()).substr(0, 200)));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status MessageFromBody(const ApiRequest& request, pb::Message* message) {
   pb::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
@@ -164,7 +120,7 @@ template <class Request, class Response,
 ApiResponse Call(Stub& stub, const ApiRequest& request) {
   Request message;
   absl::Status parsed =
-      kPost ? MessageFromBody(request, &message) : MessageFromQuery(request, &message);
+      kPost ? MessageFromBody(request, &message) : MessageFromQuery(request.params, &message);
   if (!parsed.ok()) return ApiError(400, "INVALID_ARGUMENT", parsed.message());
   grpc::ClientContext ctx;
   ctx.AddMetadata("authorization", absl::StrCat("Bearer ", request.token));
