@@ -3,8 +3,8 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/util/json_util.h>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
 
@@ -61,8 +61,8 @@ absl::Status MessageFromQuery(const std::vector<std::pair<std::string, std::stri
   auto parsed = pb::util::JsonStringToMessage(
       object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), message, options);
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "bad parameters: ", std::string(parsed.message()).substr(0, 4 * kEchoBytes)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad parameters: ", std::string(parsed.message()).substr(0, 4 * kEchoBytes)));
   }
   return absl::OkStatus();
 }
