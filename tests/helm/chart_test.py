@@ -5,17 +5,19 @@
 
 1. Builds tests/helm/render (Go text/template + sprig, Debian's sources, offline, GOPATH mode)
    into WORK.
-2. Renders the chart for its default values, for tests/helm/values-prod.yaml and for values
-   that make the chart create its Secrets, and checks the objects' structure: kinds, probes,
-   security contexts, the migrations hook, Secrets by name, replicas, anti-affinity, PDB,
-   NetworkPolicy ports, ServiceMonitor only when enabled, NOTES.txt.
+2. Renders the chart for its default values, for tests/helm/values-prod.yaml, for values that
+   make the chart create its Secrets, and with the dashboard on (on a ClusterIP Service, and
+   exposed on the load balancer), and checks the objects' structure: kinds, probes, security
+   contexts, the migrations hook, Secrets by name, replicas, anti-affinity, PDB, NetworkPolicy
+   ports, ServiceMonitor only when enabled, the dashboard's port only where it is enabled and
+   never on a load balancer unless exposed, NOTES.txt.
 3. Renders with a required value missing or a value the chart refuses: each must fail with its
    message.
 4. Validates the values files against values.schema.json (schema_check.py), and values the
    schema must refuse.
 5. Lints the values files, Chart.yaml, each rendered stream and the rendered controller.yaml
-   with yamllint (tests/helm/.yamllint), and has the controller binary parse that
-   controller.yaml.
+   with yamllint (tests/helm/.yamllint), and has the controller binary parse the rendered
+   controller.yaml (the default one, and one with dashboard_listen).
 
 Nothing is skipped: a missing tool fails the test with what to install.
 """
@@ -166,8 +168,14 @@ def controller_config(configmap):
     return yaml.safe_load(text), text
 
 
-def check_common(r, fullname, selector):
-    """What every rendering must have, whatever the values."""
+def service_names(service):
+    return [service, f"{service}.{NAMESPACE}", f"{service}.{NAMESPACE}.svc",
+            f"{service}.{NAMESPACE}.svc.cluster.local"]
+
+
+def check_common(r, fullname, selector, dashboard=None):
+    """What every rendering must have, whatever the values. `dashboard`: None when it is off,
+    else {"port": P, "service": the Service expected to carry it}."""
     for obj in r.docs:
         labels = obj["metadata"].get("labels", {})
         where = f"{obj['kind']} {obj['metadata']['name']}"
@@ -195,7 +203,10 @@ def check_common(r, fullname, selector):
     c = container(deployment, "controller")
     expect(c["args"] == ["serve", "--config", "/etc/keyfleet/controller.yaml"], f"args {c['args']}")
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    expect(ports == {"grpc": 7443, "metrics": 9464}, f"container ports {ports}")
+    expected_ports = {"grpc": 7443, "metrics": 9464}
+    if dashboard:
+        expected_ports["dashboard"] = dashboard["port"]
+    expect(ports == expected_ports, f"container ports {ports}")
     for probe, path in (("startupProbe", "/healthz"), ("livenessProbe", "/healthz"),
                         ("readinessProbe", "/readyz")):
         get = c.get(probe, {}).get("httpGet", {})
@@ -230,24 +241,45 @@ def check_common(r, fullname, selector):
     expect(config["ca_dir"] == mounts["ca"]["mountPath"], "ca_dir is where the CA is mounted")
     expect(config["bootstrap_token_file"] == mounts["bootstrap-token"]["mountPath"] + "/" +
            bootstrap_items[0]["path"], "bootstrap_token_file is the mounted token")
-    service_names = [fullname, f"{fullname}.{NAMESPACE}", f"{fullname}.{NAMESPACE}.svc",
-                     f"{fullname}.{NAMESPACE}.svc.cluster.local"]
-    expect(config["tls_names"][:4] == service_names, f"tls_names {config['tls_names']}")
+    if dashboard:
+        expect(config.get("dashboard_listen") == f"0.0.0.0:{dashboard['port']}",
+               f"dashboard_listen {config.get('dashboard_listen')}")
+    else:
+        expect("dashboard_listen" not in config, "no dashboard_listen (no dashboard) by default")
+    # The Service's names, and NAME-dashboard's when the dashboard has a Service of its own.
+    own_dashboard_service = dashboard and dashboard["service"] != fullname
+    names = service_names(fullname)
+    if own_dashboard_service:
+        names += service_names(dashboard["service"])
+    expect(config["tls_names"][:len(names)] == names, f"tls_names {config['tls_names']}")
 
     # gRPC on the Service; metrics there too when it is ClusterIP, else on NAME-metrics
-    # (ClusterIP), never on a load balancer.
+    # (ClusterIP), never on a load balancer; the dashboard likewise, but for dashboard.expose.
     service = r.get("Service", fullname)
     internal = service["spec"]["type"] == "ClusterIP"
     metrics_service = service if internal else r.get("Service", f"{fullname}-metrics")
     expect(metrics_service["spec"]["type"] == "ClusterIP", "the metrics port stays in the cluster")
+    services = {s["metadata"]["name"]: s for s in (service, metrics_service)}
+    if dashboard:
+        dashboard_service = r.get("Service", dashboard["service"])
+        services[dashboard["service"]] = dashboard_service
+        expect(not own_dashboard_service or dashboard_service["spec"]["type"] == "ClusterIP",
+               "the dashboard's own Service stays in the cluster")
+    expect(bool(own_dashboard_service) == (("Service", f"{fullname}-dashboard") in r.objects),
+           "a NAME-dashboard Service only when the dashboard is on and kept off an external one")
     ports = {}
-    for s in (service, metrics_service):
+    for s in services.values():
         expect(s["spec"]["selector"] == selector, f"Service {s['metadata']['name']} selector")
-        ports.update({p["name"]: (p["port"], p["targetPort"]) for p in s["spec"]["ports"]})
-    expect(ports == {"grpc": (7443, "grpc"), "metrics": (9464, "metrics")},
-           f"Service ports {ports}")
-    expect(internal or [p["name"] for p in service["spec"]["ports"]] == ["grpc"],
-           "an external Service carries gRPC only")
+        for p in s["spec"]["ports"]:
+            expect(p["name"] not in ports, f"port {p['name']} is on two Services")
+            ports[p["name"]] = (p["port"], p["targetPort"], p.get("appProtocol"))
+    expected_ports = {"grpc": (7443, "grpc", "grpc"), "metrics": (9464, "metrics", "http")}
+    if dashboard:
+        expected_ports["dashboard"] = (dashboard["port"], "dashboard", "https")
+    expect(ports == expected_ports, f"Service ports {ports}")
+    external_ports = ["grpc"] + (["dashboard"] if dashboard and not own_dashboard_service else [])
+    expect(internal or [p["name"] for p in service["spec"]["ports"]] == external_ports,
+           f"an external Service carries {external_ports} only")
 
     pdb = r.get("PodDisruptionBudget", fullname)
     expect(pdb["apiVersion"] == "policy/v1", "PDB policy/v1")
@@ -325,16 +357,25 @@ def check_migrations(r, fullname, selector, deployment):
                "the Job's database Secret holds the same URL")
 
 
-def check_network_policy(r, fullname, selector, grpc_from, metrics_from, postgres_to):
+def check_network_policy(r, fullname, selector, grpc_from, metrics_from, postgres_to,
+                         dashboard_port=None, dashboard_from=None):
+    """dashboard_port: the dashboard's, when it is on; dashboard_from: who may reach it (no
+    rule at all, so nobody, when empty)."""
     np = r.get("NetworkPolicy", fullname)
     spec = np["spec"]
     expect(spec["podSelector"]["matchLabels"] == selector, "NetworkPolicy selects the pods")
     expect(sorted(spec["policyTypes"]) == ["Egress", "Ingress"], "NetworkPolicy both ways")
     ingress = {tuple(p["port"] for p in rule["ports"]): rule for rule in spec["ingress"]}
-    expect(sorted(ingress) == [(7443,), (9464,)], f"ingress ports {sorted(ingress)}")
+    expected = [(7443,), (9464,)]
+    if dashboard_port and dashboard_from:
+        expected.append((dashboard_port,))
+    expect(sorted(ingress) == sorted(expected), f"ingress ports {sorted(ingress)}")
     expect(ingress[(7443,)].get("from") == grpc_from, f"gRPC from {ingress[(7443,)].get('from')}")
     expect(ingress[(9464,)].get("from") == metrics_from and metrics_from,
            f"metrics only from {metrics_from}")
+    if (dashboard_port,) in ingress:
+        expect(ingress[(dashboard_port,)].get("from") == dashboard_from,
+               f"the dashboard only from {dashboard_from}: {ingress[(dashboard_port,)]}")
     egress = spec["egress"]
     dns = [e for e in egress if sorted((p["port"], p["protocol"]) for p in e["ports"]) ==
            [(53, "TCP"), (53, "UDP")]]
@@ -379,6 +420,8 @@ def check_default(r):
     expect(not r.of_kind("Secret"), "no Secret is made when they are referenced by name")
     expect(not r.of_kind("ServiceMonitor"), "no ServiceMonitor unless enabled")
     check_notes(r.notes, fullname, "keyfleet-ca", "keyfleet-bootstrap", "token")
+    expect("dashboard" not in r.text.lower() and "dashboard" not in r.notes.lower(),
+           "no dashboard anywhere (objects, controller.yaml, NOTES.txt) unless enabled")
 
 
 def check_notes(notes, fullname, ca_secret, bootstrap_secret, bootstrap_key):
@@ -398,9 +441,11 @@ def check_prod(r):
     selector = {"app.kubernetes.io/name": "keyfleet-controller",
                 "app.kubernetes.io/instance": RELEASE, "app.kubernetes.io/component": "controller"}
     expect(r.kinds() == ["ConfigMap", "ConfigMap", "Deployment", "Job", "NetworkPolicy",
-                         "PodDisruptionBudget", "Service", "Service", "ServiceAccount",
+                         "PodDisruptionBudget", "Service", "Service", "Service", "ServiceAccount",
                          "ServiceMonitor"], f"prod kinds {r.kinds()}")
-    deployment, c, config = check_common(r, fullname, selector)
+    # The dashboard on a port of its own, on a ClusterIP Service of its own (not exposed).
+    deployment, c, config = check_common(
+        r, fullname, selector, dashboard={"port": 8443, "service": f"{fullname}-dashboard"})
     spec = deployment["spec"]
     pod = spec["template"]["spec"]
     expect(spec["replicas"] == 3, f"replicas {spec['replicas']}")
@@ -423,9 +468,9 @@ def check_prod(r):
     expect(c["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"},
                               "limits": {"cpu": "2", "memory": "2Gi"}},
            f"resources {c['resources']}")
-    expect(config["tls_names"][4:] == ["localhost", "127.0.0.1", "keyfleet.example.com",
+    expect(config["tls_names"][8:] == ["localhost", "127.0.0.1", "keyfleet.example.com",
                                        "203.0.113.20", "keyfleet-grpc.internal.example.com"],
-           f"extra tls names (one through tpl): {config['tls_names']}")
+           f"extra tls names (one through tpl) after the two Services': {config['tls_names']}")
     expect(config["log_level"] == "warn" and config["db_pool_size"] == 16 and
            config["policy"]["unmanaged_keys"] == "report" and
            config["notifications"]["webhooks"][0]["name"] == "siem", "values.config passes through")
@@ -450,7 +495,9 @@ def check_prod(r):
          {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ops"}}}],
         [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
           "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}],
-        [{"ipBlock": {"cidr": "10.20.0.0/16"}}])
+        [{"ipBlock": {"cidr": "10.20.0.0/16"}}], dashboard_port=8443,
+        dashboard_from=[{"namespaceSelector": {"matchLabels": {
+            "kubernetes.io/metadata.name": "ops"}}}])
     expect(any([p["port"] for p in e["ports"]] == [443] for e in egress), "webhook egress rule")
     monitor = r.get("ServiceMonitor", fullname)
     expect(monitor["apiVersion"] == "monitoring.coreos.com/v1", "ServiceMonitor API")
@@ -469,6 +516,65 @@ def check_prod(r):
     check_notes(r.notes, fullname, "prod-keyfleet-ca", "prod-keyfleet-bootstrap", "admin.token")
     expect("--controller keyfleet.example.com:7443" in r.notes,
            "NOTES.txt gives agents the external name")
+    check_dashboard_notes(r.notes, "keyfleet-dashboard", 8443, "https://localhost:8443/")
+    expect("dashboard.expose" not in r.notes, "NOTES.txt: the dashboard is not exposed")
+
+
+def check_dashboard_notes(notes, service, port, url):
+    for text in (f"port-forward service/{service} {port}:{port}", url, "keyfleet-ca.crt",
+                 "token create --name NAME --role"):
+        expect(text in notes, f"NOTES.txt's dashboard part says {text!r}:\n{notes}")
+
+
+# The dashboard on the default ClusterIP Service, nobody let in by the NetworkPolicy.
+DASHBOARD = {"dashboard": {"enabled": True}}
+
+
+def check_dashboard(r):
+    fullname = f"{RELEASE}-keyfleet-controller"
+    selector = {"app.kubernetes.io/name": "keyfleet-controller",
+                "app.kubernetes.io/instance": RELEASE, "app.kubernetes.io/component": "controller"}
+    expect(r.kinds() == ["ConfigMap", "ConfigMap", "Deployment", "Job", "NetworkPolicy",
+                         "PodDisruptionBudget", "Service", "ServiceAccount"],
+           f"dashboard kinds {r.kinds()}")
+    _, _, config = check_common(r, fullname, selector,
+                                dashboard={"port": 9443, "service": fullname})
+    expect(config["tls_names"][4:] == ["localhost", "127.0.0.1"],
+           f"tls_names {config['tls_names']}")
+    migrate, _ = controller_config(r.get("ConfigMap", f"{fullname}-migrate"))
+    expect(migrate == config, "the migrations Job's controller.yaml is the same")
+    check_network_policy(r, fullname, selector, None,
+                         [{"namespaceSelector": {"matchLabels": {
+                             "kubernetes.io/metadata.name": "monitoring"}}}], None,
+                         dashboard_port=9443, dashboard_from=[])
+    check_dashboard_notes(r.notes, fullname, 9443, "https://localhost:9443/")
+
+
+# values-prod.yaml with the dashboard exposed on the load balancer, no localhost names, and
+# (a mistake NOTES.txt warns about) nobody let in by the NetworkPolicy.
+DASHBOARD_EXPOSED = {"dashboard": {"expose": True}, "tls": {"localhostNames": False},
+                     "networkPolicy": {"dashboardFrom": []}}
+
+
+def check_dashboard_exposed(r):
+    fullname = "keyfleet"
+    selector = {"app.kubernetes.io/name": "keyfleet-controller",
+                "app.kubernetes.io/instance": RELEASE, "app.kubernetes.io/component": "controller"}
+    expect(("Service", f"{fullname}-dashboard") not in r.objects, "no NAME-dashboard Service")
+    _, _, config = check_common(r, fullname, selector,
+                                dashboard={"port": 8443, "service": fullname})
+    expect(r.get("Service", fullname)["spec"]["type"] == "LoadBalancer", "on the load balancer")
+    expect(config["tls_names"][4:] == ["keyfleet.example.com", "203.0.113.20",
+                                       "keyfleet-grpc.internal.example.com"],
+           f"tls_names {config['tls_names']}")
+    expect(not any(rule["ports"][0]["port"] == 8443 for rule in
+                   r.get("NetworkPolicy", fullname)["spec"]["ingress"]),
+           "no NetworkPolicy rule for the dashboard when dashboardFrom is empty")
+    for text in ("through the LoadBalancer Service (dashboard.expose)",
+                 "https://keyfleet.example.com:8443/", "token create --name NAME --role",
+                 "WARNING: networkPolicy.dashboardFrom is empty"):
+        expect(text in r.notes, f"NOTES.txt's dashboard part says {text!r}:\n{r.notes}")
+    expect("localhost" not in r.notes, "NOTES.txt gives no localhost URL without its name")
 
 
 INLINE = {
@@ -528,6 +634,12 @@ REFUSED = [
      "config.listen is set by the chart"),
     ("migrate_on_start", {"config": {"migrate_on_start": True}},
      "config.migrate_on_start is set by the chart"),
+    ("dashboard_listen", {"config": {"dashboard_listen": "0.0.0.0:9443"}},
+     "config.dashboard_listen is set by the chart"),
+    ("the dashboard on the gRPC port", {"dashboard": {"enabled": True, "port": 7443}},
+     "dashboard.port 7443 is already the gRPC or the metrics port"),
+    ("the dashboard on the metrics port", {"dashboard": {"enabled": True, "port": 9464}},
+     "dashboard.port 9464 is already the gRPC or the metrics port"),
 ]
 
 # Values the schema refuses, with the path its message must name.
@@ -546,6 +658,14 @@ SCHEMA_REFUSED = [
     ({"metrics": {"serviceMonitor": {"enabled": "yes"}}},
      "values.metrics.serviceMonitor.enabled: 'yes' is not of type boolean"),
     ({"replicas": 3}, "values: unknown key 'replicas'"),
+    ({"dashboard": {"port": 0}}, "values.dashboard.port: 0 is less than 1"),
+    ({"dashboard": {"port": 65536}}, "values.dashboard.port: 65536 is more than 65535"),
+    ({"dashboard": {"port": "9443"}}, "values.dashboard.port: '9443' is not of type integer"),
+    ({"dashboard": {"enabled": "yes"}}, "values.dashboard.enabled: 'yes' is not of type boolean"),
+    ({"dashboard": {"listen": "0.0.0.0:9443"}}, "values.dashboard: unknown key 'listen'"),
+    ({"dashboard": {"port": None}}, "values.dashboard: 'port' is required"),
+    ({"networkPolicy": {"dashboardFrom": "ops"}},
+     "values.networkPolicy.dashboardFrom: 'ops' is not of type array"),
 ]
 
 
@@ -568,15 +688,20 @@ def check_schema(repo, defaults, prod):
         schema = json.load(f)
     expect(schema.get("$schema") == "http://json-schema.org/draft-07/schema#", "draft-07 schema")
     validator = Validator(schema)
-    for name, values in (("values.yaml", defaults), ("values.yaml + values-prod.yaml",
-                                                     merged(defaults, prod)),
-                         ("values.yaml + inline Secrets", merged(defaults, INLINE))):
+    valid = (("values.yaml", defaults),
+             ("values.yaml + values-prod.yaml", merged(defaults, prod)),
+             ("values.yaml + inline Secrets", merged(defaults, INLINE)),
+             ("values.yaml + the dashboard", merged(defaults, DASHBOARD)),
+             ("values.yaml + values-prod.yaml + the dashboard exposed",
+              merged(merged(defaults, prod), DASHBOARD_EXPOSED)))
+    for name, values in valid:
         errors = validator.errors(values)
         expect(not errors, f"{name} does not fit values.schema.json: {errors}")
     for override, message in SCHEMA_REFUSED:
         errors = validator.errors(merged(defaults, override))
         expect(any(message in e for e in errors), f"the schema lets {override} in: {errors}")
-    print(f"values.schema.json: 3 values sets valid, {len(SCHEMA_REFUSED)} bad ones refused")
+    print(f"values.schema.json: {len(valid)} values sets valid, {len(SCHEMA_REFUSED)} bad ones "
+          "refused")
 
 
 def yamllint(repo, work, paths):
@@ -640,8 +765,15 @@ def main():
     check_prod(prod)
     inline = renderer.render("inline", [renderer.write_values("inline", INLINE)])
     check_inline(inline)
-    print(f"rendered and checked 3 value sets: {len(default.docs)}, {len(prod.docs)} and "
-          f"{len(inline.docs)} objects")
+    dashboard = renderer.render("dashboard", [renderer.write_values("dashboard", DASHBOARD)])
+    check_dashboard(dashboard)
+    exposed = renderer.render("dashboard-exposed", [
+        prod_file, renderer.write_values("dashboard-exposed", DASHBOARD_EXPOSED)])
+    check_dashboard_exposed(exposed)
+    renderings = (("default", default), ("prod", prod), ("inline", inline),
+                  ("dashboard", dashboard), ("dashboard-exposed", exposed))
+    print(f"rendered and checked {len(renderings)} value sets: "
+          f"{', '.join(str(len(r.docs)) for _, r in renderings)} objects")
 
     for name, override, message in REFUSED:
         r, _ = renderer.run([renderer.write_values("refused", override)])
@@ -656,7 +788,7 @@ def main():
     check_schema(repo, defaults, prod_values)
 
     lint = [os.path.join(repo, CHART_DIR, n) for n in ("Chart.yaml", "values.yaml")] + [prod_file]
-    for name, rendered in (("default", default), ("prod", prod), ("inline", inline)):
+    for name, rendered in renderings:
         lint.append(os.path.join(work, f"rendered-{name}.yaml"))
         _, text = controller_config(rendered.get("ConfigMap", rendered.of_kind("Deployment")[0]
                                                  ["metadata"]["name"]))
@@ -665,9 +797,9 @@ def main():
             f.write(text)
         lint.append(path)
     yamllint(repo, work, lint)
-    _, default_config = controller_config(
-        default.get("ConfigMap", f"{RELEASE}-keyfleet-controller"))
-    controller_accepts(args.controller, work, default_config)
+    for rendered in (default, dashboard):
+        _, text = controller_config(rendered.get("ConfigMap", f"{RELEASE}-keyfleet-controller"))
+        controller_accepts(args.controller, work, text)
 
     print(f"chart_test: {time.monotonic() - started:.1f} s")
     if FAILURES:

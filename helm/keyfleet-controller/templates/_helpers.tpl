@@ -116,10 +116,36 @@ values; exactly one of the two. A missing one fails with what to set.
 {{- define "keyfleet-controller.caDir" -}}/var/lib/keyfleet/ca{{- end }}
 {{- define "keyfleet-controller.bootstrapDir" -}}/var/lib/keyfleet/bootstrap{{- end }}
 
-{{/* The names in the server certificate: the Service's, then tls.extraNames. */}}
+{{/*
+The Service that carries the dashboard port ("" when the dashboard is off): the release's own
+when it is ClusterIP or dashboard.expose says so; else NAME-dashboard, a ClusterIP Service of
+its own, so that an admin UI never lands on a load balancer unless someone chose to put it there.
+*/}}
+{{- define "keyfleet-controller.dashboardServiceName" -}}
+{{- if .Values.dashboard.enabled }}
+{{- $fullname := include "keyfleet-controller.fullname" . }}
+{{- if or (eq .Values.service.type "ClusterIP") .Values.dashboard.expose }}
+{{- $fullname }}
+{{- else }}
+{{- printf "%s-dashboard" $fullname }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The names in the server certificate: the Service's (and NAME-dashboard's when it exists, for
+browsers and proxies inside the cluster), localhost, then tls.extraNames.
+*/}}
 {{- define "keyfleet-controller.tlsNames" -}}
-{{- $service := include "keyfleet-controller.fullname" . }}
-{{- $names := list $service (printf "%s.%s" $service .Release.Namespace) (printf "%s.%s.svc" $service .Release.Namespace) (printf "%s.%s.svc.%s" $service .Release.Namespace .Values.clusterDomain) }}
+{{- $names := list }}
+{{- $services := list (include "keyfleet-controller.fullname" .) }}
+{{- $dashboardService := include "keyfleet-controller.dashboardServiceName" . }}
+{{- if and $dashboardService (not (has $dashboardService $services)) }}
+{{- $services = append $services $dashboardService }}
+{{- end }}
+{{- range $service := $services }}
+{{- $names = concat $names (list $service (printf "%s.%s" $service $.Release.Namespace) (printf "%s.%s.svc" $service $.Release.Namespace) (printf "%s.%s.svc.%s" $service $.Release.Namespace $.Values.clusterDomain)) }}
+{{- end }}
 {{- if .Values.tls.localhostNames }}
 {{- $names = concat $names (list "localhost" "127.0.0.1") }}
 {{- end }}
@@ -134,15 +160,23 @@ controller.yaml: values.config with the keys the chart decides. Those keys in va
 fail, so a setting never silently loses.
 */}}
 {{- define "keyfleet-controller.config" -}}
-{{- $managed := list "listen" "metrics_listen" "migrate_on_start" "ca_dir" "tls_names" "bootstrap_token_file" "database" "insecure_dev" }}
+{{- $managed := list "listen" "metrics_listen" "dashboard_listen" "migrate_on_start" "ca_dir" "tls_names" "bootstrap_token_file" "database" "insecure_dev" }}
 {{- range $key := $managed }}
 {{- if hasKey $.Values.config $key }}
-{{- fail (printf "config.%s is set by the chart (ports: service.*, names: tls.extraNames, database: database.*); remove it from config" $key) }}
+{{- fail (printf "config.%s is set by the chart (ports: service.* and dashboard.*, names: tls.extraNames, database: database.*); remove it from config" $key) }}
 {{- end }}
 {{- end }}
 {{- $config := deepCopy .Values.config }}
 {{- $_ := set $config "listen" (printf "0.0.0.0:%d" (int .Values.service.grpcPort)) }}
 {{- $_ := set $config "metrics_listen" (printf "0.0.0.0:%d" (int .Values.service.metricsPort)) }}
+{{- /* Off: no dashboard_listen at all, the controller's default (no dashboard). */}}
+{{- if .Values.dashboard.enabled }}
+{{- $port := int .Values.dashboard.port }}
+{{- if or (eq $port (int .Values.service.grpcPort)) (eq $port (int .Values.service.metricsPort)) }}
+{{- fail (printf "dashboard.port %d is already the gRPC or the metrics port (service.grpcPort, service.metricsPort): give the dashboard a port of its own" $port) }}
+{{- end }}
+{{- $_ := set $config "dashboard_listen" (printf "0.0.0.0:%d" $port) }}
+{{- end }}
 {{- $_ := set $config "migrate_on_start" false }}
 {{- $_ := set $config "ca_dir" (include "keyfleet-controller.caDir" .) }}
 {{- $_ := set $config "bootstrap_token_file" (printf "%s/bootstrap.token" (include "keyfleet-controller.bootstrapDir" .)) }}
@@ -173,6 +207,15 @@ capabilities:
     - ALL
 seccompProfile:
   type: RuntimeDefault
+{{- end }}
+
+{{/* HTTPS with the controller's certificate: the web dashboard and its JSON API. */}}
+{{- define "keyfleet-controller.dashboardServicePort" -}}
+- name: dashboard
+  port: {{ int .Values.dashboard.port }}
+  targetPort: dashboard
+  protocol: TCP
+  appProtocol: https
 {{- end }}
 
 {{/* Plain HTTP: /metrics for Prometheus (/healthz and /readyz are for the kubelet). */}}
