@@ -1,7 +1,9 @@
 #include "cli/admin_commands.h"
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
+#include <limits>
 
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -12,6 +14,9 @@
 
 namespace keyfleet::cli {
 namespace {
+
+// ListAuditRequest.page_size's cap (admin.proto): events in one page.
+constexpr uint32_t kMaxAuditPageSize = 10000;
 
 std::string UnmanagedName(v1::UnmanagedKeys mode) {
   switch (mode) {
@@ -197,13 +202,33 @@ void AddPolicyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_co
 }
 
 void AddAuditCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code) {
-  auto since = std::make_shared<std::string>();
-  CLI::App* audit =
-      app.add_subcommand("audit", "The audit log (every mutation: who, what, when, before/after)");
-  audit->add_option("--since", *since, "Only events since: 2026-11-01, 2026-11-01T09:00Z or 24h");
+  struct ListArgs {
+    std::string since;
+    bool newest_first = false;
+    uint32_t latest = 0;  // 0: every event
+    // Newest first: only the listing itself; `audit export` and `audit verify` refuse it.
+    bool ordered() const { return newest_first || latest > 0; }
+  };
+  auto args = std::make_shared<ListArgs>();
+  CLI::App* audit = app.add_subcommand(
+      "audit",
+      "The audit log (every mutation: who, what, when, before/after), oldest first unless "
+      "--newest-first or --latest N");
+  audit->add_option("--since", args->since,
+                    "Only events since: 2026-11-01, 2026-11-01T09:00Z or 24h");
+  audit->add_flag("--newest-first", args->newest_first, "List the newest events first");
+  audit
+      ->add_option("--latest", args->latest,
+                   "Only the N newest events, newest first (with --since: the N newest of those)")
+      ->check(CLI::Range(uint32_t{1}, std::numeric_limits<uint32_t>::max()));
   CLI::App* verify = audit->add_subcommand(
       "verify", "Recompute the audit hash chain; exit 1 and name the first bad event if broken");
-  OnRun(verify, globals, exit_code, [&globals](ControllerClient& client) {
+  OnRun(verify, globals, exit_code, [args, &globals](ControllerClient& client) {
+    if (args->ordered()) {
+      return UsageError(
+          "`audit verify` checks the whole log: --newest-first and --latest are for listing it "
+          "(keyfleet audit --latest N)");
+    }
     v1::VerifyAuditResponse resp;
     std::unique_ptr<grpc::ClientContext> ctx = client.Context();
     // A million signed events take minutes to check (every checkpoint's signature).
@@ -229,10 +254,15 @@ void AddAuditCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
       "previous hash and the signed checkpoint covering it (id, key, time, signature); --follow "
       "keeps streaming new events as they commit");
   exporter->add_flag("--follow", *follow, "Keep running and write new events as they commit");
-  OnRun(exporter, globals, exit_code, [since, follow](ControllerClient& client) {
+  OnRun(exporter, globals, exit_code, [args, follow](ControllerClient& client) {
+    if (args->ordered()) {
+      return UsageError(
+          "`audit export` writes the log oldest first, as it was chained; --newest-first and "
+          "--latest are for listing it");
+    }
     v1::ExportAuditRequest req;
-    if (!since->empty()) {
-      absl::StatusOr<absl::Time> when = ParseWhen(*since, absl::Now(), /*past=*/true);
+    if (!args->since.empty()) {
+      absl::StatusOr<absl::Time> when = ParseWhen(args->since, absl::Now(), /*past=*/true);
       if (!when.ok()) return UsageError("--since: " + std::string(when.status().message()));
       req.mutable_since()->set_seconds(absl::ToUnixSeconds(*when));
     }
@@ -249,26 +279,34 @@ void AddAuditCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
     if (!s.ok()) return client.Fail(s);
     return kExitOk;
   });
-  audit->callback([verify, exporter, since, &globals, &exit_code] {
+  audit->callback([verify, exporter, args, &globals, &exit_code] {
     if (verify->parsed() || exporter->parsed()) return;
     exit_code = WithClient(globals, [&](ControllerClient& client) {
       v1::ListAuditRequest req;
-      if (!since->empty()) {
-        absl::StatusOr<absl::Time> when = ParseWhen(*since, absl::Now(), /*past=*/true);
+      if (!args->since.empty()) {
+        absl::StatusOr<absl::Time> when = ParseWhen(args->since, absl::Now(), /*past=*/true);
         if (!when.ok()) return UsageError("--since: " + std::string(when.status().message()));
         req.mutable_since()->set_seconds(absl::ToUnixSeconds(*when));
       }
+      // Newest first, the controller's page tokens are its newest-first ones: ForEachPage gives
+      // each answer's back unchanged.
+      req.set_newest_first(args->ordered());
+      if (args->latest > 0) req.set_page_size(std::min(args->latest, kMaxAuditPageSize));
       // Page by page: JSON is written as each page arrives (one event per line inside the
       // {"events": [...]} answer); the table keeps only its five columns.
       const bool json = globals.output == OutputFormat::kJson;
       Table table({"SEQ", "AT", "ACTOR", "ACTION", "TARGET"});
       bool first = true;
       bool opened = false;
+      uint64_t listed = 0;
+      auto wanted = [&] { return args->latest == 0 || listed < args->latest; };
       grpc::Status s = client.ForEachPage(
           &v1::AdminService::Stub::ListAudit, req, [&](const v1::ListAuditResponse& page) {
             if (json && !opened) std::cout << "{\"events\": [";
             opened = true;
             for (const auto& e : page.events()) {
+              if (!wanted()) break;
+              ++listed;
               if (json) {
                 std::cout << (first ? "\n" : ",\n") << ToJsonLine(e);
                 first = false;
@@ -277,6 +315,7 @@ void AddAuditCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
               table.Add({std::to_string(e.sequence()), FormatTimestamp(e.at().seconds()), e.actor(),
                          e.action(), e.target()});
             }
+            return wanted();
           });
       // A failure part way leaves the JSON unfinished on purpose; the exit code says why.
       if (!s.ok()) return client.Fail(s);

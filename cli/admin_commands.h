@@ -1,4 +1,5 @@
-// `keyfleet policy show | set` and `keyfleet audit [--since] | audit verify`.
+// `keyfleet policy show | set` and `keyfleet audit [--since] [--newest-first | --latest N] |
+// audit verify | audit export`.
 #pragma once
 
 #include "CLI/CLI.hpp"

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "absl/status/statusor.h"
 #include "cli/global_options.h"
@@ -47,7 +48,8 @@ class ControllerClient {
 
   // Calls list `rpc` page by page (the request's page_token set from each answer's
   // next_page_token) and hands each page to `on_page` as it arrives, so a long list (a million
-  // audit events) is never held whole.
+  // audit events) is never held whole. An `on_page` returning bool stops after a page when it
+  // returns false (it has what it needs).
   template <typename Request, typename Response, typename OnPage>
   grpc::Status ForEachPage(grpc::Status (v1::AdminService::Stub::*rpc)(grpc::ClientContext*,
                                                                        const Request&, Response*),
@@ -58,7 +60,11 @@ class ControllerClient {
       if (!status.ok()) return status;
       std::string next = page.next_page_token();
       page.clear_next_page_token();
-      on_page(page);
+      if constexpr (std::is_same_v<std::invoke_result_t<OnPage&, const Response&>, bool>) {
+        if (!on_page(page)) return grpc::Status::OK;
+      } else {
+        on_page(page);
+      }
       if (next.empty()) return grpc::Status::OK;
       request.set_page_token(next);
     }

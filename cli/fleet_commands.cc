@@ -1,17 +1,17 @@
 #include "cli/fleet_commands.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/exit_codes.h"
-#include "cli/fingerprint_command.h"
+#include "cli/key_argument.h"
 #include "cli/online_command.h"
 #include "cli/table.h"
 #include "cli/text_input.h"
 #include "common/duration_text.h"
-#include "common/fingerprint.h"
 
 namespace keyfleet::cli {
 namespace {
@@ -36,32 +36,6 @@ std::string DriftKind(v1::DriftKind kind) {
 
 std::string AccessStateText(v1::AccessState state) {
   return EnumWord(v1::AccessState_Name(state), "ACCESS_STATE_");
-}
-
-// A SHA256:… fingerprint as given, or the fingerprint of the one public key in a file.
-absl::StatusOr<std::string> FingerprintArgument(const std::string& arg) {
-  if (absl::StartsWith(arg, "SHA256:")) {
-    if (arg.size() != 7 + 43) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "\"", SanitizeForTerminal(arg),
-          "\" is not a SHA256 fingerprint (SHA256: and 43 base64 characters, as ssh-keygen -l "
-          "prints)"));
-    }
-    return arg;
-  }
-  absl::StatusOr<std::string> content = ReadTextInput(arg);
-  if (!content.ok()) return content.status();
-  FingerprintResult found = FingerprintKeys(*content, FingerprintHash::kSha256);
-  if (!found.errors.empty()) {
-    const LineError& e = found.errors.front();
-    return absl::InvalidArgumentError(
-        absl::StrCat(DisplayName(arg), " is not a public key file (",
-                     e.line == 0 ? e.reason : absl::StrCat("line ", e.line, ": ", e.reason), ")"));
-  }
-  if (found.keys.size() == 1) return found.keys[0].fingerprint;
-  return absl::InvalidArgumentError(absl::StrCat(
-      DisplayName(arg), found.keys.empty() ? " holds no public key" : " holds more than one key",
-      "; give one key (a .pub file) or its SHA256: fingerprint"));
 }
 
 // "yes", "no", or "FAILED (alice: reason; …)" when the agent could not write some accounts.
@@ -98,6 +72,79 @@ void AddDriftRows(Table& table, const v1::Host& h) {
   for (const auto& d : h.last_drift()) {
     table.Add(
         {h.hostname(), d.account(), DriftKind(d.kind()), d.repaired() ? "yes" : "no", d.detail()});
+  }
+}
+
+// FleetStatusRequest.list_limit's cap (admin.proto): hosts listed per state.
+constexpr uint32_t kMaxFleetListLimit = 1000;
+
+// "1 host", "3 hosts".
+std::string Hosts(uint32_t n) {
+  return absl::StrCat(n, n == 1 ? " host" : " hosts");
+}
+
+// A list's title: "pending (connected, not yet applied): 3 hosts", and which of them are listed
+// when the controller cut the list at the limit.
+void PrintListTitle(const char* title, uint32_t count, int listed) {
+  std::cout << "\n" << title << ": " << Hosts(count);
+  if (static_cast<uint32_t>(listed) < count) std::cout << ", the first " << listed << " listed";
+  std::cout << "\n";
+}
+
+// `host status`: the counts, then the failed, pending and offline hosts and drift by kind.
+void PrintFleetStatus(const v1::FleetStatusResponse& resp) {
+  std::cout << Hosts(resp.hosts()) << ": " << resp.converged() << " converged, " << resp.pending()
+            << " pending, " << resp.failed() << " failed, " << resp.offline() << " offline";
+  if (resp.offline() > 0) {
+    std::cout << " (" << resp.not_seen() << " not seen for over "
+              << FormatDurationText(absl::Seconds(resp.stale_after().seconds())) << ")";
+  }
+  std::cout << "\n";
+  if (resp.failed() > 0) {
+    PrintListTitle("failed (applied, but these accounts are not as desired)", resp.failed(),
+                   resp.failed_hosts_size());
+    Table t({"  HOST", "ACCOUNT", "REASON"});
+    for (const v1::FailedHost& h : resp.failed_hosts()) {
+      for (const v1::AccountFailure& a : h.accounts()) {
+        t.Add({"  " + h.hostname(), a.account().empty() ? "*" : a.account(), a.reason()});
+      }
+      if (h.accounts_size() == 0) t.Add({"  " + h.hostname(), "-", "-"});
+    }
+    std::cout << t.Render();
+  }
+  if (resp.pending() > 0) {
+    PrintListTitle("pending (connected, not yet applied)", resp.pending(),
+                   resp.pending_hosts_size());
+    Table t({"  HOST", "LAST SEEN", "APPLIED", "DESIRED"});
+    for (const v1::Host& h : resp.pending_hosts()) {
+      t.Add({"  " + h.hostname(), FormatTimestamp(h.last_seen().seconds()),
+             std::to_string(h.applied_generation()), std::to_string(h.desired_generation())});
+    }
+    std::cout << t.Render();
+  }
+  if (resp.offline() > 0) {
+    PrintListTitle("offline (not connected; they apply changes when they reconnect)",
+                   resp.offline(), resp.offline_hosts_size());
+    Table t({"  HOST", "LAST SEEN"});
+    for (const v1::Host& h : resp.offline_hosts()) {
+      t.Add({"  " + h.hostname(), FormatTimestamp(h.last_seen().seconds())});
+    }
+    std::cout << t.Render();
+  }
+  if (resp.drift_size() > 0) {
+    std::cout << "\ndrift in the hosts' last reports:\n";
+    Table t({"  DRIFT", "HOSTS", "ITEMS"});
+    for (const v1::DriftCount& d : resp.drift()) {
+      t.Add({"  " + DriftKind(d.kind()), std::to_string(d.hosts()), std::to_string(d.items())});
+    }
+    std::cout << t.Render();
+  }
+  if (resp.lists_truncated()) {
+    const int limit =
+        std::max({resp.failed_hosts_size(), resp.pending_hosts_size(), resp.offline_hosts_size()});
+    std::cout << "\nlists cut at " << Hosts(static_cast<uint32_t>(limit))
+              << " per state (the counts are whole; --limit lists up to " << kMaxFleetListLimit
+              << ")\n";
   }
 }
 
@@ -157,6 +204,34 @@ void AddFleetCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
       std::cout << "\n" << drift.Render();
     }
     return kExitOk;
+  });
+
+  auto status_limit = std::make_shared<uint32_t>(0);
+  CLI::App* status = host->add_subcommand(
+      "status",
+      "The fleet at a glance: how many hosts are converged, pending (connected, not yet "
+      "applied), failed (could not write some accounts) or offline (not connected), each host in "
+      "exactly one; then the failed hosts with each account and reason, the pending and offline "
+      "hosts, and drift by kind. Exit 5 when some host failed, else 0.");
+  status
+      ->add_option("--limit", *status_limit,
+                   absl::StrCat("Hosts listed per state (default 100, at most ", kMaxFleetListLimit,
+                                "); the counts are always whole"))
+      ->check(CLI::Range(uint32_t{1}, kMaxFleetListLimit));
+  OnRun(status, globals, exit_code, [status_limit, &globals](ControllerClient& client) {
+    v1::FleetStatusRequest req;
+    req.set_list_limit(*status_limit);
+    v1::FleetStatusResponse resp;
+    grpc::Status s = client.admin().FleetStatus(client.Context().get(), req, &resp);
+    if (!s.ok()) return client.Fail(s);
+    if (globals.output == OutputFormat::kJson) {
+      std::cout << ToJson(resp) << "\n";
+    } else {
+      PrintFleetStatus(resp);
+    }
+    // As `rollout status`: hosts that could not write some accounts need someone; pending and
+    // offline hosts catch up by themselves.
+    return resp.failed() > 0 ? kExitRolloutFailed : kExitOk;
   });
 
   struct AccessArgs {

@@ -1,5 +1,6 @@
-// `keyfleet host list | show`, `keyfleet access HOST [ACCOUNT]`, `keyfleet report compliance |
-// drift`: what the fleet looks like and who can log in where.
+// `keyfleet host list | show | status`, `keyfleet access HOST [ACCOUNT]`, `keyfleet verify`,
+// `keyfleet report compliance | rotation | drift`: what the fleet looks like and who can log in
+// where.
 #pragma once
 
 #include "CLI/CLI.hpp"

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/exit_codes.h"
+#include "cli/key_argument.h"
 #include "cli/online_command.h"
 #include "cli/private_key_file.h"
 #include "cli/rollout_commands.h"
@@ -64,6 +65,39 @@ void PrintKey(const v1::Key& k) {
   std::cout << table.Render();
 }
 
+// KeyReachRequest.limit's cap (admin.proto): entries in one answer.
+constexpr uint32_t kMaxReachLimit = 10000;
+
+// "1 account on 1 host", "12 accounts on 3 hosts".
+std::string ReachSummary(const v1::KeyReachResponse& resp) {
+  return absl::StrCat(resp.accounts(), resp.accounts() == 1 ? " account" : " accounts", " on ",
+                      resp.hosts(), resp.hosts() == 1 ? " host" : " hosts");
+}
+
+// `key reach`: one row per host, account (and key, for a principal's keys).
+void PrintReach(const v1::KeyReachResponse& resp, bool by_principal) {
+  std::vector<std::string> headers = {"HOST", "ACCOUNT"};
+  if (by_principal) headers.push_back("FINGERPRINT");
+  for (const char* h : {"GRANT", "OPTIONS", "EXPIRES", "APPLIED"}) headers.push_back(h);
+  Table table(std::move(headers));
+  for (const v1::ReachEntry& e : resp.entries()) {
+    std::vector<std::string> row = {e.hostname(), e.account()};
+    if (by_principal) row.push_back(e.fingerprint());
+    row.push_back(e.grant_id());
+    row.push_back(e.options().empty() ? "-" : e.options());
+    row.push_back(e.has_expires_at() ? FormatTimestamp(e.expires_at().seconds()) : "never");
+    // "no": not applied yet, or the host could not write that account (`host status` says).
+    row.push_back(e.applied() ? "yes" : "no");
+    table.Add(std::move(row));
+  }
+  std::cout << table.Render() << ReachSummary(resp) << "\n";
+  if (resp.truncated()) {
+    std::cout << "only the first " << resp.entries_size()
+              << " entries are listed (the counts are whole; --limit lists up to " << kMaxReachLimit
+              << ")\n";
+  }
+}
+
 // --generate [--type T] --out FILE [--passphrase-file F], for `key generate` and `key rotate`.
 struct GeneratedKeyOutput {
   bool generate = false;
@@ -115,7 +149,7 @@ int SaveFailed(const absl::Status& s, const std::string& fingerprint) {
 
 void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code) {
   CLI::App* group = app.add_subcommand(
-      "key", "Public keys: add, generate, list, show, label, rotate, remove, revoke");
+      "key", "Public keys: add, generate, list, show, reach, label, rotate, remove, revoke");
   group->require_subcommand(1);
 
   struct AddArgs {
@@ -212,6 +246,52 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
       std::cout << ToJson(key) << "\n";
     } else {
       PrintKey(key);
+    }
+    return kExitOk;
+  });
+
+  struct ReachArgs {
+    std::string key, principal;
+    uint32_t limit = 0;
+  };
+  auto reach_args = std::make_shared<ReachArgs>();
+  CLI::App* reach = group->add_subcommand(
+      "reach",
+      "Where a key, or each key of --principal, logs in now: every host and account whose "
+      "desired state holds a line for it, with the grant, its options, the expiry, and whether "
+      "the host has applied it (lines users added themselves are not included: see `access`)");
+  reach->add_option("KEY", reach_args->key,
+                    "A public key file (- for stdin) or a key's SHA256:… fingerprint");
+  reach->add_option("--principal", reach_args->principal,
+                    "Each key of this principal, instead of one KEY");
+  reach
+      ->add_option("--limit", reach_args->limit,
+                   absl::StrCat("Entries listed (default 1000, at most ", kMaxReachLimit,
+                                "); the counts are always whole"))
+      ->check(CLI::Range(uint32_t{1}, kMaxReachLimit));
+  OnRun(reach, globals, exit_code, [reach_args, &globals](ControllerClient& client) {
+    const ReachArgs& a = *reach_args;
+    if (a.key.empty() == a.principal.empty()) {
+      return UsageError(
+          "give a KEY (a public key file or its SHA256: fingerprint) or --principal NAME, one "
+          "of them");
+    }
+    v1::KeyReachRequest req;
+    if (!a.key.empty()) {
+      absl::StatusOr<std::string> fingerprint = FingerprintArgument(a.key);
+      if (!fingerprint.ok()) return UsageError(std::string(fingerprint.status().message()));
+      req.set_fingerprint(*fingerprint);
+    } else {
+      req.set_principal(a.principal);
+    }
+    req.set_limit(a.limit);
+    v1::KeyReachResponse resp;
+    grpc::Status s = client.admin().KeyReach(client.Context().get(), req, &resp);
+    if (!s.ok()) return client.Fail(s);
+    if (globals.output == OutputFormat::kJson) {
+      std::cout << ToJson(resp) << "\n";
+    } else {
+      PrintReach(resp, /*by_principal=*/!a.principal.empty());
     }
     return kExitOk;
   });

@@ -1,4 +1,4 @@
-// `keyfleet key add | list | show | label | remove | revoke`.
+// `keyfleet key add | generate | list | show | reach | label | rotate | remove | revoke`.
 #pragma once
 
 #include "CLI/CLI.hpp"

@@ -78,6 +78,10 @@ TEST_P(CompletionTest, OffersCommandsSubcommandsAndOptions) {
   // A value is the shell's own (file) completion: nothing offered by keyfleet.
   EXPECT_EQ(Complete("keyfleet --ca "), "\n");
   EXPECT_THAT(Complete("keyfleet completion "), HasSubstr(""));
+  // Commands added anywhere in the tree are offered with their options: nothing is listed by hand.
+  EXPECT_THAT(Complete("keyfleet host "), HasSubstr("status\n"));
+  EXPECT_THAT(Complete("keyfleet key reach --"), HasSubstr("--principal\n"));
+  EXPECT_THAT(Complete("keyfleet audit --n"), HasSubstr("--newest-first"));
   // Hidden catch-alls are not offered.
   EXPECT_THAT(Complete("keyfleet key "), Not(HasSubstr("stray")));
 }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "cli/check_authorized_keys_command.h"
 #include "cli/fingerprint_command.h"
+#include "cli/key_argument.h"
 #include "cli/text_input.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/run_command.h"
@@ -94,6 +95,48 @@ TEST(FingerprintKeysTest, CommentControlCharactersAreEscapedForTheTerminal) {
   e.fingerprint = "SHA256:x";
   e.comment = "evil\x1b[2J";
   EXPECT_EQ(FormatFingerprintLines({e}), "256 SHA256:x evil\\033[2J (ED25519)\n");
+}
+
+// A key named on the command line (`verify`, `key reach`): a fingerprint as given, or the one key
+// of a public key file; anything else refused with what is accepted.
+TEST(FingerprintArgumentTest, AFingerprintOrTheOneKeyOfAFile) {
+  ::keyfleet::testing::ScopedTempDir dir("keyfleet-key-argument");
+  auto file = [&](const std::string& name, const std::string& content) {
+    const std::string path = (dir.path() / name).string();
+    std::ofstream(path) << content;
+    return path;
+  };
+  const std::string fingerprint = Vector("ed25519").sha256;
+  const std::string one = file("one.pub", "# laptop\n" + Vector("ed25519").line + "\n");
+  const std::string with_options = file("line", "restrict " + Vector("ed25519").line);
+  for (const std::string& good : {fingerprint, one, with_options}) {
+    absl::StatusOr<std::string> got = FingerprintArgument(good);
+    ASSERT_TRUE(got.ok()) << good << ": " << got.status();
+    EXPECT_EQ(*got, fingerprint) << good;
+  }
+
+  const struct {
+    std::string arg;
+    std::string reason;
+    absl::StatusCode code = absl::StatusCode::kInvalidArgument;
+  } bad[] = {
+      {"SHA256:short", "\"SHA256:short\" is not a SHA256 fingerprint (SHA256: and 43 base64"},
+      {fingerprint + "A", "is not a SHA256 fingerprint"},
+      {file("two.pub", Vector("ed25519").line + "\n" + Vector("ecdsa256").line + "\n"),
+       "two.pub holds more than one key; give one key (a .pub file) or its SHA256: fingerprint"},
+      {file("empty.pub", "# nothing\n\n"), "empty.pub holds no public key"},
+      {file("id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n"),
+       "id_ed25519 is not a public key file (this is a private key file"},
+      {file("broken.pub", "ssh-ed25519 AAAA\n"), "broken.pub is not a public key file (line 1: "},
+      {(dir.path() / "missing.pub").string(), "missing.pub: cannot open",
+       absl::StatusCode::kNotFound},
+  };
+  for (const auto& b : bad) {
+    absl::StatusOr<std::string> got = FingerprintArgument(b.arg);
+    ASSERT_FALSE(got.ok()) << b.arg;
+    EXPECT_EQ(got.status().code(), b.code) << b.arg;
+    EXPECT_THAT(std::string(got.status().message()), HasSubstr(b.reason)) << b.arg;
+  }
 }
 
 // The binary: exit codes and formats.
