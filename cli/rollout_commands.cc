@@ -110,7 +110,9 @@ void AddRolloutCommands(CLI::App& app, const GlobalOptions& globals, int& exit_c
   group->require_subcommand(1);
   auto change = std::make_shared<uint64_t>(0);
   CLI::App* status = group->add_subcommand(
-      "status", "Targeted and converged hosts for CHANGE (default: the latest change)");
+      "status",
+      "Targeted and converged hosts for CHANGE (default: the latest change that reached some "
+      "host)");
   status->add_option("CHANGE", *change, "A change number, as mutations print it");
   OnRun(status, globals, exit_code, [change, &globals](ControllerClient& client) {
     v1::RolloutStatusResponse resp;

@@ -725,7 +725,14 @@ ReachResult FleetView::Reach(const std::string& principal, const std::string& fi
 std::optional<RolloutTargets> FleetView::Rollout(uint64_t change) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   if (rollouts_.empty()) return std::nullopt;
-  if (change == 0) return rollouts_.back();
+  if (change == 0) {
+    // The latest change that reached some host (a token or a policy dry run reaches none);
+    // the latest of all when none did.
+    for (auto it = rollouts_.rbegin(); it != rollouts_.rend(); ++it) {
+      if (!it->hosts.empty()) return *it;
+    }
+    return rollouts_.back();
+  }
   auto it = std::lower_bound(rollouts_.begin(), rollouts_.end(), change,
                              [](const RolloutTargets& r, uint64_t c) { return r.change < c; });
   if (it == rollouts_.end() || it->change != change) return std::nullopt;

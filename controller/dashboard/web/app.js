@@ -31,7 +31,9 @@ function setAttrs(node, attrs) {
   for (const [name, value] of Object.entries(attrs || {})) {
     if (value === null || value === undefined || value === false) continue;
     // Only data-free attribute names are used here; 'style' and on* would break the CSP rules.
-    if (name === 'style' || name.startsWith('on')) throw new Error('attribute not allowed: ' + name);
+    if (name === 'style' || name.startsWith('on')) {
+      throw new Error('attribute not allowed: ' + name);
+    }
     node.setAttribute(name, value === true ? '' : String(value));
   }
 }
@@ -55,15 +57,22 @@ function link(text, ...parts) {
   return el('a', {href: '#/' + parts.map(encodeURIComponent).join('/')}, text);
 }
 
+// A link to a key's page, its fingerprint in monospace.
+const keyLink = (fp) => el('a', {href: '#/key/' + encodeURIComponent(fp), class: 'fp'}, fp);
+
+// Table cells stay on one line; free text (reasons, comments, targets) wraps.
+const wrap = (text) => el('span', {class: 'wrap-text'}, text);
+
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
-// "2026-12-01T08:00:00Z" -> "2026-12-01 08:00 UTC"; '' for an absent timestamp.
-function fmtTime(rfc3339) {
+// "2026-12-01T08:00:00Z" -> "2026-12-01 08:00 UTC" (with seconds: "08:00:00"); '' for an
+// absent timestamp.
+function fmtTime(rfc3339, seconds = false) {
   if (!rfc3339) return '';
   const d = new Date(rfc3339);
   if (isNaN(d)) return rfc3339;
-  return d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+  return d.toISOString().slice(0, seconds ? 19 : 16).replace('T', ' ') + ' UTC';
 }
 
 // How long ago, in words: "42 s ago", "5 min ago", "3 h ago", "12 d ago".
@@ -81,6 +90,7 @@ function fmtDuration(text) {
   const s = parseFloat(text || '0');
   if (s >= 86400 && s % 86400 === 0) return s / 86400 + ' d';
   if (s >= 3600) return Math.round(s / 360) / 10 + ' h';
+  if (s >= 60 && s % 60 === 0) return s / 60 + ' min';
   return s + ' s';
 }
 
@@ -93,6 +103,7 @@ function enumWord(value, prefix) {
 
 const num = (v) => Number(v || 0);  // 64-bit counters arrive as strings
 const pct = (part, whole) => (whole > 0 ? Math.round((100 * part) / whole) : 0);
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;  // "1 key", "3 keys"
 
 function stateBadge(state, text) {
   return el('span', {class: 'badge ' + state}, text || state);
@@ -164,7 +175,8 @@ function errorBox(err, what) {
 // ---------------------------------------------------------------------------------------------
 // Session: login, logout
 
-function showLogin(message) {
+// The login form, with a message: an error unless `kind` says 'info'.
+function showLogin(message, kind = 'error') {
   session = null;
   stopPolling();
   if ($('revoke-dialog').open) $('revoke-dialog').close();
@@ -174,6 +186,7 @@ function showLogin(message) {
   $('login-view').hidden = false;
   const error = $('login-error');
   error.textContent = message || '';
+  error.className = kind === 'info' ? 'muted' : 'error';
   error.hidden = !message;
   $('login-token').focus();
 }
@@ -206,7 +219,7 @@ async function onLogin(event) {
 async function onLogout() {
   try { await api('logout', {method: 'POST', body: {}}); } catch (e) { /* signed out anyway */ }
   location.hash = '#/fleet';
-  showLogin('Signed out.');
+  showLogin('Signed out.', 'info');
 }
 
 const canMutate = () => session && ['ROLE_ADMIN', 'ROLE_OPERATOR'].includes(session.role);
@@ -260,11 +273,12 @@ function table(headers, rows, {empty = 'None.', id} = {}) {
   if (!rows.length) return el('p', {class: 'muted empty'}, empty);
   const body = rows.map((r) => {
     const cells = Array.isArray(r) ? r : r.cells;
-    return el('tr', {class: Array.isArray(r) ? null : r.class}, cells.map((c) => el('td', null, c)));
+    return el('tr', {class: Array.isArray(r) ? null : r.class},
+      cells.map((c) => el('td', null, c)));
   });
+  const head = el('thead', null, el('tr', null, headers.map((h) => el('th', null, h))));
   return el('div', {class: 'table-wrap'},
-    el('table', {class: 'data', id}, el('thead', null, el('tr', null, headers.map((h) => el('th', null, h)))),
-      el('tbody', null, body)));
+    el('table', {class: 'data', id}, head, el('tbody', null, body)));
 }
 
 function loading(view) {
@@ -314,21 +328,25 @@ async function renderFleet(view, args, current) {
     stackedBar(FLEET_STATES.map(([s, l]) => [s, num(f[s]), l]), total),
     el('p', {class: 'summary', id: 'fleet-summary'}, `${num(f.converged)}/${total} converged`)));
   if (f.lists_truncated) {
-    view.appendChild(el('p', {class: 'notice'}, 'Lists truncated: only the first hosts of each state are shown.'));
+    view.appendChild(el('p', {class: 'notice'},
+      'Lists truncated: only the first hosts of each state are shown.'));
   }
   const failed = (f.failed_hosts || []).flatMap((h) => (h.accounts || [{}]).map((a) =>
-    [link(h.hostname, 'access', h.hostname), a.account || '', a.reason || '']));
+    [link(h.hostname, 'access', h.hostname), a.account || '', wrap(a.reason || '')]));
   const grid = el('div', {class: 'grid2'});
-  grid.appendChild(section('Failing hosts', table(['Host', 'Account', 'Why'], failed, {empty: 'No host is failing.'})));
+  grid.appendChild(section('Failing hosts',
+    table(['Host', 'Account', 'Why'], failed, {empty: 'No host is failing.'})));
   grid.appendChild(section('Drift by kind', table(['Kind', 'Hosts', 'Items'],
-    (f.drift || []).map((d) => [enumWord(d.kind, 'DRIFT_KIND_'), String(num(d.hosts)), String(num(d.items))]),
+    (f.drift || []).map((d) =>
+      [enumWord(d.kind, 'DRIFT_KIND_'), String(num(d.hosts)), String(num(d.items))]),
     {empty: 'No drift reported.'})));
-  grid.appendChild(section('Pending hosts', table(['Host', 'Applied / desired generation', 'Last seen'],
+  grid.appendChild(section('Pending hosts',
+    table(['Host', 'Applied / desired generation', 'Last seen'],
     (f.pending_hosts || []).map((h) => [link(h.hostname, 'access', h.hostname),
       `${h.applied_generation || 0} / ${h.desired_generation || 0}`, fmtAgo(h.last_seen)]),
     {empty: 'No host is pending.'})));
   grid.appendChild(section('Offline hosts', table(['Host', 'Labels', 'Last seen'],
-    (f.offline_hosts || []).map((h) => [h.hostname, labelText(h.labels),
+    (f.offline_hosts || []).map((h) => [h.hostname, wrap(labelText(h.labels)),
       el('span', {title: fmtTime(h.last_seen)}, fmtAgo(h.last_seen))]),
     {empty: 'Every host has been seen recently.'})));
   view.appendChild(grid);
@@ -380,12 +398,14 @@ function rotationChart(rows) {
       }
       x += w;
     }
-    chart.appendChild(svg('text', {x: x + 6, y: y + rowH / 2 + 5, class: 'axis'}, `${r.counts.keys} keys`));
+    chart.appendChild(svg('text', {x: x + 6, y: y + rowH / 2 + 5, class: 'axis'},
+      plural(r.counts.keys, 'key')));
   });
   let lx = labelW;
   const ly = height - 12;
   for (const [, state, name] of ROTATION_PARTS) {
-    chart.appendChild(svg('rect', {x: lx, y: ly - 10, width: 12, height: 12, class: 'fill ' + state}));
+    chart.appendChild(svg('rect',
+      {x: lx, y: ly - 10, width: 12, height: 12, class: 'fill ' + state}));
     chart.appendChild(svg('text', {x: lx + 17, y: ly, class: 'legend'}, name));
     lx += 34 + name.length * 6.4;
   }
@@ -399,43 +419,51 @@ async function renderKeys(view, args, current) {
   if (!current()) return;
   const overall = rotationCounts(rot.overall || {});
   view.appendChild(pageHeader('Keys', el('span', {class: 'muted'},
-    `Policy: rotate every ${fmtDuration(rot.max_key_age)}, warn ${fmtDuration(rot.warning_window)} ahead` +
+    `Policy: rotate every ${fmtDuration(rot.max_key_age)}, ` +
+    `warn ${fmtDuration(rot.warning_window)} ahead` +
     (rot.cycle_start ? ` · cycle started ${fmtTime(rot.cycle_start)}` : ''))));
 
   const progress = pct(overall.rotated, overall.keys);
   const figure = el('div', {class: 'campaign', id: 'campaign'},
     el('div', {class: 'value'}, `${progress}%`),
-    el('div', {class: 'label'}, `rotation campaign: ${overall.rotated} of ${overall.keys} keys rotated`),
+    el('div', {class: 'label'},
+      `rotation campaign: ${overall.rotated} of ${overall.keys} keys rotated`),
     el('div', {class: 'sub'}, `${overall.due} due soon · ${overall.overdue} overdue`));
   const rows = [{label: 'All keys', counts: overall}].concat(
     (rot.owners || []).map((o) => ({label: o.principal, counts: rotationCounts(o)})));
   view.appendChild(section('Key age against the policy',
-    el('div', {class: 'chart-row'}, figure, el('div', {class: 'chart-scroll'}, rotationChart(rows)))));
+    el('div', {class: 'chart-row'}, figure,
+      el('div', {class: 'chart-scroll'}, rotationChart(rows)))));
 
   const grid = el('div', {class: 'grid2'});
   const overdueOwners = (rot.owners || []).filter((o) => num(o.overdue) > 0);
   grid.appendChild(section('Owners with overdue keys', table(['Owner', 'Overdue', 'Keys'],
     overdueOwners.map((o) => [o.principal, String(num(o.overdue)),
-      el('span', {class: 'fplist'}, (o.overdue_fingerprints || []).map((fp) => link(fp, 'key', fp)))]),
+      el('span', {class: 'fplist'}, (o.overdue_fingerprints || []).map((fp) => keyLink(fp)))]),
     {empty: 'No owner has an overdue key.'})));
   grid.appendChild(section('Weak key types', table(['Fingerprint', 'Owner', 'Type', 'Bits'],
-    (comp.weak_type || []).map((k) => [link(k.fingerprint, 'key', k.fingerprint), k.principal, k.type,
+    (comp.weak_type || []).map((k) => [keyLink(k.fingerprint), k.principal, k.type,
       String(k.bits || '')]), {empty: 'No key of a weak type.'})));
   view.appendChild(grid);
 
-  const filter = el('input', {type: 'search', id: 'key-filter', placeholder: 'Filter by owner, fingerprint, comment, label, type, state…', 'aria-label': 'Filter keys'});
+  const filter = el('input', {type: 'search', id: 'key-filter', 'aria-label': 'Filter keys',
+    placeholder: 'Filter by owner, fingerprint, comment, label, type, state…'});
   const listHolder = el('div', null, el('p', {class: 'muted'}, 'Loading keys…'));
   view.appendChild(section('All keys', filter, listHolder));
   const {keys, truncated} = await loadAllKeys();
   if (!current()) return;
   const draw = () => {
     const needle = filter.value.trim().toLowerCase();
-    const shown = keys.filter((k) => !needle || [k.fingerprint, k.principal, k.comment, k.label, k.type,
-      enumWord(k.state, 'KEY_STATE_')].join('\n').toLowerCase().includes(needle));
-    clear(listHolder).appendChild(table(['Fingerprint', 'Owner', 'Type', 'Comment', 'Label', 'Created', 'State'],
-      shown.map((k) => [link(k.fingerprint, 'key', k.fingerprint), k.principal, k.type, k.comment, k.label,
-        fmtTime(k.created_at), keyStateBadge(k.state)]), {empty: 'No key matches.', id: 'key-list'}));
-    listHolder.appendChild(el('p', {class: 'muted'}, `${shown.length} of ${keys.length} keys shown` +
+    const shown = keys.filter((k) => !needle ||
+      [k.fingerprint, k.principal, k.comment, k.label, k.type, enumWord(k.state, 'KEY_STATE_')]
+        .join('\n').toLowerCase().includes(needle));
+    const headers = ['Fingerprint', 'Owner', 'Type', 'Comment', 'Label', 'Created', 'State'];
+    clear(listHolder).appendChild(table(headers,
+      shown.map((k) => [keyLink(k.fingerprint), k.principal, k.type, wrap(k.comment), k.label,
+        fmtTime(k.created_at), keyStateBadge(k.state)]),
+      {empty: 'No key matches.', id: 'key-list'}));
+    listHolder.appendChild(el('p', {class: 'muted'},
+      `${shown.length} of ${keys.length} keys shown` +
       (truncated ? ` (only the first ${keys.length} were loaded)` : '')));
   };
   filter.addEventListener('input', draw);
@@ -485,30 +513,34 @@ async function renderKey(view, args, current) {
   if (!current()) return;
   const head = pageHeader('Key', el('code', {class: 'fp'}, key.fingerprint));
   if (canMutate() && key.state !== 'KEY_STATE_REVOKED') {
-    const button = el('button', {type: 'button', id: 'revoke-button', class: 'danger'}, 'Revoke…');
+    const button = el('button', {type: 'button', id: 'revoke-button', class: 'danger'},
+      'Revoke…');
     button.addEventListener('click', () => openRevokeDialog(key, reach, current));
     head.appendChild(button);
   }
   view.appendChild(head);
   view.appendChild(section('Fields', fieldList([
-    ['Owner', key.principal], ['State', keyStateBadge(key.state)], ['Type', `${key.type} (${key.bits} bits)`],
+    ['Owner', key.principal], ['State', keyStateBadge(key.state)],
+    ['Type', `${key.type} (${key.bits} bits)`],
     ['Comment', key.comment], ['Label', key.label], ['Created', fmtTime(key.created_at)],
     ['Expires', fmtTime(key.expires_at)], ['Revoked', fmtTime(key.revoked_at)],
     ['Revocation reason', key.revocation_reason],
-    ['Replaces', key.predecessor_fingerprint && link(key.predecessor_fingerprint, 'key', key.predecessor_fingerprint)],
-    ['Replaced by', key.successor_fingerprint && link(key.successor_fingerprint, 'key', key.successor_fingerprint)],
+    ['Replaces', key.predecessor_fingerprint && keyLink(key.predecessor_fingerprint)],
+    ['Replaced by', key.successor_fingerprint && keyLink(key.successor_fingerprint)],
     ['Public key', el('code', {class: 'wrap'}, key.public_key)],
   ], 'key-fields')));
-  view.appendChild(section(`Where it reaches (${num(reach.hosts)} hosts, ${num(reach.accounts)} accounts)`,
-    reachTable(reach, false)));
+  const counts = `${plural(num(reach.hosts), 'host')}, ${plural(num(reach.accounts), 'account')}`;
+  const where = `Where it reaches (${counts})`;
+  view.appendChild(section(where, reachTable(reach, false)));
 }
 
 function reachTable(reach, withKey) {
   const rows = (reach.entries || []).map((e) => [link(e.hostname, 'access', e.hostname, e.account),
-    e.account, ...(withKey ? [e.principal, link(e.fingerprint, 'key', e.fingerprint)] : []),
-    e.options, fmtTime(e.expires_at),
+    e.account, ...(withKey ? [e.principal, keyLink(e.fingerprint)] : []),
+    wrap(e.options), fmtTime(e.expires_at),
     e.applied ? stateBadge('converged', 'applied') : stateBadge('pending', 'not applied yet')]);
-  const headers = ['Host', 'Account', ...(withKey ? ['Owner', 'Key'] : []), 'Options', 'Grant expires', 'On the host'];
+  const headers = ['Host', 'Account', ...(withKey ? ['Owner', 'Key'] : []), 'Options',
+    'Grant expires', 'On the host'];
   const parts = [table(headers, rows, {empty: 'It reaches no host.', id: 'reach-table'})];
   if (reach.truncated) parts.push(el('p', {class: 'notice'}, 'The list is truncated.'));
   return el('div', null, parts);
@@ -518,11 +550,14 @@ function reachTable(reach, withKey) {
 async function openRevokeDialog(key, shownReach, current) {
   const dialog = $('revoke-dialog');
   let reach = shownReach;
-  try { reach = await api('reach' + query({fingerprint: key.fingerprint})); } catch (e) { /* the page's */ }
+  try {
+    reach = await api('reach' + query({fingerprint: key.fingerprint}));
+  } catch (e) { /* then the page's */ }
   if (!current()) return;
   const entries = reach.entries || [];
   const hosts = new Set(entries.map((e) => e.hostname));
-  $('revoke-count').textContent = `${hosts.size} host${hosts.size === 1 ? '' : 's'} (${entries.length} account${entries.length === 1 ? '' : 's'})`;
+  $('revoke-count').textContent =
+    `${plural(hosts.size, 'host')} (${plural(entries.length, 'account')})`;
   const dl = clear($('revoke-key'));
   for (const [name, value] of [['Fingerprint', key.fingerprint], ['Owner', key.principal],
     ['Comment', key.comment || '(none)']]) {
@@ -534,7 +569,9 @@ async function openRevokeDialog(key, shownReach, current) {
     body.appendChild(el('tr', null, el('td', null, e.hostname), el('td', null, e.account),
       el('td', null, e.applied ? 'yes' : 'not yet')));
   }
-  if (!entries.length) body.appendChild(el('tr', null, el('td', {colspan: 3}, 'No host: it is granted nowhere.')));
+  if (!entries.length) {
+    body.appendChild(el('tr', null, el('td', {colspan: 3}, 'No host: it is granted nowhere.')));
+  }
   $('revoke-reason').value = '';
   $('revoke-error').hidden = true;
   $('revoke-confirm').disabled = false;
@@ -576,7 +613,7 @@ const ROLLOUT_FAST_MS = 1000, ROLLOUT_SLOW_MS = 5000, ROLLOUT_MAX_SAMPLES = 600;
 
 async function renderRollout(view, args, current) {
   const change = args[0] || '';
-  const samples = [];  // {t: ms since start, converged, targeted}
+  const samples = [];  // {t: ms since the page opened, converged}
   const started = Date.now();
   view.appendChild(pageHeader(change ? `Rollout of change ${change}` : 'Latest rollout'));
   const body = el('div', {id: 'rollout'}, el('p', {class: 'muted loading'}, 'Loading…'));
@@ -592,7 +629,7 @@ async function renderRollout(view, args, current) {
       return;
     }
     if (!current()) return;
-    samples.push({t: Date.now() - started, converged: num(r.converged_hosts), targeted: num(r.targeted_hosts)});
+    samples.push({t: Date.now() - started, converged: num(r.converged_hosts)});
     if (samples.length > ROLLOUT_MAX_SAMPLES) samples.shift();
     const finished = drawRollout(view, body, r, samples);
     pollTimer = setTimeout(poll, finished ? ROLLOUT_SLOW_MS : ROLLOUT_FAST_MS);
@@ -603,7 +640,8 @@ async function renderRollout(view, args, current) {
 // Redraws the rollout; true when every targeted host converged and none is pending.
 function drawRollout(view, body, r, samples) {
   const targeted = num(r.targeted_hosts), converged = num(r.converged_hosts);
-  const pending = r.pending_hosts || [], offline = r.offline_hosts || [], failed = r.failed_hosts || [];
+  const pending = r.pending_hosts || [], offline = r.offline_hosts || [];
+  const failed = r.failed_hosts || [];
   const finished = converged === targeted && pending.length === 0;
   view.querySelector('h1').textContent = `Rollout of change ${r.change}`;
   const state = finished ? 'converged' : failed.length ? 'failed' : 'pending';
@@ -615,36 +653,46 @@ function drawRollout(view, body, r, samples) {
         el('div', {class: 'bignum ' + state},
           el('div', {class: 'value', id: 'rollout-count'}, `${converged}/${targeted}`),
           el('div', {class: 'label'}, 'hosts converged')),
-        el('div', {class: 'rollout-state'}, stateBadge(state, finished ? 'complete' : failed.length ? 'failures' : 'in progress'),
+        el('div', {class: 'rollout-state'},
+          stateBadge(state, finished ? 'complete' : failed.length ? 'failures' : 'in progress'),
           el('p', {class: 'muted'}, finished ? 'Every targeted host applied this change.' :
-            `Updating every second · ${pending.length} pending, ${offline.length} offline, ${failed.length} failed`))),
-      bar, convergenceChart(samples, targeted)),
+            `Updating every second · ${pending.length} pending, ${offline.length} offline, ` +
+            `${failed.length} failed`))),
+      bar, convergenceChart(samples, targeted, Math.max(480, view.clientWidth - 90))),
     el('div', {class: 'grid3'},
       section('Pending', table(['Host'], pending.map((h) => [h]), {empty: 'None.'})),
       section('Offline', table(['Host'], offline.map((h) => [h]), {empty: 'None.'})),
       section('Failed', table(['Host', 'Account', 'Why'], failed.flatMap((h) =>
-        (h.accounts || [{}]).map((a) => [h.hostname, a.account || '', a.reason || ''])), {empty: 'None.'}))));
+        (h.accounts || [{}]).map((a) => [h.hostname, a.account || '', wrap(a.reason || '')])),
+      {empty: 'None.'}))));
   return finished;
 }
 
 // Converged hosts over the time this page has watched, as an SVG line chart.
-function convergenceChart(samples, targeted) {
-  const W = 640, H = 160, L = 40, R = 12, T = 10, B = 26;
+function convergenceChart(samples, targeted, W) {
+  const H = 170, L = 40, R = 12, T = 10, B = 26;
   const maxT = Math.max(10000, samples.length ? samples[samples.length - 1].t : 0);
   const maxY = Math.max(1, targeted);
   const x = (t) => L + ((W - L - R) * t) / maxT;
   const y = (v) => T + (H - T - B) * (1 - v / maxY);
-  const chart = svg('svg', {class: 'chart', id: 'rollout-chart', width: W, height: H, viewBox: `0 0 ${W} ${H}`,
-    role: 'img', 'aria-label': 'Converged hosts over time'});
+  const chart = svg('svg', {class: 'chart', id: 'rollout-chart', width: W, height: H,
+    viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'Converged hosts over time'});
   for (const v of [0, maxY]) {
     chart.appendChild(svg('line', {x1: L, x2: W - R, y1: y(v), y2: y(v), class: 'grid'}));
-    chart.appendChild(svg('text', {x: L - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'axis'}, String(v)));
+    chart.appendChild(svg('text', {x: L - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'axis'},
+      String(v)));
   }
   chart.appendChild(svg('text', {x: W - R, y: H - 6, 'text-anchor': 'end', class: 'axis'},
-    `${Math.round(maxT / 1000)} s watched`));
+    `${Math.round(maxT / 1000)} s`));
   chart.appendChild(svg('text', {x: L, y: H - 6, class: 'axis'}, '0 s'));
+  chart.appendChild(svg('text',
+    {x: (L + W - R) / 2, y: H - 6, 'text-anchor': 'middle', class: 'axis'},
+    'hosts converged, since this page opened'));
   if (samples.length) {
-    const points = samples.map((s) => `${x(s.t).toFixed(1)},${y(s.converged).toFixed(1)}`).join(' ');
+    // A step line: the count holds until the next sample saw it change.
+    const point = (t, v) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`;
+    const points = samples.map((s, i) => (i === 0 ? point(s.t, s.converged) :
+      point(s.t, samples[i - 1].converged) + ' ' + point(s.t, s.converged))).join(' ');
     chart.appendChild(svg('polyline', {points, class: 'line'}));
     const last = samples[samples.length - 1];
     chart.appendChild(svg('circle', {cx: x(last.t), cy: y(last.converged), r: 4, class: 'dot'}));
@@ -663,15 +711,18 @@ const ACCESS_STATE_CLASS = {
 
 async function renderAccess(view, args, current) {
   view.appendChild(pageHeader('Access review'));
-  const host = el('input', {id: 'access-host', required: true, placeholder: 'web-1', list: 'host-names', value: args[0] || ''});
-  const account = el('input', {id: 'access-account', placeholder: 'all accounts', value: args[1] || ''});
+  const host = el('input', {id: 'access-host', required: true, placeholder: 'web-1',
+    list: 'host-names', value: args[0] || ''});
+  const account = el('input', {id: 'access-account', placeholder: 'all accounts',
+    value: args[1] || ''});
   const form = el('form', {class: 'inline-form', id: 'access-form'},
     el('label', null, 'Who can log into host ', host), el('label', null, ' as account ', account),
     el('button', {type: 'submit', class: 'primary'}, 'Review'), el('datalist', {id: 'host-names'}));
   const result = el('div', {id: 'access-result'});
   view.appendChild(section('Who can log in', form, result));
 
-  const who = el('input', {id: 'reach-query', required: true, placeholder: 'SHA256:… or a principal name'});
+  const who = el('input', {id: 'reach-query', required: true,
+    placeholder: 'SHA256:… or a principal name'});
   const reachForm = el('form', {class: 'inline-form', id: 'reach-form'},
     el('label', null, 'Where does key or principal ', who, ' reach?'),
     el('button', {type: 'submit', class: 'primary'}, 'Look up'));
@@ -712,28 +763,34 @@ async function runAccess(result, hostname, account, current) {
   clear(result);
   if (r.change_pending) {
     result.appendChild(el('p', {class: 'notice'},
-      `A change is pending: the host applied generation ${r.applied_generation} of ${r.desired_generation}; ` +
+      `A change is pending: the host applied generation ${r.applied_generation} ` +
+      `of ${r.desired_generation}; ` +
       'entries marked pending take effect when it applies.'));
   }
-  if (!r.files_reported) {
-    result.appendChild(el('p', {class: 'notice'},
+  result.appendChild(r.files_reported
+    ? el('p', {class: 'muted'},
+      `From the authorized_keys files ${hostname} reported, and keyfleet's desired state.`)
+    : el('p', {class: 'notice'},
       'The host has not reported its authorized_keys files: unmanaged lines cannot be shown.'));
-  }
-  result.appendChild(table(['Account', 'Key', 'Fingerprint', 'State', 'Logs in', 'Why', 'Expires', 'Options'],
+  const headers =
+    ['Account', 'Key', 'Fingerprint', 'State', 'Logs in', 'Why', 'Expires', 'Options'];
+  result.appendChild(table(headers,
     (r.entries || []).map((e) => {
       const k = e.key || {};
-      const who = k.principal ? `${k.principal}${k.comment ? ' · ' + k.comment : ''}` : e.comment || '(unmanaged)';
-      return [e.account, who, e.fingerprint ? link(e.fingerprint, 'key', e.fingerprint) : '',
+      const who = k.principal ? `${k.principal}${k.comment ? ' · ' + k.comment : ''}` :
+        e.comment || '(unmanaged)';
+      return [e.account, wrap(who), e.fingerprint ? keyLink(e.fingerprint) : '',
         stateBadge(ACCESS_STATE_CLASS[e.state] || 'neutral', enumWord(e.state, 'ACCESS_STATE_')),
-        e.logs_in ? stateBadge('converged', 'yes') : stateBadge('offline', 'no'), e.why,
-        fmtTime(e.expires_at), e.options];
+        e.logs_in ? stateBadge('converged', 'yes') : stateBadge('offline', 'no'),
+        wrap(e.why || (num(e.grant_id) ? `grant ${e.grant_id}` : '')),
+        fmtTime(e.expires_at), wrap(e.options)];
     }), {empty: 'Nobody can log in there with a key.', id: 'access-table'}));
-  const facts = (r.accounts || []).filter((a) => a.sshd_refuses || (a.facts || []).length || num(a.lines_left_out));
-  if (facts.length) {
+  const accounts = r.accounts || [];
+  if (accounts.length) {
     result.appendChild(el('h3', null, 'Account facts'));
-    result.appendChild(table(['Account', 'sshd refuses', 'Facts', 'Lines left out'], facts.map((a) => [
-      a.account, a.sshd_refuses ? stateBadge('failed', 'yes') : 'no', (a.facts || []).join('; '),
-      String(num(a.lines_left_out))])));
+    result.appendChild(table(['Account', 'sshd refuses', 'Facts', 'Lines left out'],
+      accounts.map((a) => [a.account, a.sshd_refuses ? stateBadge('failed', 'yes') : 'no',
+        wrap((a.facts || []).join('; ') || '—'), String(num(a.lines_left_out))])));
   }
 }
 
@@ -743,7 +800,9 @@ async function runReach(result, what, current) {
   try {
     const r = await api('reach' + query(params));
     if (!current()) return;
-    clear(result).append(el('p', {class: 'summary'}, `${num(r.hosts)} hosts, ${num(r.accounts)} accounts`),
+    clear(result).append(
+      el('p', {class: 'summary'},
+        `${plural(num(r.hosts), 'host')}, ${plural(num(r.accounts), 'account')}`),
       reachTable(r, true));
   } catch (err) {
     if (current()) clear(result).appendChild(errorBox(err, 'look this up'));
@@ -753,14 +812,20 @@ async function runReach(result, what, current) {
 // ---------------------------------------------------------------------------------------------
 // Audit
 
+const AUDIT_PAGE = 200;
+
 async function renderAudit(view, args, current) {
   view.appendChild(pageHeader('Audit log'));
-  const verifyButton = el('button', {type: 'button', id: 'verify-button', class: 'primary'}, 'Verify chain');
-  const verifyResult = el('div', {id: 'verify-result', class: 'muted'}, 'Not verified in this session.');
-  view.appendChild(section('Chain verification', el('div', {class: 'verify-row'}, verifyButton, verifyResult)));
+  const verifyButton = el('button', {type: 'button', id: 'verify-button', class: 'primary'},
+    'Verify chain');
+  const verifyResult = el('div', {id: 'verify-result', class: 'muted'},
+    'Not verified in this session.');
+  view.appendChild(section('Chain verification',
+    el('div', {class: 'verify-row'}, verifyButton, verifyResult)));
   verifyButton.addEventListener('click', () => verifyChain(verifyButton, verifyResult, current));
 
-  const filter = el('input', {type: 'search', id: 'audit-filter', placeholder: 'Filter by actor, action or target…', 'aria-label': 'Filter events'});
+  const filter = el('input', {type: 'search', id: 'audit-filter', 'aria-label': 'Filter events',
+    placeholder: 'Filter by actor, action or target…'});
   const older = el('button', {type: 'button', id: 'audit-older'}, 'Older events');
   const holder = el('div');
   view.appendChild(section('Latest events', filter, holder, older));
@@ -771,14 +836,16 @@ async function renderAudit(view, args, current) {
     const shown = events.filter((e) => !needle ||
       [e.actor, e.action, e.target].join('\n').toLowerCase().includes(needle));
     clear(holder).appendChild(table(['#', 'When', 'Actor', 'Action', 'Target'],
-      shown.map((e) => [e.sequence, fmtTime(e.at), e.actor, el('code', null, e.action), e.target]),
+      shown.map((e) => [e.sequence, fmtTime(e.at, true), e.actor, el('code', null, e.action),
+        auditTarget(e.target)]),
       {empty: 'No event matches.', id: 'audit-table'}));
     older.hidden = !token;
   };
   const loadMore = async () => {
     older.disabled = true;
     try {
-      const r = await api('audit' + query({newest_first: 'true', page_size: 200, page_token: token}));
+      const r = await api('audit' +
+        query({newest_first: 'true', page_size: AUDIT_PAGE, page_token: token}));
       if (!current()) return;
       events.push(...(r.events || []));
       token = r.next_page_token || '';
@@ -794,6 +861,11 @@ async function renderAudit(view, args, current) {
   await loadMore();
 }
 
+// A target that is a key's fingerprint links to its page.
+function auditTarget(target) {
+  return /^SHA256:[A-Za-z0-9+/]+$/.test(target || '') ? keyLink(target) : wrap(target);
+}
+
 async function verifyChain(button, out, current) {
   button.disabled = true;
   clear(out).appendChild(document.createTextNode('Verifying… (this can take a few seconds)'));
@@ -801,7 +873,8 @@ async function verifyChain(button, out, current) {
   try {
     const r = await api('audit/verify');
     if (!current()) return;
-    const counts = `${num(r.events_checked)} events and ${num(r.checkpoints_checked)} checkpoints checked`;
+    const counts =
+      `${num(r.events_checked)} events and ${num(r.checkpoints_checked)} checkpoints checked`;
     clear(out).append(r.ok ? stateBadge('converged', 'ok') : stateBadge('failed', 'broken'), ' ',
       r.ok ? `The chain is intact: ${counts}.` :
         `First bad event: #${r.first_bad_sequence}. ${r.detail} (${counts})`);
