@@ -318,7 +318,8 @@ async function renderFleet(view, args, current) {
   if (!current()) return;
   const total = num(f.hosts);
   view.appendChild(pageHeader('Fleet', el('span', {class: 'muted'},
-    `${total} hosts · offline after ${fmtDuration(f.stale_after)} without contact`)));
+    `${total} hosts · offline: not connected to any replica now · ` +
+    `${num(f.not_seen)} not seen for over ${fmtDuration(f.stale_after)}`)));
   const counts = el('div', {class: 'bignums', id: 'fleet-counts'});
   for (const [state, label] of FLEET_STATES) {
     counts.appendChild(el('div', {class: 'bignum ' + state, 'data-state': state},
