@@ -246,28 +246,11 @@ absl::StatusOr<KeyReach> ReportHandlers::Reach(
     std::optional<GrantRecord> grant = ctx_.view.FindGrant(l.line.grant_id);
     out.grant_options[l.line.grant_id] = grant ? grant->options : "";
   }
-  // A few hosts are read one by one; more, a page of the hosts table at a time.
-  constexpr size_t kOneByOne = 32;
-  if (hosts.size() <= kOneByOne) {
-    for (const std::string& name : hosts) {
-      KF_ASSIGN_OR_RETURN(std::optional<HostRecord> host, ctx_.store.FindHost(name));
-      if (host && StatusOf(*std::move(host)).converged) out.applied.insert(name);
-    }
-    return out;
-  }
-  constexpr size_t kBatch = 1000;
-  std::string after = *hosts.begin();
-  after.pop_back();  // sorts before the first host reached (hostnames are never empty)
-  for (;;) {
-    KF_ASSIGN_OR_RETURN(std::vector<HostStatus> page,
-                        ListHostsAfter(after, kBatch, [&](const HostRecord& h) {
-                          return hosts.count(h.hostname);
-                        }));
-    for (const HostStatus& h : page) {
-      if (h.converged) out.applied.insert(h.host.hostname);
-    }
-    if (page.size() < kBatch) break;
-    after = page.back().host.hostname;
+  KF_ASSIGN_OR_RETURN(std::vector<HostRecord> records,
+                      ctx_.store.FindHostsWithoutDrift({hosts.begin(), hosts.end()}));
+  for (HostRecord& h : records) {
+    std::string name = h.hostname;
+    if (StatusOf(std::move(h)).converged) out.applied.insert(std::move(name));
   }
   return out;
 }
@@ -425,7 +408,9 @@ absl::StatusOr<RolloutStatus> ReportHandlers::Rollout(uint64_t change) const {
                      " is not in this controller's rollout history (it keeps the last ",
                      kRolloutHistory, " changes since it started)"));
   }
-  KF_ASSIGN_OR_RETURN(std::vector<HostRecord> hosts, ctx_.store.ListHosts());
+  // Only the targets, without their drift: the dashboard asks this every second.
+  KF_ASSIGN_OR_RETURN(std::vector<HostRecord> hosts,
+                      ctx_.store.FindHostsWithoutDrift(targets->hosts));
   std::map<std::string, const HostRecord*> by_name;
   for (const HostRecord& h : hosts) by_name[h.hostname] = &h;
   RolloutStatus status;
@@ -433,10 +418,10 @@ absl::StatusOr<RolloutStatus> ReportHandlers::Rollout(uint64_t change) const {
   status.targeted = static_cast<uint32_t>(targets->hosts.size());
   for (const std::string& hostname : targets->hosts) {
     auto it = by_name.find(hostname);
-    std::optional<HostDesiredState> desired = ctx_.view.DesiredState(hostname);
+    std::optional<std::string> desired_digest = ctx_.view.DesiredDigest(hostname);
     const bool converged =
         it != by_name.end() && (it->second->applied_generation >= targets->change ||
-                                (desired && it->second->applied_digest == desired->digest));
+                                (desired_digest && it->second->applied_digest == *desired_digest));
     const absl::Time now = ctx_.Now();
     std::vector<AccountFailureRecord> failures;
     if (converged) failures = FailuresOf(*it->second);

@@ -131,6 +131,11 @@ inline constexpr Statement kStatements[] = {
     {"host_all", "SELECT " KF_HOST_COLUMNS "ORDER BY hostname"},
     {"host_page", "SELECT " KF_HOST_COLUMNS "WHERE hostname > $1 ORDER BY hostname LIMIT $2"},
     {"host_by_name", "SELECT " KF_HOST_COLUMNS "WHERE hostname = $1"},
+    {"host_named_no_drift",
+     "SELECT hostname, labels, kf_us(first_seen), kf_us(last_seen), applied_generation, "
+     "applied_digest, '[]', host_key_fingerprints, enrollment_id, kf_us(enrolled_at), "
+     "kf_us(certificate_expires), failed_accounts FROM hosts WHERE hostname = ANY($1::text[]) "
+     "ORDER BY hostname"},
     {"host_observed", "SELECT observed FROM hosts WHERE hostname = $1"},
     {"host_insert",
      "INSERT INTO hosts (hostname, labels, first_seen, last_seen) "

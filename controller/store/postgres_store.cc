@@ -998,6 +998,19 @@ absl::StatusOr<std::vector<HostRecord>> PostgresStore::ListHosts() {
   return hosts;
 }
 
+absl::StatusOr<std::vector<HostRecord>> PostgresStore::FindHostsWithoutDrift(
+    const std::vector<std::string>& hostnames) {
+  std::vector<HostRecord> hosts;
+  if (hostnames.empty()) return hosts;
+  const std::string names = PgTextArray(hostnames);
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read hosts", [&](pqxx::dbtransaction& txn) {
+    KF_ASSIGN_OR_RETURN(hosts,
+                        AllRows<HostRecord>(txn, "host_named_no_drift", HostFromRow, names));
+    return absl::OkStatus();
+  }));
+  return hosts;
+}
+
 absl::StatusOr<std::optional<HostRecord>> PostgresStore::FindHost(const std::string& hostname) {
   std::optional<HostRecord> host;
   KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read a host", [&](pqxx::dbtransaction& txn) {

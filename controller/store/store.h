@@ -167,6 +167,10 @@ class Store {
                                                                  size_t limit) = 0;
   // One host by name: nullopt when there is none (no full read of the fleet for one host).
   virtual absl::StatusOr<std::optional<HostRecord>> FindHost(const std::string& hostname) = 0;
+  // The hosts of `hostnames` that exist, in hostname order, without their drift (drift_json
+  // "[]"): what a rollout's status needs of its targets, read in one query.
+  virtual absl::StatusOr<std::vector<HostRecord>> FindHostsWithoutDrift(
+      const std::vector<std::string>& hostnames) = 0;
   // The host's last reported key lines (HostReport::observed_json); "" when it never reported
   // them, NOT_FOUND for an unknown host.
   virtual absl::StatusOr<std::string> HostObservedJson(const std::string& hostname) = 0;

@@ -1,6 +1,7 @@
 #include "controller/tests/fake_store.h"
 
 #include <algorithm>
+#include <set>
 
 #include "common/status_macros.h"
 #include "controller/enrollment_rules.h"
@@ -517,6 +518,19 @@ absl::StatusOr<std::vector<HostRecord>> FakeStore::ListHosts() {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<HostRecord> out;
   for (const auto& [k, v] : hosts_) out.push_back(v);
+  return out;
+}
+
+absl::StatusOr<std::vector<HostRecord>> FakeStore::FindHostsWithoutDrift(
+    const std::vector<std::string>& hostnames) {
+  std::set<std::string> wanted(hostnames.begin(), hostnames.end());
+  std::vector<HostRecord> out;
+  for (const std::string& name : wanted) {
+    KF_ASSIGN_OR_RETURN(std::optional<HostRecord> host, FindHost(name));
+    if (!host) continue;
+    host->drift_json = "[]";
+    out.push_back(*std::move(host));
+  }
   return out;
 }
 

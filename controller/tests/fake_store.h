@@ -71,6 +71,8 @@ class FakeStore : public Store {
   absl::Status RecordHostReports(const std::vector<HostReport>& reports) override;
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
   absl::StatusOr<std::optional<HostRecord>> FindHost(const std::string& hostname) override;
+  absl::StatusOr<std::vector<HostRecord>> FindHostsWithoutDrift(
+      const std::vector<std::string>& hostnames) override;
   absl::StatusOr<std::vector<HostRecord>> ListHostsAfter(const std::string& after,
                                                          size_t limit) override;
   absl::StatusOr<std::string> HostObservedJson(const std::string& hostname) override;

@@ -460,6 +460,23 @@ TEST_F(PostgresStoreTest, HostsAndJoinTokensAreReadAPageAfterAKey) {
   EXPECT_EQ((*found)->hostname, "web-11");
   EXPECT_FALSE(store_->FindHost("web-2")->has_value()) << "removed";
   EXPECT_FALSE(store_->FindHost("nope")->has_value());
+  // Several by name in one query (a rollout's targets), without their drift; unknown names
+  // (and names with commas, quotes or braces) are simply not found.
+  HostReport report;
+  report.hostname = "web-3";
+  report.at = kT0;
+  report.applied_generation = 7;
+  report.applied_digest = "d7";
+  report.drift_json = R"([{"kind":"DRIFT_KIND_UNMANAGED_KEY"}])";
+  ASSERT_TRUE(store_->RecordHostReports({report}).ok());
+  absl::StatusOr<std::vector<HostRecord>> some =
+      store_->FindHostsWithoutDrift({"web-3", "nope", "db-1", "a,b", "\"{x}\""});
+  ASSERT_TRUE(some.ok()) << some.status();
+  EXPECT_EQ(names(some), (V{"db-1", "web-3"}));
+  EXPECT_EQ((*some)[1].applied_generation, 7u);
+  EXPECT_EQ((*some)[1].applied_digest, "d7");
+  EXPECT_EQ((*some)[1].drift_json, "[]");
+  EXPECT_EQ(names(store_->FindHostsWithoutDrift({})), V{});
 
   // Join tokens: oldest first, ties on the time (to the microsecond) by id.
   auto token = [&](const std::string& id, absl::Time created) {
