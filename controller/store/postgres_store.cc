@@ -1004,8 +1004,7 @@ absl::StatusOr<std::vector<HostRecord>> PostgresStore::FindHostsWithoutDrift(
   if (hostnames.empty()) return hosts;
   const std::string names = PgTextArray(hostnames);
   KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read hosts", [&](pqxx::dbtransaction& txn) {
-    KF_ASSIGN_OR_RETURN(hosts,
-                        AllRows<HostRecord>(txn, "host_named_no_drift", HostFromRow, names));
+    KF_ASSIGN_OR_RETURN(hosts, AllRows<HostRecord>(txn, "host_named_no_drift", HostFromRow, names));
     return absl::OkStatus();
   }));
   return hosts;
