@@ -78,7 +78,4 @@ class ControllerMetrics {
   prometheus::Family<prometheus::Counter>& deliveries_;
 };
 
-// gRPC's name for a status code number ("OK", "NOT_FOUND", …; "UNKNOWN" for anything else).
-const char* GrpcCodeName(int code);
-
 }  // namespace keyfleet::controller::metrics

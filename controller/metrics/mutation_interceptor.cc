@@ -1,6 +1,7 @@
 #include "controller/metrics/mutation_interceptor.h"
 
 #include "absl/strings/strip.h"
+#include "common/grpc_code_name.h"
 #include "controller/service/admin_auth.h"
 
 namespace keyfleet::controller::metrics {
@@ -14,7 +15,7 @@ class MutationCounter final : public grpc::experimental::Interceptor {
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
-      metrics_.CountMutation(rpc_, GrpcCodeName(methods->GetSendStatus().error_code()));
+      metrics_.CountMutation(rpc_, keyfleet::GrpcCodeName(methods->GetSendStatus().error_code()));
     }
     methods->Proceed();
   }

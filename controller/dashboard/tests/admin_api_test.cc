@@ -164,7 +164,7 @@ TEST_F(AdminApiTest, GrpcErrorsBecomeHttpStatuses) {
   EXPECT_EQ(r.status, 503);
   r = Get("/policy");  // the fake does not implement it
   EXPECT_EQ(r.status, 500);
-  EXPECT_EQ(Json(r)["code"], "INTERNAL");
+  EXPECT_EQ(Json(r)["code"], "UNIMPLEMENTED");
   r = Get("/nothing");
   EXPECT_EQ(r.status, 404);
   ApiRequest request;

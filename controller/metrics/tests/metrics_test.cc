@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "common/grpc_code_name.h"
 #include "common/fingerprint.h"
 #include "common/ssh_public_key.h"
 #include "controller/fleet_view.h"
@@ -114,6 +115,7 @@ TEST(AdminMutationName, CountsWhatTheAuditorMayNotCall) {
 }
 
 TEST(GrpcCodeName, NamesEveryCode) {
+  using keyfleet::GrpcCodeName;
   EXPECT_STREQ(GrpcCodeName(0), "OK");
   EXPECT_STREQ(GrpcCodeName(3), "INVALID_ARGUMENT");
   EXPECT_STREQ(GrpcCodeName(7), "PERMISSION_DENIED");
