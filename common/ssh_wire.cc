@@ -13,6 +13,11 @@ absl::Status Truncated(absl::string_view what) {
 
 }  // namespace
 
+absl::StatusOr<uint8_t> WireReader::ReadU8(absl::string_view what) {
+  if (data_.size() - pos_ < 1) return Truncated(what);
+  return static_cast<uint8_t>(data_[pos_++]);
+}
+
 absl::StatusOr<uint32_t> WireReader::ReadU32(absl::string_view what) {
   if (data_.size() - pos_ < 4) return Truncated(what);
   const auto* p = reinterpret_cast<const uint8_t*>(data_.data() + pos_);
@@ -71,6 +76,11 @@ absl::Status WireReader::ExpectEnd(absl::string_view what) const {
   if (AtEnd()) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat(what, " has ", data_.size() - pos_, " unexpected trailing bytes"));
+}
+
+WireWriter& WireWriter::U8(uint8_t v) {
+  out_.push_back(static_cast<char>(v));
+  return *this;
 }
 
 WireWriter& WireWriter::U32(uint32_t v) {

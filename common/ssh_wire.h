@@ -19,6 +19,7 @@ class WireReader {
  public:
   explicit WireReader(absl::string_view data) : data_(data) {}
 
+  absl::StatusOr<uint8_t> ReadU8(absl::string_view what);
   absl::StatusOr<uint32_t> ReadU32(absl::string_view what);
   absl::StatusOr<uint64_t> ReadU64(absl::string_view what);
   // A length-prefixed byte string.
@@ -45,6 +46,7 @@ class WireReader {
 // Appends wire fields to a byte string; used to build blobs (tests, fuzzers, plain key blobs).
 class WireWriter {
  public:
+  WireWriter& U8(uint8_t v);
   WireWriter& U32(uint32_t v);
   WireWriter& U64(uint64_t v);
   WireWriter& String(absl::string_view s);

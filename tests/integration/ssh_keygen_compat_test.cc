@@ -9,8 +9,12 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "cli/fingerprint_command.h"
+#include "common/krl.h"
+#include "common/sha256.h"
+#include "common/ssh_public_key.h"
 #include "tests/support/run_command.h"
 #include "tests/support/scoped_temp_dir.h"
 
@@ -100,6 +104,71 @@ TEST_F(SshKeygenCompatTest, AuthorizedKeysLinesWithOptionsFingerprintTheirKey) {
       RunCommand(absl::StrCat("ssh-keygen -lf ", (dir_ / "ed.pub").string()));
   EXPECT_EQ(ours.exit_code, 0);
   EXPECT_EQ(ours.out, theirs.out);
+}
+
+// The KRL keyfleet writes (common/krl.h), as OpenSSH reads it: `ssh-keygen -Q` says REVOKED for
+// a key revoked by its blob and for one revoked by its SHA256 fingerprint only, and ok for every
+// other key, of each type.
+TEST_F(SshKeygenCompatTest, SshKeygenReadsTheKrlKeyfleetWrites) {
+  const fs::path ed = MakeKey("krl-ed25519", "ed25519", 0);
+  const fs::path ec = MakeKey("krl-ecdsa", "ecdsa", 256);
+  const fs::path rsa = MakeKey("krl-rsa", "rsa", 3072);
+  const fs::path kept = MakeKey("krl-kept", "ed25519", 0);
+  auto blob = [&](const fs::path& pub) {
+    absl::StatusOr<PublicKey> key =
+        ParsePublicKey(absl::StripTrailingAsciiWhitespace(ReadFile(pub)));
+    EXPECT_TRUE(key.ok()) << pub << ": " << key.status();
+    return key.ok() ? key->blob : std::string();
+  };
+  Krl krl;
+  krl.version = 3;
+  krl.generated_at = 1764547200;
+  krl.comment = "keyfleet test";
+  krl.key_blobs = {blob(ed), blob(ec)};
+  krl.sha256 = {Sha256Digest(blob(rsa))};  // by fingerprint alone
+  absl::StatusOr<std::string> bytes = BuildKrl(krl);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  const fs::path file = dir_ / "revoked.krl";
+  std::ofstream(file, std::ios::binary) << *bytes;
+  for (const fs::path& pub : {ed, ec, rsa, kept}) {
+    CommandResult q = RunCommand("ssh-keygen -Q -f " + file.string() + " " + pub.string());
+    const bool revoked = pub != kept;
+    EXPECT_EQ(q.exit_code, revoked ? 1 : 0) << pub << ": " << q.out;
+    EXPECT_NE(q.out.find(revoked ? ": REVOKED" : ": ok"), std::string::npos) << pub << q.out;
+  }
+  // An empty list revokes nothing and is still a KRL sshd accepts.
+  const fs::path empty = dir_ / "empty.krl";
+  std::ofstream(empty, std::ios::binary) << BuildKrl(Krl{}).value();
+  CommandResult q = RunCommand("ssh-keygen -Q -f " + empty.string() + " " + ed.string());
+  EXPECT_EQ(q.exit_code, 0) << q.out;
+}
+
+// And keyfleet reads what `ssh-keygen -k` writes for plain keys: an explicit key section, and a
+// SHA256 fingerprint section from a "hash:" line.
+TEST_F(SshKeygenCompatTest, KeyfleetReadsTheKrlSshKeygenWrites) {
+  const fs::path a = MakeKey("gen-a", "ed25519", 0);
+  const fs::path b = MakeKey("gen-b", "ecdsa", 256);
+  const fs::path c = MakeKey("gen-c", "rsa", 2048);
+  CommandResult fp = RunCommand("ssh-keygen -l -E sha256 -f " + b.string());
+  ASSERT_EQ(fp.exit_code, 0);
+  const std::string b_fingerprint = fp.out.substr(fp.out.find("SHA256:"), 50);
+  std::ofstream(dir_ / "spec") << "hash: " << b_fingerprint << "\n";
+  const fs::path file = dir_ / "theirs.krl";
+  ASSERT_EQ(RunCommand("ssh-keygen -q -k -f " + file.string() + " " + a.string() + " " +
+                       (dir_ / "spec").string() + " 2>&1")
+                .exit_code,
+            0);
+  absl::StatusOr<Krl> krl = ParseKrl(ReadFile(file));
+  ASSERT_TRUE(krl.ok()) << krl.status();
+  auto blob = [&](const fs::path& pub) {
+    absl::StatusOr<PublicKey> key =
+        ParsePublicKey(absl::StripTrailingAsciiWhitespace(ReadFile(pub)));
+    EXPECT_TRUE(key.ok()) << pub << ": " << key.status();
+    return key.ok() ? key->blob : std::string();
+  };
+  EXPECT_TRUE(KrlRevokes(*krl, blob(a)));
+  EXPECT_TRUE(KrlRevokes(*krl, blob(b)));
+  EXPECT_FALSE(KrlRevokes(*krl, blob(c)));
 }
 
 }  // namespace
