@@ -167,23 +167,25 @@ absl::StatusOr<ComplianceReport> ReportHandlers::Compliance() const {
 }
 
 absl::StatusOr<FleetStatus> ReportHandlers::Fleet(
-    size_t list_limit, const std::function<bool(const HostRecord&)>& visible) const {
-  constexpr size_t kBatch = 1000;
+    size_t list_limit, const std::function<bool(const HostRecord&)>& visible,
+    const std::function<bool()>& cancelled, size_t batch) const {
   const absl::Time now = ctx_.Now();
   FleetStatus fleet;
   fleet.stale_after = ctx_.settings.host_stale_after;
-  auto list = [&](std::vector<HostStatus>& into, HostStatus h) {
+  // Copies what it lists: the page's records stay whole for the cursor.
+  auto list = [&](std::vector<HostStatus>& into, const HostStatus& h) {
     if (into.size() >= list_limit) {
       fleet.lists_truncated = true;
       return;
     }
-    h.host.drift_json = "[]";
-    into.push_back(std::move(h));
+    into.push_back(h);
+    into.back().host.drift_json = "[]";
   };
   std::string after;
   for (;;) {
-    KF_ASSIGN_OR_RETURN(std::vector<HostStatus> page, ListHostsAfter(after, kBatch, visible));
-    for (HostStatus& h : page) {
+    if (cancelled && cancelled()) return absl::CancelledError("the caller went away");
+    KF_ASSIGN_OR_RETURN(std::vector<HostStatus> page, ListHostsAfter(after, batch, visible));
+    for (const HostStatus& h : page) {
       ++fleet.hosts;
       std::set<std::string> kinds;
       nlohmann::json drift = nlohmann::json::parse(h.host.drift_json, nullptr, false);
@@ -204,18 +206,18 @@ absl::StatusOr<FleetStatus> ReportHandlers::Fleet(
       if (h.host.last_seen + ctx_.settings.connected_window < now) {
         ++fleet.offline;
         if (h.host.last_seen + ctx_.settings.host_stale_after < now) ++fleet.not_seen;
-        list(fleet.offline_hosts, std::move(h));
+        list(fleet.offline_hosts, h);
       } else if (!h.failed_accounts.empty()) {
         ++fleet.failed;
-        list(fleet.failed_hosts, std::move(h));
+        list(fleet.failed_hosts, h);
       } else if (h.converged) {
         ++fleet.converged;
       } else {
         ++fleet.pending;
-        list(fleet.pending_hosts, std::move(h));
+        list(fleet.pending_hosts, h);
       }
     }
-    if (page.size() < kBatch) break;
+    if (page.size() < batch) break;
     after = page.back().host.hostname;
   }
   return fleet;

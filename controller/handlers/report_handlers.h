@@ -148,9 +148,12 @@ class ReportHandlers {
                                                   const std::string& fingerprint,
                                                   const std::string& from_address) const;
   absl::StatusOr<ComplianceReport> Compliance() const;
-  // Every host `visible` accepts, read a page at a time; at most `list_limit` listed per state.
+  // Every host `visible` accepts, read `batch` at a time; at most `list_limit` listed per state.
+  // `cancelled`, when set, is asked before each batch: true ends it with CANCELLED.
   absl::StatusOr<FleetStatus> Fleet(size_t list_limit,
-                                    const std::function<bool(const HostRecord&)>& visible) const;
+                                    const std::function<bool(const HostRecord&)>& visible,
+                                    const std::function<bool()>& cancelled = nullptr,
+                                    size_t batch = 1000) const;
   // FleetView::Reach for a known key (`fingerprint`) or principal, with whether each host
   // reached has applied its desired state (from the store, as every other status here).
   absl::StatusOr<KeyReach> Reach(const std::string& principal, const std::string& fingerprint,

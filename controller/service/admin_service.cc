@@ -575,7 +575,8 @@ grpc::Status AdminServiceImpl::FleetStatus(grpc::ServerContext* ctx,
   constexpr uint32_t kDefaultListLimit = 100;
   const uint32_t limit = req->list_limit() == 0 ? kDefaultListLimit : req->list_limit();
   absl::StatusOr<controller::FleetStatus> fleet = reports_.Fleet(
-      limit, [&caller](const HostRecord& h) { return caller.SeesHostLabels(h.labels); });
+      limit, [&caller](const HostRecord& h) { return caller.SeesHostLabels(h.labels); },
+      [ctx] { return ctx->IsCancelled(); });
   if (!fleet.ok()) return ToGrpcStatus(fleet.status());
   resp->set_hosts(fleet->hosts);
   resp->set_converged(fleet->converged);

@@ -930,6 +930,19 @@ TEST_F(HandlersTest, FleetStatusPutsEveryHostInOneState) {
   EXPECT_EQ(db_only->pending, 1u);
   EXPECT_TRUE(db_only->drift.empty());
 
+  // Read in batches smaller than the fleet, each ending on a listed host: the same answer (a
+  // listed host's record once gave the next batch an empty cursor, and it never ended).
+  for (size_t batch : {1, 2, 3}) {
+    auto batched = reports_handlers_.Fleet(100, all, nullptr, batch);
+    ASSERT_TRUE(batched.ok()) << batch;
+    EXPECT_EQ(batched->hosts, 4u) << batch;
+    EXPECT_EQ(batched->pending, 1u) << batch;
+    EXPECT_EQ(batched->offline, 1u) << batch;
+    EXPECT_EQ(batched->drift["DRIFT_KIND_UNMANAGED_KEY"].items, 3u) << batch;
+  }
+  EXPECT_EQ(reports_handlers_.Fleet(100, all, [] { return true; }).status().code(),
+            absl::StatusCode::kCancelled);
+
   clock_.Advance(absl::Hours(1));
   fleet = reports_handlers_.Fleet(100, all);
   EXPECT_EQ(fleet->offline, 4u);
