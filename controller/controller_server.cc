@@ -487,8 +487,11 @@ absl::Status ControllerServer::StartDashboard(const IssuedKeyPair& server_pair) 
   options.listen = config_.dashboard_listen;
   options.key_pem = server_pair.key_pem;
   options.chain_pem = server_pair.chain_pem;
-  // The dashboard calls this replica's AdminService as the signed-in token, like the CLI.
-  options.channel = server_->InProcessChannel(grpc::ChannelArguments());
+  // The dashboard calls this replica's AdminService as the signed-in token, like the CLI, and
+  // takes answers as large as the CLI does (a large fleet's reports pass gRPC's 4 MiB).
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(256 << 20);
+  options.channel = server_->InProcessChannel(args);
   KF_ASSIGN_OR_RETURN(dashboard_, dashboard::DashboardServer::Start(std::move(options)));
   // The URL as a browser on this machine would open it; the certificate's names say which
   // other names work (tls_names).

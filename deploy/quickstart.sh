@@ -266,8 +266,10 @@ DASH_TOKEN=$("$KEYFLEET" -o json token create --name dashboard-demo --role opera
   sed -n 's/.*"token": "\(kfat_[^"]*\)".*/\1/p')
 printf '\n$ curl --cacert %s/ca/ca.crt -H "Content-Type: application/json" -d ... %sapi/v1/login\n' \
   "$WORK" "$DASHBOARD"
-curl -sS --cacert "$WORK/ca/ca.crt" -c "$WORK/dashboard.cookies" -H 'Content-Type: application/json' \
-  -d "{\"token\": \"$DASH_TOKEN\"}" "${DASHBOARD}api/v1/login" |
+# The token on stdin, not in curl's arguments (which any local user can list).
+printf '{"token": "%s"}' "$DASH_TOKEN" |
+  curl -sS --cacert "$WORK/ca/ca.crt" -c "$WORK/dashboard.cookies" \
+    -H 'Content-Type: application/json' -d @- "${DASHBOARD}api/v1/login" |
   sed 's/"csrf_token":"[^"]*"/"csrf_token":"…"/'
 printf '\n$ curl … %sapi/v1/fleet\n' "$DASHBOARD"
 curl -sS --cacert "$WORK/ca/ca.crt" -b "$WORK/dashboard.cookies" "${DASHBOARD}api/v1/fleet" |

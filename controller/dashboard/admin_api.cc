@@ -79,7 +79,7 @@ struct Route {
   const char* method;
   const char* path;  // after /api/v1
   const char* rpc;
-  ApiResponse (*call)(Stub& stub, const ApiRequest& request);
+  ApiResponse (*call)(Stub& stub, InflightCalls& calls, const ApiRequest& request);
 };
 
 // One RPC through the stub: the request from the query (GET) or the body (POST), the token as
@@ -87,7 +87,7 @@ struct Route {
 template <class Request, class Response,
           grpc::Status (Stub::*Method)(grpc::ClientContext*, const Request&, Response*),
           bool kPost = false, int kDeadlineSeconds = kReadSeconds>
-ApiResponse Call(Stub& stub, const ApiRequest& request) {
+ApiResponse Call(Stub& stub, InflightCalls& calls, const ApiRequest& request) {
   Request message;
   absl::Status parsed =
       kPost ? MessageFromBody(request, &message) : MessageFromQuery(request.params, &message);
@@ -98,8 +98,10 @@ ApiResponse Call(Stub& stub, const ApiRequest& request) {
     ctx.AddMetadata(kRequestIdMetadata, request.request_id);
   }
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(kDeadlineSeconds));
+  if (!calls.Add(&ctx)) return ApiError(503, "UNAVAILABLE", "the controller is stopping");
   Response response;
   grpc::Status status = (stub.*Method)(&ctx, message, &response);
+  calls.Remove(&ctx);
   if (!status.ok()) return FromGrpc(status);
   return {200, ToJson(response)};
 }
@@ -160,7 +162,7 @@ ApiResponse AdminApi::Handle(absl::string_view method, absl::string_view path,
       other_method = true;
       continue;
     }
-    return route.call(*stub_, request);
+    return route.call(*stub_, calls_, request);
   }
   if (other_method) {
     return ApiError(405, "METHOD_NOT_ALLOWED", absl::StrCat(path, " takes another method"));
@@ -171,12 +173,31 @@ ApiResponse AdminApi::Handle(absl::string_view method, absl::string_view path,
 ApiResponse AdminApi::Session(const std::string& token) const {
   ApiRequest request;
   request.token = token;
-  ApiResponse who = Call<v1::WhoAmIRequest, v1::WhoAmIResponse, &Stub::WhoAmI>(*stub_, request);
+  ApiResponse who =
+      Call<v1::WhoAmIRequest, v1::WhoAmIResponse, &Stub::WhoAmI>(*stub_, calls_, request);
   if (who.status != 200) return who;
   nlohmann::json session = nlohmann::json::parse(who.json, nullptr, false);
   if (!session.is_object()) return ApiError(500, "INTERNAL", "WhoAmI answered no JSON object");
   session["csrf_token"] = CsrfTokenFor(token);
   return {200, session.dump()};
+}
+
+bool InflightCalls::Add(grpc::ClientContext* ctx) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return false;
+  calls_.insert(ctx);
+  return true;
+}
+
+void InflightCalls::Remove(grpc::ClientContext* ctx) {
+  std::lock_guard<std::mutex> lock(mu_);
+  calls_.erase(ctx);
+}
+
+void InflightCalls::CancelAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stopping_ = true;
+  for (grpc::ClientContext* ctx : calls_) ctx->TryCancel();
 }
 
 std::vector<AdminApi::RouteInfo> AdminApi::Routes() {

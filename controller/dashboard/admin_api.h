@@ -15,6 +15,8 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,6 +42,20 @@ struct ApiResponse {
 // {"code": CODE, "error": MESSAGE} with `status`.
 ApiResponse ApiError(int status, absl::string_view code, absl::string_view message);
 
+// The RPCs in progress, so that stopping cancels them (a long audit verification would hold the
+// controller's shutdown) and refuses new ones.
+class InflightCalls {
+ public:
+  bool Add(grpc::ClientContext* ctx);  // false once stopping
+  void Remove(grpc::ClientContext* ctx);
+  void CancelAll();
+
+ private:
+  std::mutex mu_;
+  bool stopping_ = false;
+  std::set<grpc::ClientContext*> calls_;
+};
+
 class AdminApi {
  public:
   explicit AdminApi(std::shared_ptr<grpc::Channel> channel);
@@ -58,8 +74,12 @@ class AdminApi {
   };
   static std::vector<RouteInfo> Routes();
 
+  // Cancels the calls in progress and answers 503 to any later one.
+  void Stop() { calls_.CancelAll(); }
+
  private:
   std::unique_ptr<v1::AdminService::Stub> stub_;
+  mutable InflightCalls calls_;
 };
 
 }  // namespace keyfleet::controller::dashboard

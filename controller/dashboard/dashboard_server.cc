@@ -2,6 +2,9 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/request_id.h"
@@ -18,17 +21,38 @@ constexpr http::ListenSetting kSetting = {
     "dashboard_listen", "127.0.0.1:9443, 0.0.0.0:9443, [::1]:9443", "for no dashboard"};
 constexpr char kJson[] = "application/json; charset=utf-8";
 constexpr absl::string_view kApiPrefix = "/api/v1";
-// A browser sends its request at once; a connection that does not holds a thread no longer.
-constexpr time_t kReadTimeoutSeconds = 10;
+// A browser sends its request at once. cpp-httplib 0.11 applies these to each read, not to
+// the whole request, and caps neither a request's header count nor how long a connection may
+// trickle bytes: a client that does so holds one of kDashboardThreads. The dashboard is off by
+// default and meant for an operator network; exposed wider, it belongs behind a reverse proxy
+// that bounds requests (README "The web dashboard").
+constexpr time_t kReadTimeoutSeconds = 5;
 constexpr time_t kWriteTimeoutSeconds = 30;
-constexpr time_t kKeepAliveSeconds = 2;
+// Shorter than the rollout page's 1 s poll: an open tab does not keep a thread between polls.
+constexpr time_t kKeepAliveSeconds = 1;
+constexpr size_t kKeepAliveRequests = 20;
+constexpr absl::Duration kStopWait = absl::Seconds(5);
 
-void SecurityHeaders(httplib::Response& res) {
+// Whether `host` (a Host header) names this server by an IP address or as localhost: HSTS
+// there would pin every other local HTTP server of the browser to HTTPS for a year.
+bool LocalOrAddress(absl::string_view host) {
+  if (absl::StartsWith(host, "[")) return true;  // an IPv6 literal
+  host = host.substr(0, host.rfind(':'));
+  if (host == "localhost" || absl::EndsWith(host, ".localhost")) return true;
+  return !host.empty() && std::all_of(host.begin(), host.end(),
+                                      [](char c) { return absl::ascii_isdigit(c) || c == '.'; });
+}
+
+void SecurityHeaders(const httplib::Request& req, httplib::Response& res) {
+  // Once: httplib also runs the error handler on answers the handlers made.
+  if (res.has_header("Content-Security-Policy")) return;
   res.set_header("Content-Security-Policy", kContentSecurityPolicy);
   res.set_header("X-Content-Type-Options", "nosniff");
   res.set_header("X-Frame-Options", "DENY");
   res.set_header("Referrer-Policy", "no-referrer");
-  res.set_header("Strict-Transport-Security", "max-age=31536000");
+  if (!LocalOrAddress(req.get_header_value("Host"))) {
+    res.set_header("Strict-Transport-Security", "max-age=31536000");
+  }
   res.set_header("Cross-Origin-Opener-Policy", "same-origin");
   res.set_header("Cross-Origin-Resource-Policy", "same-origin");
 }
@@ -54,46 +78,61 @@ absl::StatusOr<std::optional<std::string>> ParseDashboardListen(absl::string_vie
   return std::optional<std::string>(std::string(text));
 }
 
+struct DashboardServer::State {
+  explicit State(std::shared_ptr<grpc::Channel> channel) : api(std::move(channel)) {}
+  AdminApi api;
+  std::unique_ptr<httplib::SSLServer> server;
+};
+
 absl::StatusOr<std::unique_ptr<DashboardServer>> DashboardServer::Start(DashboardOptions options) {
   absl::StatusOr<http::ListenAddress> address = http::ParseListenAddress(options.listen, kSetting);
   if (!address.ok()) return address.status();
-  std::unique_ptr<DashboardServer> self(new DashboardServer(std::move(options.channel)));
+  auto state = std::make_shared<State>(std::move(options.channel));
   absl::Status tls = absl::OkStatus();
-  self->server_ = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+  state->server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
     tls = tls::ConfigureHttpsServerContext(ctx, options.key_pem, options.chain_pem);
     return tls.ok();
   });
   if (!tls.ok()) return tls;
-  if (!self->server_->is_valid()) {
+  if (!state->server->is_valid()) {
     return absl::InternalError("the dashboard's TLS context could not be made");
   }
-  httplib::SSLServer& server = *self->server_;
+  httplib::SSLServer& server = *state->server;
   server.new_task_queue = [] { return new httplib::ThreadPool(kDashboardThreads); };
   server.set_read_timeout(kReadTimeoutSeconds, 0);
   server.set_write_timeout(kWriteTimeoutSeconds, 0);
   server.set_keep_alive_timeout(kKeepAliveSeconds);
+  server.set_keep_alive_max_count(kKeepAliveRequests);
   server.set_payload_max_length(kMaxRequestBodyBytes);
-  self->Route();
+  Route(*state);
   absl::StatusOr<std::unique_ptr<http::HttpListener>> listener =
-      http::HttpListener::Start(server, *address, "the dashboard", kSetting);
+      http::HttpListener::Start(server, *address, "the dashboard", kSetting, state);
   if (!listener.ok()) return listener.status();
+  std::unique_ptr<DashboardServer> self(new DashboardServer(std::move(state)));
   self->listener_ = *std::move(listener);
   return self;
 }
 
-void DashboardServer::Route() {
-  httplib::SSLServer& server = *server_;
-  const AdminApi& api = api_;
+void DashboardServer::Route(State& state) {
+  httplib::SSLServer& server = *state.server;
+  const AdminApi& api = state.api;
+  // An exception from a handler (out of memory) is a 500 saying nothing of itself.
+  server.set_exception_handler(
+      [](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+        res.status = 500;
+        SecurityHeaders(req, res);
+        Answer(res, ApiError(500, "INTERNAL", "the dashboard could not answer this request"));
+      });
   // Every answer, the errors httplib makes itself (an unknown method, a body too large) too.
-  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    SecurityHeaders(res);
+  server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    SecurityHeaders(req, res);
     if (res.body.empty()) {
       Answer(res, ApiError(res.status, "HTTP",
                            absl::StrCat("the request was refused (HTTP ", res.status, ")")));
     }
   });
   server.Get(R"(/(?!api/).*)", [](const httplib::Request& req, httplib::Response& res) {
-    SecurityHeaders(res);
+    SecurityHeaders(req, res);
     const Asset* asset = FindAsset(req.path);
     if (asset == nullptr) {
       res.status = 404;
@@ -105,7 +144,7 @@ void DashboardServer::Route() {
     res.set_content(std::string(asset->body), std::string(asset->content_type));
   });
   auto api_handler = [&api](const httplib::Request& req, httplib::Response& res) {
-    SecurityHeaders(res);
+    SecurityHeaders(req, res);
     const bool post = req.method == "POST";
     if (post) {
       if (!SameOriginRequest(req.get_header_value("Origin"), req.get_header_value("Host"),
@@ -177,14 +216,18 @@ void DashboardServer::Route() {
     }
     // A token that no longer works (revoked, expired) ends the session.
     if (answer.status == 401) res.set_header("Set-Cookie", ClearedSessionCookie());
+    // The controller audits the refusal; the browser's address is only known here.
+    if (answer.status == 401 || answer.status == 403) {
+      spdlog::info("dashboard: {} {} from {} refused ({})", req.method, req.path, req.remote_addr,
+                   answer.status);
+    }
     Answer(res, answer);
   };
   server.Get(R"(/api/.*)", api_handler);
   server.Post(R"(/api/.*)", api_handler);
 }
 
-DashboardServer::DashboardServer(std::shared_ptr<grpc::Channel> channel)
-    : api_(std::move(channel)) {}
+DashboardServer::DashboardServer(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
 int DashboardServer::port() const {
   return listener_ ? listener_->port() : 0;
@@ -195,7 +238,8 @@ DashboardServer::~DashboardServer() {
 }
 
 void DashboardServer::Stop() {
-  if (listener_) listener_->Stop();
+  state_->api.Stop();
+  if (listener_) listener_->Stop(kStopWait);
 }
 
 }  // namespace keyfleet::controller::dashboard

@@ -32,8 +32,9 @@ namespace keyfleet::controller::dashboard {
 inline constexpr char kContentSecurityPolicy[] =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-// Requests served at once; more wait for a thread.
-inline constexpr size_t kDashboardThreads = 8;
+// Requests served at once; more wait for a thread. Each connection holds one while it sends
+// its request (see dashboard_server.cc on slow clients).
+inline constexpr size_t kDashboardThreads = 16;
 // A POST body larger than this is refused (a revocation is a few hundred bytes).
 inline constexpr size_t kMaxRequestBodyBytes = 64 * 1024;
 
@@ -55,15 +56,18 @@ class DashboardServer {
   DashboardServer& operator=(const DashboardServer&) = delete;
 
   int port() const;
-  void Stop();  // idempotent
+  // Cancels the API calls in progress, stops accepting, and waits up to kStopWait for the
+  // requests in progress; a client still holding a connection then is left behind (the
+  // serving thread keeps what it needs). Idempotent.
+  void Stop();
 
  private:
-  explicit DashboardServer(std::shared_ptr<grpc::Channel> channel);
-  void Route();  // installs the handlers on server_
+  struct State;
+  explicit DashboardServer(std::shared_ptr<State> state);
+  static void Route(State& state);  // installs the handlers on state.server
 
-  AdminApi api_;
-  std::unique_ptr<httplib::SSLServer> server_;
-  std::unique_ptr<http::HttpListener> listener_;  // after server_: stopped first
+  std::shared_ptr<State> state_;  // shared with the serving thread
+  std::unique_ptr<http::HttpListener> listener_;
 };
 
 }  // namespace keyfleet::controller::dashboard

@@ -74,10 +74,9 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text,
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<HttpListener>> HttpListener::Start(httplib::Server& server,
-                                                                  const ListenAddress& address,
-                                                                  absl::string_view what,
-                                                                  const ListenSetting& setting) {
+absl::StatusOr<std::unique_ptr<HttpListener>> HttpListener::Start(
+    httplib::Server& server, const ListenAddress& address, absl::string_view what,
+    const ListenSetting& setting, std::shared_ptr<void> keep_alive) {
   std::unique_ptr<HttpListener> self(new HttpListener(server));
   server.set_socket_options([](socket_t fd) {
     const int one = 1;
@@ -98,11 +97,13 @@ absl::StatusOr<std::unique_ptr<HttpListener>> HttpListener::Start(httplib::Serve
                                          : "the address cannot be bound",
                      "; set ", setting.name, " to a free address, or \"off\""));
   }
-  HttpListener* raw = self.get();
-  self->thread_ = std::thread([raw] {
-    raw->server_.listen_after_bind();
-    raw->listen_returned_ = true;
-  });
+  self->detachable_ = keep_alive != nullptr;
+  // Nothing of `self` is touched by the thread: it may be detached and outlive it.
+  self->thread_ = std::thread(
+      [server = &server, returned = self->listen_returned_, keep_alive = std::move(keep_alive)] {
+        server->listen_after_bind();
+        *returned = true;
+      });
   return self;
 }
 
@@ -110,15 +111,25 @@ HttpListener::~HttpListener() {
   Stop();
 }
 
-void HttpListener::Stop() {
+void HttpListener::Stop(absl::Duration max_wait) {
   if (!thread_.joinable()) return;
   // httplib's stop() does nothing until listen_after_bind() is running, which would then accept
   // forever and the join below never return (a start-up failure right after Start() hung the
   // controller): wait for it to run, or to have returned.
-  while (!server_.is_running() && !listen_returned_) {
+  while (!server_.is_running() && !*listen_returned_) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   server_.stop();
+  if (detachable_ && max_wait != absl::InfiniteDuration()) {
+    const absl::Time until = absl::Now() + max_wait;
+    while (!*listen_returned_ && absl::Now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!*listen_returned_) {
+      thread_.detach();
+      return;
+    }
+  }
   thread_.join();
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace httplib {
 class Server;
@@ -39,25 +40,30 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text,
 class HttpListener {
  public:
   // Binds `server` (already configured) to `address` and serves it on a new thread. UNAVAILABLE
-  // naming `setting` when the address cannot be bound. `server` must outlive the listener.
-  static absl::StatusOr<std::unique_ptr<HttpListener>> Start(httplib::Server& server,
-                                                             const ListenAddress& address,
-                                                             absl::string_view what,
-                                                             const ListenSetting& setting);
+  // naming `setting` when the address cannot be bound. `server` must outlive the listener, or
+  // be owned by `keep_alive`, which the serving thread then holds until it ends.
+  static absl::StatusOr<std::unique_ptr<HttpListener>> Start(
+      httplib::Server& server, const ListenAddress& address, absl::string_view what,
+      const ListenSetting& setting, std::shared_ptr<void> keep_alive = nullptr);
   ~HttpListener();  // Stop()
   HttpListener(const HttpListener&) = delete;
   HttpListener& operator=(const HttpListener&) = delete;
 
   int port() const { return port_; }
-  // Stops accepting and waits for the thread. Idempotent.
-  void Stop();
+  // Stops accepting and waits for the requests in progress to end. With a keep_alive, waits at
+  // most `max_wait`: a client still holding a connection then is left to the serving thread,
+  // which keeps the server alive until it ends (httplib closes no client socket on stop, so a
+  // slow client could otherwise hold the controller's shutdown). Idempotent.
+  void Stop(absl::Duration max_wait = absl::InfiniteDuration());
 
  private:
   explicit HttpListener(httplib::Server& server) : server_(server) {}
 
   httplib::Server& server_;
   std::thread thread_;
-  std::atomic<bool> listen_returned_{false};
+  // Shared with the serving thread, which may outlive this object.
+  std::shared_ptr<std::atomic<bool>> listen_returned_ = std::make_shared<std::atomic<bool>>(false);
+  bool detachable_ = false;  // Start had a keep_alive
   int port_ = 0;
 };
 

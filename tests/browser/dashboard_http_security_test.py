@@ -211,14 +211,26 @@ def main(argv):
                 check(r.header("X-Frame-Options") == "DENY", f"{path}: no X-Frame-Options DENY")
                 check(r.header("Referrer-Policy") == "no-referrer",
                       f"{path}: no Referrer-Policy no-referrer")
-                check(r.header("Strict-Transport-Security").startswith("max-age="),
-                      f"{path}: no Strict-Transport-Security")
+                # Reached by an IP address: no HSTS, which would pin every other local HTTP
+                # server of the browser to HTTPS (the header is checked by name below).
+                check(r.header("Strict-Transport-Security") == "",
+                      f"{path}: Strict-Transport-Security sent for an IP address")
+                for name in ("Content-Security-Policy", "X-Frame-Options",
+                             "Cross-Origin-Opener-Policy"):
+                    check(len(r.headers.get_all(name) or []) == 1,
+                          f"{path}: {name} sent {len(r.headers.get_all(name) or [])} times")
                 if path.startswith("/api/"):
                     check("no-store" in r.header("Cache-Control"),
                           f"{path}: Cache-Control {r.header('Cache-Control')!r}")
-            r = client.request("GET", "/api/v1/fleet")  # the 401 answer carries them too
+            r = client.request("GET", "/api/v1/fleet")  # the 401 answer carries them too, once
             check(" ".join(r.header("Content-Security-Policy").split()) == CSP,
                   "a 401 answer lacks the CSP")
+            check(len(r.headers.get_all("X-Frame-Options") or []) == 1,
+                  "a 401 answer repeats its headers")
+            # Reached by a name (the certificate's, as browsers on other machines use it): HSTS.
+            r = client.request("GET", "/", headers={"Host": f"keyfleet.example:{client.port}"})
+            check(r.header("Strict-Transport-Security").startswith("max-age="),
+                  "no Strict-Transport-Security for a host name")
 
         def t_unknown_query_parameter():
             cookie, _ = state["operator"]

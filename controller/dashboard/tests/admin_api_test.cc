@@ -7,7 +7,10 @@
 #include <google/protobuf/descriptor.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <mutex>
+#include <thread>
 
 #include "common/request_id.h"
 #include "controller/dashboard/session.h"
@@ -58,6 +61,15 @@ class FakeAdmin final : public v1::AdminService::Service {
     resp->set_change(42);
     return grpc::Status::OK;
   }
+  // As a long audit verification: until the caller goes (at most 20 s).
+  grpc::Status VerifyAudit(grpc::ServerContext* ctx, const v1::VerifyAuditRequest*,
+                           v1::VerifyAuditResponse*) override {
+    verify_started = true;
+    for (int i = 0; i < 2000 && !ctx->IsCancelled(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return grpc::Status(grpc::StatusCode::CANCELLED, "the caller went away");
+  }
   grpc::Status WhoAmI(grpc::ServerContext* ctx, const v1::WhoAmIRequest*,
                       v1::WhoAmIResponse* resp) override {
     Record(*ctx);
@@ -81,6 +93,7 @@ class FakeAdmin final : public v1::AdminService::Service {
   }
 
   std::mutex mu;
+  std::atomic<bool> verify_started{false};
   std::string authorization, request_id;
   v1::ListAuditRequest last_audit;
   v1::RevokeKeyRequest last_revoke;
@@ -210,6 +223,25 @@ TEST_F(AdminApiTest, SessionIsWhoAmIWithTheCsrfToken) {
   EXPECT_THAT(r.json, ::testing::Not(HasSubstr(kToken)));
   r = api_->Session("kfat_other");
   EXPECT_EQ(r.status, 401);
+}
+
+// Stopping cancels the calls in progress (a long verification would hold the controller's
+// shutdown) and refuses later ones.
+TEST_F(AdminApiTest, StopCancelsTheCallsInProgress) {
+  ApiResponse verify;
+  std::thread caller([&] { verify = Get("/audit/verify"); });
+  for (int i = 0; i < 500 && !fake_.verify_started; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(fake_.verify_started);
+  const auto start = std::chrono::steady_clock::now();
+  api_->Stop();
+  caller.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(Json(verify)["code"], "CANCELLED") << verify.json;
+  ApiResponse later = Get("/fleet");
+  EXPECT_EQ(later.status, 503);
+  EXPECT_THAT(Json(later)["error"].get<std::string>(), HasSubstr("stopping"));
 }
 
 TEST(AdminApiRoutes, EveryRouteIsAnAdminRpc) {

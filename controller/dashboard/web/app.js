@@ -120,7 +120,7 @@ class ApiError extends Error {
   }
 }
 
-let session = null;  // {actor, role, csrf}
+let session = null;  // {actor, role, scoped, csrf}
 
 // A JSON request to /api/v1/<path>. Throws ApiError; a 401 also shows the login form.
 async function api(path, {method = 'GET', body, requestId} = {}) {
@@ -192,7 +192,13 @@ function showLogin(message, kind = 'error') {
 }
 
 function startSession(data) {
-  session = {actor: data.actor, role: (data.credential || {}).role || '', csrf: data.csrf_token};
+  const credential = data.credential || {};
+  session = {
+    actor: data.actor,
+    role: credential.role || '',
+    csrf: data.csrf_token,
+    scoped: Object.keys(credential.host_scope || {}).length > 0
+  };
   $('who-actor').textContent = session.actor;
   $('who-role').textContent = enumWord(session.role, 'ROLE_');
   $('login-view').hidden = true;
@@ -222,7 +228,10 @@ async function onLogout() {
   showLogin('Signed out.', 'info');
 }
 
-const canMutate = () => session && ['ROLE_ADMIN', 'ROLE_OPERATOR'].includes(session.role);
+// Revoking reaches every host: admins and operators without a host scope (the role table's rule
+// for RevokeKey; the controller refuses everyone else anyway).
+const canMutate = () =>
+    session && ['ROLE_ADMIN', 'ROLE_OPERATOR'].includes(session.role) && !session.scoped;
 
 // ---------------------------------------------------------------------------------------------
 // Router: #/page[/arg…]. Each render gets a fresh generation; a page still loading when the
@@ -245,8 +254,13 @@ function route() {
   if (!session) return;
   stopPolling();
   if ($('revoke-dialog').open) $('revoke-dialog').close();
-  const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
-  const name = ROUTES[parts[0]] ? parts[0] : 'fleet';
+  let parts;
+  try {
+    parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  } catch (e) {  // a malformed %-escape: the default page
+    parts = ['fleet'];
+  }
+  const name = Object.prototype.hasOwnProperty.call(ROUTES, parts[0]) ? parts[0] : 'fleet';
   for (const a of document.querySelectorAll('#nav a')) {
     const active = a.dataset.route === name || (name === 'key' && a.dataset.route === 'keys');
     a.classList.toggle('active', active);
@@ -556,9 +570,10 @@ async function openRevokeDialog(key, shownReach, current) {
   } catch (e) { /* then the page's */ }
   if (!current()) return;
   const entries = reach.entries || [];
-  const hosts = new Set(entries.map((e) => e.hostname));
+  // The server's counts are whole even when the list below is cut.
   $('revoke-count').textContent =
-    `${plural(hosts.size, 'host')} (${plural(entries.length, 'account')})`;
+      `${plural(num(reach.hosts), 'host')} (${plural(num(reach.accounts), 'account')})` +
+      (reach.truncated ? `; the first ${entries.length} are listed` : '');
   const dl = clear($('revoke-key'));
   for (const [name, value] of [['Fingerprint', key.fingerprint], ['Owner', key.principal],
     ['Comment', key.comment || '(none)']]) {
@@ -608,9 +623,10 @@ async function onRevokeConfirm(event) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rollout: polled every second until done, then every 5 s, while the route stays.
+// Rollout: polled every second until done, then every 30 s, while the route stays and the tab
+// is visible (a hidden tab asks nothing until it is shown again).
 
-const ROLLOUT_FAST_MS = 1000, ROLLOUT_SLOW_MS = 5000, ROLLOUT_MAX_SAMPLES = 600;
+const ROLLOUT_FAST_MS = 1000, ROLLOUT_SLOW_MS = 30000, ROLLOUT_MAX_SAMPLES = 600;
 
 async function renderRollout(view, args, current) {
   const change = args[0] || '';
@@ -633,7 +649,12 @@ async function renderRollout(view, args, current) {
     samples.push({t: Date.now() - started, converged: num(r.converged_hosts)});
     if (samples.length > ROLLOUT_MAX_SAMPLES) samples.shift();
     const finished = drawRollout(view, body, r, samples);
-    pollTimer = setTimeout(poll, finished ? ROLLOUT_SLOW_MS : ROLLOUT_FAST_MS);
+    pollTimer = setTimeout(whenVisible, finished ? ROLLOUT_SLOW_MS : ROLLOUT_FAST_MS);
+  };
+  const whenVisible = () => {
+    if (!current()) return;
+    if (document.visibilityState !== 'hidden') return poll();
+    document.addEventListener('visibilitychange', whenVisible, {once: true});
   };
   await poll();
 }
