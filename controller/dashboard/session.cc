@@ -41,8 +41,9 @@ std::optional<std::string> SessionTokenFromCookies(absl::string_view cookie_head
 }
 
 std::string SessionCookie(absl::string_view token) {
-  return absl::StrCat(kSessionCookieName, "=", token,
-                      "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=", kSessionSeconds);
+  // No Max-Age: a session cookie, which the browser drops when it closes instead of keeping the
+  // token on disk.
+  return absl::StrCat(kSessionCookieName, "=", token, "; Path=/; Secure; HttpOnly; SameSite=Strict");
 }
 
 std::string ClearedSessionCookie() {

@@ -15,8 +15,6 @@
 namespace keyfleet::controller::dashboard {
 
 inline constexpr char kSessionCookieName[] = "__Host-keyfleet";
-// A session lasts 12 hours in the browser (the token's own expiry may end it sooner).
-inline constexpr int kSessionSeconds = 12 * 3600;
 inline constexpr char kCsrfHeader[] = "X-CSRF-Token";
 
 // True for text that can be an API token: 1 to 256 of A-Z a-z 0-9 and '_' (what the controller
