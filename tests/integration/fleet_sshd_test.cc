@@ -12,6 +12,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <iterator>
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
@@ -26,6 +27,12 @@ namespace keyfleet::testing {
 namespace {
 
 using ::testing::HasSubstr;
+
+// A file's text ("" when it cannot be read), for failure messages.
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 class FleetSshdTest : public ::testing::Test {
  protected:
@@ -306,7 +313,12 @@ TEST_F(FleetSshdTest, RotationOverlapEndsOnTimeEvenWithTheAgentStopped) {
   EXPECT_TRUE(sshd_.LoginAs(user, "dave-new", "true"));
   kill(agent_, SIGCONT);
   Converged();
-  EXPECT_TRUE(sshd_.LoginAs(user, "dave-new", "true"));
+  // Once seen failing in a loaded full run (and not reproduced alone or under CPU load): say
+  // what sshd and the file held if it happens again.
+  EXPECT_TRUE(sshd_.LoginAs(user, "dave-new", "true"))
+      << "authorized_keys:\n"
+      << ReadText(sshd_.home() + "/.ssh/authorized_keys") << "\nsshd:\n"
+      << sshd_.Log();
   EXPECT_FALSE(sshd_.LoginAs(user, "dave-old", "true"));
 }
 
