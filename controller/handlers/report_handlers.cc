@@ -1,5 +1,6 @@
 #include "controller/handlers/report_handlers.h"
 
+#include <algorithm>
 #include <map>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -398,7 +399,8 @@ absl::StatusOr<std::vector<ExportedAuditEvent>> ReportHandlers::ExportAudit(uint
   return out;
 }
 
-absl::StatusOr<RolloutStatus> ReportHandlers::Rollout(uint64_t change) const {
+absl::StatusOr<RolloutStatus> ReportHandlers::Rollout(
+    uint64_t change, const std::function<bool(const std::string&)>& visible) const {
   std::optional<RolloutTargets> targets = ctx_.view.Rollout(change);
   if (!targets) {
     if (change > ctx_.view.sequence()) {
@@ -409,6 +411,11 @@ absl::StatusOr<RolloutStatus> ReportHandlers::Rollout(uint64_t change) const {
         absl::StrCat(change == 0 ? std::string("no change") : absl::StrCat("change ", change),
                      " is not in this controller's rollout history (it keeps the last ",
                      kRolloutHistory, " changes since it started)"));
+  }
+  if (visible) {
+    targets->hosts.erase(std::remove_if(targets->hosts.begin(), targets->hosts.end(),
+                                        [&](const std::string& h) { return !visible(h); }),
+                         targets->hosts.end());
   }
   // Only the targets, without their drift: the dashboard asks this every second.
   KF_ASSIGN_OR_RETURN(std::vector<HostRecord> hosts,

@@ -182,8 +182,10 @@ class ReportHandlers {
   // the checkpoint that covers it.
   absl::StatusOr<std::vector<ExportedAuditEvent>> ExportAudit(uint64_t after, absl::Time since,
                                                               size_t limit) const;
-  // For `change` (0: the latest): targeted hosts and how many have applied it.
-  absl::StatusOr<RolloutStatus> Rollout(uint64_t change) const;
+  // For `change` (0: the latest): targeted hosts and how many have applied it; with `visible`,
+  // only the targeted hosts it accepts count (a scoped caller's).
+  absl::StatusOr<RolloutStatus> Rollout(
+      uint64_t change, const std::function<bool(const std::string&)>& visible = nullptr) const;
 
  private:
   HostStatus StatusOf(HostRecord host) const;

@@ -741,7 +741,12 @@ grpc::Status AdminServiceImpl::RolloutStatus(grpc::ServerContext* ctx,
                                              const v1::RolloutStatusRequest* req,
                                              v1::RolloutStatusResponse* resp) {
   KF_AUTHORIZE("RolloutStatus", {});
-  absl::StatusOr<controller::RolloutStatus> status = reports_.Rollout(req->change());
+  // A scoped operator's counts are of its hosts, as its lists are (and as FleetStatus counts).
+  absl::StatusOr<controller::RolloutStatus> status = reports_.Rollout(
+      req->change(), caller.is_scoped()
+                         ? std::function<bool(const std::string&)>(
+                               [&caller](const std::string& h) { return caller.SeesHost(h); })
+                         : nullptr);
   if (!status.ok()) return ToGrpcStatus(status.status());
   resp->set_change(status->change);
   resp->set_targeted_hosts(status->targeted);

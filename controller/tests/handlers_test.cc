@@ -186,6 +186,12 @@ TEST_F(HandlersTest, RevokeRemovesEverywhereAndBlocksReAdding) {
   auto rollout = reports_handlers_.Rollout(*change);
   ASSERT_TRUE(rollout.ok()) << rollout.status();
   EXPECT_EQ(rollout->targeted, 2u);
+  // A scoped caller's view: only the hosts it sees count.
+  auto scoped =
+      reports_handlers_.Rollout(*change, [](const std::string& h) { return h == "web-2"; });
+  ASSERT_TRUE(scoped.ok());
+  EXPECT_EQ(scoped->targeted, 1u);
+  EXPECT_THAT(scoped->pending, ElementsAre("web-2"));
   EXPECT_EQ(rollout->converged, 0u);
   EXPECT_THAT(rollout->pending, ElementsAre("web-1", "web-2"));
   auto state = agents_.DesiredState("web-1");
