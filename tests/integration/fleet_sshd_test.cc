@@ -313,8 +313,8 @@ TEST_F(FleetSshdTest, RotationOverlapEndsOnTimeEvenWithTheAgentStopped) {
   EXPECT_TRUE(sshd_.LoginAs(user, "dave-new", "true"));
   kill(agent_, SIGCONT);
   Converged();
-  // Once seen failing in a loaded full run (and not reproduced alone or under CPU load): say
-  // what sshd and the file held if it happens again.
+  // Says what the file and sshd held if it fails (it did once when a parallel test's fixture
+  // removed /run/sshd under this sshd; tests/support/sshd_fixture.cc no longer does).
   EXPECT_TRUE(sshd_.LoginAs(user, "dave-new", "true"))
       << "authorized_keys:\n"
       << ReadText(sshd_.home() + "/.ssh/authorized_keys") << "\nsshd:\n"

@@ -9,9 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -66,8 +68,14 @@ SshdFixture::SshdFixture(const std::string& authorized_keys_files) : dir_("keyfl
     Teardown();
     Die("ssh-keygen failed for the host key");
   }
-  // sshd's privilege separation directory; removed again if this test created it.
-  created_run_sshd_ = mkdir("/run/sshd", 0755) == 0;
+  // sshd's privilege separation directory (Debian's sshd unit makes it at boot). Never removed:
+  // tests run in parallel, and another fixture's sshd still needs it after this one ends (its
+  // sessions failed with "Missing privilege separation directory" when the first fixture to
+  // finish removed it). An empty directory in /run (a tmpfs) is all that stays.
+  if (mkdir("/run/sshd", 0755) != 0 && errno != EEXIST) {
+    Teardown();
+    Die(std::string("cannot make /run/sshd: ") + std::strerror(errno));
+  }
   port_ = FreeLoopbackPort();
   std::ofstream(dir_path_ + "/sshd_config")
       << "Port " << port_ << "\n"
@@ -109,10 +117,6 @@ void SshdFixture::Teardown() {
     waitpid(sshd_, nullptr, 0);
   }
   sshd_ = -1;
-  if (created_run_sshd_) {
-    rmdir("/run/sshd");
-    created_run_sshd_ = false;
-  }
   for (const std::string& account : extra_accounts_) {
     RunCommand("pkill -KILL -u " + account + " 2>/dev/null");
     RunCommand("userdel " + account + " 2>&1");

@@ -49,7 +49,6 @@ class SshdFixture {
   uid_t uid_ = 0;
   int port_ = 0;
   pid_t sshd_ = -1;
-  bool created_run_sshd_ = false;
 };
 
 }  // namespace keyfleet::testing
