@@ -72,10 +72,7 @@ bool IsJson(const httplib::Request& req) {
 }  // namespace
 
 absl::StatusOr<std::optional<std::string>> ParseDashboardListen(absl::string_view text) {
-  if (text.empty() || text == "off") return std::optional<std::string>();
-  absl::StatusOr<http::ListenAddress> address = http::ParseListenAddress(text, kSetting);
-  if (!address.ok()) return address.status();
-  return std::optional<std::string>(std::string(text));
+  return http::ParseOptionalListen(text, kSetting);
 }
 
 struct DashboardServer::State {

@@ -74,6 +74,14 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text,
   return out;
 }
 
+absl::StatusOr<std::optional<std::string>> ParseOptionalListen(absl::string_view text,
+                                                               const ListenSetting& setting) {
+  if (text.empty() || text == "off") return std::optional<std::string>();
+  absl::StatusOr<ListenAddress> address = ParseListenAddress(text, setting);
+  if (!address.ok()) return address.status();
+  return std::optional<std::string>(std::string(text));
+}
+
 absl::StatusOr<std::unique_ptr<HttpListener>> HttpListener::Start(
     httplib::Server& server, const ListenAddress& address, absl::string_view what,
     const ListenSetting& setting, std::shared_ptr<void> keep_alive) {

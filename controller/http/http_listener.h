@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -36,6 +37,11 @@ struct ListenSetting {
 // INVALID_ARGUMENT saying what is wrong and what to write.
 absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view text,
                                                  const ListenSetting& setting);
+
+// A listen setting that may be off: "" and "off" are nullopt; anything else is `text` itself
+// once ParseListenAddress accepts it.
+absl::StatusOr<std::optional<std::string>> ParseOptionalListen(absl::string_view text,
+                                                               const ListenSetting& setting);
 
 class HttpListener {
  public:

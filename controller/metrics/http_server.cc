@@ -19,10 +19,7 @@ constexpr http::ListenSetting kSetting = {
 }  // namespace
 
 absl::StatusOr<std::optional<std::string>> ParseMetricsListen(absl::string_view text) {
-  if (text.empty() || text == "off") return std::optional<std::string>();
-  absl::StatusOr<http::ListenAddress> address = http::ParseListenAddress(text, kSetting);
-  if (!address.ok()) return address.status();
-  return std::optional<std::string>(std::string(text));
+  return http::ParseOptionalListen(text, kSetting);
 }
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(

@@ -15,12 +15,11 @@
 #include "controller/dashboard/query_message.h"
 #include "controller/dashboard/session.h"
 #include "keyfleet/v1/admin.pb.h"
+#include "tests/fuzz/fuzz_require.h"
 
 namespace {
 
-void Require(bool condition) {
-  if (!condition) std::abort();
-}
+using keyfleet::fuzz::Require;
 
 template <class Message>
 void CheckQuery(const std::vector<std::pair<std::string, std::string>>& params) {

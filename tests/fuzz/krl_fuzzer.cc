@@ -8,12 +8,11 @@
 
 #include "common/krl.h"
 #include "common/sha256.h"
+#include "tests/fuzz/fuzz_require.h"
 
 namespace {
 
-void Require(bool condition) {
-  if (!condition) std::abort();
-}
+using keyfleet::fuzz::Require;
 
 }  // namespace
 

@@ -11,12 +11,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/source_address_match.h"
+#include "tests/fuzz/fuzz_require.h"
 
 namespace {
 
-void Require(bool condition) {
-  if (!condition) std::abort();
-}
+using keyfleet::fuzz::Require;
 
 }  // namespace
 
