@@ -76,6 +76,7 @@ void AddPolicyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_co
     table.Add({"allowed key types", absl::StrJoin(p.allowed_key_types(), ",")});
     table.Add({"min RSA bits", std::to_string(p.min_rsa_bits())});
     table.Add({"unmanaged keys", UnmanagedName(p.unmanaged_keys())});
+    table.Add({"revoke ends sessions", p.end_sessions_on_revoke() ? "yes" : "no"});
     std::cout << table.Render();
     if (!p.has_person() || !p.has_service()) {
       std::cout << "("
@@ -91,6 +92,7 @@ void AddPolicyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_co
     std::string kind, max_age, warn, overlap, allow_types, unmanaged;
     uint32_t min_rsa_bits = 0;
     bool inherit = false, apply_to_existing = false, dry_run = false;
+    std::string end_sessions;  // "yes", "no" or "" (unchanged)
   };
   auto set_args = std::make_shared<SetArgs>();
   CLI::App* set = group->add_subcommand(
@@ -118,6 +120,10 @@ void AddPolicyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_co
   set->add_option("--unmanaged", set_args->unmanaged,
                   "What agents do with keys keyfleet did not write: keep, report or remove")
       ->check(CLI::IsMember({"keep", "report", "remove"}));
+  set->add_option("--end-sessions-on-revoke", set_args->end_sessions,
+                  "Whether `key revoke` ends the key's live sshd sessions when it does not say "
+                  "(--kill-sessions / --no-kill-sessions): yes or no")
+      ->check(CLI::IsMember({"yes", "no"}));
   OnRun(set, globals, exit_code, [set_args, &globals](ControllerClient& client) {
     const SetArgs& a = *set_args;
     if (a.inherit && a.kind.empty()) return UsageError("--inherit needs --kind person|service");
@@ -168,6 +174,7 @@ void AddPolicyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_co
     if (a.unmanaged == "keep") p->set_unmanaged_keys(v1::UNMANAGED_KEYS_KEEP);
     if (a.unmanaged == "report") p->set_unmanaged_keys(v1::UNMANAGED_KEYS_REPORT);
     if (a.unmanaged == "remove") p->set_unmanaged_keys(v1::UNMANAGED_KEYS_REMOVE);
+    if (!a.end_sessions.empty()) p->set_end_sessions_on_revoke(a.end_sessions == "yes");
     req.set_apply_to_existing(a.apply_to_existing);
     req.set_dry_run(a.dry_run);
     v1::SetPolicyResponse resp;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/exit_codes.h"
 #include "cli/key_argument.h"
+#include "cli/key_usage_text.h"
 #include "cli/online_command.h"
 #include "cli/table.h"
 #include "cli/text_input.h"
@@ -46,6 +47,16 @@ std::string ConvergedText(const v1::Host& h) {
     parts.push_back((f.account().empty() ? std::string("*") : f.account()) + ": " + f.reason());
   }
   return "FAILED (" + absl::StrJoin(parts, "; ") + ")";
+}
+
+// Where the host's agent writes managed keys (Host.key_files), with the path sshd reads:
+// "central (/etc/ssh/keyfleet/authorized_keys/%u)". "" from a controller before the setting.
+std::string KeyFilesText(const std::string& mode) {
+  if (mode == "home") return "home (~/.ssh/authorized_keys)";
+  if (mode == "central") return "central (/etc/ssh/keyfleet/authorized_keys/%u)";
+  if (mode == "both")
+    return "both (~/.ssh/authorized_keys and /etc/ssh/keyfleet/authorized_keys/%u)";
+  return SanitizeForTerminal(mode);
 }
 
 // The drift items the host found: a report that could not hold them all ends in a LEFT_OUT
@@ -197,7 +208,17 @@ void AddFleetCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
     table.Add({"applied generation", std::to_string(h.applied_generation())});
     table.Add({"converged", ConvergedText(h)});
     table.Add({"host keys", absl::StrJoin(h.host_key_fingerprints(), " ")});
+    if (!h.key_files().empty()) table.Add({"key files", KeyFilesText(h.key_files())});
+    table.Add({"revocations (KRL)", h.revocations_error().empty()
+                                        ? "as desired"
+                                        : "FAILED: " + SanitizeForTerminal(h.revocations_error())});
     std::cout << table.Render();
+    if (h.host_public_keys_size() > 0) {
+      std::cout << "\nhost public keys (`keyfleet known-hosts` writes them):\n";
+      for (const std::string& key : h.host_public_keys()) {
+        std::cout << "  " << SanitizeForTerminal(key) << "\n";
+      }
+    }
     if (h.last_drift_size() > 0) {
       Table drift({"HOST", "ACCOUNT", "DRIFT", "REPAIRED", "DETAIL"});
       AddDriftRows(drift, h);
@@ -255,6 +276,9 @@ void AddFleetCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
     if (globals.output == OutputFormat::kJson) {
       std::cout << ToJson(resp) << "\n";
       return kExitOk;
+    }
+    if (!resp.key_files().empty()) {
+      std::cout << "key files: " << KeyFilesText(resp.key_files()) << "\n";
     }
     if (!resp.files_reported()) {
       std::cout << "note: " << access_args->host
@@ -325,6 +349,9 @@ void AddFleetCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
                 << verify_args->host
                 << (verify_args->from.empty() ? "" : " from " + verify_args->from) << "\n  "
                 << SanitizeForTerminal(resp.reason()) << "\n";
+      if (!resp.key_files().empty()) {
+        std::cout << "  key files: " << KeyFilesText(resp.key_files()) << "\n";
+      }
       for (const auto& e : resp.lines()) {
         std::cout << "  line: " << AccessStateText(e.state()) << " in " << e.file()
                   << (e.logs_in() ? ", logs in" : ", does not log in")
@@ -339,16 +366,24 @@ void AddFleetCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
   report->require_subcommand(1);
   CLI::App* compliance = report->add_subcommand(
       "compliance",
-      "Keys past or near max age, weak key types, hosts not converged or not seen. Exit 1 when "
-      "anything is listed.");
-  OnRun(compliance, globals, exit_code, [&globals](ControllerClient& client) {
+      "Keys past or near max age, weak key types, stale keys (active, no login recorded "
+      "within --stale-after), hosts not converged or not seen. Exit 1 when anything is listed.");
+  auto stale_after = std::make_shared<std::string>();
+  compliance->add_option("--stale-after", *stale_after,
+                         "A key with no login recorded for this long is stale (default 90d)");
+  OnRun(compliance, globals, exit_code, [&globals, stale_after](ControllerClient& client) {
+    v1::ComplianceReportRequest req;
+    if (!stale_after->empty()) {
+      absl::StatusOr<absl::Duration> d = ParseDurationText(*stale_after);
+      if (!d.ok()) return UsageError("--stale-after: " + std::string(d.status().message()));
+      req.mutable_stale_after()->set_seconds(absl::ToInt64Seconds(*d));
+    }
     v1::ComplianceReportResponse resp;
-    grpc::Status s = client.admin().ComplianceReport(client.Context().get(),
-                                                     v1::ComplianceReportRequest(), &resp);
+    grpc::Status s = client.admin().ComplianceReport(client.Context().get(), req, &resp);
     if (!s.ok()) return client.Fail(s);
     const bool clean = resp.expired_or_overdue_size() == 0 && resp.expiring_soon_size() == 0 &&
                        resp.weak_type_size() == 0 && resp.not_converged_size() == 0 &&
-                       resp.not_seen_size() == 0;
+                       resp.not_seen_size() == 0 && resp.stale_size() == 0;
     if (globals.output == OutputFormat::kJson) {
       std::cout << ToJson(resp) << "\n";
       return clean ? kExitOk : kExitRefused;
@@ -376,6 +411,17 @@ void AddFleetCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
     keys("keys expired or past max age", resp.expired_or_overdue());
     keys("keys expiring within the warning window", resp.expiring_soon());
     keys("keys of types the policy no longer allows", resp.weak_type());
+    std::cout << "keys unused for "
+              << FormatDurationText(absl::Seconds(resp.stale_after().seconds()))
+              << " (stale): " << resp.stale_size() << "\n";
+    if (!resp.stale().empty()) {
+      Table t({"  FINGERPRINT", "PRINCIPAL", "LABEL", "CREATED", "LAST USED"});
+      for (const v1::Key& k : resp.stale()) {
+        t.Add({"  " + k.fingerprint(), k.principal(), k.label(),
+               FormatTimestamp(k.created_at().seconds()), LastUsedText(k)});
+      }
+      std::cout << t.Render();
+    }
     hosts("hosts not converged", resp.not_converged());
     hosts("hosts not seen recently", resp.not_seen());
     return clean ? kExitOk : kExitRefused;

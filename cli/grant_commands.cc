@@ -6,39 +6,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli/exit_codes.h"
+#include "cli/host_selector_text.h"
 #include "cli/online_command.h"
 #include "cli/rollout_commands.h"
 #include "cli/table.h"
 
 namespace keyfleet::cli {
-namespace {
-
-std::string Selector(const v1::HostSelector& s) {
-  std::vector<std::string> parts;
-  std::map<std::string, std::string> sorted(s.labels().begin(), s.labels().end());
-  for (const auto& [k, v] : sorted) parts.push_back(k + "=" + v);
-  if (!s.hostname_glob().empty()) parts.push_back(s.hostname_glob());
-  return absl::StrJoin(parts, ",");
-}
-
-// "env=prod,role=web" and/or one hostname glob ("web-*"); the controller validates the rest.
-bool ParseSelector(const std::string& text, v1::HostSelector* out, std::string* error) {
-  for (absl::string_view part : absl::StrSplit(text, ',')) {
-    size_t eq = part.find('=');
-    if (eq == absl::string_view::npos) {
-      if (!out->hostname_glob().empty()) {
-        *error = "--hosts has two hostname globs; give at most one";
-        return false;
-      }
-      out->set_hostname_glob(std::string(part));
-    } else {
-      (*out->mutable_labels())[std::string(part.substr(0, eq))] = std::string(part.substr(eq + 1));
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 void AddGrantCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code) {
   CLI::App* group = app.add_subcommand("grant", "Who may log into which hosts, as which account");
@@ -94,7 +67,7 @@ void AddGrantCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
     }
     return FinishMutation(client, globals,
                           "grant " + resp.grant().id() + " added: " + add_args->subject + " -> " +
-                              add_args->account + "@" + Selector(resp.grant().hosts()),
+                              add_args->account + "@" + SelectorText(resp.grant().hosts()),
                           resp.change(), add_args->wait);
   });
 
@@ -119,7 +92,7 @@ void AddGrantCommands(CLI::App& app, const GlobalOptions& globals, int& exit_cod
     Table table({"ID", "SUBJECT", "HOSTS", "ACCOUNT", "OPTIONS", "EXPIRES"});
     for (const auto& g : resp.grants()) {
       table.Add({g.id(), g.principal().empty() ? g.key_fingerprint() : g.principal(),
-                 Selector(g.hosts()), g.account(), g.options(),
+                 SelectorText(g.hosts()), g.account(), g.options(),
                  FormatTimestamp(g.expires_at().seconds())});
     }
     std::cout << table.Render();

@@ -4,8 +4,10 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "cli/exit_codes.h"
 #include "cli/key_argument.h"
+#include "cli/key_usage_text.h"
 #include "cli/online_command.h"
 #include "cli/private_key_file.h"
 #include "cli/rollout_commands.h"
@@ -34,10 +36,11 @@ std::string StateName(v1::KeyState state) {
 }
 
 void PrintKeyTable(const google::protobuf::RepeatedPtrField<v1::Key>& keys) {
-  Table table({"FINGERPRINT", "PRINCIPAL", "TYPE", "BITS", "LABEL", "STATE", "EXPIRES"});
+  Table table(
+      {"FINGERPRINT", "PRINCIPAL", "TYPE", "BITS", "LABEL", "STATE", "EXPIRES", "LAST USED"});
   for (const auto& k : keys) {
     table.Add({k.fingerprint(), k.principal(), k.type(), std::to_string(k.bits()), k.label(),
-               StateName(k.state()), FormatTimestamp(k.expires_at().seconds())});
+               StateName(k.state()), FormatTimestamp(k.expires_at().seconds()), LastUsedText(k)});
   }
   std::cout << table.Render();
 }
@@ -56,13 +59,37 @@ void PrintKey(const v1::Key& k) {
   if (k.state() == v1::KEY_STATE_REVOKED) {
     table.Add({"revoked", FormatTimestamp(k.revoked_at().seconds())});
     table.Add({"reason", k.revocation_reason()});
+    table.Add({"ends sessions", k.revocation_ends_sessions() ? "yes" : "no"});
   }
   if (!k.predecessor_fingerprint().empty()) table.Add({"replaces", k.predecessor_fingerprint()});
   if (!k.successor_fingerprint().empty()) {
     table.Add({"replaced by", k.successor_fingerprint()});
   }
   table.Add({"public key", k.public_key()});
-  std::cout << table.Render();
+  table.Add({"last used", LastUsedText(k)});
+  std::cout << table.Render() << KeyUsesText(k);
+}
+
+// After `key revoke --wait` with sessions to end: the agents report the sessions they ended
+// with the report that applies the revocation, which the controller records within a second.
+// Asks a few times, until the counts hold still, and says what it found.
+int ReportSessionsEnded(ControllerClient& client, const std::string& fingerprint) {
+  constexpr int kPolls = 6;
+  constexpr absl::Duration kInterval = absl::Milliseconds(500);
+  v1::GetKeyRequest req;
+  req.set_fingerprint(fingerprint);
+  v1::Key key;
+  std::string previous;
+  for (int i = 0; i < kPolls; ++i) {
+    if (i > 0) absl::SleepFor(kInterval);
+    grpc::Status s = client.admin().GetKey(client.Context().get(), req, &key);
+    if (!s.ok()) return client.Fail(s);
+    std::string counts = SessionsEndedSummary(key);
+    if (!key.sessions_ended().empty() && counts == previous) break;
+    previous = std::move(counts);
+  }
+  std::cout << SessionsEndedSummary(key) << "\n";
+  return kExitOk;
 }
 
 // KeyReachRequest.limit's cap (admin.proto): entries in one answer.
@@ -200,7 +227,7 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
   });
 
   struct ListArgs {
-    std::string principal, state, expiring_within;
+    std::string principal, state, expiring_within, unused_for;
   };
   auto list_args = std::make_shared<ListArgs>();
   CLI::App* list = group->add_subcommand("list", "List keys");
@@ -209,6 +236,9 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
       ->check(CLI::IsMember({"active", "superseded", "expired", "revoked"}));
   list->add_option("--expiring-within", list_args->expiring_within,
                    "Only keys expiring within this long, e.g. 30d");
+  list->add_option("--unused-for", list_args->unused_for,
+                   "Only keys with no login recorded within this long, e.g. 90d (a key never "
+                   "used counts once older than that)");
   OnRun(list, globals, exit_code, [list_args, &globals](ControllerClient& client) {
     v1::ListKeysRequest req;
     req.set_principal(list_args->principal);
@@ -221,6 +251,11 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
       absl::StatusOr<absl::Duration> d = ParseDurationText(list_args->expiring_within);
       if (!d.ok()) return UsageError("--expiring-within: " + std::string(d.status().message()));
       req.mutable_expiring_within()->set_seconds(absl::ToInt64Seconds(*d));
+    }
+    if (!list_args->unused_for.empty()) {
+      absl::StatusOr<absl::Duration> d = ParseDurationText(list_args->unused_for);
+      if (!d.ok()) return UsageError("--unused-for: " + std::string(d.status().message()));
+      req.mutable_unused_for()->set_seconds(absl::ToInt64Seconds(*d));
     }
     v1::ListKeysResponse resp;
     grpc::Status s = client.ListAll(&v1::AdminService::Stub::ListKeys, req, &resp);
@@ -332,25 +367,50 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
 
   struct RevokeArgs {
     std::string fingerprint, reason;
+    bool kill_sessions = false, no_kill_sessions = false;
     WaitOptions wait;
   };
   auto revoke_args = std::make_shared<RevokeArgs>();
   CLI::App* revoke = group->add_subcommand(
       "revoke",
       "Revoke a key: it leaves every host and can never be added again. With --wait, waits "
-      "until every targeted host has applied it (exit 4 if some did not within --timeout).");
+      "until every targeted host has applied it (exit 4 if some did not within --timeout), "
+      "then says how many live sessions were ended.");
   revoke->add_option("FINGERPRINT", revoke_args->fingerprint, "SHA256:…")->required();
   revoke->add_option("--reason", revoke_args->reason, "Why (kept with the revocation)")->required();
+  CLI::Option* kill = revoke->add_flag(
+      "--kill-sessions", revoke_args->kill_sessions,
+      "Also end the live sshd sessions that logged in with the key, on every host (default: "
+      "the policy's end_sessions_on_revoke)");
+  revoke
+      ->add_flag("--no-kill-sessions", revoke_args->no_kill_sessions,
+                 "Leave live sessions running, whatever the policy's default")
+      ->excludes(kill);
   AddWaitOptions(revoke, &revoke_args->wait);
   OnRun(revoke, globals, exit_code, [revoke_args, &globals](ControllerClient& client) {
     v1::RevokeKeyRequest req;
     req.set_fingerprint(revoke_args->fingerprint);
     req.set_reason(revoke_args->reason);
+    if (revoke_args->kill_sessions) req.set_kill_sessions(true);
+    if (revoke_args->no_kill_sessions) req.set_kill_sessions(false);
     v1::MutationResponse resp;
     grpc::Status s = client.Mutate(&v1::AdminService::Stub::RevokeKey, req, &resp);
     if (!s.ok()) return client.Fail(s);
-    return FinishMutation(client, globals, "key " + revoke_args->fingerprint + " revoked",
-                          resp.change(), revoke_args->wait);
+    const int finished =
+        FinishMutation(client, globals, "key " + revoke_args->fingerprint + " revoked",
+                       resp.change(), revoke_args->wait);
+    if (!revoke_args->wait.wait || globals.output != OutputFormat::kTable || finished != kExitOk) {
+      return finished;
+    }
+    // Whether sessions were to end: asked, or the policy's default (the key says which).
+    v1::GetKeyRequest get;
+    get.set_fingerprint(revoke_args->fingerprint);
+    v1::Key key;
+    if (!client.admin().GetKey(client.Context().get(), get, &key).ok() ||
+        !key.revocation_ends_sessions()) {
+      return finished;
+    }
+    return ReportSessionsEnded(client, revoke_args->fingerprint);
   });
 
   struct RotateArgs {

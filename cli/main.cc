@@ -17,6 +17,7 @@
 #include "cli/grant_commands.h"
 #include "cli/host_commands.h"
 #include "cli/key_commands.h"
+#include "cli/known_hosts_command.h"
 #include "cli/notify_commands.h"
 #include "cli/principal_commands.h"
 #include "cli/rollout_commands.h"
@@ -139,6 +140,7 @@ int main(int argc, char** argv) {
   AddKeyCommands(app, globals, exit_code);
   AddGrantCommands(app, globals, exit_code);
   AddFleetCommands(app, globals, exit_code);
+  AddKnownHostsCommand(app, globals, exit_code);
   AddHostAdminCommands(app, globals, exit_code);
   AddPolicyCommands(app, globals, exit_code);
   AddAuditCommands(app, globals, exit_code);

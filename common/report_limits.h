@@ -28,8 +28,17 @@ inline constexpr size_t kMaxReportDriftBytes = 1 << 20;
 // The failed accounts of one report, all together; likewise counted past it.
 inline constexpr size_t kMaxReportFailureBytes = 512 << 10;
 
-// What is left (512 KiB) holds the rest: host-key fingerprints, digests, and one entry per
-// observed account besides its lines.
+// The host's SSH host public keys (ROOT/etc/ssh/ssh_host_*_key.pub): a host has one per key
+// type, four at most today. Keys past the count are not reported (the agent logs them).
+inline constexpr size_t kMaxReportHostPublicKeys = 16;
+// One reported host key, "TYPE BASE64" without its comment: a 16384-bit RSA key (OpenSSH's
+// largest) is under 3 KiB.
+inline constexpr size_t kMaxReportHostPublicKeyBytes = 8 << 10;
+
+// What is left (512 KiB) holds the rest: host keys and their fingerprints, digests, the
+// revocations error, and one entry per observed account besides its lines.
+static_assert(kMaxReportHostPublicKeys * kMaxReportHostPublicKeyBytes <= (256 << 10),
+              "the host keys must leave room for the rest of a report");
 static_assert(kMaxObservedReportBytes + kMaxReportDriftBytes + kMaxReportFailureBytes +
                       (512 << 10) <=
                   kMaxReportMessageBytes,

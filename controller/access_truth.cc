@@ -187,6 +187,7 @@ const char* AccessStateName(AccessState state) {
 AccessAnswer ComputeAccess(const AccessInputs& in, const std::string& only, absl::Time now) {
   AccessAnswer answer;
   answer.files_reported = in.observed.has_value();
+  answer.key_files = in.key_files;
   answer.change_pending = !in.converged;
   answer.desired_generation = in.desired_generation;
   answer.applied_generation = in.applied_generation;

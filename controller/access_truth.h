@@ -54,6 +54,7 @@ struct AccessInputs {
   bool converged = false;                // applied digest == desired digest, nothing failed
   uint64_t desired_generation = 0;
   uint64_t applied_generation = 0;
+  KeyFilesMode key_files = KeyFilesMode::kHome;  // where the host's agent writes (last report)
 };
 
 enum class AccessState { kActive, kPendingAdd, kPendingRemoval, kUnmanaged, kUnreported };
@@ -91,6 +92,7 @@ struct AccessAnswer {
   bool change_pending = false;
   uint64_t desired_generation = 0;
   uint64_t applied_generation = 0;
+  KeyFilesMode key_files = KeyFilesMode::kHome;  // as the inputs give it
 };
 
 // `account` empty: every account.

@@ -59,6 +59,7 @@ std::string DesiredStateDigest(const HostDesiredState& state) {
     hasher.Add(absl::StrCat(account.lines.size()));
     for (const ManagedLinePtr& line : account.lines) hasher.Add(line->hash);
   }
+  if (state.revocations != nullptr) hasher.Add(absl::StrCat("revoked ", state.revocations->total));
   return hasher.HexDigest();
 }
 

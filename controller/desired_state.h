@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/authorized_keys_options.h"
+#include "common/revocation_limits.h"
 #include "controller/model.h"
 
 namespace keyfleet::controller {
@@ -45,6 +46,17 @@ struct ReachResult {
   size_t accounts = 0;           // distinct (host, account) pairs over every line
 };
 
+// The fleet's revoked keys as agents receive them with every desired state (agent.proto's
+// Revocations): how many there are, and the newest few. Immutable and shared by every host.
+struct RevocationList {
+  uint64_t total = 0;
+  std::vector<std::string> recent_sha256;  // raw 32-byte digests, at most kMaxRecentRevocations
+  // Those of recent_sha256 revoked with kill_sessions, in the same order: agents end their
+  // live sessions (Revocations.kill_sessions_sha256).
+  std::vector<std::string> recent_kill_sha256;
+};
+using RevocationListPtr = std::shared_ptr<const RevocationList>;
+
 struct AccountDesiredState {
   std::string account;
   std::vector<ManagedLinePtr> lines;  // sorted; may be empty: "no managed keys" is explicit
@@ -56,14 +68,16 @@ struct HostDesiredState {
   uint64_t generation = 0;
   std::vector<AccountDesiredState> accounts;  // sorted by account
   UnmanagedKeysMode unmanaged = UnmanagedKeysMode::kKeep;
-  std::string digest;  // see DesiredStateDigest
+  RevocationListPtr revocations;  // null: none are known (an empty list is a count of 0)
+  std::string digest;             // see DesiredStateDigest
 };
 
 // Upper bounds of the protobuf framing around a desired state sent to an agent (a WatchResponse):
-// the message itself (generation, digest, hostname's tag) and each account (name's tag, flags).
+// the message itself (generation, digest, hostname's tag, its Revocations: kRevocationsWireBytes)
+// and each account (name's tag, flags).
 // Each line adds its length plus 3 (tag and a length of at most 8 KiB). With these the
 // controller refuses, at the mutation, a state over kMaxDesiredStateBytes.
-inline constexpr size_t kDesiredStateWireOverheadBytes = 128;
+inline constexpr size_t kDesiredStateWireOverheadBytes = 128 + kRevocationsWireBytes;
 inline constexpr size_t kDesiredStateAccountOverheadBytes = 16;
 
 // The managed line for `key` granted by `grant`: the grant's options plus
@@ -81,8 +95,10 @@ absl::StatusOr<AuthorizedKeysOptions> ParseStoredGrantOptions(const std::string&
 // Checked when a grant, a key or a key's label is added or changed.
 absl::Status CheckGrantLinesFit(const GrantRecord& grant, const std::vector<KeyRecord>& keys);
 
-// Hex SHA-256 over the unmanaged mode, the accounts and their lines' hashes (not the generation
-// or hostname): equal digests mean an agent has nothing to do.
+// Hex SHA-256 over the unmanaged mode, the accounts and their lines' hashes, and the count of
+// revoked keys (not the generation, the hostname or which revocations are recent): equal
+// digests mean an agent has nothing to do. A revocation changes every host's digest, so it
+// reaches every host's KRL and counts in every host's convergence.
 std::string DesiredStateDigest(const HostDesiredState& state);
 
 }  // namespace keyfleet::controller

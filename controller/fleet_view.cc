@@ -7,6 +7,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/delivery_limits.h"
+#include "common/revocation_limits.h"
+#include "common/sha256_fingerprint.h"
 #include "common/status_macros.h"
 #include "controller/host_selector.h"
 #include "controller/record_json.h"
@@ -46,10 +48,23 @@ absl::Status FleetView::Reset(const Snapshot& snapshot, absl::Time now) {
   for (const PrincipalRecord& p : snapshot.principals) principals_[p.name] = p;
   keys_.clear();
   keys_by_principal_.clear();
+  revoked_sha256_.clear();
+  kill_sessions_sha256_.clear();
+  recent_revoked_.clear();
+  std::set<std::string> ignored;
   for (const KeyRecord& k : snapshot.keys) {
     keys_[k.fingerprint] = k;
     keys_by_principal_[k.principal].insert(k.fingerprint);
+    if (k.state == KeyState::kRevoked) {
+      NoteRevokedLocked(k.fingerprint, k.revocation_ends_sessions, &ignored);
+    }
   }
+  for (const SnapshotRevocation& revoked : snapshot.revoked_fingerprints) {
+    NoteRevokedLocked(revoked.fingerprint, revoked.ends_sessions, &ignored);
+  }
+  // What a replica loaded is not "recent": only revocations it follows later are.
+  recent_revoked_.clear();
+  RebuildRevocationsLocked();
   grants_ = std::move(grants);
   {
     std::lock_guard<std::mutex> cache_lock(cache_mu_);
@@ -94,6 +109,7 @@ absl::Status FleetView::ApplyBatch(const std::vector<Change>& changes, absl::Tim
     if (change.entity == EntityKind::kHost) own_host_changes.insert(change.entity_key);
     applied.emplace_back(change.sequence, std::move(dirty));
   }
+  if (revocations_stale_) RebuildRevocationsLocked();
   std::set<std::string> changed;
   RecomputeMemo memo;
   for (const std::string& hostname : dirty_all) {
@@ -154,6 +170,9 @@ absl::Status FleetView::ApplyLocked(const Change& change, std::set<std::string>*
         return absl::OkStatus();
       }
       KF_ASSIGN_OR_RETURN(KeyRecord k, KeyFromJson(change.after_json));
+      if (k.state == KeyState::kRevoked) {
+        NoteRevokedLocked(k.fingerprint, k.revocation_ends_sessions, dirty);
+      }
       PutKeyLocked(std::move(k), dirty);
       return absl::OkStatus();
     }
@@ -162,6 +181,9 @@ absl::Status FleetView::ApplyLocked(const Change& change, std::set<std::string>*
       // Parsed in full before anything is applied: a bad payload leaves the view unchanged.
       for (KeyRecord& k : keys) {
         ForgetLinesOfKeyLocked(k.fingerprint);
+        if (k.state == KeyState::kRevoked) {
+          NoteRevokedLocked(k.fingerprint, k.revocation_ends_sessions, dirty);
+        }
         PutKeyLocked(std::move(k), dirty);
       }
       return absl::OkStatus();
@@ -229,6 +251,61 @@ absl::Status FleetView::ApplyLocked(const Change& change, std::set<std::string>*
     }
   }
   return absl::InternalError("unknown entity kind");
+}
+
+void FleetView::NoteRevokedLocked(const std::string& fingerprint, bool ends_sessions,
+                                  std::set<std::string>* dirty) {
+  absl::StatusOr<std::string> digest = Sha256FingerprintDigest(fingerprint);
+  if (!digest.ok()) {
+    // Every fingerprint the store accepts is a SHA256 one: this is a damaged record.
+    spdlog::error("revoked key \"{}\" has no SHA256 fingerprint; it is left out of the KRL: {}",
+                  fingerprint.substr(0, 80), digest.status().ToString());
+    return;
+  }
+  // The flag belongs to the revocation and never changes; a copy of it arriving again (the key
+  // and the blocklist entry of one snapshot) changes nothing.
+  if (ends_sessions && kill_sessions_sha256_.insert(*digest).second) revocations_stale_ = true;
+  if (!revoked_sha256_.insert(*digest).second) return;
+  recent_revoked_.push_back(*std::move(digest));
+  if (recent_revoked_.size() > kMaxRecentRevocations) recent_revoked_.pop_front();
+  revocations_stale_ = true;
+  for (const auto& [hostname, host] : hosts_) dirty->insert(hostname);
+}
+
+void FleetView::RebuildRevocationsLocked() {
+  auto list = std::make_shared<RevocationList>();
+  list->total = revoked_sha256_.size();
+  list->recent_sha256.assign(recent_revoked_.begin(), recent_revoked_.end());
+  for (const std::string& digest : recent_revoked_) {
+    if (kill_sessions_sha256_.count(digest)) list->recent_kill_sha256.push_back(digest);
+  }
+  revocations_ = std::move(list);
+  revocations_stale_ = false;
+}
+
+std::vector<std::string> FleetView::RevokedPage(uint64_t offset, size_t limit, uint64_t* total,
+                                                std::string* epoch,
+                                                std::vector<std::string>* kill_sessions) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  *total = revoked_sha256_.size();
+  *epoch = epoch_;
+  if (kill_sessions != nullptr) kill_sessions->clear();
+  std::vector<std::string> page;
+  if (offset >= revoked_sha256_.size()) return page;
+  auto it = revoked_sha256_.begin();
+  std::advance(it, static_cast<std::ptrdiff_t>(offset));
+  for (; it != revoked_sha256_.end() && page.size() < limit; ++it) {
+    page.push_back(*it);
+    if (kill_sessions != nullptr && kill_sessions_sha256_.count(*it)) {
+      kill_sessions->push_back(*it);
+    }
+  }
+  return page;
+}
+
+RevocationListPtr FleetView::Revocations() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  return revocations_;
 }
 
 void FleetView::PutKeyLocked(KeyRecord k, std::set<std::string>* dirty) {
@@ -496,6 +573,7 @@ bool FleetView::RecomputeLocked(HostEntry& host, absl::Time now, RecomputeMemo* 
         ComputeAccessLocked(host.grants, now, &content.next_expiry);
     HostDesiredState probe;
     probe.unmanaged = PolicyLocked().unmanaged_keys;
+    probe.revocations = revocations_;
     for (auto& [account, lines] : by_account) {
       AccountDesiredState state{account, {}};
       state.lines.reserve(lines.size());
@@ -512,6 +590,7 @@ bool FleetView::RecomputeLocked(HostEntry& host, absl::Time now, RecomputeMemo* 
   host.desired.epoch = epoch_;
   host.desired.unmanaged = PolicyLocked().unmanaged_keys;
   host.desired.accounts = content.accounts;
+  host.desired.revocations = revocations_;
   host.desired.digest = content.digest;
   host.next_expiry = content.next_expiry;
   return changed;

@@ -30,6 +30,9 @@ struct KeyFilter {
   std::string principal;             // empty: all
   std::optional<std::string> state;  // "active", "superseded", "expired", "revoked"
   std::optional<absl::Duration> expiring_within;
+  // Keys with no recorded use within this long (InventoryHandlers::ListKeys reads the uses from
+  // the store; the view does not hold them and ignores this).
+  std::optional<absl::Duration> unused_for;
 };
 
 // What a mutation would add to the fleet, for FleetView::CheckDelivery (which changes nothing).
@@ -101,6 +104,15 @@ class FleetView {
   // Its digest alone, without copying the state (the metrics ask it of every connected host).
   std::optional<std::string> DesiredDigest(const std::string& hostname) const;
   size_t host_count() const;
+  // The fleet's revoked keys: raw SHA-256 digests of their blobs, in ascending order, from
+  // `offset`, at most `limit`. Sets *total to how many there are and *epoch to the view's, and
+  // (when given) *kill_sessions to those of the page revoked with kill_sessions, in order.
+  // Revocations are permanent, so within an epoch the list only grows.
+  std::vector<std::string> RevokedPage(uint64_t offset, size_t limit, uint64_t* total,
+                                       std::string* epoch,
+                                       std::vector<std::string>* kill_sessions = nullptr) const;
+  // What every desired state carries of it (the count and the newest few).
+  RevocationListPtr Revocations() const;
   // Computed on demand, as of `now`.
   std::optional<std::vector<AccessLine>> Access(const std::string& hostname, absl::Time now) const;
   // Where the key `fingerprint` (or, when it is empty, each key of `principal`) logs in now:
@@ -130,6 +142,12 @@ class FleetView {
   absl::Status ApplyLocked(const Change& change, std::set<std::string>* dirty);
   // Adds or replaces a key, marking the hosts that used its old or use its new owner dirty.
   void PutKeyLocked(KeyRecord key, std::set<std::string>* dirty);
+  // Adds the revoked key `fingerprint` to the revocation list (once; never removed, also when
+  // the key is removed later), with its kill_sessions flag, and marks every host dirty: each
+  // one's KRL must hold it.
+  void NoteRevokedLocked(const std::string& fingerprint, bool ends_sessions,
+                         std::set<std::string>* dirty);
+  void RebuildRevocationsLocked();
   void MatchGrantLocked(const GrantEntry& grant, std::set<std::string>* dirty);
   void MatchHostLocked(HostEntry& host);
   void DirtyHostsUsingLocked(const std::string& principal, const std::string& fingerprint,
@@ -172,6 +190,11 @@ class FleetView {
   std::map<int64_t, GrantEntry> grants_;
   std::map<std::string, HostEntry> hosts_;
   std::deque<RolloutTargets> rollouts_;
+  std::set<std::string> revoked_sha256_;        // raw digests of every revoked key
+  std::set<std::string> kill_sessions_sha256_;  // those revoked with kill_sessions
+  std::deque<std::string> recent_revoked_;      // the newest, at most kMaxRecentRevocations
+  RevocationListPtr revocations_;               // what desired states carry, rebuilt on change
+  bool revocations_stale_ = false;
 
   struct CachedLine {
     absl::Time expiry;

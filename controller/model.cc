@@ -33,6 +33,9 @@ const std::pair<UnmanagedKeysMode, const char*> kUnmanagedModes[] = {
     {UnmanagedKeysMode::kKeep, "keep"},
     {UnmanagedKeysMode::kReport, "report"},
     {UnmanagedKeysMode::kRemove, "remove"}};
+const std::pair<KeyFilesMode, const char*> kKeyFilesModes[] = {{KeyFilesMode::kHome, "home"},
+                                                               {KeyFilesMode::kCentral, "central"},
+                                                               {KeyFilesMode::kBoth, "both"}};
 const std::pair<EntityKind, const char*> kEntityKinds[] = {{EntityKind::kPrincipal, "principal"},
                                                            {EntityKind::kKey, "key"},
                                                            {EntityKind::kGrant, "grant"},
@@ -56,11 +59,11 @@ bool PrincipalRecord::operator==(const PrincipalRecord& o) const {
 
 bool KeyRecord::operator==(const KeyRecord& o) const {
   return std::tie(fingerprint, principal, type, bits, public_key, comment, label, created_at,
-                  expires_at, state, successor_fingerprint, source, revocation_reason,
-                  revoked_at) == std::tie(o.fingerprint, o.principal, o.type, o.bits, o.public_key,
-                                          o.comment, o.label, o.created_at, o.expires_at, o.state,
-                                          o.successor_fingerprint, o.source, o.revocation_reason,
-                                          o.revoked_at);
+                  expires_at, state, successor_fingerprint, source, revocation_reason, revoked_at,
+                  revocation_ends_sessions) ==
+         std::tie(o.fingerprint, o.principal, o.type, o.bits, o.public_key, o.comment, o.label,
+                  o.created_at, o.expires_at, o.state, o.successor_fingerprint, o.source,
+                  o.revocation_reason, o.revoked_at, o.revocation_ends_sessions);
 }
 
 bool GrantRecord::operator==(const GrantRecord& o) const {
@@ -83,7 +86,8 @@ bool PolicyRecord::operator==(const PolicyRecord& o) const {
   return max_key_age == o.max_key_age && warning_window == o.warning_window &&
          rotation_overlap == o.rotation_overlap && person_rule == o.person_rule &&
          service_rule == o.service_rule && key_policy.allowed_types == o.key_policy.allowed_types &&
-         key_policy.min_rsa_bits == o.key_policy.min_rsa_bits && unmanaged_keys == o.unmanaged_keys;
+         key_policy.min_rsa_bits == o.key_policy.min_rsa_bits &&
+         unmanaged_keys == o.unmanaged_keys && end_sessions_on_revoke == o.end_sessions_on_revoke;
 }
 
 const char* PrincipalKindName(PrincipalKind kind) {
@@ -109,6 +113,12 @@ const char* UnmanagedKeysModeName(UnmanagedKeysMode mode) {
 }
 std::optional<UnmanagedKeysMode> ParseUnmanagedKeysMode(const std::string& name) {
   return FindByName(kUnmanagedModes, name);
+}
+const char* KeyFilesModeName(KeyFilesMode mode) {
+  return NameOf(kKeyFilesModes, mode);
+}
+std::optional<KeyFilesMode> ParseKeyFilesMode(const std::string& name) {
+  return FindByName(kKeyFilesModes, name);
 }
 const char* EntityKindName(EntityKind kind) {
   return NameOf(kEntityKinds, kind);

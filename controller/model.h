@@ -48,6 +48,8 @@ struct KeyRecord {
   KeySource source = KeySource::kUploaded;
   std::string revocation_reason;
   std::optional<absl::Time> revoked_at;
+  // Revoked with kill_sessions: agents end the live sshd sessions that authenticated with it.
+  bool revocation_ends_sessions = false;
 
   bool operator==(const KeyRecord& o) const;
 };
@@ -57,6 +59,48 @@ struct RevokedFingerprint {
   std::string reason;
   absl::Time revoked_at;
   std::string revoked_by;
+  bool ends_sessions = false;  // revoked with kill_sessions
+};
+
+// A revoked fingerprint as the fleet view loads it (every one ever revoked, also of keys
+// removed since), and whether its revocation ends live sessions.
+struct SnapshotRevocation {
+  std::string fingerprint;
+  bool ends_sessions = false;
+
+  bool operator==(const SnapshotRevocation& o) const {
+    return fingerprint == o.fingerprint && ends_sessions == o.ends_sessions;
+  }
+};
+
+// The newest login with a key into one account of one host, from its agent's KeyUseReport.
+struct KeyUseRecord {
+  std::string fingerprint;  // SHA256:…
+  std::string hostname;     // the reporting stream's host, never a field of the report
+  std::string account;
+  absl::Time last_used;
+  std::string from_address;  // canonical IP address text
+};
+
+// How many live sessions of a revoked key one host's agent ended (over every report).
+struct SessionsEndedRecord {
+  std::string fingerprint;
+  std::string hostname;
+  uint64_t count = 0;
+  absl::Time last_at;  // when the newest report saying so was received
+};
+
+// What GetKey shows of a key's use: the newest login per (host, account), newest first, and
+// the sessions ended per host, by hostname.
+struct KeyUsage {
+  std::vector<KeyUseRecord> uses;
+  std::vector<SessionsEndedRecord> sessions_ended;
+};
+
+// One entry of a report's sessions_ended.
+struct SessionsEndedCount {
+  std::string fingerprint;
+  uint32_t count = 0;
 };
 
 struct HostSelector {
@@ -83,6 +127,11 @@ struct GrantRecord {
   bool operator==(const GrantRecord& o) const;
 };
 
+// Where a host's agent writes the managed keys (its key_files setting, v1::KeyFilesMode): the
+// accounts' ~/.ssh/authorized_keys, root-owned /etc/ssh/keyfleet/authorized_keys/USER, or both.
+// Agents before the setting wrote home files only.
+enum class KeyFilesMode { kHome, kCentral, kBoth };
+
 struct HostRecord {
   std::string hostname;
   Labels labels;
@@ -94,6 +143,12 @@ struct HostRecord {
   // The accounts the last report's apply could not write, as JSON [{"account","reason"}].
   std::string failed_accounts_json = "[]";
   std::vector<std::string> host_key_fingerprints;
+  // The host's SSH host public keys from the last report, "TYPE BASE64" each (for known_hosts).
+  std::vector<std::string> host_public_keys;
+  // Why the host's KRL does not hold the revocations of the state it applied (last report); ""
+  // when it does. Non-empty: the host is failed, not converged.
+  std::string revocations_error;
+  KeyFilesMode key_files = KeyFilesMode::kHome;
   // Enrollment: empty for a host registered by an --insecure-dev hello. A host certificate is
   // honoured only while it names the host's current enrollment id.
   std::string enrollment_id;
@@ -195,6 +250,8 @@ struct PolicyRecord {
   std::optional<RotationRule> service_rule;
   KeyPolicy key_policy = KeyPolicy::Default();
   UnmanagedKeysMode unmanaged_keys = UnmanagedKeysMode::kKeep;
+  // Whether a revocation ends the key's live sessions when the request does not say.
+  bool end_sessions_on_revoke = false;
 
   RotationRule DefaultRule() const { return {max_key_age, warning_window, rotation_overlap}; }
   // The kind's own rule, or the default.
@@ -222,6 +279,12 @@ struct HostReport {
   // agent did not report them (the stored ones stay).
   std::string observed_json;
   std::string applied_epoch;  // "" from agents before epochs: taken as the controller's
+  std::vector<std::string> host_public_keys;  // "TYPE BASE64", each parsed and re-rendered
+  std::string revocations_error;              // "" when the host's KRL is as desired
+  KeyFilesMode key_files = KeyFilesMode::kHome;
+  // Live sessions of revoked keys the agent ended since its previous report (counts add up:
+  // reports buffered together merge theirs). Recorded per (fingerprint, host) and audited.
+  std::vector<SessionsEndedCount> sessions_ended;
 };
 
 // One append-only, hash-chained audit event.
@@ -262,6 +325,8 @@ struct Snapshot {
   std::vector<HostRecord> hosts;
   std::optional<PolicyRecord> policy;  // nullopt: never set, the configured defaults apply
   std::vector<ApiCredentialRecord> credentials;  // revoked and expired ones included
+  // Every fingerprint ever revoked (the revoked_fingerprints table), also of keys removed since.
+  std::vector<SnapshotRevocation> revoked_fingerprints;
 };
 
 // A mutation's request as the caller tagged it: a replay of the same id gets the first outcome
@@ -323,6 +388,8 @@ const char* RoleName(Role role);  // "admin" | "operator" | "auditor" | "owner"
 std::optional<Role> ParseRole(const std::string& name);
 const char* CredentialKindName(CredentialKind kind);  // "token" | "certificate"
 std::optional<CredentialKind> ParseCredentialKind(const std::string& name);
+const char* KeyFilesModeName(KeyFilesMode mode);  // "home" | "central" | "both"
+std::optional<KeyFilesMode> ParseKeyFilesMode(const std::string& name);
 const char* EntityKindName(EntityKind kind);  // "principal" | "key" | …
 std::optional<EntityKind> ParseEntityKind(const std::string& name);
 

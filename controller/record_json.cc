@@ -119,20 +119,23 @@ absl::StatusOr<PrincipalRecord> PrincipalFromJson(const std::string& text) {
 }
 
 static json KeyToObject(const KeyRecord& k) {
-  return json{{"fingerprint", k.fingerprint},
-              {"principal", k.principal},
-              {"type", k.type},
-              {"bits", k.bits},
-              {"public_key", k.public_key},
-              {"comment", k.comment},
-              {"label", k.label},
-              {"created_at", FormatRecordTime(k.created_at)},
-              {"expires_at", FormatRecordTime(k.expires_at)},
-              {"state", KeyStateName(k.state)},
-              {"successor_fingerprint", k.successor_fingerprint},
-              {"source", KeySourceName(k.source)},
-              {"revocation_reason", k.revocation_reason},
-              {"revoked_at", OptionalTime(k.revoked_at)}};
+  json j{{"fingerprint", k.fingerprint},
+         {"principal", k.principal},
+         {"type", k.type},
+         {"bits", k.bits},
+         {"public_key", k.public_key},
+         {"comment", k.comment},
+         {"label", k.label},
+         {"created_at", FormatRecordTime(k.created_at)},
+         {"expires_at", FormatRecordTime(k.expires_at)},
+         {"state", KeyStateName(k.state)},
+         {"successor_fingerprint", k.successor_fingerprint},
+         {"source", KeySourceName(k.source)},
+         {"revocation_reason", k.revocation_reason},
+         {"revoked_at", OptionalTime(k.revoked_at)}};
+  // Absent unless set, so keys stored and changes written before the flag read back unchanged.
+  if (k.revocation_ends_sessions) j["revocation_ends_sessions"] = true;
+  return j;
 }
 
 std::string KeyToJson(const KeyRecord& k) {
@@ -155,6 +158,9 @@ static absl::StatusOr<KeyRecord> KeyFromObject(const json& j) {
   KF_ASSIGN_OR_RETURN(k.source, GetEnum<KeySource>(j, "source", ParseKeySource));
   k.revocation_reason = j.at("revocation_reason").get<std::string>();
   KF_ASSIGN_OR_RETURN(k.revoked_at, GetOptionalTime(j, "revoked_at"));
+  if (j.contains("revocation_ends_sessions")) {
+    k.revocation_ends_sessions = j.at("revocation_ends_sessions").get<bool>();
+  }
   return k;
 }
 
@@ -409,6 +415,7 @@ std::string PolicyToJson(const PolicyRecord& p) {
   // read back unchanged.
   if (p.person_rule) j["person"] = RotationRuleToJson(*p.person_rule);
   if (p.service_rule) j["service"] = RotationRuleToJson(*p.service_rule);
+  if (p.end_sessions_on_revoke) j["end_sessions_on_revoke"] = true;  // absent: false, as before
   return j.dump();
 }
 
@@ -435,6 +442,9 @@ absl::StatusOr<PolicyRecord> PolicyFromJson(const std::string& text) {
         KF_ASSIGN_OR_RETURN(p.key_policy.min_rsa_bits, GetInt<uint32_t>(j, "min_rsa_bits"));
         KF_ASSIGN_OR_RETURN(p.unmanaged_keys, GetEnum<UnmanagedKeysMode>(j, "unmanaged_keys",
                                                                          ParseUnmanagedKeysMode));
+        if (j.contains("end_sessions_on_revoke")) {
+          p.end_sessions_on_revoke = j.at("end_sessions_on_revoke").get<bool>();
+        }
         return p;
       });
 }

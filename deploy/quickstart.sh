@@ -201,6 +201,9 @@ run "$KEYFLEET" key revoke "$FP" --reason "laptop stolen" --wait --timeout 30s
 show_file web-1 alice
 show_file db-1 alice
 run "$KEYFLEET" verify "$WORK/alice.pub" db-1 alice
+echo "(sshd itself refuses it too, wherever it appears: each agent keeps the fleet's revoked"
+echo " keys in an OpenSSH KRL for sshd's RevokedKeys; see keyfleet-agent sshd-config)"
+run ssh-keygen -Q -f "$WORK/hosts/dev-1/etc/ssh/keyfleet/revoked.krl" "$WORK/alice.pub"
 run "$KEYFLEET" key add alice "$WORK/alice.pub"
 
 step "alice replaces her key herself, with a token that may manage only her own keys"

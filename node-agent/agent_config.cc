@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -17,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "common/duration_text.h"
 #include "common/host_names.h"
+#include "node-agent/key_files.h"
 
 namespace keyfleet::agent {
 namespace {
@@ -193,6 +195,21 @@ absl::Status ValidateMetricsTextfile(absl::string_view path) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateHostPathSetting(absl::string_view setting, absl::string_view path) {
+  if (path.empty()) return absl::OkStatus();
+  bool bad = path.front() != '/' || path.back() == '/' || absl::StrContains(path, '\0');
+  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    bad = bad || part == "." || part == "..";
+  }
+  if (bad) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        setting, " ", Quoted(path),
+        " must be an absolute path without . or .. components or a trailing '/', or \"\" for "
+        "none"));
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 
 // `controller:` as one address, comma-separated addresses, or a sequence of addresses.
@@ -225,11 +242,40 @@ absl::StatusOr<std::vector<std::string>> ControllersFromYaml(const YAML::Node& n
 
 }  // namespace
 
+absl::Status ValidateSshdLogSettings(absl::string_view sshd_log, absl::string_view format) {
+  if (sshd_log != "auto" && sshd_log != "journald" && sshd_log != "off") {
+    if (sshd_log.empty() || sshd_log[0] != '/') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sshd_log: \"", absl::CHexEscape(sshd_log.substr(0, 64)),
+          "\" is not a source; use auto, journald, off or the absolute path of a log file"));
+    }
+    if (absl::Status s = ValidateHostPathSetting("sshd_log", sshd_log); !s.ok()) return s;
+  }
+  if (format != "syslog" && format != "sshd") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sshd_log_format: \"", absl::CHexEscape(format.substr(0, 64)),
+                     "\" is not a format; use syslog (auth.log) or sshd (sshd -E FILE)"));
+  }
+  return absl::OkStatus();
+}
+
+ReconcilerSettings ReconcilerSettingsOf(const AgentConfig& config) {
+  ReconcilerSettings settings;
+  settings.apply.root = config.root;
+  settings.apply.accounts = config.accounts;
+  settings.apply.key_files = config.key_files;
+  settings.apply.keys_index_dir = config.keys_index_dir;
+  settings.cache_path = config.cache_path;
+  settings.revoked_keys_file = config.revoked_keys_file;
+  return settings;
+}
+
 absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text, AgentConfig config) {
   static const std::set<std::string> kKeys = {
-      "controller", "hostname",     "labels",           "min_uid",   "allow_root",
-      "cache_path", "root",         "recheck_interval", "log_level", "log_format",
-      "tls_dir",    "insecure_dev", "metrics_textfile"};
+      "controller",     "hostname",     "labels",           "min_uid",   "allow_root",
+      "cache_path",     "root",         "recheck_interval", "log_level", "log_format",
+      "tls_dir",        "insecure_dev", "metrics_textfile", "key_files", "revoked_keys_file",
+      "keys_index_dir", "sshd_log",     "sshd_log_format"};
   try {
     YAML::Node root = YAML::Load(yaml_text);
     if (root.IsNull()) return config;
@@ -270,6 +316,31 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml_text, Agent
     if (YAML::Node textfile = root["metrics_textfile"]) {
       config.metrics_textfile = textfile.IsNull() ? "" : textfile.as<std::string>();
       if (absl::Status s = ValidateMetricsTextfile(config.metrics_textfile); !s.ok()) return s;
+    }
+    if (root["key_files"]) {
+      absl::StatusOr<v1::KeyFilesMode> mode =
+          ParseKeyFilesMode(root["key_files"].as<std::string>());
+      if (!mode.ok()) return mode.status();
+      config.key_files = *mode;
+    }
+    for (auto [key, field] :
+         {std::pair<const char*, std::string*>{"revoked_keys_file", &config.revoked_keys_file},
+          {"keys_index_dir", &config.keys_index_dir}}) {
+      if (YAML::Node node = root[key]) {
+        if (!node.IsNull() && !node.IsScalar()) {
+          return absl::InvalidArgumentError(absl::StrCat(key, ": give a path, or \"\" for none"));
+        }
+        *field = node.IsNull() ? "" : node.as<std::string>();
+        if (absl::Status s = ValidateHostPathSetting(key, *field); !s.ok()) return s;
+      }
+    }
+    if (root["sshd_log"]) config.sshd_log = root["sshd_log"].as<std::string>();
+    if (root["sshd_log_format"]) {
+      config.sshd_log_format = root["sshd_log_format"].as<std::string>();
+    }
+    if (absl::Status s = ValidateSshdLogSettings(config.sshd_log, config.sshd_log_format);
+        !s.ok()) {
+      return s;
     }
     if (root["tls_dir"]) config.tls_dir = root["tls_dir"].as<std::string>();
     if (root["insecure_dev"]) config.insecure_dev = root["insecure_dev"].as<bool>();

@@ -25,6 +25,14 @@ struct ApplySettings {
   // block was written from another epoch is then left alone (the cached state may be the older
   // history); a state the controller sends now replaces it.
   bool state_from_cache = false;
+  // Where managed keys go (key_files.h): the home files, the root-owned central files under
+  // ROOT/etc/ssh/keyfleet/authorized_keys, or both. Central only: each home file's managed
+  // block is removed (the user's own lines stay), so switching never leaves old keys behind;
+  // home only: every central file is removed.
+  v1::KeyFilesMode key_files = v1::KEY_FILES_MODE_HOME;
+  // The keys index (keys_index_file.h) under ROOT, for `authorized-keys-command --fingerprint`;
+  // "" keeps none. Written only while the directory's parent exists.
+  std::string keys_index_dir;
 };
 
 // kNoAccount: the host has no such account, so there is nothing to write (and nothing that sshd
@@ -45,6 +53,12 @@ inline bool NotApplied(const AccountApplied& a) {
   return a.outcome == AccountOutcome::kRefused || a.outcome == AccountOutcome::kFailed;
 }
 
+// Sessions ended of one key (sshd_activity.h).
+struct SessionsEndedCount {
+  std::string fingerprint;  // "SHA256:…"
+  uint32_t count = 0;
+};
+
 struct ApplyReport {
   uint64_t generation = 0;
   std::string epoch;   // of the desired state applied
@@ -55,6 +69,12 @@ struct ApplyReport {
   // The key lines each account's files hold after the apply (observed_keys.h); accounts that
   // do not exist or whose files could not be read are absent.
   std::vector<v1::ObservedAccount> observed;
+  // Why the host's KRL does not hold the state's revocations (reconciler.h); empty when it does.
+  std::string revocations_error;
+  // Sessions this apply ended because their key was revoked with kill_sessions.
+  std::vector<SessionsEndedCount> sessions_ended;
+  // Where the managed keys were written (the agent's key_files setting).
+  v1::KeyFilesMode key_files = v1::KEY_FILES_MODE_HOME;
 };
 
 // The lines the agent last wrote, per account (from its cache): lets a damaged managed block be

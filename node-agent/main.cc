@@ -1,9 +1,11 @@
 // keyfleet-agent: the node agent that reconciles ~/.ssh/authorized_keys.
 //   keyfleet-agent run [--config FILE] [--controller ADDR[,ADDR…]]… [--once] …
 //   keyfleet-agent apply --desired FILE.json [--root DIR] [--min-uid N] [--allow-root]
-//   keyfleet-agent authorized-keys-command USER [--cache PATH]
+//   keyfleet-agent authorized-keys-command USER [--cache PATH] [--fingerprint FP [--index-dir DIR]]
 //   keyfleet-agent enroll --controller ADDR[,ADDR…]… --token T --ca-hash sha256:HEX
-//                         [--hostname NAME]
+//                         [--hostname NAME] [--config FILE]
+//   keyfleet-agent sshd-config [--config FILE] [--command] [--check [--sshd PATH]
+//                              [--sshd-config FILE] [--connection SPEC]]
 #include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
@@ -15,16 +17,23 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "common/clock.h"
 #include "common/duration_text.h"
 #include "common/logging.h"
 #include "common/runtime_setup.h"
+#include "common/sha256_fingerprint.h"
 #include "common/tls/grpc_credentials.h"
 #include "node-agent/agent_config.h"
 #include "node-agent/apply.h"
 #include "node-agent/cache.h"
 #include "node-agent/host_credentials.h"
+#include "node-agent/key_files.h"
+#include "node-agent/keys_index_file.h"
 #include "node-agent/metrics_textfile.h"
 #include "node-agent/reconciler.h"
+#include "node-agent/revocation_file.h"
+#include "node-agent/sshd_activity.h"
+#include "node-agent/sshd_config_check.h"
 #include "node-agent/watch_client.h"
 #include "spdlog/spdlog.h"
 
@@ -73,12 +82,33 @@ int Apply(const std::string& desired_path, const keyfleet::agent::ApplySettings&
   return AnyRefused(report) ? kExitRefused : kExitOk;
 }
 
+// sshd's AuthorizedKeysCommand with %f: the lines of the offered key only, from the keys index.
+// Fails closed: on any doubt about the index it prints nothing and says why on stderr (sshd
+// logs it).
+int AuthorizedKeysForFingerprint(const std::string& user, const std::string& fingerprint,
+                                 const std::string& index_dir) {
+  absl::StatusOr<std::string> digest = keyfleet::Sha256FingerprintDigest(fingerprint);
+  if (!digest.ok()) {
+    return Fail(kExitUsage, "--fingerprint: " + std::string(digest.status().message()) +
+                                " (sshd's %f for a SHA256 FingerprintHash)");
+  }
+  absl::StatusOr<std::string> lines =
+      keyfleet::agent::LookupKeysIndexFile(index_dir, user, *digest);
+  if (!lines.ok()) {
+    return Fail(kExitRefused, std::string(lines.status().message()) + "; no keys given");
+  }
+  std::cout << *lines << std::flush;
+  return std::cout ? kExitOk : kExitRefused;
+}
+
 // sshd's AuthorizedKeysCommand: the account's managed lines from the cache. No network, no
 // gRPC start-up: sshd waits on this for every login.
-int AuthorizedKeysCommand(const std::string& user, const std::string& cache_path) {
+int AuthorizedKeysCommand(const std::string& user, const std::string& cache_path,
+                          const std::string& fingerprint, const std::string& index_dir) {
   if (auto s = keyfleet::agent::ValidateUsername(user); !s.ok()) {
     return Fail(kExitUsage, std::string(s.message()));
   }
+  if (!fingerprint.empty()) return AuthorizedKeysForFingerprint(user, fingerprint, index_dir);
   auto cached = keyfleet::agent::DesiredStateCache(cache_path).Load();
   if (!cached.ok()) return Fail(kExitRefused, std::string(cached.status().message()));
   if (!cached->has_value()) {
@@ -96,7 +126,8 @@ int AuthorizedKeysCommand(const std::string& user, const std::string& cache_path
   return kExitOk;
 }
 
-int Enroll(keyfleet::agent::EnrollOptions options, const std::string& timeout) {
+int Enroll(keyfleet::agent::EnrollOptions options, const std::string& timeout,
+           const AgentConfig& config) {
   if (!timeout.empty()) {
     auto d = keyfleet::ParseDurationText(timeout);
     if (!d.ok()) return Fail(kExitUsage, "--timeout: " + std::string(d.status().message()));
@@ -112,7 +143,50 @@ int Enroll(keyfleet::agent::EnrollOptions options, const std::string& timeout) {
             << absl::FormatTime("%Y-%m-%d %H:%MZ", creds->not_after, absl::UTCTimeZone())
             << " (renewed automatically by `keyfleet-agent run`); files in " << options.tls_dir
             << "\n";
+  if (!config.revoked_keys_file.empty()) {
+    // sshd refuses every key while its RevokedKeys file is missing: it must exist before
+    // sshd_config names it, and enrollment is when the host joins.
+    const std::string krl = keyfleet::agent::UnderRoot(config.root, config.revoked_keys_file);
+    if (absl::Status s = keyfleet::agent::EnsureRevocationFile(krl); !s.ok()) {
+      return Fail(kExitRefused, "enrolled, but the KRL for sshd's RevokedKeys is not there: " +
+                                    std::string(s.message()));
+    }
+    std::cout << "sshd's RevokedKeys file " << krl
+              << " is in place (see `keyfleet-agent sshd-config`)\n";
+  }
   return kExitOk;
+}
+
+int SshdConfig(const std::string& config_path, bool command, bool check,
+               const std::string& sshd_path, const std::string& sshd_config_file,
+               const std::string& connection) {
+  AgentConfig config;
+  if (!config_path.empty()) {
+    auto loaded = keyfleet::agent::LoadAgentConfigFile(config_path, config);
+    if (!loaded.ok()) return Fail(kExitUsage, std::string(loaded.status().message()));
+    config = *loaded;
+  }
+  if (!check) {
+    keyfleet::agent::SshdConfigOptions options;
+    options.command = command;
+    char self[4096] = {};
+    if (ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1); n > 0) {
+      options.agent_binary = std::string(self, static_cast<size_t>(n));
+    }
+    std::cout << keyfleet::agent::RenderSshdConfigLines(config, options);
+    return kExitOk;
+  }
+  absl::StatusOr<std::string> output =
+      keyfleet::agent::RunSshdT(sshd_path, sshd_config_file, connection);
+  if (!output.ok()) return Fail(kExitRefused, std::string(output.status().message()));
+  auto effective = keyfleet::agent::ParseSshdEffectiveConfig(*output);
+  if (!effective.ok()) return Fail(kExitRefused, std::string(effective.status().message()));
+  bool all_ok = true;
+  for (const keyfleet::agent::SshdCheck& c : keyfleet::agent::CheckSshdConfig(*effective, config)) {
+    std::cout << (c.ok ? "ok: " : "problem: ") << c.message << "\n";
+    all_ok = all_ok && c.ok;
+  }
+  return all_ok ? kExitOk : kExitRefused;
 }
 
 std::atomic<keyfleet::agent::WatchClient*> g_client{nullptr};
@@ -150,6 +224,22 @@ int main(int argc, char** argv) {
   run->add_option("--hostname", hostname, "This host's name (default: gethostname)");
   run->add_option("--label", labels, "A label KEY=VALUE (repeatable)");
   run->add_option("--root", root, "Treat DIR as / (for tests and demos)");
+  std::string key_files;
+  run->add_option("--key-files", key_files,
+                  "home (~/.ssh/authorized_keys), central (/etc/ssh/keyfleet/authorized_keys/USER, "
+                  "root-owned: users cannot add keys) or both (default home; see `sshd-config`)");
+  std::string sshd_log, sshd_log_format;
+  run->add_option("--sshd-log", sshd_log,
+                  "Where sshd's authentication log is read, for last use and ending sessions of "
+                  "revoked keys: auto (journald when it runs, else /var/log/auth.log), journald, "
+                  "off, or a log file's absolute path under --root (default auto)");
+  run->add_option("--sshd-log-format", sshd_log_format,
+                  "How that file is framed: syslog (auth.log, default) or sshd (sshd -E FILE)");
+  std::optional<std::string> revoked_keys_file;  // given on the command line ("" too)
+  run->add_option_function<std::string>(
+      "--revoked-keys-file", [&](const std::string& path) { revoked_keys_file = path; },
+      "The OpenSSH KRL of the fleet's revoked keys kept for sshd's RevokedKeys, under --root "
+      "(default /etc/ssh/keyfleet/revoked.krl; \"\" keeps none; see `sshd-config`)");
   run->add_option("--cache", cache_path,
                   "Cache prefix: the last applied state lives in PREFIX.0 and PREFIX.1 "
                   "(default /var/lib/keyfleet/agent-cache)");
@@ -213,6 +303,11 @@ int main(int argc, char** argv) {
                      "Where to write host.pem and ca.pem (default /var/lib/keyfleet/tls)");
   enroll->add_option("--timeout", enroll_timeout,
                      "Give up on a controller after this long, then try the next (default 30s)");
+  std::string enroll_config;
+  enroll->add_option("--config", enroll_config,
+                     "The agent's YAML config, for revoked_keys_file and root: after enrolling, "
+                     "an empty KRL is created there when there is none, so sshd_config may name "
+                     "it at once (default /etc/ssh/keyfleet/revoked.krl)");
 
   std::string desired_path;
   keyfleet::agent::ApplySettings apply_settings;
@@ -231,19 +326,74 @@ int main(int argc, char** argv) {
                     "Refuse accounts below this uid (default 1000)");
   apply->add_flag("--allow-root", apply_settings.accounts.allow_root,
                   "Allow uid 0 and accounts below --min-uid");
+  std::string apply_key_files;
+  apply->add_option("--key-files", apply_key_files,
+                    "home (default), central (DIR/etc/ssh/keyfleet/authorized_keys/USER) or both");
+  apply->add_option("--keys-index-dir", apply_settings.keys_index_dir,
+                    "Also keep the keys index for `authorized-keys-command --fingerprint` in this "
+                    "directory, under --root (default: none)");
 
   std::string user;
   std::string akc_cache = AgentConfig().cache_path;
   CLI::App* akc = app.add_subcommand(
       "authorized-keys-command",
-      "Print USER's managed authorized_keys lines from the local cache, for sshd's "
-      "AuthorizedKeysCommand (no network). See README for the sshd_config lines.");
+      "Print USER's managed authorized_keys lines for sshd's AuthorizedKeysCommand (no "
+      "network): all of them from the local cache, or with --fingerprint only the offered "
+      "key's, from the keys index. Prints nothing and exits non-zero, saying why on stderr, "
+      "when it cannot trust or read what it needs. `sshd-config --command` prints the lines.");
   akc->add_option("USER", user, "The account sshd asks about")->required();
   akc->add_option("--cache", akc_cache,
                   "Cache prefix, as given to `run` (default /var/lib/keyfleet/agent-cache)");
+  std::string akc_fingerprint;
+  std::string akc_index_dir = keyfleet::agent::kDefaultKeysIndexDir;
+  akc->add_option("--fingerprint", akc_fingerprint,
+                  "The offered key's fingerprint, SHA256:BASE64 (sshd's %f): print only its lines, "
+                  "looked up in the keys index (a few reads whatever the number of keys) instead "
+                  "of every line from the cache");
+  akc->add_option("--index-dir", akc_index_dir,
+                  "The agent's keys_index_dir, the real path (default "
+                  "/var/lib/keyfleet/keys-index); every directory on it and the file must be "
+                  "root-owned and not writable by group or others");
+
+  std::string sshd_config_path;
+  bool sshd_check = false;
+  bool sshd_command = false;
+  std::string sshd_path = "/usr/sbin/sshd";
+  std::string sshd_config_file;
+  std::string sshd_connection;
+  CLI::App* sshd_config = app.add_subcommand(
+      "sshd-config",
+      "Print the sshd_config lines this agent's settings need (RevokedKeys for its KRL, the "
+      "AuthorizedKeysFile of its key_files mode, with --command the AuthorizedKeysCommand "
+      "lines). With --check, verify the running configuration (`sshd -T`, as root) against the "
+      "files the agent keeps: one line per check, exit 1 when one fails.");
+  sshd_config->add_option("--config", sshd_config_path, "The agent's YAML config file");
+  sshd_config->add_flag("--command", sshd_command,
+                        "Also print AuthorizedKeysCommand lines (the indexed lookup with %f)");
+  sshd_config->add_flag("--check", sshd_check, "Check the running configuration instead");
+  sshd_config->add_option("--sshd", sshd_path, "The sshd binary (default /usr/sbin/sshd)");
+  sshd_config->add_option("--sshd-config", sshd_config_file,
+                          "sshd's configuration file (default: sshd's own, /etc/ssh/sshd_config)");
+  sshd_config->add_option("--connection", sshd_connection,
+                          "user=USER,host=HOST,addr=ADDR: the connection sshd -T evaluates Match "
+                          "blocks for (sshd's -C); without it, the settings outside Match blocks");
   CLI11_PARSE(app, argc, argv);
 
-  if (apply->parsed()) return Apply(desired_path, apply_settings);
+  if (apply->parsed()) {
+    if (!apply_key_files.empty()) {
+      auto mode = keyfleet::agent::ParseKeyFilesMode(apply_key_files);
+      if (!mode.ok()) {
+        return Fail(kExitUsage, "--key-files: " + std::string(mode.status().message()));
+      }
+      apply_settings.key_files = *mode;
+    }
+    if (auto s = keyfleet::agent::ValidateHostPathSetting("--keys-index-dir",
+                                                          apply_settings.keys_index_dir);
+        !s.ok()) {
+      return Fail(kExitUsage, std::string(s.message()));
+    }
+    return Apply(desired_path, apply_settings);
+  }
   if (enroll->parsed()) {
     auto parsed = keyfleet::agent::ParseControllerList(enroll_controllers);
     if (!parsed.ok())
@@ -270,9 +420,24 @@ int main(int argc, char** argv) {
       return Fail(kExitUsage,
                   "a join token is needed: --token-file FILE, $KEYFLEET_JOIN_TOKEN or --token");
     }
-    return Enroll(enroll_options, enroll_timeout);
+    AgentConfig enroll_agent_config;
+    if (!enroll_config.empty()) {
+      auto loaded = keyfleet::agent::LoadAgentConfigFile(enroll_config, enroll_agent_config);
+      if (!loaded.ok()) return Fail(kExitUsage, std::string(loaded.status().message()));
+      enroll_agent_config = *loaded;
+    }
+    return Enroll(enroll_options, enroll_timeout, enroll_agent_config);
   }
-  if (akc->parsed()) return AuthorizedKeysCommand(user, akc_cache);
+  if (akc->parsed()) {
+    if (akc->count("--index-dir") > 0 && akc_fingerprint.empty()) {
+      return Fail(kExitUsage, "--index-dir is read only with --fingerprint");
+    }
+    return AuthorizedKeysCommand(user, akc_cache, akc_fingerprint, akc_index_dir);
+  }
+  if (sshd_config->parsed()) {
+    return SshdConfig(sshd_config_path, sshd_command, sshd_check, sshd_path, sshd_config_file,
+                      sshd_connection);
+  }
 
   AgentConfig config;
   if (!config_path.empty()) {
@@ -288,6 +453,27 @@ int main(int argc, char** argv) {
   }
   if (!hostname.empty()) config.hostname = hostname;
   if (!root.empty()) config.root = root;
+  if (!key_files.empty()) {
+    auto mode = keyfleet::agent::ParseKeyFilesMode(key_files);
+    if (!mode.ok()) return Fail(kExitUsage, "--key-files: " + std::string(mode.status().message()));
+    config.key_files = *mode;
+  }
+  if (!sshd_log.empty()) config.sshd_log = sshd_log;
+  if (!sshd_log_format.empty()) config.sshd_log_format = sshd_log_format;
+  if (auto s = keyfleet::agent::ValidateSshdLogSettings(config.sshd_log, config.sshd_log_format);
+      !s.ok()) {
+    return Fail(kExitUsage, std::string(s.message()));
+  }
+  if (revoked_keys_file) {
+    if (!revoked_keys_file->empty()) {
+      if (auto s =
+              keyfleet::agent::ValidateHostPathSetting("--revoked-keys-file", *revoked_keys_file);
+          !s.ok()) {
+        return Fail(kExitUsage, std::string(s.message()));
+      }
+    }
+    config.revoked_keys_file = *revoked_keys_file;
+  }
   if (!cache_path.empty()) config.cache_path = cache_path;
   if (!log_level.empty()) config.log_level = log_level;
   if (!log_format.empty()) {
@@ -351,8 +537,23 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  keyfleet::agent::Reconciler reconciler({{config.root, config.accounts}, config.cache_path});
+  keyfleet::agent::Reconciler reconciler(keyfleet::agent::ReconcilerSettingsOf(config));
   keyfleet::agent::WatchClient client(config, reconciler);
+  // Logins from sshd's log: last use for the controller, live sessions to end on a revocation.
+  keyfleet::SystemClock clock;
+  std::unique_ptr<keyfleet::agent::SshdActivity> activity;
+  if (std::optional<keyfleet::agent::AuthLogSettings> log = keyfleet::agent::AuthLogSettingsFor(
+          config.sshd_log, config.sshd_log_format, config.root)) {
+    activity = std::make_unique<keyfleet::agent::SshdActivity>(*std::move(log), clock);
+    client.SetSshdActivity(activity.get());
+    reconciler.SetSessionEnder([a = activity.get()](const std::vector<std::string>& digests) {
+      return a->EndSessions(digests);
+    });
+  } else if (config.sshd_log == "auto") {
+    spdlog::info(
+        "no sshd log found (journald is not running and there is no /var/log/auth.log): last "
+        "use is not reported and sessions of revoked keys cannot be ended; set sshd_log");
+  }
   std::unique_ptr<keyfleet::agent::AgentTextfile> textfile;
   if (!config.metrics_textfile.empty()) {
     using keyfleet::agent::AgentTextfile;
@@ -372,6 +573,7 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   if (textfile) textfile->Start();
+  if (activity) activity->Start();
   g_client = &client;
   std::thread signals([] {
     sigset_t set;

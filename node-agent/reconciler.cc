@@ -17,6 +17,7 @@ ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state, bool sweep, b
     report.digest = state.digest();
     report.accounts.push_back(
         {"", AccountOutcome::kFailed, std::string(passwd.status().message())});
+    UpdateRevocationsLocked(state, &report);
     if (observer_) observer_(report);
     return report;
   }
@@ -35,6 +36,7 @@ ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state, bool sweep, b
   for (const v1::AccountKeys& a : state.accounts()) {
     if (a.keys_size() == 0) without_keys.insert(a.account());
   }
+  UpdateRevocationsLocked(state, &report);
   for (const AccountApplied& a : report.accounts) {
     const bool done =
         a.outcome == AccountOutcome::kWritten || a.outcome == AccountOutcome::kUnchanged;
@@ -48,8 +50,18 @@ ApplyReport Reconciler::ApplyLocked(const v1::DesiredState& state, bool sweep, b
   return report;
 }
 
+void Reconciler::UpdateRevocationsLocked(const v1::DesiredState& state, ApplyReport* report) {
+  std::vector<std::string> end_sessions;
+  report->revocations_error = revocations_.Update(state, fetch_, &end_sessions);
+  if (!report->revocations_error.empty()) {
+    spdlog::error("the KRL is not up to date: {}", report->revocations_error);
+  }
+  if (!end_sessions.empty() && end_sessions_) report->sessions_ended = end_sessions_(end_sessions);
+}
+
 absl::StatusOr<std::optional<ApplyReport>> Reconciler::Start() {
   std::lock_guard<std::mutex> lock(mu_);
+  revocations_.Start().IgnoreError();  // logged; the agent goes on
   absl::StatusOr<std::optional<v1::DesiredState>> cached = cache_.Load();
   if (!cached.ok()) {
     // A damaged or untrusted cache must not keep the agent from the controller (it would get

@@ -1,7 +1,8 @@
 // What the agent does with desired states, without the network: starts from its cache,
 // accepts only states at least as new as what it applied, treats accounts that disappear from
 // the state as "no managed keys", applies, caches, and re-applies on a timer to catch local
-// edits. Thread-safe.
+// edits; after each apply, brings the KRL for sshd's RevokedKeys to the state's revocations.
+// Thread-safe.
 #pragma once
 
 #include <functional>
@@ -14,18 +15,26 @@
 #include "node-agent/apply.h"
 #include "node-agent/cache.h"
 #include "node-agent/managed_block.h"
+#include "node-agent/revocation_keeper.h"
 
 namespace keyfleet::agent {
 
 struct ReconcilerSettings {
   ApplySettings apply;
   std::string cache_path;
+  // The OpenSSH KRL kept for sshd's RevokedKeys, under apply.root (revocation_file.h); "" keeps
+  // none.
+  std::string revoked_keys_file;
 };
 
 class Reconciler {
  public:
   explicit Reconciler(ReconcilerSettings settings)
-      : settings_(std::move(settings)), cache_(settings_.cache_path) {}
+      : settings_(std::move(settings)),
+        cache_(settings_.cache_path),
+        revocations_(settings_.revoked_keys_file.empty()
+                         ? std::string()
+                         : UnderRoot(settings_.apply.root, settings_.revoked_keys_file)) {}
 
   // Loads the cache (if any) and applies it, so the host is enforced before any network. An
   // unusable cache (damaged, untrusted) is logged and skipped: nothing is applied until the
@@ -45,6 +54,14 @@ class Reconciler {
   // reconciler's lock: it must be quick). Set before Start.
   using ApplyObserver = std::function<void(const ApplyReport& report)>;
   void SetApplyObserver(ApplyObserver observer) { observer_ = std::move(observer); }
+  // How the KRL gets the controller's whole list when a state's recent revocations do not
+  // complete it (revocation_keeper.h). Set before Start.
+  void SetRevocationFetcher(RevocationFetcher fetch) { fetch_ = std::move(fetch); }
+  // Ends the live sessions of keys (raw digests) newly revoked with kill_sessions; what it
+  // ended goes into the apply's report. Unset: none are ended. Set before Start.
+  using SessionEnder =
+      std::function<std::vector<SessionsEndedCount>(const std::vector<std::string>& digests)>;
+  void SetSessionEnder(SessionEnder ender) { end_sessions_ = std::move(ender); }
 
  private:
   // Applies `state`, repairing damaged blocks from what was applied before (applied_). Stale
@@ -61,6 +78,12 @@ class Reconciler {
   // carried until it is here.
   std::set<std::string> emptied_;
   ApplyObserver observer_;
+  // Brings the KRL to `state` and ends the sessions it says to, into `report`.
+  void UpdateRevocationsLocked(const v1::DesiredState& state, ApplyReport* report);
+
+  RevocationKeeper revocations_;
+  RevocationFetcher fetch_;
+  SessionEnder end_sessions_;
 };
 
 }  // namespace keyfleet::agent

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/key_use_limits.h"
 #include "common/report_limits.h"
 #include "node-agent/report_text.h"
 
@@ -101,15 +102,23 @@ v1::DriftItem ReportedDriftItem(const Drift& drift) {
   return item;
 }
 
-v1::ReportRequest ReportRequestFor(const ApplyReport& report,
-                                   const std::vector<std::string>& host_key_fingerprints) {
+v1::ReportRequest ReportRequestFor(const ApplyReport& report, const HostKeys& host_keys) {
   v1::ReportRequest req;
   req.set_applied_generation(report.generation);
   req.set_applied_epoch(report.epoch);
   req.set_applied_digest(report.digest);
   AddDrift(report.drift, &req);
   AddFailures(report.accounts, &req);
-  for (const std::string& fp : host_key_fingerprints) req.add_host_key_fingerprints(fp);
+  for (const std::string& fp : host_keys.fingerprints) req.add_host_key_fingerprints(fp);
+  for (const std::string& key : host_keys.public_keys) req.add_host_public_keys(key);
+  req.set_revocations_error(ReportText(report.revocations_error, kMaxReportTextBytes));
+  req.set_key_files(report.key_files);
+  for (const SessionsEndedCount& ended : report.sessions_ended) {
+    if (static_cast<size_t>(req.sessions_ended_size()) == kMaxSessionsEndedPerReport) break;
+    v1::SessionsEnded* out = req.add_sessions_ended();
+    out->set_fingerprint(ended.fingerprint);
+    out->set_count(ended.count);
+  }
   for (const v1::ObservedAccount& a : report.observed) *req.add_observed() = a;
   req.set_observed_included(true);
   return req;

@@ -11,6 +11,7 @@
 #include "keyfleet/v1/agent.pb.h"
 #include "node-agent/apply.h"
 #include "node-agent/drift.h"
+#include "node-agent/host_keys.h"
 
 namespace keyfleet::agent {
 
@@ -19,9 +20,11 @@ namespace keyfleet::agent {
 // lines (one per unmanaged or edited line, as many as a file has lines), each in order until
 // kMaxReportDriftBytes; the items that did not fit are counted in one DRIFT_KIND_LEFT_OUT item
 // at the end. Failed accounts likewise within kMaxReportFailureBytes, the rest counted in a last
-// failure without an account. Kept items stay in the order the apply found them.
-v1::ReportRequest ReportRequestFor(const ApplyReport& report,
-                                   const std::vector<std::string>& host_key_fingerprints);
+// failure without an account. Kept items stay in the order the apply found them. The host's
+// keys (ReadHostKeys keeps them within kMaxReportHostPublicKeys and
+// kMaxReportHostPublicKeyBytes) and the key files mode go in as they are; the revocations
+// error, the agent's own words, made valid UTF-8 and cut to kMaxReportTextBytes.
+v1::ReportRequest ReportRequestFor(const ApplyReport& report, const HostKeys& host_keys);
 
 // One drift item as a report carries it: its path and detail made valid UTF-8 and cut to
 // kMaxReportPathBytes and kMaxReportTextBytes. The account comes from the desired state (the

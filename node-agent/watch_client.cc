@@ -12,10 +12,12 @@
 #include "common/delivery_limits.h"
 #include "common/duration_text.h"
 #include "common/fingerprint.h"
+#include "common/revocation_limits.h"
 #include "common/ssh_public_key.h"
 #include "common/tls/grpc_credentials.h"
 #include "keyfleet/v1/agent.grpc.pb.h"
 #include "node-agent/host_credentials.h"
+#include "node-agent/host_keys.h"
 #include "node-agent/posix/memory_release.h"
 #include "node-agent/report_request.h"
 #include "spdlog/spdlog.h"
@@ -32,23 +34,6 @@ void SleepUnless(const std::atomic<bool>& stop, absl::Duration d) {
 }
 
 }  // namespace
-
-std::vector<std::string> HostKeyFingerprints(const std::string& root) {
-  std::vector<std::string> out;
-  const std::string pattern = UnderRoot(root, "/etc/ssh/ssh_host_*_key.pub");
-  glob_t g{};
-  if (glob(pattern.c_str(), 0, nullptr, &g) == 0) {
-    for (size_t i = 0; i < g.gl_pathc; ++i) {
-      std::ifstream in(g.gl_pathv[i]);
-      std::string line;
-      std::getline(in, line);
-      auto key = ParsePublicKey(line);
-      if (key.ok()) out.push_back(Fingerprint(*key));
-    }
-  }
-  globfree(&g);
-  return out;
-}
 
 ControllerRotation::ControllerRotation(std::vector<std::string> addresses, uint64_t seed)
     : order_(std::move(addresses)) {
@@ -69,7 +54,71 @@ WatchClient::WatchClient(const AgentConfig& config, Reconciler& reconciler, uint
       rotation_(config.controllers.empty() ? std::vector<std::string>{kDefaultController}
                                            : config.controllers,
                 seed),
-      jitter_rng_(seed ^ 0x9e3779b97f4a7c15ULL) {}
+      jitter_rng_(seed ^ 0x9e3779b97f4a7c15ULL) {
+  reconciler_.SetRevocationFetcher([this] { return FetchRevocations(); });
+}
+
+absl::StatusOr<RevocationSet> WatchClient::FetchRevocations() {
+  std::shared_ptr<grpc::Channel> channel;
+  {
+    std::lock_guard<std::mutex> lock(channel_mu_);
+    channel = channel_;
+  }
+  if (channel == nullptr) return absl::UnavailableError("not connected to a controller");
+  auto stub = v1::AgentService::NewStub(channel);
+  // Pages are taken in digest order while revocations may be added: a list whose size is not
+  // the last page's count missed one, and is asked for again.
+  std::string problem;
+  for (int attempt = 0; attempt < kRevocationFetchAttempts; ++attempt) {
+    RevocationSet set;
+    uint64_t offset = 0;
+    for (size_t page = 0;; ++page) {
+      if (page == kMaxRevocationPages) {
+        return absl::OutOfRangeError(
+            absl::StrCat("the controller's list of revoked keys has more "
+                         "than ",
+                         kMaxRevocationPages, " pages"));
+      }
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() +
+                       absl::ToChronoMilliseconds(kRevocationFetchTimeout));
+      v1::GetRevocationsRequest req;
+      req.set_offset(offset);
+      v1::GetRevocationsResponse resp;
+      grpc::Status s = stub->GetRevocations(&ctx, req, &resp);
+      if (!s.ok()) {
+        return absl::UnavailableError(absl::StrCat("GetRevocations: ", s.error_message()));
+      }
+      if (page == 0) {
+        set.epoch = resp.epoch();
+      } else if (resp.epoch() != set.epoch) {
+        problem = "the controller's epoch changed between pages";
+        break;
+      }
+      for (const std::string& digest : resp.sha256()) {
+        if (digest.size() != kSha256DigestBytes) {
+          return absl::DataLossError(absl::StrCat("the controller sent a revoked key digest of ",
+                                                  digest.size(), " bytes, not 32"));
+        }
+        set.sha256.insert(digest);
+      }
+      for (const std::string& digest : resp.kill_sessions_sha256()) {
+        if (digest.size() == kSha256DigestBytes) set.kill_sessions.insert(digest);
+      }
+      if (resp.next_offset() == 0) {
+        if (set.sha256.size() == resp.total()) return set;
+        problem = absl::StrCat("the list changed while it was read (", set.sha256.size(),
+                               " keys read, ", resp.total(), " counted)");
+        break;
+      }
+      if (resp.next_offset() <= offset) {
+        return absl::DataLossError("the controller's next page of revoked keys goes backwards");
+      }
+      offset = resp.next_offset();
+    }
+  }
+  return absl::UnavailableError(problem);
+}
 
 std::optional<WatchedController> WatchClient::watching() const {
   std::lock_guard<std::mutex> lock(watching_mu_);
@@ -202,7 +251,7 @@ bool WatchClient::ReportChanged(const ApplyReport& report) {
 
 void WatchClient::Report(const ApplyReport& report) {
   v1::AgentMessage msg;
-  *msg.mutable_report() = ReportRequestFor(report, HostKeyFingerprints(config_.root));
+  *msg.mutable_report() = ReportRequestFor(report, ReadHostKeys(config_.root));
   std::lock_guard<std::mutex> lock(stream_mu_);
   if (stream_ == nullptr || !stream_->Write(msg)) {
     spdlog::warn("report of generation {} not sent: not connected to the controller",
@@ -321,14 +370,43 @@ bool WatchClient::WatchOnce(const std::string& address, bool stop_after_first,
   return got_any;
 }
 
+void WatchClient::ReportKeyUses() {
+  if (activity_ == nullptr) return;
+  {
+    std::lock_guard<std::mutex> lock(stream_mu_);
+    if (stream_ == nullptr) return;  // kept in the tracker until a stream is up
+  }
+  KeyUseBatch batch = activity_->TakeChangedUses();
+  if (batch.uses.empty() && batch.dropped == 0) return;
+  v1::AgentMessage msg;
+  v1::KeyUseReport& report = *msg.mutable_key_use();
+  for (const KeyUse& use : batch.uses) {
+    v1::KeyUse* out = report.add_uses();
+    out->set_account(use.account);
+    out->set_fingerprint(use.fingerprint);
+    out->set_from_address(use.address);
+    const int64_t nanos = absl::ToUnixNanos(use.time);
+    out->mutable_last_used()->set_seconds(nanos / 1000000000);
+    out->mutable_last_used()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  }
+  report.set_left_out(static_cast<uint32_t>(std::min<uint64_t>(batch.dropped, UINT32_MAX)));
+  std::lock_guard<std::mutex> lock(stream_mu_);
+  if (stream_ == nullptr || !stream_->Write(msg)) {
+    spdlog::warn("{} login(s) seen in sshd's log not reported: not connected to the controller",
+                 batch.uses.size());
+  }
+}
+
 void WatchClient::RecheckLoop() {
   absl::Time next_recheck = absl::Now() + config_.recheck_interval;
   while (!stop_) {
     // Wake for the next re-check or the certificate's renewal, whichever comes first (and at
-    // least every minute, in case a connection scheduled a renewal meanwhile).
-    SleepUnless(stop_,
-                std::min({absl::Minutes(1), next_recheck - absl::Now(), renew_at() - absl::Now()}));
+    // least every minute, in case a connection scheduled a renewal meanwhile; every
+    // kKeyUseReportInterval while logins are followed).
+    SleepUnless(stop_, std::min({activity_ != nullptr ? kKeyUseReportInterval : absl::Minutes(1),
+                                 next_recheck - absl::Now(), renew_at() - absl::Now()}));
     if (stop_) break;
+    ReportKeyUses();
     RenewIfDue();
     if (absl::Now() < next_recheck) continue;
     next_recheck = absl::Now() + config_.recheck_interval;

@@ -24,6 +24,7 @@
 #include "node-agent/agent_config.h"
 #include "node-agent/host_credentials.h"
 #include "node-agent/reconciler.h"
+#include "node-agent/sshd_activity.h"
 
 namespace keyfleet::agent {
 
@@ -43,6 +44,16 @@ inline constexpr absl::Duration kConnectTimeout = absl::Seconds(5);
 // HTTP/2 keepalive on the stream: a ping after this much silence, answered within the timeout.
 inline constexpr absl::Duration kKeepaliveTime = absl::Seconds(20);
 inline constexpr absl::Duration kKeepaliveTimeout = absl::Seconds(10);
+
+// How often logins seen in sshd's log are reported (at most; only when there are some).
+inline constexpr absl::Duration kKeyUseReportInterval = absl::Seconds(5);
+
+// Fetching the fleet's whole list of revoked keys (FetchRevocations): each page within the
+// timeout; the list read again when it changed meanwhile, at most this many times; at most this
+// many pages (kRevocationsPerPage each: 5 million keys).
+inline constexpr absl::Duration kRevocationFetchTimeout = absl::Seconds(30);
+inline constexpr int kRevocationFetchAttempts = 3;
+inline constexpr size_t kMaxRevocationPages = 100;
 
 // The order in which an agent tries the configured controllers: shuffled once (so a fleet
 // spreads over the replicas, and the agents of a replica that dies spread over the others),
@@ -79,6 +90,9 @@ class WatchClient {
   WatchClient(const AgentConfig& config, Reconciler& reconciler,
               uint64_t seed = std::random_device{}());
 
+  // Where logins are learnt from, to report them (null: none). Set before Run.
+  void SetSshdActivity(SshdActivity* activity) { activity_ = activity; }
+
   // Runs until Stop().
   void Run();
   // Connects, applies the first desired state, reports, returns; tries each controller once
@@ -105,11 +119,16 @@ class WatchClient {
   // Whether `report` says something the last report sent did not (drift or failures).
   bool ReportChanged(const ApplyReport& report);
   void RecheckLoop();
+  // Sends the logins seen since the last call, if any, on the current stream.
+  void ReportKeyUses();
   // A channel to `address` with the current credentials, and the hostname to say in the hello.
   absl::StatusOr<std::shared_ptr<grpc::Channel>> Connect(const std::string& address,
                                                          std::string* hostname);
   // A wait of between half and all of `backoff`.
   absl::Duration Jittered(absl::Duration backoff);
+  // The controller's whole list of revoked keys (every page of GetRevocations), through the
+  // channel of the stream that works; UNAVAILABLE while there is none.
+  absl::StatusOr<RevocationSet> FetchRevocations();
   // Renews the certificate when due; after a renewal the stream is re-opened with it.
   void RenewIfDue();
   void ScheduleRenewal(const HostCredentials& creds);
@@ -136,9 +155,7 @@ class WatchClient {
   // reports when it differs, so drift that went away is cleared on the controller too.
   std::string last_reported_;  // guarded by stream_mu_
   Stream* stream_ = nullptr;
+  SshdActivity* activity_ = nullptr;
 };
-
-// SHA256 fingerprints of ROOT/etc/ssh/ssh_host_*_key.pub.
-std::vector<std::string> HostKeyFingerprints(const std::string& root);
 
 }  // namespace keyfleet::agent

@@ -7,6 +7,7 @@
 #include "common/status_macros.h"
 #include "controller/enrollment_rules.h"
 #include "controller/handlers/keyset_read.h"
+#include "controller/host_selector.h"
 #include "controller/secret_token.h"
 #include "controller/store/inventory_errors.h"
 
@@ -106,6 +107,29 @@ absl::StatusOr<std::vector<JoinTokenRecord>> HostHandlers::ListJoinTokensAfter(
 
 absl::Status HostHandlers::RevokeJoinToken(const Actor& actor, const std::string& id) {
   return ctx_.store.RevokeJoinToken(actor.At(ctx_.Now()), id);
+}
+
+absl::StatusOr<std::vector<HostKnownKeys>> HostHandlers::KnownHostsAfter(
+    const HostSelector& selector, const std::string& after, size_t limit,
+    const std::function<bool(const HostRecord&)>& visible) const {
+  // No selector is every host here (a grant must say "*": it gives access; this only reads).
+  const bool every_host = selector.labels.empty() && selector.hostname_glob.empty();
+  if (!every_host) KF_RETURN_IF_ERROR(ValidateHostSelector(selector));
+  KF_ASSIGN_OR_RETURN(
+      std::vector<HostRecord> hosts,
+      ReadKeptRows<HostRecord>(
+          after, limit,
+          [this](const std::string& from, size_t n) { return ctx_.store.ListHostsAfter(from, n); },
+          [](const HostRecord& h) { return h.hostname; },
+          [&](const HostRecord& h) {
+            return (every_host || SelectorMatches(selector, h.hostname, h.labels)) && visible(h);
+          }));
+  std::vector<HostKnownKeys> out;
+  out.reserve(hosts.size());
+  for (HostRecord& h : hosts) {
+    out.push_back({std::move(h.hostname), std::move(h.host_public_keys)});
+  }
+  return out;
 }
 
 }  // namespace keyfleet::controller

@@ -19,6 +19,13 @@ struct NewJoinToken {
   std::string ca_pin;  // what agents pin (`--ca-hash`); "" with --insecure-dev
 };
 
+// One host's SSH host keys, for a known_hosts file.
+struct HostKnownKeys {
+  std::string hostname;
+  // "TYPE BASE64" each, from the host's last report; empty: it reported none.
+  std::vector<std::string> public_keys;
+};
+
 class HostHandlers {
  public:
   // `ca_pin`: the signing CA's pin, handed out with each token ("" with --insecure-dev).
@@ -46,6 +53,14 @@ class HostHandlers {
       absl::Time created_at, const std::string& id, size_t limit,
       const std::function<bool(const JoinTokenRecord&)>& visible) const;
   absl::Status RevokeJoinToken(const Actor& actor, const std::string& id);
+
+  // At most `limit` hosts named after `after` ("": from the first) that `selector` selects and
+  // `visible` accepts, in hostname order, each with the host keys its last report gave (hosts
+  // that reported none are included, with none): a page of `keyfleet known-hosts`. An empty
+  // selector selects every host; INVALID_ARGUMENT for an invalid one (ValidateHostSelector).
+  absl::StatusOr<std::vector<HostKnownKeys>> KnownHostsAfter(
+      const HostSelector& selector, const std::string& after, size_t limit,
+      const std::function<bool(const HostRecord&)>& visible) const;
 
  private:
   HandlerContext& ctx_;

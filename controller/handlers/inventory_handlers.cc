@@ -1,5 +1,6 @@
 #include "controller/handlers/inventory_handlers.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -212,7 +213,31 @@ absl::StatusOr<std::vector<KeyRecord>> InventoryHandlers::ListKeys(const KeyFilt
   if (filter.expiring_within && *filter.expiring_within < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("expiring-within must not be negative");
   }
-  return ctx_.view.Keys(filter, ctx_.Now());
+  if (filter.unused_for && *filter.unused_for < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("unused-for must not be negative");
+  }
+  const absl::Time now = ctx_.Now();
+  std::vector<KeyRecord> keys = ctx_.view.Keys(filter, now);
+  if (!filter.unused_for) return keys;
+  // Unused: old enough to have been used within the window, and not used within it.
+  const absl::Time since = now - *filter.unused_for;
+  KF_ASSIGN_OR_RETURN(std::vector<std::string> used, ctx_.store.KeysUsedSince(since));
+  std::vector<KeyRecord> unused;
+  for (KeyRecord& key : keys) {
+    if (key.created_at > since) continue;
+    if (std::binary_search(used.begin(), used.end(), key.fingerprint)) continue;
+    unused.push_back(std::move(key));
+  }
+  return unused;
+}
+
+absl::StatusOr<std::map<std::string, absl::Time>> InventoryHandlers::LastUses(
+    const std::vector<std::string>& fingerprints) const {
+  return ctx_.store.LastKeyUses(fingerprints);
+}
+
+absl::StatusOr<KeyUsage> InventoryHandlers::Usage(const std::string& fingerprint) const {
+  return ctx_.store.KeyUsageOf(fingerprint, kMaxKeyUsageRows);
 }
 
 absl::StatusOr<KeyRecord> InventoryHandlers::GetKey(const std::string& fingerprint) const {
@@ -255,9 +280,11 @@ absl::StatusOr<uint64_t> InventoryHandlers::RemoveKey(const Actor& actor,
 
 absl::StatusOr<uint64_t> InventoryHandlers::RevokeKey(const Actor& actor,
                                                       const std::string& fingerprint,
-                                                      const std::string& reason) {
+                                                      const std::string& reason,
+                                                      std::optional<bool> kill_sessions) {
   KF_RETURN_IF_ERROR(ValidateReason(reason));
-  return Visible(ctx_.store.RevokeKey(Mutation(ctx_, actor), fingerprint, reason));
+  const bool ends_sessions = kill_sessions.value_or(ctx_.view.policy().end_sessions_on_revoke);
+  return Visible(ctx_.store.RevokeKey(Mutation(ctx_, actor), fingerprint, reason, ends_sessions));
 }
 
 absl::StatusOr<AddGrantResult> InventoryHandlers::AddGrant(const Actor& actor,

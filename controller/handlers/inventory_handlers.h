@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -79,9 +80,17 @@ class InventoryHandlers {
   absl::StatusOr<GeneratedRotationResult> RotateToGeneratedKey(
       const Actor& actor, const std::string& old_fingerprint, const std::string& type,
       const std::string& label, std::optional<absl::Duration> overlap);
-  // INVALID_ARGUMENT for an unknown state name.
+  // INVALID_ARGUMENT for an unknown state name. With filter.unused_for, only keys created at
+  // least that long ago with no use recorded since (read from the store).
   absl::StatusOr<std::vector<KeyRecord>> ListKeys(const KeyFilter& filter) const;
   absl::StatusOr<KeyRecord> GetKey(const std::string& fingerprint) const;
+  // The newest recorded use of each of `fingerprints` over the fleet; never-used keys absent.
+  absl::StatusOr<std::map<std::string, absl::Time>> LastUses(
+      const std::vector<std::string>& fingerprints) const;
+  // The key's newest uses per (host, account) and its sessions ended per host, at most
+  // kMaxKeyUsageRows of each.
+  static constexpr size_t kMaxKeyUsageRows = 1000;
+  absl::StatusOr<KeyUsage> Usage(const std::string& fingerprint) const;
   // The key `fingerprint` replaced (`key rotate`), "" for none.
   std::string PredecessorOf(const std::string& fingerprint) const {
     return ctx_.view.PredecessorOf(fingerprint);
@@ -89,8 +98,11 @@ class InventoryHandlers {
   absl::StatusOr<uint64_t> LabelKey(const Actor& actor, const std::string& fingerprint,
                                     const std::string& label);
   absl::StatusOr<uint64_t> RemoveKey(const Actor& actor, const std::string& fingerprint);
+  // `kill_sessions`: agents end the key's live sshd sessions; nullopt: as the policy's
+  // end_sessions_on_revoke says.
   absl::StatusOr<uint64_t> RevokeKey(const Actor& actor, const std::string& fingerprint,
-                                     const std::string& reason);
+                                     const std::string& reason,
+                                     std::optional<bool> kill_sessions = std::nullopt);
 
   // Validates subject, selector, account and options (stored in canonical form).
   absl::StatusOr<AddGrantResult> AddGrant(const Actor& actor, GrantRecord grant);

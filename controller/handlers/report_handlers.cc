@@ -27,7 +27,9 @@ absl::Status HostNotFound(const std::string& hostname) {
 
 }  // namespace
 
-std::vector<AccountFailureRecord> FailuresOf(const HostRecord& host) {
+namespace {
+
+std::vector<AccountFailureRecord> AccountFailuresOf(const HostRecord& host) {
   std::vector<AccountFailureRecord> out;
   if (host.failed_accounts_json.empty()) return out;
   nlohmann::json parsed = nlohmann::json::parse(host.failed_accounts_json, nullptr, false);
@@ -39,6 +41,18 @@ std::vector<AccountFailureRecord> FailuresOf(const HostRecord& host) {
       continue;
     }
     out.push_back({f["account"].get<std::string>(), f["reason"].get<std::string>()});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<AccountFailureRecord> FailuresOf(const HostRecord& host) {
+  std::vector<AccountFailureRecord> out = AccountFailuresOf(host);
+  if (!host.revocations_error.empty()) {
+    out.push_back({"", absl::StrCat("the host's KRL (sshd's RevokedKeys) does not hold the "
+                                    "fleet's revocations: ",
+                                    host.revocations_error)});
   }
   return out;
 }
@@ -107,6 +121,7 @@ absl::StatusOr<AccessReviewResult> ReportHandlers::AccessReview(const std::strin
   inputs.converged = status.converged;
   inputs.desired_generation = status.desired_generation;
   inputs.applied_generation = status.host.applied_generation;
+  inputs.key_files = status.host.key_files;
   AccessReviewResult result;
   result.answer = ComputeAccess(inputs, account, now);
   for (const AccessVerdict& v : result.answer.entries) {
@@ -131,6 +146,7 @@ absl::StatusOr<VerifyAccessResult> ReportHandlers::VerifyAccess(
                       VerifyKeyAccess(access.answer, account, fingerprint, from_address));
   VerifyAccessResult result;
   result.verdict = std::move(verdict);
+  result.key_files = access.answer.key_files;
   if (auto key = access.keys.find(fingerprint); key != access.keys.end()) {
     result.keys.insert(*key);
   } else if (std::optional<KeyRecord> known = ctx_.view.FindKey(fingerprint)) {
@@ -139,12 +155,23 @@ absl::StatusOr<VerifyAccessResult> ReportHandlers::VerifyAccess(
   return result;
 }
 
-absl::StatusOr<ComplianceReport> ReportHandlers::Compliance() const {
+absl::StatusOr<ComplianceReport> ReportHandlers::Compliance(
+    std::optional<absl::Duration> stale_after) const {
   const absl::Time now = ctx_.Now();
   const PolicyRecord policy = ctx_.view.policy();
   ComplianceReport report;
+  report.stale_after = stale_after.value_or(kDefaultStaleAfter);
+  if (report.stale_after <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("stale-after must be positive (a window such as 90d)");
+  }
+  const absl::Time used_since = now - report.stale_after;
+  KF_ASSIGN_OR_RETURN(std::vector<std::string> used, ctx_.store.KeysUsedSince(used_since));
   for (KeyRecord& key : ctx_.view.Keys(KeyFilter{}, now)) {
     if (key.state == KeyState::kRevoked) continue;
+    if (FleetView::EffectiveKeyState(key, now) == "active" && key.created_at <= used_since &&
+        !std::binary_search(used.begin(), used.end(), key.fingerprint)) {
+      report.stale.push_back(key);
+    }
     const bool weak = [&] {
       absl::StatusOr<PublicKey> parsed = ParsePublicKey(key.public_key);
       return !parsed.ok() || !CheckKeyAgainstPolicy(*parsed, policy.key_policy).ok();
@@ -158,6 +185,16 @@ absl::StatusOr<ComplianceReport> ReportHandlers::Compliance() const {
       report.expiring_soon.push_back(std::move(key));
     }
   }
+  std::vector<std::string> stale_fingerprints;
+  for (const KeyRecord& key : report.stale) stale_fingerprints.push_back(key.fingerprint);
+  KF_ASSIGN_OR_RETURN(report.last_used, ctx_.store.LastKeyUses(stale_fingerprints));
+  auto last_use = [&](const KeyRecord& key) {
+    auto it = report.last_used.find(key.fingerprint);
+    return it == report.last_used.end() ? absl::InfinitePast() : it->second;
+  };
+  std::stable_sort(
+      report.stale.begin(), report.stale.end(),
+      [&](const KeyRecord& a, const KeyRecord& b) { return last_use(a) < last_use(b); });
   KF_ASSIGN_OR_RETURN(std::vector<HostStatus> hosts, ListHosts());
   for (HostStatus& h : hosts) {
     const bool stale = h.host.last_seen + ctx_.settings.host_stale_after < now;

@@ -27,6 +27,8 @@ struct AccountFailureRecord {
 };
 
 // The failures in a host's last report; a malformed record reads as one failure saying so.
+// A revocations error (the host's KRL is behind: sshd may accept a revoked key there) is one
+// more, without an account, last: a host with one is failed wherever failures are counted.
 std::vector<AccountFailureRecord> FailuresOf(const HostRecord& host);
 
 struct HostStatus {
@@ -48,6 +50,7 @@ struct AccessReviewResult {
 struct VerifyAccessResult {
   VerifyResult verdict;
   std::map<std::string, KeyRecord> keys;
+  KeyFilesMode key_files = KeyFilesMode::kHome;  // where the host's agent writes
 };
 
 struct ComplianceReport {
@@ -56,7 +59,15 @@ struct ComplianceReport {
   std::vector<KeyRecord> weak_type;           // no longer allowed by the key policy
   std::vector<HostStatus> not_converged;
   std::vector<HostStatus> not_seen;  // not seen for settings.host_stale_after
+  // Active keys created at least stale_after ago with no use recorded within it: never-used
+  // ones first, then by oldest last use.
+  std::vector<KeyRecord> stale;
+  std::map<std::string, absl::Time> last_used;  // of the stale keys ever used
+  absl::Duration stale_after;
 };
+
+// A key unused for this long is stale, unless the compliance report asks otherwise.
+inline constexpr absl::Duration kDefaultStaleAfter = absl::Hours(24 * 90);
 
 // The fleet at a glance (FleetStatusResponse): every visible host in exactly one state.
 struct FleetStatus {
@@ -147,7 +158,10 @@ class ReportHandlers {
                                                   const std::string& account,
                                                   const std::string& fingerprint,
                                                   const std::string& from_address) const;
-  absl::StatusOr<ComplianceReport> Compliance() const;
+  // `stale_after`: the stale-key window (kDefaultStaleAfter when nullopt; INVALID_ARGUMENT when
+  // not positive).
+  absl::StatusOr<ComplianceReport> Compliance(
+      std::optional<absl::Duration> stale_after = std::nullopt) const;
   // Every host `visible` accepts, read `batch` at a time; at most `list_limit` listed per state.
   // `cancelled`, when set, is asked before each batch: true ends it with CANCELLED.
   absl::StatusOr<FleetStatus> Fleet(size_t list_limit,

@@ -35,7 +35,7 @@ void HostStateTracker::Reported(const std::string& hostname, const v1::ReportReq
     host.epoch = epoch;
     host.generation = report.applied_generation();
     host.digest = report.applied_digest();
-    host.failed = report.failed_accounts_size() > 0;
+    host.failed = report.failed_accounts_size() > 0 || !report.revocations_error().empty();
     while (!host.revocations.empty()) {
       const Pending& p = host.revocations.front();
       if (p.epoch != view_epoch) {

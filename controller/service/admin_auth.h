@@ -81,6 +81,7 @@ inline constexpr AdminRpcRule kAdminRpcRules[] = {
     {"RemoveGrant",            kWriters,               Narrowing::kRefused,     Narrowing::kGrantInScope},
     {"ListHosts",              kReaders,               Narrowing::kRefused,     Narrowing::kFiltered},
     {"GetHost",                kReaders,               Narrowing::kRefused,     Narrowing::kHostInScope},
+    {"KnownHosts",             kReaders,               Narrowing::kRefused,     Narrowing::kFiltered},
     {"LabelHost",              kWriters,               Narrowing::kRefused,     Narrowing::kHostLabels},
     {"RemoveHost",             kWriters,               Narrowing::kRefused,     Narrowing::kHostInScope},
     {"CreateHostToken",        kWriters,               Narrowing::kRefused,     Narrowing::kNewJoinToken},

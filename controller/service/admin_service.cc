@@ -1,6 +1,10 @@
 #include "controller/service/admin_service.h"
 
 #include <algorithm>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -177,6 +181,12 @@ grpc::Status AdminServiceImpl::ListKeys(grpc::ServerContext* ctx, const v1::List
     }
     filter.expiring_within = FromProto(req->expiring_within());
   }
+  if (req->has_unused_for()) {
+    if (absl::Status s = CheckRequestDuration("unused_for", req->unused_for()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    filter.unused_for = FromProto(req->unused_for());
+  }
   absl::StatusOr<uint32_t> size = PageSize(req->page_size(), kKeyPageSize);
   if (!size.ok()) return ToGrpcStatus(size.status());
   absl::StatusOr<std::string> after = ParseKeyPageToken(req->page_token());
@@ -186,7 +196,17 @@ grpc::Status AdminServiceImpl::ListKeys(grpc::ServerContext* ctx, const v1::List
   const ListPage<KeyRecord> page = PageAfter(
       *keys, *after, *size, [](const KeyRecord& k) -> const std::string& { return k.fingerprint; },
       [&caller](const KeyRecord& k) { return caller.SeesKey(k); });
-  for (const KeyRecord* key : page.items) KeyToProto(*key, resp->add_keys());
+  std::vector<std::string> fingerprints;
+  for (const KeyRecord* key : page.items) fingerprints.push_back(key->fingerprint);
+  absl::StatusOr<std::map<std::string, absl::Time>> last_uses = inventory_.LastUses(fingerprints);
+  if (!last_uses.ok()) return ToGrpcStatus(last_uses.status());
+  for (const KeyRecord* key : page.items) {
+    v1::Key* out = resp->add_keys();
+    KeyToProto(*key, out);
+    if (auto used = last_uses->find(key->fingerprint); used != last_uses->end()) {
+      ToProto(used->second, out->mutable_last_used());
+    }
+  }
   if (page.more) resp->set_next_page_token(KeyPageToken(page.items.back()->fingerprint));
   return grpc::Status::OK;
 }
@@ -196,8 +216,13 @@ grpc::Status AdminServiceImpl::GetKey(grpc::ServerContext* ctx, const v1::GetKey
   KF_AUTHORIZE("GetKey", KeyTarget(req->fingerprint()));
   absl::StatusOr<KeyRecord> key = inventory_.GetKey(req->fingerprint());
   if (!key.ok()) return ToGrpcStatus(key.status());
+  absl::StatusOr<KeyUsage> usage = inventory_.Usage(key->fingerprint);
+  if (!usage.ok()) return ToGrpcStatus(usage.status());
   KeyToProto(*key, resp);
   resp->set_predecessor_fingerprint(inventory_.PredecessorOf(key->fingerprint));
+  ToProto(*usage, resp);
+  // The newest use comes first.
+  if (!usage->uses.empty()) ToProto(usage->uses.front().last_used, resp->mutable_last_used());
   return grpc::Status::OK;
 }
 
@@ -262,7 +287,10 @@ grpc::Status AdminServiceImpl::RevokeKey(grpc::ServerContext* ctx, const v1::Rev
                                          v1::MutationResponse* resp) {
   KF_AUTHORIZE_MUTATION("RevokeKey", KeyTarget(req->fingerprint()));
   return requests_.Run(*ctx, actor, resp, [&]() -> grpc::Status {
-    return Mutation(inventory_.RevokeKey(actor, req->fingerprint(), req->reason()), resp);
+    std::optional<bool> kill_sessions;
+    if (req->has_kill_sessions()) kill_sessions = req->kill_sessions();
+    return Mutation(inventory_.RevokeKey(actor, req->fingerprint(), req->reason(), kill_sessions),
+                    resp);
   });
 }
 
@@ -349,6 +377,31 @@ grpc::Status AdminServiceImpl::GetHost(grpc::ServerContext* ctx, const v1::GetHo
   absl::StatusOr<HostStatus> host = reports_.GetHost(req->hostname());
   if (!host.ok()) return ToGrpcStatus(host.status());
   ToProto(*host, resp);
+  return grpc::Status::OK;
+}
+
+// Pages as ListHosts: hosts without keys are listed too (with none), never left out.
+grpc::Status AdminServiceImpl::KnownHosts(grpc::ServerContext* ctx,
+                                          const v1::KnownHostsRequest* req,
+                                          v1::KnownHostsResponse* resp) {
+  KF_AUTHORIZE("KnownHosts", {});
+  absl::StatusOr<uint32_t> size = PageSize(req->page_size(), kHostPageSize);
+  if (!size.ok()) return ToGrpcStatus(size.status());
+  absl::StatusOr<std::string> after = ParseHostPageToken(req->page_token());
+  if (!after.ok()) return ToGrpcStatus(after.status());
+  // One more than the page: whether another follows.
+  absl::StatusOr<std::vector<HostKnownKeys>> hosts = hosts_.KnownHostsAfter(
+      FromProto(req->hosts()), *after, static_cast<size_t>(*size) + 1,
+      [&caller](const HostRecord& h) { return caller.SeesHostLabels(h.labels); });
+  if (!hosts.ok()) return ToGrpcStatus(hosts.status());
+  const bool more = hosts->size() > *size;
+  if (more) hosts->pop_back();
+  for (const HostKnownKeys& h : *hosts) {
+    v1::HostPublicKeys* out = resp->add_hosts();
+    out->set_hostname(h.hostname);
+    for (const std::string& key : h.public_keys) out->add_public_keys(key);
+  }
+  if (more) resp->set_next_page_token(HostPageToken(hosts->back().hostname));
   return grpc::Status::OK;
 }
 
@@ -493,6 +546,7 @@ grpc::Status AdminServiceImpl::AccessReview(grpc::ServerContext* ctx,
   resp->set_change_pending(a.change_pending);
   resp->set_desired_generation(a.desired_generation);
   resp->set_applied_generation(a.applied_generation);
+  resp->set_key_files(KeyFilesModeName(a.key_files));
   return grpc::Status::OK;
 }
 
@@ -509,6 +563,7 @@ grpc::Status AdminServiceImpl::VerifyAccess(grpc::ServerContext* ctx,
   resp->set_reason(v.reason);
   for (const AccessVerdict& line : v.lines) AccessToProto(line, result->keys, resp->add_lines());
   ToProto(v.account, resp->mutable_account());
+  resp->set_key_files(KeyFilesModeName(result->key_files));
   return grpc::Status::OK;
 }
 
@@ -535,8 +590,23 @@ grpc::Status AdminServiceImpl::ComplianceReport(grpc::ServerContext* ctx,
                                                 const v1::ComplianceReportRequest* req,
                                                 v1::ComplianceReportResponse* resp) {
   KF_AUTHORIZE("ComplianceReport", {});
-  absl::StatusOr<controller::ComplianceReport> report = reports_.Compliance();
+  std::optional<absl::Duration> stale_after;
+  if (req->has_stale_after()) {
+    if (absl::Status s = CheckRequestDuration("stale_after", req->stale_after()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    stale_after = FromProto(req->stale_after());
+  }
+  absl::StatusOr<controller::ComplianceReport> report = reports_.Compliance(stale_after);
   if (!report.ok()) return ToGrpcStatus(report.status());
+  for (const KeyRecord& k : report->stale) {
+    v1::Key* out = resp->add_stale();
+    KeyToProto(k, out);
+    if (auto used = report->last_used.find(k.fingerprint); used != report->last_used.end()) {
+      ToProto(used->second, out->mutable_last_used());
+    }
+  }
+  ToProto(report->stale_after, resp->mutable_stale_after());
   for (const KeyRecord& k : report->expired_or_overdue)
     KeyToProto(k, resp->add_expired_or_overdue());
   for (const KeyRecord& k : report->expiring_soon) KeyToProto(k, resp->add_expiring_soon());

@@ -62,6 +62,8 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                          v1::ListHostsResponse* resp) override;
   grpc::Status GetHost(grpc::ServerContext* ctx, const v1::GetHostRequest* req,
                        v1::Host* resp) override;
+  grpc::Status KnownHosts(grpc::ServerContext* ctx, const v1::KnownHostsRequest* req,
+                          v1::KnownHostsResponse* resp) override;
   grpc::Status LabelHost(grpc::ServerContext* ctx, const v1::LabelHostRequest* req,
                          v1::MutationResponse* resp) override;
   grpc::Status RemoveHost(grpc::ServerContext* ctx, const v1::RemoveHostRequest* req,

@@ -29,6 +29,7 @@ inline constexpr AgentRpcAuth kAgentRpcAuth[] = {
     {"/keyfleet.v1.EnrollmentService/Enroll", "enroll", AgentCredential::kJoinToken},
     {"/keyfleet.v1.AgentService/Watch", "watch", AgentCredential::kHostCertificate},
     {"/keyfleet.v1.AgentService/Renew", "renew", AgentCredential::kHostCertificate},
+    {"/keyfleet.v1.AgentService/GetRevocations", "revocations", AgentCredential::kHostCertificate},
 };
 
 // The leaf certificate the peer presented in its TLS handshake (PEM), "" when none.

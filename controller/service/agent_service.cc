@@ -3,6 +3,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/host_names.h"
@@ -14,6 +16,19 @@
 
 namespace keyfleet::controller {
 namespace {
+
+// The fleet's revocations every desired state carries (agent.proto's Revocations).
+void AddRevocations(const HostDesiredState& state, v1::DesiredState* out) {
+  if (state.revocations == nullptr) return;
+  v1::Revocations* revocations = out->mutable_revocations();
+  revocations->set_total(state.revocations->total);
+  for (const std::string& digest : state.revocations->recent_sha256) {
+    revocations->add_recent_sha256(digest);
+  }
+  for (const std::string& digest : state.revocations->recent_kill_sha256) {
+    revocations->add_kill_sessions_sha256(digest);
+  }
+}
 
 // One agent's stream. Reads (the hello, then reports) and writes (desired states, heartbeats)
 // run independently: one read is in flight at a time, and at most one write; a write that
@@ -71,6 +86,10 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
       status = ToGrpcStatus(limits);
     } else if (registered) {
       status = OnReport(message);
+    } else if (registering_ && message.message_case() == v1::AgentMessage::kKeyUse) {
+      // Logins seen while the host registers (--insecure-dev): the agent sends newer ones later.
+      spdlog::debug("key uses from {} before its registration finished: not recorded",
+                    PrintableName(hostname_));
     } else if (registering_) {
       // The agent reports what it applied, so only after the controller's first state.
       status = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -262,12 +281,13 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
     Subscribe(applied_epoch, applied_generation);
   }
 
-  // Records a report. A refused report is logged and dropped; the stream, which is what keeps
-  // the host's keys current, stays up.
+  // Records a report or key uses. A refused report is logged and dropped; the stream, which is
+  // what keeps the host's keys current, stays up.
   grpc::Status OnReport(const v1::AgentMessage& in) {
+    if (in.message_case() == v1::AgentMessage::kKeyUse) return OnKeyUse(in.key_use());
     if (in.message_case() != v1::AgentMessage::kReport) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "after its hello, a Watch stream carries only reports");
+                          "after its hello, a Watch stream carries only reports and key uses");
     }
     const v1::ReportRequest& report = in.report();
     if (!report.hostname().empty() && report.hostname() != hostname_) {
@@ -288,6 +308,33 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
     absl::Status s = agents_.Report(FromProto(hostname_, report));
     if (!s.ok()) spdlog::warn("report from {} dropped: {}", hostname_, s.ToString());
     if (s.ok() && observer_ != nullptr) observer_->Reported(hostname_, report);
+    return grpc::Status::OK;
+  }
+
+  // Buffers the uses for this stream's host (never one the message names: it names none); the
+  // database is written from the writer thread. Malformed uses are logged and left out.
+  grpc::Status OnKeyUse(const v1::KeyUseReport& report) {
+    absl::StatusOr<KeyUseOutcome> outcome = agents_.RecordKeyUses(hostname_, FromProto(report));
+    if (!outcome.ok()) {
+      spdlog::warn("key uses from {} dropped: {}", hostname_, outcome.status().ToString());
+      return grpc::Status::OK;
+    }
+    if (outcome->refused > 0) {
+      spdlog::warn("key-use report from host {}: {} of {} uses refused and not recorded ({})",
+                   hostname_, outcome->refused, report.uses_size(), outcome->first_refusal);
+    }
+    if (outcome->dropped > 0) {
+      spdlog::warn(
+          "key-use report from host {}: {} uses not recorded, {} are waiting for the "
+          "database",
+          hostname_, outcome->dropped, kMaxPendingKeyUses);
+    }
+    if (outcome->unknown_keys > 0 || report.left_out() > 0) {
+      spdlog::debug(
+          "key-use report from host {}: {} recorded, {} of keys keyfleet does not "
+          "hold, {} left out by the agent",
+          hostname_, outcome->recorded, outcome->unknown_keys, report.left_out());
+    }
     return grpc::Status::OK;
   }
 
@@ -324,6 +371,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
       if (state.ok() && (state->digest != sent_digest_ || state->epoch != sent_epoch_)) {
         v1::WatchResponse message;
         ToProto(*state, message.mutable_desired_state());
+        AddRevocations(*state, message.mutable_desired_state());
         state_bytes_ = message.ByteSizeLong();
         if (!hub_.BeginWrite(this, state_bytes_, acknowledged_)) {
           waiting_for_room_ = true;
@@ -450,6 +498,35 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Renew(grpc::CallbackServerContext* c
   }
   resp->set_certificate_pem(renewed->certificate_pem);
   resp->set_ca_bundle_pem(renewed->ca_bundle_pem);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::GetRevocations(grpc::CallbackServerContext* ctx,
+                                                           const v1::GetRevocationsRequest* req,
+                                                           v1::GetRevocationsResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (absl::Status limits = CheckFieldLimits(*req); !limits.ok()) {
+    reactor->Finish(ToGrpcStatus(limits));
+    return reactor;
+  }
+  absl::StatusOr<std::optional<HostIdentity>> identity =
+      auth_.AuthenticateHost(*ctx, "/keyfleet.v1.AgentService/GetRevocations");
+  if (!identity.ok()) {
+    reactor->Finish(ToGrpcStatus(identity.status()));
+    return reactor;
+  }
+  uint64_t total = 0, next_offset = 0;
+  std::string epoch;
+  std::vector<std::string> kill_sessions;
+  for (std::string& digest :
+       agents_.Revocations(req->offset(), &total, &epoch, &next_offset, &kill_sessions)) {
+    resp->add_sha256(std::move(digest));
+  }
+  for (std::string& digest : kill_sessions) resp->add_kill_sessions_sha256(std::move(digest));
+  resp->set_epoch(std::move(epoch));
+  resp->set_total(total);
+  resp->set_next_offset(next_offset);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -4,7 +4,8 @@
 // changes, plus heartbeats, and records the reports the agent sends back on the same stream. A
 // stream ends when its host is removed or enrolled again, or its certificate expires, or when a
 // write to it stalls (the agent does not read; see WatchHub and WriteBudget, which bound what all
-// streams together hold). Renew issues a fresh certificate to an authenticated host.
+// streams together hold). Renew issues a fresh certificate to an authenticated host;
+// GetRevocations gives it the fleet's revoked keys for its KRL.
 //
 // Nothing here waits for the database on gRPC's callback threads: desired states come from the
 // fleet view, reports and security events are buffered for the writer thread, and the one write
@@ -29,8 +30,9 @@ inline constexpr size_t kMaxPendingRegistrations = 256;
 // holds only the serialized state, not the protobuf it was made from as well (which was larger
 // than the serialized bytes: 1.6 MB per pending 621 KB state instead of about 0.7 MB).
 class AgentServiceImpl final
-    : public v1::AgentService::WithCallbackMethod_Renew<
-          v1::AgentService::WithRawCallbackMethod_Watch<v1::AgentService::Service>> {
+    : public v1::AgentService::WithCallbackMethod_GetRevocations<
+          v1::AgentService::WithCallbackMethod_Renew<
+              v1::AgentService::WithRawCallbackMethod_Watch<v1::AgentService::Service>>> {
  public:
   AgentServiceImpl(AgentHandlers& agents, WatchHub& hub, const AgentAuthenticator& auth,
                    const Clock& clock)
@@ -40,6 +42,10 @@ class AgentServiceImpl final
       grpc::CallbackServerContext* ctx) override;
   grpc::ServerUnaryReactor* Renew(grpc::CallbackServerContext* ctx, const v1::RenewRequest* req,
                                   v1::RenewResponse* resp) override;
+  // Answered from the fleet view: no database, nothing that waits.
+  grpc::ServerUnaryReactor* GetRevocations(grpc::CallbackServerContext* ctx,
+                                           const v1::GetRevocationsRequest* req,
+                                           v1::GetRevocationsResponse* resp) override;
   // Before the server starts; null for none.
   void set_observer(AgentStreamObserver* observer) { observer_ = observer; }
 

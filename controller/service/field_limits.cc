@@ -5,6 +5,7 @@
 #include "absl/time/time.h"
 #include "common/host_names.h"
 #include "common/key_policy.h"
+#include "common/key_use_limits.h"
 #include "common/source_address_match.h"
 #include "controller/ca/certificate_authority.h"
 #include "controller/credential_rules.h"
@@ -98,6 +99,7 @@ std::vector<FieldLimit> MakeTable() {
       DurationByHandler("keyfleet.v1.ListKeysRequest.expiring_within"),
       PageSizeLimit("keyfleet.v1.ListKeysRequest.page_size", "PageSize (0: 5,000)"),
       PageTokenLimit("keyfleet.v1.ListKeysRequest.page_token"),
+      DurationByHandler("keyfleet.v1.ListKeysRequest.unused_for"),
       Fingerprint("keyfleet.v1.GetKeyRequest.fingerprint"),
       Fingerprint("keyfleet.v1.LabelKeyRequest.fingerprint"),
       KeyLabel("keyfleet.v1.LabelKeyRequest.label"),
@@ -121,6 +123,8 @@ std::vector<FieldLimit> MakeTable() {
       PageSizeLimit("keyfleet.v1.ListHostsRequest.page_size", "PageSize (0: 1,000)"),
       PageTokenLimit("keyfleet.v1.ListHostsRequest.page_token"),
       Hostname("keyfleet.v1.GetHostRequest.hostname"),
+      PageSizeLimit("keyfleet.v1.KnownHostsRequest.page_size", "PageSize (0: 1,000)"),
+      PageTokenLimit("keyfleet.v1.KnownHostsRequest.page_token"),
       Hostname("keyfleet.v1.LabelHostRequest.hostname"),
       Labels("keyfleet.v1.LabelHostRequest.set"),
       Label("keyfleet.v1.LabelHostRequest.SetEntry.key"),
@@ -152,6 +156,7 @@ std::vector<FieldLimit> MakeTable() {
       PageSizeLimit("keyfleet.v1.ListAuditRequest.page_size", "PageSize (0: 1,000)"),
       PageTokenLimit("keyfleet.v1.ListAuditRequest.page_token"),
       TimeByHandler("keyfleet.v1.ExportAuditRequest.since"),
+      DurationByHandler("keyfleet.v1.ComplianceReportRequest.stale_after"),
       ByHandler("keyfleet.v1.FleetStatusRequest.list_limit", 0, kMaxFleetListLimit,
                 "kMaxFleetListLimit (0: 100)"),
       Fingerprint("keyfleet.v1.KeyReachRequest.fingerprint"),
@@ -217,6 +222,8 @@ std::vector<FieldLimit> MakeTable() {
       Range("keyfleet.v1.WatchRequest.applied_generation", 0, kInt64Max,
             "a PostgreSQL bigint sequence"),
       Text("keyfleet.v1.WatchRequest.applied_epoch", kMaxEpochBytes, "kMaxEpochBytes"),
+      AnyValue("keyfleet.v1.GetRevocationsRequest.offset",
+               "an offset into the sorted list (past its end: an empty page)"),
       Hostname("keyfleet.v1.ReportRequest.hostname"),
       Range("keyfleet.v1.ReportRequest.applied_generation", 0, kInt64Max,
             "a PostgreSQL bigint sequence"),
@@ -228,6 +235,23 @@ std::vector<FieldLimit> MakeTable() {
               "kMaxReportAccounts"),
       Entries("keyfleet.v1.ReportRequest.observed", kMaxReportAccounts, "kMaxReportAccounts"),
       Text("keyfleet.v1.ReportRequest.applied_epoch", kMaxEpochBytes, "kMaxEpochBytes"),
+      Text("keyfleet.v1.ReportRequest.revocations_error", kMaxReportTextBytes,
+           "kMaxReportTextBytes"),
+      Texts("keyfleet.v1.ReportRequest.host_public_keys", kMaxReportHostPublicKeys,
+            kMaxReportHostPublicKeyBytes, "kMaxReportHostPublicKeys, kMaxReportHostPublicKeyBytes"),
+      Range("keyfleet.v1.ReportRequest.key_files", v1::KeyFilesMode_MIN, v1::KeyFilesMode_MAX,
+            "KeyFilesMode"),
+      Entries("keyfleet.v1.ReportRequest.sessions_ended", kMaxSessionsEndedPerReport,
+              "kMaxSessionsEndedPerReport"),
+      Fingerprint("keyfleet.v1.SessionsEnded.fingerprint"),
+      AnyValue("keyfleet.v1.SessionsEnded.count", "a count"),
+      Account("keyfleet.v1.KeyUse.account"),
+      Fingerprint("keyfleet.v1.KeyUse.fingerprint"),
+      ByHandler("keyfleet.v1.KeyUse.last_used", kMinRequestUnixSeconds, kMaxRequestUnixSeconds,
+                "RecordKeyUses: older than kMaxKeyUseAge left out, later than now taken as now"),
+      Text("keyfleet.v1.KeyUse.from_address", kMaxKeyUseAddressBytes, "kMaxKeyUseAddressBytes"),
+      Entries("keyfleet.v1.KeyUseReport.uses", kMaxKeyUsesPerReport, "kMaxKeyUsesPerReport"),
+      AnyValue("keyfleet.v1.KeyUseReport.left_out", "a count"),
       // inventory.proto, as reports carry it
       Account("keyfleet.v1.AccountFailure.account"),
       Text("keyfleet.v1.AccountFailure.reason", kMaxReportTextBytes, "kMaxReportTextBytes"),

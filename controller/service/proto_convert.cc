@@ -2,10 +2,15 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
+#include <climits>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "common/host_names.h"
 #include "common/key_policy.h"
 #include "common/ssh_key_type.h"
+#include "common/ssh_public_key.h"
 #include "controller/enrollment_rules.h"
 #include "nlohmann/json.hpp"
 
@@ -30,6 +35,36 @@ v1::UnmanagedKeys UnmanagedToProto(UnmanagedKeysMode mode) {
       return v1::UNMANAGED_KEYS_REMOVE;
   }
   return v1::UNMANAGED_KEYS_KEEP;
+}
+
+KeyFilesMode KeyFilesFromProto(v1::KeyFilesMode mode) {
+  switch (mode) {
+    case v1::KEY_FILES_MODE_CENTRAL:
+      return KeyFilesMode::kCentral;
+    case v1::KEY_FILES_MODE_BOTH:
+      return KeyFilesMode::kBoth;
+    default:  // HOME, and UNSPECIFIED from agents before the setting (they wrote home files)
+      return KeyFilesMode::kHome;
+  }
+}
+
+// An agent's words, made fit to store (a PostgreSQL text column takes no NUL) and to print
+// (no control characters: a terminal shows them as escapes): those become '?', and text past
+// `max_bytes` is cut at a character boundary and marked.
+std::string StoredAgentText(absl::string_view text, size_t max_bytes) {
+  std::string out;
+  size_t end = std::min(text.size(), max_bytes);
+  // Never inside a UTF-8 sequence: back up over continuation bytes (10xxxxxx).
+  while (end < text.size() && end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  out.reserve(end + 3);
+  for (size_t i = 0; i < end; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    out.push_back(c < 0x20 || c == 0x7f ? '?' : text[i]);
+  }
+  if (end < text.size()) out += "…";
+  return out;
 }
 
 }  // namespace
@@ -104,6 +139,37 @@ void ToProto(const KeyRecord& k, const std::string& state, v1::Key* out) {
                                                    : v1::KEY_SOURCE_GENERATED);
   out->set_revocation_reason(k.revocation_reason);
   if (k.revoked_at) ToProto(*k.revoked_at, out->mutable_revoked_at());
+  out->set_revocation_ends_sessions(k.revocation_ends_sessions);
+}
+
+void ToProto(const KeyUsage& usage, v1::Key* out) {
+  for (const KeyUseRecord& u : usage.uses) {
+    v1::KeyUseOnHost* use = out->add_uses();
+    use->set_hostname(u.hostname);
+    use->set_account(u.account);
+    ToProto(u.last_used, use->mutable_last_used());
+    use->set_from_address(u.from_address);
+  }
+  for (const SessionsEndedRecord& e : usage.sessions_ended) {
+    v1::SessionsEndedOnHost* ended = out->add_sessions_ended();
+    ended->set_hostname(e.hostname);
+    ended->set_count(static_cast<uint32_t>(std::min<uint64_t>(e.count, UINT32_MAX)));
+    ToProto(e.last_at, ended->mutable_last_at());
+  }
+}
+
+std::vector<KeyUseRecord> FromProto(const v1::KeyUseReport& report) {
+  std::vector<KeyUseRecord> uses;
+  uses.reserve(report.uses_size());
+  for (const v1::KeyUse& u : report.uses()) {
+    KeyUseRecord use;
+    use.fingerprint = u.fingerprint();
+    use.account = u.account();
+    use.last_used = u.has_last_used() ? FromProto(u.last_used()) : absl::InfinitePast();
+    use.from_address = u.from_address();
+    uses.push_back(std::move(use));
+  }
+  return uses;
 }
 
 void ToProto(const GrantRecord& g, v1::Grant* out) {
@@ -120,6 +186,13 @@ void ToProto(const GrantRecord& g, v1::Grant* out) {
   if (g.expires_at) ToProto(*g.expires_at, out->mutable_expires_at());
   out->set_allow_root(g.allow_root);
   ToProto(g.created_at, out->mutable_created_at());
+}
+
+HostSelector FromProto(const v1::HostSelector& s) {
+  HostSelector out;
+  for (const auto& [k, v] : s.labels()) out.labels[k] = v;
+  out.hostname_glob = s.hostname_glob();
+  return out;
 }
 
 GrantRecord FromProto(const v1::Grant& g) {
@@ -146,6 +219,9 @@ void ToProto(const HostStatus& h, v1::Host* out) {
   out->set_applied_digest(h.host.applied_digest);
   out->set_converged(h.converged);
   for (const std::string& fp : h.host.host_key_fingerprints) out->add_host_key_fingerprints(fp);
+  for (const std::string& key : h.host.host_public_keys) out->add_host_public_keys(key);
+  out->set_revocations_error(h.host.revocations_error);
+  out->set_key_files(KeyFilesModeName(h.host.key_files));
   if (h.host.enrolled_at) ToProto(*h.host.enrolled_at, out->mutable_enrolled_at());
   if (h.host.certificate_expires) {
     ToProto(*h.host.certificate_expires, out->mutable_certificate_expires());
@@ -208,6 +284,7 @@ void ToProto(const PolicyRecord& p, v1::Policy* out) {
     out->add_allowed_key_types(std::string(KeyTypeName(t)));
   out->set_min_rsa_bits(p.key_policy.min_rsa_bits);
   out->set_unmanaged_keys(UnmanagedToProto(p.unmanaged_keys));
+  out->set_end_sessions_on_revoke(p.end_sessions_on_revoke);
 }
 
 absl::StatusOr<PolicyRecord> FromProto(const v1::Policy& p, const PolicyRecord& base) {
@@ -235,6 +312,7 @@ absl::StatusOr<PolicyRecord> FromProto(const v1::Policy& p, const PolicyRecord& 
     }
   }
   if (p.min_rsa_bits() != 0) out.key_policy.min_rsa_bits = p.min_rsa_bits();
+  if (p.has_end_sessions_on_revoke()) out.end_sessions_on_revoke = p.end_sessions_on_revoke();
   switch (p.unmanaged_keys()) {
     case v1::UNMANAGED_KEYS_KEEP:
       out.unmanaged_keys = UnmanagedKeysMode::kKeep;
@@ -352,6 +430,17 @@ HostReport FromProto(const std::string& hostname, const v1::ReportRequest& req) 
   report.failed_accounts_json =
       failed.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (req.observed_included()) report.observed_json = ObservedToJson(FromProto(req.observed()));
+  for (const std::string& text : req.host_public_keys()) {
+    absl::StatusOr<PublicKey> key = ParsePublicKey(text);
+    if (!key.ok() || key->certificate) continue;
+    key->comment.clear();
+    report.host_public_keys.push_back(RenderPublicKey(*key));
+  }
+  report.revocations_error = StoredAgentText(req.revocations_error(), kMaxReasonBytes);
+  report.key_files = KeyFilesFromProto(req.key_files());
+  for (const v1::SessionsEnded& e : req.sessions_ended()) {
+    report.sessions_ended.push_back({e.fingerprint(), e.count()});
+  }
   return report;
 }
 

@@ -28,8 +28,14 @@ absl::Status CheckRequestDuration(absl::string_view field, const google::protobu
 void ToProto(const PrincipalRecord& p, v1::Principal* out);
 // `state` is the effective state ("expired" included), see FleetView::EffectiveKeyState.
 void ToProto(const KeyRecord& k, const std::string& state, v1::Key* out);
+// GetKey's uses and sessions ended.
+void ToProto(const KeyUsage& usage, v1::Key* out);
+// The uses as sent, hostname unset (AgentHandlers::RecordKeyUses sets it and checks the rest);
+// an unset last_used is InfinitePast.
+std::vector<KeyUseRecord> FromProto(const v1::KeyUseReport& report);
 void ToProto(const GrantRecord& g, v1::Grant* out);
 GrantRecord FromProto(const v1::Grant& g);
+HostSelector FromProto(const v1::HostSelector& s);
 void ToProto(const HostStatus& h, v1::Host* out);
 void ToProto(const AccountFailureRecord& f, v1::AccountFailure* out);
 void ToProto(const PolicyRecord& p, v1::Policy* out);
@@ -45,6 +51,9 @@ absl::StatusOr<PolicyRecord> FromProto(const v1::Policy& p, const PolicyRecord& 
 void ToProto(const AuditEvent& e, v1::AuditEvent* out);
 void ToProto(const HostDesiredState& s, v1::DesiredState* out);
 // What `hostname`'s agent reported (drift items as a JSON array); the time is left unset.
+// Host public keys are kept only when ParsePublicKey accepts them as plain keys (an agent parses
+// them with the same parser: others come from a broken agent, and are not vouched for), re-
+// rendered "TYPE BASE64"; the revocations error is cut and stripped of control characters.
 HostReport FromProto(const std::string& hostname, const v1::ReportRequest& req);
 absl::StatusOr<PrincipalKind> FromProto(v1::PrincipalKind kind);
 // nullopt for KEY_STATE_UNSPECIFIED.

@@ -58,6 +58,7 @@ absl::StatusOr<KeyRecord> KeyFromRow(const pqxx::row& row) {
   KF_ASSIGN_OR_RETURN(k.source, Enum<KeySource>(row[11], ParseKeySource));
   k.revocation_reason = row[12].as<std::string>();
   k.revoked_at = OptionalMicros(row[13]);
+  k.revocation_ends_sessions = row[14].as<bool>();
   return k;
 }
 
@@ -96,6 +97,21 @@ absl::StatusOr<HostRecord> HostFromRow(const pqxx::row& row) {
   h.enrolled_at = OptionalMicros(row[9]);
   h.certificate_expires = OptionalMicros(row[10]);
   h.failed_accounts_json = row[11].as<std::string>();
+  try {
+    h.host_public_keys =
+        nlohmann::json::parse(row[12].as<std::string>()).get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    return absl::DataLossError(
+        absl::StrCat("host ", h.hostname, ": malformed host_public_keys: ", e.what()));
+  }
+  h.revocations_error = row[13].as<std::string>();
+  const std::string key_files = row[14].as<std::string>();
+  std::optional<KeyFilesMode> mode = ParseKeyFilesMode(key_files);
+  if (!mode) {
+    return absl::DataLossError(
+        absl::StrCat("host ", h.hostname, ": unknown key_files \"", key_files, "\""));
+  }
+  h.key_files = *mode;
   return h;
 }
 

@@ -15,16 +15,17 @@ struct Statement {
 #define KF_KEY_COLUMNS                                                                     \
   "k.fingerprint, p.name, k.type, k.bits, k.public_key, k.comment, k.label, "              \
   "kf_us(k.created_at), kf_us(k.expires_at), k.state, k.successor_fingerprint, k.source, " \
-  "k.revocation_reason, kf_us(k.revoked_at) FROM keys k JOIN principals p ON p.id = "      \
-  "k.principal_id "
+  "k.revocation_reason, kf_us(k.revoked_at), k.revocation_ends_sessions FROM keys k "      \
+  "JOIN principals p ON p.id = k.principal_id "
 #define KF_GRANT_COLUMNS                                                             \
   "g.id, coalesce(p.name, ''), coalesce(g.key_fingerprint, ''), g.selector_labels, " \
   "g.hostname_glob, g.account, g.options, kf_us(g.expires_at), g.allow_root, "       \
   "kf_us(g.created_at) FROM grants g LEFT JOIN principals p ON p.id = g.principal_id "
-#define KF_HOST_COLUMNS                                                               \
-  "hostname, labels, kf_us(first_seen), kf_us(last_seen), applied_generation, "       \
-  "applied_digest, drift, host_key_fingerprints, enrollment_id, kf_us(enrolled_at), " \
-  "kf_us(certificate_expires), failed_accounts FROM hosts "
+#define KF_HOST_COLUMNS                                                                \
+  "hostname, labels, kf_us(first_seen), kf_us(last_seen), applied_generation, "        \
+  "applied_digest, drift, host_key_fingerprints, enrollment_id, kf_us(enrolled_at), "  \
+  "kf_us(certificate_expires), failed_accounts, host_public_keys, revocations_error, " \
+  "key_files FROM hosts "
 #define KF_PRINCIPAL_COLUMNS "name, kind, email, disabled, kf_us(created_at), id FROM principals "
 
 inline constexpr Statement kStatements[] = {
@@ -111,13 +112,48 @@ inline constexpr Statement kStatements[] = {
     {"key_set_expiry", "UPDATE keys SET expires_at = kf_ts($2) WHERE fingerprint = $1"},
     {"key_delete", "DELETE FROM keys WHERE fingerprint = $1"},
     {"key_revoke",
-     "UPDATE keys SET state = 'revoked', revocation_reason = $2, revoked_at = kf_ts($3) "
-     "WHERE fingerprint = $1"},
+     "UPDATE keys SET state = 'revoked', revocation_reason = $2, revoked_at = kf_ts($3), "
+     "revocation_ends_sessions = $4 WHERE fingerprint = $1"},
+    {"revoked_all",
+     "SELECT fingerprint, ends_sessions FROM revoked_fingerprints ORDER BY fingerprint"},
     {"revoked_by_fingerprint",
      "SELECT reason, kf_us(revoked_at) FROM revoked_fingerprints WHERE fingerprint = $1"},
     {"revoked_insert",
-     "INSERT INTO revoked_fingerprints (fingerprint, reason, revoked_at, revoked_by) "
-     "VALUES ($1, $2, kf_ts($3), $4)"},
+     "INSERT INTO revoked_fingerprints (fingerprint, reason, revoked_at, revoked_by, "
+     "ends_sessions) VALUES ($1, $2, kf_ts($3), $4, $5)"},
+
+    // Last use (agents' KeyUseReports): one row per (fingerprint, host, account), an upsert
+    // keeping the newest time and its address. Arrays of equal length, unnested in step; one
+    // batch holds each key only once.
+    {"key_uses_record",
+     "INSERT INTO key_uses (fingerprint, hostname, account, last_used_at, from_address) "
+     "SELECT f, h, a, timestamptz 'epoch' + t * interval '1 microsecond', addr "
+     "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) "
+     "AS u(f, h, a, t, addr) "
+     "ON CONFLICT (fingerprint, hostname, account) DO UPDATE SET "
+     "last_used_at = excluded.last_used_at, from_address = excluded.from_address "
+     "WHERE key_uses.last_used_at < excluded.last_used_at"},
+    {"key_uses_of",
+     "SELECT fingerprint, hostname, account, kf_us(last_used_at), from_address FROM key_uses "
+     "WHERE fingerprint = $1 ORDER BY last_used_at DESC, hostname, account LIMIT $2"},
+    {"key_last_uses",
+     "SELECT fingerprint, kf_us(max(last_used_at)) FROM key_uses "
+     "WHERE fingerprint = ANY($1::text[]) GROUP BY fingerprint"},
+    {"keys_used_since",
+     "SELECT DISTINCT fingerprint FROM key_uses WHERE last_used_at >= kf_ts($1)"},
+    // Sessions ended (ReportRequest.sessions_ended), summed per (fingerprint, host), for hosts
+    // that exist.
+    {"sessions_ended_record",
+     "INSERT INTO sessions_ended (fingerprint, hostname, count, last_at) "
+     "SELECT f, h, sum(c), max(timestamptz 'epoch' + t * interval '1 microsecond') "
+     "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(f, h, c, t) "
+     "WHERE EXISTS (SELECT 1 FROM hosts WHERE hostname = u.h) GROUP BY f, h "
+     "ON CONFLICT (fingerprint, hostname) DO UPDATE SET "
+     "count = sessions_ended.count + excluded.count, "
+     "last_at = greatest(sessions_ended.last_at, excluded.last_at)"},
+    {"sessions_ended_of",
+     "SELECT fingerprint, hostname, count, kf_us(last_at) FROM sessions_ended "
+     "WHERE fingerprint = $1 ORDER BY hostname LIMIT $2"},
 
     {"grant_all", "SELECT " KF_GRANT_COLUMNS "ORDER BY g.id"},
     {"grant_by_id", "SELECT " KF_GRANT_COLUMNS "WHERE g.id = $1"},
@@ -134,8 +170,8 @@ inline constexpr Statement kStatements[] = {
     {"host_named_no_drift",
      "SELECT hostname, labels, kf_us(first_seen), kf_us(last_seen), applied_generation, "
      "applied_digest, '[]', host_key_fingerprints, enrollment_id, kf_us(enrolled_at), "
-     "kf_us(certificate_expires), failed_accounts FROM hosts WHERE hostname = ANY($1::text[]) "
-     "ORDER BY hostname"},
+     "kf_us(certificate_expires), failed_accounts, host_public_keys, revocations_error, "
+     "key_files FROM hosts WHERE hostname = ANY($1::text[]) ORDER BY hostname"},
     {"host_observed", "SELECT observed FROM hosts WHERE hostname = $1"},
     {"host_insert",
      "INSERT INTO hosts (hostname, labels, first_seen, last_seen) "
@@ -153,10 +189,13 @@ inline constexpr Statement kStatements[] = {
      "UPDATE hosts AS h SET last_seen = greatest(h.last_seen, kf_ts(r.at)), "
      "applied_generation = r.generation, applied_digest = r.digest, drift = r.drift, "
      "host_key_fingerprints = r.host_keys, failed_accounts = r.failed, "
-     "observed = CASE WHEN r.observed = '' THEN h.observed ELSE r.observed END "
+     "observed = CASE WHEN r.observed = '' THEN h.observed ELSE r.observed END, "
+     "host_public_keys = r.public_keys, revocations_error = r.revocations_error, "
+     "key_files = r.key_files "
      "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], "
-     "$7::text[], $8::text[]) AS r(hostname, at, generation, digest, drift, host_keys, failed, "
-     "observed) "
+     "$7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) AS r(hostname, at, "
+     "generation, digest, drift, host_keys, failed, observed, public_keys, revocations_error, "
+     "key_files) "
      "WHERE h.hostname = r.hostname AND h.applied_generation <= r.generation"},
 
     {"host_delete", "DELETE FROM hosts WHERE hostname = $1"},

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <pqxx/pqxx>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "common/base64.h"
@@ -195,6 +197,9 @@ absl::StatusOr<Snapshot> PostgresStore::LoadSnapshot() {
     KF_ASSIGN_OR_RETURN(snap.hosts, AllRows<HostRecord>(txn, "host_all", HostFromRow));
     KF_ASSIGN_OR_RETURN(snap.credentials,
                         AllRows<ApiCredentialRecord>(txn, "credential_all", ApiCredentialFromRow));
+    for (const pqxx::row& row : txn.exec_prepared("revoked_all")) {
+      snap.revoked_fingerprints.push_back({row[0].as<std::string>(), row[1].as<bool>()});
+    }
     pqxx::result policy = txn.exec_prepared("policy_get");
     if (!policy.empty()) {
       KF_ASSIGN_OR_RETURN(snap.policy, PolicyFromJson(policy[0][0].as<std::string>()));
@@ -448,18 +453,19 @@ absl::StatusOr<uint64_t> PostgresStore::RotateKey(const MutationContext& ctx,
 
 absl::StatusOr<uint64_t> PostgresStore::RevokeKey(const MutationContext& ctx,
                                                   const std::string& fingerprint,
-                                                  const std::string& reason) {
+                                                  const std::string& reason, bool ends_sessions) {
   return Mutate(ctx, "revoke key", [&](pqxx::dbtransaction& txn) -> absl::StatusOr<MutationLog> {
     KF_ASSIGN_OR_RETURN(KeyRecord before, LoadKey(txn, fingerprint));
     if (before.state == KeyState::kRevoked) {
       return KeyAlreadyRevokedError(fingerprint, before.revoked_at.value_or(absl::InfinitePast()));
     }
-    txn.exec_prepared0("key_revoke", fingerprint, reason, Us(ctx.at));
-    txn.exec_prepared0("revoked_insert", fingerprint, reason, Us(ctx.at), ctx.actor);
+    txn.exec_prepared0("key_revoke", fingerprint, reason, Us(ctx.at), ends_sessions);
+    txn.exec_prepared0("revoked_insert", fingerprint, reason, Us(ctx.at), ctx.actor, ends_sessions);
     KeyRecord after = before;
     after.state = KeyState::kRevoked;
     after.revocation_reason = reason;
     after.revoked_at = ctx.at;
+    after.revocation_ends_sessions = ends_sessions;
     MutationLog log;
     log.Record("key.revoke", EntityKind::kKey, fingerprint, KeyToJson(before), KeyToJson(after));
     return log;
@@ -949,7 +955,8 @@ absl::StatusOr<uint64_t> PostgresStore::AdoptUnsignedAudit() {
 
 absl::Status PostgresStore::RecordHostReports(const std::vector<HostReport>& reports) {
   if (reports.empty()) return absl::OkStatus();
-  std::vector<std::string> hostnames, digests, drifts, host_keys, failed, observed;
+  std::vector<std::string> hostnames, digests, drifts, host_keys, failed, observed, public_keys,
+      revocations_errors, key_files;
   std::vector<int64_t> ats, generations;
   for (const HostReport& r : reports) {
     hostnames.push_back(r.hostname);
@@ -960,13 +967,125 @@ absl::Status PostgresStore::RecordHostReports(const std::vector<HostReport>& rep
     host_keys.push_back(nlohmann::json(r.host_key_fingerprints).dump());
     failed.push_back(r.failed_accounts_json);
     observed.push_back(r.observed_json);
+    public_keys.push_back(nlohmann::json(r.host_public_keys).dump());
+    revocations_errors.push_back(r.revocations_error);
+    key_files.push_back(KeyFilesModeName(r.key_files));
   }
-  return pool_.Transact("record host reports", [&](pqxx::dbtransaction& txn) {
+  // Sessions ended: summed per (fingerprint, host), and one audit event per report saying so.
+  std::vector<std::string> ended_fingerprints, ended_hosts;
+  std::vector<int64_t> ended_counts, ended_ats;
+  std::vector<AuditEntry> ended_audit;
+  std::vector<MutationContext> ended_contexts;
+  for (const HostReport& r : reports) {
+    if (r.sessions_ended.empty()) continue;
+    nlohmann::json keys = nlohmann::json::array();
+    for (const SessionsEndedCount& e : r.sessions_ended) {
+      ended_fingerprints.push_back(e.fingerprint);
+      ended_hosts.push_back(r.hostname);
+      ended_counts.push_back(e.count);
+      ended_ats.push_back(Us(r.at));
+      keys.push_back({{"fingerprint", e.fingerprint}, {"count", e.count}});
+    }
+    ended_audit.push_back({"host.sessions.end", r.hostname, "",
+                           nlohmann::json{{"sessions_ended", std::move(keys)}}.dump()});
+    ended_contexts.push_back({absl::StrCat("host:", r.hostname), r.at});
+  }
+  uint64_t signed_now = 0;
+  KF_RETURN_IF_ERROR(pool_.Transact("record host reports", [&](pqxx::dbtransaction& txn) {
+    signed_now = 0;
+    if (!ended_audit.empty()) {
+      // The audit chain is linear only under the inventory lock; taken first, as mutations do.
+      txn.exec_prepared("inventory_lock");
+    }
     txn.exec_prepared0("host_reports", PgTextArray(hostnames), PgBigintArray(ats),
                        PgBigintArray(generations), PgTextArray(digests), PgTextArray(drifts),
-                       PgTextArray(host_keys), PgTextArray(failed), PgTextArray(observed));
+                       PgTextArray(host_keys), PgTextArray(failed), PgTextArray(observed),
+                       PgTextArray(public_keys), PgTextArray(revocations_errors),
+                       PgTextArray(key_files));
+    if (!ended_audit.empty()) {
+      txn.exec_prepared0("sessions_ended_record", PgTextArray(ended_fingerprints),
+                         PgTextArray(ended_hosts), PgBigintArray(ended_counts),
+                         PgBigintArray(ended_ats));
+      KF_RETURN_IF_ERROR(AppendAudit(txn, ended_audit, ended_contexts, &signed_now));
+    }
+    return absl::OkStatus();
+  }));
+  NoteSigned(signed_now);
+  return absl::OkStatus();
+}
+
+absl::Status PostgresStore::RecordKeyUses(const std::vector<KeyUseRecord>& uses) {
+  if (uses.empty()) return absl::OkStatus();
+  // One row per (fingerprint, host, account) in a statement: ON CONFLICT may touch a row once.
+  std::map<std::tuple<std::string, std::string, std::string>, const KeyUseRecord*> newest;
+  for (const KeyUseRecord& u : uses) {
+    const KeyUseRecord*& slot = newest[{u.fingerprint, u.hostname, u.account}];
+    if (slot == nullptr || slot->last_used < u.last_used) slot = &u;
+  }
+  std::vector<std::string> fingerprints, hostnames, accounts, addresses;
+  std::vector<int64_t> times;
+  for (const auto& [key, u] : newest) {
+    fingerprints.push_back(u->fingerprint);
+    hostnames.push_back(u->hostname);
+    accounts.push_back(u->account);
+    times.push_back(Us(u->last_used));
+    addresses.push_back(u->from_address);
+  }
+  return pool_.Transact("record key uses", [&](pqxx::dbtransaction& txn) {
+    txn.exec_prepared0("key_uses_record", PgTextArray(fingerprints), PgTextArray(hostnames),
+                       PgTextArray(accounts), PgBigintArray(times), PgTextArray(addresses));
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<KeyUsage> PostgresStore::KeyUsageOf(const std::string& fingerprint, size_t limit) {
+  KeyUsage usage;
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read a key's uses", [&](pqxx::dbtransaction& txn) {
+    usage = KeyUsage();
+    for (const pqxx::row& row :
+         txn.exec_prepared("key_uses_of", fingerprint, static_cast<int64_t>(limit))) {
+      usage.uses.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
+                            row[2].as<std::string>(), absl::FromUnixMicros(row[3].as<int64_t>()),
+                            row[4].as<std::string>()});
+    }
+    for (const pqxx::row& row :
+         txn.exec_prepared("sessions_ended_of", fingerprint, static_cast<int64_t>(limit))) {
+      usage.sessions_ended.push_back({row[0].as<std::string>(), row[1].as<std::string>(),
+                                      row[2].as<uint64_t>(),
+                                      absl::FromUnixMicros(row[3].as<int64_t>())});
+    }
+    return absl::OkStatus();
+  }));
+  return usage;
+}
+
+absl::StatusOr<std::map<std::string, absl::Time>> PostgresStore::LastKeyUses(
+    const std::vector<std::string>& fingerprints) {
+  std::map<std::string, absl::Time> last;
+  if (fingerprints.empty()) return last;
+  const std::string wanted = PgTextArray(fingerprints);
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read keys' last uses", [&](pqxx::dbtransaction& txn) {
+    last.clear();
+    for (const pqxx::row& row : txn.exec_prepared("key_last_uses", wanted)) {
+      last[row[0].as<std::string>()] = absl::FromUnixMicros(row[1].as<int64_t>());
+    }
+    return absl::OkStatus();
+  }));
+  return last;
+}
+
+absl::StatusOr<std::vector<std::string>> PostgresStore::KeysUsedSince(absl::Time since) {
+  std::vector<std::string> used;
+  if (since == absl::InfinitePast()) since = absl::UnixEpoch();
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read keys used lately", [&](pqxx::dbtransaction& txn) {
+    used.clear();
+    for (const pqxx::row& row : txn.exec_prepared("keys_used_since", Us(since))) {
+      used.push_back(row[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  }));
+  std::sort(used.begin(), used.end());
+  return used;
 }
 
 absl::StatusOr<std::string> PostgresStore::HostObservedJson(const std::string& hostname) {

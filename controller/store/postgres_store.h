@@ -46,7 +46,7 @@ class PostgresStore : public Store, public NotificationOutbox {
   absl::StatusOr<uint64_t> RotateKey(const MutationContext& ctx, const KeyRotation& rotation,
                                      std::vector<GrantRecord>* carried) override;
   absl::StatusOr<uint64_t> RevokeKey(const MutationContext& ctx, const std::string& fingerprint,
-                                     const std::string& reason) override;
+                                     const std::string& reason, bool ends_sessions) override;
   absl::StatusOr<std::pair<uint64_t, GrantRecord>> AddGrant(const MutationContext& ctx,
                                                             const GrantRecord& grant) override;
   absl::StatusOr<uint64_t> RemoveGrant(const MutationContext& ctx, int64_t id) override;
@@ -82,6 +82,11 @@ class PostgresStore : public Store, public NotificationOutbox {
   absl::Status RecordRequestResponse(const std::string& id, const std::string& response,
                                      bool secret_withheld) override;
   absl::Status RecordHostReports(const std::vector<HostReport>& reports) override;
+  absl::Status RecordKeyUses(const std::vector<KeyUseRecord>& uses) override;
+  absl::StatusOr<KeyUsage> KeyUsageOf(const std::string& fingerprint, size_t limit) override;
+  absl::StatusOr<std::map<std::string, absl::Time>> LastKeyUses(
+      const std::vector<std::string>& fingerprints) override;
+  absl::StatusOr<std::vector<std::string>> KeysUsedSince(absl::Time since) override;
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
   absl::StatusOr<std::optional<HostRecord>> FindHost(const std::string& hostname) override;
   absl::StatusOr<std::vector<HostRecord>> FindHostsWithoutDrift(

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -69,11 +70,12 @@ class Store {
   // Deletes the key; grants naming it grant nothing until a key with that fingerprint returns.
   virtual absl::StatusOr<uint64_t> RemoveKey(const MutationContext& ctx,
                                              const std::string& fingerprint) = 0;
-  // Marks the key revoked and blocklists its fingerprint. FAILED_PRECONDITION when already
+  // Marks the key revoked and blocklists its fingerprint, both with `ends_sessions` (agents end
+  // the key's live sessions; carried in the key's change). FAILED_PRECONDITION when already
   // revoked.
   virtual absl::StatusOr<uint64_t> RevokeKey(const MutationContext& ctx,
                                              const std::string& fingerprint,
-                                             const std::string& reason) = 0;
+                                             const std::string& reason, bool ends_sessions) = 0;
   // Registers the successor (as AddKeys checks it), marks the old key superseded with
   // successor_fingerprint set and expires_at = rotation.old_expires_at, and copies every grant
   // made to the old fingerprint to the new one. NOT_FOUND for an unknown old key;
@@ -158,8 +160,23 @@ class Store {
                                              bool secret_withheld) = 0;
 
   // Agent reports: last seen, applied generation and digest, drift. Not changes, not audited;
-  // written in batches. Reports for unknown hosts are ignored.
+  // written in batches. Reports for unknown hosts are ignored. A report's sessions_ended add
+  // to the host's counts per key (whatever its generation), and each report that ended some
+  // is one audit event ("host.sessions.end", actor host:NAME, naming the keys and counts).
   virtual absl::Status RecordHostReports(const std::vector<HostReport>& reports) = 0;
+
+  // Last use. Records each use as the newest of its (fingerprint, host, account) unless a newer
+  // one is stored (the stored address goes with the stored time). Not audited; written in
+  // batches.
+  virtual absl::Status RecordKeyUses(const std::vector<KeyUseRecord>& uses) = 0;
+  // The key's newest uses per (host, account), newest first, and its sessions ended per host,
+  // by hostname: at most `limit` of each.
+  virtual absl::StatusOr<KeyUsage> KeyUsageOf(const std::string& fingerprint, size_t limit) = 0;
+  // The newest use of each of `fingerprints` over every host; keys never used are absent.
+  virtual absl::StatusOr<std::map<std::string, absl::Time>> LastKeyUses(
+      const std::vector<std::string>& fingerprints) = 0;
+  // The fingerprints with a use at or after `since`, in order.
+  virtual absl::StatusOr<std::vector<std::string>> KeysUsedSince(absl::Time since) = 0;
   virtual absl::StatusOr<std::vector<HostRecord>> ListHosts() = 0;
   // At most `limit` hosts named after `after` ("": from the first), in hostname order: the
   // fleet read a page at a time.

@@ -63,46 +63,20 @@ const char* CallerName(int c) {
 // Which callers get past authorization; the unauthenticated three never do.
 // A=admin O=operator I=scoped inside X=scoped outside U=auditor P=owner of P Q=owner of another.
 const std::map<std::string, std::string> kExpected = {
-    {"AddPrincipal", "AO"},
-    {"ListPrincipals", "AOIXUPQ"},
-    {"DisablePrincipal", "AO"},
-    {"AddKeys", "AOP"},
-    {"ListKeys", "AOIXUPQ"},
-    {"GetKey", "AOIXUP"},
-    {"LabelKey", "AOP"},
-    {"RemoveKey", "AOP"},
-    {"RevokeKey", "AO"},
-    {"RotateKey", "AOP"},
-    {"GenerateKey", "AOP"},
-    {"AddGrant", "AOI"},
-    {"ListGrants", "AOIXUPQ"},
-    {"RemoveGrant", "AOI"},
-    {"ListHosts", "AOIXU"},
-    {"GetHost", "AOIU"},
-    {"LabelHost", "AOI"},
-    {"RemoveHost", "AOI"},
-    {"CreateHostToken", "AOI"},
-    {"ListHostTokens", "AOIXU"},
-    {"RevokeHostToken", "AOI"},
-    {"GetPolicy", "AOIXU"},
-    {"SetPolicy", "A"},
-    {"AccessReview", "AOIU"},
-    {"VerifyAccess", "AOIU"},
-    {"ComplianceReport", "AOU"},
-    {"RotationReport", "AOU"},
-    {"FleetStatus", "AOIXU"},
-    {"KeyReach", "AOIXU"},
-    {"ListAudit", "AU"},
-    {"VerifyAudit", "AU"},
-    {"ExportAudit", "AU"},
-    {"RolloutStatus", "AOIXUPQ"},
-    {"NotifyStatus", "AOU"},
-    {"NotifyRetry", "AO"},
-    {"CreateToken", "A"},
-    {"IssueAdminCertificate", "A"},
-    {"ListTokens", "AU"},
-    {"RevokeToken", "A"},
-    {"WhoAmI", "AOIXUPQ"},
+    {"AddPrincipal", "AO"},       {"ListPrincipals", "AOIXUPQ"},  {"DisablePrincipal", "AO"},
+    {"AddKeys", "AOP"},           {"ListKeys", "AOIXUPQ"},        {"GetKey", "AOIXUP"},
+    {"LabelKey", "AOP"},          {"RemoveKey", "AOP"},           {"RevokeKey", "AO"},
+    {"RotateKey", "AOP"},         {"GenerateKey", "AOP"},         {"AddGrant", "AOI"},
+    {"ListGrants", "AOIXUPQ"},    {"RemoveGrant", "AOI"},         {"ListHosts", "AOIXU"},
+    {"GetHost", "AOIU"},          {"KnownHosts", "AOIXU"},        {"LabelHost", "AOI"},
+    {"RemoveHost", "AOI"},        {"CreateHostToken", "AOI"},     {"ListHostTokens", "AOIXU"},
+    {"RevokeHostToken", "AOI"},   {"GetPolicy", "AOIXU"},         {"SetPolicy", "A"},
+    {"AccessReview", "AOIU"},     {"VerifyAccess", "AOIU"},       {"ComplianceReport", "AOU"},
+    {"RotationReport", "AOU"},    {"FleetStatus", "AOIXU"},       {"KeyReach", "AOIXU"},
+    {"ListAudit", "AU"},          {"VerifyAudit", "AU"},          {"ExportAudit", "AU"},
+    {"RolloutStatus", "AOIXUPQ"}, {"NotifyStatus", "AOU"},        {"NotifyRetry", "AO"},
+    {"CreateToken", "A"},         {"IssueAdminCertificate", "A"}, {"ListTokens", "AU"},
+    {"RevokeToken", "A"},         {"WhoAmI", "AOIXUPQ"},
 };
 
 bool Expected(const std::string& rpc, int caller) {
@@ -576,6 +550,14 @@ TEST_F(AdminAuthorizationTest, OwnersAndScopedOperatorsSeeOnlyTheirPart) {
   ASSERT_TRUE(scoped->ListGrants(&c5, v1::ListGrantsRequest(), &grants).ok());
   ASSERT_EQ(grants.grants_size(), 1);
   EXPECT_EQ(grants.grants(0).principal(), "alice");
+  // known_hosts of the scope's hosts only, even when the selector asks for every host.
+  grpc::ClientContext c6;
+  v1::KnownHostsRequest known;
+  known.mutable_hosts()->set_hostname_glob("*");
+  v1::KnownHostsResponse known_hosts;
+  ASSERT_TRUE(scoped->KnownHosts(&c6, known, &known_hosts).ok());
+  ASSERT_EQ(known_hosts.hosts_size(), 1);
+  EXPECT_EQ(known_hosts.hosts(0).hostname(), "pay-1");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "controller/enrollment_rules.h"
 #include "controller/record_json.h"
 #include "controller/store/inventory_errors.h"
+#include "nlohmann/json.hpp"
 
 namespace keyfleet::controller {
 
@@ -44,6 +45,7 @@ absl::StatusOr<Snapshot> FakeStore::LoadSnapshot() {
   for (const auto& [k, v] : grants_) s.grants.push_back(v);
   for (const auto& [k, v] : hosts_) s.hosts.push_back(v);
   for (const auto& [k, v] : credentials_) s.credentials.push_back(v);
+  for (const auto& [k, v] : revoked_) s.revoked_fingerprints.push_back({k, v.ends_sessions});
   s.policy = policy_;
   return s;
 }
@@ -174,7 +176,7 @@ absl::StatusOr<uint64_t> FakeStore::RotateKey(const MutationContext& ctx,
 
 absl::StatusOr<uint64_t> FakeStore::RevokeKey(const MutationContext& ctx,
                                               const std::string& fingerprint,
-                                              const std::string& reason) {
+                                              const std::string& reason, bool ends_sessions) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = keys_.find(fingerprint);
   if (it == keys_.end()) return KeyNotFoundError(fingerprint);
@@ -185,7 +187,8 @@ absl::StatusOr<uint64_t> FakeStore::RevokeKey(const MutationContext& ctx,
   it->second.state = KeyState::kRevoked;
   it->second.revocation_reason = reason;
   it->second.revoked_at = ctx.at;
-  revoked_[fingerprint] = {fingerprint, reason, ctx.at, ctx.actor};
+  it->second.revocation_ends_sessions = ends_sessions;
+  revoked_[fingerprint] = {fingerprint, reason, ctx.at, ctx.actor, ends_sessions};
   MutationLog log;
   log.Record("key.revoke", EntityKind::kKey, fingerprint, before, KeyToJson(it->second));
   return CommitLocked(ctx, log);
@@ -485,6 +488,21 @@ absl::Status FakeStore::RecordHostReports(const std::vector<HostReport>& reports
   std::lock_guard<std::mutex> lock(mu_);
   for (const HostReport& r : reports) {
     auto it = hosts_.find(r.hostname);
+    if (it != hosts_.end() && !r.sessions_ended.empty()) {
+      nlohmann::json keys = nlohmann::json::array();
+      for (const SessionsEndedCount& e : r.sessions_ended) {
+        SessionsEndedRecord& ended = sessions_ended_[{e.fingerprint, r.hostname}];
+        ended.fingerprint = e.fingerprint;
+        ended.hostname = r.hostname;
+        ended.count += e.count;
+        ended.last_at = std::max(ended.last_at, r.at);
+        keys.push_back({{"fingerprint", e.fingerprint}, {"count", e.count}});
+      }
+      MutationLog log;
+      log.AuditOnly("host.sessions.end", r.hostname, "",
+                    nlohmann::json{{"sessions_ended", std::move(keys)}}.dump());
+      CommitLocked({"host:" + r.hostname, r.at}, log);
+    }
     if (it == hosts_.end() || it->second.applied_generation > r.applied_generation) continue;
     HostRecord& h = it->second;
     h.last_seen = std::max(h.last_seen, r.at);
@@ -493,9 +511,62 @@ absl::Status FakeStore::RecordHostReports(const std::vector<HostReport>& reports
     h.drift_json = r.drift_json;
     h.failed_accounts_json = r.failed_accounts_json;
     h.host_key_fingerprints = r.host_key_fingerprints;
+    h.host_public_keys = r.host_public_keys;
+    h.revocations_error = r.revocations_error;
+    h.key_files = r.key_files;
     if (!r.observed_json.empty()) observed_[r.hostname] = r.observed_json;
   }
   return absl::OkStatus();
+}
+
+absl::Status FakeStore::RecordKeyUses(const std::vector<KeyUseRecord>& uses) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const KeyUseRecord& u : uses) {
+    auto [it, added] = key_uses_.try_emplace({u.fingerprint, u.hostname, u.account}, u);
+    if (!added && it->second.last_used < u.last_used) it->second = u;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KeyUsage> FakeStore::KeyUsageOf(const std::string& fingerprint, size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  KeyUsage usage;
+  for (const auto& [key, use] : key_uses_) {
+    if (use.fingerprint == fingerprint) usage.uses.push_back(use);
+  }
+  std::sort(usage.uses.begin(), usage.uses.end(), [](const KeyUseRecord& a, const KeyUseRecord& b) {
+    return std::tie(b.last_used, a.hostname, a.account) <
+           std::tie(a.last_used, b.hostname, b.account);
+  });
+  if (usage.uses.size() > limit) usage.uses.resize(limit);
+  for (const auto& [key, ended] : sessions_ended_) {
+    if (ended.fingerprint == fingerprint && usage.sessions_ended.size() < limit) {
+      usage.sessions_ended.push_back(ended);
+    }
+  }
+  return usage;
+}
+
+absl::StatusOr<std::map<std::string, absl::Time>> FakeStore::LastKeyUses(
+    const std::vector<std::string>& fingerprints) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<std::string> wanted(fingerprints.begin(), fingerprints.end());
+  std::map<std::string, absl::Time> last;
+  for (const auto& [key, use] : key_uses_) {
+    if (!wanted.count(use.fingerprint)) continue;
+    auto [it, added] = last.try_emplace(use.fingerprint, use.last_used);
+    if (!added) it->second = std::max(it->second, use.last_used);
+  }
+  return last;
+}
+
+absl::StatusOr<std::vector<std::string>> FakeStore::KeysUsedSince(absl::Time since) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::set<std::string> used;
+  for (const auto& [key, use] : key_uses_) {
+    if (use.last_used >= since) used.insert(use.fingerprint);
+  }
+  return std::vector<std::string>(used.begin(), used.end());
 }
 
 absl::StatusOr<std::string> FakeStore::HostObservedJson(const std::string& hostname) {

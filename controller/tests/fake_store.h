@@ -5,6 +5,8 @@
 
 #include <map>
 #include <mutex>
+#include <tuple>
+#include <utility>
 
 #include "controller/store/mutation_log.h"
 #include "controller/store/store.h"
@@ -33,7 +35,7 @@ class FakeStore : public Store {
   absl::StatusOr<uint64_t> RotateKey(const MutationContext& ctx, const KeyRotation& rotation,
                                      std::vector<GrantRecord>* carried) override;
   absl::StatusOr<uint64_t> RevokeKey(const MutationContext& ctx, const std::string& fingerprint,
-                                     const std::string& reason) override;
+                                     const std::string& reason, bool ends_sessions) override;
   absl::StatusOr<std::pair<uint64_t, GrantRecord>> AddGrant(const MutationContext& ctx,
                                                             const GrantRecord& grant) override;
   absl::StatusOr<uint64_t> RemoveGrant(const MutationContext& ctx, int64_t id) override;
@@ -69,6 +71,11 @@ class FakeStore : public Store {
   absl::Status RecordRequestResponse(const std::string& id, const std::string& response,
                                      bool secret_withheld) override;
   absl::Status RecordHostReports(const std::vector<HostReport>& reports) override;
+  absl::Status RecordKeyUses(const std::vector<KeyUseRecord>& uses) override;
+  absl::StatusOr<KeyUsage> KeyUsageOf(const std::string& fingerprint, size_t limit) override;
+  absl::StatusOr<std::map<std::string, absl::Time>> LastKeyUses(
+      const std::vector<std::string>& fingerprints) override;
+  absl::StatusOr<std::vector<std::string>> KeysUsedSince(absl::Time since) override;
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
   absl::StatusOr<std::optional<HostRecord>> FindHost(const std::string& hostname) override;
   absl::StatusOr<std::vector<HostRecord>> FindHostsWithoutDrift(
@@ -98,6 +105,9 @@ class FakeStore : public Store {
   std::map<int64_t, GrantRecord> grants_;
   std::map<std::string, HostRecord> hosts_;
   std::map<std::string, std::string> observed_;  // HostObservedJson
+  // (fingerprint, host, account) -> the newest use; (fingerprint, host) -> sessions ended.
+  std::map<std::tuple<std::string, std::string, std::string>, KeyUseRecord> key_uses_;
+  std::map<std::pair<std::string, std::string>, SessionsEndedRecord> sessions_ended_;
   std::map<std::string, JoinTokenRecord> tokens_;
   std::map<std::string, ApiCredentialRecord> credentials_;  // by id
   std::optional<PolicyRecord> policy_;

@@ -9,10 +9,11 @@
 #include "controller/desired_state.h"
 #include "controller/fleet_view.h"
 #include "controller/handlers/agent_handlers.h"
+#include "controller/handlers/host_handlers.h"
 #include "controller/handlers/inventory_handlers.h"
 #include "controller/handlers/report_handlers.h"
-#include "controller/inventory_validation.h"
 #include "controller/host_selector.h"
+#include "controller/inventory_validation.h"
 #include "controller/tests/fake_store.h"
 #include "controller/view_follower.h"
 #include "tests/support/test_keys.h"
@@ -185,7 +186,8 @@ TEST_F(HandlersTest, RevokeRemovesEverywhereAndBlocksReAdding) {
 
   auto rollout = reports_handlers_.Rollout(*change);
   ASSERT_TRUE(rollout.ok()) << rollout.status();
-  EXPECT_EQ(rollout->targeted, 2u);
+  // Every host is a target, db-1 too: its KRL must refuse the key wherever it appears.
+  EXPECT_EQ(rollout->targeted, 3u);
   // A scoped caller's view: only the hosts it sees count.
   auto scoped =
       reports_handlers_.Rollout(*change, [](const std::string& h) { return h == "web-2"; });
@@ -193,31 +195,53 @@ TEST_F(HandlersTest, RevokeRemovesEverywhereAndBlocksReAdding) {
   EXPECT_EQ(scoped->targeted, 1u);
   EXPECT_THAT(scoped->pending, ElementsAre("web-2"));
   EXPECT_EQ(rollout->converged, 0u);
-  EXPECT_THAT(rollout->pending, ElementsAre("web-1", "web-2"));
+  EXPECT_THAT(rollout->pending, ElementsAre("db-1", "web-1", "web-2"));
   auto state = agents_.DesiredState("web-1");
   EXPECT_EQ(state->epoch, "fa4e000000000001") << "the database's epoch, for the agent";
   // A report of the same number from another epoch (before a restore) is nothing applied.
   ASSERT_TRUE(agents_
-                  .Report({"web-1", kT0, state->generation + 100, state->digest, "[]", {}, "[]",
-                           "", "0ld0000000000000"})
+                  .Report({"web-1",
+                           kT0,
+                           state->generation + 100,
+                           state->digest,
+                           "[]",
+                           {},
+                           "[]",
+                           "",
+                           "0ld0000000000000",
+                           {},
+                           "",
+                           KeyFilesMode::kHome,
+                           {}})
                   .ok());
   ASSERT_TRUE(reports_.Flush().ok());
   EXPECT_EQ(reports_handlers_.Rollout(*change)->converged, 0u);
   ASSERT_TRUE(agents_
-                  .Report({"web-1", kT0, state->generation, state->digest, "[]", {}, "[]", "",
-                           state->epoch})
+                  .Report({"web-1",
+                           kT0,
+                           state->generation,
+                           state->digest,
+                           "[]",
+                           {},
+                           "[]",
+                           "",
+                           state->epoch,
+                           {},
+                           "",
+                           KeyFilesMode::kHome,
+                           {}})
                   .ok());
   ASSERT_TRUE(reports_.Flush().ok());
   rollout = reports_handlers_.Rollout(*change);
   EXPECT_EQ(rollout->converged, 1u);
-  EXPECT_THAT(rollout->pending, ElementsAre("web-2"));
+  EXPECT_THAT(rollout->pending, ElementsAre("db-1", "web-2"));
   // A host not seen for longer than the connected window is offline, not pending: --wait does
   // not wait for it (it applies the change when it reconnects).
   clock_.Advance(absl::Minutes(1));
   ASSERT_TRUE(store_.TouchHosts({"web-1"}, clock_.Now()).ok());
   rollout = reports_handlers_.Rollout(*change);
   EXPECT_THAT(rollout->pending, IsEmpty());
-  EXPECT_THAT(rollout->offline, ElementsAre("web-2"));
+  EXPECT_THAT(rollout->offline, ElementsAre("db-1", "web-2"));
 
   // Its record stays (it is the evidence, listed with --state revoked); the blocklist refuses it
   // for ever.
@@ -267,7 +291,7 @@ TEST_F(HandlersTest, ExpiredKeysDropOutOnTimeWithoutAMutation) {
   EXPECT_NE(agents_.DesiredState("h1")->digest, digest);
   EXPECT_EQ(agents_.DesiredState("h1")->generation, generation)
       << "no change was written: the generation stays, the digest moves";
-  auto expired = inventory_.ListKeys({"", std::string("expired"), std::nullopt});
+  auto expired = inventory_.ListKeys({"", std::string("expired"), std::nullopt, std::nullopt});
   EXPECT_THAT(*expired, SizeIs(1));
 }
 
@@ -277,7 +301,7 @@ TEST_F(HandlersTest, WarningWindowListsExpiringKeys) {
   clock_.Advance(300 * kDay);
   AddKey("alice", 2);
   clock_.Advance(40 * kDay);  // key 1 expires in 25 days, key 2 in 325
-  auto expiring = inventory_.ListKeys({"", std::nullopt, 30 * kDay});
+  auto expiring = inventory_.ListKeys({"", std::nullopt, 30 * kDay, std::nullopt});
   ASSERT_TRUE(expiring.ok());
   ASSERT_THAT(*expiring, SizeIs(1));
   EXPECT_EQ((*expiring)[0].fingerprint, old_key);
@@ -447,7 +471,7 @@ TEST_F(HandlersTest, IdenticalGrantsWriteTheLineOnce) {
 TEST_F(HandlersTest, GrantsWhoseLinesWouldPassTheLineLimitAreRefused) {
   ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
   AddKey("alice", 1);
-  const KeyRecord key = *view_.FindKey(view_.Keys({"alice", {}, {}}, kT0)[0].fingerprint);
+  const KeyRecord key = *view_.FindKey(view_.Keys({"alice", {}, {}, {}}, kT0)[0].fingerprint);
   auto line_size = [&](size_t n) {
     auto options = ParseAuthorizedKeysOptions("command=\"" + std::string(n, 'x') + "\"");
     return RenderManagedLine(*options, key.expires_at, key)
@@ -560,7 +584,7 @@ TEST_F(DeliveryLimitsTest, KeysPerAccount) {
   EXPECT_THAT(past.message(),
               HasSubstr("host h1: account \"deploy\" would hold 4097 managed keys"));
   EXPECT_THAT(past.message(), HasSubstr("the limit is 4096 per account"));
-  EXPECT_THAT(view_.Keys({"alice", {}, {}}, kT0), SizeIs(::keyfleet::kMaxManagedKeysPerAccount))
+  EXPECT_THAT(view_.Keys({"alice", {}, {}, {}}, kT0), SizeIs(::keyfleet::kMaxManagedKeysPerAccount))
       << "nothing was added";
   EXPECT_THAT(Lines("h1", "deploy"), SizeIs(::keyfleet::kMaxManagedKeysPerAccount));
 
@@ -884,7 +908,11 @@ TEST_F(HandlersTest, FleetStatusPutsEveryHostInOneState) {
                              {},
                              failed,
                              "",
-                             state->epoch})
+                             state->epoch,
+                             {},
+                             "",
+                             KeyFilesMode::kHome,
+                             {}})
                     .ok());
   };
   report("web-1", "[]", "[]");
@@ -981,7 +1009,11 @@ TEST_F(HandlersTest, KeyReachFollowsTheGrantsToEveryHost) {
                            {},
                            "[]",
                            "",
-                           state->epoch})
+                           state->epoch,
+                           {},
+                           "",
+                           KeyFilesMode::kHome,
+                           {}})
                   .ok());
   ASSERT_TRUE(reports_.Flush().ok());
   auto everywhere = [](const Labels&) { return true; };
@@ -1024,6 +1056,131 @@ TEST_F(HandlersTest, KeyReachFollowsTheGrantsToEveryHost) {
   EXPECT_EQ(reports_handlers_.Reach("alice", a1, 10, everywhere).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(reports_handlers_.Reach("", "", 10, everywhere).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// What an agent reports after applying its current desired state, nothing failed.
+HostReport AppliedReport(const HostDesiredState& state, const std::string& host, absl::Time at) {
+  HostReport r;
+  r.hostname = host;
+  r.at = at;
+  r.applied_generation = state.generation;
+  r.applied_digest = state.digest;
+  r.applied_epoch = state.epoch;
+  return r;
+}
+
+// A host whose KRL does not hold the fleet's revocations has not converged: sshd there may still
+// accept a revoked key. It is failed, with the agent's error as the reason, wherever failed hosts
+// are counted.
+TEST_F(HandlersTest, AHostWhoseKrlIsBehindIsFailedWithTheReason) {
+  ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
+  AddKey("alice", 1);
+  Connect("web-1", {{"role", "web"}});
+  Connect("web-2", {{"role", "web"}});
+  auto granted = inventory_.AddGrant("admin", Grant("alice", "role=web", "deploy"));
+  ASSERT_TRUE(granted.ok()) << granted.status();
+  for (const char* host : {"web-1", "web-2"}) {
+    auto state = agents_.DesiredState(host);
+    ASSERT_TRUE(state.ok());
+    HostReport r = AppliedReport(*state, host, clock_.Now());
+    if (std::string(host) == "web-1") {
+      r.revocations_error = "cannot write /etc/ssh/keyfleet/revoked.krl: disk full";
+    }
+    ASSERT_TRUE(agents_.Report(r).ok());
+  }
+  ASSERT_TRUE(reports_.Flush().ok());
+
+  auto fleet = reports_handlers_.Fleet(100, [](const HostRecord&) { return true; });
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  EXPECT_EQ(fleet->converged, 1u);
+  EXPECT_EQ(fleet->failed, 1u);
+  ASSERT_THAT(fleet->failed_hosts, SizeIs(1));
+  EXPECT_EQ(fleet->failed_hosts[0].host.hostname, "web-1");
+  ASSERT_THAT(fleet->failed_hosts[0].failed_accounts, SizeIs(1));
+  EXPECT_EQ(fleet->failed_hosts[0].failed_accounts[0].account, "");
+  EXPECT_THAT(fleet->failed_hosts[0].failed_accounts[0].reason,
+              HasSubstr("KRL (sshd's RevokedKeys) does not hold the fleet's revocations: cannot "
+                        "write /etc/ssh/keyfleet/revoked.krl: disk full"));
+
+  auto host = reports_handlers_.GetHost("web-1");
+  ASSERT_TRUE(host.ok());
+  EXPECT_FALSE(host->converged);
+  EXPECT_EQ(host->host.revocations_error, "cannot write /etc/ssh/keyfleet/revoked.krl: disk full");
+
+  auto rollout = reports_handlers_.Rollout(granted->change);
+  ASSERT_TRUE(rollout.ok()) << rollout.status();
+  EXPECT_EQ(rollout->targeted, 2u);
+  EXPECT_EQ(rollout->converged, 1u);
+  ASSERT_THAT(rollout->failed, SizeIs(1));
+  EXPECT_EQ(rollout->failed[0].first, "web-1");
+
+  // The next report, with the KRL written, clears it.
+  auto state = agents_.DesiredState("web-1");
+  ASSERT_TRUE(agents_.Report(AppliedReport(*state, "web-1", clock_.Now())).ok());
+  ASSERT_TRUE(reports_.Flush().ok());
+  EXPECT_TRUE(reports_handlers_.GetHost("web-1")->converged);
+}
+
+// `keyfleet known-hosts`: each selected host's reported keys in hostname order, hosts that
+// reported none listed with none (never left out), a page at a time, and only the hosts
+// `visible` accepts (a scoped operator's).
+TEST_F(HandlersTest, KnownHostsListsTheSelectedHostsWithTheirKeys) {
+  Connect("web-1", {{"role", "web"}, {"team", "pay"}});
+  Connect("web-2", {{"role", "web"}});
+  Connect("db-1", {{"role", "db"}, {"team", "pay"}});
+  const std::string ed =
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+  const std::string rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ";
+  auto state = agents_.DesiredState("web-1");
+  ASSERT_TRUE(state.ok());
+  HostReport r = AppliedReport(*state, "web-1", clock_.Now());
+  r.host_public_keys = {ed, rsa};
+  ASSERT_TRUE(agents_.Report(r).ok());
+  ASSERT_TRUE(reports_.Flush().ok());
+
+  HostHandlers hosts(ctx_, "");
+  auto all = [](const HostRecord&) { return true; };
+  auto names = [](const std::vector<HostKnownKeys>& page) {
+    std::vector<std::string> out;
+    for (const HostKnownKeys& h : page) out.push_back(h.hostname);
+    return out;
+  };
+  auto every = hosts.KnownHostsAfter(*ParseHostSelector("*"), "", 100, all);
+  ASSERT_TRUE(every.ok()) << every.status();
+  EXPECT_THAT(names(*every), ElementsAre("db-1", "web-1", "web-2"));
+  EXPECT_THAT((*every)[0].public_keys, IsEmpty());
+  EXPECT_THAT((*every)[1].public_keys, ElementsAre(ed, rsa));
+
+  auto unset = hosts.KnownHostsAfter(HostSelector{}, "", 100, all);
+  ASSERT_TRUE(unset.ok()) << unset.status();
+  EXPECT_THAT(names(*unset), ElementsAre("db-1", "web-1", "web-2")) << "no selector: every host";
+
+  auto web = hosts.KnownHostsAfter(*ParseHostSelector("role=web"), "", 100, all);
+  ASSERT_TRUE(web.ok());
+  EXPECT_THAT(names(*web), ElementsAre("web-1", "web-2"));
+  auto glob = hosts.KnownHostsAfter(*ParseHostSelector("db-*"), "", 100, all);
+  ASSERT_TRUE(glob.ok());
+  EXPECT_THAT(names(*glob), ElementsAre("db-1"));
+
+  // A scoped operator (team=pay) asking for every host sees its own only.
+  auto pay = [](const HostRecord& h) {
+    return h.labels.count("team") && h.labels.at("team") == "pay";
+  };
+  auto scoped = hosts.KnownHostsAfter(*ParseHostSelector("*"), "", 100, pay);
+  ASSERT_TRUE(scoped.ok());
+  EXPECT_THAT(names(*scoped), ElementsAre("db-1", "web-1"));
+
+  auto first = hosts.KnownHostsAfter(*ParseHostSelector("*"), "", 1, all);
+  ASSERT_TRUE(first.ok());
+  EXPECT_THAT(names(*first), ElementsAre("db-1"));
+  auto next = hosts.KnownHostsAfter(*ParseHostSelector("*"), "db-1", 1, all);
+  ASSERT_TRUE(next.ok());
+  EXPECT_THAT(names(*next), ElementsAre("web-1"));
+
+  HostSelector bad;
+  bad.hostname_glob = "web/1";
+  EXPECT_EQ(hosts.KnownHostsAfter(bad, "", 100, all).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
@@ -293,8 +294,13 @@ TEST_F(PostgresStoreTest, ARevokedKeyCanNeverBeAddedAgain) {
   ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("bob")).ok());
   KeyRecord key = Key("alice", 3);
   ASSERT_TRUE(store_->AddKeys(Ctx(), {key}).ok());
-  ASSERT_TRUE(store_->RevokeKey(Ctx(absl::Hours(1)), key.fingerprint, "laptop stolen").ok());
+  ASSERT_TRUE(store_->RevokeKey(Ctx(absl::Hours(1)), key.fingerprint, "laptop stolen", false).ok());
   ASSERT_TRUE(store_->RemoveKey(Ctx(absl::Hours(2)), key.fingerprint).ok());
+  // The fleet's KRL keeps it (FleetView loads it from the snapshot), also without its record.
+  auto snap = store_->LoadSnapshot();
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  EXPECT_EQ(snap->revoked_fingerprints,
+            (std::vector<SnapshotRevocation>{{key.fingerprint, false}}));
   key.principal = "bob";
   auto again = store_->AddKeys(Ctx(absl::Hours(3)), {key});
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -432,8 +438,152 @@ TEST_F(PostgresStoreTest, HostsRegisterAndReport) {
   EXPECT_EQ((*store_->ListHosts())[0].last_seen, kT0 + absl::Minutes(5));
 }
 
+// Migration 0010: each report's host keys, KRL error and key files mode are stored per host and
+// read back by every host read; a late, older report changes none of them.
+TEST_F(PostgresStoreTest, ReportsStoreHostKeysRevocationsErrorAndKeyFiles) {
+  ASSERT_TRUE(store_->RegisterHost({"host:web-1", kT0}, "web-1", {}).ok());
+  auto fresh = store_->FindHost("web-1");
+  ASSERT_TRUE(fresh.ok() && fresh->has_value());
+  EXPECT_TRUE((*fresh)->host_public_keys.empty());
+  EXPECT_EQ((*fresh)->revocations_error, "");
+  EXPECT_EQ((*fresh)->key_files, KeyFilesMode::kHome) << "agents before the setting: home";
+
+  const std::vector<std::string> keys = {"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA",
+                                         "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ"};
+  HostReport report;
+  report.hostname = "web-1";
+  report.at = kT0 + absl::Minutes(1);
+  report.applied_generation = 7;
+  report.host_public_keys = keys;
+  report.revocations_error = "cannot write /etc/ssh/keyfleet/revoked.krl: \"disk\" {full}, é";
+  report.key_files = KeyFilesMode::kCentral;
+  ASSERT_TRUE(store_->RecordHostReports({report}).ok());
+  auto check = [&](const HostRecord& h, const std::string& how) {
+    EXPECT_EQ(h.host_public_keys, keys) << how;
+    EXPECT_EQ(h.revocations_error, report.revocations_error) << how;
+    EXPECT_EQ(h.key_files, KeyFilesMode::kCentral) << how;
+  };
+  auto found = store_->FindHost("web-1");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  check(**found, "FindHost");
+  auto listed = store_->ListHosts();
+  ASSERT_TRUE(listed.ok());
+  check(listed->at(0), "ListHosts");
+  auto page = store_->ListHostsAfter("", 10);
+  ASSERT_TRUE(page.ok());
+  check(page->at(0), "ListHostsAfter");
+  auto named = store_->FindHostsWithoutDrift({"web-1"});
+  ASSERT_TRUE(named.ok());
+  check(named->at(0), "FindHostsWithoutDrift");
+
+  HostReport late = report;  // an older generation arriving late never overwrites
+  late.applied_generation = 6;
+  late.revocations_error = "";
+  late.key_files = KeyFilesMode::kBoth;
+  late.host_public_keys.clear();
+  ASSERT_TRUE(store_->RecordHostReports({late}).ok());
+  check(**store_->FindHost("web-1"), "after a late report");
+
+  HostReport next = late;
+  next.applied_generation = 8;
+  ASSERT_TRUE(store_->RecordHostReports({next}).ok());
+  const HostRecord now = **store_->FindHost("web-1");
+  EXPECT_TRUE(now.host_public_keys.empty());
+  EXPECT_EQ(now.revocations_error, "") << "the next report clears the error";
+  EXPECT_EQ(now.key_files, KeyFilesMode::kBoth);
+}
+
 // ListHosts and ListHostTokens page with these: each read continues after a key, so rows added
 // or deleted between reads move nothing else.
+// Last use: one row per (key, host, account), an upsert keeping the newest time and its
+// address; sessions ended summed per (key, host) and audited once per report; the kill flag
+// kept with the revocation, in the key, its change and the blocklist.
+TEST_F(PostgresStoreTest, KeyUsesKeepTheNewestAndSessionsEndedAddUp) {
+  ASSERT_TRUE(store_->AddPrincipal(Ctx(), Person("alice")).ok());
+  const KeyRecord a = Key("alice", 1), b = Key("alice", 2);
+  ASSERT_TRUE(store_->AddKeys(Ctx(), {a, b}).ok());
+  ASSERT_TRUE(store_->RegisterHost({"host:web-1", kT0}, "web-1", {}).ok());
+  ASSERT_TRUE(store_->RegisterHost({"host:web-2", kT0}, "web-2", {}).ok());
+  auto use = [](const KeyRecord& k, const std::string& host, const std::string& account,
+                absl::Duration after, const std::string& from) {
+    return KeyUseRecord{k.fingerprint, host, account, kT0 + after, from};
+  };
+  // Duplicates in one batch: the newest wins (one statement may touch a row once).
+  ASSERT_TRUE(store_
+                  ->RecordKeyUses({use(a, "web-1", "deploy", absl::Hours(2), "192.0.2.2"),
+                                   use(a, "web-1", "deploy", absl::Hours(1), "192.0.2.1"),
+                                   use(a, "web-2", "root", absl::Hours(3), "2001:db8::3")})
+                  .ok());
+  // An older use later is ignored, a newer one replaces time and address.
+  ASSERT_TRUE(store_->RecordKeyUses({use(a, "web-2", "root", absl::Hours(1), "192.0.2.9")}).ok());
+  ASSERT_TRUE(store_->RecordKeyUses({use(a, "web-1", "deploy", absl::Hours(5), "192.0.2.5")}).ok());
+
+  auto usage = store_->KeyUsageOf(a.fingerprint, 10);
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  ASSERT_EQ(usage->uses.size(), 2u);
+  EXPECT_EQ(usage->uses[0].hostname, "web-1");  // newest first
+  EXPECT_EQ(usage->uses[0].last_used, kT0 + absl::Hours(5));
+  EXPECT_EQ(usage->uses[0].from_address, "192.0.2.5");
+  EXPECT_EQ(usage->uses[1].hostname, "web-2");
+  EXPECT_EQ(usage->uses[1].last_used, kT0 + absl::Hours(3));
+  EXPECT_EQ(usage->uses[1].from_address, "2001:db8::3");
+  EXPECT_EQ(store_->KeyUsageOf(a.fingerprint, 1)->uses.size(), 1u);
+
+  auto last = store_->LastKeyUses({a.fingerprint, b.fingerprint});
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(*last, (std::map<std::string, absl::Time>{{a.fingerprint, kT0 + absl::Hours(5)}}));
+  EXPECT_EQ(*store_->KeysUsedSince(kT0 + absl::Hours(4)), std::vector<std::string>{a.fingerprint});
+  EXPECT_TRUE(store_->KeysUsedSince(kT0 + absl::Hours(6))->empty());
+
+  // Revoked with kill_sessions: the flag is in the key, its change and the blocklist.
+  ASSERT_TRUE(store_->RevokeKey(Ctx(absl::Hours(6)), b.fingerprint, "stolen", true).ok());
+  auto snap = store_->LoadSnapshot();
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  EXPECT_EQ(snap->revoked_fingerprints, (std::vector<SnapshotRevocation>{{b.fingerprint, true}}));
+  for (const KeyRecord& k : snap->keys) {
+    EXPECT_EQ(k.revocation_ends_sessions, k.fingerprint == b.fingerprint) << k.fingerprint;
+  }
+  auto changes = store_->ChangesSince(0, 100);
+  ASSERT_TRUE(changes.ok());
+  auto revoked = KeyFromJson(changes->back().after_json);
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_TRUE(revoked->revocation_ends_sessions);
+
+  // Sessions ended: summed per host whatever the report's generation; one audit event each.
+  auto report = [&](const std::string& host, uint64_t generation, uint32_t count,
+                    absl::Duration after) {
+    HostReport r;
+    r.hostname = host;
+    r.at = kT0 + after;
+    r.applied_generation = generation;
+    r.sessions_ended = {{b.fingerprint, count}};
+    return r;
+  };
+  ASSERT_TRUE(store_
+                  ->RecordHostReports({report("web-1", 9, 2, absl::Hours(7)),
+                                       report("web-2", 9, 1, absl::Hours(7)),
+                                       report("gone", 9, 5, absl::Hours(7))})
+                  .ok());
+  ASSERT_TRUE(store_->RecordHostReports({report("web-1", 3, 3, absl::Hours(8))}).ok());
+  usage = store_->KeyUsageOf(b.fingerprint, 10);
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  ASSERT_EQ(usage->sessions_ended.size(), 2u) << "a host that does not exist is ignored";
+  EXPECT_EQ(usage->sessions_ended[0].hostname, "web-1");
+  EXPECT_EQ(usage->sessions_ended[0].count, 5u);
+  EXPECT_EQ(usage->sessions_ended[0].last_at, kT0 + absl::Hours(8));
+  EXPECT_EQ(usage->sessions_ended[1].count, 1u);
+  auto audit = store_->ListAuditNewest(0, absl::InfinitePast(), 10);
+  ASSERT_TRUE(audit.ok());
+  int ended = 0;
+  for (const AuditEvent& e : *audit) {
+    if (e.action != "host.sessions.end") continue;
+    ++ended;
+    EXPECT_EQ(e.actor, "host:" + e.target);
+    EXPECT_THAT(e.after_json, HasSubstr(b.fingerprint));
+  }
+  EXPECT_EQ(ended, 4) << "one per report, the unknown host's too";
+}
+
 TEST_F(PostgresStoreTest, HostsAndJoinTokensAreReadAPageAfterAKey) {
   for (const char* name : {"web-3", "db-1", "web-1", "web-10", "web-2"}) {
     ASSERT_TRUE(store_->RegisterHost({"tester", kT0}, name, {}).ok()) << name;

@@ -59,6 +59,11 @@ class WatchClient {
     *msg.mutable_report() = report;
     return reader_->Write(msg);
   }
+  bool SendKeyUses(const v1::KeyUseReport& uses) {
+    v1::AgentMessage msg;
+    *msg.mutable_key_use() = uses;
+    return reader_->Write(msg);
+  }
 
   // Waits up to 10 s for a desired state satisfying `pred`.
   std::optional<v1::DesiredState> WaitFor(std::function<bool(const v1::DesiredState&)> pred) {
@@ -210,6 +215,87 @@ TEST_F(ServiceTest, GrantedKeysReachTheWatchingAgentAndRevocationRemovesThem) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(rollout().converged_hosts(), 1u);
+}
+
+// Key uses travel on the reporting host's own stream and are recorded for that host only; a
+// malformed use is left out (and logged) while the stream stays up. A revocation with
+// kill_sessions names the key to every agent, and the sessions an agent ended show in GetKey.
+TEST_F(ServiceTest, KeyUsesAreRecordedForTheStreamsHostAndSessionsEndedShow) {
+  auto controller = StartController();
+  auto admin = Admin(*controller);
+  ASSERT_TRUE(AddPrincipal(*admin, "alice").ok());
+  const std::string fp = AddKey(*admin, "alice", 1);
+  ASSERT_TRUE(Grant(*admin, "alice", "prod", "deploy").ok());
+  WatchClient web1(controller->InProcessChannel(), "web-1", {{"env", "prod"}});
+  WatchClient web2(controller->InProcessChannel(), "web-2", {{"env", "prod"}});
+  ASSERT_TRUE(web1.WaitFor([](const v1::DesiredState& s) { return KeyCount(s, "deploy") == 1; }));
+  ASSERT_TRUE(web2.WaitFor([](const v1::DesiredState& s) { return KeyCount(s, "deploy") == 1; }));
+
+  v1::KeyUseReport uses;
+  v1::KeyUse* good = uses.add_uses();
+  good->set_account("deploy");
+  good->set_fingerprint(fp);
+  good->mutable_last_used()->set_seconds(absl::ToUnixSeconds(absl::Now()) - 60);
+  good->set_from_address("192.0.2.10");
+  v1::KeyUse* bad = uses.add_uses();
+  *bad = *good;
+  bad->set_account("../../etc");
+  ASSERT_TRUE(web1.SendKeyUses(uses));
+
+  auto get_key = [&] {
+    grpc::ClientContext c;
+    v1::GetKeyRequest req;
+    req.set_fingerprint(fp);
+    v1::Key key;
+    grpc::Status s = admin->GetKey(&c, req, &key);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return key;
+  };
+  v1::Key key;
+  for (int i = 0; i < 50 && (key = get_key()).uses().empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_THAT(key.uses(), SizeIs(1));
+  EXPECT_EQ(key.uses(0).hostname(), "web-1");
+  EXPECT_EQ(key.uses(0).account(), "deploy");
+  EXPECT_EQ(key.uses(0).from_address(), "192.0.2.10");
+  EXPECT_EQ(key.last_used().seconds(), good->last_used().seconds());
+  {
+    grpc::ClientContext c;
+    v1::ListKeysRequest req;
+    v1::ListKeysResponse resp;
+    ASSERT_TRUE(admin->ListKeys(&c, req, &resp).ok());
+    ASSERT_THAT(resp.keys(), SizeIs(1));
+    EXPECT_EQ(resp.keys(0).last_used().seconds(), good->last_used().seconds());
+  }
+
+  // The stream that sent a malformed use is still up: the revocation reaches it, flagged.
+  grpc::ClientContext ctx;
+  v1::RevokeKeyRequest revoke;
+  revoke.set_fingerprint(fp);
+  revoke.set_reason("compromised");
+  revoke.set_kill_sessions(true);
+  v1::MutationResponse revoked;
+  ASSERT_TRUE(admin->RevokeKey(&ctx, revoke, &revoked).ok());
+  auto after = web1.WaitFor(
+      [](const v1::DesiredState& s) { return s.revocations().kill_sessions_sha256_size() == 1; });
+  ASSERT_TRUE(after) << "the kill flag reaches the agent with the revocation";
+  EXPECT_EQ(after->revocations().kill_sessions_sha256(0), after->revocations().recent_sha256(0));
+
+  v1::ReportRequest report;
+  report.set_applied_generation(after->generation());
+  report.set_applied_digest(after->digest());
+  v1::SessionsEnded* ended = report.add_sessions_ended();
+  ended->set_fingerprint(fp);
+  ended->set_count(2);
+  ASSERT_TRUE(web1.Report(report));
+  for (int i = 0; i < 50 && (key = get_key()).sessions_ended().empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_THAT(key.sessions_ended(), SizeIs(1));
+  EXPECT_EQ(key.sessions_ended(0).hostname(), "web-1");
+  EXPECT_EQ(key.sessions_ended(0).count(), 2u);
+  EXPECT_TRUE(key.revocation_ends_sessions());
 }
 
 // "Applied" means the files are as desired: an agent that applied the generation but could not

@@ -199,3 +199,41 @@ TEST(ControllerList, FlagValues) {
 
 }  // namespace
 }  // namespace keyfleet::agent
+
+namespace keyfleet::agent {
+namespace {
+
+TEST(AgentConfig, KeyFilesRevokedKeysFileAndKeysIndexDir) {
+  AgentConfig defaults;
+  EXPECT_EQ(defaults.key_files, v1::KEY_FILES_MODE_HOME);
+  EXPECT_EQ(defaults.revoked_keys_file, "/etc/ssh/keyfleet/revoked.krl");
+  EXPECT_EQ(defaults.keys_index_dir, "/var/lib/keyfleet/keys-index");
+  auto config = ParseAgentConfig(
+      "key_files: central\nrevoked_keys_file: /etc/ssh/krl\nkeys_index_dir: \"\"", {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->key_files, v1::KEY_FILES_MODE_CENTRAL);
+  EXPECT_EQ(config->revoked_keys_file, "/etc/ssh/krl");
+  EXPECT_EQ(config->keys_index_dir, "");
+  EXPECT_EQ(ParseAgentConfig("key_files: both", {})->key_files, v1::KEY_FILES_MODE_BOTH);
+  EXPECT_EQ(ParseAgentConfig("revoked_keys_file:", {})->revoked_keys_file, "");
+}
+
+TEST(AgentConfig, RefusesBadKeyFilesAndPathsWithTheReason) {
+  const std::pair<const char*, const char*> bad[] = {
+      {"key_files: Central", "key_files must be home"},
+      {"key_files: homes", "key_files must be home"},
+      {"revoked_keys_file: revoked.krl", "revoked_keys_file \"revoked.krl\" must be an absolute"},
+      {"revoked_keys_file: /etc/ssh/../krl", "without . or .."},
+      {"revoked_keys_file: /etc/ssh/", "trailing '/'"},
+      {"keys_index_dir: var/lib/x", "keys_index_dir \"var/lib/x\" must be an absolute"},
+      {"keys_index_dir: [a]", "keys_index_dir: give a path"},
+  };
+  for (const auto& [yaml, want] : bad) {
+    auto config = ParseAgentConfig(yaml, AgentConfig{});
+    EXPECT_FALSE(config.ok()) << yaml;
+    EXPECT_THAT(config.status().message(), ::testing::HasSubstr(want)) << yaml;
+  }
+}
+
+}  // namespace
+}  // namespace keyfleet::agent

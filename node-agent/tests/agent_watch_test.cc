@@ -98,7 +98,7 @@ class InProcessAgent {
   Sandbox sandbox_;
   AgentConfig config_;
   absl::StatusOr<HostCredentials> enrolled_;
-  Reconciler reconciler_{{{config_.root, config_.accounts}, config_.cache_path}};
+  Reconciler reconciler_{ReconcilerSettingsOf(config_)};
   std::unique_ptr<WatchClient> client_;
   std::thread thread_;
 };
@@ -171,7 +171,7 @@ TEST_F(AgentWatch, DriftThatGoesAwayIsClearedOnTheController) {
   config.root = sandbox.root();
   config.cache_path = sandbox.Path("agent-cache");
   config.recheck_interval = absl::Seconds(1);
-  Reconciler reconciler({{config.root, config.accounts}, config.cache_path});
+  Reconciler reconciler(ReconcilerSettingsOf(config));
   ASSERT_TRUE(reconciler.Start().ok());
   WatchClient client(config, reconciler);
   std::thread agent([&] { client.Run(); });
@@ -296,7 +296,7 @@ TEST_F(AgentWatch, GrantRevokeAndAControllerOutage) {
   config.root = sandbox.root();
   config.cache_path = sandbox.Path("agent-cache");
   config.recheck_interval = absl::Seconds(1);
-  Reconciler reconciler({{config.root, config.accounts}, config.cache_path});
+  Reconciler reconciler(ReconcilerSettingsOf(config));
   ASSERT_TRUE(reconciler.Start().ok());
   WatchClient client(config, reconciler);
   std::thread agent([&] { client.Run(); });
@@ -672,7 +672,7 @@ TEST_F(AgentWatch, DeadAndSilentControllersArePassedOverForOneThatWorks) {
   absl::StatusOr<HostCredentials> enrolled =
       Enroll({{dead, address_}, Token("web-1"), pin_, "", config.tls_dir, absl::Seconds(10)});
   ASSERT_TRUE(enrolled.ok()) << enrolled.status();
-  Reconciler reconciler({{config.root, config.accounts}, config.cache_path});
+  Reconciler reconciler(ReconcilerSettingsOf(config));
   ASSERT_TRUE(reconciler.Start().ok());
 
   config.controllers = {silent.address()};

@@ -119,6 +119,34 @@ TEST(ReportRequest, FailedAccountsPastTheBudgetAreCountedInALastFailure) {
   EXPECT_EQ(req.failed_accounts(sent - 1).account(), absl::StrCat("user", sent - 1));
 }
 
+// The host's keys, the KRL's state and the key files mode go in as the agent found them; the
+// revocations error is the agent's own words: valid UTF-8 and within kMaxReportTextBytes.
+TEST(ReportRequest, CarriesHostKeysRevocationsErrorAndKeyFilesMode) {
+  ApplyReport report;
+  report.revocations_error =
+      "cannot write /etc/ssh/keyfleet/revoked.\xE9" + std::string(2 * kMaxReportTextBytes, 'x');
+  report.key_files = v1::KEY_FILES_MODE_CENTRAL;
+  HostKeys keys;
+  keys.public_keys = {"ssh-ed25519 AAAA", "ssh-rsa BBBB"};
+  keys.fingerprints = {"SHA256:a", "SHA256:b"};
+  keys.skipped = {"/etc/ssh/ssh_host_x_key.pub: is empty"};
+  const v1::ReportRequest req = AsTheControllerParsesIt(ReportRequestFor(report, keys));
+  EXPECT_THAT(req.host_public_keys(), testing::ElementsAre("ssh-ed25519 AAAA", "ssh-rsa BBBB"));
+  EXPECT_THAT(req.host_key_fingerprints(), testing::ElementsAre("SHA256:a", "SHA256:b"));
+  EXPECT_THAT(req.revocations_error(), StartsWith("cannot write /etc/ssh/keyfleet/revoked.\\xe9"));
+  EXPECT_LE(req.revocations_error().size(), kMaxReportTextBytes);
+  EXPECT_THAT(req.revocations_error(), testing::EndsWith(std::string(kReportCutMarker)));
+  EXPECT_EQ(req.key_files(), v1::KEY_FILES_MODE_CENTRAL);
+}
+
+TEST(ReportRequest, AKrlInStepIsNoError) {
+  ApplyReport report;
+  const v1::ReportRequest req = AsTheControllerParsesIt(ReportRequestFor(report, {}));
+  EXPECT_EQ(req.revocations_error(), "");
+  EXPECT_EQ(req.key_files(), v1::KEY_FILES_MODE_HOME);
+  EXPECT_EQ(req.host_public_keys_size(), 0);
+}
+
 TEST(ReportRequest, TheLocalJsonReportIsValidWhateverThePathsHold) {
   ApplyReport report;
   report.drift.push_back({"alice", v1::DRIFT_KIND_SSHD_WILL_REFUSE, "/home/jos\xE9",

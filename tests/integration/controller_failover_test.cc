@@ -210,7 +210,7 @@ class InProcessAgent {
   std::string name_;
   Sandbox sandbox_;
   agent::AgentConfig config_;
-  agent::Reconciler reconciler_{{{config_.root, config_.accounts}, config_.cache_path}};
+  agent::Reconciler reconciler_{agent::ReconcilerSettingsOf(config_)};
   std::unique_ptr<agent::WatchClient> client_;
   std::thread thread_;
 };

@@ -7,16 +7,22 @@
 // Labels: sshd, tls. The accounts and sshd are created and removed by the test.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <pqxx/pqxx>
+#include <random>
 #include <set>
 #include <thread>
 
+#include "common/krl.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/child_process.h"
 #include "tests/support/run_command.h"
@@ -51,11 +57,7 @@ class FleetSshdTest : public ::testing::Test {
                                         " --ca-hash " + token["ca_pin"].get<std::string>() +
                                         " --tls-dir " + sshd_.dir() + "/agent-tls 2>&1");
     ASSERT_EQ(enrolled.exit_code, 0) << enrolled.out;
-    agent_ = SpawnProcess(
-        {KEYFLEET_AGENT, "run", "--controller", address_, "--tls-dir", sshd_.dir() + "/agent-tls",
-         "--root", "/", "--cache", sshd_.dir() + "/agent-cache", "--recheck-interval", "2s",
-         "--log-level", "warn"},
-        sshd_.dir() + "/agent.log");
+    StartAgent();
     ASSERT_TRUE(WaitFor([&] {
       nlohmann::json h = Json("host show " + std::string(kHost));
       return h.is_object() && h.value("applied_digest", "") != "";
@@ -65,6 +67,33 @@ class FleetSshdTest : public ::testing::Test {
     StopProcess(agent_);
     StopProcess(controller_);
   }
+
+  // The agent, root "/", keeping its KRL where this test's sshd reads RevokedKeys (not the
+  // machine's /etc/ssh: tests run in parallel) and following this sshd's log.
+  void StartAgent() {
+    agent_ = SpawnProcess({KEYFLEET_AGENT,
+                           "run",
+                           "--controller",
+                           address_,
+                           "--tls-dir",
+                           sshd_.dir() + "/agent-tls",
+                           "--root",
+                           "/",
+                           "--cache",
+                           sshd_.dir() + "/agent-cache",
+                           "--recheck-interval",
+                           "2s",
+                           "--revoked-keys-file",
+                           Krl(),
+                           "--sshd-log",
+                           sshd_.dir() + "/sshd.log",
+                           "--sshd-log-format",
+                           "sshd",
+                           "--log-level",
+                           "warn"},
+                          sshd_.dir() + "/agent.log");
+  }
+  std::string Krl() const { return sshd_.dir() + "/krl/revoked.krl"; }
 
   void StartController() {
     // The first start writes the bootstrap admin token there; a restart finds it registered.
@@ -136,7 +165,9 @@ class FleetSshdTest : public ::testing::Test {
 
   static constexpr char kHost[] = "kf-e2e-host";
   TempPostgres pg_;
-  SshdFixture sshd_;
+  // sshd refuses every key while its RevokedKeys file is missing: every case here also shows
+  // that the agent keeps it there.
+  SshdFixture sshd_{".ssh/authorized_keys", {"RevokedKeys {dir}/krl/revoked.krl"}};
   std::string db_, address_, other_, ca_dir_;
   pid_t controller_ = -1, agent_ = -1;
 };
@@ -350,6 +381,98 @@ TEST_F(FleetSshdTest, GeneratedKeysOfEveryTypeLogIn) {
   Converged();
   EXPECT_TRUE(sshd_.LoginAs(user, "gen-next", "true")) << sshd_.Log();
   EXPECT_FALSE(sshd_.LoginAs(user, "gen-ed25519", "true")) << "rotated with --now";
+}
+
+// Appends `line` to an account's own ~/.ssh/authorized_keys as the account would (its file, 0600).
+void PasteByHand(const std::string& home, uid_t uid, const std::string& line) {
+  const std::string ssh = home + "/.ssh";
+  mkdir(ssh.c_str(), 0700);
+  std::ofstream(ssh + "/authorized_keys", std::ios::app) << line;
+  ASSERT_EQ(chown(ssh.c_str(), uid, uid), 0);
+  ASSERT_EQ(chown((ssh + "/authorized_keys").c_str(), uid, uid), 0);
+  chmod((ssh + "/authorized_keys").c_str(), 0600);
+}
+
+// Revocation that sshd enforces: a key pasted by hand into users' own files (which keyfleet
+// leaves alone) logs in until it is revoked, and is then refused by sshd itself through the KRL
+// the agent keeps (RevokedKeys), in every account, while the lines stay where they were.
+TEST_F(FleetSshdTest, ARevokedKeyPastedByHandIsRefusedBySshd) {
+  const std::string user = sshd_.user();
+  Person("alice", "alice");
+  ASSERT_EQ(Cli("grant add alice --hosts env=e2e --account " + user).exit_code, 0);
+  Converged();
+  const std::string bob = Person("bob", "bob");  // in the inventory, granted nowhere
+  const std::string bob_line = ReadText(sshd_.dir() + "/bob.pub");
+  PasteByHand(sshd_.home(), sshd_.uid(), bob_line);
+  struct passwd* other = getpwnam(other_.c_str());
+  ASSERT_NE(other, nullptr);
+  PasteByHand(other->pw_dir, other->pw_uid, bob_line);
+  EXPECT_TRUE(sshd_.LoginAs(user, "bob", "true")) << sshd_.Log();
+  EXPECT_TRUE(sshd_.LoginAs(other_, "bob", "true")) << sshd_.Log();
+
+  CommandResult revoked = Cli("key revoke " + bob + " --reason leaked --wait --timeout 30s");
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.out;
+  EXPECT_THAT(revoked.out, HasSubstr("converged 1/1 hosts"));
+  EXPECT_FALSE(sshd_.LoginAs(user, "bob", "true"));
+  EXPECT_FALSE(sshd_.LoginAs(other_, "bob", "true"));
+  EXPECT_THAT(ReadText(sshd_.home() + "/.ssh/authorized_keys"), HasSubstr(bob_line))
+      << "the user's own line is still there: sshd refused it through the KRL";
+  EXPECT_THAT(sshd_.Log(), HasSubstr("revoked"));
+  CommandResult q = RunCommand("ssh-keygen -Q -f " + Krl() + " " + sshd_.dir() + "/bob.pub");
+  EXPECT_EQ(q.exit_code, 1) << q.out;
+  EXPECT_THAT(q.out, HasSubstr("REVOKED"));
+  // Everything else still logs in: the KRL refuses the revoked key only.
+  EXPECT_TRUE(sshd_.LoginAs(user, "alice", "true")) << sshd_.Log();
+  struct stat st {};
+  ASSERT_EQ(stat(Krl().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  EXPECT_EQ(st.st_uid, 0u);
+}
+
+// The KRL never goes missing or half-written through the agent: it is read continuously while
+// keys are revoked and the agent is killed with SIGKILL at random moments and started again.
+// At the end it holds every revoked key, and no temporary file is left.
+TEST_F(FleetSshdTest, TheKrlIsNeverMissingAcrossKillsOfTheAgent) {
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0};
+  std::string problem;
+  std::thread reader([&] {
+    while (!done && problem.empty()) {
+      std::ifstream in(Krl(), std::ios::binary);
+      if (!in) {
+        problem = "the KRL was missing";
+        break;
+      }
+      const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+      if (absl::Status s = ParseKrl(bytes).status(); !s.ok()) problem = s.ToString();
+      ++reads;
+    }
+  });
+  std::mt19937 random(20261201);
+  std::vector<std::string> revoked;
+  for (int round = 0; round < 6; ++round) {
+    const std::string name = "k" + std::to_string(round);
+    const std::string fp = Person(name, name);
+    ASSERT_EQ(Cli("key revoke " + fp + " --reason churn").exit_code, 0);
+    revoked.push_back(name);
+    std::this_thread::sleep_for(std::chrono::milliseconds(random() % 40));
+    kill(agent_, SIGKILL);
+    waitpid(agent_, nullptr, 0);
+    StartAgent();
+  }
+  Converged();
+  done = true;
+  reader.join();
+  EXPECT_EQ(problem, "") << "after " << reads << " reads";
+  EXPECT_GT(reads, 100);
+  for (const std::string& name : revoked) {
+    CommandResult q =
+        RunCommand("ssh-keygen -Q -f " + Krl() + " " + sshd_.dir() + "/" + name + ".pub");
+    EXPECT_EQ(q.exit_code, 1) << name << ": " << q.out;
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(sshd_.dir() + "/krl")) {
+    EXPECT_EQ(entry.path().filename(), "revoked.krl") << "left over: " << entry.path();
+  }
 }
 
 }  // namespace

@@ -103,6 +103,10 @@ check "the agent's cache saved in $STATE, root's, 600" sh -c \
 fingerprint=$(keyfleet fingerprint /tmp/alice.pub | awk '{print $2}')
 check "revoked with --wait: the fleet applied it" keyfleet key revoke "$fingerprint" --reason test --wait --timeout 30s
 check "the key left her file" sh -c "! grep -qF '$key' $HOME_DIR/.ssh/authorized_keys"
+check "the fleet's KRL for sshd's RevokedKeys: /etc/ssh/keyfleet/revoked.krl, root's, 644" \
+  test "$(stat -c '%U %a' /etc/ssh/keyfleet/revoked.krl)" = "root 644"
+check "sshd would refuse her key wherever it appears (ssh-keygen -Q)" sh -c \
+  "ssh-keygen -Q -f /etc/ssh/keyfleet/revoked.krl /tmp/alice.pub | grep -q REVOKED"
 
 check "the controller logged no refused call" no_refusals /tmp/controller.log
 check "the agent logged no refused call" no_refusals /tmp/agent.log

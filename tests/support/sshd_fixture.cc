@@ -47,7 +47,9 @@ bool Accepting(int port) {
 
 }  // namespace
 
-SshdFixture::SshdFixture(const std::string& authorized_keys_files) : dir_("keyfleet-sshd") {
+SshdFixture::SshdFixture(const std::string& authorized_keys_files,
+                         const std::vector<std::string>& extra_config)
+    : dir_("keyfleet-sshd") {
   if (geteuid() != 0) Die("sshd tests must run as root (they create a local account)");
   dir_path_ = dir_.path().string();
   chmod(dir_path_.c_str(), 0755);  // sshd's StrictModes walks up to the home
@@ -77,6 +79,13 @@ SshdFixture::SshdFixture(const std::string& authorized_keys_files) : dir_("keyfl
     Die(std::string("cannot make /run/sshd: ") + std::strerror(errno));
   }
   port_ = FreeLoopbackPort();
+  std::string extra;
+  for (std::string line : extra_config) {
+    for (size_t at; (at = line.find("{dir}")) != std::string::npos;) {
+      line.replace(at, 5, dir_path_);
+    }
+    extra += line + "\n";
+  }
   std::ofstream(dir_path_ + "/sshd_config")
       << "Port " << port_ << "\n"
       << "ListenAddress 127.0.0.1\n"
@@ -89,7 +98,8 @@ SshdFixture::SshdFixture(const std::string& authorized_keys_files) : dir_("keyfl
       << "KbdInteractiveAuthentication no\n"
       << "UsePAM no\n"
       << "AllowUsers " << user_ << " " << user_ << "-*\n"
-      << "LogLevel VERBOSE\n";
+      << "LogLevel VERBOSE\n"
+      << extra;
   sshd_ = fork();
   if (sshd_ == 0) {
     const std::string log = dir_path_ + "/sshd.log";

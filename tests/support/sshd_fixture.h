@@ -16,8 +16,10 @@ class SshdFixture {
  public:
   // Creates the account (home inside the temp dir) and starts sshd reading the key files
   // `authorized_keys_files` (sshd's AuthorizedKeysFile; Debian's default also reads
-  // .ssh/authorized_keys2).
-  explicit SshdFixture(const std::string& authorized_keys_files = ".ssh/authorized_keys");
+  // .ssh/authorized_keys2), plus the lines `extra_config` (e.g. RevokedKeys), which may name
+  // paths under DIR as "{dir}" (the fixture's directory is made by the constructor).
+  explicit SshdFixture(const std::string& authorized_keys_files = ".ssh/authorized_keys",
+                       const std::vector<std::string>& extra_config = {});
   ~SshdFixture();  // stops sshd, deletes the account
 
   const std::string& user() const { return user_; }

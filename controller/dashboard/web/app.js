@@ -460,6 +460,16 @@ async function renderKeys(view, args, current) {
     (comp.weak_type || []).map((k) => [keyLink(k.fingerprint), k.principal, k.type,
       String(k.bits || '')]), {empty: 'No key of a weak type.'})));
   view.appendChild(grid);
+  view.appendChild(section(
+      `Stale keys: active, no login for ${fmtDuration(comp.stale_after)}`,
+      table(
+          ['Fingerprint', 'Owner', 'Label', 'Created', 'Last used'],
+          (comp.stale || [])
+              .map(
+                  (k) =>
+                      [keyLink(k.fingerprint), k.principal, k.label, fmtTime(k.created_at),
+                       lastUsedText(k)]),
+          {empty: 'No stale key.', id: 'stale-keys'})));
 
   const filter = el('input', {type: 'search', id: 'key-filter', 'aria-label': 'Filter keys',
     placeholder: 'Filter by owner, fingerprint, comment, label, type, state…'});
@@ -472,11 +482,16 @@ async function renderKeys(view, args, current) {
     const shown = keys.filter((k) => !needle ||
       [k.fingerprint, k.principal, k.comment, k.label, k.type, enumWord(k.state, 'KEY_STATE_')]
         .join('\n').toLowerCase().includes(needle));
-    const headers = ['Fingerprint', 'Owner', 'Type', 'Comment', 'Label', 'Created', 'State'];
-    clear(listHolder).appendChild(table(headers,
-      shown.map((k) => [keyLink(k.fingerprint), k.principal, k.type, wrap(k.comment), k.label,
-        fmtTime(k.created_at), keyStateBadge(k.state)]),
-      {empty: 'No key matches.', id: 'key-list'}));
+    const headers =
+        ['Fingerprint', 'Owner', 'Type', 'Comment', 'Label', 'Created', 'State', 'Last used'];
+    clear(listHolder)
+        .appendChild(table(
+            headers,
+            shown.map(
+                (k) =>
+                    [keyLink(k.fingerprint), k.principal, k.type, wrap(k.comment), k.label,
+                     fmtTime(k.created_at), keyStateBadge(k.state), lastUsedText(k)]),
+            {empty: 'No key matches.', id: 'key-list'}));
     listHolder.appendChild(el('p', {class: 'muted'},
       `${shown.length} of ${keys.length} keys shown` +
       (truncated ? ` (only the first ${keys.length} were loaded)` : '')));
@@ -506,6 +521,9 @@ function keyStateBadge(state) {
   return stateBadge(KEY_STATE_CLASS[state] || 'neutral', enumWord(state, 'KEY_STATE_'));
 }
 
+// The newest login any agent reported with the key (from sshd's log), or "never".
+function lastUsedText(key) { return key.last_used ? fmtTime(key.last_used) : 'never'; }
+
 // ---------------------------------------------------------------------------------------------
 // One key, and its revocation
 
@@ -534,19 +552,47 @@ async function renderKey(view, args, current) {
     head.appendChild(button);
   }
   view.appendChild(head);
-  view.appendChild(section('Fields', fieldList([
-    ['Owner', key.principal], ['State', keyStateBadge(key.state)],
-    ['Type', `${key.type} (${key.bits} bits)`],
-    ['Comment', key.comment], ['Label', key.label], ['Created', fmtTime(key.created_at)],
-    ['Expires', fmtTime(key.expires_at)], ['Revoked', fmtTime(key.revoked_at)],
-    ['Revocation reason', key.revocation_reason],
-    ['Replaces', key.predecessor_fingerprint && keyLink(key.predecessor_fingerprint)],
-    ['Replaced by', key.successor_fingerprint && keyLink(key.successor_fingerprint)],
-    ['Public key', el('code', {class: 'wrap'}, key.public_key)],
-  ], 'key-fields')));
+  view.appendChild(section(
+      'Fields',
+      fieldList(
+          [
+            ['Owner', key.principal],
+            ['State', keyStateBadge(key.state)],
+            ['Type', `${key.type} (${key.bits} bits)`],
+            ['Comment', key.comment],
+            ['Label', key.label],
+            ['Created', fmtTime(key.created_at)],
+            ['Expires', fmtTime(key.expires_at)],
+            ['Revoked', fmtTime(key.revoked_at)],
+            ['Revocation reason', key.revocation_reason],
+            [
+              'Ends live sessions',
+              key.state === 'KEY_STATE_REVOKED' ? (key.revocation_ends_sessions ? 'yes' : 'no') : ''
+            ],
+            ['Last used', lastUsedText(key)],
+            ['Replaces', key.predecessor_fingerprint && keyLink(key.predecessor_fingerprint)],
+            ['Replaced by', key.successor_fingerprint && keyLink(key.successor_fingerprint)],
+            ['Public key', el('code', {class: 'wrap'}, key.public_key)],
+          ],
+          'key-fields')));
   const counts = `${plural(num(reach.hosts), 'host')}, ${plural(num(reach.accounts), 'account')}`;
   const where = `Where it reaches (${counts})`;
   view.appendChild(section(where, reachTable(reach, false)));
+  view.appendChild(section(
+      'Last use per host',
+      table(
+          ['Host', 'Account', 'Last used', 'From'],
+          (key.uses ||
+           []).map((u) => [u.hostname, u.account, fmtTime(u.last_used), u.from_address || '']),
+          {empty: 'No login with this key was reported.', id: 'key-uses'})));
+  if ((key.sessions_ended || []).length > 0) {
+    view.appendChild(section(
+        'Live sessions ended',
+        table(
+            ['Host', 'Sessions', 'Last reported'],
+            key.sessions_ended.map((e) => [e.hostname, String(num(e.count)), fmtTime(e.last_at)]),
+            {id: 'sessions-ended'})));
+  }
 }
 
 function reachTable(reach, withKey) {
