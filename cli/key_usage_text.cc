@@ -8,10 +8,14 @@
 namespace keyfleet::cli {
 
 std::string LastUsedText(const v1::Key& key) {
+  if (key.usage_unknown()) return "unknown";
   return key.has_last_used() ? FormatTimestamp(key.last_used().seconds()) : "never";
 }
 
 std::string KeyUsesText(const v1::Key& key) {
+  if (key.usage_unknown()) {
+    return "last use and sessions ended: unknown (the controller's database is unavailable)\n";
+  }
   std::string out;
   if (key.uses().empty()) {
     out = "no recorded use (agents report logins from sshd's log)\n";

@@ -452,8 +452,18 @@ void ControllerServer::RecordAuditHighWater() {
   }
 }
 
+void ControllerServer::RefreshLastUses() {
+  absl::StatusOr<std::map<std::string, absl::Time>> uses = parts_->store.AllLastKeyUses();
+  if (!uses.ok()) {
+    spdlog::warn("reading the keys' last uses: {}", uses.status().ToString());
+    return;
+  }
+  parts_->view.NoteLastUses(*uses, /*whole_table=*/true);
+}
+
 void ControllerServer::RunWriter() {
   absl::Time last_touch = absl::InfinitePast();
+  absl::Time last_uses_read = absl::Now();
   std::unique_lock<std::mutex> lock(timer_mu_);
   while (!stopping_) {
     timer_cv_.wait_for(lock, std::chrono::milliseconds(200));
@@ -467,6 +477,11 @@ void ControllerServer::RunWriter() {
     absl::Status uses = parts_->credentials.FlushUses();
     if (!uses.ok()) spdlog::warn("recording when credentials were last used: {}", uses.ToString());
     RecordAuditHighWater();
+    // Other replicas' agents' logins (this replica's count in memory as they arrive).
+    if (absl::Now() - last_uses_read >= kLastUsesRefresh) {
+      last_uses_read = absl::Now();
+      RefreshLastUses();
+    }
     if (absl::Now() - last_touch >= config_.heartbeat_interval) {
       last_touch = absl::Now();
       absl::Status touched = parts_->store.TouchHosts(parts_->hub.ConnectedHosts(), clock_.Now());

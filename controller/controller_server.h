@@ -32,6 +32,10 @@
 
 namespace keyfleet::controller {
 
+// How often a replica reads every key's last use from the database (the logins other replicas'
+// agents reported; its own agents' count at once).
+inline constexpr absl::Duration kLastUsesRefresh = absl::Seconds(30);
+
 // The CA in `dir`, created first when there is none (NOT_FOUND from Load).
 absl::StatusOr<std::unique_ptr<CertificateAuthority>> LoadOrCreateCa(const std::string& dir,
                                                                      absl::Time now);
@@ -65,6 +69,8 @@ class ControllerServer {
   struct Parts;
   void RunTimer();                       // expiry and heartbeats
   void RunWriter();                      // report batches and seen-marks (database)
+  // Merges the store's last use of every key into the fleet view (FleetView::NoteLastUses).
+  void RefreshLastUses();
   void RecordAuditHighWater();           // after signed commits, beside the audit key
   void WarnOfServerCertificateExpiry();  // daily, during the certificate's last 30 days
   absl::Status StartMetricsPort();

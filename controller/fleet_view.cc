@@ -65,6 +65,7 @@ absl::Status FleetView::Reset(const Snapshot& snapshot, absl::Time now) {
   // What a replica loaded is not "recent": only revocations it follows later are.
   recent_revoked_.clear();
   RebuildRevocationsLocked();
+  NoteLastUses(snapshot.last_uses, /*whole_table=*/true);
   grants_ = std::move(grants);
   {
     std::lock_guard<std::mutex> cache_lock(cache_mu_);
@@ -306,6 +307,39 @@ std::vector<std::string> FleetView::RevokedPage(uint64_t offset, size_t limit, u
 RevocationListPtr FleetView::Revocations() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   return revocations_;
+}
+
+void FleetView::NoteLastUses(const std::map<std::string, absl::Time>& uses, bool whole_table) {
+  std::lock_guard<std::mutex> lock(last_use_mu_);
+  if (whole_table) last_uses_loaded_ = true;
+  for (const auto& [fingerprint, at] : uses) {
+    auto [it, added] = last_use_.try_emplace(fingerprint, at);
+    if (!added && it->second < at) it->second = at;
+  }
+}
+
+bool FleetView::last_uses_loaded() const {
+  std::lock_guard<std::mutex> lock(last_use_mu_);
+  return last_uses_loaded_;
+}
+
+std::map<std::string, absl::Time> FleetView::LastUses(
+    const std::vector<std::string>& fingerprints) const {
+  std::lock_guard<std::mutex> lock(last_use_mu_);
+  std::map<std::string, absl::Time> out;
+  for (const std::string& fingerprint : fingerprints) {
+    if (auto it = last_use_.find(fingerprint); it != last_use_.end()) out.insert(*it);
+  }
+  return out;
+}
+
+std::set<std::string> FleetView::UsedSince(absl::Time since) const {
+  std::lock_guard<std::mutex> lock(last_use_mu_);
+  std::set<std::string> out;
+  for (const auto& [fingerprint, at] : last_use_) {
+    if (at >= since) out.insert(fingerprint);
+  }
+  return out;
 }
 
 void FleetView::PutKeyLocked(KeyRecord k, std::set<std::string>* dirty) {

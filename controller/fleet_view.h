@@ -113,6 +113,18 @@ class FleetView {
                                        std::vector<std::string>* kill_sessions = nullptr) const;
   // What every desired state carries of it (the count and the newest few).
   RevocationListPtr Revocations() const;
+
+  // Last use of keys, in memory so that listing keys never waits for the database: merged from
+  // the store's table (at start and then periodically: other replicas' agents) and from the
+  // uses this replica's agents report, keeping the newest time of each key.
+  // `whole_table`: `uses` is the store's whole table (last use is known from then on).
+  void NoteLastUses(const std::map<std::string, absl::Time>& uses, bool whole_table = false);
+  // Whether the store's table was merged at least once (before, last use is unknown).
+  bool last_uses_loaded() const;
+  // The newest use of each of `fingerprints` known; keys never used are absent.
+  std::map<std::string, absl::Time> LastUses(const std::vector<std::string>& fingerprints) const;
+  // Of `fingerprints`, those used at or after `since`.
+  std::set<std::string> UsedSince(absl::Time since) const;
   // Computed on demand, as of `now`.
   std::optional<std::vector<AccessLine>> Access(const std::string& hostname, absl::Time now) const;
   // Where the key `fingerprint` (or, when it is empty, each key of `principal`) logs in now:
@@ -201,6 +213,10 @@ class FleetView {
     ManagedLinePtr line;
   };
   // (fingerprint, grant id) -> line. Its own lock: readers holding mu_ shared may fill it.
+  mutable std::mutex last_use_mu_;  // guards the two below (not mu_: reports merge often)
+  std::map<std::string, absl::Time> last_use_;
+  bool last_uses_loaded_ = false;
+
   mutable std::mutex cache_mu_;
   mutable std::map<std::pair<std::string, int64_t>, CachedLine> line_cache_;
 };

@@ -327,6 +327,8 @@ struct Snapshot {
   std::vector<ApiCredentialRecord> credentials;  // revoked and expired ones included
   // Every fingerprint ever revoked (the revoked_fingerprints table), also of keys removed since.
   std::vector<SnapshotRevocation> revoked_fingerprints;
+  // The newest use of every key ever used (key_uses), for FleetView's last use in memory.
+  std::map<std::string, absl::Time> last_uses;
 };
 
 // A mutation's request as the caller tagged it: a replay of the same id gets the first outcome

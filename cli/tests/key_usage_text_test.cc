@@ -16,6 +16,14 @@ TEST(KeyUsageTextTest, LastUseIsATimeOrNever) {
   EXPECT_EQ(LastUsedText(key), FormatTimestamp(1795000000));
 }
 
+// While the controller's database is unavailable a key's use is unknown, never "never".
+TEST(KeyUsageTextTest, UnknownUseIsNotNeverUsed) {
+  v1::Key key;
+  key.set_usage_unknown(true);
+  EXPECT_EQ(LastUsedText(key), "unknown");
+  EXPECT_THAT(KeyUsesText(key), HasSubstr("database is unavailable"));
+}
+
 TEST(KeyUsageTextTest, UsesPerHostAndSessionsEnded) {
   v1::Key key;
   EXPECT_THAT(KeyUsesText(key), HasSubstr("no recorded use"));

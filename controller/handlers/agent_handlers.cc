@@ -226,6 +226,13 @@ absl::StatusOr<KeyUseOutcome> AgentHandlers::RecordKeyUses(const std::string& ho
     kept.push_back(std::move(use));
   }
   outcome.recorded = kept.size();
+  // Listing keys reads last use from memory: this replica's agents' uses count at once.
+  std::map<std::string, absl::Time> newest;
+  for (const KeyUseRecord& use : kept) {
+    auto [it, added] = newest.try_emplace(use.fingerprint, use.last_used);
+    if (!added) it->second = std::max(it->second, use.last_used);
+  }
+  ctx_.view.NoteLastUses(newest);
   outcome.dropped = reports_.AddKeyUses(kept);
   outcome.recorded -= std::min(outcome.recorded, outcome.dropped);
   return outcome;

@@ -221,11 +221,16 @@ absl::StatusOr<std::vector<KeyRecord>> InventoryHandlers::ListKeys(const KeyFilt
   if (!filter.unused_for) return keys;
   // Unused: old enough to have been used within the window, and not used within it.
   const absl::Time since = now - *filter.unused_for;
-  KF_ASSIGN_OR_RETURN(std::vector<std::string> used, ctx_.store.KeysUsedSince(since));
+  if (!ctx_.view.last_uses_loaded()) {
+    return absl::UnavailableError(
+        "which keys were used is not known yet: this replica has not read the last uses from "
+        "its database (is it unavailable?)");
+  }
+  const std::set<std::string> used = ctx_.view.UsedSince(since);
   std::vector<KeyRecord> unused;
   for (KeyRecord& key : keys) {
     if (key.created_at > since) continue;
-    if (std::binary_search(used.begin(), used.end(), key.fingerprint)) continue;
+    if (used.count(key.fingerprint)) continue;
     unused.push_back(std::move(key));
   }
   return unused;
@@ -233,7 +238,10 @@ absl::StatusOr<std::vector<KeyRecord>> InventoryHandlers::ListKeys(const KeyFilt
 
 absl::StatusOr<std::map<std::string, absl::Time>> InventoryHandlers::LastUses(
     const std::vector<std::string>& fingerprints) const {
-  return ctx_.store.LastKeyUses(fingerprints);
+  if (!ctx_.view.last_uses_loaded()) {
+    return absl::UnavailableError("last uses not read from the database yet");
+  }
+  return ctx_.view.LastUses(fingerprints);
 }
 
 absl::StatusOr<KeyUsage> InventoryHandlers::Usage(const std::string& fingerprint) const {

@@ -165,11 +165,16 @@ absl::StatusOr<ComplianceReport> ReportHandlers::Compliance(
     return absl::InvalidArgumentError("stale-after must be positive (a window such as 90d)");
   }
   const absl::Time used_since = now - report.stale_after;
-  KF_ASSIGN_OR_RETURN(std::vector<std::string> used, ctx_.store.KeysUsedSince(used_since));
+  if (!ctx_.view.last_uses_loaded()) {
+    return absl::UnavailableError(
+        "which keys are stale is not known yet: this replica has not read the last uses from its "
+        "database (is it unavailable?)");
+  }
+  const std::set<std::string> used = ctx_.view.UsedSince(used_since);
   for (KeyRecord& key : ctx_.view.Keys(KeyFilter{}, now)) {
     if (key.state == KeyState::kRevoked) continue;
     if (FleetView::EffectiveKeyState(key, now) == "active" && key.created_at <= used_since &&
-        !std::binary_search(used.begin(), used.end(), key.fingerprint)) {
+        !used.count(key.fingerprint)) {
       report.stale.push_back(key);
     }
     const bool weak = [&] {
@@ -187,7 +192,7 @@ absl::StatusOr<ComplianceReport> ReportHandlers::Compliance(
   }
   std::vector<std::string> stale_fingerprints;
   for (const KeyRecord& key : report.stale) stale_fingerprints.push_back(key.fingerprint);
-  KF_ASSIGN_OR_RETURN(report.last_used, ctx_.store.LastKeyUses(stale_fingerprints));
+  report.last_used = ctx_.view.LastUses(stale_fingerprints);
   auto last_use = [&](const KeyRecord& key) {
     auto it = report.last_used.find(key.fingerprint);
     return it == report.last_used.end() ? absl::InfinitePast() : it->second;

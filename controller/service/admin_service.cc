@@ -198,12 +198,18 @@ grpc::Status AdminServiceImpl::ListKeys(grpc::ServerContext* ctx, const v1::List
       [&caller](const KeyRecord& k) { return caller.SeesKey(k); });
   std::vector<std::string> fingerprints;
   for (const KeyRecord* key : page.items) fingerprints.push_back(key->fingerprint);
+  // Last use is the one thing here that lives in the database: while it is unavailable the keys
+  // are still listed from memory, marked usage_unknown (never shown as "never used").
   absl::StatusOr<std::map<std::string, absl::Time>> last_uses = inventory_.LastUses(fingerprints);
-  if (!last_uses.ok()) return ToGrpcStatus(last_uses.status());
+  if (!last_uses.ok() && !absl::IsUnavailable(last_uses.status())) {
+    return ToGrpcStatus(last_uses.status());
+  }
   for (const KeyRecord* key : page.items) {
     v1::Key* out = resp->add_keys();
     KeyToProto(*key, out);
-    if (auto used = last_uses->find(key->fingerprint); used != last_uses->end()) {
+    if (!last_uses.ok()) {
+      out->set_usage_unknown(true);
+    } else if (auto used = last_uses->find(key->fingerprint); used != last_uses->end()) {
       ToProto(used->second, out->mutable_last_used());
     }
   }
@@ -217,9 +223,13 @@ grpc::Status AdminServiceImpl::GetKey(grpc::ServerContext* ctx, const v1::GetKey
   absl::StatusOr<KeyRecord> key = inventory_.GetKey(req->fingerprint());
   if (!key.ok()) return ToGrpcStatus(key.status());
   absl::StatusOr<KeyUsage> usage = inventory_.Usage(key->fingerprint);
-  if (!usage.ok()) return ToGrpcStatus(usage.status());
+  if (!usage.ok() && !absl::IsUnavailable(usage.status())) return ToGrpcStatus(usage.status());
   KeyToProto(*key, resp);
   resp->set_predecessor_fingerprint(inventory_.PredecessorOf(key->fingerprint));
+  if (!usage.ok()) {
+    resp->set_usage_unknown(true);  // the database is unavailable; the rest is from memory
+    return grpc::Status::OK;
+  }
   ToProto(*usage, resp);
   // The newest use comes first.
   if (!usage->uses.empty()) ToProto(usage->uses.front().last_used, resp->mutable_last_used());

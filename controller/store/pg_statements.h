@@ -139,8 +139,8 @@ inline constexpr Statement kStatements[] = {
     {"key_last_uses",
      "SELECT fingerprint, kf_us(max(last_used_at)) FROM key_uses "
      "WHERE fingerprint = ANY($1::text[]) GROUP BY fingerprint"},
-    {"keys_used_since",
-     "SELECT DISTINCT fingerprint FROM key_uses WHERE last_used_at >= kf_ts($1)"},
+    {"key_last_uses_all",
+     "SELECT fingerprint, kf_us(max(last_used_at)) FROM key_uses GROUP BY fingerprint"},
     // Sessions ended (ReportRequest.sessions_ended), summed per (fingerprint, host), for hosts
     // that exist.
     {"sessions_ended_record",

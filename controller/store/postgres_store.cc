@@ -200,6 +200,9 @@ absl::StatusOr<Snapshot> PostgresStore::LoadSnapshot() {
     for (const pqxx::row& row : txn.exec_prepared("revoked_all")) {
       snap.revoked_fingerprints.push_back({row[0].as<std::string>(), row[1].as<bool>()});
     }
+    for (const pqxx::row& row : txn.exec_prepared("key_last_uses_all")) {
+      snap.last_uses[row[0].as<std::string>()] = absl::FromUnixMicros(row[1].as<int64_t>());
+    }
     pqxx::result policy = txn.exec_prepared("policy_get");
     if (!policy.empty()) {
       KF_ASSIGN_OR_RETURN(snap.policy, PolicyFromJson(policy[0][0].as<std::string>()));
@@ -1074,18 +1077,16 @@ absl::StatusOr<std::map<std::string, absl::Time>> PostgresStore::LastKeyUses(
   return last;
 }
 
-absl::StatusOr<std::vector<std::string>> PostgresStore::KeysUsedSince(absl::Time since) {
-  std::vector<std::string> used;
-  if (since == absl::InfinitePast()) since = absl::UnixEpoch();
-  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read keys used lately", [&](pqxx::dbtransaction& txn) {
-    used.clear();
-    for (const pqxx::row& row : txn.exec_prepared("keys_used_since", Us(since))) {
-      used.push_back(row[0].as<std::string>());
+absl::StatusOr<std::map<std::string, absl::Time>> PostgresStore::AllLastKeyUses() {
+  std::map<std::string, absl::Time> last;
+  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read keys' last uses", [&](pqxx::dbtransaction& txn) {
+    last.clear();
+    for (const pqxx::row& row : txn.exec_prepared("key_last_uses_all")) {
+      last[row[0].as<std::string>()] = absl::FromUnixMicros(row[1].as<int64_t>());
     }
     return absl::OkStatus();
   }));
-  std::sort(used.begin(), used.end());
-  return used;
+  return last;
 }
 
 absl::StatusOr<std::string> PostgresStore::HostObservedJson(const std::string& hostname) {

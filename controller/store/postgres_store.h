@@ -86,7 +86,7 @@ class PostgresStore : public Store, public NotificationOutbox {
   absl::StatusOr<KeyUsage> KeyUsageOf(const std::string& fingerprint, size_t limit) override;
   absl::StatusOr<std::map<std::string, absl::Time>> LastKeyUses(
       const std::vector<std::string>& fingerprints) override;
-  absl::StatusOr<std::vector<std::string>> KeysUsedSince(absl::Time since) override;
+  absl::StatusOr<std::map<std::string, absl::Time>> AllLastKeyUses() override;
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
   absl::StatusOr<std::optional<HostRecord>> FindHost(const std::string& hostname) override;
   absl::StatusOr<std::vector<HostRecord>> FindHostsWithoutDrift(

@@ -175,8 +175,8 @@ class Store {
   // The newest use of each of `fingerprints` over every host; keys never used are absent.
   virtual absl::StatusOr<std::map<std::string, absl::Time>> LastKeyUses(
       const std::vector<std::string>& fingerprints) = 0;
-  // The fingerprints with a use at or after `since`, in order.
-  virtual absl::StatusOr<std::vector<std::string>> KeysUsedSince(absl::Time since) = 0;
+  // The newest use of every key ever used, over every host (FleetView keeps it in memory).
+  virtual absl::StatusOr<std::map<std::string, absl::Time>> AllLastKeyUses() = 0;
   virtual absl::StatusOr<std::vector<HostRecord>> ListHosts() = 0;
   // At most `limit` hosts named after `after` ("": from the first), in hostname order: the
   // fleet read a page at a time.

@@ -46,6 +46,10 @@ absl::StatusOr<Snapshot> FakeStore::LoadSnapshot() {
   for (const auto& [k, v] : hosts_) s.hosts.push_back(v);
   for (const auto& [k, v] : credentials_) s.credentials.push_back(v);
   for (const auto& [k, v] : revoked_) s.revoked_fingerprints.push_back({k, v.ends_sessions});
+  for (const auto& [key, use] : key_uses_) {
+    auto [it, added] = s.last_uses.try_emplace(use.fingerprint, use.last_used);
+    if (!added) it->second = std::max(it->second, use.last_used);
+  }
   s.policy = policy_;
   return s;
 }
@@ -560,13 +564,14 @@ absl::StatusOr<std::map<std::string, absl::Time>> FakeStore::LastKeyUses(
   return last;
 }
 
-absl::StatusOr<std::vector<std::string>> FakeStore::KeysUsedSince(absl::Time since) {
+absl::StatusOr<std::map<std::string, absl::Time>> FakeStore::AllLastKeyUses() {
   std::lock_guard<std::mutex> lock(mu_);
-  std::set<std::string> used;
+  std::map<std::string, absl::Time> last;
   for (const auto& [key, use] : key_uses_) {
-    if (use.last_used >= since) used.insert(use.fingerprint);
+    auto [it, added] = last.try_emplace(use.fingerprint, use.last_used);
+    if (!added) it->second = std::max(it->second, use.last_used);
   }
-  return std::vector<std::string>(used.begin(), used.end());
+  return last;
 }
 
 absl::StatusOr<std::string> FakeStore::HostObservedJson(const std::string& hostname) {

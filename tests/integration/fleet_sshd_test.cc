@@ -475,5 +475,85 @@ TEST_F(FleetSshdTest, TheKrlIsNeverMissingAcrossKillsOfTheAgent) {
   }
 }
 
+// A long-running session: `ssh … sleep SECONDS` as ACCOUNT with key NAME, as a child process.
+pid_t OpenSession(const SshdFixture& sshd, const std::string& account, const std::string& key,
+                  int seconds) {
+  return SpawnProcess(
+      {"/usr/bin/ssh", "-F", "/dev/null", "-p", std::to_string(sshd.port()), "-i",
+       sshd.dir() + "/" + key, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o",
+       "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+       account + "@127.0.0.1", "sleep " + std::to_string(seconds)},
+      sshd.dir() + "/session-" + key + ".log");
+}
+
+bool Exited(pid_t pid) {
+  return waitpid(pid, nullptr, WNOHANG) == pid;
+}
+
+// Last use from sshd's log: the agent follows it, and a real login is reported with its host,
+// account and address.
+TEST_F(FleetSshdTest, ARealLoginIsReportedAsTheKeysLastUse) {
+  const std::string user = sshd_.user();
+  const std::string alice = Person("alice", "alice");
+  Person("bob", "bob");
+  ASSERT_EQ(Cli("grant add alice --hosts env=e2e --account " + user).exit_code, 0);
+  Converged();
+  EXPECT_THAT(Cli("key show " + alice).out, HasSubstr("no recorded use"));
+  ASSERT_TRUE(sshd_.LoginAs(user, "alice", "true")) << sshd_.Log();
+  nlohmann::json key;
+  ASSERT_TRUE(WaitFor([&] {
+    key = Json("key show " + alice);
+    return key.is_object() && key.contains("uses") && !key["uses"].empty();
+  })) << "no last use reported; the agent's log:\n"
+      << ReadText(sshd_.dir() + "/agent.log");
+  EXPECT_EQ(key["uses"][0]["hostname"], kHost);
+  EXPECT_EQ(key["uses"][0]["account"], user);
+  EXPECT_EQ(key["uses"][0]["from_address"], "127.0.0.1");
+  EXPECT_TRUE(key.contains("last_used"));
+  // The key list says when each key was last used; bob's never was.
+  const nlohmann::json listed = Json("key list");
+  std::set<std::string> used;
+  for (const auto& k : listed["keys"]) {
+    if (k.contains("last_used")) used.insert(k["principal"].get<std::string>());
+  }
+  EXPECT_EQ(used, std::set<std::string>{"alice"}) << listed.dump();
+}
+
+// Live sessions: revoking a key with --kill-sessions ends the sessions it opened (and the
+// command they ran), while another key's session stays, and says how many it ended.
+TEST_F(FleetSshdTest, RevokeWithKillSessionsEndsThatKeysSessionsOnly) {
+  const std::string user = sshd_.user();
+  const std::string alice = Person("alice", "alice");
+  const std::string bob = Person("bob", "bob");
+  ASSERT_EQ(Cli("grant add alice --hosts env=e2e --account " + user).exit_code, 0);
+  ASSERT_EQ(Cli("grant add bob --hosts env=e2e --account " + user).exit_code, 0);
+  Converged();
+  const pid_t a = OpenSession(sshd_, user, "alice", 61);
+  const pid_t b = OpenSession(sshd_, user, "bob", 62);
+  // Both logins seen by the agent (reported as last use, so in its table of live sessions).
+  ASSERT_TRUE(WaitFor([&] {
+    return !Json("key show " + alice)["uses"].empty() && !Json("key show " + bob)["uses"].empty();
+  })) << sshd_.Log();
+  ASSERT_FALSE(Exited(a));
+  ASSERT_FALSE(Exited(b));
+
+  CommandResult revoked =
+      Cli("key revoke " + alice + " --reason stolen --kill-sessions --wait --timeout 30s");
+  EXPECT_EQ(revoked.exit_code, 0) << revoked.out;
+  EXPECT_THAT(revoked.out, HasSubstr("converged 1/1 hosts"));
+  EXPECT_THAT(revoked.out, HasSubstr("ended 1 live session"));
+  EXPECT_TRUE(WaitFor([&] { return Exited(a); })) << "alice's session is still open";
+  EXPECT_TRUE(WaitFor([&] {
+    return RunCommand("pgrep -u " + user + " -f -x 'sleep 61'").exit_code != 0;
+  })) << "the command alice's session ran outlived it";
+  EXPECT_FALSE(Exited(b)) << "bob's session ended too";
+  const nlohmann::json key = Json("key show " + alice);
+  ASSERT_EQ(key["sessions_ended"].size(), 1u) << key.dump();
+  EXPECT_EQ(key["sessions_ended"][0]["count"], 1);
+  EXPECT_EQ(key["sessions_ended"][0]["hostname"], kHost);
+  kill(b, SIGTERM);
+  waitpid(b, nullptr, 0);
+}
+
 }  // namespace
 }  // namespace keyfleet::testing
