@@ -209,17 +209,20 @@ absl::StatusOr<bool> SshSessionFinder::End(const std::string& account, const std
   absl::StatusOr<std::optional<SshSessionProcess>> again = Find(account, address, port, target);
   if (!again.ok()) return again.status();
   if (!again->has_value() || (*again)->socket_inode != (*first)->socket_inode) return false;
-  // The session's processes first (found while the monitor still holds them as descendants),
-  // then the monitor, which closes the connection.
-  for (const UniqueFd& descendant :
-       DescendantPidfds(proc_root_, target, limits_.max_processes_scanned)) {
-    PidfdSendSignal(descendant.get(), SIGHUP);
-    PidfdSendSignal(descendant.get(), SIGTERM);
-  }
+  // The session's processes are found while the monitor still holds them as descendants (once
+  // it is gone they belong to init), then the monitor is signalled first: it closes the
+  // connection, and had it seen its child die first it would exit on its own, and this
+  // session would not count as ended here.
+  const std::vector<UniqueFd> descendants =
+      DescendantPidfds(proc_root_, target, limits_.max_processes_scanned);
   if (PidfdSendSignal(pidfd.get(), SIGTERM) != 0) {
     if (errno == ESRCH) return false;
     return absl::UnavailableError(
         absl::StrCat("cannot signal sshd process ", target, ": ", std::strerror(errno)));
+  }
+  for (const UniqueFd& descendant : descendants) {
+    PidfdSendSignal(descendant.get(), SIGHUP);
+    PidfdSendSignal(descendant.get(), SIGTERM);
   }
   return true;
 }

@@ -203,6 +203,30 @@ TEST(ControllerList, FlagValues) {
 namespace keyfleet::agent {
 namespace {
 
+TEST(AgentConfig, SshdLogSources) {
+  EXPECT_EQ(AgentConfig{}.sshd_log, "auto");
+  EXPECT_EQ(AgentConfig{}.sshd_log_format, "syslog");
+  for (const char* source : {"auto", "journald", "off", "/var/log/auth.log"}) {
+    auto config = ParseAgentConfig(absl::StrCat("sshd_log: ", source), {});
+    ASSERT_TRUE(config.ok()) << source << ": " << config.status();
+    EXPECT_EQ(config->sshd_log, source);
+  }
+  auto file = ParseAgentConfig("sshd_log: /srv/sshd.log\nsshd_log_format: sshd", {});
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ(file->sshd_log_format, "sshd");
+  const std::pair<const char*, const char*> bad[] = {
+      {"sshd_log: syslog", "use auto, journald, off or the absolute path"},
+      {"sshd_log: var/log/auth.log", "use auto, journald, off or the absolute path"},
+      {"sshd_log: /var/log/../auth.log", "sshd_log"},
+      {"sshd_log_format: json", "use syslog (auth.log) or sshd (sshd -E FILE)"},
+  };
+  for (const auto& [yaml, why] : bad) {
+    auto config = ParseAgentConfig(yaml, {});
+    ASSERT_FALSE(config.ok()) << yaml;
+    EXPECT_THAT(std::string(config.status().message()), HasSubstr(why)) << yaml;
+  }
+}
+
 TEST(AgentConfig, KeyFilesRevokedKeysFileAndKeysIndexDir) {
   AgentConfig defaults;
   EXPECT_EQ(defaults.key_files, v1::KEY_FILES_MODE_HOME);
