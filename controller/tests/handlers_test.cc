@@ -15,6 +15,7 @@
 #include "controller/host_selector.h"
 #include "controller/inventory_validation.h"
 #include "controller/tests/fake_store.h"
+#include "controller/tests/handler_test_fixture.h"
 #include "controller/view_follower.h"
 #include "tests/support/test_keys.h"
 
@@ -30,20 +31,8 @@ using ::testing::SizeIs;
 const absl::Time kT0 = absl::FromUnixSeconds(1795000000);  // 2026-11-18 11:06:40 UTC
 const absl::Duration kDay = absl::Hours(24);
 
-class HandlersTest : public ::testing::Test {
+class HandlersTest : public HandlerTest {
  protected:
-  HandlersTest()
-      : clock_(kT0),
-        view_(PolicyRecord{}),
-        follower_(store_, view_, clock_),
-        ctx_{store_, view_, follower_, clock_, HandlerSettings{}},
-        reports_(store_),
-        inventory_(ctx_),
-        reports_handlers_(ctx_),
-        agents_(ctx_, reports_) {
-    EXPECT_TRUE(follower_.Load().ok());
-  }
-
   std::string Ed(uint64_t n) { return testing::SyntheticEd25519Line(n, "user@laptop"); }
 
   std::string AddKey(const std::string& who, uint64_t n) {
@@ -85,16 +74,6 @@ class HandlersTest : public ::testing::Test {
     }
     return {};
   }
-
-  FakeClock clock_;
-  FakeStore store_;
-  FleetView view_;
-  ViewFollower follower_;
-  HandlerContext ctx_;
-  ReportBuffer reports_;
-  InventoryHandlers inventory_;
-  ReportHandlers reports_handlers_;
-  AgentHandlers agents_;
 };
 
 TEST_F(HandlersTest, NewKeysExpireAfterThePolicyMaxAge) {
@@ -184,13 +163,13 @@ TEST_F(HandlersTest, RevokeRemovesEverywhereAndBlocksReAdding) {
   EXPECT_THAT(Lines("web-2", "deploy"), SizeIs(1));
   EXPECT_EQ(inventory_.GetKey(fp)->state, KeyState::kRevoked);
 
-  auto rollout = reports_handlers_.Rollout(*change);
+  auto rollout = report_handlers_.Rollout(*change);
   ASSERT_TRUE(rollout.ok()) << rollout.status();
   // Every host is a target, db-1 too: its KRL must refuse the key wherever it appears.
   EXPECT_EQ(rollout->targeted, 3u);
   // A scoped caller's view: only the hosts it sees count.
   auto scoped =
-      reports_handlers_.Rollout(*change, [](const std::string& h) { return h == "web-2"; });
+      report_handlers_.Rollout(*change, [](const std::string& h) { return h == "web-2"; });
   ASSERT_TRUE(scoped.ok());
   EXPECT_EQ(scoped->targeted, 1u);
   EXPECT_THAT(scoped->pending, ElementsAre("web-2"));
@@ -215,7 +194,7 @@ TEST_F(HandlersTest, RevokeRemovesEverywhereAndBlocksReAdding) {
                            {}})
                   .ok());
   ASSERT_TRUE(reports_.Flush().ok());
-  EXPECT_EQ(reports_handlers_.Rollout(*change)->converged, 0u);
+  EXPECT_EQ(report_handlers_.Rollout(*change)->converged, 0u);
   ASSERT_TRUE(agents_
                   .Report({"web-1",
                            kT0,
@@ -232,14 +211,14 @@ TEST_F(HandlersTest, RevokeRemovesEverywhereAndBlocksReAdding) {
                            {}})
                   .ok());
   ASSERT_TRUE(reports_.Flush().ok());
-  rollout = reports_handlers_.Rollout(*change);
+  rollout = report_handlers_.Rollout(*change);
   EXPECT_EQ(rollout->converged, 1u);
   EXPECT_THAT(rollout->pending, ElementsAre("db-1", "web-2"));
   // A host not seen for longer than the connected window is offline, not pending: --wait does
   // not wait for it (it applies the change when it reconnects).
   clock_.Advance(absl::Minutes(1));
   ASSERT_TRUE(store_.TouchHosts({"web-1"}, clock_.Now()).ok());
-  rollout = reports_handlers_.Rollout(*change);
+  rollout = report_handlers_.Rollout(*change);
   EXPECT_THAT(rollout->pending, IsEmpty());
   EXPECT_THAT(rollout->offline, ElementsAre("db-1", "web-2"));
 
@@ -305,12 +284,12 @@ TEST_F(HandlersTest, WarningWindowListsExpiringKeys) {
   ASSERT_TRUE(expiring.ok());
   ASSERT_THAT(*expiring, SizeIs(1));
   EXPECT_EQ((*expiring)[0].fingerprint, old_key);
-  auto report = reports_handlers_.Compliance();
+  auto report = report_handlers_.Compliance();
   ASSERT_TRUE(report.ok());
   ASSERT_THAT(report->expiring_soon, SizeIs(1));
   EXPECT_THAT(report->expired_or_overdue, IsEmpty());
   clock_.Advance(26 * kDay);
-  report = reports_handlers_.Compliance();
+  report = report_handlers_.Compliance();
   EXPECT_THAT(report->expired_or_overdue, SizeIs(1));
 }
 
@@ -332,7 +311,7 @@ TEST_F(HandlersTest, GrantExpiryAndOptionsShapeTheLine) {
   EXPECT_THAT(lines[0], ::testing::EndsWith(" ci"));
   EXPECT_THAT(Lines("api-1", "deploy"), IsEmpty()) << "glob web-* does not match api-1";
 
-  auto access = reports_handlers_.AccessReview("web-1", "deploy");
+  auto access = report_handlers_.AccessReview("web-1", "deploy");
   ASSERT_TRUE(access.ok());
   ASSERT_THAT(access->answer.entries, SizeIs(1));
   const AccessVerdict& entry = access->answer.entries[0];
@@ -364,7 +343,7 @@ TEST_F(HandlersTest, GrantsWithPastExpiryAreAcceptedButGrantNothing) {
   ASSERT_TRUE(inventory_.AddGrant("admin", g).ok());
   Connect("h1", {});
   EXPECT_THAT(Lines("h1", "alice"), IsEmpty());
-  EXPECT_THAT(reports_handlers_.AccessReview("h1", "")->answer.entries, IsEmpty());
+  EXPECT_THAT(report_handlers_.AccessReview("h1", "")->answer.entries, IsEmpty());
 }
 
 TEST_F(HandlersTest, InvalidGrantsAreRefusedWithTheReason) {
@@ -523,12 +502,12 @@ TEST_F(HandlersTest, RelabelledHostsMoveBetweenGrants) {
 TEST_F(HandlersTest, AuditRecordsEveryMutationAndVerifies) {
   ASSERT_TRUE(inventory_.AddPrincipal("carol", "alice", PrincipalKind::kPerson, "").ok());
   AddKey("alice", 1);
-  auto events = reports_handlers_.ListAudit(absl::InfinitePast());
+  auto events = report_handlers_.ListAudit(absl::InfinitePast());
   ASSERT_TRUE(events.ok());
   ASSERT_THAT(*events, SizeIs(2));
   EXPECT_EQ((*events)[0].actor, "carol");
   EXPECT_EQ((*events)[1].action, "key.add");
-  auto verified = reports_handlers_.VerifyAudit();
+  auto verified = report_handlers_.VerifyAudit();
   EXPECT_TRUE(verified->ok);
 }
 
@@ -769,7 +748,7 @@ TEST_F(HandlersTest, RotationReportCountsTheCampaign) {
   const std::string fresh_bob = AddKey("bob", 3);  // day 200
   clock_.Advance(140 * kDay);                      // day 340: the day-0 keys are due
   {
-    RotationReport r = reports_handlers_.Rotation();
+    RotationReport r = report_handlers_.Rotation();
     EXPECT_EQ(r.overall.keys, 3u);
     EXPECT_EQ(r.overall.due, 2u);
     EXPECT_EQ(r.overall.rotated, 1u);
@@ -778,7 +757,7 @@ TEST_F(HandlersTest, RotationReportCountsTheCampaign) {
   // alice rotates; bob does not, and his old key goes overdue at day 365.
   ASSERT_TRUE(inventory_.RotateKey("admin", old_alice, Ed(4), "", std::nullopt).ok());
   clock_.Advance(30 * kDay);  // day 370
-  RotationReport r = reports_handlers_.Rotation();
+  RotationReport r = report_handlers_.Rotation();
   EXPECT_EQ(r.cycle_start, kT0 + 5 * kDay);
   ASSERT_EQ(r.owners.size(), 2u);
   const OwnerRotation& alice = r.owners[0];
@@ -820,7 +799,7 @@ TEST_F(HandlersTest, PolicyPerPrincipalKind) {
 
   // Day 85: the service key is due (7-day window), alice's is not.
   clock_.Advance(85 * kDay);
-  RotationReport r = reports_handlers_.Rotation();
+  RotationReport r = report_handlers_.Rotation();
   ASSERT_EQ(r.owners.size(), 2u);
   EXPECT_EQ(r.owners[1].principal, "ci");
   EXPECT_EQ(r.owners[1].due, 1u);
@@ -862,7 +841,7 @@ TEST_F(HandlersTest, ApplyToExistingShortensLivesWithNotice) {
   ASSERT_TRUE(kept.ok());
   EXPECT_EQ(kept->shortened.size(), 2u);
   EXPECT_EQ(inventory_.GetKey(old_ci)->expires_at, kT0 + 365 * kDay);
-  EXPECT_EQ(reports_handlers_.Rotation().overall.overdue, 1u);
+  EXPECT_EQ(report_handlers_.Rotation().overall.overdue, 1u);
 
   auto applied = inventory_.SetPolicy("admin", policy, Existing::kShorten);
   ASSERT_TRUE(applied.ok()) << applied.status();
@@ -875,7 +854,7 @@ TEST_F(HandlersTest, ApplyToExistingShortensLivesWithNotice) {
   auto again = inventory_.SetPolicy("admin", policy, Existing::kShorten);
   ASSERT_TRUE(again.ok());
   EXPECT_THAT(again->shortened, IsEmpty());
-  auto events = reports_handlers_.ListAudit(absl::InfinitePast());
+  auto events = report_handlers_.ListAudit(absl::InfinitePast());
   ASSERT_TRUE(events.ok());
   int shortened_events = 0;
   for (const AuditEvent& e : *events) shortened_events += e.action == "key.shorten";
@@ -928,7 +907,7 @@ TEST_F(HandlersTest, FleetStatusPutsEveryHostInOneState) {
   ASSERT_TRUE(store_.TouchHosts({"web-1", "web-2", "db-1"}, clock_.Now()).ok());
 
   auto all = [](const HostRecord&) { return true; };
-  auto fleet = reports_handlers_.Fleet(100, all);
+  auto fleet = report_handlers_.Fleet(100, all);
   ASSERT_TRUE(fleet.ok()) << fleet.status();
   EXPECT_EQ(fleet->hosts, 4u);
   EXPECT_EQ(fleet->converged, 1u);  // web-1
@@ -950,13 +929,13 @@ TEST_F(HandlersTest, FleetStatusPutsEveryHostInOneState) {
   EXPECT_EQ(fleet->drift["DRIFT_KIND_UNMANAGED_KEY"].items, 3u);
   EXPECT_EQ(fleet->drift["DRIFT_KIND_LEFT_OUT"].items, 5u) << "what the agent left out counts";
 
-  auto capped = reports_handlers_.Fleet(0, all);
+  auto capped = report_handlers_.Fleet(0, all);
   ASSERT_TRUE(capped.ok());
   EXPECT_EQ(capped->hosts, 4u) << "counts are whole";
   EXPECT_THAT(capped->pending_hosts, IsEmpty());
   EXPECT_TRUE(capped->lists_truncated);
 
-  auto db_only = reports_handlers_.Fleet(100, [](const HostRecord& h) {
+  auto db_only = report_handlers_.Fleet(100, [](const HostRecord& h) {
     return h.labels.count("role") && h.labels.at("role") == "db";
   });
   ASSERT_TRUE(db_only.ok());
@@ -967,18 +946,18 @@ TEST_F(HandlersTest, FleetStatusPutsEveryHostInOneState) {
   // Read in batches smaller than the fleet, each ending on a listed host: the same answer (a
   // listed host's record once gave the next batch an empty cursor, and it never ended).
   for (size_t batch : {1, 2, 3}) {
-    auto batched = reports_handlers_.Fleet(100, all, nullptr, batch);
+    auto batched = report_handlers_.Fleet(100, all, nullptr, batch);
     ASSERT_TRUE(batched.ok()) << batch;
     EXPECT_EQ(batched->hosts, 4u) << batch;
     EXPECT_EQ(batched->pending, 1u) << batch;
     EXPECT_EQ(batched->offline, 1u) << batch;
     EXPECT_EQ(batched->drift["DRIFT_KIND_UNMANAGED_KEY"].items, 3u) << batch;
   }
-  EXPECT_EQ(reports_handlers_.Fleet(100, all, [] { return true; }).status().code(),
+  EXPECT_EQ(report_handlers_.Fleet(100, all, [] { return true; }).status().code(),
             absl::StatusCode::kCancelled);
 
   clock_.Advance(absl::Hours(1));
-  fleet = reports_handlers_.Fleet(100, all);
+  fleet = report_handlers_.Fleet(100, all);
   EXPECT_EQ(fleet->offline, 4u);
   EXPECT_EQ(fleet->not_seen, 4u);
 }
@@ -1018,7 +997,7 @@ TEST_F(HandlersTest, KeyReachFollowsTheGrantsToEveryHost) {
   ASSERT_TRUE(reports_.Flush().ok());
   auto everywhere = [](const Labels&) { return true; };
 
-  auto reach = reports_handlers_.Reach("", a1, 100, everywhere);
+  auto reach = report_handlers_.Reach("", a1, 100, everywhere);
   ASSERT_TRUE(reach.ok()) << reach.status();
   std::vector<std::string> where;
   for (const ReachLine& l : reach->reach.lines) where.push_back(l.hostname + ":" + l.line.account);
@@ -1028,34 +1007,33 @@ TEST_F(HandlersTest, KeyReachFollowsTheGrantsToEveryHost) {
   EXPECT_THAT(reach->applied, ElementsAre("web-1"));
   EXPECT_EQ(reach->grant_options.at(reach->reach.lines[0].line.grant_id), "restrict");
 
-  reach = reports_handlers_.Reach("alice", "", 100, everywhere);
+  reach = report_handlers_.Reach("alice", "", 100, everywhere);
   ASSERT_TRUE(reach.ok());
   EXPECT_EQ(reach->reach.total, 5u);  // a1 and a2 on web-1 and web-2 as deploy, a1 as alice
-  reach = reports_handlers_.Reach("alice", "", 2, everywhere);
+  reach = report_handlers_.Reach("alice", "", 2, everywhere);
   EXPECT_THAT(reach->reach.lines, SizeIs(2));
   EXPECT_EQ(reach->reach.total, 5u);
   EXPECT_EQ(reach->reach.hosts, 2u) << "counted over every line, not only those listed";
 
-  reach = reports_handlers_.Reach("", b1, 100, everywhere);
+  reach = report_handlers_.Reach("", b1, 100, everywhere);
   ASSERT_THAT(reach->reach.lines, SizeIs(1));
   EXPECT_EQ(reach->reach.lines[0].hostname, "db-1");
   EXPECT_THAT(reach->applied, IsEmpty());
 
-  reach =
-      reports_handlers_.Reach("", a1, 100, [](const Labels& l) { return l.at("role") == "db"; });
+  reach = report_handlers_.Reach("", a1, 100, [](const Labels& l) { return l.at("role") == "db"; });
   EXPECT_THAT(reach->reach.lines, IsEmpty()) << "a scoped caller sees only its hosts";
 
   ASSERT_TRUE(inventory_.RevokeKey("admin", a2, "lost").ok());
-  reach = reports_handlers_.Reach("", a2, 100, everywhere);
+  reach = report_handlers_.Reach("", a2, 100, everywhere);
   EXPECT_THAT(reach->reach.lines, IsEmpty()) << "a revoked key reaches nowhere";
 
-  EXPECT_EQ(reports_handlers_.Reach("", "SHA256:nope", 10, everywhere).status().code(),
+  EXPECT_EQ(report_handlers_.Reach("", "SHA256:nope", 10, everywhere).status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(reports_handlers_.Reach("nobody", "", 10, everywhere).status().code(),
+  EXPECT_EQ(report_handlers_.Reach("nobody", "", 10, everywhere).status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(reports_handlers_.Reach("alice", a1, 10, everywhere).status().code(),
+  EXPECT_EQ(report_handlers_.Reach("alice", a1, 10, everywhere).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(reports_handlers_.Reach("", "", 10, everywhere).status().code(),
+  EXPECT_EQ(report_handlers_.Reach("", "", 10, everywhere).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -1091,7 +1069,7 @@ TEST_F(HandlersTest, AHostWhoseKrlIsBehindIsFailedWithTheReason) {
   }
   ASSERT_TRUE(reports_.Flush().ok());
 
-  auto fleet = reports_handlers_.Fleet(100, [](const HostRecord&) { return true; });
+  auto fleet = report_handlers_.Fleet(100, [](const HostRecord&) { return true; });
   ASSERT_TRUE(fleet.ok()) << fleet.status();
   EXPECT_EQ(fleet->converged, 1u);
   EXPECT_EQ(fleet->failed, 1u);
@@ -1103,12 +1081,12 @@ TEST_F(HandlersTest, AHostWhoseKrlIsBehindIsFailedWithTheReason) {
               HasSubstr("KRL (sshd's RevokedKeys) does not hold the fleet's revocations: cannot "
                         "write /etc/ssh/keyfleet/revoked.krl: disk full"));
 
-  auto host = reports_handlers_.GetHost("web-1");
+  auto host = report_handlers_.GetHost("web-1");
   ASSERT_TRUE(host.ok());
   EXPECT_FALSE(host->converged);
   EXPECT_EQ(host->host.revocations_error, "cannot write /etc/ssh/keyfleet/revoked.krl: disk full");
 
-  auto rollout = reports_handlers_.Rollout(granted->change);
+  auto rollout = report_handlers_.Rollout(granted->change);
   ASSERT_TRUE(rollout.ok()) << rollout.status();
   EXPECT_EQ(rollout->targeted, 2u);
   EXPECT_EQ(rollout->converged, 1u);
@@ -1119,7 +1097,7 @@ TEST_F(HandlersTest, AHostWhoseKrlIsBehindIsFailedWithTheReason) {
   auto state = agents_.DesiredState("web-1");
   ASSERT_TRUE(agents_.Report(AppliedReport(*state, "web-1", clock_.Now())).ok());
   ASSERT_TRUE(reports_.Flush().ok());
-  EXPECT_TRUE(reports_handlers_.GetHost("web-1")->converged);
+  EXPECT_TRUE(report_handlers_.GetHost("web-1")->converged);
 }
 
 // `keyfleet known-hosts`: each selected host's reported keys in hostname order, hosts that

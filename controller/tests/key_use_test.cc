@@ -13,6 +13,7 @@
 #include "controller/handlers/inventory_handlers.h"
 #include "controller/handlers/report_handlers.h"
 #include "controller/tests/fake_store.h"
+#include "controller/tests/handler_test_fixture.h"
 #include "controller/view_follower.h"
 #include "tests/support/test_keys.h"
 
@@ -26,18 +27,9 @@ using ::testing::IsEmpty;
 const absl::Time kT0 = absl::FromUnixSeconds(1795000000);
 constexpr absl::Duration kDay = absl::Hours(24);
 
-class KeyUseTest : public ::testing::Test {
+class KeyUseTest : public HandlerTest {
  protected:
-  KeyUseTest()
-      : clock_(kT0),
-        view_(PolicyRecord{}),
-        follower_(store_, view_, clock_),
-        ctx_{store_, view_, follower_, clock_, HandlerSettings{}},
-        reports_(store_),
-        inventory_(ctx_),
-        report_handlers_(ctx_),
-        agents_(ctx_, reports_) {
-    EXPECT_TRUE(follower_.Load().ok());
+  KeyUseTest() {
     EXPECT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
     EXPECT_TRUE(agents_.Connect("web-1", {}).ok());
     EXPECT_TRUE(agents_.Connect("web-2", {}).ok());
@@ -66,16 +58,6 @@ class KeyUseTest : public ::testing::Test {
     for (const KeyRecord& k : keys) out.push_back(k.fingerprint);
     return out;
   }
-
-  FakeClock clock_;
-  FakeStore store_;
-  FleetView view_;
-  ViewFollower follower_;
-  HandlerContext ctx_;
-  ReportBuffer reports_;
-  InventoryHandlers inventory_;
-  ReportHandlers report_handlers_;
-  AgentHandlers agents_;
 };
 
 TEST_F(KeyUseTest, UsesAreRecordedForTheReportingHostOnlyAndKeepTheNewest) {

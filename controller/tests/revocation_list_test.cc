@@ -14,6 +14,7 @@
 #include "controller/handlers/report_handlers.h"
 #include "controller/host_selector.h"
 #include "controller/tests/fake_store.h"
+#include "controller/tests/handler_test_fixture.h"
 #include "controller/view_follower.h"
 #include "tests/support/test_keys.h"
 
@@ -23,20 +24,9 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::SizeIs;
 
-const absl::Time kT0 = absl::FromUnixSeconds(1795000000);
-
-class RevocationListTest : public ::testing::Test {
+class RevocationListTest : public HandlerTest {
  protected:
-  RevocationListTest()
-      : clock_(kT0),
-        view_(PolicyRecord{}),
-        follower_(store_, view_, clock_),
-        ctx_{store_, view_, follower_, clock_, HandlerSettings{}},
-        reports_(store_),
-        inventory_(ctx_),
-        report_handlers_(ctx_),
-        agents_(ctx_, reports_) {
-    EXPECT_TRUE(follower_.Load().ok());
+  RevocationListTest() {
     EXPECT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
   }
 
@@ -51,16 +41,6 @@ class RevocationListTest : public ::testing::Test {
     EXPECT_TRUE(state.ok()) << state.status();
     return state.ok() ? *state : HostDesiredState{};
   }
-
-  FakeClock clock_;
-  FakeStore store_;
-  FleetView view_;
-  ViewFollower follower_;
-  HandlerContext ctx_;
-  ReportBuffer reports_;
-  InventoryHandlers inventory_;
-  ReportHandlers report_handlers_;
-  AgentHandlers agents_;
 };
 
 TEST_F(RevocationListTest, ARevocationReachesEveryHostEvenWhereTheKeyWasNotGranted) {

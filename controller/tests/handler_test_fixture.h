@@ -1,0 +1,45 @@
+// The controller's handlers over a FakeStore and a fixed clock, as handler tests build them: the
+// store, the fleet view following it (loaded), and the inventory, report and agent handlers.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include "common/clock.h"
+#include "controller/fleet_view.h"
+#include "controller/handlers/agent_handlers.h"
+#include "controller/handlers/inventory_handlers.h"
+#include "controller/handlers/report_handlers.h"
+#include "controller/tests/fake_store.h"
+#include "controller/view_follower.h"
+
+namespace keyfleet::controller {
+
+// The fixed clock's start: 2026-11-18 11:06:40 UTC.
+inline const absl::Time kHandlerTestStart = absl::FromUnixSeconds(1795000000);
+
+class HandlerTest : public ::testing::Test {
+ protected:
+  HandlerTest()
+      : clock_(kHandlerTestStart),
+        view_(PolicyRecord{}),
+        follower_(store_, view_, clock_),
+        ctx_{store_, view_, follower_, clock_, HandlerSettings{}},
+        reports_(store_),
+        inventory_(ctx_),
+        report_handlers_(ctx_),
+        agents_(ctx_, reports_) {
+    EXPECT_TRUE(follower_.Load().ok());
+  }
+
+  FakeClock clock_;
+  FakeStore store_;
+  FleetView view_;
+  ViewFollower follower_;
+  HandlerContext ctx_;
+  ReportBuffer reports_;
+  InventoryHandlers inventory_;
+  ReportHandlers report_handlers_;
+  AgentHandlers agents_;
+};
+
+}  // namespace keyfleet::controller
