@@ -117,7 +117,9 @@ std::vector<TcpSocketEntry> ParseProcNetTcp(absl::string_view content, size_t* b
 absl::StatusOr<std::vector<uint64_t>> EstablishedSocketInodes(const std::string& proc_root,
                                                               const TcpEndpoint& remote) {
   std::vector<uint64_t> inodes;
-  for (const char* table : {"/net/tcp", "/net/tcp6"}) {
+  // Through /proc/self (the agent shares the host's network namespace): /proc/net itself is
+  // hidden under systemd's ProcSubset=pid, self is not.
+  for (const char* table : {"/self/net/tcp", "/self/net/tcp6"}) {
     bool missing = false;
     absl::StatusOr<std::string> content = ReadProcFile(proc_root + table, &missing);
     if (!content.ok()) return content.status();
