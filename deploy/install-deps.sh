@@ -11,6 +11,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   libspdlog-dev libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
   postgresql openssh-client openssh-server
+  # pgrep and ps: the sshd session tests look for the commands a session ran.
+  procps
   libcpp-httplib-dev libcurl4-openssl-dev python3-aiosmtpd
   # Operations (issue 16): metrics, promtool, the Helm chart's renderer, YAML and package lint,
   # the container image.
