@@ -1,19 +1,15 @@
 #include "node-agent/watch_client.h"
 
-#include <glob.h>
+#include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_join.h"
 #include "common/delivery_limits.h"
 #include "common/duration_text.h"
-#include "common/fingerprint.h"
 #include "common/revocation_limits.h"
-#include "common/ssh_public_key.h"
 #include "common/tls/grpc_credentials.h"
 #include "keyfleet/v1/agent.grpc.pb.h"
 #include "node-agent/host_credentials.h"
@@ -385,9 +381,8 @@ void WatchClient::ReportKeyUses() {
     out->set_account(use.account);
     out->set_fingerprint(use.fingerprint);
     out->set_from_address(use.address);
-    const int64_t nanos = absl::ToUnixNanos(use.time);
-    out->mutable_last_used()->set_seconds(nanos / 1000000000);
-    out->mutable_last_used()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+    *out->mutable_last_used() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(use.time));
   }
   report.set_left_out(static_cast<uint32_t>(std::min<uint64_t>(batch.dropped, UINT32_MAX)));
   std::lock_guard<std::mutex> lock(stream_mu_);

@@ -136,9 +136,6 @@ inline constexpr Statement kStatements[] = {
     {"key_uses_of",
      "SELECT fingerprint, hostname, account, kf_us(last_used_at), from_address FROM key_uses "
      "WHERE fingerprint = $1 ORDER BY last_used_at DESC, hostname, account LIMIT $2"},
-    {"key_last_uses",
-     "SELECT fingerprint, kf_us(max(last_used_at)) FROM key_uses "
-     "WHERE fingerprint = ANY($1::text[]) GROUP BY fingerprint"},
     {"key_last_uses_all",
      "SELECT fingerprint, kf_us(max(last_used_at)) FROM key_uses GROUP BY fingerprint"},
     // Sessions ended (ReportRequest.sessions_ended), summed per (fingerprint, host), for hosts

@@ -68,6 +68,15 @@ absl::StatusOr<std::vector<T>> AllRows(pqxx::dbtransaction& txn, const char* sta
   return out;
 }
 
+// The newest use of every key ever used (the key_uses table, over every host and account).
+std::map<std::string, absl::Time> LastKeyUsesIn(pqxx::dbtransaction& txn) {
+  std::map<std::string, absl::Time> last;
+  for (const pqxx::row& row : txn.exec_prepared("key_last_uses_all")) {
+    last[row[0].as<std::string>()] = absl::FromUnixMicros(row[1].as<int64_t>());
+  }
+  return last;
+}
+
 }  // namespace
 
 PostgresStore::PostgresStore(PgOptions options) : pool_(std::move(options), PrepareStatements) {}
@@ -200,9 +209,7 @@ absl::StatusOr<Snapshot> PostgresStore::LoadSnapshot() {
     for (const pqxx::row& row : txn.exec_prepared("revoked_all")) {
       snap.revoked_fingerprints.push_back({row[0].as<std::string>(), row[1].as<bool>()});
     }
-    for (const pqxx::row& row : txn.exec_prepared("key_last_uses_all")) {
-      snap.last_uses[row[0].as<std::string>()] = absl::FromUnixMicros(row[1].as<int64_t>());
-    }
+    snap.last_uses = LastKeyUsesIn(txn);
     pqxx::result policy = txn.exec_prepared("policy_get");
     if (!policy.empty()) {
       KF_ASSIGN_OR_RETURN(snap.policy, PolicyFromJson(policy[0][0].as<std::string>()));
@@ -1062,28 +1069,10 @@ absl::StatusOr<KeyUsage> PostgresStore::KeyUsageOf(const std::string& fingerprin
   return usage;
 }
 
-absl::StatusOr<std::map<std::string, absl::Time>> PostgresStore::LastKeyUses(
-    const std::vector<std::string>& fingerprints) {
-  std::map<std::string, absl::Time> last;
-  if (fingerprints.empty()) return last;
-  const std::string wanted = PgTextArray(fingerprints);
-  KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read keys' last uses", [&](pqxx::dbtransaction& txn) {
-    last.clear();
-    for (const pqxx::row& row : txn.exec_prepared("key_last_uses", wanted)) {
-      last[row[0].as<std::string>()] = absl::FromUnixMicros(row[1].as<int64_t>());
-    }
-    return absl::OkStatus();
-  }));
-  return last;
-}
-
 absl::StatusOr<std::map<std::string, absl::Time>> PostgresStore::AllLastKeyUses() {
   std::map<std::string, absl::Time> last;
   KF_RETURN_IF_ERROR(pool_.ReadSnapshot("read keys' last uses", [&](pqxx::dbtransaction& txn) {
-    last.clear();
-    for (const pqxx::row& row : txn.exec_prepared("key_last_uses_all")) {
-      last[row[0].as<std::string>()] = absl::FromUnixMicros(row[1].as<int64_t>());
-    }
+    last = LastKeyUsesIn(txn);
     return absl::OkStatus();
   }));
   return last;

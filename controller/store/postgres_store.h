@@ -84,8 +84,6 @@ class PostgresStore : public Store, public NotificationOutbox {
   absl::Status RecordHostReports(const std::vector<HostReport>& reports) override;
   absl::Status RecordKeyUses(const std::vector<KeyUseRecord>& uses) override;
   absl::StatusOr<KeyUsage> KeyUsageOf(const std::string& fingerprint, size_t limit) override;
-  absl::StatusOr<std::map<std::string, absl::Time>> LastKeyUses(
-      const std::vector<std::string>& fingerprints) override;
   absl::StatusOr<std::map<std::string, absl::Time>> AllLastKeyUses() override;
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
   absl::StatusOr<std::optional<HostRecord>> FindHost(const std::string& hostname) override;

@@ -172,9 +172,6 @@ class Store {
   // The key's newest uses per (host, account), newest first, and its sessions ended per host,
   // by hostname: at most `limit` of each.
   virtual absl::StatusOr<KeyUsage> KeyUsageOf(const std::string& fingerprint, size_t limit) = 0;
-  // The newest use of each of `fingerprints` over every host; keys never used are absent.
-  virtual absl::StatusOr<std::map<std::string, absl::Time>> LastKeyUses(
-      const std::vector<std::string>& fingerprints) = 0;
   // The newest use of every key ever used, over every host (FleetView keeps it in memory).
   virtual absl::StatusOr<std::map<std::string, absl::Time>> AllLastKeyUses() = 0;
   virtual absl::StatusOr<std::vector<HostRecord>> ListHosts() = 0;

@@ -46,10 +46,7 @@ absl::StatusOr<Snapshot> FakeStore::LoadSnapshot() {
   for (const auto& [k, v] : hosts_) s.hosts.push_back(v);
   for (const auto& [k, v] : credentials_) s.credentials.push_back(v);
   for (const auto& [k, v] : revoked_) s.revoked_fingerprints.push_back({k, v.ends_sessions});
-  for (const auto& [key, use] : key_uses_) {
-    auto [it, added] = s.last_uses.try_emplace(use.fingerprint, use.last_used);
-    if (!added) it->second = std::max(it->second, use.last_used);
-  }
+  s.last_uses = LastKeyUsesLocked();
   s.policy = policy_;
   return s;
 }
@@ -551,21 +548,12 @@ absl::StatusOr<KeyUsage> FakeStore::KeyUsageOf(const std::string& fingerprint, s
   return usage;
 }
 
-absl::StatusOr<std::map<std::string, absl::Time>> FakeStore::LastKeyUses(
-    const std::vector<std::string>& fingerprints) {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::set<std::string> wanted(fingerprints.begin(), fingerprints.end());
-  std::map<std::string, absl::Time> last;
-  for (const auto& [key, use] : key_uses_) {
-    if (!wanted.count(use.fingerprint)) continue;
-    auto [it, added] = last.try_emplace(use.fingerprint, use.last_used);
-    if (!added) it->second = std::max(it->second, use.last_used);
-  }
-  return last;
-}
-
 absl::StatusOr<std::map<std::string, absl::Time>> FakeStore::AllLastKeyUses() {
   std::lock_guard<std::mutex> lock(mu_);
+  return LastKeyUsesLocked();
+}
+
+std::map<std::string, absl::Time> FakeStore::LastKeyUsesLocked() const {
   std::map<std::string, absl::Time> last;
   for (const auto& [key, use] : key_uses_) {
     auto [it, added] = last.try_emplace(use.fingerprint, use.last_used);

@@ -73,8 +73,6 @@ class FakeStore : public Store {
   absl::Status RecordHostReports(const std::vector<HostReport>& reports) override;
   absl::Status RecordKeyUses(const std::vector<KeyUseRecord>& uses) override;
   absl::StatusOr<KeyUsage> KeyUsageOf(const std::string& fingerprint, size_t limit) override;
-  absl::StatusOr<std::map<std::string, absl::Time>> LastKeyUses(
-      const std::vector<std::string>& fingerprints) override;
   absl::StatusOr<std::map<std::string, absl::Time>> AllLastKeyUses() override;
   absl::StatusOr<std::vector<HostRecord>> ListHosts() override;
   absl::StatusOr<std::optional<HostRecord>> FindHost(const std::string& hostname) override;
@@ -94,6 +92,8 @@ class FakeStore : public Store {
                                                                    uint64_t last) override;
 
  private:
+  // The newest use of every key ever used; mu_ held.
+  std::map<std::string, absl::Time> LastKeyUsesLocked() const;
   uint64_t CommitLocked(const MutationContext& ctx, const MutationLog& log);
 
   std::mutex mu_;

@@ -17,8 +17,9 @@ namespace keyfleet::controller {
 // The fixed clock's start: 2026-11-18 11:06:40 UTC.
 inline const absl::Time kHandlerTestStart = absl::FromUnixSeconds(1795000000);
 
+// Public members: table-driven tests reach them from outside the fixture.
 class HandlerTest : public ::testing::Test {
- protected:
+ public:
   HandlerTest()
       : clock_(kHandlerTestStart),
         view_(PolicyRecord{}),

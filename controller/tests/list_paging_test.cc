@@ -28,6 +28,7 @@
 #include "controller/service/page_token.h"
 #include "controller/service/request_ledger.h"
 #include "controller/tests/fake_store.h"
+#include "controller/tests/handler_test_fixture.h"
 #include "controller/view_follower.h"
 
 namespace keyfleet::controller {
@@ -37,8 +38,6 @@ using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-const absl::Time kT0 = absl::FromUnixSeconds(1795000000);
-
 // One page as the test compares it: each item's sort key as a string that sorts like the list.
 struct Page {
   std::vector<std::string> keys;
@@ -47,26 +46,17 @@ struct Page {
 
 // The admin service over a FakeStore, served in-process; calls carry an admin token. Public:
 // the table of lists below drives it.
-class ListPagingTest : public ::testing::Test {
+class ListPagingTest : public HandlerTest {
  public:
   ListPagingTest()
-      : clock_(kT0),
-        view_(PolicyRecord{}),
-        follower_(store_, view_, clock_),
-        ctx_{store_, view_, follower_, clock_, HandlerSettings{}},
-        reports_(store_),
-        security_events_(store_),
-        inventory_(ctx_),
-        report_handlers_(ctx_),
+      : security_events_(store_),
         host_handlers_(ctx_, ""),
-        agents_(ctx_, reports_),
         credentials_(ctx_, nullptr),
         admin_auth_(credentials_, view_, store_, security_events_, clock_),
         notify_(nullptr, {}, clock_),
         requests_(store_),
         service_(admin_auth_, inventory_, report_handlers_, host_handlers_, credentials_, notify_,
                  requests_, clock_) {
-    EXPECT_TRUE(follower_.Load().ok());
     grpc::ServerBuilder builder;
     builder.RegisterService(&service_);
     server_ = builder.BuildAndStart();
@@ -129,17 +119,8 @@ class ListPagingTest : public ::testing::Test {
         << hostname;
   }
 
-  FakeClock clock_;
-  FakeStore store_;
-  FleetView view_;
-  ViewFollower follower_;
-  HandlerContext ctx_;
-  ReportBuffer reports_;
   SecurityEventBuffer security_events_;
-  InventoryHandlers inventory_;
-  ReportHandlers report_handlers_;
   HostHandlers host_handlers_;
-  AgentHandlers agents_;
   CredentialHandlers credentials_;
   AdminAuthorizer admin_auth_;
   NotifyHandlers notify_;
