@@ -51,6 +51,15 @@ class AgentRoot {
                       " --key-files central --keys-index-dir /var/lib/keyfleet/keys-index 2>&1");
   }
   std::string IndexDir() const { return path() + "/var/lib/keyfleet/keys-index"; }
+  // The agent binary copied to R/bin (0755): sshd runs an AuthorizedKeysCommand only from a path
+  // whose every directory is root's and not writable by others, which a build under /tmp is not.
+  std::string InstalledAgent() const {
+    const std::string bin = path() + "/bin";
+    mkdir(bin.c_str(), 0755);
+    EXPECT_EQ(RunCommand("install -m 0755 " + std::string(KEYFLEET_AGENT) + " " + bin).exit_code,
+              0);
+    return bin + "/keyfleet-agent";
+  }
 
  private:
   ScopedTempDir dir_;
@@ -88,7 +97,7 @@ TEST(IndexedCommandSshd, TheGrantedKeyAmongManyLogsInAndAnotherDoesNot) {
   AgentRoot root;
   const std::string index_dir = root.path() + "/var/lib/keyfleet/keys-index";
   // AuthorizedKeysFile none: sshd asks only the command.
-  SshdFixture sshd("none\nAuthorizedKeysCommand " + std::string(KEYFLEET_AGENT) +
+  SshdFixture sshd("none\nAuthorizedKeysCommand " + root.InstalledAgent() +
                    " authorized-keys-command --index-dir " + index_dir +
                    " %u --fingerprint %f\nAuthorizedKeysCommandUser root");
   root.AddAccount(sshd.user());
