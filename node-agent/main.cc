@@ -6,6 +6,7 @@
 //                         [--hostname NAME] [--config FILE]
 //   keyfleet-agent sshd-config [--config FILE] [--command] [--check [--sshd PATH]
 //                              [--sshd-config FILE] [--connection SPEC]]
+//   keyfleet-agent end-session USER ADDRESS PORT [--pid PID]
 #include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@
 #include "node-agent/metrics_textfile.h"
 #include "node-agent/reconciler.h"
 #include "node-agent/revocation_file.h"
+#include "node-agent/ssh_sessions.h"
 #include "node-agent/sshd_activity.h"
 #include "node-agent/sshd_config_check.h"
 #include "node-agent/watch_client.h"
@@ -187,6 +189,36 @@ int SshdConfig(const std::string& config_path, bool command, bool check,
     all_ok = all_ok && c.ok;
   }
   return all_ok ? kExitOk : kExitRefused;
+}
+
+// One session, ended the way `run` ends the sessions of a key revoked with kill_sessions.
+int EndSession(const std::string& user, const std::string& address, int port, int pid) {
+  if (auto s = keyfleet::agent::ValidateUsername(user); !s.ok()) {
+    return Fail(kExitUsage, std::string(s.message()));
+  }
+  if (port < 1 || port > 65535) return Fail(kExitUsage, "PORT must be 1 to 65535");
+  std::optional<pid_t> only;
+  if (pid > 0) only = static_cast<pid_t>(pid);
+  const keyfleet::agent::SshSessionFinder finder;
+  auto ended = finder.End(user, address, static_cast<uint16_t>(port), only);
+  const absl::Status caps = keyfleet::agent::CheckSessionEndingCapabilities();
+  if (!ended.ok()) {
+    return Fail(kExitRefused, std::string(ended.status().message()) +
+                                  (caps.ok() ? "" : "; " + std::string(caps.message())));
+  }
+  if (!ended->ended) {
+    return Fail(kExitRefused, "no sshd session of " + user + " from " + address + " port " +
+                                  std::to_string(port) +
+                                  (caps.ok() ? "" : " is visible: " + std::string(caps.message())));
+  }
+  std::cout << "ended the sshd session of " << user << " from " << address << " port " << port
+            << "\n";
+  if (ended->processes_not_signalled > 0) {
+    return Fail(kExitRefused, "but " + std::to_string(ended->processes_not_signalled) +
+                                  " of its processes could not be signalled" +
+                                  (caps.ok() ? "" : ": " + std::string(caps.message())));
+  }
+  return kExitOk;
 }
 
 std::atomic<keyfleet::agent::WatchClient*> g_client{nullptr};
@@ -377,7 +409,27 @@ int main(int argc, char** argv) {
   sshd_config->add_option("--connection", sshd_connection,
                           "user=USER,host=HOST,addr=ADDR: the connection sshd -T evaluates Match "
                           "blocks for (sshd's -C); without it, the settings outside Match blocks");
+
+  std::string end_user, end_address;
+  int end_port = 0;
+  int end_pid = 0;
+  CLI::App* end_session = app.add_subcommand(
+      "end-session",
+      "End USER's sshd session from ADDRESS:PORT now, as `run` ends the sessions of a key "
+      "revoked with --kill-sessions: the sshd monitor holding that connection (\"sshd: USER "
+      "[priv]\", root) is found through /proc and the kernel's socket tables, checked again "
+      "through a pidfd so a reused PID is never signalled, sent SIGTERM, and the session's "
+      "processes below it SIGHUP and SIGTERM. Needs root with CAP_SYS_PTRACE and CAP_KILL. Exit "
+      "0 when ended, 1 when there is no such session or part of it could not be ended.");
+  end_session->add_option("USER", end_user, "The account the session logged into")->required();
+  end_session->add_option("ADDRESS", end_address, "The client's address, as sshd logs it")
+      ->required();
+  end_session->add_option("PORT", end_port, "The client's port, as sshd logs it")->required();
+  end_session->add_option("--pid", end_pid,
+                          "Only this process (the PID sshd's log line names) may be the monitor");
   CLI11_PARSE(app, argc, argv);
+
+  if (end_session->parsed()) return EndSession(end_user, end_address, end_port, end_pid);
 
   if (apply->parsed()) {
     if (!apply_key_files.empty()) {
@@ -549,6 +601,10 @@ int main(int argc, char** argv) {
     reconciler.SetSessionEnder([a = activity.get()](const std::vector<std::string>& digests) {
       return a->EndSessions(digests);
     });
+    if (absl::Status s = keyfleet::agent::CheckSessionEndingCapabilities(); !s.ok()) {
+      spdlog::warn("{}: a revocation with kill_sessions will not end sessions here",
+                   std::string(s.message()));
+    }
   } else if (config.sshd_log == "auto") {
     spdlog::info(
         "no sshd log found (journald is not running and there is no /var/log/auth.log): last "

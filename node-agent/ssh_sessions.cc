@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -15,6 +16,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "node-agent/posix/fd_io.h"
 #include "node-agent/posix/unique_fd.h"
@@ -110,7 +113,45 @@ std::vector<UniqueFd> DescendantPidfds(const std::string& proc_root, pid_t root,
   return out;
 }
 
+// The effective capability set from a /proc/PID/status text ("CapEff:\t000001ffffffffff").
+std::optional<uint64_t> EffectiveCapabilities(absl::string_view status) {
+  for (absl::string_view line : absl::StrSplit(status, '\n')) {
+    if (!absl::ConsumePrefix(&line, "CapEff:")) continue;
+    uint64_t caps = 0;
+    if (!absl::SimpleHexAtoi(absl::StripAsciiWhitespace(line), &caps)) return std::nullopt;
+    return caps;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+absl::Status CheckSessionEndingCapabilities(const std::string& proc_root) {
+  if (geteuid() != 0) {
+    return absl::FailedPreconditionError(
+        "ending sshd sessions needs root (sshd's session monitors are root's processes)");
+  }
+  std::optional<std::string> status = ReadSmall(proc_root + "/self/status", 1 << 16);
+  std::optional<uint64_t> caps;
+  if (status) caps = EffectiveCapabilities(*status);
+  if (!caps) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read this process's capabilities from ", proc_root, "/self/status"));
+  }
+  std::vector<std::string> missing;
+  if ((*caps & (uint64_t{1} << CAP_SYS_PTRACE)) == 0) {
+    missing.push_back("CAP_SYS_PTRACE (to see sshd's processes and the sockets they hold)");
+  }
+  if ((*caps & (uint64_t{1} << CAP_KILL)) == 0) {
+    missing.push_back("CAP_KILL (to signal the session's processes, which are the user's)");
+  }
+  if (missing.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the agent lacks ", absl::StrJoin(missing, " and "),
+      ": it cannot end sshd sessions, or not all of their processes (keyfleet-agent.service "
+      "keeps both; a drop-in's CapabilityBoundingSet=~ or a container without them takes them "
+      "away)"));
+}
 
 SshSessionFinder::SshSessionFinder(SshSessionLimits limits, std::string proc_root)
     : limits_(limits), proc_root_(std::move(proc_root)) {}
@@ -191,24 +232,26 @@ absl::StatusOr<std::optional<SshSessionProcess>> SshSessionFinder::Find(
   return found;
 }
 
-absl::StatusOr<bool> SshSessionFinder::End(const std::string& account, const std::string& address,
-                                           uint16_t port, std::optional<pid_t> pid) const {
+absl::StatusOr<EndSessionResult> SshSessionFinder::End(const std::string& account,
+                                                       const std::string& address, uint16_t port,
+                                                       std::optional<pid_t> pid) const {
+  const EndSessionResult none;
   absl::StatusOr<std::optional<SshSessionProcess>> first = Find(account, address, port, pid);
   if (!first.ok()) return first.status();
-  if (!first->has_value()) return false;
+  if (!first->has_value()) return none;
   const pid_t target = (*first)->pid;
   // The pidfd names this process for good: if the PID is reused after this, the signal below
   // fails (ESRCH) instead of reaching the newcomer.
   UniqueFd pidfd(PidfdOpen(target));
   if (!pidfd.valid()) {
-    if (errno == ESRCH) return false;
+    if (errno == ESRCH) return none;
     return absl::UnavailableError(
         absl::StrCat("pidfd_open(", target, ") failed: ", std::strerror(errno)));
   }
   // Checked again with the pidfd held: a PID reused before pidfd_open fails these checks.
   absl::StatusOr<std::optional<SshSessionProcess>> again = Find(account, address, port, target);
   if (!again.ok()) return again.status();
-  if (!again->has_value() || (*again)->socket_inode != (*first)->socket_inode) return false;
+  if (!again->has_value() || (*again)->socket_inode != (*first)->socket_inode) return none;
   // The session's processes are found while the monitor still holds them as descendants (once
   // it is gone they belong to init), then the monitor is signalled first: it closes the
   // connection, and had it seen its child die first it would exit on its own, and this
@@ -216,15 +259,20 @@ absl::StatusOr<bool> SshSessionFinder::End(const std::string& account, const std
   const std::vector<UniqueFd> descendants =
       DescendantPidfds(proc_root_, target, limits_.max_processes_scanned);
   if (PidfdSendSignal(pidfd.get(), SIGTERM) != 0) {
-    if (errno == ESRCH) return false;
+    if (errno == ESRCH) return none;
     return absl::UnavailableError(
         absl::StrCat("cannot signal sshd process ", target, ": ", std::strerror(errno)));
   }
+  EndSessionResult result;
+  result.ended = true;
   for (const UniqueFd& descendant : descendants) {
     PidfdSendSignal(descendant.get(), SIGHUP);
-    PidfdSendSignal(descendant.get(), SIGTERM);
+    // ESRCH: it ended already (the hangup, or the monitor's going, took it).
+    if (PidfdSendSignal(descendant.get(), SIGTERM) != 0 && errno != ESRCH) {
+      ++result.processes_not_signalled;
+    }
   }
-  return true;
+  return result;
 }
 
 KillSessionsResult SshSessionFinder::KillSessions(KeyUseTracker& tracker,
@@ -232,14 +280,25 @@ KillSessionsResult SshSessionFinder::KillSessions(KeyUseTracker& tracker,
   KillSessionsResult result;
   std::vector<LiveSession> handled;
   for (const LiveSession& s : tracker.SessionsOfKeys(digests)) {
-    absl::StatusOr<bool> ended = End(s.account, s.address, s.port, s.pid);
+    absl::StatusOr<EndSessionResult> ended = End(s.account, s.address, s.port, s.pid);
+    const std::string which =
+        absl::StrCat("session of ", s.account, " from ", s.address, " port ", s.port, ": ");
     if (!ended.ok()) {
-      result.errors.push_back(absl::StrCat("session of ", s.account, " from ", s.address, " port ",
-                                           s.port, ": ", ended.status().message()));
+      result.errors.push_back(absl::StrCat(which, ended.status().message()));
       continue;
     }
-    ++(*ended ? result.ended : result.not_found);
+    ++(ended->ended ? result.ended : result.not_found);
+    if (ended->processes_not_signalled > 0) {
+      result.errors.push_back(absl::StrCat(which, "ended, but ", ended->processes_not_signalled,
+                                           " of its processes could not be signalled"));
+    }
     handled.push_back(s);
+  }
+  // A session not found may only be hidden: say why, when this process cannot see it.
+  if (result.not_found > 0 || !result.errors.empty()) {
+    if (absl::Status s = CheckSessionEndingCapabilities(proc_root_); !s.ok()) {
+      result.errors.emplace_back(s.message());
+    }
   }
   tracker.ForgetSessions([&](const LiveSession& s) {
     for (const LiveSession& h : handled) {

@@ -35,6 +35,20 @@ struct KillSessionsResult {
   std::vector<std::string> errors;  // sessions that could not be checked or signalled, and why
 };
 
+// What End did: whether the session's monitor was signalled, and how many of the session's
+// other processes (the user's, found below it) could not be.
+struct EndSessionResult {
+  bool ended = false;
+  size_t processes_not_signalled = 0;
+};
+
+// Whether this process holds what ending a session takes, from PROC_ROOT/self/status: root,
+// CAP_SYS_PTRACE (without it the kernel hides sshd's processes, or their descriptors, from a
+// process with fewer capabilities than sshd: systemd's ProtectProc=invisible, /proc/PID/fd) and
+// CAP_KILL (the session's own processes belong to the user). OK, or FailedPrecondition saying
+// what is missing and where it is granted.
+absl::Status CheckSessionEndingCapabilities(const std::string& proc_root = "/proc");
+
 class SshSessionFinder {
  public:
   explicit SshSessionFinder(SshSessionLimits limits = {}, std::string proc_root = "/proc");
@@ -48,12 +62,14 @@ class SshSessionFinder {
                                                         std::optional<pid_t> pid) const;
 
   // Finds the session's monitor and sends it SIGTERM, checking everything Find checks again
-  // through a pidfd opened first. true when signalled, false when there was no such process.
-  absl::StatusOr<bool> End(const std::string& account, const std::string& address, uint16_t port,
-                           std::optional<pid_t> pid) const;
+  // through a pidfd opened first, then SIGHUP and SIGTERM to the processes it had below it.
+  // `ended` is false when there was no such process.
+  absl::StatusOr<EndSessionResult> End(const std::string& account, const std::string& address,
+                                       uint16_t port, std::optional<pid_t> pid) const;
 
   // Ends the live sessions `tracker` knows of the keys whose raw digests are `digests`, and
-  // forgets them (ended or found gone) in the tracker.
+  // forgets them (ended or found gone) in the tracker. When a session could not be ended or
+  // found and CheckSessionEndingCapabilities fails, its message is one of the errors.
   KillSessionsResult KillSessions(KeyUseTracker& tracker,
                                   const std::vector<std::string>& digests) const;
 

@@ -216,7 +216,7 @@ TEST_F(SshSessionsTest, AProcessThatIsNotAnSshdMonitorIsNeverSignalled) {
   KillSessionsResult result = finder.KillSessions(tracker_, {forged.event.digest});
   EXPECT_EQ(result.ended, 0u);
   EXPECT_EQ(result.not_found, 1u);
-  EXPECT_FALSE(finder.End(fx_.user(), "127.0.0.1", forged.event.port, holder).value());
+  EXPECT_FALSE(finder.End(fx_.user(), "127.0.0.1", forged.event.port, holder).value().ended);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_FALSE(Exited(holder)) << "a process that is not sshd's monitor was signalled";
   kill(holder, SIGKILL);

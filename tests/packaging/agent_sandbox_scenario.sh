@@ -6,14 +6,19 @@
 # the users and homes made here vanish). ExecStartPre= runs first, outside the sandbox, as its
 # "+" says. It proves: `apply` writes homes under /home (creating .ssh, fixing its mode, handing
 # files to their owner); a home outside ReadWritePaths= fails loudly with "Read-only file system"
-# until the drop-in README.Debian describes adds it; each capability the unit keeps is needed
-# (the same run without it fails). fleet_sandbox_scenario.sh runs the agent's `run` against a
-# real controller.
+# until the drop-in README.Debian describes adds it; `end-session` ends a real sshd session
+# (loopback_sshd.sh) and every process in it; each capability the unit keeps is needed (the
+# same run without it fails to write a home or to end the whole session).
+# fleet_sandbox_scenario.sh runs the agent's `run` against a real controller.
 set -euo pipefail
 
 SHARE=/kf-share
 AGENT=$SHARE/keyfleet-agent
 UNIT=$SHARE/keyfleet-agent.service
+SSHD_PORT=2222
+SSHD_LOG=/var/log/kfsbx-sshd.log
+# shellcheck source=loopback_sshd.sh
+. "$SHARE/loopback_sshd.sh"
 
 ok() { echo "ok: $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -22,6 +27,7 @@ check() {
   shift
   if "$@"; then ok "$what"; else fail "$what"; fi
 }
+not() { ! "$@"; }
 unit_values() { sed -n "s/^$1=//p" "$UNIT" | tr '\n' ' ' | sed 's/ *$//'; }
 
 # Capabilities as setpriv spells them: CAP_CHOWN -> chown.
@@ -51,6 +57,7 @@ KEY_CAROL=$(key carol)
 HAND_LINE="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJzZ8pWbW1S0VbFQm0o1s6cDq0y0nE0u9m3cYb1nXm2b alice-own"
 for who in alice bob; do useradd -d "/home/kfsbx-$who" -s /bin/sh "kfsbx-$who"; done
 useradd -d /srv/kfsbx-carol -s /bin/sh kfsbx-carol
+usermod -p '*' kfsbx-alice  # not locked: sshd lets her in with a key
 
 # Fresh homes: alice's .ssh exists with a wrong mode and her own key; bob has no .ssh; carol's
 # home is outside ReadWritePaths.
@@ -83,6 +90,22 @@ for a in json.load(open("/tmp/apply.json"))["accounts"]:
     { cat /tmp/apply.err >&2; fail "apply printed no result"; }
 }
 outcome() { grep "^$1 " /tmp/outcomes | cut -d' ' -f2; }
+
+# end_session_with CAPS: alice's key written (under the unit), a session of hers opened through
+# sshd, then `end-session` under the unit keeping CAPS. True when the session and every process
+# in it ended; what is left is killed either way.
+end_session_with() {
+  apply "$UNIT_CAPS" "" >/dev/null
+  open_session /tmp/alice kfsbx-alice "$SSHD_PORT" "$SSHD_LOG" || fail "no session to end"
+  local status=0
+  sandboxed "$1" "" -- "$AGENT" end-session kfsbx-alice 127.0.0.1 "$SESSION_PORT" \
+    >/tmp/end.out 2>&1 || status=$?
+  sed 's/^/   end-session: /' /tmp/end.out
+  local gone=0
+  session_gone kfsbx-alice || gone=$?
+  end_leftovers kfsbx-alice
+  [ "$status" = 0 ] && [ "$gone" = 0 ]
+}
 owner_mode() { stat -c '%U:%G %a' "$1"; }
 
 echo "== the unit's sandbox: capabilities {$UNIT_CAPS}, writable ${RW_PATHS[*]}"
@@ -116,13 +139,23 @@ cat /tmp/outcomes
 check "carol written" test "$(outcome kfsbx-carol)" = written
 check "carol's file hers, 600" test "$(owner_mode /srv/kfsbx-carol/.ssh/authorized_keys)" = "kfsbx-carol:kfsbx-carol 600"
 
+echo "== a real sshd session of alice's, ended under the unit"
+start_sshd "$SSHD_PORT" "$SSHD_LOG" || fail "sshd did not start"
+check "end-session ended the session and every process in it" end_session_with "$UNIT_CAPS"
+check "a session of hers from a port with no session is refused, nothing signalled" sh -c \
+  "! '$SHARE/unit_sandbox_exec.sh' '$UNIT' -- '$AGENT' end-session kfsbx-alice 127.0.0.1 1 2>/tmp/none.err && grep -q 'no sshd session' /tmp/none.err"
+
 for dropped in $UNIT_CAPS; do
   kept=$(for c in $UNIT_CAPS; do [ "$c" = "$dropped" ] || printf '%s ' "$c"; done)
-  echo "== apply without cap_$dropped (keeping: $kept)"
+  echo "== apply and end-session without cap_$dropped (keeping: $kept)"
   apply "$kept" "" >/tmp/outcomes
   cat /tmp/outcomes
-  check "cap_$dropped is needed: alice or bob not written" sh -c \
-    "! grep -q '^kfsbx-alice written' /tmp/outcomes || ! grep -q '^kfsbx-bob written' /tmp/outcomes"
+  if grep -q '^kfsbx-alice written' /tmp/outcomes && grep -q '^kfsbx-bob written' /tmp/outcomes; then
+    check "cap_$dropped is needed: the session, or a process of it, outlived end-session" \
+      not end_session_with "$kept"
+  else
+    ok "cap_$dropped is needed: alice or bob not written"
+  fi
 done
 
 echo

@@ -18,6 +18,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/share"
 cp "$agent" "$work/share/keyfleet-agent"
 cp "$unit" "$work/share/keyfleet-agent.service"
-cp "$here/unit_seccomp_exec.py" "$here/unit_sandbox_exec.sh" "$here/agent_sandbox_scenario.sh" "$work/share/"
+cp "$here/unit_seccomp_exec.py" "$here/unit_sandbox_exec.sh" "$here/agent_sandbox_scenario.sh" \
+  "$here/loopback_sshd.sh" "$work/share/"
 "$here/throwaway_root.sh" "$work/overlay" "$work/share" -- \
   /bin/bash /kf-share/agent_sandbox_scenario.sh </dev/null

@@ -6,18 +6,23 @@
 # configs, on one host as the packages lay it out (/var/lib/keyfleet shared). Run by
 # units_fleet_sandbox_test.sh inside throwaway_root.sh. A private PostgreSQL serves the
 # controller over /run/postgresql with peer authentication, as README.Debian sets it up. The
-# CLI grants a key, the agent enrolls and writes it into a home, a revocation with --wait takes
-# it out again; neither daemon may log a refused call.
+# CLI grants a key, the agent enrolls and writes it into a home, she logs in through a real sshd
+# (loopback_sshd.sh) whose log the agent follows, a revocation with --kill-sessions --wait takes
+# the key out again and ends her open session; neither daemon may log a refused call.
 set -euo pipefail
 
 S=/kf-share
 STATE=/var/lib/keyfleet
 HOME_DIR=/home/kfsbx-alice
+SSHD_PORT=2222
+SSHD_LOG=/var/log/kfsbx-sshd.log
+# shellcheck source=loopback_sshd.sh
+. "$S/loopback_sshd.sh"
 
 ok() { echo "ok: $*"; }
 fail() {
   echo "FAIL: $*" >&2
-  for log in /tmp/controller.log /tmp/agent.log; do
+  for log in /tmp/controller.log /tmp/agent.log "$SSHD_LOG"; do
     [ -s "$log" ] && { echo "--- $log" >&2; tail -20 "$log" >&2; }
   done
   exit 1
@@ -51,6 +56,7 @@ install -m 0640 -g keyfleet "$S/controller.yaml" /etc/keyfleet/controller.yaml
 install -m 0644 "$S/agent.yaml" /etc/keyfleet/agent.yaml
 sed -i 's|^database: .*|database: postgresql://keyfleet@/keyfleet|' /etc/keyfleet/controller.yaml
 useradd -d "$HOME_DIR" -s /bin/sh kfsbx-alice
+usermod -p '*' kfsbx-alice  # not locked: sshd lets her in with a key
 install -d -m 0700 -o kfsbx-alice -g kfsbx-alice "$HOME_DIR"
 
 echo "== PostgreSQL on /run/postgresql, peer authentication"
@@ -89,6 +95,10 @@ check "enrolled into $STATE/tls (root's, inside keyfleet's directory)" \
   test "$(stat -c '%U %a' "$STATE/tls" "$STATE/tls/host.pem" | tr '\n' ' ')" = "root 700 root 600 "
 
 sed -i 's|^controller: .*|controller: 127.0.0.1:7443|' /etc/keyfleet/agent.yaml
+# sshd's own log file (no journald or syslog daemon here), outside the unit's private /tmp.
+sed -i "s|^sshd_log: .*|sshd_log: $SSHD_LOG|; s|^sshd_log_format: .*|sshd_log_format: sshd|" \
+  /etc/keyfleet/agent.yaml
+start_sshd "$SSHD_PORT" "$SSHD_LOG" || fail "sshd did not start"
 echo "== keyfleet-agent.service: $(exec_start "$S/keyfleet-agent.service")"
 exec_start_pre "$S/keyfleet-agent.service"
 # shellcheck disable=SC2046
@@ -101,8 +111,18 @@ check "the agent's cache saved in $STATE, root's, 600" sh -c \
   "stat -c '%U %a' $STATE/agent-cache.* | grep -qx 'root 600'"
 
 fingerprint=$(keyfleet fingerprint /tmp/alice.pub | awk '{print $2}')
-check "revoked with --wait: the fleet applied it" keyfleet key revoke "$fingerprint" --reason test --wait --timeout 30s
+open_session /tmp/alice kfsbx-alice "$SSHD_PORT" "$SSHD_LOG" || fail "she cannot log in"
+ok "she logged in through sshd with the key; a session of hers stays open"
+check "the agent reported her login as the key's last use" wait_for 30 sh -c \
+  "keyfleet key show '$fingerprint' | grep -q 'web-1 *kfsbx-alice'"
+keyfleet key revoke "$fingerprint" --reason test --kill-sessions --wait --timeout 30s >/tmp/revoke.out ||
+  fail "revoke --kill-sessions --wait: $(cat /tmp/revoke.out)"
+sed 's/^/   revoke: /' /tmp/revoke.out
+ok "revoked with --kill-sessions --wait: the fleet applied it"
 check "the key left her file" sh -c "! grep -qF '$key' $HOME_DIR/.ssh/authorized_keys"
+check "her session, and every process in it, ended" session_gone kfsbx-alice
+check "the CLI said so: 1 live session ended on 1 host" grep -q "ended 1 live session on 1 host" /tmp/revoke.out
+end_leftovers kfsbx-alice
 check "the fleet's KRL for sshd's RevokedKeys: /etc/ssh/keyfleet/revoked.krl, root's, 644" \
   test "$(stat -c '%U %a' /etc/ssh/keyfleet/revoked.krl)" = "root 644"
 check "sshd would refuse her key wherever it appears (ssh-keygen -Q)" sh -c \

@@ -18,6 +18,7 @@ mkdir "$work/share"
 cp "$1" "$2" "$3" "$work/share/"
 cp "$deploy/keyfleet-controller.service" "$deploy/keyfleet-agent.service" "$deploy/controller.yaml" \
   "$deploy/agent.yaml" "$work/share/"
-cp "$here/unit_seccomp_exec.py" "$here/unit_sandbox_exec.sh" "$here/fleet_sandbox_scenario.sh" "$work/share/"
+cp "$here/unit_seccomp_exec.py" "$here/unit_sandbox_exec.sh" "$here/fleet_sandbox_scenario.sh" \
+  "$here/loopback_sshd.sh" "$work/share/"
 "$here/throwaway_root.sh" "$work/overlay" "$work/share" -- \
   /bin/bash /kf-share/fleet_sandbox_scenario.sh </dev/null
