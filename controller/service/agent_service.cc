@@ -17,19 +17,6 @@
 namespace keyfleet::controller {
 namespace {
 
-// The fleet's revocations every desired state carries (agent.proto's Revocations).
-void AddRevocations(const HostDesiredState& state, v1::DesiredState* out) {
-  if (state.revocations == nullptr) return;
-  v1::Revocations* revocations = out->mutable_revocations();
-  revocations->set_total(state.revocations->total);
-  for (const std::string& digest : state.revocations->recent_sha256) {
-    revocations->add_recent_sha256(digest);
-  }
-  for (const std::string& digest : state.revocations->recent_kill_sha256) {
-    revocations->add_kill_sessions_sha256(digest);
-  }
-}
-
 // One agent's stream. Reads (the hello, then reports) and writes (desired states, heartbeats)
 // run independently: one read is in flight at a time, and at most one write; a write that
 // became due meanwhile is sent when the current one completes, built then from the newest state
@@ -41,11 +28,13 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
                            public WatchHub::Subscriber {
  public:
   WatchReactor(grpc::CallbackServerContext* ctx, WatchHub& hub, AgentHandlers& agents,
-               BackgroundQueue& registrations, const AgentAuthenticator& auth, const Clock& clock,
+               DesiredStateBodies& bodies, BackgroundQueue& registrations,
+               const AgentAuthenticator& auth, const Clock& clock,
                std::optional<HostIdentity> identity, AgentStreamObserver* observer)
       : ctx_(ctx),
         hub_(hub),
         agents_(agents),
+        bodies_(bodies),
         registrations_(registrations),
         auth_(auth),
         clock_(clock),
@@ -57,11 +46,11 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   // The reactor owns itself until OnDone (gRPC needs it until then); the hub may hold another
   // reference for a moment, to wake it.
   static WatchReactor* Start(grpc::CallbackServerContext* ctx, WatchHub& hub, AgentHandlers& agents,
-                             BackgroundQueue& registrations, const AgentAuthenticator& auth,
-                             const Clock& clock, std::optional<HostIdentity> identity,
-                             AgentStreamObserver* observer) {
-    auto reactor = std::make_shared<WatchReactor>(ctx, hub, agents, registrations, auth, clock,
-                                                  std::move(identity), observer);
+                             DesiredStateBodies& bodies, BackgroundQueue& registrations,
+                             const AgentAuthenticator& auth, const Clock& clock,
+                             std::optional<HostIdentity> identity, AgentStreamObserver* observer) {
+    auto reactor = std::make_shared<WatchReactor>(ctx, hub, agents, bodies, registrations, auth,
+                                                  clock, std::move(identity), observer);
     reactor->self_ = reactor;
     return reactor.get();
   }
@@ -369,10 +358,8 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
       // A new epoch (the view loaded again after a failover) goes out even with the same
       // content: the agent's reports count only once it applied the view's epoch.
       if (state.ok() && (state->digest != sent_digest_ || state->epoch != sent_epoch_)) {
-        v1::WatchResponse message;
-        ToProto(*state, message.mutable_desired_state());
-        AddRevocations(*state, message.mutable_desired_state());
-        state_bytes_ = message.ByteSizeLong();
+        // Shared with every other host that has this state (desired_state_bodies.h).
+        grpc::ByteBuffer message = bodies_.Message(*state, &state_bytes_);
         if (!hub_.BeginWrite(this, state_bytes_, acknowledged_)) {
           waiting_for_room_ = true;
           return false;
@@ -383,7 +370,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
         sent_digest_ = state->digest;
         sent_generation_ = state->generation;
         sent_epoch_ = state->epoch;
-        out_ = SerializeOutgoing(message);
+        out_ = std::move(message);
         heartbeat_due_ = false;
         if (observer_ != nullptr) observer_->DesiredStateSent(hostname_);
         return true;
@@ -420,6 +407,7 @@ class WatchReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc
   grpc::CallbackServerContext* const ctx_;  // valid until OnDone
   WatchHub& hub_;
   AgentHandlers& agents_;
+  DesiredStateBodies& bodies_;
   BackgroundQueue& registrations_;
   const AgentAuthenticator& auth_;
   const Clock& clock_;
@@ -467,7 +455,7 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* AgentServiceImpl::W
   absl::StatusOr<std::optional<HostIdentity>> identity =
       auth_.AuthenticateHost(*ctx, "/keyfleet.v1.AgentService/Watch");
   if (!identity.ok()) return new RefusedWatch(ToGrpcStatus(identity.status()));
-  return WatchReactor::Start(ctx, hub_, agents_, registrations_, auth_, clock_,
+  return WatchReactor::Start(ctx, hub_, agents_, bodies_, registrations_, auth_, clock_,
                              *std::move(identity), observer_);
 }
 

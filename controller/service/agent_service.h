@@ -17,6 +17,7 @@
 #include "controller/service/agent_auth.h"
 #include "controller/service/agent_stream_observer.h"
 #include "controller/service/background_queue.h"
+#include "controller/service/desired_state_bodies.h"
 #include "controller/service/watch_hub.h"
 #include "keyfleet/v1/agent.grpc.pb.h"
 
@@ -55,6 +56,7 @@ class AgentServiceImpl final
   const AgentAuthenticator& auth_;
   const Clock& clock_;
   BackgroundQueue registrations_{kMaxPendingRegistrations};
+  DesiredStateBodies bodies_;
   AgentStreamObserver* observer_ = nullptr;
 };
 

@@ -354,6 +354,18 @@ void ToProto(const HostDesiredState& s, v1::DesiredState* out) {
   }
 }
 
+void AddRevocations(const HostDesiredState& s, v1::DesiredState* out) {
+  if (s.revocations == nullptr) return;
+  v1::Revocations* revocations = out->mutable_revocations();
+  revocations->set_total(s.revocations->total);
+  for (const std::string& digest : s.revocations->recent_sha256) {
+    revocations->add_recent_sha256(digest);
+  }
+  for (const std::string& digest : s.revocations->recent_kill_sha256) {
+    revocations->add_kill_sessions_sha256(digest);
+  }
+}
+
 v1::AccessState ToProto(AccessState state) {
   switch (state) {
     case AccessState::kActive:
