@@ -4,10 +4,12 @@
 #include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/authorized_keys_line.h"
 #include "common/delivery_limits.h"
@@ -135,7 +137,16 @@ class AccountApplier {
     }
     std::optional<std::string> central_content;
     if (central) parts.emplace_back("central", ApplyCentral(name, lines, &central_content));
-    if (!settings_.keys_index_dir.empty()) UpdateIndex(name, lines, &notes);
+    // A file refused this state as older than what it holds: the index keeps the lines of that
+    // newer state too, or the AuthorizedKeysCommand would let in keys the files no longer have.
+    const bool refused = std::any_of(parts.begin(), parts.end(), [](const auto& part) {
+      return part.second.outcome == AccountOutcome::kRefused;
+    });
+    if (refused) {
+      KeepAsItIs(name);
+    } else if (!settings_.keys_index_dir.empty()) {
+      UpdateIndex(name, lines, &notes);
+    }
     Observe(name, home ? home_content_ : std::nullopt, central_content);
     AccountApplied applied{name, AccountOutcome::kUnchanged, ""};
     for (auto& [label, part] : parts) {
@@ -237,6 +248,14 @@ class AccountApplier {
       d.account = name;
       d.path = path;
       drift.push_back(std::move(d));
+    }
+    if (cleanup) {
+      // The merge left an empty block (markers, no keys); central mode leaves none at all.
+      const ParsedAuthorizedKeys emptied = ParseAuthorizedKeysFile(merged->content);
+      if (emptied.state == BlockState::kIntact) {
+        merged->content =
+            absl::StrCat(absl::StrJoin(emptied.before, ""), absl::StrJoin(emptied.after, ""));
+      }
     }
     bool write = !existing->exists || existing->content != merged->content;
     if (!cleanup && existing->exists && existing->mode != 0600) {
@@ -521,7 +540,7 @@ class AccountApplier {
   ApplyReport* report_;
   const absl::TimeZone local_zone_ = absl::LocalTimeZone();
   std::optional<std::string> home_content_;  // the account's home file now, when known
-  std::string keys2_account_;  // the account whose authorized_keys2 keys2_content_ is
+  std::string keys2_account_;                // the account whose authorized_keys2 keys2_content_ is
   std::string keys2_content_;
   uint32_t keys2_left_out_ = 0;
   ObservedBudget budget_{kMaxObservedReportBytes};

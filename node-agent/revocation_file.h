@@ -1,7 +1,7 @@
 // The KRL the agent keeps for sshd's RevokedKeys (default /etc/ssh/keyfleet/revoked.krl): the
 // fleet's revoked keys as SHA256 fingerprints (common/krl.h), root-owned and world-readable.
 // sshd refuses every key when the file named by RevokedKeys is missing or unreadable, so it is
-// created at enrollment, replaced only whole (posix/root_owned_dir.h) and never deleted.
+// created at enrollment, replaced only whole (posix/system_file_dir.h) and never deleted.
 //
 // The KRL's comment names the controller's epoch whose list it holds
 // ("keyfleet revoked keys; epoch 0123456789abcdef"); its krl_version is the number of keys.

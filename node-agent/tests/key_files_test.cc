@@ -89,7 +89,8 @@ TEST(CentralKeyFiles, CentralModeRemovesTheHomeBlockAndKeepsTheUsersLines) {
   Host host;
   host.sandbox.Mkdir("home/alice/.ssh", 0700, kAlice);
   host.sandbox.Write(kAliceHome, "# mine\n" + Key(9) + "\n", 0600, kAlice);
-  ASSERT_EQ(host.Apply(Desired(3, "alice", {Key(1)}), v1::KEY_FILES_MODE_HOME).writes, 1);
+  // The home file and the keys index.
+  ASSERT_EQ(host.Apply(Desired(3, "alice", {Key(1)}), v1::KEY_FILES_MODE_HOME).writes, 2);
   ASSERT_THAT(Read(host.sandbox.Path(kAliceHome)), HasSubstr(Key(1)));
   ApplyReport central = host.Apply(Desired(4, "alice", {Key(1)}), v1::KEY_FILES_MODE_CENTRAL);
   EXPECT_EQ(central.accounts[0].outcome, AccountOutcome::kWritten) << ApplyReportToJson(central);
@@ -211,7 +212,8 @@ TEST(KeysIndexFiles, WrittenOnlyWhenTheLinesChangeAndFoundByFingerprint) {
   EXPECT_EQ(host.Apply(Desired(4, "alice", {Key(1), Key(2)}), v1::KEY_FILES_MODE_HOME).writes, 1)
       << "the home block's generation changed, the index's lines did not";
   EXPECT_TRUE(Snapshot(index) == first);
-  KeysIndexBytes bytes(Read(index));
+  const std::string content = Read(index);  // the view below reads it
+  KeysIndexBytes bytes(content);
   EXPECT_THAT(*ValidateKeysIndex(bytes), ::testing::ElementsAre(Key(1), Key(2)));
   ASSERT_EQ(host.Apply(Desired(5, "alice", {Key(2)}), v1::KEY_FILES_MODE_HOME).writes, 2);
   absl::StatusOr<std::string> found =
@@ -220,6 +222,27 @@ TEST(KeysIndexFiles, WrittenOnlyWhenTheLinesChangeAndFoundByFingerprint) {
   // /tmp (the sandbox's parent) is world-writable: the command refuses to trust the path.
   EXPECT_FALSE(found.ok());
   EXPECT_THAT(found.status().message(), HasSubstr("/tmp: has mode 1777"));
+}
+
+TEST(KeysIndexFiles, AnOlderStateTheFilesRefuseLeavesTheIndexAlone) {
+  for (v1::KeyFilesMode mode :
+       {v1::KEY_FILES_MODE_HOME, v1::KEY_FILES_MODE_CENTRAL, v1::KEY_FILES_MODE_BOTH}) {
+    SCOPED_TRACE(v1::KeyFilesMode_Name(mode));
+    Host host;
+    ASSERT_GE(host.Apply(Desired(9, "alice", {Key(2)}), mode).writes, 2);
+    const std::string index = host.sandbox.Path(std::string(kIndexDir).substr(1) + "/alice");
+    const FileState newer = Snapshot(index);
+    // An older state (a cached one) with the key the newer state removed.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      ApplyReport older = host.Apply(Desired(8, "alice", {Key(1)}), mode);
+      ASSERT_EQ(older.accounts.size(), 1u);
+      EXPECT_EQ(older.accounts[0].outcome, AccountOutcome::kRefused) << ApplyReportToJson(older);
+      EXPECT_TRUE(Snapshot(index) == newer) << "the index took the refused state's lines";
+      const std::string content = Read(index);  // the view below reads it
+      KeysIndexBytes bytes(content);
+      EXPECT_THAT(*ValidateKeysIndex(bytes), ::testing::ElementsAre(Key(2)));
+    }
+  }
 }
 
 TEST(KeysIndexFiles, NoIndexWhileTheParentDirectoryIsMissing) {
