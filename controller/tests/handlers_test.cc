@@ -28,18 +28,11 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::SizeIs;
 
-const absl::Time kT0 = absl::FromUnixSeconds(1795000000);  // 2026-11-18 11:06:40 UTC
 const absl::Duration kDay = absl::Hours(24);
 
 class HandlersTest : public HandlerTest {
  protected:
   std::string Ed(uint64_t n) { return testing::SyntheticEd25519Line(n, "user@laptop"); }
-
-  std::string AddKey(const std::string& who, uint64_t n) {
-    auto r = inventory_.AddKeys("admin", who, {Ed(n)}, "");
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? r->keys[0].fingerprint : "";
-  }
 
   GrantRecord Grant(const std::string& who, const std::string& selector,
                     const std::string& account) {
@@ -80,8 +73,8 @@ TEST_F(HandlersTest, NewKeysExpireAfterThePolicyMaxAge) {
   ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "a@x.io").ok());
   auto r = inventory_.AddKeys("admin", "alice", {Ed(1)}, "laptop");
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->keys[0].created_at, kT0);
-  EXPECT_EQ(r->keys[0].expires_at, kT0 + 365 * kDay);
+  EXPECT_EQ(r->keys[0].created_at, kHandlerTestStart);
+  EXPECT_EQ(r->keys[0].expires_at, kHandlerTestStart + 365 * kDay);
   EXPECT_EQ(r->keys[0].comment, "user@laptop");
 
   PolicyRecord shorter;
@@ -89,7 +82,7 @@ TEST_F(HandlersTest, NewKeysExpireAfterThePolicyMaxAge) {
   ASSERT_TRUE(inventory_.SetPolicy("admin", shorter).ok());
   auto r2 = inventory_.AddKeys("admin", "alice", {Ed(2)}, "");
   ASSERT_TRUE(r2.ok());
-  EXPECT_EQ(r2->keys[0].expires_at, kT0 + 90 * kDay);
+  EXPECT_EQ(r2->keys[0].expires_at, kHandlerTestStart + 90 * kDay);
 }
 
 TEST_F(HandlersTest, PolicyRefusalsNameTheRule) {
@@ -178,38 +171,13 @@ TEST_F(HandlersTest, RevokeRemovesEverywhereAndBlocksReAdding) {
   auto state = agents_.DesiredState("web-1");
   EXPECT_EQ(state->epoch, "fa4e000000000001") << "the database's epoch, for the agent";
   // A report of the same number from another epoch (before a restore) is nothing applied.
-  ASSERT_TRUE(agents_
-                  .Report({"web-1",
-                           kT0,
-                           state->generation + 100,
-                           state->digest,
-                           "[]",
-                           {},
-                           "[]",
-                           "",
-                           "0ld0000000000000",
-                           {},
-                           "",
-                           KeyFilesMode::kHome,
-                           {}})
-                  .ok());
+  HostReport other_epoch = AppliedReport(*state, "web-1", kHandlerTestStart);
+  other_epoch.applied_generation += 100;
+  other_epoch.applied_epoch = "0ld0000000000000";
+  ASSERT_TRUE(agents_.Report(other_epoch).ok());
   ASSERT_TRUE(reports_.Flush().ok());
   EXPECT_EQ(report_handlers_.Rollout(*change)->converged, 0u);
-  ASSERT_TRUE(agents_
-                  .Report({"web-1",
-                           kT0,
-                           state->generation,
-                           state->digest,
-                           "[]",
-                           {},
-                           "[]",
-                           "",
-                           state->epoch,
-                           {},
-                           "",
-                           KeyFilesMode::kHome,
-                           {}})
-                  .ok());
+  ASSERT_TRUE(agents_.Report(AppliedReport(*state, "web-1", kHandlerTestStart)).ok());
   ASSERT_TRUE(reports_.Flush().ok());
   rollout = report_handlers_.Rollout(*change);
   EXPECT_EQ(rollout->converged, 1u);
@@ -298,7 +266,7 @@ TEST_F(HandlersTest, GrantExpiryAndOptionsShapeTheLine) {
   std::string fp = AddKey("ci", 9);
   GrantRecord g = FingerprintGrant(fp, "role=web,web-*", "deploy");
   g.options = "RESTRICT,command=\"echo ok\"";
-  g.expires_at = kT0 + 2 * kDay;
+  g.expires_at = kHandlerTestStart + 2 * kDay;
   auto added = inventory_.AddGrant("admin", g);
   ASSERT_TRUE(added.ok()) << added.status();
   EXPECT_EQ(added->grant.options, "restrict,command=\"echo ok\"");
@@ -339,7 +307,7 @@ TEST_F(HandlersTest, GrantsWithPastExpiryAreAcceptedButGrantNothing) {
   ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
   AddKey("alice", 1);
   GrantRecord g = Grant("alice", "*", "alice");
-  g.expires_at = kT0 - kDay;
+  g.expires_at = kHandlerTestStart - kDay;
   ASSERT_TRUE(inventory_.AddGrant("admin", g).ok());
   Connect("h1", {});
   EXPECT_THAT(Lines("h1", "alice"), IsEmpty());
@@ -450,7 +418,8 @@ TEST_F(HandlersTest, IdenticalGrantsWriteTheLineOnce) {
 TEST_F(HandlersTest, GrantsWhoseLinesWouldPassTheLineLimitAreRefused) {
   ASSERT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
   AddKey("alice", 1);
-  const KeyRecord key = *view_.FindKey(view_.Keys({"alice", {}, {}, {}}, kT0)[0].fingerprint);
+  const KeyRecord key =
+      *view_.FindKey(view_.Keys({"alice", {}, {}, {}}, kHandlerTestStart)[0].fingerprint);
   auto line_size = [&](size_t n) {
     auto options = ParseAuthorizedKeysOptions("command=\"" + std::string(n, 'x') + "\"");
     return RenderManagedLine(*options, key.expires_at, key)
@@ -563,7 +532,8 @@ TEST_F(DeliveryLimitsTest, KeysPerAccount) {
   EXPECT_THAT(past.message(),
               HasSubstr("host h1: account \"deploy\" would hold 4097 managed keys"));
   EXPECT_THAT(past.message(), HasSubstr("the limit is 4096 per account"));
-  EXPECT_THAT(view_.Keys({"alice", {}, {}, {}}, kT0), SizeIs(::keyfleet::kMaxManagedKeysPerAccount))
+  EXPECT_THAT(view_.Keys({"alice", {}, {}, {}}, kHandlerTestStart),
+              SizeIs(::keyfleet::kMaxManagedKeysPerAccount))
       << "nothing was added";
   EXPECT_THAT(Lines("h1", "deploy"), SizeIs(::keyfleet::kMaxManagedKeysPerAccount));
 
@@ -578,7 +548,7 @@ TEST_F(DeliveryLimitsTest, KeysPerAccount) {
   ProposedChange relabel;
   relabel.relabelled_host = *view_.FindHost("h2");
   relabel.relabelled_host->labels = {{"env", "prod"}};
-  absl::Status relabelled = view_.CheckDelivery(relabel, kT0);
+  absl::Status relabelled = view_.CheckDelivery(relabel, kHandlerTestStart);
   EXPECT_THAT(relabelled.message(), HasSubstr("host h2: account \"deploy\" would hold 4097"));
 }
 
@@ -662,14 +632,14 @@ TEST_F(HandlersTest, RotationTimeline) {
   const KeyRecord old_key = *view_.FindKey(k1);
   EXPECT_EQ(old_key.state, KeyState::kSuperseded);
   EXPECT_EQ(old_key.successor_fingerprint, k2);
-  EXPECT_EQ(old_key.expires_at, kT0 + 14 * kDay) << "the policy's overlap";
+  EXPECT_EQ(old_key.expires_at, kHandlerTestStart + 14 * kDay) << "the policy's overlap";
   EXPECT_EQ(view_.PredecessorOf(k2), k1);
-  EXPECT_EQ(FleetView::EffectiveKeyState(old_key, kT0), "superseded");
+  EXPECT_EQ(FleetView::EffectiveKeyState(old_key, kHandlerTestStart), "superseded");
   // During the overlap both keys log in, in both accounts; the old line ends with the overlap.
   EXPECT_THAT(Lines("h1", "alice"), SizeIs(2));
   EXPECT_THAT(Lines("h1", "deploy"), SizeIs(2));
   const std::string overlap_end =
-      absl::FormatTime("%Y%m%d%H%MZ", kT0 + 14 * kDay, absl::UTCTimeZone());
+      absl::FormatTime("%Y%m%d%H%MZ", kHandlerTestStart + 14 * kDay, absl::UTCTimeZone());
   EXPECT_THAT(absl::StrJoin(Lines("h1", "alice"), "\n"),
               HasSubstr("expiry-time=\"" + overlap_end + "\""));
   // A key is rotated once; its successor is what rotates next.
@@ -691,7 +661,7 @@ TEST_F(HandlersTest, RotationTimeline) {
   ASSERT_THAT(Lines("h1", "alice"), SizeIs(1));
   EXPECT_THAT(Lines("h1", "alice")[0], HasSubstr(" alice/laptop"));
   ASSERT_THAT(Lines("h1", "deploy"), SizeIs(1));
-  EXPECT_EQ(view_.FindKey(k2)->expires_at, kT0 + 14 * kDay + absl::Minutes(1));
+  EXPECT_EQ(view_.FindKey(k2)->expires_at, kHandlerTestStart + 14 * kDay + absl::Minutes(1));
 }
 
 TEST_F(HandlersTest, RotationRefusals) {
@@ -758,7 +728,7 @@ TEST_F(HandlersTest, RotationReportCountsTheCampaign) {
   ASSERT_TRUE(inventory_.RotateKey("admin", old_alice, Ed(4), "", std::nullopt).ok());
   clock_.Advance(30 * kDay);  // day 370
   RotationReport r = report_handlers_.Rotation();
-  EXPECT_EQ(r.cycle_start, kT0 + 5 * kDay);
+  EXPECT_EQ(r.cycle_start, kHandlerTestStart + 5 * kDay);
   ASSERT_EQ(r.owners.size(), 2u);
   const OwnerRotation& alice = r.owners[0];
   EXPECT_EQ(alice.principal, "alice");
@@ -786,13 +756,13 @@ TEST_F(HandlersTest, PolicyPerPrincipalKind) {
 
   const std::string alice_key = AddKey("alice", 1);
   const std::string ci_key = AddKey("ci", 2);
-  EXPECT_EQ(inventory_.GetKey(alice_key)->expires_at, kT0 + 365 * kDay);
-  EXPECT_EQ(inventory_.GetKey(ci_key)->expires_at, kT0 + 90 * kDay);
+  EXPECT_EQ(inventory_.GetKey(alice_key)->expires_at, kHandlerTestStart + 365 * kDay);
+  EXPECT_EQ(inventory_.GetKey(ci_key)->expires_at, kHandlerTestStart + 90 * kDay);
 
   // The service's overlap is its own (1 day), and so is its cap on --overlap.
   auto rotated = inventory_.RotateKey("admin", ci_key, Ed(3), "", std::nullopt);
   ASSERT_TRUE(rotated.ok()) << rotated.status();
-  EXPECT_EQ(rotated->old_key.expires_at, kT0 + kDay);
+  EXPECT_EQ(rotated->old_key.expires_at, kHandlerTestStart + kDay);
   auto too_long =
       inventory_.RotateKey("admin", rotated->new_key.fingerprint, Ed(4), "", 100 * kDay);
   EXPECT_THAT(too_long.status().message(), HasSubstr("max key age (90d)"));
@@ -834,22 +804,23 @@ TEST_F(HandlersTest, ApplyToExistingShortensLivesWithNotice) {
   ASSERT_EQ(dry->shortened.size(), 2u) << "only the service's live keys";
   EXPECT_EQ(dry->shortened[0].fingerprint < dry->shortened[1].fingerprint, true);
   EXPECT_FALSE(inventory_.GetPolicy().service_rule.has_value()) << "a dry run changes nothing";
-  EXPECT_EQ(inventory_.GetKey(old_ci)->expires_at, kT0 + 365 * kDay);
+  EXPECT_EQ(inventory_.GetKey(old_ci)->expires_at, kHandlerTestStart + 365 * kDay);
 
   // Without --apply-to-existing the keys stay; the report lists the old one overdue.
   auto kept = inventory_.SetPolicy("admin", policy);
   ASSERT_TRUE(kept.ok());
   EXPECT_EQ(kept->shortened.size(), 2u);
-  EXPECT_EQ(inventory_.GetKey(old_ci)->expires_at, kT0 + 365 * kDay);
+  EXPECT_EQ(inventory_.GetKey(old_ci)->expires_at, kHandlerTestStart + 365 * kDay);
   EXPECT_EQ(report_handlers_.Rotation().overall.overdue, 1u);
 
   auto applied = inventory_.SetPolicy("admin", policy, Existing::kShorten);
   ASSERT_TRUE(applied.ok()) << applied.status();
   EXPECT_GT(applied->change, kept->change) << "the policy is unchanged, the keys are a change";
   // Day 100: the day-0 key is past 90 days: it gets 14 days' notice, not an instant cut.
-  EXPECT_EQ(inventory_.GetKey(old_ci)->expires_at, kT0 + 114 * kDay);
-  EXPECT_EQ(inventory_.GetKey(new_ci)->expires_at, kT0 + 150 * kDay);
-  EXPECT_EQ(inventory_.GetKey(alice_key)->expires_at, kT0 + 425 * kDay) << "people unchanged";
+  EXPECT_EQ(inventory_.GetKey(old_ci)->expires_at, kHandlerTestStart + 114 * kDay);
+  EXPECT_EQ(inventory_.GetKey(new_ci)->expires_at, kHandlerTestStart + 150 * kDay);
+  EXPECT_EQ(inventory_.GetKey(alice_key)->expires_at, kHandlerTestStart + 425 * kDay)
+      << "people unchanged";
   // Applying again finds nothing more to shorten.
   auto again = inventory_.SetPolicy("admin", policy, Existing::kShorten);
   ASSERT_TRUE(again.ok());
@@ -878,21 +849,10 @@ TEST_F(HandlersTest, FleetStatusPutsEveryHostInOneState) {
   auto report = [&](const std::string& host, const std::string& drift, const std::string& failed) {
     auto state = agents_.DesiredState(host);
     ASSERT_TRUE(state.ok());
-    ASSERT_TRUE(agents_
-                    .Report({host,
-                             clock_.Now(),
-                             state->generation,
-                             state->digest,
-                             drift,
-                             {},
-                             failed,
-                             "",
-                             state->epoch,
-                             {},
-                             "",
-                             KeyFilesMode::kHome,
-                             {}})
-                    .ok());
+    HostReport r = AppliedReport(*state, host, clock_.Now());
+    r.drift_json = drift;
+    r.failed_accounts_json = failed;
+    ASSERT_TRUE(agents_.Report(r).ok());
   };
   report("web-1", "[]", "[]");
   report("web-2",
@@ -979,21 +939,7 @@ TEST_F(HandlersTest, KeyReachFollowsTheGrantsToEveryHost) {
   Connect("web-2", {{"role", "web"}});
   Connect("db-1", {{"role", "db"}});
   auto state = agents_.DesiredState("web-1");
-  ASSERT_TRUE(agents_
-                  .Report({"web-1",
-                           clock_.Now(),
-                           state->generation,
-                           state->digest,
-                           "[]",
-                           {},
-                           "[]",
-                           "",
-                           state->epoch,
-                           {},
-                           "",
-                           KeyFilesMode::kHome,
-                           {}})
-                  .ok());
+  ASSERT_TRUE(agents_.Report(AppliedReport(*state, "web-1", clock_.Now())).ok());
   ASSERT_TRUE(reports_.Flush().ok());
   auto everywhere = [](const Labels&) { return true; };
 
@@ -1035,17 +981,6 @@ TEST_F(HandlersTest, KeyReachFollowsTheGrantsToEveryHost) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(report_handlers_.Reach("", "", 10, everywhere).status().code(),
             absl::StatusCode::kInvalidArgument);
-}
-
-// What an agent reports after applying its current desired state, nothing failed.
-HostReport AppliedReport(const HostDesiredState& state, const std::string& host, absl::Time at) {
-  HostReport r;
-  r.hostname = host;
-  r.at = at;
-  r.applied_generation = state.generation;
-  r.applied_digest = state.digest;
-  r.applied_epoch = state.epoch;
-  return r;
 }
 
 // A host whose KRL does not hold the fleet's revocations has not converged: sshd there may still

@@ -24,7 +24,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-const absl::Time kT0 = absl::FromUnixSeconds(1795000000);
 constexpr absl::Duration kDay = absl::Hours(24);
 
 class KeyUseTest : public HandlerTest {
@@ -33,12 +32,6 @@ class KeyUseTest : public HandlerTest {
     EXPECT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
     EXPECT_TRUE(agents_.Connect("web-1", {}).ok());
     EXPECT_TRUE(agents_.Connect("web-2", {}).ok());
-  }
-
-  std::string AddKey(uint64_t n) {
-    auto r = inventory_.AddKeys("admin", "alice", {testing::SyntheticEd25519Line(n)}, "");
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? r->keys[0].fingerprint : "";
   }
 
   static KeyUseRecord Use(const std::string& fingerprint, absl::Time at,
@@ -61,15 +54,16 @@ class KeyUseTest : public HandlerTest {
 };
 
 TEST_F(KeyUseTest, UsesAreRecordedForTheReportingHostOnlyAndKeepTheNewest) {
-  const std::string fp = AddKey(1);
+  const std::string fp = AddKey("alice", 1, "synthetic");
   clock_.Advance(10 * kDay);
   auto outcome = agents_.RecordKeyUses(
-      "web-1", {Use(fp, kT0 + kDay, "deploy", "::ffff:192.0.2.9"), Use(fp, kT0 + 3 * kDay)});
+      "web-1", {Use(fp, kHandlerTestStart + kDay, "deploy", "::ffff:192.0.2.9"),
+                Use(fp, kHandlerTestStart + 3 * kDay)});
   ASSERT_TRUE(outcome.ok()) << outcome.status();
   EXPECT_EQ(outcome->recorded, 2u);
   ASSERT_TRUE(reports_.Flush().ok());
   // An older use later changes nothing.
-  ASSERT_TRUE(agents_.RecordKeyUses("web-1", {Use(fp, kT0 + 2 * kDay)}).ok());
+  ASSERT_TRUE(agents_.RecordKeyUses("web-1", {Use(fp, kHandlerTestStart + 2 * kDay)}).ok());
   ASSERT_TRUE(reports_.Flush().ok());
 
   absl::StatusOr<KeyUsage> usage = inventory_.Usage(fp);
@@ -77,23 +71,24 @@ TEST_F(KeyUseTest, UsesAreRecordedForTheReportingHostOnlyAndKeepTheNewest) {
   ASSERT_EQ(usage->uses.size(), 1u);
   EXPECT_EQ(usage->uses[0].hostname, "web-1");
   EXPECT_EQ(usage->uses[0].account, "deploy");
-  EXPECT_EQ(usage->uses[0].last_used, kT0 + 3 * kDay);
+  EXPECT_EQ(usage->uses[0].last_used, kHandlerTestStart + 3 * kDay);
   EXPECT_EQ(usage->uses[0].from_address, "192.0.2.7");
   auto last = inventory_.LastUses({fp});
   ASSERT_TRUE(last.ok());
-  EXPECT_EQ(last->at(fp), kT0 + 3 * kDay);
+  EXPECT_EQ(last->at(fp), kHandlerTestStart + 3 * kDay);
 }
 
 TEST_F(KeyUseTest, MalformedUsesAreRefusedOneByOneAndTheRestRecorded) {
-  const std::string fp = AddKey(1);
+  const std::string fp = AddKey("alice", 1, "synthetic");
   const absl::Time now = clock_.Now();
   std::vector<KeyUseRecord> uses = {
-      Use("MD5:aa:bb", now),                                        // not a SHA256 fingerprint
-      Use(fp, now, "../etc"),                                       // not an account name
-      Use(fp, now, "deploy", "host.example.com"),                   // not an IP address
-      Use(fp, now - kMaxKeyUseAge - kDay),                          // absurdly old
-      Use(fp, absl::InfinitePast()),                                // no time
-      Use(AddKey(2), now + absl::Hours(5), "root", "2001:db8::1"),  // future: taken as now
+      Use("MD5:aa:bb", now),                       // not a SHA256 fingerprint
+      Use(fp, now, "../etc"),                      // not an account name
+      Use(fp, now, "deploy", "host.example.com"),  // not an IP address
+      Use(fp, now - kMaxKeyUseAge - kDay),         // absurdly old
+      Use(fp, absl::InfinitePast()),               // no time
+      Use(AddKey("alice", 2, "synthetic"), now + absl::Hours(5), "root",
+          "2001:db8::1"),  // future: taken as now
   };
   // A key the inventory does not hold is not recorded, and is no error.
   uses.push_back(Use(Sha256FingerprintText(std::string(32, '\x01')), now));
@@ -117,11 +112,12 @@ TEST_F(KeyUseTest, MalformedUsesAreRefusedOneByOneAndTheRestRecorded) {
 }
 
 TEST_F(KeyUseTest, UnusedForListsKeysOldEnoughAndNotUsedWithinTheWindow) {
-  const std::string used_lately = AddKey(1);
-  const std::string used_long_ago = AddKey(2);
-  const std::string never_used = AddKey(3);
+  const std::string used_lately = AddKey("alice", 1, "synthetic");
+  const std::string used_long_ago = AddKey("alice", 2, "synthetic");
+  const std::string never_used = AddKey("alice", 3, "synthetic");
   clock_.Advance(100 * kDay);
-  const std::string young = AddKey(4);  // never used, but younger than the window
+  const std::string young =
+      AddKey("alice", 4, "synthetic");  // never used, but younger than the window
   ASSERT_TRUE(agents_
                   .RecordKeyUses("web-1", {Use(used_lately, clock_.Now() - 10 * kDay),
                                            Use(used_long_ago, clock_.Now() - 95 * kDay)})
@@ -142,10 +138,10 @@ TEST_F(KeyUseTest, UnusedForListsKeysOldEnoughAndNotUsedWithinTheWindow) {
 }
 
 TEST_F(KeyUseTest, ComplianceListsActiveStaleKeysNeverUsedFirst) {
-  const std::string used_lately = AddKey(1);
-  const std::string used_long_ago = AddKey(2);
-  const std::string never_used = AddKey(3);
-  const std::string revoked = AddKey(4);
+  const std::string used_lately = AddKey("alice", 1, "synthetic");
+  const std::string used_long_ago = AddKey("alice", 2, "synthetic");
+  const std::string never_used = AddKey("alice", 3, "synthetic");
+  const std::string revoked = AddKey("alice", 4, "synthetic");
   clock_.Advance(100 * kDay);
   ASSERT_TRUE(inventory_.RevokeKey("admin", revoked, "lost").ok());
   ASSERT_TRUE(agents_
@@ -170,7 +166,9 @@ TEST_F(KeyUseTest, ComplianceListsActiveStaleKeysNeverUsedFirst) {
 }
 
 TEST_F(KeyUseTest, RevocationEndsSessionsAsAskedOrAsThePolicySays) {
-  const std::string asked = AddKey(1), refused = AddKey(2), by_default = AddKey(3);
+  const std::string asked = AddKey("alice", 1, "synthetic"),
+                    refused = AddKey("alice", 2, "synthetic"),
+                    by_default = AddKey("alice", 3, "synthetic");
   ASSERT_TRUE(inventory_.RevokeKey("admin", asked, "stolen", true).ok());
   EXPECT_TRUE(inventory_.GetKey(asked)->revocation_ends_sessions);
 
@@ -215,7 +213,8 @@ TEST_F(KeyUseTest, RevocationEndsSessionsAsAskedOrAsThePolicySays) {
 }
 
 TEST_F(KeyUseTest, SessionsEndedAreSummedPerHostAndAuditedOncePerReport) {
-  const std::string killed = AddKey(1), plain = AddKey(2);
+  const std::string killed = AddKey("alice", 1, "synthetic"),
+                    plain = AddKey("alice", 2, "synthetic");
   ASSERT_TRUE(inventory_.RevokeKey("admin", killed, "stolen", true).ok());
   ASSERT_TRUE(inventory_.RevokeKey("admin", plain, "lost", false).ok());
   auto report = [&](const std::string& host, uint64_t generation,

@@ -30,12 +30,6 @@ class RevocationListTest : public HandlerTest {
     EXPECT_TRUE(inventory_.AddPrincipal("admin", "alice", PrincipalKind::kPerson, "").ok());
   }
 
-  std::string AddKey(uint64_t n) {
-    auto r = inventory_.AddKeys("admin", "alice", {testing::SyntheticEd25519Line(n)}, "");
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? r->keys[0].fingerprint : "";
-  }
-
   HostDesiredState State(const std::string& host) {
     absl::StatusOr<HostDesiredState> state = agents_.DesiredState(host);
     EXPECT_TRUE(state.ok()) << state.status();
@@ -46,7 +40,7 @@ class RevocationListTest : public HandlerTest {
 TEST_F(RevocationListTest, ARevocationReachesEveryHostEvenWhereTheKeyWasNotGranted) {
   ASSERT_TRUE(agents_.Connect("web-1", {{"env", "prod"}}).ok());
   ASSERT_TRUE(agents_.Connect("db-1", {{"env", "staging"}}).ok());
-  const std::string fp = AddKey(1);
+  const std::string fp = AddKey("alice", 1, "synthetic");
   GrantRecord grant;
   grant.principal = "alice";
   grant.hosts = *ParseHostSelector("env=prod");
@@ -80,7 +74,7 @@ TEST_F(RevocationListTest, ARevocationReachesEveryHostEvenWhereTheKeyWasNotGrant
 
 TEST_F(RevocationListTest, AReloadKeepsTheCountAndTheDigest) {
   ASSERT_TRUE(agents_.Connect("web-1", {}).ok());
-  const std::string fp = AddKey(1);
+  const std::string fp = AddKey("alice", 1, "synthetic");
   ASSERT_TRUE(inventory_.RevokeKey("admin", fp, "stolen").ok());
   const HostDesiredState before = State("web-1");
   ASSERT_TRUE(follower_.Load().ok());  // as a restarted replica does
@@ -96,7 +90,7 @@ TEST_F(RevocationListTest, RecentIsCappedAndPagesCoverTheSortedList) {
   const size_t n = kMaxRecentRevocations + 6;
   std::vector<std::string> digests;
   for (size_t i = 0; i < n; ++i) {
-    const std::string fp = AddKey(100 + i);
+    const std::string fp = AddKey("alice", 100 + i, "synthetic");
     ASSERT_TRUE(inventory_.RevokeKey("admin", fp, "rotation").ok());
     digests.push_back(*Sha256FingerprintDigest(fp));
   }
