@@ -51,16 +51,16 @@ absl::Status FleetView::Reset(const Snapshot& snapshot, absl::Time now) {
   revoked_sha256_.clear();
   kill_sessions_sha256_.clear();
   recent_revoked_.clear();
-  std::set<std::string> ignored;
+  // Every host is computed below: which ones a revocation alters does not matter here.
   for (const KeyRecord& k : snapshot.keys) {
     keys_[k.fingerprint] = k;
     keys_by_principal_[k.principal].insert(k.fingerprint);
     if (k.state == KeyState::kRevoked) {
-      NoteRevokedLocked(k.fingerprint, k.revocation_ends_sessions, &ignored);
+      NoteRevokedLocked(k.fingerprint, k.revocation_ends_sessions);
     }
   }
   for (const SnapshotRevocation& revoked : snapshot.revoked_fingerprints) {
-    NoteRevokedLocked(revoked.fingerprint, revoked.ends_sessions, &ignored);
+    NoteRevokedLocked(revoked.fingerprint, revoked.ends_sessions);
   }
   // What a replica loaded is not "recent": only revocations it follows later are.
   recent_revoked_.clear();
@@ -95,38 +95,67 @@ absl::Status FleetView::ApplyBatch(const std::vector<Change>& changes, absl::Tim
   std::unique_lock<std::shared_mutex> lock(mu_);
   // Every change is applied first and the hosts they dirtied are recomputed once: a request
   // that added 4,096 keys (4,096 changes) recomputes each host once, not 4,096 times.
-  std::vector<std::pair<uint64_t, std::set<std::string>>> applied;
+  struct Applied {
+    uint64_t sequence;
+    std::set<std::string> dirty;
+    bool all_hosts;
+  };
+  std::vector<Applied> applied;
   std::set<std::string> dirty_all, own_host_changes;
+  bool all_hosts_dirty = false;
   absl::Status failed;
   for (const Change& change : changes) {
     if (change.sequence <= sequence_) continue;  // already applied
     std::set<std::string> dirty;
-    failed = ApplyLocked(change, &dirty);
+    bool all_hosts = false;
+    failed = ApplyLocked(change, &dirty, &all_hosts);
     if (!failed.ok()) break;  // this change left the view unchanged; the earlier ones stay
     sequence_ = change.sequence;
-    dirty_all.insert(dirty.begin(), dirty.end());
+    if (all_hosts) {
+      all_hosts_dirty = true;
+      dirty.clear();
+    } else if (!all_hosts_dirty) {
+      dirty_all.insert(dirty.begin(), dirty.end());
+    }
     // A host's own change (removed, enrolled again, relabelled) reaches its streams even when
     // its desired state is unchanged: they check whether their certificate still names it.
     if (change.entity == EntityKind::kHost) own_host_changes.insert(change.entity_key);
-    applied.emplace_back(change.sequence, std::move(dirty));
+    applied.push_back({change.sequence, std::move(dirty), all_hosts});
   }
   if (revocations_stale_) RebuildRevocationsLocked();
   std::set<std::string> changed;
   RecomputeMemo memo;
-  for (const std::string& hostname : dirty_all) {
-    auto host = hosts_.find(hostname);
-    if (host == hosts_.end()) continue;  // removed
-    if (RecomputeLocked(host->second, now, &memo)) {
-      host->second.desired.generation = sequence_;
+  auto recompute = [&](const std::string& hostname, HostEntry& host) {
+    if (RecomputeLocked(host, now, &memo)) {
+      host.desired.generation = sequence_;
       changed.insert(hostname);
     }
-  }
-  for (auto& [sequence, dirty] : applied) {
-    RolloutTargets targets{sequence, {}};
-    for (const std::string& h : dirty) {
-      if (changed.count(h)) targets.hosts.push_back(h);
+  };
+  if (all_hosts_dirty) {
+    for (auto& [hostname, host] : hosts_) recompute(hostname, host);
+  } else {
+    for (const std::string& hostname : dirty_all) {
+      auto host = hosts_.find(hostname);
+      if (host != hosts_.end()) recompute(hostname, host->second);  // else removed
     }
-    rollouts_.push_back(std::move(targets));
+  }
+  std::shared_ptr<const std::vector<std::string>> every_changed;  // made once, when needed
+  for (const Applied& a : applied) {
+    RolloutRecord record{a.sequence, nullptr};
+    if (a.all_hosts) {
+      if (!every_changed) {
+        every_changed =
+            std::make_shared<const std::vector<std::string>>(changed.begin(), changed.end());
+      }
+      record.hosts = every_changed;
+    } else {
+      auto hosts = std::make_shared<std::vector<std::string>>();
+      for (const std::string& h : a.dirty) {
+        if (changed.count(h)) hosts->push_back(h);
+      }
+      record.hosts = std::move(hosts);
+    }
+    rollouts_.push_back(std::move(record));
     if (rollouts_.size() > kRolloutHistory) rollouts_.pop_front();
   }
   changed_hosts->assign(changed.begin(), changed.end());
@@ -149,7 +178,8 @@ std::vector<std::string> FleetView::Tick(absl::Time now) {
   return changed;
 }
 
-absl::Status FleetView::ApplyLocked(const Change& change, std::set<std::string>* dirty) {
+absl::Status FleetView::ApplyLocked(const Change& change, std::set<std::string>* dirty,
+                                    bool* all_hosts) {
   switch (change.entity) {
     case EntityKind::kPrincipal: {
       KF_ASSIGN_OR_RETURN(PrincipalRecord p, PrincipalFromJson(change.after_json));
@@ -171,8 +201,9 @@ absl::Status FleetView::ApplyLocked(const Change& change, std::set<std::string>*
         return absl::OkStatus();
       }
       KF_ASSIGN_OR_RETURN(KeyRecord k, KeyFromJson(change.after_json));
-      if (k.state == KeyState::kRevoked) {
-        NoteRevokedLocked(k.fingerprint, k.revocation_ends_sessions, dirty);
+      if (k.state == KeyState::kRevoked &&
+          NoteRevokedLocked(k.fingerprint, k.revocation_ends_sessions)) {
+        *all_hosts = true;
       }
       PutKeyLocked(std::move(k), dirty);
       return absl::OkStatus();
@@ -182,8 +213,9 @@ absl::Status FleetView::ApplyLocked(const Change& change, std::set<std::string>*
       // Parsed in full before anything is applied: a bad payload leaves the view unchanged.
       for (KeyRecord& k : keys) {
         ForgetLinesOfKeyLocked(k.fingerprint);
-        if (k.state == KeyState::kRevoked) {
-          NoteRevokedLocked(k.fingerprint, k.revocation_ends_sessions, dirty);
+        if (k.state == KeyState::kRevoked &&
+            NoteRevokedLocked(k.fingerprint, k.revocation_ends_sessions)) {
+          *all_hosts = true;
         }
         PutKeyLocked(std::move(k), dirty);
       }
@@ -238,7 +270,7 @@ absl::Status FleetView::ApplyLocked(const Change& change, std::set<std::string>*
     case EntityKind::kPolicy: {
       KF_ASSIGN_OR_RETURN(PolicyRecord p, PolicyFromJson(change.after_json));
       stored_policy_ = std::move(p);
-      for (const auto& [hostname, host] : hosts_) dirty->insert(hostname);
+      *all_hosts = true;
       return absl::OkStatus();
     }
     case EntityKind::kCredential: {  // no host's desired state depends on it
@@ -254,23 +286,22 @@ absl::Status FleetView::ApplyLocked(const Change& change, std::set<std::string>*
   return absl::InternalError("unknown entity kind");
 }
 
-void FleetView::NoteRevokedLocked(const std::string& fingerprint, bool ends_sessions,
-                                  std::set<std::string>* dirty) {
+bool FleetView::NoteRevokedLocked(const std::string& fingerprint, bool ends_sessions) {
   absl::StatusOr<std::string> digest = Sha256FingerprintDigest(fingerprint);
   if (!digest.ok()) {
     // Every fingerprint the store accepts is a SHA256 one: this is a damaged record.
     spdlog::error("revoked key \"{}\" has no SHA256 fingerprint; it is left out of the KRL: {}",
                   fingerprint.substr(0, 80), digest.status().ToString());
-    return;
+    return false;
   }
   // The flag belongs to the revocation and never changes; a copy of it arriving again (the key
   // and the blocklist entry of one snapshot) changes nothing.
   if (ends_sessions && kill_sessions_sha256_.insert(*digest).second) revocations_stale_ = true;
-  if (!revoked_sha256_.insert(*digest).second) return;
+  if (!revoked_sha256_.insert(*digest).second) return false;
   recent_revoked_.push_back(*std::move(digest));
   if (recent_revoked_.size() > kMaxRecentRevocations) recent_revoked_.pop_front();
   revocations_stale_ = true;
-  for (const auto& [hostname, host] : hosts_) dirty->insert(hostname);
+  return true;
 }
 
 void FleetView::RebuildRevocationsLocked() {
@@ -842,14 +873,14 @@ std::optional<RolloutTargets> FleetView::Rollout(uint64_t change) const {
     // The latest change that reached some host (a token or a policy dry run reaches none);
     // the latest of all when none did.
     for (auto it = rollouts_.rbegin(); it != rollouts_.rend(); ++it) {
-      if (!it->hosts.empty()) return *it;
+      if (!it->hosts->empty()) return RolloutTargets{it->change, *it->hosts};
     }
-    return rollouts_.back();
+    return RolloutTargets{rollouts_.back().change, *rollouts_.back().hosts};
   }
   auto it = std::lower_bound(rollouts_.begin(), rollouts_.end(), change,
-                             [](const RolloutTargets& r, uint64_t c) { return r.change < c; });
+                             [](const RolloutRecord& r, uint64_t c) { return r.change < c; });
   if (it == rollouts_.end() || it->change != change) return std::nullopt;
-  return *it;
+  return RolloutTargets{it->change, *it->hosts};
 }
 
 }  // namespace keyfleet::controller

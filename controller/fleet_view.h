@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <shared_mutex>
@@ -151,14 +152,16 @@ class FleetView {
     absl::Time next_expiry = absl::InfiniteFuture();
   };
 
-  absl::Status ApplyLocked(const Change& change, std::set<std::string>* dirty);
+  // Applies one change, naming in `dirty` the hosts whose desired state it may alter, or
+  // setting *all_hosts when it may alter every host's (a revocation, the policy): a fleet of
+  // names is then neither listed nor copied per change.
+  absl::Status ApplyLocked(const Change& change, std::set<std::string>* dirty, bool* all_hosts);
   // Adds or replaces a key, marking the hosts that used its old or use its new owner dirty.
   void PutKeyLocked(KeyRecord key, std::set<std::string>* dirty);
   // Adds the revoked key `fingerprint` to the revocation list (once; never removed, also when
-  // the key is removed later), with its kill_sessions flag, and marks every host dirty: each
-  // one's KRL must hold it.
-  void NoteRevokedLocked(const std::string& fingerprint, bool ends_sessions,
-                         std::set<std::string>* dirty);
+  // the key is removed later), with its kill_sessions flag. True when it was not there yet:
+  // every host's state then changes (each one's KRL must hold it).
+  bool NoteRevokedLocked(const std::string& fingerprint, bool ends_sessions);
   void RebuildRevocationsLocked();
   void MatchGrantLocked(const GrantEntry& grant, std::set<std::string>* dirty);
   void MatchHostLocked(HostEntry& host);
@@ -201,7 +204,13 @@ class FleetView {
   std::map<std::string, std::set<std::string>> keys_by_principal_;
   std::map<int64_t, GrantEntry> grants_;
   std::map<std::string, HostEntry> hosts_;
-  std::deque<RolloutTargets> rollouts_;
+  // RolloutTargets, with each change's host list shared by the changes of one batch that
+  // altered every host (a batch of 1,000 revocations holds one list, not 1,000).
+  struct RolloutRecord {
+    uint64_t change = 0;
+    std::shared_ptr<const std::vector<std::string>> hosts;
+  };
+  std::deque<RolloutRecord> rollouts_;
   std::set<std::string> revoked_sha256_;        // raw digests of every revoked key
   std::set<std::string> kill_sessions_sha256_;  // those revoked with kill_sessions
   std::deque<std::string> recent_revoked_;      // the newest, at most kMaxRecentRevocations
