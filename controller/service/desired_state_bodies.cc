@@ -36,17 +36,23 @@ size_t VarintSize(uint64_t value) {
 DesiredStateBodies::DesiredStateBodies(size_t max_entries, size_t max_bytes)
     : max_entries_(std::max<size_t>(max_entries, 1)), max_bytes_(max_bytes) {}
 
-const DesiredStateBodies::Body& DesiredStateBodies::Find(const HostDesiredState& state) {
+bool DesiredStateBodies::Body::Serves(const HostDesiredState& state) const {
+  return digest == state.digest && epoch == state.epoch && generation == state.generation &&
+         revocations == state.revocations;
+}
+
+const DesiredStateBodies::Body* DesiredStateBodies::FindLocked(
+    const HostDesiredState& state) const {
   for (auto it = bodies_.rbegin(); it != bodies_.rend(); ++it) {
-    if (it->digest == state.digest && it->epoch == state.epoch &&
-        it->generation == state.generation && it->revocations == state.revocations) {
-      return *it;
-    }
+    if (it->Serves(state)) return &*it;
   }
+  return nullptr;
+}
+
+DesiredStateBodies::Body DesiredStateBodies::Build(const HostDesiredState& state) {
   v1::DesiredState message;
   ToProto(state, &message);
   message.clear_hostname();
-  AddRevocations(state, &message);
   Body body;
   body.digest = state.digest;
   body.epoch = state.epoch;
@@ -55,6 +61,10 @@ const DesiredStateBodies::Body& DesiredStateBodies::Find(const HostDesiredState&
   grpc::ByteBuffer serialized = SerializeOutgoing(message);
   body.bytes = serialized.Length();
   (void)serialized.Dump(&body.slices);
+  return body;
+}
+
+void DesiredStateBodies::AddLocked(Body body) {
   while (!bodies_.empty() &&
          (bodies_.size() >= max_entries_ || total_bytes_ + body.bytes > max_bytes_)) {
     total_bytes_ -= bodies_.front().bytes;
@@ -62,17 +72,28 @@ const DesiredStateBodies::Body& DesiredStateBodies::Find(const HostDesiredState&
   }
   total_bytes_ += body.bytes;
   bodies_.push_back(std::move(body));
-  return bodies_.back();
 }
 
 grpc::ByteBuffer DesiredStateBodies::Message(const HostDesiredState& state, size_t* bytes) {
   std::vector<grpc::Slice> slices(1);
   size_t body_bytes = 0;
+  bool cached = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const Body& body = Find(state);
-    body_bytes = body.bytes;
-    slices.insert(slices.end(), body.slices.begin(), body.slices.end());
+    if (const Body* body = FindLocked(state)) {
+      cached = true;
+      body_bytes = body->bytes;
+      slices.insert(slices.end(), body->slices.begin(), body->slices.end());
+    }
+  }
+  if (!cached) {
+    // Built outside the lock: streams of hosts with other states go on meanwhile. Two streams
+    // may build the same body at once; the second one's is used once and not kept.
+    Body built = Build(state);
+    body_bytes = built.bytes;
+    slices.insert(slices.end(), built.slices.begin(), built.slices.end());
+    std::lock_guard<std::mutex> lock(mu_);
+    if (FindLocked(state) == nullptr) AddLocked(std::move(built));
   }
   std::string header;
   const size_t hostname_field =

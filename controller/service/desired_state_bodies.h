@@ -45,9 +45,13 @@ class DesiredStateBodies {
     RevocationListPtr revocations;
     std::vector<grpc::Slice> slices;
     size_t bytes = 0;
+
+    bool Serves(const HostDesiredState& state) const;
   };
 
-  const Body& Find(const HostDesiredState& state);  // under mu_
+  static Body Build(const HostDesiredState& state);
+  const Body* FindLocked(const HostDesiredState& state) const;  // null: none yet
+  void AddLocked(Body body);
 
   const size_t max_entries_;
   const size_t max_bytes_;

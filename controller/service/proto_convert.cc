@@ -352,9 +352,6 @@ void ToProto(const HostDesiredState& s, v1::DesiredState* out) {
     account->set_unmanaged(UnmanagedToProto(s.unmanaged));
     account->set_exclusive(s.unmanaged == UnmanagedKeysMode::kRemove);
   }
-}
-
-void AddRevocations(const HostDesiredState& s, v1::DesiredState* out) {
   if (s.revocations == nullptr) return;
   v1::Revocations* revocations = out->mutable_revocations();
   revocations->set_total(s.revocations->total);

@@ -49,11 +49,9 @@ absl::StatusOr<Role> FromProto(v1::Role role);
 // Unset fields of `p` keep the values of `base`; type names are checked.
 absl::StatusOr<PolicyRecord> FromProto(const v1::Policy& p, const PolicyRecord& base);
 void ToProto(const AuditEvent& e, v1::AuditEvent* out);
-// Everything but the revocations, which AddRevocations adds.
+// With the fleet's revocations every desired state carries (agent.proto's Revocations; none
+// when `s` has none).
 void ToProto(const HostDesiredState& s, v1::DesiredState* out);
-// The fleet's revocations every desired state carries (agent.proto's Revocations); nothing when
-// `s` has none.
-void AddRevocations(const HostDesiredState& s, v1::DesiredState* out);
 // What `hostname`'s agent reported (drift items as a JSON array); the time is left unset.
 // Host public keys are kept only when ParsePublicKey accepts them as plain keys (an agent parses
 // them with the same parser: others come from a broken agent, and are not vouched for), re-

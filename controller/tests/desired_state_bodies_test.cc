@@ -50,7 +50,6 @@ RevocationListPtr Revocations(uint64_t total, const std::string& recent) {
 v1::WatchResponse Expected(const HostDesiredState& s) {
   v1::WatchResponse message;
   ToProto(s, message.mutable_desired_state());
-  AddRevocations(s, message.mutable_desired_state());
   return message;
 }
 
