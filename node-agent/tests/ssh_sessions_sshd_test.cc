@@ -8,13 +8,10 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
-#include <fstream>
 #include <thread>
 
 #include "common/sha256_fingerprint.h"
@@ -38,50 +35,14 @@ bool WaitFor(Pred pred, int seconds = 10) {
   return pred();
 }
 
-// Whether our child `pid` has ended (reaped now, or by an earlier call).
-bool Exited(pid_t pid) {
-  int status = 0;
-  const pid_t r = waitpid(pid, &status, WNOHANG);
-  return r == pid || (r < 0 && errno == ECHILD);
-}
-
-// "SHA256:…" of DIR/NAME.pub as ssh-keygen prints it.
-std::string Fingerprint(const testing::SshdFixture& fx, const std::string& name) {
-  testing::CommandResult r =
-      testing::RunCommand("ssh-keygen -lf " + fx.dir() + "/" + name + ".pub");
-  EXPECT_EQ(r.exit_code, 0);
-  const size_t start = r.out.find("SHA256:");
-  return r.out.substr(start, r.out.find(' ', start) - start);
-}
-
-void AuthorizeKeys(const testing::SshdFixture& fx, const std::vector<std::string>& lines) {
-  const std::string ssh_dir = fx.home() + "/.ssh";
-  mkdir(ssh_dir.c_str(), 0700);
-  std::ofstream out(ssh_dir + "/authorized_keys");
-  for (const std::string& l : lines) out << l << "\n";
-  out.close();
-  ASSERT_EQ(chown(ssh_dir.c_str(), fx.uid(), static_cast<gid_t>(-1)), 0);
-  ASSERT_EQ(chown((ssh_dir + "/authorized_keys").c_str(), fx.uid(), static_cast<gid_t>(-1)), 0);
-  chmod((ssh_dir + "/authorized_keys").c_str(), 0600);
-}
-
-// `ssh … sleep SECONDS` as a child: a long-running session (the length tells the sessions'
-// commands apart in the process table).
-pid_t OpenSession(const testing::SshdFixture& fx, const std::string& key, int seconds) {
-  return testing::SpawnProcess(
-      {"/usr/bin/ssh", "-F", "/dev/null", "-p", std::to_string(fx.port()), "-i",
-       fx.dir() + "/" + key, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o",
-       "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-       fx.user() + "@127.0.0.1", "sleep " + std::to_string(seconds)},
-      fx.dir() + "/ssh-" + key + ".out");
-}
+using testing::Exited;
 
 class SshSessionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     key_a_ = fx_.NewKey("a");
     key_b_ = fx_.NewKey("b");
-    AuthorizeKeys(fx_, {key_a_, key_b_});
+    ASSERT_TRUE(fx_.AddAuthorizedKeys(fx_.user(), {key_a_, key_b_}));
     AuthLogSettings settings;
     settings.path = fx_.dir() + "/sshd.log";
     settings.file_format = SshdLogFormat::kSshdFile;
@@ -107,16 +68,16 @@ class SshSessionsTest : public ::testing::Test {
 };
 
 TEST_F(SshSessionsTest, EndsTheSessionsOfOneKeyAndLeavesTheOthersAlone) {
-  const pid_t a = OpenSession(fx_, "a", 61);
-  const pid_t b = OpenSession(fx_, "b", 62);
+  const pid_t a = fx_.OpenSession(fx_.user(), "a", 61);
+  const pid_t b = fx_.OpenSession(fx_.user(), "b", 62);
   sessions_ = {a, b};
   ASSERT_GT(a, 0);
   ASSERT_GT(b, 0);
   ASSERT_TRUE(WaitFor([&] { return tracker_.live_session_count() == 2; })) << "sshd's log:\n"
                                                                            << fx_.Log();
 
-  const std::string fp_a = Fingerprint(fx_, "a");
-  const std::string fp_b = Fingerprint(fx_, "b");
+  const std::string fp_a = fx_.Fingerprint("a");
+  const std::string fp_b = fx_.Fingerprint("b");
   const std::string digest_a = *Sha256FingerprintDigest(fp_a);
   std::vector<LiveSession> live = tracker_.SessionsOfKeys({digest_a});
   ASSERT_EQ(live.size(), 1u);
@@ -206,7 +167,7 @@ TEST_F(SshSessionsTest, AProcessThatIsNotAnSshdMonitorIsNeverSignalled) {
   forged.event.user = fx_.user();
   forged.event.address = "127.0.0.1";
   forged.event.port = ntohs(client_addr.sin_port);
-  forged.event.fingerprint = Fingerprint(fx_, "a");
+  forged.event.fingerprint = fx_.Fingerprint("a");
   forged.event.digest = *Sha256FingerprintDigest(forged.event.fingerprint);
   tracker_.Record(forged);
   forged.pid = holder;  // a log line naming the holder's pid outright

@@ -139,9 +139,7 @@ int main(int argc, char** argv) {
     {  // (a) the plain home file
       SshdFixture sshd(".ssh/authorized_keys");
       const std::string key = sshd.NewKey("k");
-      mkdir((sshd.home() + "/.ssh").c_str(), 0700);
-      if (chown((sshd.home() + "/.ssh").c_str(), sshd.uid(), sshd.uid()) != 0) return 1;
-      WriteFile(sshd.home() + "/.ssh/authorized_keys", file_of(with_key(key)), 0600, sshd.uid());
+      if (!sshd.AddAuthorizedKeys(sshd.user(), with_key(key))) return 1;
       Print("file", n,
             Time(
                 logins, [&] { return sshd.Login("k", "true"); }, "file login"));
@@ -156,9 +154,10 @@ int main(int argc, char** argv) {
                 logins, [&] { return sshd.Login("k", "true"); }, "central login"));
     }
     {  // (c) the command with the index, and the command alone
-      SshdFixture sshd("none\nAuthorizedKeysCommand " + agent +
-                       " authorized-keys-command --index-dir " + r +
-                       "/index %u --fingerprint %f\nAuthorizedKeysCommandUser root");
+      SshdFixture sshd(
+          "none", {"AuthorizedKeysCommand " + agent + " authorized-keys-command --index-dir " + r +
+                       "/index %u --fingerprint %f",
+                   "AuthorizedKeysCommandUser root"});
       const std::string key = sshd.NewKey("k");
       absl::StatusOr<std::string> index = keyfleet::agent::BuildKeysIndex(with_key(key));
       if (!index.ok()) return 1;
@@ -166,19 +165,17 @@ int main(int argc, char** argv) {
       Print("index", n,
             Time(
                 logins, [&] { return sshd.Login("k", "true"); }, "index login"));
-      const std::string fp =
-          RunCommand("ssh-keygen -lf " + sshd.dir() + "/k.pub | cut -d' ' -f2").out;
       const std::string command = agent + " authorized-keys-command --index-dir " + r + "/index " +
-                                  sshd.user() + " --fingerprint " + fp.substr(0, fp.find('\n')) +
+                                  sshd.user() + " --fingerprint " + sshd.Fingerprint("k") +
                                   " >/dev/null";
       Print("cmd-idx", n,
             Time(
                 command_runs, [&] { return RunCommand(command).exit_code == 0; }, command));
     }
     {  // (d) the command without --fingerprint: every line, from the cache
-      SshdFixture sshd("none\nAuthorizedKeysCommand " + agent +
-                       " authorized-keys-command --cache " + r +
-                       "/cache %u\nAuthorizedKeysCommandUser root");
+      SshdFixture sshd("none", {"AuthorizedKeysCommand " + agent +
+                                    " authorized-keys-command --cache " + r + "/cache %u",
+                                "AuthorizedKeysCommandUser root"});
       const std::string key = sshd.NewKey("k");
       keyfleet::v1::DesiredState state;
       state.set_generation(1);

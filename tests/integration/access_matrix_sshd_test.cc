@@ -88,10 +88,9 @@ class AccessMatrixSshdTest : public ::testing::Test {
     nlohmann::json token =
         Json("host token create --hostname " + std::string(kHost) + " --labels env=e2e --ttl 10m");
     ASSERT_TRUE(token.is_object());
-    CommandResult enrolled = RunCommand(std::string(KEYFLEET_AGENT) + " enroll --controller " +
-                                        address_ + " --token " + token["token"].get<std::string>() +
-                                        " --ca-hash " + token["ca_pin"].get<std::string>() +
-                                        " --tls-dir " + sshd_.dir() + "/agent-tls 2>&1");
+    CommandResult enrolled =
+        EnrollAgentBinary(KEYFLEET_AGENT, address_, token["token"].get<std::string>(),
+                          token["ca_pin"].get<std::string>(), sshd_.dir() + "/agent-tls");
     ASSERT_EQ(enrolled.exit_code, 0) << enrolled.out;
     agent_ = SpawnProcess(
         {KEYFLEET_AGENT, "run", "--controller", address_, "--tls-dir", sshd_.dir() + "/agent-tls",
@@ -114,9 +113,7 @@ class AccessMatrixSshdTest : public ::testing::Test {
 
   std::string AdminTokenFile() const { return sshd_.dir() + "/bootstrap.token"; }
   std::string CliCommand(const std::string& args) const {
-    return "env -u KEYFLEET_TOKEN -u KEYFLEET_TOKEN_FILE HOME=/nonexistent " +
-           std::string(KEYFLEET_CLI) + " --controller " + address_ + " --ca " + ca_dir_ +
-           "/ca.crt --token-file " + AdminTokenFile() + " " + args;
+    return KeyfleetCliCommand(KEYFLEET_CLI, address_, ca_dir_ + "/ca.crt", AdminTokenFile(), args);
   }
   CommandResult Cli(const std::string& args) { return RunCommand(CliCommand(args) + " 2>&1"); }
   // Exit 0 expected.
@@ -181,15 +178,8 @@ class AccessMatrixSshdTest : public ::testing::Test {
   // Appends LINE to ACCOUNT's FILE (in ~/.ssh, made as sshd wants it when missing), as the user
   // editing it by hand would.
   void AddByHand(const std::string& account, const std::string& file, const std::string& line) {
-    struct passwd* pw = getpwnam(account.c_str());
-    ASSERT_NE(pw, nullptr) << account;
-    const std::string ssh_dir = std::string(pw->pw_dir) + "/.ssh";
-    if (mkdir(ssh_dir.c_str(), 0700) == 0)
-      ASSERT_EQ(chown(ssh_dir.c_str(), pw->pw_uid, pw->pw_gid), 0);
-    const std::string path = ssh_dir + "/" + file;
-    std::ofstream(path, std::ios::app) << line << "\n";
-    ASSERT_EQ(chown(path.c_str(), pw->pw_uid, pw->pw_gid), 0);
-    ASSERT_EQ(chmod(path.c_str(), 0600), 0);
+    ASSERT_TRUE(sshd_.AddAuthorizedKeys(account, {line}, SshdFixture::KeyFileEdit::kAppend, file))
+        << account;
   }
 
   struct Login {

@@ -64,7 +64,7 @@ class CliOnlineTest : public ::testing::Test {
   }
   // The CLI holding the token in `token_file`.
   static std::string As(const std::string& token_file, const std::string& args) {
-    return Bare("--token-file " + token_file + " " + args);
+    return KeyfleetCliCommand(KEYFLEET_CLI, address_, CaDir() + "/ca.crt", token_file, args);
   }
   // The CLI as the bootstrap admin.
   static std::string Cli(const std::string& args) { return As(BootstrapTokenFile(), args); }
@@ -603,7 +603,8 @@ TEST_F(CliOnlineTest, TheBootstrapTokenComesFromASecretOrIsPrintedOnceAndIsMadeO
     return pid;
   };
   auto run_as = [&](const std::string& token_file, const std::string& args) {
-    return RunCommand(Bare("--token-file " + token_file + " " + args, address) + " 2>&1");
+    return RunCommand(
+        KeyfleetCliCommand(KEYFLEET_CLI, address, CaDir() + "/ca.crt", token_file, args) + " 2>&1");
   };
 
   // A mounted secret: `keyfleet-controller bootstrap-token` makes one beforehand (0400).
@@ -822,9 +823,9 @@ TEST(CliDatabaseOutage, TheDatabaseIsNamedAsTheProblemAndNeverItsAddress) {
                     root + "/bootstrap.token", "--log-level", "warn"},
                    root + "/controller.log");
   auto cli = [&](const std::string& args) {
-    return RunCommand("env -u KEYFLEET_TOKEN -u KEYFLEET_TOKEN_FILE HOME=/nonexistent " +
-                      std::string(KEYFLEET_CLI) + " --controller " + address + " --ca " + root +
-                      "/ca/ca.crt --token-file " + root + "/bootstrap.token " + args + " 2>&1");
+    return RunCommand(KeyfleetCliCommand(KEYFLEET_CLI, address, root + "/ca/ca.crt",
+                                         root + "/bootstrap.token", args) +
+                      " 2>&1");
   };
   bool up = false;
   for (int i = 0; i < 100 && !up; ++i) {

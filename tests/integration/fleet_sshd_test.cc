@@ -7,7 +7,6 @@
 // Labels: sshd, tls. The accounts and sshd are created and removed by the test.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -52,10 +51,9 @@ class FleetSshdTest : public ::testing::Test {
     nlohmann::json token =
         Json("host token create --hostname " + std::string(kHost) + " --labels env=e2e --ttl 10m");
     ASSERT_TRUE(token.is_object());
-    CommandResult enrolled = RunCommand(std::string(KEYFLEET_AGENT) + " enroll --controller " +
-                                        address_ + " --token " + token["token"].get<std::string>() +
-                                        " --ca-hash " + token["ca_pin"].get<std::string>() +
-                                        " --tls-dir " + sshd_.dir() + "/agent-tls 2>&1");
+    CommandResult enrolled =
+        EnrollAgentBinary(KEYFLEET_AGENT, address_, token["token"].get<std::string>(),
+                          token["ca_pin"].get<std::string>(), sshd_.dir() + "/agent-tls");
     ASSERT_EQ(enrolled.exit_code, 0) << enrolled.out;
     StartAgent();
     ASSERT_TRUE(WaitFor([&] {
@@ -107,9 +105,7 @@ class FleetSshdTest : public ::testing::Test {
   std::string AdminTokenFile() const { return sshd_.dir() + "/bootstrap.token"; }
   // The CLI holding the token in `token_file` (no other credential from the environment).
   std::string CliCommand(const std::string& token_file, const std::string& args) const {
-    return "env -u KEYFLEET_TOKEN -u KEYFLEET_TOKEN_FILE HOME=/nonexistent " +
-           std::string(KEYFLEET_CLI) + " --controller " + address_ + " --ca " + ca_dir_ +
-           "/ca.crt --token-file " + token_file + " " + args;
+    return KeyfleetCliCommand(KEYFLEET_CLI, address_, ca_dir_ + "/ca.crt", token_file, args);
   }
   CommandResult CliAs(const std::string& token_file, const std::string& args) {
     return RunCommand(CliCommand(token_file, args) + " 2>&1");
@@ -364,9 +360,7 @@ TEST_F(FleetSshdTest, GeneratedKeysOfEveryTypeLogIn) {
     CommandResult made =
         Cli("key generate pipeline --type " + type + " --out " + sshd_.dir() + "/gen-" + type);
     ASSERT_EQ(made.exit_code, 0) << made.out;
-    fingerprints.push_back(RunCommand("ssh-keygen -lf " + sshd_.dir() + "/gen-" + type +
-                                      ".pub | cut -d' ' -f2 | tr -d '\\n'")
-                               .out);
+    fingerprints.push_back(sshd_.Fingerprint("gen-" + type));
   }
   Converged();
   for (const std::string type : {"ed25519", "ecdsa-p256", "rsa-3072"}) {
@@ -383,16 +377,6 @@ TEST_F(FleetSshdTest, GeneratedKeysOfEveryTypeLogIn) {
   EXPECT_FALSE(sshd_.LoginAs(user, "gen-ed25519", "true")) << "rotated with --now";
 }
 
-// Appends `line` to an account's own ~/.ssh/authorized_keys as the account would (its file, 0600).
-void PasteByHand(const std::string& home, uid_t uid, const std::string& line) {
-  const std::string ssh = home + "/.ssh";
-  mkdir(ssh.c_str(), 0700);
-  std::ofstream(ssh + "/authorized_keys", std::ios::app) << line;
-  ASSERT_EQ(chown(ssh.c_str(), uid, uid), 0);
-  ASSERT_EQ(chown((ssh + "/authorized_keys").c_str(), uid, uid), 0);
-  chmod((ssh + "/authorized_keys").c_str(), 0600);
-}
-
 // Revocation that sshd enforces: a key pasted by hand into users' own files (which keyfleet
 // leaves alone) logs in until it is revoked, and is then refused by sshd itself through the KRL
 // the agent keeps (RevokedKeys), in every account, while the lines stay where they were.
@@ -403,10 +387,9 @@ TEST_F(FleetSshdTest, ARevokedKeyPastedByHandIsRefusedBySshd) {
   Converged();
   const std::string bob = Person("bob", "bob");  // in the inventory, granted nowhere
   const std::string bob_line = ReadText(sshd_.dir() + "/bob.pub");
-  PasteByHand(sshd_.home(), sshd_.uid(), bob_line);
-  struct passwd* other = getpwnam(other_.c_str());
-  ASSERT_NE(other, nullptr);
-  PasteByHand(other->pw_dir, other->pw_uid, bob_line);
+  // Pasted by hand into each account's own ~/.ssh/authorized_keys (its file, 0600).
+  ASSERT_TRUE(sshd_.AddAuthorizedKeys(user, {bob_line}, SshdFixture::KeyFileEdit::kAppend));
+  ASSERT_TRUE(sshd_.AddAuthorizedKeys(other_, {bob_line}, SshdFixture::KeyFileEdit::kAppend));
   EXPECT_TRUE(sshd_.LoginAs(user, "bob", "true")) << sshd_.Log();
   EXPECT_TRUE(sshd_.LoginAs(other_, "bob", "true")) << sshd_.Log();
 
@@ -475,21 +458,6 @@ TEST_F(FleetSshdTest, TheKrlIsNeverMissingAcrossKillsOfTheAgent) {
   }
 }
 
-// A long-running session: `ssh … sleep SECONDS` as ACCOUNT with key NAME, as a child process.
-pid_t OpenSession(const SshdFixture& sshd, const std::string& account, const std::string& key,
-                  int seconds) {
-  return SpawnProcess(
-      {"/usr/bin/ssh", "-F", "/dev/null", "-p", std::to_string(sshd.port()), "-i",
-       sshd.dir() + "/" + key, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o",
-       "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-       account + "@127.0.0.1", "sleep " + std::to_string(seconds)},
-      sshd.dir() + "/session-" + key + ".log");
-}
-
-bool Exited(pid_t pid) {
-  return waitpid(pid, nullptr, WNOHANG) == pid;
-}
-
 // Last use from sshd's log: the agent follows it, and a real login is reported with its host,
 // account and address.
 TEST_F(FleetSshdTest, ARealLoginIsReportedAsTheKeysLastUse) {
@@ -528,8 +496,8 @@ TEST_F(FleetSshdTest, RevokeWithKillSessionsEndsThatKeysSessionsOnly) {
   ASSERT_EQ(Cli("grant add alice --hosts env=e2e --account " + user).exit_code, 0);
   ASSERT_EQ(Cli("grant add bob --hosts env=e2e --account " + user).exit_code, 0);
   Converged();
-  const pid_t a = OpenSession(sshd_, user, "alice", 61);
-  const pid_t b = OpenSession(sshd_, user, "bob", 62);
+  const pid_t a = sshd_.OpenSession(user, "alice", 61);
+  const pid_t b = sshd_.OpenSession(user, "bob", 62);
   // Both logins seen by the agent (reported as last use, so in its table of live sessions).
   ASSERT_TRUE(WaitFor([&] {
     return !Json("key show " + alice)["uses"].empty() && !Json("key show " + bob)["uses"].empty();

@@ -8,7 +8,6 @@
 // world-writable one such as /tmp.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <pwd.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -65,11 +64,6 @@ class AgentRoot {
   ScopedTempDir dir_;
 };
 
-std::string FingerprintOf(const std::string& pub_path) {
-  CommandResult r = RunCommand("ssh-keygen -lf " + pub_path + " | cut -d' ' -f2");
-  return r.out.substr(0, r.out.find('\n'));
-}
-
 TEST(CentralKeyFilesSshd, AGrantedKeyLogsInAndAKeyInTheHomeFileDoesNot) {
   AgentRoot root;
   SshdFixture sshd(root.path() + "/etc/ssh/keyfleet/authorized_keys/%u");
@@ -79,10 +73,7 @@ TEST(CentralKeyFilesSshd, AGrantedKeyLogsInAndAKeyInTheHomeFileDoesNot) {
   CommandResult applied = root.Apply(sshd.user(), {granted});
   ASSERT_EQ(applied.exit_code, 0) << applied.out;
   // The user adds their own key to their own file, as they may.
-  const std::string ssh_dir = sshd.home() + "/.ssh";
-  mkdir(ssh_dir.c_str(), 0700);
-  std::ofstream(ssh_dir + "/authorized_keys") << own << "\n";
-  ASSERT_EQ(RunCommand("chown -R " + sshd.user() + " " + ssh_dir).exit_code, 0);
+  ASSERT_TRUE(sshd.AddAuthorizedKeys(sshd.user(), {own}));
   std::string out;
   EXPECT_TRUE(sshd.Login("granted", "echo in", &out)) << sshd.Log();
   EXPECT_EQ(out, "in\n");
@@ -95,11 +86,12 @@ TEST(CentralKeyFilesSshd, AGrantedKeyLogsInAndAKeyInTheHomeFileDoesNot) {
 
 TEST(IndexedCommandSshd, TheGrantedKeyAmongManyLogsInAndAnotherDoesNot) {
   AgentRoot root;
-  const std::string index_dir = root.path() + "/var/lib/keyfleet/keys-index";
+  const std::string index_dir = root.IndexDir();
   // AuthorizedKeysFile none: sshd asks only the command.
-  SshdFixture sshd("none\nAuthorizedKeysCommand " + root.InstalledAgent() +
-                   " authorized-keys-command --index-dir " + index_dir +
-                   " %u --fingerprint %f\nAuthorizedKeysCommandUser root");
+  SshdFixture sshd(
+      "none", {"AuthorizedKeysCommand " + root.InstalledAgent() +
+                   " authorized-keys-command --index-dir " + index_dir + " %u --fingerprint %f",
+               "AuthorizedKeysCommandUser root"});
   root.AddAccount(sshd.user());
   const std::string granted = sshd.NewKey("granted");
   sshd.NewKey("stranger");
@@ -113,17 +105,17 @@ TEST(IndexedCommandSshd, TheGrantedKeyAmongManyLogsInAndAnotherDoesNot) {
   EXPECT_EQ(out, "in\n");
   EXPECT_FALSE(sshd.Login("stranger", "true"));
   // The command alone: only the offered key's line.
-  CommandResult one = RunCommand(std::string(KEYFLEET_AGENT) + " authorized-keys-command " +
-                                 "--index-dir " + index_dir + " " + sshd.user() +
-                                 " --fingerprint " + FingerprintOf(sshd.dir() + "/granted.pub"));
+  CommandResult one =
+      RunCommand(std::string(KEYFLEET_AGENT) + " authorized-keys-command " + "--index-dir " +
+                 index_dir + " " + sshd.user() + " --fingerprint " + sshd.Fingerprint("granted"));
   EXPECT_EQ(one.exit_code, 0);
   EXPECT_EQ(one.out, granted + "\n");
   // A tampered index is refused: nothing printed, a reason on stderr, no login.
   const std::string file = index_dir + "/" + sshd.user();
   ASSERT_EQ(chmod(file.c_str(), 0666), 0);
-  CommandResult refused = RunCommand(
-      std::string(KEYFLEET_AGENT) + " authorized-keys-command " + "--index-dir " + index_dir + " " +
-      sshd.user() + " --fingerprint " + FingerprintOf(sshd.dir() + "/granted.pub") + " 2>&1");
+  CommandResult refused = RunCommand(std::string(KEYFLEET_AGENT) + " authorized-keys-command " +
+                                     "--index-dir " + index_dir + " " + sshd.user() +
+                                     " --fingerprint " + sshd.Fingerprint("granted") + " 2>&1");
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_THAT(refused.out, HasSubstr("is not trusted"));
   EXPECT_THAT(refused.out, ::testing::Not(HasSubstr("ssh-ed25519")));
@@ -133,7 +125,7 @@ TEST(IndexedCommandSshd, TheGrantedKeyAmongManyLogsInAndAnotherDoesNot) {
 TEST(SshdConfigCheckSshd, ChecksTheRunningConfiguration) {
   AgentRoot root;
   const std::string krl = root.path() + "/etc/ssh/keyfleet/revoked.krl";
-  SshdFixture sshd(root.path() + "/etc/ssh/keyfleet/authorized_keys/%u\nRevokedKeys " + krl);
+  SshdFixture sshd(root.path() + "/etc/ssh/keyfleet/authorized_keys/%u", {"RevokedKeys " + krl});
   const std::string config = root.path() + "/agent.yaml";
   std::ofstream(config) << "root: " << root.path() << "\nkey_files: central\n";
   const std::string check = std::string(KEYFLEET_AGENT) + " sshd-config --check --config " +

@@ -7,8 +7,6 @@
 // the test.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -61,10 +59,9 @@ class KnownHostsSshdTest : public ::testing::Test {
     nlohmann::json token =
         Json("host token create --hostname " + std::string(kHost) + " --labels env=kh --ttl 10m");
     ASSERT_TRUE(token.is_object());
-    CommandResult enrolled = RunCommand(std::string(KEYFLEET_AGENT) + " enroll --controller " +
-                                        address_ + " --token " + token["token"].get<std::string>() +
-                                        " --ca-hash " + token["ca_pin"].get<std::string>() +
-                                        " --tls-dir " + sshd_.dir() + "/agent-tls 2>&1");
+    CommandResult enrolled =
+        EnrollAgentBinary(KEYFLEET_AGENT, address_, token["token"].get<std::string>(),
+                          token["ca_pin"].get<std::string>(), sshd_.dir() + "/agent-tls");
     ASSERT_EQ(enrolled.exit_code, 0) << enrolled.out;
     agent_ = SpawnProcess(
         {KEYFLEET_AGENT, "run", "--controller", address_, "--tls-dir", sshd_.dir() + "/agent-tls",
@@ -77,14 +74,7 @@ class KnownHostsSshdTest : public ::testing::Test {
     })) << "the agent never reported its host keys; its log:\n"
         << ReadText(sshd_.dir() + "/agent.log");
     // The login key, put in the account's own file (keyfleet's agent here writes under root_).
-    sshd_.NewKey("login");
-    const std::string ssh_dir = sshd_.home() + "/.ssh";
-    mkdir(ssh_dir.c_str(), 0700);
-    std::filesystem::copy_file(sshd_.dir() + "/login.pub", ssh_dir + "/authorized_keys");
-    chmod((ssh_dir + "/authorized_keys").c_str(), 0600);
-    ASSERT_EQ(chown(ssh_dir.c_str(), sshd_.uid(), static_cast<gid_t>(-1)), 0);
-    ASSERT_EQ(chown((ssh_dir + "/authorized_keys").c_str(), sshd_.uid(), static_cast<gid_t>(-1)),
-              0);
+    ASSERT_TRUE(sshd_.AddAuthorizedKeys(sshd_.user(), {sshd_.NewKey("login")}));
   }
   void TearDown() override {
     StopProcess(agent_);
@@ -93,9 +83,7 @@ class KnownHostsSshdTest : public ::testing::Test {
 
   std::string AdminTokenFile() const { return sshd_.dir() + "/bootstrap.token"; }
   std::string CliCommand(const std::string& args) const {
-    return "env -u KEYFLEET_TOKEN -u KEYFLEET_TOKEN_FILE HOME=/nonexistent " +
-           std::string(KEYFLEET_CLI) + " --controller " + address_ + " --ca " + ca_dir_ +
-           "/ca.crt --token-file " + AdminTokenFile() + " " + args;
+    return KeyfleetCliCommand(KEYFLEET_CLI, address_, ca_dir_ + "/ca.crt", AdminTokenFile(), args);
   }
   CommandResult Cli(const std::string& args) { return RunCommand(CliCommand(args) + " 2>&1"); }
   nlohmann::json Json(const std::string& args) {

@@ -7,9 +7,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pwd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -111,23 +109,6 @@ class DualStackSshd {
   std::string config_;
   std::string log_;
 };
-
-// authorized_keys of the fixture's account: exactly one line, owned by the account (StrictModes).
-void WriteAuthorizedKeys(const SshdFixture& fixture, const std::string& line) {
-  struct passwd* pw = getpwnam(fixture.user().c_str());
-  ASSERT_NE(pw, nullptr);
-  const std::string ssh_dir = fixture.home() + "/.ssh";
-  mkdir(ssh_dir.c_str(), 0700);
-  ASSERT_EQ(chown(ssh_dir.c_str(), pw->pw_uid, pw->pw_gid), 0);
-  const std::string file = ssh_dir + "/authorized_keys";
-  {
-    std::ofstream out(file, std::ios::trunc);
-    out << line << "\n";
-    ASSERT_TRUE(out.good());
-  }
-  ASSERT_EQ(chmod(file.c_str(), 0600), 0);
-  ASSERT_EQ(chown(file.c_str(), pw->pw_uid, pw->pw_gid), 0);
-}
 
 // The real ssh client, bound to `source`, to `destination`:`port`. True when the command ran.
 bool LoginFrom(const SshdFixture& fixture, const std::string& source,
@@ -231,7 +212,8 @@ TEST(SourceAddressSshd, RealSshdDecidesAsMatchFromOption) {
   int outcomes[3] = {0, 0, 0};
   for (const std::string& patterns : PatternLists()) {
     SCOPED_TRACE("from=\"" + patterns + "\"");
-    WriteAuthorizedKeys(fixture, "from=\"" + patterns + "\" " + key);
+    // Exactly one line in the account's authorized_keys.
+    ASSERT_TRUE(fixture.AddAuthorizedKeys(fixture.user(), {"from=\"" + patterns + "\" " + key}));
     for (const Source& source : sources) {
       SCOPED_TRACE("from source " + source.bind);
       absl::StatusOr<SourceAddress> address = ParseSourceAddress(source.bind);
@@ -317,7 +299,8 @@ TEST(SourceAddressSshd, MappedPeerIsMatchedAsIPv4) {
   for (const std::string patterns : {"127.0.0.1", "::ffff:127.0.0.1", "::ffff:127.0.0.0/104",
                                      "127.0.0.0/8,!::ffff:127.0.0.1", "::ffff:*", "::/0"}) {
     SCOPED_TRACE("from=\"" + patterns + "\"");
-    WriteAuthorizedKeys(fixture, "from=\"" + patterns + "\" " + key);
+    // Exactly one line in the account's authorized_keys.
+    ASSERT_TRUE(fixture.AddAuthorizedKeys(fixture.user(), {"from=\"" + patterns + "\" " + key}));
     const SourceDecision expected = MatchFromOption(patterns, *mapped);
     std::string log;
     const bool logged_in = LoginThroughMappedSocket(fixture, &log);

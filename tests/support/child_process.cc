@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -66,6 +67,12 @@ int StopProcess(pid_t pid, int grace_ms) {
   kill(pid, SIGKILL);
   waitpid(pid, &status, 0);
   return status;
+}
+
+bool Exited(pid_t pid) {
+  int status = 0;
+  const pid_t r = waitpid(pid, &status, WNOHANG);
+  return r == pid || (r < 0 && errno == ECHILD);
 }
 
 MemoryUse ReadMemoryUse(pid_t pid) {

@@ -17,6 +17,8 @@ int FreeLoopbackPort();
 pid_t SpawnProcess(const std::vector<std::string>& argv, const std::string& log_path = "");
 // SIGTERM, then SIGKILL after `grace_ms`; reaps it. Returns the exit status from waitpid.
 int StopProcess(pid_t pid, int grace_ms = 5000);
+// Whether our child `pid` has ended (reaped now, or by an earlier call).
+bool Exited(pid_t pid);
 
 struct MemoryUse {
   long rss_kib = -1;        // VmRSS: includes shared library pages

@@ -18,4 +18,19 @@ CommandResult RunCommand(const std::string& command) {
   return result;
 }
 
+std::string KeyfleetCliCommand(const std::string& cli, const std::string& address,
+                               const std::string& ca_cert, const std::string& token_file,
+                               const std::string& args) {
+  return "env -u KEYFLEET_TOKEN -u KEYFLEET_TOKEN_FILE HOME=/nonexistent " + cli +
+         " --controller " + address + " --ca " + ca_cert + " --token-file " + token_file + " " +
+         args;
+}
+
+CommandResult EnrollAgentBinary(const std::string& agent, const std::string& address,
+                                const std::string& token, const std::string& ca_pin,
+                                const std::string& tls_dir) {
+  return RunCommand(agent + " enroll --controller " + address + " --token " + token +
+                    " --ca-hash " + ca_pin + " --tls-dir " + tls_dir + " 2>&1");
+}
+
 }  // namespace keyfleet::testing

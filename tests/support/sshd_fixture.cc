@@ -181,6 +181,65 @@ bool SshdFixture::LoginAs(const std::string& account, const std::string& key,
   return r.exit_code == 0;
 }
 
+std::string SshdFixture::Fingerprint(const std::string& key) {
+  const std::string pub = dir_path_ + "/" + key + ".pub";
+  CommandResult r = RunCommand("ssh-keygen -lf " + pub + " 2>&1");
+  std::istringstream words(r.out);
+  std::string bits, fingerprint;
+  words >> bits >> fingerprint;
+  if (r.exit_code != 0 || fingerprint.rfind("SHA256:", 0) != 0) {
+    Teardown();
+    Die("`ssh-keygen -lf " + pub + "` failed: " + r.out);
+  }
+  return fingerprint;
+}
+
+pid_t SshdFixture::OpenSession(const std::string& account, const std::string& key,
+                               int seconds) const {
+  return SpawnProcess(
+      {"/usr/bin/ssh", "-F", "/dev/null", "-p", std::to_string(port_), "-i", dir_path_ + "/" + key,
+       "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o",
+       "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", account + "@127.0.0.1",
+       "sleep " + std::to_string(seconds)},
+      dir_path_ + "/session-" + key + ".log");
+}
+
+bool SshdFixture::AddAuthorizedKeys(const std::string& account,
+                                    const std::vector<std::string>& lines, KeyFileEdit edit,
+                                    const std::string& file) const {
+  auto fail = [&](const std::string& why) {
+    std::fprintf(stderr, "SshdFixture::AddAuthorizedKeys(%s): %s\n", account.c_str(), why.c_str());
+    return false;
+  };
+  struct passwd* pw = getpwnam(account.c_str());
+  if (pw == nullptr) return fail("no such account");
+  const uid_t uid = pw->pw_uid;
+  const gid_t gid = pw->pw_gid;
+  const std::string ssh_dir = std::string(pw->pw_dir) + "/.ssh";
+  if (mkdir(ssh_dir.c_str(), 0700) == 0) {
+    if (chown(ssh_dir.c_str(), uid, gid) != 0) {
+      return fail("chown " + ssh_dir + ": " + std::strerror(errno));
+    }
+  } else if (errno != EEXIST) {
+    return fail("mkdir " + ssh_dir + ": " + std::strerror(errno));
+  }
+  const std::string path = ssh_dir + "/" + file;
+  {
+    std::ofstream out(path, edit == KeyFileEdit::kAppend ? std::ios::app : std::ios::trunc);
+    for (const std::string& line : lines) {
+      out << line;
+      if (line.empty() || line.back() != '\n') out << '\n';
+    }
+    out.close();
+    if (!out) return fail("cannot write " + path);
+  }
+  if (chown(path.c_str(), uid, gid) != 0) {
+    return fail("chown " + path + ": " + std::strerror(errno));
+  }
+  if (chmod(path.c_str(), 0600) != 0) return fail("chmod " + path + ": " + std::strerror(errno));
+  return true;
+}
+
 std::string SshdFixture::Log() const {
   std::ifstream in(dir_path_ + "/sshd.log");
   std::stringstream ss;

@@ -40,6 +40,24 @@ class SshdFixture {
                std::string* out = nullptr);
   std::string Log() const;  // sshd's log so far, for failure messages
 
+  // "SHA256:…" of DIR/KEY.pub as `ssh-keygen -lf` prints it; when ssh-keygen fails, tears the
+  // fixture down and aborts with the reason.
+  std::string Fingerprint(const std::string& key);
+  // `ssh … sleep SECONDS` as `account` with key DIR/KEY, as a child process (SpawnProcess): a
+  // long-running session, told apart from others in the process table by its length. Its output
+  // goes to DIR/session-KEY.log. Returns the pid (reap it, e.g. with StopProcess).
+  pid_t OpenSession(const std::string& account, const std::string& key, int seconds) const;
+
+  // What AddAuthorizedKeys does with what the file already holds.
+  enum class KeyFileEdit { kReplace, kAppend };
+  // Writes `lines` to `account`'s own ~/.ssh/FILE as the account editing it by hand would:
+  // ~/.ssh is made 0700 and owned by the account when missing (an existing one is left as it is),
+  // and the file is owned by the account and 0600. Each line is written ending in one "\n" (added
+  // when it lacks one). False, with the reason on stderr, when a step fails.
+  bool AddAuthorizedKeys(const std::string& account, const std::vector<std::string>& lines,
+                         KeyFileEdit edit = KeyFileEdit::kReplace,
+                         const std::string& file = "authorized_keys") const;
+
  private:
   void Teardown();  // stops sshd and deletes the account; safe to call twice
 
