@@ -19,8 +19,10 @@ namespace keyfleet::agent {
 
 struct JournalctlSettings {
   std::string journalctl = "/usr/bin/journalctl";
-  // The journal matches after the options; Debian 12's sshd logs with _COMM "sshd".
-  std::vector<std::string> matches = {"_COMM=sshd"};
+  // The journal matches after the options (matches on one field are ORed): Debian 12's sshd
+  // logs with _COMM "sshd", OpenSSH 9.8 and later's per-connection process as "sshd-session"
+  // (IsSshdProgramName accepts both).
+  std::vector<std::string> matches = {"_COMM=sshd", "_COMM=sshd-session"};
   size_t max_line_bytes = 16 * 1024;  // longer lines are skipped
   size_t max_read_bytes_per_poll = 1 << 20;
   absl::Duration min_backoff = absl::Seconds(1);

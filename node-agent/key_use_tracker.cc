@@ -23,22 +23,7 @@ void KeyUseTracker::Record(const SshdLogRecord& record) {
   if (e.kind != SshdLogEventKind::kAccepted) return;
   const absl::Time time = record.time.value_or(clock_.Now());
 
-  UseKey key{e.user, e.digest};
-  auto it = pending_.find(key);
-  if (it == pending_.end()) {
-    if (pending_.size() >= limits_.max_pending_uses) {
-      // Full: forget the oldest pending use (the newest say the most about staleness).
-      auto oldest = std::min_element(pending_.begin(), pending_.end(), [](auto& a, auto& b) {
-        return a.second.time < b.second.time;
-      });
-      pending_.erase(oldest);
-      ++dropped_uses_;
-    }
-    it = pending_.emplace(key, KeyUse{e.user, e.fingerprint, e.digest, e.address, time}).first;
-  } else if (time >= it->second.time) {
-    it->second.address = e.address;
-    it->second.time = time;
-  }
+  PendLocked(KeyUse{e.user, e.fingerprint, e.digest, e.address, time});
 
   // A new connection from the same address and port replaces an older one (the port was reused).
   live_.erase(std::remove_if(
@@ -51,6 +36,31 @@ void KeyUseTracker::Record(const SshdLogRecord& record) {
   }
   live_.push_back(
       LiveSession{e.user, e.fingerprint, e.digest, e.address, e.port, record.pid, time});
+}
+
+void KeyUseTracker::PendLocked(KeyUse use) {
+  UseKey key{use.account, use.digest};
+  auto it = pending_.find(key);
+  if (it == pending_.end()) {
+    if (pending_.size() >= limits_.max_pending_uses) {
+      // Full: forget the oldest pending use (the newest say the most about staleness).
+      auto oldest = std::min_element(pending_.begin(), pending_.end(), [](auto& a, auto& b) {
+        return a.second.time < b.second.time;
+      });
+      pending_.erase(oldest);
+      ++dropped_uses_;
+    }
+    pending_.emplace(std::move(key), std::move(use));
+  } else if (use.time >= it->second.time) {
+    it->second.address = std::move(use.address);
+    it->second.time = use.time;
+  }
+}
+
+void KeyUseTracker::ReturnUses(KeyUseBatch batch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  dropped_uses_ += batch.dropped;
+  for (KeyUse& use : batch.uses) PendLocked(std::move(use));
 }
 
 KeyUseBatch KeyUseTracker::TakeChangedUses(size_t max) {

@@ -60,6 +60,9 @@ class KeyUseTracker {
   // the rest stays for the next call. An entry used again before it was handed out keeps its
   // newest address and time.
   KeyUseBatch TakeChangedUses(size_t max);
+  // Puts back a batch that could not be reported (a newer use of the same key recorded
+  // meanwhile wins), with its count of dropped uses.
+  void ReturnUses(KeyUseBatch batch);
 
   // The live sessions of keys whose raw digests are in `digests`, oldest first.
   std::vector<LiveSession> SessionsOfKeys(const std::vector<std::string>& digests) const;
@@ -70,6 +73,8 @@ class KeyUseTracker {
 
  private:
   using UseKey = std::pair<std::string, std::string>;  // account, digest
+  // Adds `use` to the pending ones, or updates the pending use of its key when it is newer.
+  void PendLocked(KeyUse use);
   const KeyUseLimits limits_;
   const Clock& clock_;
   mutable std::mutex mu_;

@@ -37,6 +37,8 @@ class SshdActivity {
   // The uses seen since the last call, at most kMaxKeyUsesPerReport (common/key_use_limits.h;
   // the rest stays for the next call).
   KeyUseBatch TakeChangedUses();
+  // A batch TakeChangedUses gave that could not be sent, for the next report.
+  void ReturnUses(KeyUseBatch batch) { tracker_.ReturnUses(std::move(batch)); }
   // Ends the live sessions of the keys whose raw SHA-256 digests are `digests`; how many per
   // key (keys with none are left out). Problems are logged.
   std::vector<SessionsEndedCount> EndSessions(const std::vector<std::string>& digests);

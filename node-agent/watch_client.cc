@@ -387,8 +387,10 @@ void WatchClient::ReportKeyUses() {
   report.set_left_out(static_cast<uint32_t>(std::min<uint64_t>(batch.dropped, UINT32_MAX)));
   std::lock_guard<std::mutex> lock(stream_mu_);
   if (stream_ == nullptr || !stream_->Write(msg)) {
-    spdlog::warn("{} login(s) seen in sshd's log not reported: not connected to the controller",
+    // Kept for the next report, on this stream or the next one.
+    spdlog::info("{} login(s) seen in sshd's log not reported yet: not connected to the controller",
                  batch.uses.size());
+    activity_->ReturnUses(std::move(batch));
   }
 }
 

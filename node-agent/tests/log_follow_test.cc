@@ -204,8 +204,9 @@ TEST_F(LogFileTailTest, JournalctlChildIsReadRestartedAndStopped) {
   s.journalctl = fake;
   s.min_backoff = absl::Milliseconds(50);
   JournalctlReader reader(s);
-  EXPECT_THAT(reader.Argv(), ElementsAre(fake, "--follow", "--output=json", "--lines=0",
-                                         "--no-pager", "--quiet", "_COMM=sshd"));
+  EXPECT_THAT(reader.Argv(),
+              ElementsAre(fake, "--follow", "--output=json", "--lines=0", "--no-pager", "--quiet",
+                          "_COMM=sshd", "_COMM=sshd-session"));
   Collector c;
   ASSERT_TRUE(WaitFor([&] {
     reader.Poll(absl::Now(), c.fn());
@@ -219,6 +220,38 @@ TEST_F(LogFileTailTest, JournalctlChildIsReadRestartedAndStopped) {
   const pid_t child = reader.child();
   reader.Stop();
   EXPECT_EQ(kill(child, 0), -1) << "the child must be gone after Stop";
+}
+
+TEST(KeyUseTracker, ABatchThatCouldNotBeSentGoesBackAndANewerUseWins) {
+  FakeClock clock(absl::FromUnixSeconds(1000));
+  KeyUseTracker tracker({/*max_pending_uses=*/2, /*max_live_sessions=*/8}, clock);
+  auto accepted = [&](const std::string& user, const std::string& addr, char key, int at) {
+    SshdLogRecord r;
+    r.event.kind = SshdLogEventKind::kAccepted;
+    r.event.user = user;
+    r.event.address = addr;
+    r.event.port = 22;
+    r.event.fingerprint = Fp(key);
+    r.event.digest = std::string(32, key);
+    r.time = absl::FromUnixSeconds(at);
+    tracker.Record(r);
+  };
+  accepted("c", "10.0.0.4", 'c', 30);
+  accepted("d", "10.0.0.5", 'd', 31);
+  accepted("e", "10.0.0.6", 'e', 32);  // full: c is dropped
+  KeyUseBatch batch = tracker.TakeChangedUses(10);
+  ASSERT_EQ(batch.uses.size(), 2u);
+  EXPECT_EQ(batch.dropped, 1u);
+  accepted("d", "10.0.0.9", 'd', 40);  // d again while the batch was being sent
+  tracker.ReturnUses(batch);
+  batch = tracker.TakeChangedUses(10);
+  EXPECT_EQ(batch.dropped, 1u);
+  ASSERT_EQ(batch.uses.size(), 2u);
+  EXPECT_EQ(batch.uses[0].account, "e");
+  EXPECT_EQ(batch.uses[1].account, "d");
+  EXPECT_EQ(batch.uses[1].address, "10.0.0.9");
+  EXPECT_EQ(batch.uses[1].time, absl::FromUnixSeconds(40));
+  EXPECT_THAT(tracker.TakeChangedUses(10).uses, IsEmpty());
 }
 
 TEST(KeyUseTracker, LastUsePerAccountAndKeyInBoundedBatches) {
