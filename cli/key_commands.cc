@@ -72,18 +72,20 @@ void PrintKey(const v1::Key& k) {
 
 // After `key revoke --wait` with sessions to end: the agents report the sessions they ended
 // with the report that applies the revocation, which the controller records within a second.
-// Asks a few times, until the counts hold still, and says what it found.
-int ReportSessionsEnded(ControllerClient& client, const std::string& fingerprint) {
+// Asks a few times, `key` (just read) being the first answer, until the counts hold still,
+// and says what it found.
+int ReportSessionsEnded(ControllerClient& client, v1::Key key) {
   constexpr int kPolls = 6;
   constexpr absl::Duration kInterval = absl::Milliseconds(500);
   v1::GetKeyRequest req;
-  req.set_fingerprint(fingerprint);
-  v1::Key key;
+  req.set_fingerprint(key.fingerprint());
   std::string previous;
   for (int i = 0; i < kPolls; ++i) {
-    if (i > 0) absl::SleepFor(kInterval);
-    grpc::Status s = client.admin().GetKey(client.Context().get(), req, &key);
-    if (!s.ok()) return client.Fail(s);
+    if (i > 0) {
+      absl::SleepFor(kInterval);
+      grpc::Status s = client.admin().GetKey(client.Context().get(), req, &key);
+      if (!s.ok()) return client.Fail(s);
+    }
     std::string counts = SessionsEndedSummary(key);
     if (!key.sessions_ended().empty() && counts == previous) break;
     previous = std::move(counts);
@@ -410,7 +412,7 @@ void AddKeyCommands(CLI::App& app, const GlobalOptions& globals, int& exit_code)
         !key.revocation_ends_sessions()) {
       return finished;
     }
-    return ReportSessionsEnded(client, revoke_args->fingerprint);
+    return ReportSessionsEnded(client, std::move(key));
   });
 
   struct RotateArgs {

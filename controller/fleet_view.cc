@@ -349,14 +349,20 @@ void FleetView::NoteLastUses(const std::map<std::string, absl::Time>& uses, bool
   }
 }
 
-bool FleetView::last_uses_loaded() const {
-  std::lock_guard<std::mutex> lock(last_use_mu_);
-  return last_uses_loaded_;
+namespace {
+
+absl::Status LastUseUnknown() {
+  return absl::UnavailableError(
+      "which keys were used is not known yet: this replica has not read the last uses from its "
+      "database (is it unavailable?)");
 }
 
-std::map<std::string, absl::Time> FleetView::LastUses(
+}  // namespace
+
+absl::StatusOr<std::map<std::string, absl::Time>> FleetView::LastUses(
     const std::vector<std::string>& fingerprints) const {
   std::lock_guard<std::mutex> lock(last_use_mu_);
+  if (!last_uses_loaded_) return LastUseUnknown();
   std::map<std::string, absl::Time> out;
   for (const std::string& fingerprint : fingerprints) {
     if (auto it = last_use_.find(fingerprint); it != last_use_.end()) out.insert(*it);
@@ -364,8 +370,9 @@ std::map<std::string, absl::Time> FleetView::LastUses(
   return out;
 }
 
-std::set<std::string> FleetView::UsedSince(absl::Time since) const {
+absl::StatusOr<std::set<std::string>> FleetView::UsedSince(absl::Time since) const {
   std::lock_guard<std::mutex> lock(last_use_mu_);
+  if (!last_uses_loaded_) return LastUseUnknown();
   std::set<std::string> out;
   for (const auto& [fingerprint, at] : last_use_) {
     if (at >= since) out.insert(fingerprint);

@@ -31,8 +31,8 @@ struct KeyFilter {
   std::string principal;             // empty: all
   std::optional<std::string> state;  // "active", "superseded", "expired", "revoked"
   std::optional<absl::Duration> expiring_within;
-  // Keys with no recorded use within this long (InventoryHandlers::ListKeys reads the uses from
-  // the store; the view does not hold them and ignores this).
+  // Keys with no recorded use within this long (InventoryHandlers::ListKeys applies it with
+  // UsedSince; Keys ignores it).
   std::optional<absl::Duration> unused_for;
 };
 
@@ -120,12 +120,12 @@ class FleetView {
   // uses this replica's agents report, keeping the newest time of each key.
   // `whole_table`: `uses` is the store's whole table (last use is known from then on).
   void NoteLastUses(const std::map<std::string, absl::Time>& uses, bool whole_table = false);
-  // Whether the store's table was merged at least once (before, last use is unknown).
-  bool last_uses_loaded() const;
+  // Before the store's table was merged once last use is unknown: both are UNAVAILABLE then.
   // The newest use of each of `fingerprints` known; keys never used are absent.
-  std::map<std::string, absl::Time> LastUses(const std::vector<std::string>& fingerprints) const;
-  // Of `fingerprints`, those used at or after `since`.
-  std::set<std::string> UsedSince(absl::Time since) const;
+  absl::StatusOr<std::map<std::string, absl::Time>> LastUses(
+      const std::vector<std::string>& fingerprints) const;
+  // The keys used at or after `since`.
+  absl::StatusOr<std::set<std::string>> UsedSince(absl::Time since) const;
   // Computed on demand, as of `now`.
   std::optional<std::vector<AccessLine>> Access(const std::string& hostname, absl::Time now) const;
   // Where the key `fingerprint` (or, when it is empty, each key of `principal`) logs in now:

@@ -178,8 +178,8 @@ absl::Status AgentHandlers::Report(HostReport report) {
   }
   std::vector<SessionsEndedCount> ended;
   for (SessionsEndedCount& e : report.sessions_ended) {
-    std::optional<KeyRecord> key = ctx_.view.FindKey(e.fingerprint);
     if (e.count == 0) continue;
+    std::optional<KeyRecord> key = ctx_.view.FindKey(e.fingerprint);
     if (!key || key->state != KeyState::kRevoked || !key->revocation_ends_sessions) {
       spdlog::warn(
           "host {} reports ending {} sessions of key \"{}\", which was not revoked with "

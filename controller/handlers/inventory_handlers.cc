@@ -221,12 +221,7 @@ absl::StatusOr<std::vector<KeyRecord>> InventoryHandlers::ListKeys(const KeyFilt
   if (!filter.unused_for) return keys;
   // Unused: old enough to have been used within the window, and not used within it.
   const absl::Time since = now - *filter.unused_for;
-  if (!ctx_.view.last_uses_loaded()) {
-    return absl::UnavailableError(
-        "which keys were used is not known yet: this replica has not read the last uses from "
-        "its database (is it unavailable?)");
-  }
-  const std::set<std::string> used = ctx_.view.UsedSince(since);
+  KF_ASSIGN_OR_RETURN(const std::set<std::string> used, ctx_.view.UsedSince(since));
   std::vector<KeyRecord> unused;
   for (KeyRecord& key : keys) {
     if (key.created_at > since) continue;
@@ -238,9 +233,6 @@ absl::StatusOr<std::vector<KeyRecord>> InventoryHandlers::ListKeys(const KeyFilt
 
 absl::StatusOr<std::map<std::string, absl::Time>> InventoryHandlers::LastUses(
     const std::vector<std::string>& fingerprints) const {
-  if (!ctx_.view.last_uses_loaded()) {
-    return absl::UnavailableError("last uses not read from the database yet");
-  }
   return ctx_.view.LastUses(fingerprints);
 }
 
@@ -295,8 +287,7 @@ absl::StatusOr<uint64_t> InventoryHandlers::RevokeKey(const Actor& actor,
   return Visible(ctx_.store.RevokeKey(Mutation(ctx_, actor), fingerprint, reason, ends_sessions));
 }
 
-absl::StatusOr<AddGrantResult> InventoryHandlers::AddGrant(const Actor& actor,
-                                                           GrantRecord grant) {
+absl::StatusOr<AddGrantResult> InventoryHandlers::AddGrant(const Actor& actor, GrantRecord grant) {
   if (grant.principal.empty() == grant.key_fingerprint.empty()) {
     return absl::InvalidArgumentError(
         "a grant names exactly one subject: a principal or a single key's fingerprint");

@@ -165,12 +165,7 @@ absl::StatusOr<ComplianceReport> ReportHandlers::Compliance(
     return absl::InvalidArgumentError("stale-after must be positive (a window such as 90d)");
   }
   const absl::Time used_since = now - report.stale_after;
-  if (!ctx_.view.last_uses_loaded()) {
-    return absl::UnavailableError(
-        "which keys are stale is not known yet: this replica has not read the last uses from its "
-        "database (is it unavailable?)");
-  }
-  const std::set<std::string> used = ctx_.view.UsedSince(used_since);
+  KF_ASSIGN_OR_RETURN(const std::set<std::string> used, ctx_.view.UsedSince(used_since));
   for (KeyRecord& key : ctx_.view.Keys(KeyFilter{}, now)) {
     if (key.state == KeyState::kRevoked) continue;
     if (FleetView::EffectiveKeyState(key, now) == "active" && key.created_at <= used_since &&
@@ -192,7 +187,7 @@ absl::StatusOr<ComplianceReport> ReportHandlers::Compliance(
   }
   std::vector<std::string> stale_fingerprints;
   for (const KeyRecord& key : report.stale) stale_fingerprints.push_back(key.fingerprint);
-  report.last_used = ctx_.view.LastUses(stale_fingerprints);
+  KF_ASSIGN_OR_RETURN(report.last_used, ctx_.view.LastUses(stale_fingerprints));
   auto last_use = [&](const KeyRecord& key) {
     auto it = report.last_used.find(key.fingerprint);
     return it == report.last_used.end() ? absl::InfinitePast() : it->second;
