@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/krl.h"
 #include "common/revocation_limits.h"
+#include "common/status_macros.h"
 #include "node-agent/posix/system_file_dir.h"
 #include "spdlog/spdlog.h"
 
@@ -19,15 +20,18 @@ bool SameFile(const struct stat& a, const struct stat& b) {
 
 }  // namespace
 
+RevocationKeeper::RevocationKeeper(std::string path) : path_(std::move(path)) {
+  if (!path_.empty()) path_status_ = SplitFilePath(path_, &dir_path_, &name_);
+}
+
 absl::Status RevocationKeeper::Start() {
   if (path_.empty()) return absl::OkStatus();
-  std::string dir_path, name;
-  absl::Status s = SplitFilePath(path_, &dir_path, &name);
+  absl::Status s = path_status_;
   if (s.ok()) s = EnsureRevocationFile(path_);
   if (s.ok()) {
-    absl::StatusOr<SystemFileDir> dir = SystemFileDir::Open(dir_path, false);
+    absl::StatusOr<SystemFileDir> dir = SystemFileDir::Open(dir_path_, false);
     if (dir.ok()) {
-      if (int removed = dir->RemoveStaleTemps(name); removed > 0) {
+      if (int removed = dir->RemoveStaleTemps(name_); removed > 0) {
         spdlog::info("removed {} leftover temporary file(s) of {}", removed, path_);
       }
     }
@@ -46,14 +50,13 @@ absl::StatusOr<RevocationSet> RevocationKeeper::CurrentLocked() {
   }
   // known_ stays as it was until the file reads: what it held is what to write again when it
   // went missing or was damaged.
-  std::string dir_path, name;
-  if (absl::Status s = SplitFilePath(path_, &dir_path, &name); !s.ok()) return s;
-  absl::StatusOr<SystemFileDir> dir = SystemFileDir::Open(dir_path, false);
+  KF_RETURN_IF_ERROR(path_status_);
+  absl::StatusOr<SystemFileDir> dir = SystemFileDir::Open(dir_path_, false);
   if (!dir.ok()) {
     return absl::IsNotFound(dir.status()) ? absl::NotFoundError(dir.status().message())
                                           : dir.status();
   }
-  absl::StatusOr<std::optional<std::string>> bytes = dir->Read(name, kMaxKrlBytes);
+  absl::StatusOr<std::optional<std::string>> bytes = dir->Read(name_, kMaxKrlBytes);
   if (!bytes.ok()) return bytes.status();
   if (!bytes->has_value()) return absl::NotFoundError(absl::StrCat(path_, " is missing"));
   absl::StatusOr<RevocationSet> set = ParseRevocationKrl(**bytes);
@@ -61,7 +64,7 @@ absl::StatusOr<RevocationSet> RevocationKeeper::CurrentLocked() {
     return absl::DataLossError(
         absl::StrCat(path_, " is not a valid KRL: ", set.status().message()));
   }
-  if (fstatat(dir->fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+  if (fstatat(dir->fd(), name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
     known_ = *set;
     known_stat_ = st;
   }
@@ -69,15 +72,14 @@ absl::StatusOr<RevocationSet> RevocationKeeper::CurrentLocked() {
 }
 
 absl::Status RevocationKeeper::WriteLocked(const RevocationSet& set) {
-  std::string dir_path, name;
-  if (absl::Status s = SplitFilePath(path_, &dir_path, &name); !s.ok()) return s;
-  absl::StatusOr<SystemFileDir> dir = SystemFileDir::Open(dir_path, /*create=*/true);
+  KF_RETURN_IF_ERROR(path_status_);
+  absl::StatusOr<SystemFileDir> dir = SystemFileDir::Open(dir_path_, /*create=*/true);
   if (!dir.ok()) return dir.status();
   absl::StatusOr<std::string> bytes = RevocationKrl(set, absl::Now());
   if (!bytes.ok()) return bytes.status();
-  if (absl::Status s = dir->Replace(name, *bytes, 0644); !s.ok()) return s;
+  if (absl::Status s = dir->Replace(name_, *bytes, 0644); !s.ok()) return s;
   struct stat st {};
-  if (fstatat(dir->fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+  if (fstatat(dir->fd(), name_.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
     known_ = set;
     known_stat_ = st;
   }

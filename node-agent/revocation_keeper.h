@@ -31,7 +31,7 @@ using RevocationFetcher = std::function<absl::StatusOr<RevocationSet>()>;
 class RevocationKeeper {
  public:
   // `path`: the KRL, already under the agent's root; "" keeps none.
-  explicit RevocationKeeper(std::string path) : path_(std::move(path)) {}
+  explicit RevocationKeeper(std::string path);
 
   // Makes sure the file exists (EnsureRevocationFile) and removes leftovers of interrupted
   // writes. An error is logged and returned; the agent goes on.
@@ -52,6 +52,8 @@ class RevocationKeeper {
   absl::Status WriteLocked(const RevocationSet& set);
 
   const std::string path_;
+  std::string dir_path_, name_;  // of path_, when path_status_ is OK
+  absl::Status path_status_;     // SplitFilePath's verdict on path_
   std::mutex mu_;
   std::optional<RevocationSet> known_;  // the file's content as of known_stat_
   struct stat known_stat_ {};

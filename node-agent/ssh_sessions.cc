@@ -45,14 +45,11 @@ std::optional<uint64_t> SocketInode(absl::string_view link) {
   return inode;
 }
 
+// A /proc entry that names a process.
 std::optional<pid_t> ParsePidName(const char* name) {
-  int64_t pid = 0;
-  const absl::string_view text(name);
-  if (text.empty() || !absl::ascii_isdigit(static_cast<unsigned char>(text[0])) ||
-      !absl::SimpleAtoi(text, &pid) || pid <= 1 || pid > (int64_t{1} << 22)) {
-    return std::nullopt;
-  }
-  return static_cast<pid_t>(pid);
+  pid_t pid = 0;
+  if (!ParsePid(name, &pid)) return std::nullopt;
+  return pid;
 }
 
 int PidfdOpen(pid_t pid) {

@@ -24,6 +24,19 @@ extern char** environ;
 namespace keyfleet::agent {
 namespace {
 
+// The AuthorizedKeysFile value `config`'s key_files mode needs.
+std::string AuthorizedKeysFileFor(const AgentConfig& config) {
+  const std::string central = UnderRoot(config.root, kCentralAuthorizedKeysFile);
+  switch (config.key_files) {
+    case v1::KEY_FILES_MODE_CENTRAL:
+      return central;
+    case v1::KEY_FILES_MODE_BOTH:
+      return absl::StrCat(central, " ", kHomeAuthorizedKeysFile);
+    default:
+      return kHomeAuthorizedKeysFile;
+  }
+}
+
 // How much of `sshd -T` output is read: its full configuration is a few KiB.
 constexpr size_t kMaxSshdOutputBytes = 1 << 20;
 
@@ -84,22 +97,17 @@ std::string RenderSshdConfigLines(const AgentConfig& config, const SshdConfigOpt
   }
   switch (config.key_files) {
     case v1::KEY_FILES_MODE_CENTRAL:
-      absl::StrAppend(&out,
-                      "# key_files: central: only the root-owned files keyfleet-agent writes; "
-                      "users cannot add keys.\nAuthorizedKeysFile ",
-                      UnderRoot(config.root, kCentralAuthorizedKeysFile), "\n");
+      out +=
+          "# key_files: central: only the root-owned files keyfleet-agent writes; users cannot "
+          "add keys.\n";
       break;
     case v1::KEY_FILES_MODE_BOTH:
-      absl::StrAppend(&out,
-                      "# key_files: both: the central files and the users' own.\n"
-                      "AuthorizedKeysFile ",
-                      UnderRoot(config.root, kCentralAuthorizedKeysFile), " ",
-                      kHomeAuthorizedKeysFile, "\n");
+      out += "# key_files: both: the central files and the users' own.\n";
       break;
     default:
-      absl::StrAppend(&out, "# key_files: home: the users' own files.\nAuthorizedKeysFile ",
-                      kHomeAuthorizedKeysFile, "\n");
+      out += "# key_files: home: the users' own files.\n";
   }
+  absl::StrAppend(&out, "AuthorizedKeysFile ", AuthorizedKeysFileFor(config), "\n");
   if (options.command) {
     if (config.keys_index_dir.empty()) {
       absl::StrAppend(&out,
@@ -178,11 +186,7 @@ std::vector<SshdCheck> CheckSshdConfig(const std::map<std::string, std::string>&
     central = central || path == central_file;
     home = home || ReadsHomeFile(path);
   }
-  const std::string want = absl::StrCat(
-      "AuthorizedKeysFile ", config.key_files == v1::KEY_FILES_MODE_CENTRAL ? central_file
-                             : config.key_files == v1::KEY_FILES_MODE_BOTH
-                                 ? absl::StrCat(central_file, " ", kHomeAuthorizedKeysFile)
-                                 : std::string(kHomeAuthorizedKeysFile));
+  const std::string want = absl::StrCat("AuthorizedKeysFile ", AuthorizedKeysFileFor(config));
   const char* mode = KeyFilesModeName(config.key_files);
   bool files_ok = true;
   if (WritesCentralFiles(config.key_files) && !central) {

@@ -23,16 +23,6 @@ bool AllDigits(absl::string_view s) {
   return true;
 }
 
-bool ParsePid(absl::string_view text, pid_t* pid) {
-  int64_t value = 0;
-  if (!AllDigits(text) || text.size() > 10 || !absl::SimpleAtoi(text, &value) || value <= 1 ||
-      value > (int64_t{1} << 22)) {  // PID_MAX_LIMIT
-    return false;
-  }
-  *pid = static_cast<pid_t>(value);
-  return true;
-}
-
 // "HH:MM:SS" into its three numbers.
 bool ParseClock(absl::string_view text, int* h, int* m, int* s) {
   if (text.size() != 8 || text[2] != ':' || text[5] != ':') return false;
@@ -143,6 +133,16 @@ SshdLogRecord ParseJournal(absl::string_view line) {
 }
 
 }  // namespace
+
+bool ParsePid(absl::string_view text, pid_t* pid) {
+  int64_t value = 0;
+  if (!AllDigits(text) || text.size() > 10 || !absl::SimpleAtoi(text, &value) || value <= 1 ||
+      value > (int64_t{1} << 22)) {  // PID_MAX_LIMIT
+    return false;
+  }
+  *pid = static_cast<pid_t>(value);
+  return true;
+}
 
 bool IsSshdProgramName(absl::string_view name) {
   return name == "sshd" || name == "sshd-session";

@@ -32,6 +32,9 @@ struct SshdLogRecord {
 // The programs whose lines are read: Debian 12's "sshd", and "sshd-session" (OpenSSH ≥ 9.8).
 bool IsSshdProgramName(absl::string_view name);
 
+// A process id as the log and /proc spell it: digits only, 2 to PID_MAX_LIMIT (2^22).
+bool ParsePid(absl::string_view text, pid_t* pid);
+
 // Unwraps `line` (without its newline) in `format`. Lines of other programs, and lines whose
 // framing does not parse (rsyslog's "-- MARK --", a journal line that is not an object), are
 // kIgnored: only sshd's messages can be malformed. A classic syslog timestamp has no year:
